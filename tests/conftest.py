@@ -1,0 +1,192 @@
+"""Shared fixtures: a real database per test (SQLite always, PostgreSQL when configured).
+
+`WARROOM_TEST_POSTGRES_URL` turns on the PostgreSQL half of every database-backed test. Locally
+those tests skip without it; in CI (CI=true) a missing URL is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from starlette.testclient import TestClient
+
+from warroom.api.app import create_app
+from warroom.core import auth, migrate, tables
+from warroom.core.clock import FixedClock
+from warroom.core.db import Database, normalise_url, null_pool_engine
+from warroom.core.plugins import load_tables
+from warroom.core.runtime import Runtime
+from warroom.core.settings import Settings
+
+PG_URL = os.environ.get("WARROOM_TEST_POSTGRES_URL")
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes") and not PG_URL:
+        raise pytest.UsageError(
+            "CI must run the PostgreSQL tests: set WARROOM_TEST_POSTGRES_URL "
+            "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )
+
+
+def _backends() -> list[Any]:
+    postgres = (
+        "postgres"
+        if PG_URL
+        else pytest.param(
+            "postgres", marks=pytest.mark.skip(reason="WARROOM_TEST_POSTGRES_URL not set")
+        )
+    )
+    return ["sqlite", postgres]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating per test would be slow)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
+def _worker_database_url(worker_id: str) -> str:
+    """One database per xdist worker; WARROOM_TEST_DB_PREFIX keeps parallel checkouts apart."""
+    assert PG_URL
+    url = make_url(normalise_url(PG_URL))
+    prefix = os.environ.get("WARROOM_TEST_DB_PREFIX", "warroom_test")
+    return url.set(database=f"{prefix}_{worker_id}").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(worker_id: str) -> Iterator[str]:
+    """A database of this xdist worker's own, created fresh and migrated once."""
+    if not PG_URL:
+        pytest.skip("WARROOM_TEST_POSTGRES_URL not set")
+    target = _worker_database_url(worker_id)
+    admin = null_pool_engine(
+        make_url(normalise_url(PG_URL))
+        .set(database="postgres")
+        .render_as_string(hide_password=False)
+    )
+    name = make_url(target).database
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    db = Database(target)
+    migrate.upgrade(db)
+    db.dispose()
+    yield target
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def truncate_all(url: str) -> None:
+    load_tables()
+    engine = null_pool_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in tables.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        target = tmp_path / "warroom.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite:///{target}"
+    url: str = request.getfixturevalue("postgres_url")
+    truncate_all(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, config=None)
+
+
+@pytest.fixture
+def runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
+    rt = Runtime.build(settings, clock=clock, run_migrations=False)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def make_token(runtime: Runtime) -> Callable[..., str]:
+    def make(*scopes: str, name: str = "test") -> str:
+        with runtime.db.write() as conn:
+            _, token = auth.create_token(
+                conn, name=name, scopes=list(scopes), created_by="tests", now=runtime.clock.now()
+            )
+        return token
+
+    return make
+
+
+class Api:
+    """A TestClient bound to one token, returning (status, json)."""
+
+    def __init__(self, client: TestClient, token: str | None) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        response = self.client.request(method, path, headers=headers, **kwargs)
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
+        return response.status_code, body
+
+    def get(self, path: str, **kwargs: Any) -> tuple[int, Any]:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any) -> tuple[int, Any]:
+        return self.request("POST", path, json=json, **kwargs)
+
+    def ok(self, method: str, path: str, **kwargs: Any) -> Any:
+        status, body = self.request(method, path, **kwargs)
+        assert 200 <= status < 300, (status, body)
+        return body
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def api(client: TestClient, make_token: Callable[..., str]) -> Api:
+    """A responder's API (writes allowed)."""
+    return Api(client, make_token("responder", name="alice"))
+
+
+@pytest.fixture
+def admin_api(client: TestClient, make_token: Callable[..., str]) -> Api:
+    return Api(client, make_token("admin", name="root"))
+
+
+@pytest.fixture
+def viewer_api(client: TestClient, make_token: Callable[..., str]) -> Api:
+    return Api(client, make_token("viewer", name="watcher"))

@@ -1,0 +1,103 @@
+"""The outbox and the worker loop on a real database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from warroom.core import outbox, tables
+from warroom.core.runtime import Runtime
+from warroom.worker import Outcome, Worker
+
+
+def effect(
+    kind: str = "test", key: str | None = None, delay: int = 0, **payload: object
+) -> outbox.Effect:
+    return outbox.Effect(kind=kind, payload=dict(payload), due_at=T(delay), dedup_key=key)
+
+
+def T(minutes: int):  # type: ignore[no-untyped-def]
+    from tests.conftest import T0
+
+    return T0 + timedelta(minutes=minutes)
+
+
+def statuses(runtime: Runtime) -> list[str]:
+    with runtime.db.read() as conn:
+        return [r.status for r in conn.execute(select(tables.outbox).order_by(tables.outbox.c.id))]
+
+
+def test_dedup_key_enqueues_once(runtime: Runtime) -> None:
+    with runtime.db.write() as conn:
+        assert outbox.enqueue(conn, [effect(key="step-1"), effect(key="step-1")], T(0)) == 1
+    with runtime.db.write() as conn:
+        assert outbox.enqueue(conn, [effect(key="step-1")], T(0)) == 0
+    assert statuses(runtime) == ["pending"]
+
+
+def test_worker_runs_due_effects_only_and_once(runtime: Runtime) -> None:
+    fired: list[object] = []
+
+    def handler(rt: Runtime, claimed: outbox.ClaimedEffect) -> Outcome:
+        fired.append(claimed.payload["n"])
+        return Outcome(True)
+
+    with runtime.db.write() as conn:
+        outbox.enqueue(conn, [effect(n=1), effect(n=2, delay=10), effect(kind="other", n=3)], T(0))
+    worker = Worker(runtime, {"test": handler})
+    assert worker.run_once() == 1
+    assert worker.run_once() == 0
+    assert fired == [1]
+    runtime.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
+    assert worker.run_once() == 1
+    assert fired == [1, 2]
+    # The effect without a handler waits for a worker that has one.
+    assert statuses(runtime) == ["done", "done", "pending"]
+
+
+def test_failures_retry_with_backoff_then_die(runtime: Runtime) -> None:
+    attempts: list[int] = []
+
+    def flaky(rt: Runtime, claimed: outbox.ClaimedEffect) -> Outcome:
+        attempts.append(claimed.attempts)
+        return Outcome(False, "receiver down", retryable=True)
+
+    with runtime.db.write() as conn:
+        outbox.enqueue(conn, [effect()], T(0))
+    worker = Worker(runtime, {"test": flaky})
+    for _ in range(outbox.MAX_ATTEMPTS):
+        assert worker.run_once() == 1
+        assert worker.run_once() == 0  # backoff: not due again yet
+        runtime.clock.advance(timedelta(minutes=20))  # type: ignore[attr-defined]
+    assert attempts == list(range(1, outbox.MAX_ATTEMPTS + 1))
+    assert statuses(runtime) == ["dead"]
+    with runtime.db.write() as conn:
+        rows = conn.execute(select(tables.outbox.c.id, tables.outbox.c.last_error)).all()
+        assert rows[0].last_error == "receiver down"
+        assert outbox.retry(conn, rows[0].id, runtime.clock.now())
+    assert statuses(runtime) == ["pending"]
+
+
+def test_permanent_failure_dies_at_once(runtime: Runtime) -> None:
+    with runtime.db.write() as conn:
+        outbox.enqueue(conn, [effect()], T(0))
+    worker = Worker(runtime, {"test": lambda rt, c: Outcome(False, "bad url", retryable=False)})
+    worker.run_once()
+    assert statuses(runtime) == ["dead"]
+
+
+def test_expired_lease_is_reclaimed(runtime: Runtime) -> None:
+    with runtime.db.write() as conn:
+        outbox.enqueue(conn, [effect()], T(0))
+        claimed = outbox.claim_due(
+            conn, owner="crashed", now=T(0), lease=timedelta(seconds=30), kinds=("test",)
+        )
+    assert len(claimed) == 1
+    fired: list[int] = []
+    worker = Worker(runtime, {"test": lambda rt, c: fired.append(c.attempts) or Outcome(True)})
+    assert worker.run_once() == 0  # still leased by the crashed worker
+    runtime.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    assert worker.run_once() == 1
+    assert fired == [2]
+    assert statuses(runtime) == ["done"]

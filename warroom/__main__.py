@@ -1,0 +1,3 @@
+from warroom.cli.main import run
+
+run()

@@ -1,0 +1,52 @@
+"""The ASGI application: API, health, and (as they land) web pages and public endpoints."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from warroom import __version__
+from warroom.api import system
+from warroom.api.deps import Authenticator
+from warroom.api.errors import install_error_handlers
+from warroom.api.limits import BodySizeLimit
+from warroom.core.auth import Principal
+from warroom.core.plugins import load_plugins
+from warroom.core.runtime import Runtime
+from warroom.incidents import api as incidents_api
+
+
+def create_app(runtime: Runtime, *, local_principal: Principal | None = None) -> FastAPI:
+    """Build the app for one runtime.
+
+    `local_principal` is only for the in-process CLI (the local user owns the database file);
+    a served app never has one, so every request there must authenticate.
+    """
+    app = FastAPI(
+        title="warroom",
+        version=__version__,
+        description="Self-hosted incident response. Authenticate with `Authorization: Bearer`.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    app.state.local_principal = local_principal
+    authenticators: list[Authenticator] = []
+    app.state.authenticators = authenticators
+    install_error_handlers(app)
+    app.include_router(system.router)
+    app.include_router(incidents_api.router)
+    for plugin in load_plugins():
+        for router in getattr(plugin, "routers", ()):
+            app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(
+            "<!doctype html><html lang=en><meta charset=utf-8><title>warroom</title>"
+            "<h1>warroom</h1><p>The API is running. See <a href=/api/docs>/api/docs</a>.</p>"
+        )
+
+    app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
+    return app

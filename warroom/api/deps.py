@@ -1,0 +1,48 @@
+"""Request dependencies: the runtime and the authenticated principal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from warroom.core.auth import Principal, authenticate
+from warroom.core.errors import Unauthorized
+from warroom.core.runtime import Runtime
+
+Authenticator = Callable[[Request, Runtime], Principal | None]
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Principal:
+    """A bearer token, else another registered authenticator (web session), else the local CLI."""
+    token = bearer_token(request)
+    if token is not None:
+        with runtime.db.read() as conn:
+            principal: Principal = authenticate(conn, token, runtime.clock.now())
+            return principal
+    for authenticator in request.app.state.authenticators:
+        principal = authenticator(request, runtime)
+        if principal is not None:
+            return principal
+    local: Principal | None = request.app.state.local_principal
+    if local is not None:
+        return local
+    raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

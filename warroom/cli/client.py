@@ -1,0 +1,96 @@
+"""How the CLI reaches warroom: the same REST API, in-process (local DB) or over HTTP."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+import httpx
+
+from warroom.core.errors import WarroomError
+
+
+class ApiError(Exception):
+    """An error reply, with the HTTP status and the JSON error body."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+class Client:
+    """Calls the REST API and returns decoded JSON, raising ApiError on any error reply."""
+
+    def __init__(self, http: Any, closer: Any = None) -> None:
+        self._http = http
+        self._closer = closer
+
+    @classmethod
+    def remote(cls, server: str, token: str | None) -> Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        http = httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=30.0)
+        return cls(http, http.close)
+
+    @classmethod
+    def local(cls, actor: str | None = None) -> Client:
+        from starlette.testclient import TestClient
+
+        from warroom.api.app import create_app
+        from warroom.core.auth import Principal
+        from warroom.core.runtime import Runtime
+        from warroom.core.settings import Settings
+
+        runtime = Runtime.build(Settings())
+        name = actor or os.environ.get("WARROOM_ACTOR") or _os_user()
+        principal = Principal(name=name, scopes=frozenset({"admin"}), kind="local")
+        app = create_app(runtime, local_principal=principal)
+        http = TestClient(app, base_url="http://warroom.local", raise_server_exceptions=False)
+
+        def close() -> None:
+            http.close()
+            runtime.close()
+
+        return cls(http, close)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "unreachable", f"cannot reach the server: {exc}") from exc
+        except WarroomError as exc:
+            raise ApiError(exc.status_code, exc.code, exc.message, exc.details) from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400:
+            error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
+            raise ApiError(
+                response.status_code,
+                str(error.get("code", "http_error")),
+                str(error.get("message", response.text[:200] or response.reason_phrase)),
+                error.get("details"),
+            )
+        return body
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer()
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "cli"

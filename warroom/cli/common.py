@@ -1,0 +1,75 @@
+"""Shared CLI plumbing: the client from global options, error handling, `--json`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from warroom.cli.client import ApiError, Client
+from warroom.cli.output import err_console, print_json
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+@dataclass
+class CliState:
+    server: str | None = None
+    token: str | None = None
+    actor: str | None = None
+    _client: Client | None = field(default=None, repr=False)
+
+    def client(self) -> Client:
+        if self._client is None:
+            if self.server:
+                self._client = Client.remote(self.server, self.token)
+            else:
+                self._client = Client.local(self.actor)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = CliState(
+            server=os.environ.get("WARROOM_SERVER"),
+            token=os.environ.get("WARROOM_TOKEN"),
+        )
+    obj: CliState = root.obj
+    return obj
+
+
+def fail(message: str, *, code: int = 2) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    """Turn API errors into one clear line and an exit code (2 for bad input, 1 otherwise)."""
+    try:
+        yield
+    except ApiError as exc:
+        message = exc.message.replace("[", r"\[")
+        fail(message, code=2 if 400 <= exc.status < 500 else 1)
+
+
+def call(ctx: typer.Context, method: str, path: str, **kwargs: Any) -> Any:
+    with handled():
+        return state(ctx).client().call(method, path, **kwargs)
+
+
+def emit(as_json: bool, data: Any, human: Callable[[Any], None]) -> None:
+    if as_json:
+        print_json(data)
+    else:
+        human(data)

@@ -1,0 +1,100 @@
+"""Human and JSON output for the CLI: tables, colours, relative times."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from warroom.core.durations import format_duration
+
+console = Console()
+err_console = Console(stderr=True)
+
+SEVERITY_STYLES = ("bold white on red", "bold red", "yellow", "cyan", "dim")
+STATUS_STYLES = {
+    "triggered": "bold red",
+    "acknowledged": "yellow",
+    "investigating": "yellow",
+    "identified": "magenta",
+    "mitigating": "magenta",
+    "monitoring": "cyan",
+    "resolved": "green",
+    "closed": "dim",
+    "reopened": "bold red",
+}
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def parse_time(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def relative(value: Any, now: datetime | None = None) -> str:
+    moment = parse_time(value)
+    if moment is None:
+        return "-"
+    now = now or datetime.now(UTC)
+    delta = now - moment
+    if delta.total_seconds() >= 0:
+        return f"{format_duration(delta)} ago"
+    return f"in {format_duration(-delta)}"
+
+
+def local_time(value: Any) -> str:
+    moment = parse_time(value)
+    if moment is None:
+        return "-"
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def severity_text(severity: str, rank: int | None = None) -> str:
+    style = SEVERITY_STYLES[min((rank or _guess_rank(severity)) - 1, len(SEVERITY_STYLES) - 1)]
+    return f"[{style}]{severity}[/]"
+
+
+def _guess_rank(severity: str) -> int:
+    digits = "".join(ch for ch in severity if ch.isdigit())
+    if not digits:
+        return 3
+    number = int(digits)
+    return number + 1 if severity.upper().startswith("P") else max(number, 1)
+
+
+def status_text(status: str) -> str:
+    return f"[{STATUS_STYLES.get(status, 'white')}]{status}[/]"
+
+
+def incidents_table(items: list[dict[str, Any]]) -> Table:
+    table = Table(show_header=True, header_style="bold", expand=False)
+    for column in ("ID", "Sev", "Status", "Title", "Services", "Declared"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        table.add_row(
+            item["id"],
+            severity_text(item["severity"]),
+            status_text(item["status"]),
+            escape(item["title"]),
+            ", ".join(item.get("services") or []) or "-",
+            relative(item.get("declared_at")),
+        )
+    return table
+
+
+def escape(text: str) -> str:
+    """Keep user text from being read as Rich markup."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)

@@ -1,0 +1,196 @@
+"""API tokens, scopes and the authenticated principal.
+
+Tokens are 256-bit random strings; only their SHA-256 is stored (a fast hash is right for
+high-entropy secrets; passwords use argon2). Scopes: `admin` ⊃ `responder` ⊃ `viewer`;
+`ingest` only posts alerts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from warroom.core import tables
+from warroom.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+
+SCOPES = ("admin", "responder", "viewer", "ingest")
+_IMPLIED: dict[str, frozenset[str]] = {
+    "admin": frozenset({"admin", "responder", "viewer", "ingest"}),
+    "responder": frozenset({"responder", "viewer"}),
+    "viewer": frozenset({"viewer"}),
+    "ingest": frozenset({"ingest"}),
+}
+TOKEN_PREFIX = "wr_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: a token, a web session, the local CLI, or an agent."""
+
+    name: str
+    scopes: frozenset[str]
+    token_id: int | None = None
+    kind: str = "token"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_scopes(self) -> frozenset[str]:
+        granted: set[str] = set()
+        for scope in self.scopes:
+            granted |= _IMPLIED.get(scope, frozenset())
+        return frozenset(granted)
+
+    def has(self, scope: str) -> bool:
+        return scope in self.effective_scopes
+
+    def require(self, scope: str) -> None:
+        if not self.has(scope):
+            raise Forbidden(
+                f"this action needs the '{scope}' scope; {self.name} has "
+                f"{', '.join(sorted(self.scopes)) or 'none'}"
+            )
+
+    @property
+    def actor(self) -> str:
+        """The name recorded on the timeline."""
+        return self.name
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def generate_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def validate_scopes(scopes: list[str]) -> list[str]:
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise InvalidInput(
+            f"unknown scope(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(SCOPES)}",
+            details={"scopes": scopes},
+        )
+    return sorted(set(scopes))
+
+
+def create_token(
+    conn: Connection,
+    *,
+    name: str,
+    scopes: list[str],
+    created_by: str,
+    now: datetime,
+    value: str | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[int, str]:
+    """Store a new token's hash; return (id, plaintext). The plaintext is never stored."""
+    if not name.strip():
+        raise InvalidInput("a token needs a name")
+    scopes = validate_scopes(scopes)
+    token = value or generate_token()
+    result = conn.execute(
+        insert(tables.api_tokens).values(
+            name=name.strip(),
+            token_hash=hash_token(token),
+            prefix=token[:10],
+            scopes=scopes,
+            created_at=now,
+            created_by=created_by,
+            expires_at=expires_at,
+        )
+    )
+    assert result.inserted_primary_key is not None
+    return int(result.inserted_primary_key[0]), token
+
+
+def authenticate(conn: Connection, token: str, now: datetime) -> Principal:
+    """Resolve a bearer token to its principal or raise Unauthorized."""
+    row = conn.execute(
+        select(tables.api_tokens).where(tables.api_tokens.c.token_hash == hash_token(token))
+    ).first()
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("invalid or revoked token")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Unauthorized("token expired")
+    return Principal(name=f"token:{row.name}", scopes=frozenset(row.scopes), token_id=row.id)
+
+
+def touch_token(conn: Connection, token_id: int, now: datetime) -> None:
+    conn.execute(
+        update(tables.api_tokens).where(tables.api_tokens.c.id == token_id).values(last_used_at=now)
+    )
+
+
+def list_tokens(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(tables.api_tokens).order_by(tables.api_tokens.c.id)).all()
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "prefix": r.prefix,
+            "scopes": r.scopes,
+            "created_at": r.created_at,
+            "created_by": r.created_by,
+            "expires_at": r.expires_at,
+            "revoked_at": r.revoked_at,
+            "last_used_at": r.last_used_at,
+        }
+        for r in rows
+    ]
+
+
+def revoke_token(conn: Connection, token_id: int, now: datetime) -> None:
+    result = conn.execute(
+        update(tables.api_tokens)
+        .where(tables.api_tokens.c.id == token_id, tables.api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if result.rowcount == 0:
+        exists = conn.execute(
+            select(tables.api_tokens.c.id).where(tables.api_tokens.c.id == token_id)
+        ).first()
+        if exists is None:
+            raise NotFound(f"no token with id {token_id}")
+
+
+def ensure_admin_token(conn: Connection, configured: str | None, now: datetime) -> str | None:
+    """Make sure an admin token exists; return a new plaintext token only when one was created.
+
+    With `configured` (WARROOM_ADMIN_TOKEN), that value is registered if it is not yet; without
+    it, a token is generated on the first start only, and printed once by the caller.
+    """
+    if configured:
+        existing = conn.execute(
+            select(tables.api_tokens.c.id).where(
+                tables.api_tokens.c.token_hash == hash_token(configured)
+            )
+        ).first()
+        if existing is None:
+            create_token(
+                conn,
+                name="admin (WARROOM_ADMIN_TOKEN)",
+                scopes=["admin"],
+                created_by="system",
+                now=now,
+                value=configured,
+            )
+        return None
+    any_admin = conn.execute(
+        select(tables.api_tokens.c.id, tables.api_tokens.c.scopes).where(
+            tables.api_tokens.c.revoked_at.is_(None)
+        )
+    ).all()
+    if any("admin" in row.scopes for row in any_admin):
+        return None
+    _, token = create_token(
+        conn, name="admin (first start)", scopes=["admin"], created_by="system", now=now
+    )
+    return token

@@ -1,0 +1,44 @@
+"""Run Alembic migrations programmatically (`warroom db upgrade`, `serve` start, `/readyz`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from warroom.core.db import Database
+
+_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def current_revision(db: Database) -> str | None:
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(db: Database, revision: str = "head") -> None:
+    """Bring the schema to `revision` (idempotent)."""
+    config = _config()
+    with db.engine.connect() as conn:
+        # BEGIN IMMEDIATE serialises concurrent upgraders on SQLite.
+        conn = conn.execution_options(warroom_write=True)
+        with conn.begin():
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+
+
+def is_current(db: Database) -> bool:
+    return current_revision(db) == head_revision()

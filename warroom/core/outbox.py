@@ -1,0 +1,185 @@
+"""The outbox: every side effect is a row with a due time, written in the use case's transaction.
+
+Workers claim due rows with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one
+writer, so a plain claim inside `BEGIN IMMEDIATE` is already exclusive), run them, and mark
+them done, or due again with backoff, or dead after too many attempts. A `dedup_key` makes an
+effect exactly-once per logical step: enqueueing the same key twice keeps the first row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from warroom.core import tables
+
+PENDING = "pending"
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"  # retryable failure, due again later
+DEAD = "dead"  # gave up; visible in `warroom outbox`
+CANCELLED = "cancelled"
+
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A side effect to enqueue: what, when, for which incident, and its idempotency key."""
+
+    kind: str
+    payload: dict[str, Any]
+    due_at: datetime
+    incident_id: int | None = None
+    dedup_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimedEffect:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    incident_id: int | None
+    attempts: int
+    due_at: datetime
+    dedup_key: str | None
+
+
+def enqueue(conn: Connection, effects: list[Effect], now: datetime) -> int:
+    """Insert effects; rows whose dedup_key already exists are skipped. Returns rows added."""
+    added = 0
+    for effect in effects:
+        if effect.dedup_key is not None:
+            exists = conn.execute(
+                select(tables.outbox.c.id).where(tables.outbox.c.dedup_key == effect.dedup_key)
+            ).first()
+            if exists is not None:
+                continue
+        conn.execute(
+            insert(tables.outbox).values(
+                kind=effect.kind,
+                payload=effect.payload,
+                incident_id=effect.incident_id,
+                dedup_key=effect.dedup_key,
+                status=PENDING,
+                due_at=effect.due_at,
+                attempts=0,
+                created_at=now,
+            )
+        )
+        added += 1
+    return added
+
+
+def claim_due(
+    conn: Connection,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    kinds: tuple[str, ...],
+    limit: int = 50,
+) -> list[ClaimedEffect]:
+    """Claim up to `limit` due effects of `kinds` (pending, retryable, or with a lapsed lease).
+
+    Effects of kinds this worker has no handler for stay pending for a worker that has one.
+    """
+    t = tables.outbox
+    due = or_(
+        and_(t.c.status.in_((PENDING, FAILED)), t.c.due_at <= now),
+        and_(t.c.status == RUNNING, t.c.lease_until < now),
+    )
+    query = select(t).where(due, t.c.kind.in_(kinds)).order_by(t.c.due_at, t.c.id).limit(limit)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = conn.execute(query).all()
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    conn.execute(
+        update(t)
+        .where(t.c.id.in_(ids))
+        .values(
+            status=RUNNING, lease_owner=owner, lease_until=now + lease, attempts=t.c.attempts + 1
+        )
+    )
+    return [
+        ClaimedEffect(
+            id=r.id,
+            kind=r.kind,
+            payload=r.payload,
+            incident_id=r.incident_id,
+            attempts=r.attempts + 1,
+            due_at=r.due_at,
+            dedup_key=r.dedup_key,
+        )
+        for r in rows
+    ]
+
+
+def mark_done(conn: Connection, effect_id: int, owner: str, now: datetime) -> bool:
+    """Finish a claimed effect; False if the lease was lost to another worker."""
+    t = tables.outbox
+    result = conn.execute(
+        update(t)
+        .where(t.c.id == effect_id, t.c.status == RUNNING, t.c.lease_owner == owner)
+        .values(status=DONE, done_at=now, lease_until=None, last_error=None)
+    )
+    return result.rowcount == 1
+
+
+def mark_failed(
+    conn: Connection,
+    effect_id: int,
+    owner: str,
+    now: datetime,
+    error: str,
+    *,
+    attempts: int,
+    retryable: bool,
+) -> str:
+    """Record a failure: due again with exponential backoff, or dead. Returns the new status."""
+    t = tables.outbox
+    status = FAILED if retryable and attempts < MAX_ATTEMPTS else DEAD
+    backoff = timedelta(seconds=min(2 ** (attempts - 1) * 5, 900))
+    conn.execute(
+        update(t)
+        .where(t.c.id == effect_id, t.c.lease_owner == owner)
+        .values(status=status, due_at=now + backoff, last_error=error[:2000], lease_until=None)
+    )
+    return status
+
+
+def cancel(conn: Connection, *, incident_id: int, kinds: tuple[str, ...]) -> int:
+    """Cancel pending effects of the given kinds for an incident (e.g. on acknowledge)."""
+    t = tables.outbox
+    result = conn.execute(
+        update(t)
+        .where(
+            t.c.incident_id == incident_id,
+            t.c.kind.in_(kinds),
+            t.c.status.in_((PENDING, FAILED)),
+        )
+        .values(status=CANCELLED)
+    )
+    return int(result.rowcount)
+
+
+def retry(conn: Connection, effect_id: int, now: datetime) -> bool:
+    t = tables.outbox
+    result = conn.execute(
+        update(t)
+        .where(t.c.id == effect_id, t.c.status.in_((FAILED, DEAD)))
+        .values(status=PENDING, due_at=now, attempts=0)
+    )
+    return result.rowcount == 1
+
+
+def depth(conn: Connection) -> dict[str, int]:
+    t = tables.outbox
+    rows = conn.execute(select(t.c.status, func.count()).group_by(t.c.status)).all()
+    return {str(status): int(count) for status, count in rows}

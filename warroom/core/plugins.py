@@ -1,0 +1,28 @@
+"""The capability packages that plug into the core.
+
+Each entry names a module with any of:
+- `install(runtime) -> None`: build the package's services, add incident reactors and
+  outbox effect handlers to the runtime;
+- `routers: list[APIRouter]`: API or web routes mounted by `create_app`;
+- `register_cli(app: typer.Typer) -> None`: the package's commands.
+Tables live in each package's `tables.py` on the shared metadata; `ALL_TABLE_MODULES`
+lists them so migrations and tests see every table.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+PLUGINS: tuple[str, ...] = ()
+
+ALL_TABLE_MODULES: tuple[str, ...] = ("warroom.core.tables",)
+
+
+def load_plugins() -> list[ModuleType]:
+    return [importlib.import_module(name) for name in PLUGINS]
+
+
+def load_tables() -> None:
+    for name in ALL_TABLE_MODULES:
+        importlib.import_module(name)

@@ -1,0 +1,45 @@
+"""Settings: built once at start-up from the environment and flags, then passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything warroom reads from its environment (`WARROOM_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="WARROOM_", extra="ignore")
+
+    data_dir: Path = Path("./warroom-data")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    admin_token: SecretStr | None = None
+    config: Path | None = None
+    base_url: str | None = Field(
+        default=None, description="Public URL used in links (defaults to http://host:port)."
+    )
+    max_body_bytes: int = 512 * 1024
+    sqlite_synchronous: str = "FULL"
+    worker_poll_seconds: float = 0.5
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or a SQLite file inside the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'warroom.db').resolve()}"
+
+    def public_url(self) -> str:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data dir with owner-only permissions."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        return self.data_dir

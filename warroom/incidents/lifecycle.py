@@ -1,0 +1,162 @@
+"""The lifecycle as data: which status may move to which, and the guards on each move.
+
+`check_move` is pure: it takes the current state, the target, what the person supplied and the
+policy, and either returns or raises. A refused move changes nothing and names the unmet guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from warroom.core.errors import Conflict, GuardFailed
+from warroom.core.vocab import Status
+from warroom.incidents.model import IncidentState
+
+if TYPE_CHECKING:
+    from warroom.policy import Policy
+
+S = Status
+_WORKING = (S.INVESTIGATING, S.IDENTIFIED, S.MITIGATING, S.MONITORING)
+
+# Forward moves may skip steps (a false alarm goes straight to resolved); working statuses may
+# also move back (a regression sends monitoring back to investigating).
+TRANSITIONS: Mapping[Status, frozenset[Status]] = {
+    S.TRIGGERED: frozenset({S.ACKNOWLEDGED, *_WORKING, S.RESOLVED}),
+    S.ACKNOWLEDGED: frozenset({*_WORKING, S.RESOLVED}),
+    S.INVESTIGATING: frozenset({S.IDENTIFIED, S.MITIGATING, S.MONITORING, S.RESOLVED}),
+    S.IDENTIFIED: frozenset({S.INVESTIGATING, S.MITIGATING, S.MONITORING, S.RESOLVED}),
+    S.MITIGATING: frozenset({S.INVESTIGATING, S.IDENTIFIED, S.MONITORING, S.RESOLVED}),
+    S.MONITORING: frozenset({S.INVESTIGATING, S.IDENTIFIED, S.MITIGATING, S.RESOLVED}),
+    S.RESOLVED: frozenset({S.CLOSED, S.REOPENED}),
+    S.CLOSED: frozenset({S.REOPENED}),
+    S.REOPENED: frozenset({S.ACKNOWLEDGED, *_WORKING, S.RESOLVED}),
+}
+
+
+@dataclass(frozen=True)
+class MoveRequest:
+    """What the person supplied with a move."""
+
+    target: Status
+    reason: str | None = None
+    resolution_summary: str | None = None
+    # checklist item id -> {"confirmed": True} or {"waived": "reason"}
+    checklist: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UnmetGuard:
+    guard: str
+    message: str
+    details: Any = None
+
+
+Guard = Callable[[IncidentState, MoveRequest, "Policy"], UnmetGuard | None]
+
+
+def _needs_resolution_summary(
+    state: IncidentState, request: MoveRequest, policy: Policy
+) -> UnmetGuard | None:
+    if request.resolution_summary and request.resolution_summary.strip():
+        return None
+    return UnmetGuard("resolution_summary", "resolving needs a resolution summary")
+
+
+def _needs_checklist(
+    state: IncidentState, request: MoveRequest, policy: Policy
+) -> UnmetGuard | None:
+    missing: list[str] = []
+    bad_waivers: list[str] = []
+    for item in policy.resolution_checklist:
+        answer = request.checklist.get(item.id)
+        if answer is None:
+            missing.append(item.id)
+        elif answer.get("confirmed") is True:
+            continue
+        elif not str(answer.get("waived") or "").strip():
+            bad_waivers.append(item.id)
+    if not missing and not bad_waivers:
+        return None
+    texts = {item.id: item.text for item in policy.resolution_checklist}
+    parts = []
+    if missing:
+        parts.append("unconfirmed: " + "; ".join(f"{i} ({texts[i]})" for i in missing))
+    if bad_waivers:
+        parts.append("waived without a reason: " + ", ".join(bad_waivers))
+    return UnmetGuard(
+        "resolution_checklist",
+        "the resolution checklist is incomplete (confirm each item or waive it with a reason): "
+        + "; ".join(parts),
+        {"missing": missing, "waived_without_reason": bad_waivers},
+    )
+
+
+def _needs_postmortem(
+    state: IncidentState, request: MoveRequest, policy: Policy
+) -> UnmetGuard | None:
+    level = policy.severity(state.severity)
+    if level.postmortem.requirement != "required":
+        return None
+    postmortem = state.postmortem or {}
+    status = postmortem.get("status")
+    if policy.postmortem_close_requires == "published":
+        if status == "published":
+            return None
+        message = f"{state.severity} requires a published post-mortem before closing"
+    else:
+        if status == "published" or (
+            status == "scheduled" and postmortem.get("owner") and postmortem.get("due_at")
+        ):
+            return None
+        message = (
+            f"{state.severity} requires a post-mortem scheduled (owner and due date) "
+            "or published before closing"
+        )
+    return UnmetGuard("postmortem", message, {"postmortem": dict(postmortem) or None})
+
+
+def _needs_reason(state: IncidentState, request: MoveRequest, policy: Policy) -> UnmetGuard | None:
+    if request.reason and request.reason.strip():
+        return None
+    return UnmetGuard("reason", "reopening needs a reason")
+
+
+GUARDS: Mapping[Status, tuple[Guard, ...]] = {
+    S.RESOLVED: (_needs_resolution_summary, _needs_checklist),
+    S.CLOSED: (_needs_postmortem,),
+    S.REOPENED: (_needs_reason,),
+}
+
+
+def allowed_moves(status: Status) -> frozenset[Status]:
+    return TRANSITIONS[status]
+
+
+def unmet_guards(state: IncidentState, request: MoveRequest, policy: Policy) -> list[UnmetGuard]:
+    """Every guard the move fails (empty when it may go ahead)."""
+    results = (guard(state, request, policy) for guard in GUARDS.get(request.target, ()))
+    return [result for result in results if result is not None]
+
+
+def check_move(state: IncidentState, request: MoveRequest, policy: Policy) -> None:
+    """Raise if the move is illegal or any guard is unmet."""
+    if request.target not in TRANSITIONS[state.status]:
+        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[state.status])) or "none"
+        raise Conflict(
+            f"{state.public_id} cannot move from {state.status.value} to {request.target.value} "
+            f"(allowed: {allowed})",
+            code="illegal_transition",
+            details={"from": state.status.value, "to": request.target.value, "allowed": allowed},
+        )
+    unmet = unmet_guards(state, request, policy)
+    if unmet:
+        raise GuardFailed(
+            " ; ".join(u.message for u in unmet),
+            details={
+                "unmet": [
+                    {"guard": u.guard, "message": u.message, "details": u.details} for u in unmet
+                ]
+            },
+        )

@@ -1,0 +1,669 @@
+"""Incident use cases. Each runs in one transaction: lock, fold, guard, append, project, enqueue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql.elements import ColumnElement
+
+from warroom.core import outbox, tables
+from warroom.core.auth import Principal
+from warroom.core.clock import Clock
+from warroom.core.db import Database
+from warroom.core.errors import Conflict, InvalidInput, NotFound
+from warroom.core.ids import next_incident_id
+from warroom.core.vocab import IncidentType, Status
+from warroom.incidents import schemas
+from warroom.incidents.lifecycle import MoveRequest, check_move
+from warroom.incidents.model import MILESTONES, Event, IncidentState, apply, initial_state
+from warroom.policy import Policy
+from warroom.policy.triage import TriageProposal, propose
+
+# A future timestamp a little ahead of our clock is tolerated (senders' clocks drift).
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+class Reactor(Protocol):
+    """Plans side effects for newly appended events (pure: no I/O)."""
+
+    def __call__(
+        self,
+        *,
+        incident_id: int,
+        before: IncidentState | None,
+        after: IncidentState,
+        events: Sequence[Event],
+        now: datetime,
+    ) -> list[outbox.Effect]: ...
+
+
+@dataclass(frozen=True)
+class IncidentPage:
+    items: list[dict[str, Any]]
+    next_cursor: int | None
+
+
+class IncidentService:
+    """The only writer of incidents and their events."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        policy: Policy,
+        *,
+        known_services: Sequence[str] = (),
+        reactors: Sequence[Reactor] = (),
+        after_commit: Sequence[Callable[[IncidentState], None]] = (),
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.policy = policy
+        self.known_services = tuple(known_services)
+        self.reactors = list(reactors)
+        self.after_commit = list(after_commit)
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def get(self, public_id: str) -> IncidentState:
+        with self.db.read() as conn:
+            return IncidentState.from_dict(self._row(conn, public_id).state)
+
+    def timeline(self, public_id: str, *, order: str = "occurred") -> list[Event]:
+        with self.db.read() as conn:
+            incident_id = self._row(conn, public_id, columns=(tables.incidents.c.id,)).id
+            rows = conn.execute(
+                select(tables.events)
+                .where(tables.events.c.incident_id == incident_id)
+                .order_by(tables.events.c.seq)
+            ).all()
+        events = [_event_from_row(r) for r in rows]
+        if order == "occurred":
+            events.sort(key=lambda e: (e.occurred_at, e.seq or 0))
+        return events
+
+    def search(self, flt: schemas.ListFilter) -> IncidentPage:
+        i = tables.incidents
+        query = select(
+            i.c.id,
+            i.c.public_id,
+            i.c.title,
+            i.c.severity,
+            i.c.type,
+            i.c.status,
+            i.c.services,
+            i.c.declared_at,
+            i.c.started_at,
+            i.c.acknowledged_at,
+            i.c.resolved_at,
+            i.c.updated_at,
+        )
+        conditions: list[ColumnElement[bool]] = []
+        if flt.status:
+            conditions.append(i.c.status.in_([s.value for s in flt.status]))
+        if flt.severity:
+            ids = [self.policy.severity(s).id for s in flt.severity]
+            conditions.append(i.c.severity.in_(ids))
+        if flt.open is not None:
+            conditions.append(i.c.is_open == flt.open)
+        if flt.q:
+            pattern = "%" + flt.q.lower().replace("%", r"\%").replace("_", r"\_") + "%"
+            conditions.append(
+                or_(
+                    func.lower(i.c.title).like(pattern, escape="\\"),
+                    func.lower(i.c.summary).like(pattern, escape="\\"),
+                    func.lower(i.c.public_id).like(pattern, escape="\\"),
+                )
+            )
+        if flt.before_id is not None:
+            conditions.append(i.c.id < flt.before_id)
+        if flt.service:
+            s = tables.incident_services
+            query = query.join(s, and_(s.c.incident_id == i.c.id, s.c.service == flt.service))
+        if conditions:
+            query = query.where(and_(*conditions))
+        query = query.order_by(i.c.id.desc()).limit(flt.limit + 1)
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        more = len(rows) > flt.limit
+        rows = rows[: flt.limit]
+        items = [
+            {
+                "id": r.public_id,
+                "title": r.title,
+                "severity": r.severity,
+                "type": r.type,
+                "status": r.status,
+                "services": r.services,
+                "declared_at": r.declared_at,
+                "started_at": r.started_at,
+                "acknowledged_at": r.acknowledged_at,
+                "resolved_at": r.resolved_at,
+                "updated_at": r.updated_at,
+            }
+            for r in rows
+        ]
+        return IncidentPage(items=items, next_cursor=rows[-1].id if more and rows else None)
+
+    def propose_triage(self, answers: schemas.TriageIn) -> TriageProposal:
+        return propose(self.policy, _answers(answers))
+
+    # ---- writes ------------------------------------------------------------------------
+
+    def declare(self, principal: Principal, request: schemas.DeclareIn) -> IncidentState:
+        principal.require("responder")
+        now = self.clock.now()
+        self._check_services(request.services)
+        severity, incident_type, triage = self._classify(request)
+        detected_at = request.detected_at or now
+        started_at = request.started_at or detected_at
+        if detected_at > now + _CLOCK_SKEW or started_at > now + _CLOCK_SKEW:
+            raise InvalidInput("started_at and detected_at cannot be in the future")
+        if started_at > detected_at:
+            raise InvalidInput("started_at (impact began) must not be after detected_at")
+        with self.db.write() as conn:
+            public_id = next_incident_id(conn, now)
+            data: dict[str, Any] = {
+                "public_id": public_id,
+                "title": request.title,
+                "summary": request.summary,
+                "severity": severity,
+                "type": incident_type,
+                "services": request.services,
+                "labels": request.labels,
+                "impact": request.impact.model_dump(exclude_none=True),
+                "started_at": started_at.isoformat(),
+                "detected_at": detected_at.isoformat(),
+                "roles": {role.value: person for role, person in request.roles.items()},
+                "source": "manual",
+            }
+            events = [Event("declared", principal.actor, now, data)]
+            if triage is not None:
+                events.append(Event("triaged", principal.actor, now, triage))
+            state = self._insert(conn, events, now)
+        self._after(state)
+        return state
+
+    def insert_declared(
+        self, conn: Connection, actor: str, data: dict[str, Any], now: datetime
+    ) -> tuple[int, IncidentState]:
+        """Declare inside a caller's transaction (alert intake auto-declares this way)."""
+        public_id = next_incident_id(conn, now)
+        payload = {**data, "public_id": public_id}
+        state = self._insert(conn, [Event("declared", actor, now, payload)], now)
+        row = self._row(conn, public_id, columns=(tables.incidents.c.id,))
+        return int(row.id), state
+
+    def acknowledge(self, principal: Principal, public_id: str) -> IncidentState:
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            if state.status not in (Status.TRIGGERED, Status.REOPENED):
+                raise Conflict(
+                    f"{public_id} is {state.status.value}; only triggered or reopened incidents "
+                    "can be acknowledged",
+                    code="illegal_transition",
+                )
+            return [Event("acknowledged", principal.actor, now, {})]
+
+        return self.mutate(principal, public_id, build)
+
+    def move(
+        self, principal: Principal, public_id: str, request: schemas.StatusIn
+    ) -> IncidentState:
+        """Move to a working status; resolve, close and reopen have their own use cases."""
+        if request.status in (Status.RESOLVED, Status.CLOSED, Status.REOPENED):
+            raise InvalidInput(
+                f"use the {request.status.value.rstrip('d').rstrip('e')} action to move to "
+                f"{request.status.value}: it takes the data its guard needs",
+                code="use_dedicated_action",
+            )
+        if request.status is Status.ACKNOWLEDGED:
+            return self.acknowledge(principal, public_id)
+        if request.status is Status.TRIGGERED:
+            raise InvalidInput("an incident cannot move back to triggered")
+
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            check_move(
+                state, MoveRequest(target=request.status, reason=request.reason), self.policy
+            )
+            data = {"from": state.status.value, "to": request.status.value}
+            if request.reason:
+                data["reason"] = request.reason
+            return [Event("status_changed", principal.actor, now, data)]
+
+        return self.mutate(principal, public_id, build)
+
+    def change_severity(
+        self, principal: Principal, public_id: str, request: schemas.SeverityIn
+    ) -> IncidentState:
+        level = self.policy.severity(request.severity)
+
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            if level.id == state.severity:
+                raise Conflict(f"{public_id} is already {level.id}", code="no_change")
+            data = {"from": state.severity, "to": level.id, "reason": request.reason or ""}
+            return [Event("severity_changed", principal.actor, now, data)]
+
+        return self.mutate(principal, public_id, build)
+
+    def change_type(
+        self, principal: Principal, public_id: str, request: schemas.TypeIn
+    ) -> IncidentState:
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            if request.type.value == state.type:
+                raise Conflict(f"{public_id} is already {state.type}", code="no_change")
+            data = {"from": state.type, "to": request.type.value, "reason": request.reason or ""}
+            return [Event("type_changed", principal.actor, now, data)]
+
+        return self.mutate(principal, public_id, build)
+
+    def assign_role(
+        self, principal: Principal, public_id: str, request: schemas.RoleIn
+    ) -> IncidentState:
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            person = request.person.strip() if request.person else None
+            data = {
+                "role": request.role.value,
+                "person": person,
+                "previous": state.roles.get(request.role.value),
+            }
+            return [Event("role_assigned", principal.actor, now, data)]
+
+        return self.mutate(principal, public_id, build)
+
+    def add_note(
+        self, principal: Principal, public_id: str, request: schemas.NoteIn
+    ) -> IncidentState:
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            occurred = request.occurred_at or now
+            if occurred > now + _CLOCK_SKEW:
+                raise InvalidInput("a note cannot be dated in the future")
+            data: dict[str, Any] = {"text": request.text}
+            if request.occurred_at is not None:
+                data["backdated"] = True
+            return [Event("note_added", principal.actor, occurred, data)]
+
+        return self.mutate(principal, public_id, build)
+
+    def update_details(
+        self, principal: Principal, public_id: str, request: schemas.DetailsIn
+    ) -> IncidentState:
+        changes = request.model_dump(exclude_none=True)
+        if not changes:
+            raise InvalidInput("nothing to update: give title, summary, services, labels or impact")
+        if request.services is not None:
+            self._check_services(request.services)
+
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            return [Event("details_updated", principal.actor, now, changes)]
+
+        return self.mutate(principal, public_id, build)
+
+    def resolve(
+        self, principal: Principal, public_id: str, request: schemas.ResolveIn
+    ) -> IncidentState:
+        checklist = {k: v.model_dump(exclude_none=True) for k, v in request.checklist.items()}
+        known = {item.id for item in self.policy.resolution_checklist}
+        unknown = sorted(set(checklist) - known)
+        if unknown:
+            raise InvalidInput(
+                f"unknown checklist item(s) {', '.join(unknown)}; the policy's items are "
+                f"{', '.join(sorted(known))}"
+            )
+
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            move = MoveRequest(
+                target=Status.RESOLVED, resolution_summary=request.summary, checklist=checklist
+            )
+            check_move(state, move, self.policy)
+            data = {
+                "from": state.status.value,
+                "summary": request.summary.strip(),
+                "checklist": checklist,
+            }
+            return [Event("resolved", principal.actor, now, data)]
+
+        return self.mutate(principal, public_id, build)
+
+    def close(self, principal: Principal, public_id: str) -> IncidentState:
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            check_move(state, MoveRequest(target=Status.CLOSED), self.policy)
+            return [Event("closed", principal.actor, now, {})]
+
+        return self.mutate(principal, public_id, build)
+
+    def reopen(
+        self, principal: Principal, public_id: str, request: schemas.ReasonIn
+    ) -> IncidentState:
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            check_move(
+                state, MoveRequest(target=Status.REOPENED, reason=request.reason), self.policy
+            )
+            data = {"from": state.status.value, "reason": request.reason.strip()}
+            return [Event("reopened", principal.actor, now, data)]
+
+        return self.mutate(principal, public_id, build)
+
+    def schedule_postmortem(
+        self, principal: Principal, public_id: str, request: schemas.PostmortemScheduleIn
+    ) -> IncidentState:
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            if request.due_at < now - _CLOCK_SKEW:
+                raise InvalidInput("the post-mortem due date is in the past")
+            data = {"owner": request.owner.strip(), "due_at": request.due_at.isoformat()}
+            return [Event("postmortem_scheduled", principal.actor, now, data)]
+
+        return self.mutate(principal, public_id, build)
+
+    def record_triage(
+        self, principal: Principal, public_id: str, request: schemas.TriageRecordIn
+    ) -> IncidentState:
+        proposal = propose(self.policy, _answers(request.answers))
+        severity = (
+            self.policy.severity(request.severity).id if request.severity else proposal.severity
+        )
+        incident_type = request.type.value if request.type else proposal.type.value
+        data = _triage_data(
+            request.answers, proposal, severity, incident_type, request.override_reason
+        )
+
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            events = [Event("triaged", principal.actor, now, data)]
+            if severity != state.severity:
+                events.append(
+                    Event(
+                        "severity_changed",
+                        principal.actor,
+                        now,
+                        {"from": state.severity, "to": severity, "reason": "triage"},
+                    )
+                )
+            return events
+
+        return self.mutate(principal, public_id, build)
+
+    def correct_milestone(
+        self, principal: Principal, public_id: str, request: schemas.MilestoneIn
+    ) -> IncidentState:
+        allowed = ("started_at", "detected_at", "acknowledged_at", "mitigated_at")
+        if request.milestone not in allowed:
+            raise InvalidInput(f"milestone must be one of {', '.join(allowed)}")
+
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            if request.at > now + _CLOCK_SKEW:
+                raise InvalidInput("a milestone cannot be in the future")
+            previous = getattr(state, request.milestone)
+            data = {
+                "milestone": request.milestone,
+                "at": request.at.isoformat(),
+                "previous": previous.isoformat() if previous else None,
+                "reason": request.reason,
+            }
+            return [Event("milestone_corrected", principal.actor, now, data)]
+
+        return self.mutate(principal, public_id, build)
+
+    def set_flag(
+        self, principal: Principal, public_id: str, request: schemas.FlagIn
+    ) -> IncidentState:
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            if state.flags.get(request.flag, False) == request.value:
+                raise Conflict(f"{request.flag} is already {request.value}", code="no_change")
+            data = {"flag": request.flag, "value": request.value, "reason": request.reason or ""}
+            return [Event("flag_set", principal.actor, now, data)]
+
+        return self.mutate(principal, public_id, build)
+
+    def append_events(
+        self,
+        principal: Principal,
+        public_id: str,
+        events: Sequence[Event],
+        *,
+        scope: str = "responder",
+    ) -> IncidentState:
+        """Append prepared events (used by other packages' services for their own event types)."""
+        return self.mutate(principal, public_id, lambda _state, _now: list(events), scope=scope)
+
+    def mutate(
+        self,
+        principal: Principal,
+        public_id: str,
+        build: Callable[[IncidentState, datetime], list[Event]],
+        *,
+        scope: str = "responder",
+    ) -> IncidentState:
+        """Run one write use case: lock the incident, build events from its state, append them."""
+        principal.require(scope)
+        with self.db.write() as conn:
+            state = self.mutate_in(conn, public_id, build)
+        self._after(state)
+        return state
+
+    def mutate_in(
+        self,
+        conn: Connection,
+        public_id: str,
+        build: Callable[[IncidentState, datetime], list[Event]],
+    ) -> IncidentState:
+        """The same as `mutate`, inside a transaction the caller owns."""
+        row = self._row(conn, public_id, lock=True)
+        before = IncidentState.from_dict(row.state)
+        now = self.clock.now()
+        events = build(before, now)
+        return self._append(conn, int(row.id), int(row.version), before, events, now)
+
+    # ---- internals ---------------------------------------------------------------------
+
+    def _classify(self, request: schemas.DeclareIn) -> tuple[str, str, dict[str, Any] | None]:
+        if request.triage is None:
+            if request.severity is None:
+                raise InvalidInput(
+                    "give a severity (" + ", ".join(self.policy.severity_ids()) + ") or the "
+                    "triage answers so warroom can propose one"
+                )
+            severity = self.policy.severity(request.severity).id
+            incident_type = (request.type or IncidentType.SERVICE_OUTAGE).value
+            return severity, incident_type, None
+        proposal = propose(self.policy, _answers(request.triage))
+        severity = (
+            self.policy.severity(request.severity).id if request.severity else proposal.severity
+        )
+        incident_type = request.type.value if request.type else proposal.type.value
+        data = _triage_data(
+            request.triage, proposal, severity, incident_type, request.override_reason
+        )
+        return severity, incident_type, data
+
+    def _check_services(self, services: Sequence[str]) -> None:
+        if not self.known_services:
+            return
+        unknown = [s for s in services if s not in self.known_services]
+        if unknown:
+            raise InvalidInput(
+                f"unknown service(s) {', '.join(unknown)}; known: {', '.join(self.known_services)}",
+                details={"unknown_services": unknown},
+            )
+
+    def _row(
+        self,
+        conn: Connection,
+        public_id: str,
+        *,
+        lock: bool = False,
+        columns: tuple[Any, ...] = (),
+    ) -> Row[Any]:
+        i = tables.incidents
+        cols = columns or (i.c.id, i.c.version, i.c.state)
+        query = select(*cols).where(i.c.public_id == public_id.strip().upper())
+        if lock and conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no incident {public_id}")
+        return row
+
+    def _insert(self, conn: Connection, events: list[Event], now: datetime) -> IncidentState:
+        state = initial_state(events[0])
+        for event in events[1:]:
+            state = apply(state, event)
+        result = conn.execute(
+            insert(tables.incidents).values(version=0, **self._projection(state, now))
+        )
+        assert result.inserted_primary_key is not None
+        incident_id = int(result.inserted_primary_key[0])
+        self._write_events(conn, incident_id, 0, events, now)
+        conn.execute(
+            update(tables.incidents)
+            .where(tables.incidents.c.id == incident_id)
+            .values(version=len(events))
+        )
+        self._write_services(conn, incident_id, state.services)
+        self._react(conn, incident_id, None, state, events, now)
+        return state
+
+    def _append(
+        self,
+        conn: Connection,
+        incident_id: int,
+        version: int,
+        before: IncidentState,
+        events: list[Event],
+        now: datetime,
+    ) -> IncidentState:
+        if not events:
+            return before
+        state = before
+        for event in events:
+            state = apply(state, event)
+        self._write_events(conn, incident_id, version, events, now)
+        i = tables.incidents
+        result = conn.execute(
+            update(i)
+            .where(i.c.id == incident_id, i.c.version == version)
+            .values(version=version + len(events), **self._projection(state, now))
+        )
+        if result.rowcount != 1:
+            raise Conflict("the incident changed concurrently; try again", code="concurrent_update")
+        if state.services != before.services:
+            self._write_services(conn, incident_id, state.services)
+        self._react(conn, incident_id, before, state, events, now)
+        return state
+
+    def _write_events(
+        self, conn: Connection, incident_id: int, version: int, events: list[Event], now: datetime
+    ) -> None:
+        conn.execute(
+            insert(tables.events),
+            [
+                {
+                    "incident_id": incident_id,
+                    "seq": version + n,
+                    "type": e.type,
+                    "actor": e.actor,
+                    "occurred_at": e.occurred_at,
+                    "recorded_at": now,
+                    "data": dict(e.data),
+                }
+                for n, e in enumerate(events, start=1)
+            ],
+        )
+
+    def _write_services(self, conn: Connection, incident_id: int, services: Sequence[str]) -> None:
+        s = tables.incident_services
+        conn.execute(delete(s).where(s.c.incident_id == incident_id))
+        if services:
+            conn.execute(insert(s), [{"service": x, "incident_id": incident_id} for x in services])
+
+    def _projection(self, state: IncidentState, now: datetime) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "public_id": state.public_id,
+            "title": state.title,
+            "summary": state.summary,
+            "severity": state.severity,
+            "severity_rank": self.policy.rank(state.severity),
+            "type": state.type,
+            "status": state.status.value,
+            "is_open": state.is_open,
+            "services": list(state.services),
+            "labels": dict(state.labels),
+            "declared_at": state.declared_at,
+            "updated_at": now,
+            "state": state.to_dict(),
+        }
+        for milestone in MILESTONES:
+            values[milestone] = getattr(state, milestone)
+        return values
+
+    def _react(
+        self,
+        conn: Connection,
+        incident_id: int,
+        before: IncidentState | None,
+        after: IncidentState,
+        events: Sequence[Event],
+        now: datetime,
+    ) -> None:
+        effects: list[outbox.Effect] = []
+        for reactor in self.reactors:
+            effects.extend(
+                reactor(incident_id=incident_id, before=before, after=after, events=events, now=now)
+            )
+        if effects:
+            outbox.enqueue(conn, effects, now)
+
+    def _after(self, state: IncidentState) -> None:
+        for callback in self.after_commit:
+            callback(state)
+
+
+def _answers(answers: schemas.TriageIn) -> Any:
+    from warroom.policy.schema import TriageAnswers
+
+    return TriageAnswers(**answers.model_dump())
+
+
+def _triage_data(
+    answers: schemas.TriageIn,
+    proposal: TriageProposal,
+    severity: str,
+    incident_type: str,
+    override_reason: str | None,
+) -> dict[str, Any]:
+    overridden = severity != proposal.severity or incident_type != proposal.type.value
+    if overridden and not (override_reason and override_reason.strip()):
+        raise InvalidInput(
+            f"triage proposed {proposal.severity}/{proposal.type.value} "
+            f"({proposal.severity_rule}); overriding it to {severity}/{incident_type} "
+            "needs a reason",
+            code="override_reason_required",
+            details={"proposed_severity": proposal.severity, "proposed_type": proposal.type.value},
+        )
+    data: dict[str, Any] = {
+        "answers": answers.model_dump(exclude_none=True),
+        "proposed_severity": proposal.severity,
+        "proposed_type": proposal.type.value,
+        "severity_rule": proposal.severity_rule,
+        "type_rule": proposal.type_rule,
+        "severity": severity,
+        "type": incident_type,
+        "overridden": overridden,
+    }
+    if overridden:
+        data["override_reason"] = (override_reason or "").strip()
+    return data
+
+
+def _event_from_row(row: Row[Any]) -> Event:
+    return Event(
+        type=row.type,
+        actor=row.actor,
+        occurred_at=row.occurred_at,
+        data=row.data,
+        recorded_at=row.recorded_at,
+        seq=row.seq,
+    )

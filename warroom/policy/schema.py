@@ -1,0 +1,422 @@
+"""The policy as typed data: the team's incident process, strictly validated.
+
+A policy is written as YAML (or picked from the built-in presets) and checked here: unknown
+keys, bad durations and dangling references are errors with the path of the bad field. The
+objects are immutable and pure: nothing here reads the clock or the environment.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from warroom.core.durations import parse_duration
+from warroom.core.errors import InvalidInput
+from warroom.core.vocab import IncidentType, Role
+
+
+def _to_timedelta(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("a duration looks like 30s, 15m, 2h, 1d or 1w")
+    if isinstance(value, int | float):
+        return timedelta(seconds=float(value))
+    return parse_duration(value)
+
+
+def duration_text(value: timedelta) -> str:
+    """Compact text that `parse_duration` reads back: `1h30m`, `15m`, `0`."""
+    total = int(value.total_seconds())
+    if total == 0:
+        return "0"
+    parts = []
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_to_timedelta),
+    PlainSerializer(duration_text, return_type=str),
+]
+
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
+
+
+def normalise_severity(text: str) -> str:
+    """Case- and dash-insensitive key: `sev-1`, `SEV1` and `Sev 1` are the same."""
+    return re.sub(r"[\s_-]", "", text).upper()
+
+
+class CrossReferenceError(ValueError):
+    """Names that point nowhere; each problem is (path inside the policy, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
+        self.problems = problems
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Target(Strict):
+    """A response or resolution target: a label people read and, when measurable, a duration."""
+
+    label: str
+    within: Duration | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lower() == "immediate":
+                # "Immediate" still needs a measurable bound for SLA figures: the triage window.
+                return {"label": "Immediate", "within": "5m"}
+            try:
+                within = parse_duration(text)
+            except ValueError:
+                return {"label": text, "within": None}
+            return {"label": f"< {duration_text(within)}", "within": within}
+        return value
+
+    @property
+    def duration(self) -> timedelta | None:
+        return self.within
+
+
+class PostmortemRule(Strict):
+    requirement: Literal["required", "recommended", "optional"] = "optional"
+    due_within: Duration | None = None
+
+
+GateRule = Literal["required", "may_skip", "after", "skip"]
+GATES = ("review", "tests", "staging", "security_scan", "docs")
+
+
+class SeverityLevel(Strict):
+    """One level of the scale, with everything the process ties to it."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    definition: str = ""
+    examples: tuple[str, ...] = ()
+    response_target: Target
+    resolution_target: Target = Target(label="none", within=None)
+    update_interval: Duration | None = None
+    roles_required: tuple[Role, ...] = ()
+    paging: Literal["all_hands", "page", "notify", "none"] = "page"
+    executive_brief: bool = False
+    public_update: bool = False
+    postmortem: PostmortemRule = PostmortemRule()
+    hotfix_gates: dict[str, GateRule] = Field(default_factory=dict)
+    verification_window: Duration | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("a severity id is a short word like SEV1 or P0")
+        return value
+
+    @field_validator("hotfix_gates")
+    @classmethod
+    def _gates(cls, value: dict[str, GateRule]) -> dict[str, GateRule]:
+        unknown = sorted(set(value) - set(GATES))
+        if unknown:
+            raise ValueError(f"unknown gate(s) {', '.join(unknown)}; gates are {', '.join(GATES)}")
+        if value and value.get("review") in ("skip", "may_skip"):
+            raise ValueError("a hotfix always needs a review by someone other than its author")
+        return value
+
+
+class ChecklistItem(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,59}$")
+    text: str
+
+
+class Contact(Strict):
+    """A named escalation contact (e.g. legal); on-call config maps it to people or teams."""
+
+    description: str = ""
+
+
+EscalationTarget = str  # "contact:<name>" or "role:<incident role>"
+
+
+class TimeRule(Strict):
+    """Escalate when an incident of these severities is still not <condition> after `after`."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,59}$")
+    severities: tuple[str, ...]
+    condition: Literal["unacknowledged", "unmitigated", "unresolved"] = "unresolved"
+    after: Duration
+    notify: tuple[EscalationTarget, ...]
+    action: str = ""
+
+
+class ClockRule(Strict):
+    """A deadline that starts when a condition rule fires, with reminders before it."""
+
+    name: str
+    deadline: Duration
+    reminders: tuple[Duration, ...] = ()
+
+    @model_validator(mode="after")
+    def _reminders_before_deadline(self) -> ClockRule:
+        late = [r for r in self.reminders if r >= self.deadline]
+        if late:
+            raise ValueError("reminders must come before the deadline")
+        return self
+
+
+class ConditionRule(Strict):
+    """Escalate when an incident flag is set, or revenue at risk passes a threshold."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,59}$")
+    when: str = Field(description="an incident flag, or 'revenue_per_hour'")
+    threshold: float | None = None
+    notify: tuple[EscalationTarget, ...]
+    action: str = ""
+    clock: ClockRule | None = None
+
+    @model_validator(mode="after")
+    def _threshold(self) -> ConditionRule:
+        if self.when == "revenue_per_hour" and self.threshold is None:
+            raise ValueError("a revenue_per_hour rule needs a threshold")
+        if self.when != "revenue_per_hour" and not _NAME.match(self.when):
+            raise ValueError("when must be a flag name (lowercase, underscores)")
+        return self
+
+
+class Escalation(Strict):
+    time_based: tuple[TimeRule, ...] = ()
+    condition_based: tuple[ConditionRule, ...] = ()
+    # An update missed by this many intervals escalates to the commander's chain.
+    missed_update_factor: float = Field(default=2.0, ge=1.0)
+
+
+ANSWER_KEYS = (
+    "complete_outage",
+    "data_loss",
+    "security_breach",
+    "workaround",
+    "customer_facing",
+    "data_at_risk",
+    "performance_only",
+    "third_party",
+    "recent_deploy",
+    "infrastructure",
+)
+
+
+class TriageAnswers(BaseModel):
+    """The assessment answers; None means not answered."""
+
+    model_config = ConfigDict(frozen=True)
+
+    complete_outage: bool | None = None
+    data_loss: bool | None = None
+    security_breach: bool | None = None
+    users_affected_pct: float | None = None
+    workaround: bool | None = None
+    customer_facing: bool | None = None
+    data_at_risk: bool | None = None
+    performance_only: bool | None = None
+    third_party: bool | None = None
+    recent_deploy: bool | None = None
+    infrastructure: bool | None = None
+
+
+class Condition(Strict):
+    """All given facts must hold; an unanswered question never matches."""
+
+    complete_outage: bool | None = None
+    data_loss: bool | None = None
+    security_breach: bool | None = None
+    workaround: bool | None = None
+    customer_facing: bool | None = None
+    data_at_risk: bool | None = None
+    performance_only: bool | None = None
+    third_party: bool | None = None
+    recent_deploy: bool | None = None
+    infrastructure: bool | None = None
+    users_affected_pct_gte: float | None = Field(default=None, ge=0, le=100)
+    users_affected_pct_lt: float | None = Field(default=None, ge=0, le=100)
+
+    def matches(self, answers: TriageAnswers) -> bool:
+        for key in ANSWER_KEYS:
+            expected = getattr(self, key)
+            if expected is not None and getattr(answers, key) is not expected:
+                return False
+        pct = answers.users_affected_pct
+        if self.users_affected_pct_gte is not None and (
+            pct is None or pct < self.users_affected_pct_gte
+        ):
+            return False
+        return not (
+            self.users_affected_pct_lt is not None
+            and (pct is None or pct >= self.users_affected_pct_lt)
+        )
+
+    def describe(self) -> str:
+        parts = [
+            f"{key}" if value is True else f"not {key}"
+            for key in ANSWER_KEYS
+            if (value := getattr(self, key)) is not None
+        ]
+        if self.users_affected_pct_gte is not None:
+            parts.append(f"users affected ≥ {self.users_affected_pct_gte:g}%")
+        if self.users_affected_pct_lt is not None:
+            parts.append(f"users affected < {self.users_affected_pct_lt:g}%")
+        return " and ".join(parts) or "always"
+
+
+class SeverityRule(Strict):
+    id: str
+    when: Condition
+    severity: str
+
+
+class TypeRule(Strict):
+    id: str
+    when: Condition
+    type: IncidentType
+
+
+class Triage(Strict):
+    """Ordered rules: the first that matches decides; the fallbacks decide otherwise."""
+
+    severity_rules: tuple[SeverityRule, ...] = ()
+    type_rules: tuple[TypeRule, ...] = ()
+    fallback_severity: str | None = Field(default=None, description="default: the lowest level")
+    fallback_type: IncidentType = IncidentType.SERVICE_OUTAGE
+
+
+class Policy(Strict):
+    """The whole incident process."""
+
+    name: str = "custom"
+    description: str = ""
+    severities: tuple[SeverityLevel, ...] = Field(min_length=1)
+    resolution_checklist: tuple[ChecklistItem, ...] = ()
+    contacts: dict[str, Contact] = Field(default_factory=dict)
+    escalation: Escalation = Escalation()
+    triage: Triage = Triage()
+    recurrence_window: Duration = timedelta(hours=24)
+    recurrence_action: Literal["reopen", "link"] = "reopen"
+    postmortem_close_requires: Literal["scheduled", "published"] = "scheduled"
+    # MTTR is measured from started_at by default (impact), or from detected_at.
+    mttr_from: Literal["started_at", "detected_at"] = "started_at"
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Policy:
+        problems: list[tuple[str, str]] = []
+        seen: dict[str, str] = {}
+        for n, level in enumerate(self.severities):
+            for key in (level.id, *level.aliases):
+                norm = normalise_severity(key)
+                if norm in seen:
+                    problems.append((f"severities.{n}", f"{key!r} is already used by {seen[norm]}"))
+                seen[norm] = level.id
+
+        def known(sev: str) -> bool:
+            return normalise_severity(sev) in seen
+
+        for n, rule in enumerate(self.escalation.time_based):
+            for sev in rule.severities:
+                if not known(sev):
+                    problems.append(
+                        (f"escalation.time_based.{n}.severities", f"unknown severity {sev!r}")
+                    )
+            problems += self._check_targets(f"escalation.time_based.{n}.notify", rule.notify)
+        for n, cond in enumerate(self.escalation.condition_based):
+            problems += self._check_targets(f"escalation.condition_based.{n}.notify", cond.notify)
+        for n, srule in enumerate(self.triage.severity_rules):
+            if not known(srule.severity):
+                problems.append(
+                    (f"triage.severity_rules.{n}.severity", f"unknown severity {srule.severity!r}")
+                )
+        if self.triage.fallback_severity and not known(self.triage.fallback_severity):
+            problems.append(
+                (
+                    "triage.fallback_severity",
+                    f"unknown severity {self.triage.fallback_severity!r}",
+                )
+            )
+        ids = [item.id for item in self.resolution_checklist]
+        if len(ids) != len(set(ids)):
+            problems.append(("resolution_checklist", "checklist item ids must be unique"))
+        if problems:
+            raise CrossReferenceError(problems)
+        return self
+
+    def _check_targets(self, path: str, targets: tuple[str, ...]) -> list[tuple[str, str]]:
+        problems = []
+        roles = {role.value for role in Role}
+        for target in targets:
+            kind, _, name = target.partition(":")
+            if kind == "contact" and name in self.contacts:
+                continue
+            if kind == "role" and name in roles:
+                continue
+            problems.append(
+                (
+                    path,
+                    f"{target!r} must be 'contact:<name>' with a name from contacts "
+                    f"({', '.join(sorted(self.contacts)) or 'none defined'}) or 'role:<role>' "
+                    f"({', '.join(sorted(roles))})",
+                )
+            )
+        return problems
+
+    # ---- look-ups -----------------------------------------------------------------------
+
+    def severity(self, key: str) -> SeverityLevel:
+        """The level named by an id or alias (case and dashes ignored), or InvalidInput."""
+        norm = normalise_severity(key)
+        for level in self.severities:
+            if norm == normalise_severity(level.id) or norm in {
+                normalise_severity(a) for a in level.aliases
+            }:
+                return level
+        raise InvalidInput(
+            f"unknown severity {key!r}; the policy's severities are "
+            + ", ".join(
+                level.id + (f" ({'/'.join(level.aliases)})" if level.aliases else "")
+                for level in self.severities
+            ),
+            code="unknown_severity",
+        )
+
+    def severity_ids(self) -> list[str]:
+        return [level.id for level in self.severities]
+
+    def rank(self, key: str) -> int:
+        """1 for the most severe level."""
+        level = self.severity(key)
+        return self.severities.index(level) + 1
+
+    def lowest(self) -> SeverityLevel:
+        return self.severities[-1]
+
+    def checklist_text(self) -> dict[str, str]:
+        return {item.id: item.text for item in self.resolution_checklist}

@@ -1,0 +1,142 @@
+"""The worker: claims due outbox effects with a lease and runs their handlers.
+
+Handlers are registered per effect kind. Each handler re-checks its condition at fire time
+(the incident may have been acknowledged since the effect was planned) and returns an Outcome.
+On SQLite only one worker may run per database (a lock file in the data dir enforces it); on
+PostgreSQL any number run at once and `FOR UPDATE SKIP LOCKED` keeps them apart.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from warroom.core import outbox
+from warroom.core.runtime import Runtime
+
+log = logging.getLogger("warroom.worker")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    message: str = ""
+    retryable: bool = True
+
+
+Handler = Callable[[Runtime, outbox.ClaimedEffect], Outcome]
+
+
+class WorkerLocked(RuntimeError):
+    """Another worker already runs against this SQLite database."""
+
+
+class Worker:
+    def __init__(
+        self,
+        runtime: Runtime,
+        handlers: dict[str, Handler] | None = None,
+        *,
+        name: str | None = None,
+        lease: timedelta = timedelta(seconds=60),
+        batch: int = 100,
+    ) -> None:
+        self.runtime = runtime
+        self.handlers: dict[str, Handler] = dict(runtime.effect_handlers)
+        self.handlers.update(handlers or {})
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.lease = lease
+        self.batch = batch
+        self._stop = threading.Event()
+        self._lock_file: IO[str] | None = None
+
+    def acquire_single_writer_lock(self) -> None:
+        """On SQLite, refuse to start a second worker for the same database."""
+        if not self.runtime.db.is_sqlite:
+            return
+        path = Path(self.runtime.db.url.removeprefix("sqlite:///") + ".worker.lock")
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise WorkerLocked(
+                f"another warroom worker already runs on {path.with_suffix('')}; on SQLite only "
+                "one worker may run (use PostgreSQL to run several)"
+            ) from None
+        self._lock_file = handle
+
+    def run_once(self) -> int:
+        """Claim and run every effect due now; return how many ran."""
+        if not self.handlers:
+            return 0
+        now = self.runtime.clock.now()
+        with self.runtime.db.write() as conn:
+            claimed = outbox.claim_due(
+                conn,
+                owner=self.name,
+                now=now,
+                lease=self.lease,
+                kinds=tuple(self.handlers),
+                limit=self.batch,
+            )
+        for effect in claimed:
+            self._run(effect)
+        return len(claimed)
+
+    def _run(self, effect: outbox.ClaimedEffect) -> None:
+        handler = self.handlers[effect.kind]
+        try:
+            outcome = handler(self.runtime, effect)
+        except Exception as exc:
+            log.exception("effect %s (%s) failed", effect.id, effect.kind)
+            outcome = Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
+        now = self.runtime.clock.now()
+        with self.runtime.db.write() as conn:
+            if outcome.ok:
+                outbox.mark_done(conn, effect.id, self.name, now)
+            else:
+                outbox.mark_failed(
+                    conn,
+                    effect.id,
+                    self.name,
+                    now,
+                    outcome.message,
+                    attempts=effect.attempts,
+                    retryable=outcome.retryable,
+                )
+
+    def run_forever(self, poll_seconds: float | None = None) -> None:
+        poll = (
+            poll_seconds if poll_seconds is not None else self.runtime.settings.worker_poll_seconds
+        )
+        log.info("worker %s started", self.name)
+        while not self._stop.is_set():
+            try:
+                ran = self.run_once()
+            except Exception:
+                log.exception("worker loop error; retrying")
+                ran = 0
+            if ran < self.batch:
+                self._stop.wait(poll)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="warroom-worker", daemon=True)
+        thread.start()
+        return thread
+
+
+def status_summary(runtime: Runtime) -> dict[str, Any]:
+    with runtime.db.read() as conn:
+        return outbox.depth(conn)
