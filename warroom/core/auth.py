@@ -62,6 +62,10 @@ class Principal:
         return self.name
 
 
+# The actor for what warroom does by itself (worker, automations).
+SYSTEM = Principal(name="warroom", scopes=frozenset({"admin"}), kind="system")
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

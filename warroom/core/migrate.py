@@ -20,16 +20,26 @@ def _config() -> Config:
     return config
 
 
+def head_revisions() -> frozenset[str]:
+    """Every head: each capability package keeps its own branch of migrations."""
+    return frozenset(ScriptDirectory.from_config(_config()).get_heads())
+
+
+def current_revisions(db: Database) -> frozenset[str]:
+    with db.engine.connect() as conn:
+        return frozenset(MigrationContext.configure(conn).get_current_heads())
+
+
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    """The heads as one display string (sorted, comma-separated)."""
+    return ",".join(sorted(head_revisions())) or None
 
 
 def current_revision(db: Database) -> str | None:
-    with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    return ",".join(sorted(current_revisions(db))) or None
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
+def upgrade(db: Database, revision: str = "heads") -> None:
     """Bring the schema to `revision` (idempotent)."""
     config = _config()
     with db.engine.connect() as conn:
@@ -41,4 +51,4 @@ def upgrade(db: Database, revision: str = "head") -> None:
 
 
 def is_current(db: Database) -> bool:
-    return current_revision(db) == head_revision()
+    return current_revisions(db) == head_revisions()

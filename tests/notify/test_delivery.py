@@ -1,0 +1,80 @@
+"""The notify effect delivers for real over HTTP and records the outcome on the timeline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from tests.conftest import Api
+from tests.support.receiver import http_receiver
+from warroom.core import outbox, tables
+from warroom.core.runtime import Runtime
+from warroom.notify.delivery import channel_of, deliver
+from warroom.notify.plugin import notify_effect
+from warroom.worker import Worker
+
+
+def _enqueue(runtime: Runtime, urls: list[str], incident: str | None, key: str) -> None:
+    effect = notify_effect(
+        urls=urls,
+        title="SEV2 INC",
+        body="Checkout failing",
+        recipient="alice",
+        reason="page",
+        due_at=runtime.clock.now(),
+        incident=incident,
+        dedup_key=key,
+    )
+    with runtime.db.write() as conn:
+        outbox.enqueue(conn, [effect, effect], runtime.clock.now())
+
+
+def _statuses(runtime: Runtime) -> list[str]:
+    with runtime.db.read() as conn:
+        return [r.status for r in conn.execute(select(tables.outbox.c.status)).all()]
+
+
+def test_delivers_once_and_records_on_the_timeline(runtime: Runtime, api: Api) -> None:
+    incident = api.ok("POST", "/api/v1/incidents", json={"title": "x", "severity": "SEV2"})["id"]
+    with http_receiver() as receiver:
+        _enqueue(runtime, [receiver.json_url()], incident, "page:1")
+        assert Worker(runtime).run_once() == 1
+        assert Worker(runtime).run_once() == 0
+        got = receiver.wait_for(1)
+    assert len(got) == 1
+    assert got[0].json()["message"] == "Checkout failing"
+    assert _statuses(runtime) == ["done"]
+    events = api.ok("GET", f"/api/v1/incidents/{incident}/timeline")["events"]
+    sent = [e for e in events if e["type"] == "notification_sent"]
+    assert sent[0]["data"]["channel"] == "json"
+    assert "127.0.0.1" not in str(sent[0]["data"])  # URLs (secrets) never reach the timeline
+
+
+def test_failed_channel_falls_back_to_the_next(runtime: Runtime) -> None:
+    with http_receiver() as down, http_receiver() as up:
+        down.status = 503
+        _enqueue(runtime, [down.json_url(), up.json_url()], None, "k")
+        Worker(runtime).run_once()
+        assert len(down.requests) == 1 and len(up.wait_for(1)) == 1
+    assert _statuses(runtime) == ["done"]
+
+
+def test_retryable_failure_backs_off_then_succeeds(runtime: Runtime) -> None:
+    with http_receiver() as receiver:
+        receiver.status = 500
+        _enqueue(runtime, [receiver.json_url()], None, "k")
+        Worker(runtime).run_once()
+        assert _statuses(runtime) == ["failed"]
+        assert Worker(runtime).run_once() == 0  # not due yet
+        receiver.status = 200
+        runtime.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+        assert Worker(runtime).run_once() == 1
+    assert _statuses(runtime) == ["done"]
+
+
+def test_malformed_url_is_permanent_and_secret_free() -> None:
+    result = deliver("notaservice://user:hunter2@host", "t", "b")
+    assert not result.ok and not result.retryable
+    assert "hunter2" not in result.message
+    assert channel_of("mailto://user:hunter2@example.com") == "mailto"
