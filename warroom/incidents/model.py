@@ -90,6 +90,8 @@ class IncidentState:
     triage: Mapping[str, Any] | None = None
     source: str = "manual"
     last_update_at: datetime | None = None
+    # The promised time of the next status update (set by a published update).
+    next_update_at: datetime | None = None
     event_count: int = 0
     last_event_at: datetime | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -110,7 +112,13 @@ class IncidentState:
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> IncidentState:
         values = dict(data)
-        for key in ("declared_at", "last_update_at", "last_event_at", *MILESTONES):
+        for key in (
+            "declared_at",
+            "last_update_at",
+            "next_update_at",
+            "last_event_at",
+            *MILESTONES,
+        ):
             if values.get(key) is not None:
                 values[key] = ensure_utc(datetime.fromisoformat(values[key]))
         values["status"] = Status(values["status"])
@@ -257,7 +265,12 @@ def _flag_set(state: IncidentState, event: Event) -> IncidentState:
 
 
 def _status_update_published(state: IncidentState, event: Event) -> IncidentState:
-    return replace(state, last_update_at=event.occurred_at)
+    promised = event.data.get("next_update_at")
+    return replace(
+        state,
+        last_update_at=event.occurred_at,
+        next_update_at=_dt(promised) if promised else None,
+    )
 
 
 HANDLERS: dict[str, Handler] = {

@@ -32,12 +32,20 @@ def incident_view(state: IncidentState, policy: Policy, now: datetime) -> dict[s
             entry["overdue"] = reached is None and now > due
         targets[name] = entry
     data["targets"] = targets
-    if level.update_interval is not None and state.is_open:
-        last = state.last_update_at or state.declared_at
-        data["next_update_due_at"] = (last + level.update_interval).isoformat()
-    else:
-        data["next_update_due_at"] = None
+    update_due = next_update_due(state, policy)
+    data["next_update_due_at"] = update_due.isoformat() if update_due else None
     return data
+
+
+def next_update_due(state: IncidentState, policy: Policy) -> datetime | None:
+    """When the next status update is due: the promise made, capped by the policy's cadence."""
+    if not state.is_open:
+        return None
+    interval = policy.severity(state.severity).update_interval
+    cadence = (state.last_update_at or state.declared_at) + interval if interval else None
+    promised = state.next_update_at
+    candidates = [moment for moment in (cadence, promised) if moment is not None]
+    return min(candidates) if candidates else None
 
 
 def event_view(event: Event) -> dict[str, Any]:
