@@ -112,6 +112,7 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(args.dir or tempfile.mkdtemp(prefix="warroom-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "bench.db"
     path.unlink(missing_ok=True)
     policy = load_preset("default")

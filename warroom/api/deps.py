@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from warroom.core.auth import Principal, authenticate
-from warroom.core.errors import Unauthorized
+from warroom.core.errors import RateLimited, Unauthorized
 from warroom.core.runtime import Runtime
 
 Authenticator = Callable[[Request, Runtime], Principal | None]
@@ -33,7 +34,13 @@ def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runt
     if token is not None:
         with runtime.db.read() as conn:
             principal: Principal = authenticate(conn, token, runtime.clock.now())
-            return principal
+        wait = request.app.state.token_limiter.take(principal.token_id)
+        if wait > 0:
+            raise RateLimited(
+                f"too many requests for this token; retry in {math.ceil(wait)}s",
+                retry_after=math.ceil(wait),
+            )
+        return principal
     for authenticator in request.app.state.authenticators:
         principal = authenticator(request, runtime)
         if principal is not None:
