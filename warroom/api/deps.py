@@ -6,10 +6,10 @@ import math
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
 from warroom.core.auth import Principal, authenticate
-from warroom.core.errors import RateLimited, Unauthorized
+from warroom.core.errors import Forbidden, RateLimited, Unauthorized
 from warroom.core.runtime import Runtime
 
 Authenticator = Callable[[Request, Runtime], Principal | None]
@@ -28,7 +28,20 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Principal:
+    """The authenticated principal; read-only principals are refused every write up front."""
+    principal = _authenticate(request, runtime)
+    if request.method not in READ_METHODS and principal.effective_scopes <= {"viewer"}:
+        # Default-deny: checked before the body is even validated, so a viewer gets 403 on
+        # every write whatever it sends; handlers still check the exact scope they need.
+        raise Forbidden(f"{principal.name} has read-only access (viewer); writes need 'responder'")
+    return principal
+
+
+def _authenticate(request: Request, runtime: Runtime) -> Principal:
     """A bearer token, else another registered authenticator (web session), else the local CLI."""
     token = bearer_token(request)
     if token is not None:
@@ -53,3 +66,8 @@ def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runt
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+# Ids and cursors are 64-bit database keys; larger numbers are bad input, not a server error.
+MAX_ID = 2**62
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Cursor = Annotated[int | None, Query(ge=1, le=MAX_ID, description="next_cursor of the page before")]

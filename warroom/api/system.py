@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from warroom import __version__
-from warroom.api.deps import PrincipalDep, RuntimeDep
+from warroom.api.deps import Cursor, PrincipalDep, RowId, RuntimeDep
 from warroom.core import audit, auth, migrate
 from warroom.core.clock import ensure_utc
 from warroom.policy.loader import PRESET_NAMES, load_preset, policy_to_data
@@ -82,7 +82,7 @@ def create_token(runtime: RuntimeDep, principal: PrincipalDep, body: TokenIn) ->
 
 
 @router.delete("/api/v1/tokens/{token_id}", tags=["tokens"], summary="Revoke a token")
-def revoke_token(runtime: RuntimeDep, principal: PrincipalDep, token_id: int) -> dict[str, Any]:
+def revoke_token(runtime: RuntimeDep, principal: PrincipalDep, token_id: RowId) -> dict[str, Any]:
     principal.require("admin")
     with runtime.db.write() as conn:
         auth.revoke_token(conn, token_id, runtime.clock.now())
@@ -101,7 +101,7 @@ def audit_log(
     runtime: RuntimeDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: int | None = None,
+    cursor: Cursor = None,
     action: str | None = None,
 ) -> dict[str, Any]:
     principal.require("admin")
