@@ -213,24 +213,24 @@ def serve(
         except WorkerLocked as exc:
             fail(f"{exc}; start this server with --no-worker")
         worker.start_thread()
+
+    def say(text: str) -> None:
+        console.print(text, soft_wrap=True, highlight=False)
+
     url = settings.public_url()
-    console.print(
-        f"[bold green]warroom[/] is running at [bold]{url}[/]  (API docs: {url}/api/docs)"
-    )
-    console.print(
-        f"database: {_redact_url(runtime.db.url)}   worker: {'embedded' if worker else 'off'}"
-    )
+    say(f"[bold green]warroom[/] is running at [bold]{url}[/]  (API docs: {url}/api/docs)")
+    say(f"database: {_redact_url(runtime.db.url)}   worker: {'embedded' if worker else 'off'}")
     if new_token:
-        console.print(
+        say(
             "[bold yellow]Admin token (shown once, only its hash is stored):[/] "
             f"[bold]{new_token}[/]\n"
             "Use it as 'Authorization: Bearer <token>', or: "
             f"warroom --server {url} --token <token> list"
         )
     elif secret:
-        console.print("Log in with the admin token from WARROOM_ADMIN_TOKEN.")
+        say("Log in with the admin token from WARROOM_ADMIN_TOKEN.")
     else:
-        console.print(
+        say(
             "Log in with the admin token printed on the first start, or make a new one: "
             "warroom token create NAME --scope admin"
         )
