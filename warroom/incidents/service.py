@@ -145,12 +145,18 @@ class IncidentService:
             )
         if flt.before_id is not None:
             conditions.append(i.c.id < flt.before_id)
+        newest_first = i.c.id.desc()
         if flt.service:
             s = tables.incident_services
             query = query.join(s, and_(s.c.incident_id == i.c.id, s.c.service == flt.service))
+            # Ordering by the link table's key walks its (service, incident_id) index backwards
+            # and stops at the limit, instead of sorting every incident of the service.
+            newest_first = s.c.incident_id.desc()
+            if flt.before_id is not None:
+                conditions.append(s.c.incident_id < flt.before_id)
         if conditions:
             query = query.where(and_(*conditions))
-        query = query.order_by(i.c.id.desc()).limit(flt.limit + 1)
+        query = query.order_by(newest_first).limit(flt.limit + 1)
         with self.db.read() as conn:
             rows = conn.execute(query).all()
         more = len(rows) > flt.limit
