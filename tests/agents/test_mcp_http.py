@@ -123,3 +123,13 @@ def test_a_revoked_agent_token_stops_working_at_once(
                 await agent.call_tool("list_incidents", {})
 
     anyio.run(session)
+
+
+def test_mcp_answers_503_when_the_app_is_not_served(runtime: Runtime) -> None:
+    """The CLI's in-process app never starts the lifespan, so MCP is not running there."""
+    from starlette.testclient import TestClient
+
+    client = TestClient(create_app(runtime), raise_server_exceptions=False)
+    response = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"

@@ -8,14 +8,12 @@ token (revoking it takes effect at once); tools call the same app in-process wit
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import anyio
+from anyio.abc import TaskStatus
 from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from warroom.agents.gateway import Gateway, in_process_client
@@ -38,7 +36,6 @@ class McpEndpoint:
 
     def __init__(self, runtime: Runtime, app: FastAPI) -> None:
         self.runtime = runtime
-        self.running = False
         http = in_process_client(app)
 
         def gateway_for(request: Any) -> Gateway | None:
@@ -71,43 +68,23 @@ class McpEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            if not self.running:
-                raise WarroomError("the MCP transport is not running", code="unavailable")
             await anyio.to_thread.run_sync(self._authenticate, _bearer(headers))
         except WarroomError as exc:
-            status = exc.status_code if exc.code != "unavailable" else 503
-            await _send_json(send, status, exc.to_dict())
+            await send_json(send, exc.status_code, exc.to_dict())
             return
         await self.manager.handle_request(scope, receive, send)
 
-    def lifespan(
-        self, previous: Callable[[Any], AbstractAsyncContextManager[Any]]
-    ) -> Callable[[Any], AbstractAsyncContextManager[Any]]:
-        @asynccontextmanager
-        async def run(app: Any) -> AsyncIterator[Any]:
-            async with self.manager.run(), previous(app) as state:
-                self.running = True
-                try:
-                    yield state
-                finally:
-                    self.running = False
-
-        return run
+    async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run the MCP transport until cancelled (started inside the app's lifespan)."""
+        async with self.manager.run():
+            task_status.started()
+            await anyio.sleep_forever()
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     payload = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
     if status == 401:
         headers.append((b"www-authenticate", b"Bearer"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
-
-
-def mount(app: FastAPI, runtime: Runtime) -> McpEndpoint:
-    """Serve MCP at /mcp on this app; its transport starts and stops with the app."""
-    endpoint = McpEndpoint(runtime, app)
-    # An ASGI endpoint (not a function) gets the raw scope and every HTTP method.
-    app.router.routes.append(Route(PATH, endpoint=endpoint, include_in_schema=False))
-    app.router.lifespan_context = endpoint.lifespan(app.router.lifespan_context)
-    return endpoint

@@ -28,7 +28,7 @@ routers = [router]
 
 def mount(app: FastAPI, runtime: Runtime) -> None:
     """Mount the MCP streamable-HTTP transport at /mcp."""
-    from warroom.agents.http import mount as mount_mcp
+    from warroom.agents.mount import mount as mount_mcp
 
     mount_mcp(app, runtime)
 
