@@ -3,7 +3,8 @@
 Measures a real MCP client session against warroom:
   - HTTP: `/mcp` of the served app (uvicorn on loopback), stateless JSON mode;
   - stdio: a spawned `warroom mcp` process;
-for a read tool (get_incident) and a write tool (add_note), p50/p99 and calls per second.
+for a read tool (get_incident) and a write tool (add_note), p50/p99 and calls per second; and,
+to tell server from client cost, the same tool as one raw JSON-RPC POST next to the REST GET.
 
     python bench/mcp_tools.py               # 300 calls per tool and transport
     python bench/mcp_tools.py --calls 100   # quicker
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import httpx2
 import uvicorn
 from mcp import Client
@@ -73,6 +75,36 @@ async def exercise(client: Client, transport: str, calls: int) -> None:
     await measure(f"{transport} add_note", calls, write)
 
 
+def raw_baseline(url: str, token: str, calls: int) -> None:
+    """Server-side cost: a REST GET vs the same read as one MCP tools/call POST."""
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-06-18",
+    }
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
+        incident = http.post("/api/v1/incidents", json={"title": "raw", "severity": "SEV4"})
+        public_id = incident.json()["id"]
+        call = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "get_incident", "arguments": {"incident": public_id}},
+        }
+
+        async def rest() -> None:
+            assert http.get(f"/api/v1/incidents/{public_id}").status_code == 200
+
+        async def rpc() -> None:
+            assert http.post("/mcp", json=call).status_code == 200
+
+        async def both() -> None:
+            await measure("raw REST GET incident", calls, rest)
+            await measure("raw MCP POST get_incident", calls, rpc)
+
+        anyio.run(both)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
@@ -100,6 +132,7 @@ def main() -> None:
         while not server.started:
             time.sleep(0.02)
         print(f"warroom MCP tool calls, SQLite, {args.calls} calls each, sequential")
+        raw_baseline(f"http://127.0.0.1:{port}", token, args.calls)
 
         async def run_http() -> None:
             http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
