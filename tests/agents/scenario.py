@@ -176,7 +176,9 @@ async def work_an_incident(agent: Client, agent_name: str) -> str:
 
 async def resources_and_prompts(agent: Client, incident: str) -> None:
     resources = {str(r.uri) for r in (await agent.list_resources()).resources}
-    assert "warroom://policy" in resources
+    assert {"warroom://policy", "warroom://incidents"} <= resources
+    open_now = json.loads((await agent.read_resource("warroom://incidents")).contents[0].text)  # type: ignore[union-attr]
+    assert [item["id"] for item in open_now["items"]] == [incident]  # reopened, so open
     templates = {t.uri_template for t in (await agent.list_resource_templates()).resource_templates}
     assert "warroom://incidents/{incident}" in templates
 

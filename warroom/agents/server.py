@@ -23,6 +23,7 @@ from warroom import __version__
 from warroom.agents import context, prompts
 from warroom.agents.gateway import Gateway, Refusal
 from warroom.agents.tools import TOOLS, ToolSpec
+from warroom.core.plugins import load_plugins
 from warroom.policy import Policy
 
 GatewayFor = Callable[[Any], Gateway | None]
@@ -115,6 +116,7 @@ def build_server(gateway_for: GatewayFor) -> MCPServer[Any]:
     )
     server.middleware.append(_binder(gateway_for))
     server.middleware.append(_scope_filter())
+    load_plugins()  # packages register their agent tools when their plugin module loads
     for spec in TOOLS:
         server.add_tool(
             _as_mcp_tool(spec),
@@ -141,6 +143,19 @@ def build_server(gateway_for: GatewayFor) -> MCPServer[Any]:
     async def policy_resource() -> str:
         try:
             return _json(await context.api().get("/policy"))
+        except Refusal as refusal:
+            raise ResourceError(refusal.text()) from None
+
+    @server.resource(
+        "warroom://incidents",
+        name="open-incidents",
+        title="Open incidents",
+        description="The open incidents, most recent first (id, title, severity, status).",
+        mime_type="application/json",
+    )
+    async def open_incidents_resource() -> str:
+        try:
+            return _json(await context.api().get("/incidents", open="true", limit=100))
         except Refusal as refusal:
             raise ResourceError(refusal.text()) from None
 

@@ -8,7 +8,9 @@ Adding a tool for an endpoint is a few lines:
         return await api().post(f"/incidents/{incident}/acknowledge")
 
 The API enforces scopes, guards and the policy's agent rules; `scope` here only labels the
-tool (listing hides tools the agent's token cannot use) and fails early with the same rule.
+tool (listing hides tools the agent's token cannot use). Another package adds its tools the
+same way in its own module (e.g. `warroom/oncall/agent_tools.py`) and imports that module from
+its plugin module, so the tools are registered whenever plugins load.
 """
 
 from __future__ import annotations
