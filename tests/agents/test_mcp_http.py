@@ -133,3 +133,31 @@ def test_mcp_answers_503_when_the_app_is_not_served(runtime: Runtime) -> None:
     response = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "unavailable"
+
+
+def test_stdio_server_in_front_of_a_remote_warroom(
+    served: str, agent_token: Callable[..., str]
+) -> None:
+    """`warroom --server URL mcp`: stdio for the assistant, the REST API of a remote warroom."""
+    import sys
+    from pathlib import Path
+
+    from mcp.client.stdio import StdioServerParameters
+
+    token = agent_token("remote-bot", "responder")
+    params = StdioServerParameters(
+        command=str(Path(sys.executable).parent / "warroom"),
+        args=["--server", served, "mcp"],
+        env={"WARROOM_TOKEN": token},
+    )
+
+    async def session() -> None:
+        async with Client(params) as agent:
+            declared = await scenario.ok(
+                agent, "declare_incident", {"title": "Queue backlog", "severity": "SEV4"}
+            )
+            await scenario.ok(agent, "add_note", {"incident": declared["id"], "text": "draining"})
+            timeline = await scenario.ok(agent, "get_timeline", {"incident": declared["id"]})
+            assert {e["actor"] for e in timeline["events"]} == {"agent:remote-bot"}
+
+    anyio.run(session)

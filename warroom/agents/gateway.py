@@ -7,6 +7,7 @@ scopes, lifecycle guards and the policy's agent rules apply exactly as they do t
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -87,10 +88,24 @@ class Gateway:
         return await self.call("POST", path, json=body)
 
 
+_IN_PROCESS = "http://warroom.internal"
+
+
+class _QuietInProcessCalls(logging.Filter):
+    """httpx logs every request at INFO; an agent's in-process API calls are not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _IN_PROCESS not in record.getMessage()
+
+
+_QUIET = _QuietInProcessCalls()
+
+
 def in_process_client(app: Any) -> httpx.AsyncClient:
     """An HTTP client that calls an ASGI app in this process (no network)."""
+    logging.getLogger("httpx").addFilter(_QUIET)  # idempotent: the same filter object
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://warroom.internal", timeout=30.0
+        transport=httpx.ASGITransport(app=app), base_url=_IN_PROCESS, timeout=30.0
     )
 
 

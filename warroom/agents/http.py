@@ -8,6 +8,7 @@ token (revoking it takes effect at once); tools call the same app in-process wit
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import anyio
@@ -51,6 +52,8 @@ class McpEndpoint:
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
         self.manager = self.server.session_manager
+        # Stateless mode ends a "session" after every request; that is not worth a log line.
+        logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
 
     def _authenticate(self, token: str | None) -> auth.Principal:
         if token is None:
