@@ -1,4 +1,5 @@
-"""A real MCP client session over stdio: `warroom mcp` spawned on a temp SQLite data dir."""
+"""A real MCP client session over stdio: `warroom mcp` spawned on a temp data dir (SQLite), and
+on the PostgreSQL test database when it is configured."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from warroom.core.settings import Settings
 WARROOM = str(Path(sys.executable).parent / "warroom")
 
 
-def _tokens(data_dir: Path) -> dict[str, str]:
-    runtime = Runtime.build(Settings(data_dir=data_dir, database_url=None, config=None))
+def _tokens(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
+    runtime = Runtime.build(Settings(data_dir=data_dir, database_url=database_url, config=None))
     made: dict[str, str] = {}
     try:
         with runtime.db.write() as conn:
@@ -42,24 +43,24 @@ def _tokens(data_dir: Path) -> dict[str, str]:
     return made
 
 
-def _params(data_dir: Path, token: str) -> StdioServerParameters:
-    return StdioServerParameters(
-        command=WARROOM,
-        args=["mcp"],
-        env={"WARROOM_DATA_DIR": str(data_dir), "WARROOM_TOKEN": token},
-    )
+def _params(data_dir: Path, token: str, database_url: str | None = None) -> StdioServerParameters:
+    env = {"WARROOM_DATA_DIR": str(data_dir), "WARROOM_TOKEN": token}
+    if database_url is not None:
+        env["WARROOM_DATABASE_URL"] = database_url
+    return StdioServerParameters(command=WARROOM, args=["mcp"], env=env)
 
 
 @pytest.mark.slow
-def test_an_agent_works_an_incident_over_stdio(tmp_path: Path) -> None:
+def test_an_agent_works_an_incident_over_stdio(tmp_path: Path, database_url: str) -> None:
     data_dir = tmp_path / "data"
-    tokens = _tokens(data_dir)
+    url = None if database_url.startswith("sqlite") else database_url
+    tokens = _tokens(data_dir, url)
 
     async def session() -> None:
-        async with Client(_params(data_dir, tokens["responder"])) as agent:
+        async with Client(_params(data_dir, tokens["responder"], url)) as agent:
             incident = await scenario.work_an_incident(agent, "triage-bot")
             await scenario.resources_and_prompts(agent, incident)
-        async with Client(_params(data_dir, tokens["viewer"])) as viewer:
+        async with Client(_params(data_dir, tokens["viewer"], url)) as viewer:
             await scenario.viewer_is_read_only(viewer, incident)
 
     anyio.run(session)
