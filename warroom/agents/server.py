@@ -9,6 +9,7 @@ resources and prompts all act as that agent.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 from collections.abc import Callable
 from typing import Any
@@ -122,7 +123,8 @@ def build_server(gateway_for: GatewayFor) -> MCPServer[Any]:
             _as_mcp_tool(spec),
             name=spec.name,
             title=spec.title,
-            description=(spec.fn.__doc__ or "").strip() + f"\n\nNeeds the '{spec.scope}' scope.",
+            description=inspect.cleandoc(spec.fn.__doc__ or "")
+            + f"\n\nNeeds the '{spec.scope}' scope.",
             annotations=ToolAnnotations(
                 title=spec.title,
                 read_only_hint=spec.read_only,
