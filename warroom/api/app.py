@@ -43,6 +43,10 @@ def create_app(runtime: Runtime, *, local_principal: Principal | None = None) ->
     for plugin in load_plugins():
         for router in getattr(plugin, "routers", ()):
             app.include_router(router)
+        # A plugin may also mount an ASGI sub-application (e.g. the MCP transport at /mcp).
+        mount = getattr(plugin, "mount", None)
+        if mount is not None:
+            mount(app, runtime)
 
     @app.get("/", include_in_schema=False)
     def index() -> HTMLResponse:
