@@ -326,6 +326,9 @@ class Policy(Strict):
     postmortem_close_requires: Literal["scheduled", "published"] = "scheduled"
     # MTTR is measured from started_at by default (impact), or from detected_at.
     mttr_from: Literal["started_at", "detected_at"] = "started_at"
+    # Resolving needs a passed post-mitigation verification (for severities that have a
+    # verification window); off by default.
+    resolve_requires_verification: bool = False
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
