@@ -17,7 +17,13 @@ id: ops
 title: Payments ops
 match: {services: [payments]}
 steps:
-  - {id: hello, kind: command, title: Say hello, command: 'echo hello $REGION $SECRET from ${service}', env_allow: [REGION], automatic: true, timeout: 10}
+  - id: hello
+    kind: command
+    title: Say hello
+    command: 'echo hello $REGION $SECRET from ${service}'
+    env_allow: [REGION]
+    automatic: true
+    timeout: 10
   - {id: rollback, kind: mitigation, action: rollback, title: Roll back payments}
   - {id: sign-off, kind: approval, title: Lead signs off}
   - {id: look, kind: manual, title: Look at the dashboards}
