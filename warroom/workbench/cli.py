@@ -212,10 +212,14 @@ def change_record(
     by: Annotated[str, typer.Option("--by")] = "",
     link: Annotated[str, typer.Option("--link")] = "",
     description: Annotated[str, typer.Option("--description", "-d")] = "",
-    at: Annotated[str | None, typer.Option("--at", help="When (ISO 8601); default now.")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="When (ISO 8601 or '5m ago'); default now.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Record a change (one line to add to a CI/CD pipeline)."""
+    from warroom.cli.main import _time_option
+
     if kind not in ("deploy", "config", "flag", "infra"):
         fail("--kind must be one of deploy, config, flag, infra")
     body = {
@@ -225,7 +229,7 @@ def change_record(
         "by": by,
         "link": link,
         "description": description,
-        "at": at,
+        "at": _time_option(at, "--at"),
     }
     data = call(ctx, "POST", "/api/v1/changes", json=body)
     emit(
