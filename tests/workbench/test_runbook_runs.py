@@ -237,10 +237,33 @@ def test_automatic_steps_that_cannot_run_are_skipped_and_say_why(
     config = _config(tmp_path)
     config["runbooks"]["command_executor"] = {"enabled": False}
     wb = bench(config)
-    incident = _declare(wb.as_("alice"), type="service_outage")
+    alice = wb.as_("alice")
+    # Nothing can run: no effect is planned and the timeline stays quiet.
+    quiet = _declare(alice, type="service_outage")
     wb.work()
+    assert wb.events(quiet, "runbook_step_ran") == []
+    # A runbook with one runnable automatic step reports the others as skipped, with why.
+    with fake_prometheus() as prom:
+        config["runbooks"]["prometheus_url"] = prom.url
+        (tmp_path / "runbooks" / "mixed.yaml").write_text(MIXED)
+        wb = bench(config)
+        prom.set("up", 1)
+        incident = _declare(wb.as_("alice"), type="data_loss")
+        wb.work()
     ran = {e["data"]["step"]: e["data"] for e in wb.events(incident, "runbook_step_ran")}
-    assert ran["hello"]["status"] == "skipped"
-    assert "disabled" in ran["hello"]["output"]
-    assert ran["health-endpoint"]["status"] == "skipped"
-    assert "health_url" in ran["health-endpoint"]["output"]
+    assert ran["up"]["status"] == "passed"
+    assert ran["cmd"]["status"] == "skipped"
+    assert "disabled" in ran["cmd"]["output"]
+    assert ran["probe"]["status"] == "skipped"
+    assert "health_url" in ran["probe"]["output"]
+
+
+MIXED = """
+id: mixed
+title: Mixed
+match: {types: [data_loss]}
+steps:
+  - {id: up, kind: metric, title: Up, query: up, op: ">=", threshold: 1, automatic: true}
+  - {id: cmd, kind: command, title: Cmd, command: "true", automatic: true}
+  - {id: probe, kind: http, title: Probe, url: "${health_url}", automatic: true}
+"""

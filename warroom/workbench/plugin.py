@@ -73,7 +73,7 @@ def _reactor(workbench: svc.Workbench) -> Any:
             e.type == "status_changed" and e.data.get("to") == "investigating" for e in events
         )
         services_changed = before is not None and before.services != after.services
-        if "declared" in types or moved_to_investigating or services_changed:
+        if after.services and ("declared" in types or moved_to_investigating or services_changed):
             effects.append(
                 svc.correlate_effect(public_id, incident_id, now, f"{types[0]}:{now.isoformat()}")
             )
@@ -82,7 +82,7 @@ def _reactor(workbench: svc.Workbench) -> Any:
         )
         if workbench.config.auto_run and after.is_open and ("declared" in types or relabelled):
             for loaded in workbench.matching(after):
-                if any(step.automatic for step in loaded.runbook.steps):
+                if workbench.runnable_automatic(loaded, after):
                     effects.append(
                         outbox.Effect(
                             svc.AUTO_RUN,

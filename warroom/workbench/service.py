@@ -148,6 +148,30 @@ class Workbench:
             )
         ]
 
+    def runnable_automatic(self, loaded: LoadedRunbook, state: IncidentState) -> list[str]:
+        """The automatic steps that can run for this incident now (executor allowed, every
+        variable known, Prometheus configured)."""
+        variables = self._variables(state)
+        runnable: list[str] = []
+        for step in loaded.runbook.steps:
+            if not step.automatic:
+                continue
+            if isinstance(step, CommandStep):
+                ok = self._command_allowed(loaded.runbook.id) and not unresolved(
+                    step.command, variables
+                )
+            elif isinstance(step, HttpStep):
+                ok = not unresolved(step.url, variables)
+            elif isinstance(step, MetricStep):
+                ok = bool(step.prometheus_url or self.config.prometheus_url) and not unresolved(
+                    step.query, variables
+                )
+            else:
+                ok = True
+            if ok:
+                runnable.append(step.id)
+        return runnable
+
     def _summary(self, loaded: LoadedRunbook) -> dict[str, Any]:
         runbook = loaded.runbook
         return {
