@@ -131,3 +131,12 @@ def test_metric_without_data_is_an_error() -> None:
         result = executors.metric_check(prom.url, "absent", op="<", threshold=1, now=NOW)
     assert result.status == "error"
     assert "no data" in result.output
+
+
+def test_http_output_hides_credentials_and_query() -> None:
+    with http_receiver() as receiver:
+        url = f"http://user:hunter2@127.0.0.1:{receiver.port}/health?token=abc123"
+        result = executors.http_check(url)
+    assert result.status == "passed"
+    assert "hunter2" not in result.output and "abc123" not in result.output
+    assert result.details["url"] == f"http://127.0.0.1:{receiver.port}/health?..."

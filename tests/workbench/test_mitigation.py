@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 
 from warroom.workbench.mitigation import (
+    DECISION_TREE,
     derive_signals,
     exhausted,
     latest_outcomes,
     suggest,
+    tree_from_policy,
 )
 
 
@@ -87,3 +89,21 @@ def test_latest_outcome_wins() -> None:
         ]
     )
     assert outcomes == {"rollback": "failed", "restart": "failed"}
+
+
+def test_a_policy_tree_replaces_the_builtin_one() -> None:
+    from warroom.policy.schema import MitigationRule
+
+    tree = tree_from_policy(
+        [
+            MitigationRule(signal="recent_deploy", action="feature_flag", why="flags first"),
+            MitigationRule(signal="recent_deploy", action="rollback"),
+            MitigationRule(signal="queue_backlog", action="scale", why="drain the queue"),
+        ]
+    )
+    found = suggest(
+        signals(correlations=[DEPLOY], flags={"queue_backlog": True}, tree=tree), tree=tree
+    )
+    assert [s.action for s in found] == ["feature_flag", "rollback", "scale"]
+    assert found[2].why.startswith("drain the queue")
+    assert tree_from_policy([]) == DECISION_TREE

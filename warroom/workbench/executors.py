@@ -99,6 +99,17 @@ def run_command(
     return StepResult(status, output, {"exit_code": process.returncode, "timed_out": False})
 
 
+def safe_url(url: str) -> str:
+    """A URL fit for the timeline: no user info, no query string (either may hold secrets)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return "(invalid URL)"
+    port = f":{parsed.port}" if parsed.port else ""
+    query = "?..." if parsed.query else ""
+    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}{query}"
+
+
 def http_check(
     url: str,
     *,
@@ -111,6 +122,7 @@ def http_check(
     max_output: int = 2000,
 ) -> StepResult:
     """One request; passed when the status is expected and the body contains `expect_body`."""
+    shown = safe_url(url)
     try:
         response = httpx.request(
             method,
@@ -121,9 +133,10 @@ def http_check(
             follow_redirects=False,
         )
     except httpx.TimeoutException:
-        return StepResult(ERROR, f"{method} {url}: timed out after {timeout:g}s", {"url": url})
+        return StepResult(ERROR, f"{method} {shown}: timed out after {timeout:g}s", {"url": shown})
     except httpx.HTTPError as exc:
-        return StepResult(ERROR, f"{method} {url}: {type(exc).__name__}: {exc}", {"url": url})
+        text = str(exc).replace(url, shown)
+        return StepResult(ERROR, f"{method} {shown}: {type(exc).__name__}: {text}", {"url": shown})
     text = truncate(response.text, max_output)
     problems: list[str] = []
     if response.status_code not in expect_status:
@@ -131,8 +144,8 @@ def http_check(
         problems.append(f"status {response.status_code} (expected {expected})")
     if expect_body is not None and expect_body not in response.text:
         problems.append(f"body does not contain {expect_body!r}")
-    details = {"url": url, "status_code": response.status_code}
-    summary = f"{method} {url} -> {response.status_code}"
+    details = {"url": shown, "status_code": response.status_code}
+    summary = f"{method} {shown} -> {response.status_code}"
     if problems:
         return StepResult(FAILED, summary + ": " + "; ".join(problems) + "\n" + text, details)
     return StepResult(PASSED, summary + "\n" + text, details)

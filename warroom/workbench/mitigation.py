@@ -57,6 +57,13 @@ class Suggestion:
         }
 
 
+def tree_from_policy(rules: Sequence[Any]) -> tuple[Rule, ...]:
+    """The policy's tree (`mitigation_tree`), or the built-in one when the policy has none."""
+    if not rules:
+        return DECISION_TREE
+    return tuple(Rule(r.signal, r.action, r.why or f"{r.signal}: {r.action}") for r in rules)
+
+
 def derive_signals(
     *,
     incident_type: str,
@@ -64,6 +71,7 @@ def derive_signals(
     triage_answers: Mapping[str, Any],
     correlations: Sequence[Mapping[str, Any]],
     explicit: Iterable[str] = (),
+    tree: Sequence[Rule] = DECISION_TREE,
 ) -> Signals:
     """Signals from the incident's type, triage answers, flags, correlated deploys and what
     the responder states explicitly."""
@@ -77,7 +85,7 @@ def derive_signals(
         present["recent_deploy"] = "the incident is deployment-related"
     if incident_type == "security_incident" or triage_answers.get("security_breach"):
         present.setdefault("attack", "security incident")
-    for signal in SIGNALS:
+    for signal in dict.fromkeys([*SIGNALS, *(rule.signal for rule in tree)]):
         if flags.get(signal):
             present.setdefault(signal, f"flag {signal} is set")
     for signal in explicit:
@@ -100,13 +108,16 @@ def suggest(
     *,
     rollback_command: str | None = None,
     tried: Mapping[str, str] | None = None,
+    tree: Sequence[Rule] = DECISION_TREE,
 ) -> list[Suggestion]:
     """The tree's suggestions in order, each with its reason and any outcome so far."""
     tried = tried or {}
     chosen: list[Suggestion] = []
-    for rule in DECISION_TREE:
+    for rule in tree:
         evidence = signals.present.get(rule.signal)
         if evidence is None:
+            continue
+        if any(s.action == rule.action for s in chosen):
             continue
         command = rollback_command if rule.action == "rollback" else None
         why = f"{rule.why} ({evidence})"

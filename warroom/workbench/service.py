@@ -650,12 +650,14 @@ class Workbench:
             for c in self.correlations(state)
             if c.score >= self.changes_config.min_score
         ]
+        tree = mitigation.tree_from_policy(self.runtime.policy.mitigation_tree)
         signals = mitigation.derive_signals(
             incident_type=state.type,
             flags=state.flags,
             triage_answers=answers,
             correlations=correlations,
             explicit=explicit,
+            tree=tree,
         )
         rollback = None
         for name in state.services:
@@ -663,14 +665,16 @@ class Workbench:
             if service is not None and service.rollback_command:
                 rollback = service.rollback_command
                 break
-        return signals, mitigation.suggest(signals, rollback_command=rollback, tried=tried)
+        found = mitigation.suggest(signals, rollback_command=rollback, tried=tried, tree=tree)
+        return signals, found
 
     def suggestions(self, public_id: str, explicit: Sequence[str] = ()) -> dict[str, Any]:
-        unknown = sorted(set(explicit) - set(mitigation.SIGNALS))
+        tree = mitigation.tree_from_policy(self.runtime.policy.mitigation_tree)
+        known = list(dict.fromkeys([*mitigation.SIGNALS, *(rule.signal for rule in tree)]))
+        unknown = sorted(set(explicit) - set(known))
         if unknown:
             raise InvalidInput(
-                f"unknown signal(s) {', '.join(unknown)}; signals are "
-                f"{', '.join(mitigation.SIGNALS)}"
+                f"unknown signal(s) {', '.join(unknown)}; signals are {', '.join(known)}"
             )
         state = self.runtime.incidents.get(public_id)
         tried = self._tried(public_id)
