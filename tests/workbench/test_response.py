@@ -296,3 +296,53 @@ def _regression(
     )[0]
     assert status == 200
     assert alice.ok("GET", f"/api/v1/incidents/{incident}/verification")["passed"] is True
+
+
+def test_verification_with_a_metric_check_and_without_checks(
+    bench: Callable[..., Bench], clock: FixedClock
+) -> None:
+    from tests.workbench.prometheus import fake_prometheus
+
+    with fake_prometheus() as prom:
+        prom.set("error_ratio_payments", current=0.01, baseline=0.01)
+        config = {
+            "services": [
+                {
+                    "name": "payments",
+                    "health_checks": [
+                        {
+                            "kind": "metric",
+                            "name": "5xx ratio",
+                            "query": "error_ratio_payments",
+                            "op": "<",
+                            "threshold": 0.05,
+                            "baseline_window": "1h",
+                            "max_ratio": 2,
+                        }
+                    ],
+                },
+                {"name": "web"},
+            ],
+            "runbooks": {"auto_run": False, "prometheus_url": prom.url},
+            "verification": {"interval": "5m"},
+        }
+        wb = bench(config)
+        alice = wb.as_("alice")
+        checked = _declare(alice, severity="SEV3")  # 15 minute window
+        unchecked = _declare(alice, severity="SEV3", services=["web"])
+        for incident in (checked, unchecked):
+            alice.ok("POST", f"/api/v1/incidents/{incident}/status", json={"status": "monitoring"})
+        wb.work()
+        clock.advance(timedelta(minutes=5))
+        wb.work()
+        prom.set("error_ratio_payments", current=0.03, baseline=0.01)  # 3x the baseline
+        clock.advance(timedelta(minutes=5))
+        wb.work()
+        (regressed,) = wb.events(checked, "verification_regressed")
+        assert regressed["data"]["failures"][0]["check"] == "5xx ratio"
+        assert "3.00x" in regressed["data"]["failures"][0]["output"]
+        clock.advance(timedelta(minutes=5))
+        wb.work()
+        (inconclusive,) = wb.events(unchecked, "verification_inconclusive")
+        assert "no health checks" in inconclusive["data"]["reason"]
+        assert not wb.runtime.incidents.get(unchecked).flags.get("verification_passed")

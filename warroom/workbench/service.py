@@ -220,10 +220,22 @@ class Workbench:
         return {"incident": state.public_id, "runbook": loaded.runbook.id, "results": results}
 
     def run_automatic(self, public_id: str, runbook_id: str) -> list[dict[str, Any]]:
-        """The worker's run of a matching runbook's automatic steps (as warroom)."""
-        result = self.run(SYSTEM, public_id, runbook_id, RunIn())
-        results: list[dict[str, Any]] = result["results"]
-        return results
+        """The worker's run of a matching runbook's automatic steps (as warroom), skipping
+        steps an earlier attempt already ran (a lapsed lease must not run them twice)."""
+        loaded = self.runbook(runbook_id)
+        state = self.runtime.incidents.get(public_id)
+        done = {
+            str(e.data.get("step"))
+            for e in self.runtime.incidents.timeline(public_id, order="recorded")
+            if e.type in ("runbook_step_ran", "approval_requested")
+            and e.data.get("runbook") == runbook_id
+            and e.data.get("automatic")
+        }
+        return [
+            self._run_step(SYSTEM, state, loaded, step, None, automatic=True)
+            for step in loaded.runbook.steps
+            if step.automatic and step.id not in done
+        ]
 
     def _variables(self, state: IncidentState) -> dict[str, str]:
         variables = {
