@@ -11,6 +11,7 @@ import operator
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -99,6 +100,19 @@ def run_command(
     return StepResult(status, output, {"exit_code": process.returncode, "timed_out": False})
 
 
+_CLIENT: httpx.Client | None = None
+_CLIENT_LOCK = threading.Lock()
+
+
+def _http() -> httpx.Client:
+    """One shared client: building TLS contexts per request costs tens of milliseconds."""
+    global _CLIENT
+    with _CLIENT_LOCK:
+        if _CLIENT is None:
+            _CLIENT = httpx.Client(follow_redirects=False)
+        return _CLIENT
+
+
 def safe_url(url: str) -> str:
     """A URL fit for the timeline: no user info, no query string (either may hold secrets)."""
     try:
@@ -124,13 +138,8 @@ def http_check(
     """One request; passed when the status is expected and the body contains `expect_body`."""
     shown = safe_url(url)
     try:
-        response = httpx.request(
-            method,
-            url,
-            headers=dict(headers or {}),
-            content=body,
-            timeout=timeout,
-            follow_redirects=False,
+        response = _http().request(
+            method, url, headers=dict(headers or {}), content=body, timeout=timeout
         )
     except httpx.TimeoutException:
         return StepResult(ERROR, f"{method} {shown}: timed out after {timeout:g}s", {"url": shown})
@@ -154,7 +163,7 @@ def http_check(
 def _prom_get(
     base: str, path: str, params: Mapping[str, str], timeout: float
 ) -> list[dict[str, Any]]:
-    response = httpx.get(base.rstrip("/") + path, params=dict(params), timeout=timeout)
+    response = _http().get(base.rstrip("/") + path, params=dict(params), timeout=timeout)
     payload = response.json()
     if response.status_code != 200 or payload.get("status") != "success":
         raise ValueError(str(payload.get("error") or f"HTTP {response.status_code}"))
