@@ -22,6 +22,7 @@ steps:
     title: Say hello
     command: 'echo hello $REGION $SECRET from ${service}'
     env_allow: [REGION]
+    env: {API_KEY: not-for-viewers}
     automatic: true
     timeout: 10
   - {id: rollback, kind: mitigation, action: rollback, title: Roll back payments}
@@ -117,7 +118,9 @@ def test_viewers_cannot_run_steps(bench: Callable[..., Bench], tmp_path: Path) -
     viewer = wb.as_("watcher", "viewer")
     status, _ = viewer.post(f"/api/v1/incidents/{incident}/runbooks/ops/run", json={"step": "4"})
     assert status == 403
-    assert viewer.ok("GET", "/api/v1/runbooks/ops")["steps"][1]["needs_approval"] is True
+    shown = viewer.ok("GET", "/api/v1/runbooks/ops")
+    assert shown["steps"][1]["needs_approval"] is True
+    assert shown["steps"][0]["env"] == {"API_KEY": "***"}
 
 
 def test_dangerous_step_needs_a_second_person(bench: Callable[..., Bench], tmp_path: Path) -> None:

@@ -128,7 +128,7 @@ class Workbench:
         data["description"] = loaded.runbook.description
         data["steps"] = [
             {
-                **step.model_dump(mode="json"),
+                **_masked(step.model_dump(mode="json")),
                 "number": n,
                 "needs_approval": needs_approval(step) or step.kind == "approval",
             }
@@ -1164,6 +1164,14 @@ class Workbench:
             "regressed": bool(state.flags.get("verification_regressed")),
             "events": events,
         }
+
+
+def _masked(step: dict[str, Any]) -> dict[str, Any]:
+    """A step for display: header and fixed environment values hidden (they may be secrets)."""
+    for key in ("headers", "env"):
+        if step.get(key):
+            step[key] = {name: "***" for name in step[key]}
+    return step
 
 
 def _flag(
