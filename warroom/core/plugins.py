@@ -15,9 +15,16 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-PLUGINS: tuple[str, ...] = ("warroom.notify.plugin", "warroom.agents.plugin")
+PLUGINS: tuple[str, ...] = (
+    "warroom.notify.plugin",
+    "warroom.agents.plugin",
+    "warroom.workbench.plugin",
+)
 
-ALL_TABLE_MODULES: tuple[str, ...] = ("warroom.core.tables",)
+ALL_TABLE_MODULES: tuple[str, ...] = (
+    "warroom.core.tables",
+    "warroom.workbench.tables",
+)
 
 
 def load_plugins() -> list[ModuleType]:

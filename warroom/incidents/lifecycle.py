@@ -137,6 +137,23 @@ def _agent_needs_published_postmortem(
     )
 
 
+def _needs_verification(
+    state: IncidentState, request: MoveRequest, policy: Policy
+) -> UnmetGuard | None:
+    if not policy.resolve_requires_verification:
+        return None
+    if policy.severity(state.severity).verification_window is None:
+        return None
+    if state.flags.get("verification_passed"):
+        return None
+    return UnmetGuard(
+        "verification",
+        f"{state.severity} requires a passed verification after mitigation before resolving "
+        "(wait for the verification window, or confirm it: warroom verify confirm)",
+        {"verification_regressed": bool(state.flags.get("verification_regressed"))},
+    )
+
+
 def _needs_reason(state: IncidentState, request: MoveRequest, policy: Policy) -> UnmetGuard | None:
     if request.reason and request.reason.strip():
         return None
@@ -144,7 +161,7 @@ def _needs_reason(state: IncidentState, request: MoveRequest, policy: Policy) ->
 
 
 GUARDS: Mapping[Status, tuple[Guard, ...]] = {
-    S.RESOLVED: (_needs_resolution_summary, _needs_checklist),
+    S.RESOLVED: (_needs_resolution_summary, _needs_checklist, _needs_verification),
     S.CLOSED: (_needs_postmortem, _agent_needs_published_postmortem),
     S.REOPENED: (_needs_reason,),
 }

@@ -148,6 +148,23 @@ class SeverityLevel(Strict):
         return value
 
 
+class MitigationRule(Strict):
+    """One branch of the mitigation decision tree: when `signal` holds, suggest `action`."""
+
+    signal: str = Field(pattern=r"^[a-z][a-z0-9_]{0,59}$")
+    action: Literal[
+        "rollback",
+        "restart",
+        "failover",
+        "scale",
+        "feature_flag",
+        "config_change",
+        "block_traffic",
+        "hotfix",
+    ]
+    why: str = ""
+
+
 class ChecklistItem(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,59}$")
     text: str
@@ -343,6 +360,12 @@ class Policy(Strict):
     # MTTR is measured from started_at by default (impact), or from detected_at.
     mttr_from: Literal["started_at", "detected_at"] = "started_at"
     agents: AgentPermissions = AgentPermissions()
+    # Resolving needs a passed post-mitigation verification (for severities that have a
+    # verification window); off by default.
+    resolve_requires_verification: bool = False
+    # The mitigation decision tree, in order (signals are incident flags or derived facts);
+    # empty means the built-in tree from the process documents.
+    mitigation_tree: tuple[MitigationRule, ...] = ()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
