@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-PLUGINS: tuple[str, ...] = ("warroom.notify.plugin",)
+PLUGINS: tuple[str, ...] = ("warroom.notify.plugin", "warroom.metrics.plugin")
 
 ALL_TABLE_MODULES: tuple[str, ...] = ("warroom.core.tables",)
 

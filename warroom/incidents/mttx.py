@@ -7,6 +7,7 @@ figures built on this show the problem instead of silently counting or dropping 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -31,19 +32,27 @@ class Breakdown:
         return {k: (v.total_seconds() if v is not None else None) for k, v in values.items()}
 
 
+MOMENTS = ("started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at")
+
+
 def breakdown(state: IncidentState, mttr_from: str = "started_at") -> Breakdown:
     """The MTTx phases of one incident and its total time to resolve."""
-    moments: dict[str, datetime | None] = {
-        name: getattr(state, name)
-        for name in ("started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at")
-    }
+    moments = {name: getattr(state, name) for name in MOMENTS}
+    return breakdown_of(moments, state.reopen_count, mttr_from)
+
+
+def breakdown_of(
+    moments: Mapping[str, datetime | None], reopen_count: int = 0, mttr_from: str = "started_at"
+) -> Breakdown:
+    """The same breakdown from plain milestones (e.g. read from the projection in bulk)."""
+    resolved_at = moments.get("resolved_at")
     flags: list[str] = []
     phases: dict[str, timedelta | None] = {}
     for phase, start, end in PHASES:
-        begin, finish = moments[start], moments[end]
+        begin, finish = moments.get(start), moments.get(end)
         if begin is None or finish is None:
             phases[phase] = None
-            if finish is None and state.resolved_at is not None:
+            if finish is None and resolved_at is not None:
                 flags.append(f"missing {end}")
             continue
         if finish < begin:
@@ -53,11 +62,11 @@ def breakdown(state: IncidentState, mttr_from: str = "started_at") -> Breakdown:
         phases[phase] = finish - begin
     origin = moments.get(mttr_from)
     total = None
-    if origin is not None and state.resolved_at is not None:
-        if state.resolved_at >= origin:
-            total = state.resolved_at - origin
+    if origin is not None and resolved_at is not None:
+        if resolved_at >= origin:
+            total = resolved_at - origin
         else:
             flags.append(f"resolved_at before {mttr_from}")
-    if state.reopen_count:
-        flags.append(f"reopened {state.reopen_count}x (counted once, total time)")
+    if reopen_count:
+        flags.append(f"reopened {reopen_count}x (counted once, total time)")
     return Breakdown(phases, total, flags)

@@ -1,0 +1,625 @@
+"""Metric math over plain incident facts: pure, no I/O, `now` passed in.
+
+One `IncidentFacts` per incident (milestones folded from its timeline events, plus the few
+events metrics need: status updates, milestone corrections, backdated entries). `measure`
+turns facts into per-incident figures (MTTx phases, SLA, update cadence, cost, flags) and
+`report` aggregates them into breakdowns (count, mean, median, p90), weekly trends and the
+flagged list. Definitions are in docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from warroom.incidents.mttx import PHASES, breakdown_of
+from warroom.policy.schema import Policy, SeverityLevel
+
+FIGURES = (*(phase for phase, _, _ in PHASES), "mttr")
+GROUPINGS = ("severity", "service", "team", "type", "week", "month")
+# A milestone event recorded this much later than it says it happened counts as backdated.
+BACKDATE_TOLERANCE = timedelta(minutes=1)
+NO_SERVICE = "(no service)"
+NO_TEAM = "(no team)"
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFacts:
+    """What metrics need to know about one incident."""
+
+    id: int
+    public_id: str
+    title: str
+    severity: str
+    type: str
+    status: str
+    services: tuple[str, ...]
+    declared_at: datetime
+    started_at: datetime | None
+    detected_at: datetime | None
+    acknowledged_at: datetime | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    reopen_count: int = 0
+    revenue_per_hour: float | None = None
+    postmortem_status: str | None = None
+    # Milestones changed by `milestone_corrected` events.
+    corrected: tuple[str, ...] = ()
+    # Milestone event types recorded later than they occurred (occurred_at << recorded_at).
+    backdated: tuple[str, ...] = ()
+    # Published status updates: (occurred_at, promised next_update_at or None), any order.
+    updates: tuple[tuple[datetime, datetime | None], ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in ("resolved", "closed")
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """The figures of one incident."""
+
+    facts: IncidentFacts
+    seconds: dict[str, float | None]
+    flags: tuple[str, ...]
+    sla_response: str | None  # met / missed / pending / unknown, None when no target
+    sla_resolution: str | None
+    cadence_intervals: int = 0
+    cadence_on_time: int = 0
+    promises_made: int = 0
+    promises_kept: int = 0
+    postmortem_rule: str = "optional"
+    postmortem_done: bool = False
+    postmortem_overdue: bool = False
+    cost: float | None = None
+
+    @property
+    def sla_met(self) -> bool | None:
+        """True when every measurable target was met, False if one was missed, else None."""
+        verdicts = [v for v in (self.sla_response, self.sla_resolution) if v is not None]
+        if "missed" in verdicts:
+            return False
+        if verdicts and all(v == "met" for v in verdicts):
+            return True
+        return None
+
+
+@dataclass(frozen=True)
+class Options:
+    since: datetime
+    until: datetime
+    now: datetime
+    by: str = "severity"
+    tz: tzinfo | None = None
+    mttr_from: str = "started_at"
+    # service name -> owning team (the service catalog until the on-call package owns teams)
+    teams: Mapping[str, str | None] = field(default_factory=dict)
+
+
+# ---- per incident ---------------------------------------------------------------------------
+
+
+def _verdict(
+    start: datetime | None, end: datetime | None, target: timedelta | None, now: datetime
+) -> str | None:
+    if target is None:
+        return None
+    if start is None:
+        return "unknown"
+    if end is None:
+        return "missed" if now - start > target else "pending"
+    if end < start:
+        return "unknown"
+    return "met" if end - start <= target else "missed"
+
+
+def cadence(
+    start: datetime, end: datetime, interval: timedelta, updates: Iterable[datetime]
+) -> tuple[int, int]:
+    """(intervals, on time): each update within `interval` of the previous one (or of `start`)
+    is one on-time interval; every full interval that passes without an update is one missed
+    interval (a late update restarts the clock). Updates outside [start, end] are ignored."""
+    if interval <= timedelta(0) or end <= start:
+        return 0, 0
+    intervals = on_time = 0
+    last = start
+    for moment in sorted(u for u in updates if start <= u <= end):
+        gap = moment - last
+        if gap <= interval:
+            intervals += 1
+            on_time += 1
+        else:
+            intervals += int(gap / interval)
+        last = moment
+    intervals += int((end - last) / interval)
+    return intervals, on_time
+
+
+def promises(updates: Sequence[tuple[datetime, datetime | None]], end: datetime) -> tuple[int, int]:
+    """(promises due, kept): a promised next update is kept when the next update came by then.
+    A promise whose time falls after the incident ended (or after now) is not counted."""
+    ordered = sorted(updates, key=lambda u: u[0])
+    made = kept = 0
+    for n, (_, promised) in enumerate(ordered):
+        if promised is None:
+            continue
+        following = ordered[n + 1][0] if n + 1 < len(ordered) else None
+        if following is not None and following <= promised:
+            made += 1
+            kept += 1
+        elif promised < end:
+            made += 1
+    return made, kept
+
+
+def measure(facts: IncidentFacts, policy: Policy, opts: Options) -> Measured:
+    moments = {
+        "started_at": facts.started_at,
+        "detected_at": facts.detected_at,
+        "acknowledged_at": facts.acknowledged_at,
+        "mitigated_at": facts.mitigated_at,
+        "resolved_at": facts.resolved_at,
+    }
+    result = breakdown_of(moments, facts.reopen_count, opts.mttr_from)
+    seconds = result.seconds()
+    flags = list(result.flags)
+    flags += [f"corrected {m}" for m in facts.corrected]
+    flags += [f"backdated {t}" for t in facts.backdated]
+    level = _level(policy, facts.severity)
+    if level is None:
+        return Measured(facts, seconds, tuple(flags), None, None)
+    end = facts.resolved_at or opts.now
+    response = _verdict(
+        facts.detected_at, facts.acknowledged_at, level.response_target.within, opts.now
+    )
+    resolution = _verdict(
+        facts.detected_at, facts.resolved_at, level.resolution_target.within, opts.now
+    )
+    intervals = on_time = 0
+    if level.update_interval is not None:
+        intervals, on_time = cadence(
+            facts.declared_at, end, level.update_interval, (u for u, _ in facts.updates)
+        )
+    made, kept = promises(facts.updates, end)
+    rule = level.postmortem.requirement
+    done = facts.postmortem_status == "published"
+    overdue = (
+        rule == "required"
+        and not done
+        and facts.resolved_at is not None
+        and level.postmortem.due_within is not None
+        and opts.now > facts.resolved_at + level.postmortem.due_within
+    )
+    cost = None
+    if facts.revenue_per_hour is not None and result.total is not None:
+        cost = facts.revenue_per_hour * result.total.total_seconds() / 3600
+    return Measured(
+        facts,
+        seconds,
+        tuple(flags),
+        response,
+        resolution,
+        intervals,
+        on_time,
+        made,
+        kept,
+        rule,
+        done,
+        overdue,
+        cost,
+    )
+
+
+_LEVELS: dict[tuple[int, str], SeverityLevel | None] = {}
+
+
+def _level(policy: Policy, severity: str) -> SeverityLevel | None:
+    key = (id(policy), severity)
+    if key not in _LEVELS:
+        try:
+            _LEVELS[key] = policy.severity(severity)
+        except Exception:
+            _LEVELS[key] = None
+    return _LEVELS[key]
+
+
+# ---- statistics -----------------------------------------------------------------------------
+
+
+def percentile(ordered: Sequence[float], pct: float) -> float | None:
+    """Linear-interpolated percentile of sorted values (None when empty)."""
+    if not ordered:
+        return None
+    rank = (len(ordered) - 1) * pct / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def stats(values: list[float]) -> dict[str, float | int | None]:
+    ordered = sorted(values)
+    count = len(ordered)
+    return {
+        "count": count,
+        "mean": (math.fsum(ordered) / count) if count else None,
+        "median": percentile(ordered, 50),
+        "p90": percentile(ordered, 90),
+    }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def week_of(moment: datetime, tz: tzinfo | None) -> date:
+    """The Monday (in `tz`, UTC by default) of the ISO week containing `moment`."""
+    local = moment.astimezone(tz) if tz is not None else moment
+    day = local.date()
+    return day - timedelta(days=day.weekday())
+
+
+def month_of(moment: datetime, tz: tzinfo | None) -> str:
+    local = moment.astimezone(tz) if tz is not None else moment
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def group_keys(item: Measured, by: str, opts: Options) -> list[str]:
+    facts = item.facts
+    if by == "severity":
+        return [facts.severity]
+    if by == "type":
+        return [facts.type]
+    if by == "service":
+        return list(facts.services) or [NO_SERVICE]
+    if by == "team":
+        teams = {opts.teams.get(s) or NO_TEAM for s in facts.services}
+        return sorted(teams) or [NO_TEAM]
+    if by == "week":
+        return [week_of(facts.declared_at, opts.tz).isoformat()]
+    if by == "month":
+        return [month_of(facts.declared_at, opts.tz)]
+    raise ValueError(f"unknown grouping {by!r}; choose from {', '.join(GROUPINGS)}")
+
+
+def summarise(items: Sequence[Measured]) -> dict[str, Any]:
+    """Every figure of one group of incidents."""
+    values: dict[str, list[float]] = {name: [] for name in FIGURES}
+    response: dict[str, int] = defaultdict(int)
+    resolution: dict[str, int] = defaultdict(int)
+    sla_met = sla_missed = 0
+    intervals = on_time = made = kept = 0
+    pm: dict[str, int] = defaultdict(int)
+    cost = 0.0
+    costed = resolved = open_ = flagged = 0
+    flag_kinds: dict[str, int] = defaultdict(int)
+    for item in items:
+        for name, value in item.seconds.items():
+            if value is not None:
+                values[name].append(value)
+        if item.facts.is_open:
+            open_ += 1
+        else:
+            resolved += 1
+        if item.flags:
+            flagged += 1
+            for kind in {_flag_kind(f) for f in item.flags}:
+                flag_kinds[kind] += 1
+        if item.sla_response is not None:
+            response[item.sla_response] += 1
+        if item.sla_resolution is not None:
+            resolution[item.sla_resolution] += 1
+        met = item.sla_met
+        if met is True:
+            sla_met += 1
+        elif met is False:
+            sla_missed += 1
+        intervals += item.cadence_intervals
+        on_time += item.cadence_on_time
+        made += item.promises_made
+        kept += item.promises_kept
+        if not item.facts.is_open and item.postmortem_rule in ("required", "recommended"):
+            pm[item.postmortem_rule] += 1
+            if item.postmortem_done:
+                pm[item.postmortem_rule + "_published"] += 1
+        if item.postmortem_overdue:
+            pm["overdue"] += 1
+        if item.cost is not None:
+            cost += item.cost
+            costed += 1
+    figures = {}
+    for name in FIGURES:
+        figure = stats(values[name])
+        # Not counted in this figure: the incident is open, or a milestone is missing or
+        # out of order (see `flagged`).
+        figure["excluded"] = len(items) - len(values[name])
+        figures[name] = figure
+
+    def verdicts(counter: Mapping[str, int]) -> dict[str, Any]:
+        met, missed = counter.get("met", 0), counter.get("missed", 0)
+        return {
+            "met": met,
+            "missed": missed,
+            "pending": counter.get("pending", 0),
+            "unknown": counter.get("unknown", 0),
+            "compliance": _share(met, met + missed),
+        }
+
+    return {
+        "incidents": len(items),
+        "open": open_,
+        "resolved": resolved,
+        "flagged": flagged,
+        "flags": dict(sorted(flag_kinds.items())),
+        "figures": figures,
+        "sla": {
+            "response": verdicts(response),
+            "resolution": verdicts(resolution),
+            "met": sla_met,
+            "missed": sla_missed,
+            "compliance": _share(sla_met, sla_met + sla_missed),
+        },
+        "update_cadence": {
+            "intervals": intervals,
+            "on_time": on_time,
+            "compliance": _share(on_time, intervals),
+            "promises_due": made,
+            "promises_kept": kept,
+        },
+        "postmortems": {
+            "required": pm["required"],
+            "required_published": pm["required_published"],
+            "completion": _share(pm["required_published"], pm["required"]),
+            "recommended": pm["recommended"],
+            "recommended_published": pm["recommended_published"],
+            "overdue": pm["overdue"],
+        },
+        "cost": {"estimate": round(cost, 2), "incidents_with_revenue": costed},
+    }
+
+
+def _flag_kind(flag: str) -> str:
+    if flag.startswith("missing"):
+        return "missing_milestone"
+    if " before " in flag:
+        return "out_of_order"
+    if flag.startswith("reopened"):
+        return "reopened"
+    if flag.startswith("corrected"):
+        return "corrected"
+    if flag.startswith("backdated"):
+        return "backdated"
+    return "other"
+
+
+def weekly(
+    items: Sequence[Measured], opts: Options, severities: Sequence[str]
+) -> list[dict[str, Any]]:
+    """One row per week from `since` to `until` (empty weeks included), by declared time."""
+    buckets: dict[date, list[Measured]] = defaultdict(list)
+    for item in items:
+        buckets[week_of(item.facts.declared_at, opts.tz)].append(item)
+    first = week_of(opts.since, opts.tz)
+    last = week_of(max(opts.since, opts.until - timedelta(microseconds=1)), opts.tz)
+    if buckets:
+        first, last = min(first, *buckets), max(last, *buckets)
+    if (last - first).days > 7 * 520:  # cap very long spans at the weeks that have incidents
+        weeks = sorted(buckets)
+    else:
+        weeks = [first + timedelta(days=7 * n) for n in range((last - first).days // 7 + 1)]
+    rows = []
+    for week in weeks:
+        group = buckets.get(week, [])
+        by_severity = {s: 0 for s in severities}
+        mttr: list[float] = []
+        met = missed = 0
+        for item in group:
+            by_severity[item.facts.severity] = by_severity.get(item.facts.severity, 0) + 1
+            total = item.seconds.get("mttr")
+            if total is not None:
+                mttr.append(total)
+            verdict = item.sla_met
+            if verdict is True:
+                met += 1
+            elif verdict is False:
+                missed += 1
+        figure = stats(mttr)
+        rows.append(
+            {
+                "week": week.isoformat(),
+                "incidents": len(group),
+                "by_severity": by_severity,
+                "mttr_mean": figure["mean"],
+                "mttr_median": figure["median"],
+                "mttr_p90": figure["p90"],
+                "sla_met": met,
+                "sla_missed": missed,
+                "sla_compliance": _share(met, met + missed),
+            }
+        )
+    return rows
+
+
+def incident_row(item: Measured) -> dict[str, Any]:
+    facts = item.facts
+    return {
+        "id": facts.public_id,
+        "title": facts.title,
+        "severity": facts.severity,
+        "type": facts.type,
+        "status": facts.status,
+        "services": list(facts.services),
+        "declared_at": facts.declared_at.isoformat(),
+        **item.seconds,
+        "sla_response": item.sla_response,
+        "sla_resolution": item.sla_resolution,
+        "sla_met": item.sla_met,
+        "update_intervals": item.cadence_intervals,
+        "updates_on_time": item.cadence_on_time,
+        "postmortem": item.postmortem_rule,
+        "postmortem_published": item.postmortem_done,
+        "cost": round(item.cost, 2) if item.cost is not None else None,
+        "flags": list(item.flags),
+    }
+
+
+def report(
+    facts: Iterable[IncidentFacts],
+    policy: Policy,
+    opts: Options,
+    *,
+    include_incidents: bool = False,
+    flagged_limit: int = 200,
+    on_measured: Callable[[Measured], None] | None = None,
+) -> dict[str, Any]:
+    """The whole metrics report for the incidents declared in [since, until)."""
+    if opts.by not in GROUPINGS:
+        raise ValueError(f"unknown grouping {opts.by!r}; choose from {', '.join(GROUPINGS)}")
+    items = [measure(f, policy, opts) for f in facts]
+    groups: dict[str, list[Measured]] = defaultdict(list)
+    for item in items:
+        for key in group_keys(item, opts.by, opts):
+            groups[key].append(item)
+    order = {s: n for n, s in enumerate(policy.severity_ids())}
+    keys = sorted(groups, key=lambda k: (order.get(k, len(order)), k))
+    flagged = [item for item in items if item.flags]
+    span_days = max((opts.until - opts.since).total_seconds() / 86400, 1e-9)
+    result: dict[str, Any] = {
+        "since": opts.since.isoformat(),
+        "until": opts.until.isoformat(),
+        "generated_at": opts.now.isoformat(),
+        "by": opts.by,
+        "timezone": str(opts.tz) if opts.tz is not None else "UTC",
+        "mttr_from": opts.mttr_from,
+        "overall": summarise(items),
+        "groups": [{"key": key, **summarise(groups[key])} for key in keys],
+        "incidents_per_week": len(items) / span_days * 7,
+        "weekly": weekly(items, opts, policy.severity_ids()),
+        "flagged": {
+            "total": len(flagged),
+            "items": [
+                {
+                    "id": i.facts.public_id,
+                    "title": i.facts.title,
+                    "severity": i.facts.severity,
+                    "flags": list(i.flags),
+                }
+                for i in flagged[:flagged_limit]
+            ],
+        },
+    }
+    if include_incidents:
+        result["incidents"] = [incident_row(item) for item in items]
+    return result
+
+
+# ---- CSV ------------------------------------------------------------------------------------
+
+GROUP_COLUMNS = (
+    "group",
+    "incidents",
+    "open",
+    "resolved",
+    "flagged",
+    *(f"{name}_{stat}" for name in FIGURES for stat in ("count", "mean", "median", "p90")),
+    "sla_response_met",
+    "sla_response_missed",
+    "sla_resolution_met",
+    "sla_resolution_missed",
+    "sla_compliance",
+    "update_intervals",
+    "updates_on_time",
+    "update_compliance",
+    "postmortems_required",
+    "postmortems_published",
+    "postmortem_completion",
+    "postmortems_overdue",
+    "cost_estimate",
+)
+
+INCIDENT_COLUMNS = (
+    "id",
+    "title",
+    "severity",
+    "type",
+    "status",
+    "services",
+    "declared_at",
+    *FIGURES,
+    "sla_response",
+    "sla_resolution",
+    "sla_met",
+    "update_intervals",
+    "updates_on_time",
+    "postmortem",
+    "postmortem_published",
+    "cost",
+    "flags",
+)
+
+
+def _group_csv_row(key: str, group: Mapping[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "group": key,
+        "incidents": group["incidents"],
+        "open": group["open"],
+        "resolved": group["resolved"],
+        "flagged": group["flagged"],
+    }
+    for name in FIGURES:
+        for stat in ("count", "mean", "median", "p90"):
+            value = group["figures"][name][stat]
+            row[f"{name}_{stat}"] = round(value, 3) if isinstance(value, float) else value
+    sla, cad, pm = group["sla"], group["update_cadence"], group["postmortems"]
+    row.update(
+        sla_response_met=sla["response"]["met"],
+        sla_response_missed=sla["response"]["missed"],
+        sla_resolution_met=sla["resolution"]["met"],
+        sla_resolution_missed=sla["resolution"]["missed"],
+        sla_compliance=sla["compliance"],
+        update_intervals=cad["intervals"],
+        updates_on_time=cad["on_time"],
+        update_compliance=cad["compliance"],
+        postmortems_required=pm["required"],
+        postmortems_published=pm["required_published"],
+        postmortem_completion=pm["completion"],
+        postmortems_overdue=pm["overdue"],
+        cost_estimate=group["cost"]["estimate"],
+    )
+    return row
+
+
+def to_csv(data: Mapping[str, Any], *, incidents: bool = False) -> str:
+    """The report as CSV: one row per group plus `(all)`, or one row per incident."""
+    out = io.StringIO()
+    if incidents:
+        writer = csv.DictWriter(out, fieldnames=INCIDENT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in data.get("incidents", []):
+            flat = {k: row.get(k) for k in INCIDENT_COLUMNS}
+            flat["services"] = " ".join(row.get("services", []))
+            flat["flags"] = "; ".join(row.get("flags", []))
+            writer.writerow({k: _cell(v) for k, v in flat.items()})
+        return out.getvalue()
+    writer = csv.DictWriter(out, fieldnames=GROUP_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for group in data["groups"]:
+        writer.writerow({k: _cell(v) for k, v in _group_csv_row(group["key"], group).items()})
+    writer.writerow({k: _cell(v) for k, v in _group_csv_row("(all)", data["overall"]).items()})
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """Guard spreadsheet formula injection in user text; None as an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
