@@ -124,7 +124,9 @@ def cadence(
 ) -> tuple[int, int]:
     """(intervals, on time): each update within `interval` of the previous one (or of `start`)
     is one on-time interval; every full interval that passes without an update is one missed
-    interval (a late update restarts the clock). Updates outside [start, end] are ignored."""
+    interval (a late update restarts the clock). After the last update, only the due times
+    strictly before `end` count (an update due at the moment of resolution is not missed).
+    Updates outside [start, end] are ignored."""
     if interval <= timedelta(0) or end <= start:
         return 0, 0
     intervals = on_time = 0
@@ -137,7 +139,7 @@ def cadence(
         else:
             intervals += int(gap / interval)
         last = moment
-    intervals += int((end - last) / interval)
+    intervals += max(0, math.ceil((end - last) / interval) - 1)
     return intervals, on_time
 
 
