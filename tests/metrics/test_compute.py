@@ -20,8 +20,15 @@ T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
 NOW = T0 + timedelta(days=30)
 
 
-def m(minutes: float) -> datetime:
+def dt(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
+
+
+def m(minutes: float) -> int:
+    """Epoch milliseconds, `minutes` after T0."""
+    value = compute.ms(dt(minutes))
+    assert value is not None
+    return value
 
 
 def facts(n: int = 1, **changes: Any) -> IncidentFacts:
@@ -34,12 +41,12 @@ def facts(n: int = 1, **changes: Any) -> IncidentFacts:
         type="service_outage",
         status="resolved",
         services=("api",),
-        declared_at=m(0),
-        started_at=m(-10),
-        detected_at=m(0),
-        acknowledged_at=m(5),
-        mitigated_at=m(30),
-        resolved_at=m(60),
+        declared=m(0),
+        started=m(-10),
+        detected=m(0),
+        acknowledged=m(5),
+        mitigated=m(30),
+        resolved=m(60),
     )
     return replace(base, **changes)
 
@@ -69,25 +76,25 @@ def measure(item: IncidentFacts, **changes: Any) -> compute.Measured:
         ),
         (
             # resolved without a mitigation: flagged, the two phases it bounds are not counted
-            {"mitigated_at": None},
+            {"mitigated": None},
             {"time_to_mitigate": None, "time_to_resolve": None, "mttr": 4200},
             ["missing mitigated_at"],
         ),
         (
             # still open: no flags, open phases are simply not measured yet
-            {"status": "investigating", "mitigated_at": None, "resolved_at": None},
+            {"status": "investigating", "mitigated": None, "resolved": None},
             {"time_to_acknowledge": 300, "time_to_mitigate": None, "mttr": None},
             [],
         ),
         (
             # out of order (ack recorded before detection)
-            {"acknowledged_at": m(-5)},
+            {"acknowledged": m(-5)},
             {"time_to_acknowledge": None, "time_to_mitigate": 2100, "mttr": 4200},
             ["acknowledged_at before detected_at"],
         ),
         (
             # reopened once: counted once, with the total time up to the final resolution
-            {"reopen_count": 1, "resolved_at": m(300)},
+            {"reopen_count": 1, "resolved": m(300)},
             {"mttr": 18600, "time_to_resolve": 16200},
             ["reopened 1x (counted once, total time)"],
         ),
@@ -99,9 +106,11 @@ def measure(item: IncidentFacts, **changes: Any) -> compute.Measured:
         (
             # aware datetimes in other zones are the same instants
             {
-                "detected_at": datetime(2026, 11, 23, 11, 0, tzinfo=timezone(timedelta(hours=1))),
-                "acknowledged_at": datetime(
-                    2026, 11, 23, 5, 5, tzinfo=ZoneInfo("America/New_York")
+                "detected": compute.ms(
+                    datetime(2026, 11, 23, 11, 0, tzinfo=timezone(timedelta(hours=1)))
+                ),
+                "acknowledged": compute.ms(
+                    datetime(2026, 11, 23, 5, 5, tzinfo=ZoneInfo("America/New_York"))
                 ),
             },
             {"time_to_detect": 600, "time_to_acknowledge": 300},
@@ -127,13 +136,13 @@ def test_mttr_from_detected_at() -> None:
     [
         # SEV2: respond within 1h, resolve within 8h (from detection)
         ("SEV2", {}, NOW, "met", "met", True),
-        ("SEV2", {"acknowledged_at": m(61)}, NOW, "missed", "met", False),
-        ("SEV2", {"resolved_at": m(8 * 60 + 1)}, NOW, "met", "missed", False),
+        ("SEV2", {"acknowledged": m(61)}, NOW, "missed", "met", False),
+        ("SEV2", {"resolved": m(8 * 60 + 1)}, NOW, "met", "missed", False),
         # open, still within both targets
         (
             "SEV2",
-            {"status": "triggered", "acknowledged_at": None, "resolved_at": None},
-            m(10),
+            {"status": "triggered", "acknowledged": None, "resolved": None},
+            dt(10),
             "pending",
             "pending",
             None,
@@ -141,18 +150,18 @@ def test_mttr_from_detected_at() -> None:
         # open and already past the response target
         (
             "SEV2",
-            {"status": "triggered", "acknowledged_at": None, "resolved_at": None},
-            m(90),
+            {"status": "triggered", "acknowledged": None, "resolved": None},
+            dt(90),
             "missed",
             "pending",
             False,
         ),
         # SEV1 "immediate" is measured as 5 minutes
-        ("SEV1", {"acknowledged_at": m(6)}, NOW, "missed", "met", False),
+        ("SEV1", {"acknowledged": m(6)}, NOW, "missed", "met", False),
         # an unknown severity (policy changed since) has no targets
         ("SEV9", {}, NOW, None, None, None),
         # out-of-order milestones make the verdict unknown, not met
-        ("SEV2", {"acknowledged_at": m(-1)}, NOW, "unknown", "met", None),
+        ("SEV2", {"acknowledged": m(-1)}, NOW, "unknown", "met", None),
     ],
 )
 def test_sla_verdicts(
@@ -184,9 +193,7 @@ def test_sla_verdicts(
     ],
 )
 def test_cadence(end: int, updates: list[int], expected: tuple[int, int]) -> None:
-    assert compute.cadence(m(0), m(end), timedelta(minutes=15), [m(u) for u in updates]) == (
-        expected
-    )
+    assert compute.cadence(m(0), m(end), 15 * 60_000, [m(u) for u in updates]) == (expected)
 
 
 @pytest.mark.parametrize(
@@ -251,11 +258,9 @@ def test_zero_incidents() -> None:
 def sample() -> list[IncidentFacts]:
     return [
         facts(1),
-        facts(
-            2, severity="SEV1", services=("db", "api"), resolved_at=m(130), revenue_per_hour=600.0
-        ),
-        facts(3, status="investigating", mitigated_at=None, resolved_at=None, declared_at=m(60)),
-        facts(4, mitigated_at=None, declared_at=m(-3 * 24 * 60), postmortem_status="published"),
+        facts(2, severity="SEV1", services=("db", "api"), resolved=m(130), revenue_per_hour=600.0),
+        facts(3, status="investigating", mitigated=None, resolved=None, declared=m(60)),
+        facts(4, mitigated=None, declared=m(-3 * 24 * 60), postmortem_status="published"),
         facts(5, severity="SEV3", type="data_loss", services=()),
     ]
 
@@ -313,7 +318,7 @@ def test_breakdown_by_service_team_type_and_period() -> None:
 
 def test_weeks_follow_the_time_zone() -> None:
     # Monday 2026-11-23 02:00 UTC is still Sunday evening in New York
-    item = facts(declared_at=datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+    item = facts(declared=compute.ms(datetime(2026, 11, 23, 2, 0, tzinfo=UTC)))
     utc = compute.report([item], POLICY, opts(by="week"))
     ny = compute.report([item], POLICY, opts(by="week", tz=ZoneInfo("America/New_York")))
     assert utc["groups"][0]["key"] == "2026-11-23"

@@ -13,15 +13,16 @@ import csv
 import io
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from warroom.incidents.mttx import PHASES, breakdown_of
+from warroom.core.errors import InvalidInput
+from warroom.incidents.mttx import MOMENTS, PHASE_NAMES, phases_of
 from warroom.policy.schema import Policy, SeverityLevel
 
-FIGURES = (*(phase for phase, _, _ in PHASES), "mttr")
+FIGURES = (*PHASE_NAMES, "mttr")
 GROUPINGS = ("severity", "service", "team", "type", "week", "month")
 # A milestone event recorded this much later than it says it happened counts as backdated.
 BACKDATE_TOLERANCE = timedelta(minutes=1)
@@ -29,9 +30,20 @@ NO_SERVICE = "(no service)"
 NO_TEAM = "(no team)"
 
 
-@dataclass(frozen=True, slots=True)
+def ms(moment: datetime | None) -> int | None:
+    """Epoch milliseconds of an aware datetime (metrics do their arithmetic on these)."""
+    if moment is None:
+        return None
+    return round(moment.timestamp() * 1000)
+
+
+def from_ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+@dataclass(slots=True)
 class IncidentFacts:
-    """What metrics need to know about one incident."""
+    """What metrics need to know about one incident; moments in epoch milliseconds."""
 
     id: int
     public_id: str
@@ -40,12 +52,12 @@ class IncidentFacts:
     type: str
     status: str
     services: tuple[str, ...]
-    declared_at: datetime
-    started_at: datetime | None
-    detected_at: datetime | None
-    acknowledged_at: datetime | None = None
-    mitigated_at: datetime | None = None
-    resolved_at: datetime | None = None
+    declared: int
+    started: int | None
+    detected: int | None
+    acknowledged: int | None = None
+    mitigated: int | None = None
+    resolved: int | None = None
     reopen_count: int = 0
     revenue_per_hour: float | None = None
     postmortem_status: str | None = None
@@ -53,23 +65,24 @@ class IncidentFacts:
     corrected: tuple[str, ...] = ()
     # Milestone event types recorded later than they occurred (occurred_at << recorded_at).
     backdated: tuple[str, ...] = ()
-    # Published status updates: (occurred_at, promised next_update_at or None), any order.
-    updates: tuple[tuple[datetime, datetime | None], ...] = ()
+    # Published status updates: (occurred, promised next update or None), any order.
+    updates: tuple[tuple[int, int | None], ...] = ()
 
     @property
     def is_open(self) -> bool:
         return self.status not in ("resolved", "closed")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Measured:
-    """The figures of one incident."""
+    """The figures of one incident (durations in seconds)."""
 
     facts: IncidentFacts
-    seconds: dict[str, float | None]
-    flags: tuple[str, ...]
-    sla_response: str | None  # met / missed / pending / unknown, None when no target
-    sla_resolution: str | None
+    phases: list[float | None]
+    mttr: float | None
+    flags: list[str]
+    sla_response: str | None = None  # met / missed / pending / unknown; None: no target
+    sla_resolution: str | None = None
     cadence_intervals: int = 0
     cadence_on_time: int = 0
     promises_made: int = 0
@@ -78,6 +91,10 @@ class Measured:
     postmortem_done: bool = False
     postmortem_overdue: bool = False
     cost: float | None = None
+
+    @property
+    def seconds(self) -> dict[str, float | None]:
+        return {**dict(zip(PHASE_NAMES, self.phases, strict=True)), "mttr": self.mttr}
 
     @property
     def sla_met(self) -> bool | None:
@@ -102,12 +119,53 @@ class Options:
     teams: Mapping[str, str | None] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """A severity level's measurable targets, in milliseconds."""
+
+    response: int | None
+    resolution: int | None
+    interval: int | None
+    postmortem: str
+    postmortem_due: int | None
+
+
+def _td_ms(value: timedelta | None) -> int | None:
+    return None if value is None else round(value.total_seconds() * 1000)
+
+
+_RULES: dict[int, tuple[Policy, dict[str, _Rules | None]]] = {}
+
+
+def _rules(policy: Policy, severity: str) -> _Rules | None:
+    cached = _RULES.get(id(policy))
+    if cached is None or cached[0] is not policy:
+        cached = (policy, {})
+        _RULES[id(policy)] = cached
+    table = cached[1]
+    if severity not in table:
+        try:
+            level: SeverityLevel | None = policy.severity(severity)
+        except InvalidInput:
+            level = None
+        table[severity] = (
+            None
+            if level is None
+            else _Rules(
+                _td_ms(level.response_target.within),
+                _td_ms(level.resolution_target.within),
+                _td_ms(level.update_interval),
+                level.postmortem.requirement,
+                _td_ms(level.postmortem.due_within),
+            )
+        )
+    return table[severity]
+
+
 # ---- per incident ---------------------------------------------------------------------------
 
 
-def _verdict(
-    start: datetime | None, end: datetime | None, target: timedelta | None, now: datetime
-) -> str | None:
+def _verdict(start: int | None, end: int | None, target: int | None, now: int) -> str | None:
     if target is None:
         return None
     if start is None:
@@ -119,15 +177,13 @@ def _verdict(
     return "met" if end - start <= target else "missed"
 
 
-def cadence(
-    start: datetime, end: datetime, interval: timedelta, updates: Iterable[datetime]
-) -> tuple[int, int]:
+def cadence(start: int, end: int, interval: int, updates: Iterable[int]) -> tuple[int, int]:
     """(intervals, on time): each update within `interval` of the previous one (or of `start`)
     is one on-time interval; every full interval that passes without an update is one missed
     interval (a late update restarts the clock). After the last update, only the due times
     strictly before `end` count (an update due at the moment of resolution is not missed).
-    Updates outside [start, end] are ignored."""
-    if interval <= timedelta(0) or end <= start:
+    Updates outside [start, end] are ignored. Moments and interval in the same unit."""
+    if interval <= 0 or end <= start:
         return 0, 0
     intervals = on_time = 0
     last = start
@@ -137,13 +193,13 @@ def cadence(
             intervals += 1
             on_time += 1
         else:
-            intervals += int(gap / interval)
+            intervals += gap // interval
         last = moment
-    intervals += max(0, math.ceil((end - last) / interval) - 1)
+    intervals += max(0, -(-(end - last) // interval) - 1)
     return intervals, on_time
 
 
-def promises(updates: Sequence[tuple[datetime, datetime | None]], end: datetime) -> tuple[int, int]:
+def promises(updates: Sequence[tuple[int, int | None]], end: int) -> tuple[int, int]:
     """(promises due, kept): a promised next update is kept when the next update came by then.
     A promise whose time falls after the incident ended (or after now) is not counted."""
     ordered = sorted(updates, key=lambda u: u[0])
@@ -161,74 +217,51 @@ def promises(updates: Sequence[tuple[datetime, datetime | None]], end: datetime)
 
 
 def measure(facts: IncidentFacts, policy: Policy, opts: Options) -> Measured:
-    moments = {
-        "started_at": facts.started_at,
-        "detected_at": facts.detected_at,
-        "acknowledged_at": facts.acknowledged_at,
-        "mitigated_at": facts.mitigated_at,
-        "resolved_at": facts.resolved_at,
-    }
-    result = breakdown_of(moments, facts.reopen_count, opts.mttr_from)
-    seconds = result.seconds()
-    flags = list(result.flags)
-    flags += [f"corrected {m}" for m in facts.corrected]
-    flags += [f"backdated {t}" for t in facts.backdated]
-    level = _level(policy, facts.severity)
-    if level is None:
-        return Measured(facts, seconds, tuple(flags), None, None)
-    end = facts.resolved_at or opts.now
-    response = _verdict(
-        facts.detected_at, facts.acknowledged_at, level.response_target.within, opts.now
-    )
-    resolution = _verdict(
-        facts.detected_at, facts.resolved_at, level.resolution_target.within, opts.now
-    )
-    intervals = on_time = 0
-    if level.update_interval is not None:
-        intervals, on_time = cadence(
-            facts.declared_at, end, level.update_interval, (u for u, _ in facts.updates)
-        )
-    made, kept = promises(facts.updates, end)
-    rule = level.postmortem.requirement
-    done = facts.postmortem_status == "published"
-    overdue = (
-        rule == "required"
-        and not done
-        and facts.resolved_at is not None
-        and level.postmortem.due_within is not None
-        and opts.now > facts.resolved_at + level.postmortem.due_within
-    )
-    cost = None
-    if facts.revenue_per_hour is not None and result.total is not None:
-        cost = facts.revenue_per_hour * result.total.total_seconds() / 3600
-    return Measured(
-        facts,
-        seconds,
-        tuple(flags),
-        response,
-        resolution,
-        intervals,
-        on_time,
-        made,
-        kept,
-        rule,
-        done,
-        overdue,
-        cost,
-    )
+    return _measure(facts, policy, _origin(opts.mttr_from), ms(opts.now) or 0)
 
 
-_LEVELS: dict[tuple[int, str], SeverityLevel | None] = {}
+def _origin(mttr_from: str) -> int:
+    return MOMENTS.index(mttr_from)
 
 
-def _level(policy: Policy, severity: str) -> SeverityLevel | None:
-    key = (id(policy), severity)
-    if key not in _LEVELS:
-        try:
-            _LEVELS[key] = policy.severity(severity)
-        except Exception:
-            _LEVELS[key] = None
-    return _LEVELS[key]
+def _measure(facts: IncidentFacts, policy: Policy, origin: int, now: int) -> Measured:
+    f = facts
+    raw, total, flags = phases_of(
+        (f.started, f.detected, f.acknowledged, f.mitigated, f.resolved), f.reopen_count, origin
+    )
+    for milestone in f.corrected:
+        flags.append(f"corrected {milestone}")
+    for kind in f.backdated:
+        flags.append(f"backdated {kind}")
+    phases = [None if v is None else v / 1000 for v in raw]
+    mttr = None if total is None else total / 1000
+    item = Measured(f, phases, mttr, flags)
+    rules = _rules(policy, f.severity)
+    if rules is None:
+        return item
+    end = f.resolved if f.resolved is not None else now
+    item.sla_response = _verdict(f.detected, f.acknowledged, rules.response, now)
+    item.sla_resolution = _verdict(f.detected, f.resolved, rules.resolution, now)
+    if f.updates:
+        if rules.interval is not None:
+            item.cadence_intervals, item.cadence_on_time = cadence(
+                f.declared, end, rules.interval, [u for u, _ in f.updates]
+            )
+        item.promises_made, item.promises_kept = promises(f.updates, end)
+    elif rules.interval is not None and end > f.declared:
+        item.cadence_intervals = max(0, -(-(end - f.declared) // rules.interval) - 1)
+    item.postmortem_rule = rules.postmortem
+    item.postmortem_done = f.postmortem_status == "published"
+    item.postmortem_overdue = (
+        rules.postmortem == "required"
+        and not item.postmortem_done
+        and f.resolved is not None
+        and rules.postmortem_due is not None
+        and now > f.resolved + rules.postmortem_due
+    )
+    if f.revenue_per_hour is not None and total is not None:
+        item.cost = f.revenue_per_hour * total / 3_600_000
+    return item
 
 
 # ---- statistics -----------------------------------------------------------------------------
@@ -261,17 +294,43 @@ def _share(part: int, whole: int) -> float | None:
 
 def week_of(moment: datetime, tz: tzinfo | None) -> date:
     """The Monday (in `tz`, UTC by default) of the ISO week containing `moment`."""
-    local = moment.astimezone(tz) if tz is not None else moment
+    local = moment.astimezone(tz) if tz is not None else moment.astimezone(UTC)
     day = local.date()
     return day - timedelta(days=day.weekday())
 
 
 def month_of(moment: datetime, tz: tzinfo | None) -> str:
-    local = moment.astimezone(tz) if tz is not None else moment
+    local = moment.astimezone(tz) if tz is not None else moment.astimezone(UTC)
     return f"{local.year:04d}-{local.month:02d}"
 
 
-def group_keys(item: Measured, by: str, opts: Options) -> list[str]:
+class _Calendar:
+    """Week and month keys of epoch milliseconds, cached per quarter hour (every UTC offset
+    is a multiple of 15 minutes, so a quarter hour never straddles a local day boundary)."""
+
+    def __init__(self, tz: tzinfo | None) -> None:
+        self.tz = tz
+        self._weeks: dict[int, date] = {}
+        self._months: dict[int, str] = {}
+
+    def week(self, value: int) -> date:
+        slot = value // 900_000
+        found = self._weeks.get(slot)
+        if found is None:
+            found = self._weeks[slot] = week_of(from_ms(slot * 900_000), self.tz)
+        return found
+
+    def month(self, value: int) -> str:
+        slot = value // 900_000
+        found = self._months.get(slot)
+        if found is None:
+            found = self._months[slot] = month_of(from_ms(slot * 900_000), self.tz)
+        return found
+
+
+def group_keys(
+    item: Measured, by: str, opts: Options, calendar: _Calendar | None = None
+) -> list[str]:
     facts = item.facts
     if by == "severity":
         return [facts.severity]
@@ -282,67 +341,73 @@ def group_keys(item: Measured, by: str, opts: Options) -> list[str]:
     if by == "team":
         teams = {opts.teams.get(s) or NO_TEAM for s in facts.services}
         return sorted(teams) or [NO_TEAM]
+    calendar = calendar or _Calendar(opts.tz)
     if by == "week":
-        return [week_of(facts.declared_at, opts.tz).isoformat()]
+        return [calendar.week(facts.declared).isoformat()]
     if by == "month":
-        return [month_of(facts.declared_at, opts.tz)]
+        return [calendar.month(facts.declared)]
     raise ValueError(f"unknown grouping {by!r}; choose from {', '.join(GROUPINGS)}")
 
 
 def summarise(items: Sequence[Measured]) -> dict[str, Any]:
     """Every figure of one group of incidents."""
-    values: dict[str, list[float]] = {name: [] for name in FIGURES}
-    response: dict[str, int] = defaultdict(int)
-    resolution: dict[str, int] = defaultdict(int)
+    values: list[list[float]] = [[] for _ in FIGURES]
+    mttr_values = values[-1]
+    verdicts_response: dict[str | None, int] = defaultdict(int)
+    verdicts_resolution: dict[str | None, int] = defaultdict(int)
     sla_met = sla_missed = 0
     intervals = on_time = made = kept = 0
     pm: dict[str, int] = defaultdict(int)
     cost = 0.0
-    costed = resolved = open_ = flagged = 0
+    costed = open_ = flagged = 0
     flag_kinds: dict[str, int] = defaultdict(int)
     for item in items:
-        for name, value in item.seconds.items():
+        for slot, value in zip(values, item.phases, strict=False):
             if value is not None:
-                values[name].append(value)
-        if item.facts.is_open:
+                slot.append(value)
+        if item.mttr is not None:
+            mttr_values.append(item.mttr)
+        closed = not item.facts.is_open
+        if not closed:
             open_ += 1
-        else:
-            resolved += 1
         if item.flags:
             flagged += 1
             for kind in {_flag_kind(f) for f in item.flags}:
                 flag_kinds[kind] += 1
-        if item.sla_response is not None:
-            response[item.sla_response] += 1
-        if item.sla_resolution is not None:
-            resolution[item.sla_resolution] += 1
-        met = item.sla_met
-        if met is True:
-            sla_met += 1
-        elif met is False:
+        response, resolution = item.sla_response, item.sla_resolution
+        verdicts_response[response] += 1
+        verdicts_resolution[resolution] += 1
+        if response == "missed" or resolution == "missed":
             sla_missed += 1
+        elif (
+            (response == "met" or response is None)
+            and (resolution == "met" or resolution is None)
+            and (response is not None or resolution is not None)
+        ):
+            sla_met += 1
         intervals += item.cadence_intervals
         on_time += item.cadence_on_time
         made += item.promises_made
         kept += item.promises_kept
-        if not item.facts.is_open and item.postmortem_rule in ("required", "recommended"):
-            pm[item.postmortem_rule] += 1
+        rule = item.postmortem_rule
+        if closed and rule != "optional":
+            pm[rule] += 1
             if item.postmortem_done:
-                pm[item.postmortem_rule + "_published"] += 1
+                pm[rule + "_published"] += 1
         if item.postmortem_overdue:
             pm["overdue"] += 1
         if item.cost is not None:
             cost += item.cost
             costed += 1
     figures = {}
-    for name in FIGURES:
-        figure = stats(values[name])
+    for name, found in zip(FIGURES, values, strict=True):
+        figure = stats(found)
         # Not counted in this figure: the incident is open, or a milestone is missing or
         # out of order (see `flagged`).
-        figure["excluded"] = len(items) - len(values[name])
+        figure["excluded"] = len(items) - len(found)
         figures[name] = figure
 
-    def verdicts(counter: Mapping[str, int]) -> dict[str, Any]:
+    def verdicts(counter: Mapping[str | None, int]) -> dict[str, Any]:
         met, missed = counter.get("met", 0), counter.get("missed", 0)
         return {
             "met": met,
@@ -355,13 +420,13 @@ def summarise(items: Sequence[Measured]) -> dict[str, Any]:
     return {
         "incidents": len(items),
         "open": open_,
-        "resolved": resolved,
+        "resolved": len(items) - open_,
         "flagged": flagged,
         "flags": dict(sorted(flag_kinds.items())),
         "figures": figures,
         "sla": {
-            "response": verdicts(response),
-            "resolution": verdicts(resolution),
+            "response": verdicts(verdicts_response),
+            "resolution": verdicts(verdicts_resolution),
             "met": sla_met,
             "missed": sla_missed,
             "compliance": _share(sla_met, sla_met + sla_missed),
@@ -400,12 +465,16 @@ def _flag_kind(flag: str) -> str:
 
 
 def weekly(
-    items: Sequence[Measured], opts: Options, severities: Sequence[str]
+    items: Sequence[Measured],
+    opts: Options,
+    severities: Sequence[str],
+    calendar: _Calendar | None = None,
 ) -> list[dict[str, Any]]:
     """One row per week from `since` to `until` (empty weeks included), by declared time."""
+    calendar = calendar or _Calendar(opts.tz)
     buckets: dict[date, list[Measured]] = defaultdict(list)
     for item in items:
-        buckets[week_of(item.facts.declared_at, opts.tz)].append(item)
+        buckets[calendar.week(item.facts.declared)].append(item)
     first = week_of(opts.since, opts.tz)
     last = week_of(max(opts.since, opts.until - timedelta(microseconds=1)), opts.tz)
     if buckets:
@@ -417,14 +486,13 @@ def weekly(
     rows = []
     for week in weeks:
         group = buckets.get(week, [])
-        by_severity = {s: 0 for s in severities}
+        by_severity = dict.fromkeys(severities, 0)
         mttr: list[float] = []
         met = missed = 0
         for item in group:
             by_severity[item.facts.severity] = by_severity.get(item.facts.severity, 0) + 1
-            total = item.seconds.get("mttr")
-            if total is not None:
-                mttr.append(total)
+            if item.mttr is not None:
+                mttr.append(item.mttr)
             verdict = item.sla_met
             if verdict is True:
                 met += 1
@@ -456,7 +524,7 @@ def incident_row(item: Measured) -> dict[str, Any]:
         "type": facts.type,
         "status": facts.status,
         "services": list(facts.services),
-        "declared_at": facts.declared_at.isoformat(),
+        "declared_at": from_ms(facts.declared).isoformat(),
         **item.seconds,
         "sla_response": item.sla_response,
         "sla_resolution": item.sla_resolution,
@@ -477,16 +545,22 @@ def report(
     *,
     include_incidents: bool = False,
     flagged_limit: int = 200,
-    on_measured: Callable[[Measured], None] | None = None,
 ) -> dict[str, Any]:
     """The whole metrics report for the incidents declared in [since, until)."""
     if opts.by not in GROUPINGS:
         raise ValueError(f"unknown grouping {opts.by!r}; choose from {', '.join(GROUPINGS)}")
-    items = [measure(f, policy, opts) for f in facts]
+    origin, now = _origin(opts.mttr_from), ms(opts.now) or 0
+    items = [_measure(f, policy, origin, now) for f in facts]
+    calendar = _Calendar(opts.tz)
     groups: dict[str, list[Measured]] = defaultdict(list)
-    for item in items:
-        for key in group_keys(item, opts.by, opts):
-            groups[key].append(item)
+    by = opts.by
+    if by in ("severity", "type"):
+        for item in items:
+            groups[getattr(item.facts, by)].append(item)
+    else:
+        for item in items:
+            for key in group_keys(item, by, opts, calendar):
+                groups[key].append(item)
     order = {s: n for n, s in enumerate(policy.severity_ids())}
     keys = sorted(groups, key=lambda k: (order.get(k, len(order)), k))
     flagged = [item for item in items if item.flags]
@@ -501,7 +575,7 @@ def report(
         "overall": summarise(items),
         "groups": [{"key": key, **summarise(groups[key])} for key in keys],
         "incidents_per_week": len(items) / span_days * 7,
-        "weekly": weekly(items, opts, policy.severity_ids()),
+        "weekly": weekly(items, opts, policy.severity_ids(), calendar),
         "flagged": {
             "total": len(flagged),
             "items": [

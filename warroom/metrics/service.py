@@ -9,17 +9,19 @@ from `events` with the `(type, occurred_at)` index.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, and_, cast, select
+from sqlalchemy import BigInteger, String, and_, select, type_coerce
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from warroom.core import tables
-from warroom.core.clock import Clock, ensure_utc
+from warroom.core.clock import Clock
 from warroom.core.config import AppConfig
 from warroom.core.db import Database
 from warroom.metrics import compute
@@ -93,19 +95,54 @@ class MetricsService:
         return {"available": True, **dict(stats(conn, since, until))}
 
 
-def _utc(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return ensure_utc(value)
-    return ensure_utc(datetime.fromisoformat(str(value)))
+class epoch_ms(FunctionElement[int]):
+    """Epoch milliseconds of a UTC datetime column, computed by the database."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "epoch_ms"
+
+
+@compiles(epoch_ms, "sqlite")
+def _epoch_ms_sqlite(element: epoch_ms, compiler: Any, **kw: Any) -> str:
+    # julianday() reads the stored naive-UTC text and ISO strings with offsets alike.
+    arg = compiler.process(next(iter(element.clauses)), **kw)
+    return f"CAST(ROUND((julianday({arg}) - 2440587.5) * 86400000.0) AS INTEGER)"
+
+
+@compiles(epoch_ms, "postgresql")
+def _epoch_ms_postgresql(element: epoch_ms, compiler: Any, **kw: Any) -> str:
+    arg = compiler.process(next(iter(element.clauses)), **kw)
+    return f"CAST(ROUND(EXTRACT(EPOCH FROM {arg}) * 1000) AS BIGINT)"
+
+
+class text_epoch_ms(FunctionElement[int]):
+    """Epoch milliseconds of an ISO-8601 text with offset (e.g. from event JSON data)."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "text_epoch_ms"
+
+
+@compiles(text_epoch_ms, "sqlite")
+def _text_epoch_ms_sqlite(element: text_epoch_ms, compiler: Any, **kw: Any) -> str:
+    return _epoch_ms_sqlite(element, compiler, **kw)  # type: ignore[arg-type]
+
+
+@compiles(text_epoch_ms, "postgresql")
+def _text_epoch_ms_postgresql(element: text_epoch_ms, compiler: Any, **kw: Any) -> str:
+    arg = compiler.process(next(iter(element.clauses)), **kw)
+    return (
+        f"CAST(ROUND(EXTRACT(EPOCH FROM CAST({arg} AS TIMESTAMP WITH TIME ZONE)) * 1000) AS BIGINT)"
+    )
 
 
 def load_facts(conn: Connection, since: datetime, until: datetime) -> list[IncidentFacts]:
-    """Facts of the incidents declared in [since, until)."""
+    """Facts of the incidents declared in [since, until), moments in epoch milliseconds."""
     i = tables.incidents
     state = i.c.state
     in_period = and_(i.c.declared_at >= since, i.c.declared_at < until)
+    extra = _event_facts(conn, in_period)
     query = select(
         i.c.id,
         i.c.public_id,
@@ -113,79 +150,87 @@ def load_facts(conn: Connection, since: datetime, until: datetime) -> list[Incid
         i.c.severity,
         i.c.type,
         i.c.status,
-        i.c.services,
-        i.c.declared_at,
-        i.c.started_at,
-        i.c.detected_at,
-        i.c.acknowledged_at,
-        i.c.mitigated_at,
-        i.c.resolved_at,
-        cast(state["reopen_count"].as_integer(), Integer).label("reopen_count"),
-        cast(state[("impact", "revenue_per_hour")].as_float(), Float).label("revenue"),
-        cast(state[("postmortem", "status")].as_string(), String).label("pm_status"),
+        type_coerce(i.c.services, String).label("services"),
+        epoch_ms(i.c.declared_at),
+        epoch_ms(i.c.started_at),
+        epoch_ms(i.c.detected_at),
+        epoch_ms(i.c.acknowledged_at),
+        epoch_ms(i.c.mitigated_at),
+        epoch_ms(i.c.resolved_at),
+        state["reopen_count"].as_integer(),
+        state[("impact", "revenue_per_hour")].as_float(),
+        state[("postmortem", "status")].as_string(),
     ).where(in_period)
-    rows = conn.execute(query).all()
-    extra = _event_facts(conn, in_period)
     facts: list[IncidentFacts] = []
-    for r in rows:
-        item = IncidentFacts(
-            id=r.id,
-            public_id=r.public_id,
-            title=r.title,
-            severity=r.severity,
-            type=r.type,
-            status=r.status,
-            services=tuple(r.services or ()),
-            declared_at=r.declared_at,
-            started_at=r.started_at,
-            detected_at=r.detected_at,
-            acknowledged_at=r.acknowledged_at,
-            mitigated_at=r.mitigated_at,
-            resolved_at=r.resolved_at,
-            reopen_count=int(r.reopen_count or 0),
-            revenue_per_hour=float(r.revenue) if r.revenue is not None else None,
-            postmortem_status=r.pm_status,
-        )
-        found = extra.get(r.id)
-        if found is not None:
-            item = replace(
-                item,
-                corrected=tuple(sorted(found["corrected"])),
-                backdated=tuple(sorted(found["backdated"])),
-                updates=tuple(found["updates"]),
+    append = facts.append
+    parsed: dict[str, tuple[str, ...]] = {}
+    empty: dict[str, Any] = {}
+    for row in conn.execute(query):
+        n, public_id, title, severity, kind, status, services = row[:7]
+        declared, started, detected, acked, mitigated, resolved = row[7:13]
+        reopens, revenue, pm = row[13:]
+        if isinstance(services, str):  # SQLite: JSON text (PostgreSQL drivers decode it)
+            found = parsed.get(services)
+            if found is None:
+                found = parsed[services] = tuple(json.loads(services))
+        else:
+            found = tuple(services or ())
+        events = extra.get(n, empty)
+        append(
+            IncidentFacts(
+                n,
+                public_id,
+                title,
+                severity,
+                kind,
+                status,
+                found,
+                declared,
+                started,
+                detected,
+                acked,
+                mitigated,
+                resolved,
+                reopens or 0,
+                revenue,
+                pm,
+                events.get("corrected", ()),
+                events.get("backdated", ()),
+                events.get("updates", ()),
             )
-        facts.append(item)
+        )
     return facts
 
 
 def _event_facts(conn: Connection, in_period: Any) -> dict[int, dict[str, Any]]:
     """Status updates, corrections and backdated milestone events of the period's incidents."""
     e, i = tables.events, tables.incidents
-    found: dict[int, dict[str, Any]] = defaultdict(
-        lambda: {"corrected": set(), "backdated": set(), "updates": []}
-    )
+    found: dict[int, dict[str, Any]] = defaultdict(dict)
     joined = e.join(i, i.c.id == e.c.incident_id)
     updates = conn.execute(
         select(
             e.c.incident_id,
-            e.c.occurred_at,
-            cast(e.c.data["next_update_at"].as_string(), String).label("promised"),
+            epoch_ms(e.c.occurred_at),
+            text_epoch_ms(e.c.data["next_update_at"].as_string()),
         )
         .select_from(joined)
         .where(e.c.type == UPDATE_EVENT, in_period)
-    ).all()
-    for row in updates:
-        found[row.incident_id]["updates"].append((row.occurred_at, _utc(row.promised)))
+    )
+    pending: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for incident_id, occurred, promised in updates:
+        pending[incident_id].append((occurred, promised))
+    for incident_id, items in pending.items():
+        found[incident_id]["updates"] = tuple(items)
     corrections = conn.execute(
-        select(
-            e.c.incident_id,
-            cast(e.c.data["milestone"].as_string(), String).label("milestone"),
-        )
+        select(e.c.incident_id, e.c.data["milestone"].as_string())
         .select_from(joined)
         .where(e.c.type == CORRECTION_EVENT, in_period)
-    ).all()
-    for row in corrections:
-        found[row.incident_id]["corrected"].add(str(row.milestone))
+    )
+    corrected: dict[int, set[str]] = defaultdict(set)
+    for incident_id, milestone in corrections:
+        corrected[incident_id].add(str(milestone))
+    for incident_id, names in corrected.items():
+        found[incident_id]["corrected"] = tuple(sorted(names))
     # Milestone events recorded later than they say they happened; the comparison runs in SQL
     # so only the (rare) candidates come back, then the tolerance is applied here.
     late = conn.execute(
@@ -196,10 +241,13 @@ def _event_facts(conn: Connection, in_period: Any) -> dict[int, dict[str, Any]]:
             e.c.occurred_at < e.c.recorded_at,
             in_period,
         )
-    ).all()
-    for row in late:
-        if row.recorded_at - row.occurred_at > compute.BACKDATE_TOLERANCE:
-            found[row.incident_id]["backdated"].add(str(row.type))
+    )
+    backdated: dict[int, set[str]] = defaultdict(set)
+    for incident_id, kind, occurred, recorded in late:
+        if recorded - occurred > compute.BACKDATE_TOLERANCE:
+            backdated[incident_id].add(str(kind))
+    for incident_id, kinds in backdated.items():
+        found[incident_id]["backdated"] = tuple(sorted(kinds))
     return found
 
 
