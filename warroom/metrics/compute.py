@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -65,7 +65,7 @@ class IncidentFacts:
     corrected: tuple[str, ...] = ()
     # Milestone event types recorded later than they occurred (occurred_at << recorded_at).
     backdated: tuple[str, ...] = ()
-    # Published status updates: (occurred, promised next update or None), any order.
+    # Published status updates in time order: (occurred, promised next update or None).
     updates: tuple[tuple[int, int | None], ...] = ()
 
     @property
@@ -91,6 +91,9 @@ class Measured:
     postmortem_done: bool = False
     postmortem_overdue: bool = False
     cost: float | None = None
+    is_open: bool = True
+    # "SLA met": see sla_met (stored once computed, read per group)
+    met: bool | None = None
 
     @property
     def seconds(self) -> dict[str, float | None]:
@@ -183,37 +186,45 @@ def cadence(start: int, end: int, interval: int, updates: Iterable[int]) -> tupl
     interval (a late update restarts the clock). After the last update, only the due times
     strictly before `end` count (an update due at the moment of resolution is not missed).
     Updates outside [start, end] are ignored. Moments and interval in the same unit."""
-    if interval <= 0 or end <= start:
-        return 0, 0
-    intervals = on_time = 0
-    last = start
-    for moment in sorted(u for u in updates if start <= u <= end):
-        gap = moment - last
-        if gap <= interval:
-            intervals += 1
-            on_time += 1
-        else:
-            intervals += gap // interval
-        last = moment
-    intervals += max(0, -(-(end - last) // interval) - 1)
+    intervals, on_time, _, _ = _updates(start, end, interval, [(u, None) for u in sorted(updates)])
     return intervals, on_time
 
 
 def promises(updates: Sequence[tuple[int, int | None]], end: int) -> tuple[int, int]:
     """(promises due, kept): a promised next update is kept when the next update came by then.
     A promise whose time falls after the incident ended (or after now) is not counted."""
-    ordered = sorted(updates, key=lambda u: u[0])
-    made = kept = 0
-    for n, (_, promised) in enumerate(ordered):
-        if promised is None:
-            continue
-        following = ordered[n + 1][0] if n + 1 < len(ordered) else None
-        if following is not None and following <= promised:
-            made += 1
-            kept += 1
-        elif promised < end:
-            made += 1
+    _, _, made, kept = _updates(end, end, 0, sorted(updates, key=lambda u: u[0]))
     return made, kept
+
+
+def _updates(
+    start: int, end: int, interval: int, ordered: Sequence[tuple[int, int | None]]
+) -> tuple[int, int, int, int]:
+    """Cadence (when interval > 0) and promises in one pass over updates in time order."""
+    intervals = on_time = made = kept = 0
+    measured = interval > 0 and end > start
+    last = start
+    count = len(ordered)
+    for n in range(count):
+        moment, promised = ordered[n]
+        if promised is not None:
+            following = ordered[n + 1][0] if n + 1 < count else None
+            if following is not None and following <= promised:
+                made += 1
+                kept += 1
+            elif promised < end:
+                made += 1
+        if measured and start <= moment <= end:
+            gap = moment - last
+            if gap <= interval:
+                intervals += 1
+                on_time += 1
+            else:
+                intervals += gap // interval
+            last = moment
+    if measured:
+        intervals += max(0, -(-(end - last) // interval) - 1)
+    return intervals, on_time, made, kept
 
 
 def measure(facts: IncidentFacts, policy: Policy, opts: Options) -> Measured:
@@ -222,6 +233,9 @@ def measure(facts: IncidentFacts, policy: Policy, opts: Options) -> Measured:
 
 def _origin(mttr_from: str) -> int:
     return MOMENTS.index(mttr_from)
+
+
+_CLOSED = frozenset(("resolved", "closed"))
 
 
 def _measure(facts: IncidentFacts, policy: Policy, origin: int, now: int) -> Measured:
@@ -235,21 +249,25 @@ def _measure(facts: IncidentFacts, policy: Policy, origin: int, now: int) -> Mea
         flags.append(f"backdated {kind}")
     phases = [None if v is None else v / 1000 for v in raw]
     mttr = None if total is None else total / 1000
-    item = Measured(f, phases, mttr, flags)
+    item = Measured(f, phases, mttr, flags, is_open=f.status not in _CLOSED)
+    if f.revenue_per_hour is not None and total is not None:
+        item.cost = f.revenue_per_hour * total / 3_600_000
     rules = _rules(policy, f.severity)
     if rules is None:
         return item
     end = f.resolved if f.resolved is not None else now
     item.sla_response = _verdict(f.detected, f.acknowledged, rules.response, now)
     item.sla_resolution = _verdict(f.detected, f.resolved, rules.resolution, now)
+    interval = rules.interval or 0
     if f.updates:
-        if rules.interval is not None:
-            item.cadence_intervals, item.cadence_on_time = cadence(
-                f.declared, end, rules.interval, [u for u, _ in f.updates]
-            )
-        item.promises_made, item.promises_kept = promises(f.updates, end)
-    elif rules.interval is not None and end > f.declared:
-        item.cadence_intervals = max(0, -(-(end - f.declared) // rules.interval) - 1)
+        (
+            item.cadence_intervals,
+            item.cadence_on_time,
+            item.promises_made,
+            item.promises_kept,
+        ) = _updates(f.declared, end, interval, f.updates)
+    elif interval and end > f.declared:
+        item.cadence_intervals = max(0, -(-(end - f.declared) // interval) - 1)
     item.postmortem_rule = rules.postmortem
     item.postmortem_done = f.postmortem_status == "published"
     item.postmortem_overdue = (
@@ -259,8 +277,7 @@ def _measure(facts: IncidentFacts, policy: Policy, origin: int, now: int) -> Mea
         and rules.postmortem_due is not None
         and now > f.resolved + rules.postmortem_due
     )
-    if f.revenue_per_hour is not None and total is not None:
-        item.cost = f.revenue_per_hour * total / 3_600_000
+    item.met = item.sla_met
     return item
 
 
@@ -350,55 +367,31 @@ def group_keys(
 
 
 def summarise(items: Sequence[Measured]) -> dict[str, Any]:
-    """Every figure of one group of incidents."""
-    values: list[list[float]] = [[] for _ in FIGURES]
-    mttr_values = values[-1]
-    verdicts_response: dict[str | None, int] = defaultdict(int)
-    verdicts_resolution: dict[str | None, int] = defaultdict(int)
-    sla_met = sla_missed = 0
-    intervals = on_time = made = kept = 0
-    pm: dict[str, int] = defaultdict(int)
-    cost = 0.0
-    costed = open_ = flagged = 0
-    flag_kinds: dict[str, int] = defaultdict(int)
-    for item in items:
-        for slot, value in zip(values, item.phases, strict=False):
-            if value is not None:
-                slot.append(value)
-        if item.mttr is not None:
-            mttr_values.append(item.mttr)
-        closed = not item.facts.is_open
-        if not closed:
-            open_ += 1
-        if item.flags:
-            flagged += 1
-            for kind in {_flag_kind(f) for f in item.flags}:
-                flag_kinds[kind] += 1
-        response, resolution = item.sla_response, item.sla_resolution
-        verdicts_response[response] += 1
-        verdicts_resolution[resolution] += 1
-        if response == "missed" or resolution == "missed":
-            sla_missed += 1
-        elif (
-            (response == "met" or response is None)
-            and (resolution == "met" or resolution is None)
-            and (response is not None or resolution is not None)
-        ):
-            sla_met += 1
-        intervals += item.cadence_intervals
-        on_time += item.cadence_on_time
-        made += item.promises_made
-        kept += item.promises_kept
-        rule = item.postmortem_rule
-        if closed and rule != "optional":
-            pm[rule] += 1
-            if item.postmortem_done:
-                pm[rule + "_published"] += 1
-        if item.postmortem_overdue:
-            pm["overdue"] += 1
-        if item.cost is not None:
-            cost += item.cost
-            costed += 1
+    """Every figure of one group of incidents (column-wise passes: this runs per group)."""
+    values = [[x for it in items if (x := it.phases[n]) is not None] for n in range(4)]
+    values.append([x for it in items if (x := it.mttr) is not None])
+    open_ = sum(1 for it in items if it.is_open)
+    flagged_items = [it for it in items if it.flags]
+    flag_kinds: Counter[str] = Counter(
+        kind for it in flagged_items for kind in {_flag_kind(f) for f in it.flags}
+    )
+    verdicts_response = Counter(it.sla_response for it in items)
+    verdicts_resolution = Counter(it.sla_resolution for it in items)
+    met_counts = Counter(it.met for it in items)
+    with_updates = [it for it in items if it.cadence_intervals or it.promises_made]
+    intervals = sum(it.cadence_intervals for it in with_updates)
+    on_time = sum(it.cadence_on_time for it in with_updates)
+    made = sum(it.promises_made for it in with_updates)
+    kept = sum(it.promises_kept for it in with_updates)
+    pm: Counter[str] = Counter()
+    for it in items:
+        if it.postmortem_rule != "optional" and not it.is_open:
+            pm[it.postmortem_rule] += 1
+            if it.postmortem_done:
+                pm[it.postmortem_rule + "_published"] += 1
+            if it.postmortem_overdue:
+                pm["overdue"] += 1
+    costs = [c for it in items if (c := it.cost) is not None]
     figures = {}
     for name, found in zip(FIGURES, values, strict=True):
         figure = stats(found)
@@ -417,11 +410,12 @@ def summarise(items: Sequence[Measured]) -> dict[str, Any]:
             "compliance": _share(met, met + missed),
         }
 
+    sla_met, sla_missed = met_counts.get(True, 0), met_counts.get(False, 0)
     return {
         "incidents": len(items),
         "open": open_,
         "resolved": len(items) - open_,
-        "flagged": flagged,
+        "flagged": len(flagged_items),
         "flags": dict(sorted(flag_kinds.items())),
         "figures": figures,
         "sla": {
@@ -446,7 +440,7 @@ def summarise(items: Sequence[Measured]) -> dict[str, Any]:
             "recommended_published": pm["recommended_published"],
             "overdue": pm["overdue"],
         },
-        "cost": {"estimate": round(cost, 2), "incidents_with_revenue": costed},
+        "cost": {"estimate": round(math.fsum(costs), 2), "incidents_with_revenue": len(costs)},
     }
 
 
@@ -493,7 +487,7 @@ def weekly(
             by_severity[item.facts.severity] = by_severity.get(item.facts.severity, 0) + 1
             if item.mttr is not None:
                 mttr.append(item.mttr)
-            verdict = item.sla_met
+            verdict = item.met
             if verdict is True:
                 met += 1
             elif verdict is False:
