@@ -277,8 +277,17 @@ def _measure(facts: IncidentFacts, policy: Policy, origin: int, now: int) -> Mea
         and rules.postmortem_due is not None
         and now > f.resolved + rules.postmortem_due
     )
-    item.met = item.sla_met
+    response, resolution = item.sla_response, item.sla_resolution
+    if response == "missed" or resolution == "missed":
+        item.met = False
+    elif (response == "met" or resolution == "met") and (
+        response in _MET_OR_NONE and resolution in _MET_OR_NONE
+    ):
+        item.met = True
     return item
+
+
+_MET_OR_NONE = frozenset(("met", None))
 
 
 # ---- statistics -----------------------------------------------------------------------------
@@ -466,37 +475,39 @@ def weekly(
 ) -> list[dict[str, Any]]:
     """One row per week from `since` to `until` (empty weeks included), by declared time."""
     calendar = calendar or _Calendar(opts.tz)
-    buckets: dict[date, list[Measured]] = defaultdict(list)
+    weeks_of = calendar._weeks
+    counts: dict[date, dict[str, int]] = {}
+    mttrs: dict[date, list[float]] = defaultdict(list)
+    verdicts: dict[date, list[int]] = {}
     for item in items:
-        buckets[calendar.week(item.facts.declared)].append(item)
+        facts = item.facts
+        week = weeks_of.get(facts.declared // 900_000) or calendar.week(facts.declared)
+        by_severity = counts.get(week)
+        if by_severity is None:
+            by_severity = counts[week] = dict.fromkeys(severities, 0)
+            verdicts[week] = [0, 0]
+        by_severity[facts.severity] = by_severity.get(facts.severity, 0) + 1
+        if item.mttr is not None:
+            mttrs[week].append(item.mttr)
+        if item.met is not None:
+            verdicts[week][0 if item.met else 1] += 1
     first = week_of(opts.since, opts.tz)
     last = week_of(max(opts.since, opts.until - timedelta(microseconds=1)), opts.tz)
-    if buckets:
-        first, last = min(first, *buckets), max(last, *buckets)
+    if counts:
+        first, last = min(first, *counts), max(last, *counts)
     if (last - first).days > 7 * 520:  # cap very long spans at the weeks that have incidents
-        weeks = sorted(buckets)
+        weeks = sorted(counts)
     else:
         weeks = [first + timedelta(days=7 * n) for n in range((last - first).days // 7 + 1)]
     rows = []
     for week in weeks:
-        group = buckets.get(week, [])
-        by_severity = dict.fromkeys(severities, 0)
-        mttr: list[float] = []
-        met = missed = 0
-        for item in group:
-            by_severity[item.facts.severity] = by_severity.get(item.facts.severity, 0) + 1
-            if item.mttr is not None:
-                mttr.append(item.mttr)
-            verdict = item.met
-            if verdict is True:
-                met += 1
-            elif verdict is False:
-                missed += 1
-        figure = stats(mttr)
+        by_severity = counts.get(week) or dict.fromkeys(severities, 0)
+        figure = stats(mttrs.get(week, []))
+        met, missed = verdicts.get(week, [0, 0])
         rows.append(
             {
                 "week": week.isoformat(),
-                "incidents": len(group),
+                "incidents": sum(by_severity.values()),
                 "by_severity": by_severity,
                 "mttr_mean": figure["mean"],
                 "mttr_median": figure["median"],
