@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -206,7 +206,7 @@ def load_facts(conn: Connection, since: datetime, until: datetime) -> list[Incid
     append = facts.append
     parsed: dict[str, tuple[str, ...]] = {}
     empty: dict[str, Any] = {}
-    rows = conn.execute(query).all()
+    rows = _raw(conn, query)
     extra = _event_facts(conn, {row[0] for row in rows}, since)
     for row in rows:
         n, public_id, title, severity, kind, status, services = row[:7]
@@ -259,13 +259,14 @@ def _event_facts(conn: Connection, ids: set[int], since: datetime) -> dict[int, 
     if not ids:
         return found
     after = e.c.occurred_at >= since - EVENT_MARGIN
-    updates = conn.execute(
+    updates = _raw(
+        conn,
         select(
             e.c.incident_id,
             epoch_ms(e.c.occurred_at),
             text_epoch_ms(e.c.data["next_update_at"].as_string()),
-        ).where(e.c.type == UPDATE_EVENT, after)
-    ).all()
+        ).where(e.c.type == UPDATE_EVENT, after),
+    )
     pending: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
     for incident_id, occurred, promised in updates:
         if incident_id in ids:
@@ -286,18 +287,31 @@ def _event_facts(conn: Connection, ids: set[int], since: datetime) -> dict[int, 
         found[incident_id]["corrected"] = tuple(sorted(names))
     # Milestone events recorded later than they say they happened; the comparison runs in SQL
     # so only the (rare) candidates come back, then the tolerance is applied here.
-    late = conn.execute(
-        select(e.c.incident_id, e.c.type, e.c.occurred_at, e.c.recorded_at).where(
-            e.c.type.in_(MILESTONE_EVENTS), after, e.c.occurred_at < e.c.recorded_at
-        )
-    ).all()
+    late = _raw(
+        conn,
+        select(
+            e.c.incident_id, e.c.type, epoch_ms(e.c.occurred_at), epoch_ms(e.c.recorded_at)
+        ).where(e.c.type.in_(MILESTONE_EVENTS), after, e.c.occurred_at < e.c.recorded_at),
+    )
+    tolerance = compute.BACKDATE_TOLERANCE.total_seconds() * 1000
     backdated: dict[int, set[str]] = defaultdict(set)
     for incident_id, kind, occurred, recorded in late:
-        if incident_id in ids and recorded - occurred > compute.BACKDATE_TOLERANCE:
+        if incident_id in ids and recorded - occurred > tolerance:
             backdated[incident_id].add(str(kind))
     for incident_id, kinds in backdated.items():
         found[incident_id]["backdated"] = tuple(sorted(kinds))
     return found
+
+
+def _raw(conn: Connection, query: Any) -> Sequence[Any]:
+    """All rows as plain DBAPI tuples: every selected value is already a plain int, float or
+    text (moments come as epoch milliseconds), so SQLAlchemy's row processing is skipped."""
+    result = conn.execute(query)
+    try:
+        rows: Sequence[Any] = result.cursor.fetchall()
+    finally:
+        result.close()
+    return rows
 
 
 def _first(item: tuple[int, int | None]) -> int:
