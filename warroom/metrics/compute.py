@@ -228,7 +228,8 @@ def _updates(
 
 
 def measure(facts: IncidentFacts, policy: Policy, opts: Options) -> Measured:
-    return _measure(facts, policy, _origin(opts.mttr_from), ms(opts.now) or 0)
+    rules = _rules(policy, facts.severity)
+    return _measure(facts, rules, _origin(opts.mttr_from), ms(opts.now) or 0)
 
 
 def _origin(mttr_from: str) -> int:
@@ -238,7 +239,7 @@ def _origin(mttr_from: str) -> int:
 _CLOSED = frozenset(("resolved", "closed"))
 
 
-def _measure(facts: IncidentFacts, policy: Policy, origin: int, now: int) -> Measured:
+def _measure(facts: IncidentFacts, rules: _Rules | None, origin: int, now: int) -> Measured:
     f = facts
     raw, total, flags = phases_of(
         (f.started, f.detected, f.acknowledged, f.mitigated, f.resolved), f.reopen_count, origin
@@ -252,7 +253,6 @@ def _measure(facts: IncidentFacts, policy: Policy, origin: int, now: int) -> Mea
     item = Measured(f, phases, mttr, flags, is_open=f.status not in _CLOSED)
     if f.revenue_per_hour is not None and total is not None:
         item.cost = f.revenue_per_hour * total / 3_600_000
-    rules = _rules(policy, f.severity)
     if rules is None:
         return item
     end = f.resolved if f.resolved is not None else now
@@ -555,7 +555,9 @@ def report(
     if opts.by not in GROUPINGS:
         raise ValueError(f"unknown grouping {opts.by!r}; choose from {', '.join(GROUPINGS)}")
     origin, now = _origin(opts.mttr_from), ms(opts.now) or 0
-    items = [_measure(f, policy, origin, now) for f in facts]
+    facts = list(facts)
+    rules = {severity: _rules(policy, severity) for severity in {f.severity for f in facts}}
+    items = [_measure(f, rules[f.severity], origin, now) for f in facts]
     calendar = _Calendar(opts.tz)
     groups: dict[str, list[Measured]] = defaultdict(list)
     by = opts.by
