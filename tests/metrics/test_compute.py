@@ -10,7 +10,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from warroom.incidents.mttx import breakdown_of
 from warroom.metrics import compute
 from warroom.metrics.compute import IncidentFacts, Options
 from warroom.policy.loader import load_preset
@@ -358,3 +361,33 @@ def test_csv_neutralises_formulas() -> None:
     data = compute.report([facts(title="=HYPERLINK(1)")], POLICY, opts(), include_incidents=True)
     row = next(csv.DictReader(io.StringIO(compute.to_csv(data, incidents=True))))
     assert row["title"] == "'=HYPERLINK(1)"
+
+
+_moment = st.one_of(st.none(), st.integers(min_value=-600, max_value=600))
+
+
+@given(
+    moments=st.tuples(_moment, _moment, _moment, _moment, _moment),
+    reopens=st.integers(min_value=0, max_value=2),
+    mttr_from=st.sampled_from(["started_at", "detected_at"]),
+)
+def test_bulk_path_matches_the_incident_breakdown(
+    moments: tuple[int | None, ...], reopens: int, mttr_from: str
+) -> None:
+    """Metrics in epoch milliseconds give what `mttx.breakdown_of` gives on datetimes."""
+    names = ("started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at")
+    as_datetimes = {
+        n: (dt(v) if v is not None else None) for n, v in zip(names, moments, strict=True)
+    }
+    expected = breakdown_of(as_datetimes, reopens, mttr_from)
+    item = facts(
+        started=m(moments[0]) if moments[0] is not None else None,
+        detected=m(moments[1]) if moments[1] is not None else None,
+        acknowledged=m(moments[2]) if moments[2] is not None else None,
+        mitigated=m(moments[3]) if moments[3] is not None else None,
+        resolved=m(moments[4]) if moments[4] is not None else None,
+        reopen_count=reopens,
+    )
+    result = measure(item, mttr_from=mttr_from)
+    assert result.seconds == expected.seconds()
+    assert list(result.flags) == expected.flags
