@@ -1,0 +1,464 @@
+"""Similar past incidents, each with the reasons it matched.
+
+`score` is pure: two feature sets in, a score and human reasons out (same service, same alert
+fingerprint, shared labels, same change kind, similar title/summary/root-cause text). The
+`SimilarityIndex` keeps inverted postings so a lookup only scores incidents that share at least
+one service, fingerprint, label, change kind or distinctive word; `SimilarityService` keeps an
+index per process, refreshed incrementally from the database (rows updated since the last look).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from warroom.core import tables
+from warroom.core.clock import Clock
+from warroom.core.db import Database
+from warroom.core.errors import NotFound
+from warroom.postmortems.draft import written_root_cause
+from warroom.postmortems.tables import action_items, postmortems
+
+WEIGHTS = {
+    "service": 3.0,
+    "fingerprint": 4.0,
+    "label": 0.75,
+    "label_cap": 2.0,
+    "change": 1.5,
+    "text": 4.0,
+}
+MIN_SCORE = 1.0
+# Alert labels that identify one replica rather than the kind of failure.
+_VOLATILE_LABELS = frozenset({"instance", "pod", "container", "endpoint", "node", "id"})
+MIN_TEXT = 0.12
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9_-]{2,}")
+STOP_WORDS = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "from",
+        "that",
+        "this",
+        "was",
+        "were",
+        "are",
+        "has",
+        "have",
+        "had",
+        "not",
+        "but",
+        "all",
+        "any",
+        "can",
+        "our",
+        "out",
+        "into",
+        "onto",
+        "when",
+        "then",
+        "than",
+        "after",
+        "before",
+        "over",
+        "under",
+        "about",
+        "more",
+        "most",
+        "less",
+        "some",
+        "such",
+        "only",
+        "also",
+        "its",
+        "it's",
+        "via",
+        "per",
+        "due",
+        "get",
+        "got",
+        "use",
+        "used",
+        "using",
+        "being",
+        "been",
+        "there",
+        "their",
+        "they",
+        "them",
+        "what",
+        "which",
+        "who",
+        "why",
+        "how",
+        "again",
+        "still",
+        "very",
+        "just",
+        "each",
+        "other",
+        "incident",
+        "issue",
+        "problem",
+        "users",
+        "user",
+    ]
+)
+
+
+def tokens(*texts: str) -> frozenset[str]:
+    """Lower-case words of 3+ characters, minus stop words."""
+    words: set[str] = set()
+    for text in texts:
+        for word in _WORD.findall(text.lower()):
+            if word not in STOP_WORDS:
+                words.add(word)
+    return frozenset(words)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What an incident is compared on."""
+
+    services: frozenset[str] = frozenset()
+    fingerprints: frozenset[str] = frozenset()
+    labels: frozenset[str] = frozenset()  # "key=value"
+    change_kinds: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()
+
+    @staticmethod
+    def of(
+        *,
+        services: Iterable[str] = (),
+        fingerprints: Iterable[str] = (),
+        labels: Mapping[str, Any] | Iterable[str] = (),
+        change_kinds: Iterable[str] = (),
+        title: str = "",
+        summary: str = "",
+        root_cause: str = "",
+    ) -> Features:
+        label_set = (
+            frozenset(f"{k}={v}" for k, v in labels.items())
+            if isinstance(labels, Mapping)
+            else frozenset(labels)
+        )
+        return Features(
+            services=frozenset(services),
+            fingerprints=frozenset(fingerprints),
+            labels=label_set,
+            change_kinds=frozenset(change_kinds),
+            words=tokens(title, summary, root_cause),
+        )
+
+
+@dataclass(frozen=True)
+class Match:
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+
+def _list(values: Iterable[str], limit: int = 5) -> str:
+    items = sorted(values)
+    text = ", ".join(items[:limit])
+    return text + (f" (+{len(items) - limit})" if len(items) > limit else "")
+
+
+def score(query: Features, other: Features, idf: Mapping[str, float] | None = None) -> Match:
+    """How alike two incidents are, and why (pure). `idf` weighs rare words more."""
+    total = 0.0
+    reasons: list[str] = []
+    services = query.services & other.services
+    if services:
+        total += WEIGHTS["service"]
+        reasons.append(f"same service: {_list(services)}")
+    fingerprints = query.fingerprints & other.fingerprints
+    if fingerprints:
+        total += WEIGHTS["fingerprint"]
+        reasons.append(f"same alert fingerprint: {_list(fingerprints)}")
+    labels = query.labels & other.labels
+    if labels:
+        total += min(WEIGHTS["label"] * len(labels), WEIGHTS["label_cap"])
+        reasons.append(f"shared labels: {_list(labels)}")
+    changes = query.change_kinds & other.change_kinds
+    if changes:
+        total += WEIGHTS["change"]
+        reasons.append(f"same change kind: {_list(changes)}")
+    if query.words and other.words:
+        shared = query.words & other.words
+        if shared:
+
+            def weight(word: str) -> float:
+                return idf.get(word, 1.0) if idf else 1.0
+
+            union = query.words | other.words
+            similarity = sum(weight(w) for w in shared) / sum(weight(w) for w in union)
+            if similarity >= MIN_TEXT:
+                total += WEIGHTS["text"] * similarity
+                top = sorted(shared, key=lambda w: (-weight(w), w))[:5]
+                reasons.append(f"similar text ({similarity:.2f}): {', '.join(top)}")
+    return Match(round(total, 3), reasons)
+
+
+class SimilarityIndex:
+    """Inverted postings over incident features; lookups score only plausible candidates."""
+
+    def __init__(self) -> None:
+        self.features: dict[int, Features] = {}
+        self.postings: dict[str, set[int]] = {}
+
+    @staticmethod
+    def _terms(f: Features) -> Iterable[str]:
+        yield from (f"s:{x}" for x in f.services)
+        yield from (f"f:{x}" for x in f.fingerprints)
+        yield from (f"l:{x}" for x in f.labels)
+        yield from (f"c:{x}" for x in f.change_kinds)
+        yield from (f"w:{x}" for x in f.words)
+
+    def put(self, key: int, features: Features) -> None:
+        self.remove(key)
+        self.features[key] = features
+        for term in self._terms(features):
+            self.postings.setdefault(term, set()).add(key)
+
+    def remove(self, key: int) -> None:
+        old = self.features.pop(key, None)
+        if old is None:
+            return
+        for term in self._terms(old):
+            posting = self.postings.get(term)
+            if posting is not None:
+                posting.discard(key)
+                if not posting:
+                    del self.postings[term]
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def idf(self, word: str) -> float:
+        df = len(self.postings.get(f"w:{word}", ()))
+        return math.log((1 + len(self.features)) / (1 + df)) + 1.0
+
+    def lookup(
+        self, query: Features, *, limit: int = 5, exclude: int | None = None
+    ) -> list[tuple[int, Match]]:
+        """The best `limit` matches (score ≥ MIN_SCORE), best first."""
+        n = max(len(self.features), 1)
+        common = max(200, n // 20)  # words in >5% of incidents do not nominate candidates
+        candidates: set[int] = set()
+        for term in self._terms(query):
+            posting = self.postings.get(term)
+            if not posting:
+                continue
+            if term.startswith("w:") and len(posting) > common:
+                continue
+            candidates |= posting
+        candidates.discard(exclude if exclude is not None else -1)
+        idf = {w: self.idf(w) for w in query.words}
+        results: list[tuple[float, int, Match]] = []
+        for key in candidates:
+            other = self.features[key]
+            for word in other.words - idf.keys():
+                idf[word] = self.idf(word)
+            match = score(query, other, idf)
+            if match.score >= MIN_SCORE:
+                results.append((match.score, -key, match))
+        best = heapq.nlargest(limit, results, key=lambda r: (r[0], r[1]))
+        return [(-neg, match) for _, neg, match in best]
+
+
+def _change_kind(data: Mapping[str, Any]) -> str:
+    return str(data.get("kind") or data.get("change_kind") or data.get("type") or "deploy")
+
+
+class SimilarityService:
+    """Similar-incident look-ups backed by an in-process index refreshed from the database."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self.index = SimilarityIndex()
+        self._lock = threading.Lock()
+        self._incidents_seen: datetime | None = None
+        self._postmortems_seen: datetime | None = None
+        self._public: dict[int, str] = {}
+        self._by_public: dict[str, int] = {}
+
+    def refresh(self) -> int:
+        """Load incidents changed since the last refresh; returns how many were (re)indexed."""
+        with self._lock, self.db.read() as conn:
+            return self._refresh(conn)
+
+    def _refresh(self, conn: Connection) -> int:
+        i, e, p = tables.incidents, tables.events, postmortems
+        query = select(
+            i.c.id, i.c.public_id, i.c.title, i.c.summary, i.c.services, i.c.labels, i.c.updated_at
+        )
+        if self._incidents_seen is not None:
+            query = query.where(i.c.updated_at >= self._incidents_seen)
+        changed = {r.id: r for r in conn.execute(query).all()}
+        pm_query = select(p.c.incident_id, p.c.updated_at)
+        if self._postmortems_seen is not None:
+            pm_query = pm_query.where(p.c.updated_at >= self._postmortems_seen)
+        pm_changed = conn.execute(pm_query).all()
+        ids = set(changed) | {r.incident_id for r in pm_changed}
+        if not ids:
+            return 0
+        missing = ids - set(changed)
+        if missing:
+            for r in conn.execute(
+                select(
+                    i.c.id,
+                    i.c.public_id,
+                    i.c.title,
+                    i.c.summary,
+                    i.c.services,
+                    i.c.labels,
+                    i.c.updated_at,
+                ).where(i.c.id.in_(missing))
+            ).all():
+                changed[r.id] = r
+        full = self._incidents_seen is None
+        fingerprints: dict[int, set[str]] = {}
+        alert_labels: dict[int, set[str]] = {}
+        kinds: dict[int, set[str]] = {}
+        event_query = select(e.c.incident_id, e.c.type, e.c.data).where(
+            e.c.type.in_(("alert_attached", "deploy_correlated"))
+        )
+        if not full:
+            event_query = event_query.where(e.c.incident_id.in_(ids))
+        for ev in conn.execute(event_query).all():
+            if ev.type == "alert_attached":
+                if ev.data.get("fingerprint"):
+                    fingerprints.setdefault(ev.incident_id, set()).add(str(ev.data["fingerprint"]))
+                for k, v in (ev.data.get("labels") or {}).items():
+                    if k in _VOLATILE_LABELS:
+                        continue
+                    alert_labels.setdefault(ev.incident_id, set()).add(f"{k}={v}")
+            else:
+                kinds.setdefault(ev.incident_id, set()).add(_change_kind(ev.data))
+        root_causes: dict[int, str] = {}
+        body_query = select(p.c.incident_id, p.c.body)
+        if not full:
+            body_query = body_query.where(p.c.incident_id.in_(ids))
+        for pm_row in conn.execute(body_query).all():
+            root_causes[pm_row.incident_id] = written_root_cause(pm_row.body)
+        for key, r in changed.items():
+            labels = {f"{k}={v}" for k, v in (r.labels or {}).items()} | alert_labels.get(
+                key, set()
+            )
+            self.index.put(
+                key,
+                Features.of(
+                    services=r.services or (),
+                    fingerprints=fingerprints.get(key, ()),
+                    labels=labels,
+                    change_kinds=kinds.get(key, ()),
+                    title=r.title,
+                    summary=r.summary or "",
+                    root_cause=root_causes.get(key, ""),
+                ),
+            )
+            self._public[key] = r.public_id
+            self._by_public[r.public_id] = key
+            if self._incidents_seen is None or r.updated_at > self._incidents_seen:
+                self._incidents_seen = r.updated_at
+        for seen in pm_changed:
+            if self._postmortems_seen is None or seen.updated_at > self._postmortems_seen:
+                self._postmortems_seen = seen.updated_at
+        if self._incidents_seen is None:
+            self._incidents_seen = datetime.min.replace(tzinfo=self.clock.now().tzinfo)
+        return len(changed)
+
+    def similar(self, public_id: str, *, limit: int = 5) -> list[dict[str, Any]]:
+        """Past incidents like this one, best first, with reasons and their action items."""
+        self.refresh()
+        key = self._by_public.get(public_id.strip().upper())
+        if key is None:
+            raise NotFound(f"no incident {public_id}")
+        return self._results(self.index.lookup(self.index.features[key], limit=limit, exclude=key))
+
+    def similar_to(self, query: Features, *, limit: int = 5) -> list[dict[str, Any]]:
+        """Past incidents like a description (before declaring, or from triage answers)."""
+        self.refresh()
+        return self._results(self.index.lookup(query, limit=limit))
+
+    def _results(self, found: list[tuple[int, Match]]) -> list[dict[str, Any]]:
+        if not found:
+            return []
+        ids = [key for key, _ in found]
+        i, a, p = tables.incidents, action_items, postmortems
+        with self.db.read() as conn:
+            rows = {
+                r.id: r
+                for r in conn.execute(
+                    select(
+                        i.c.id,
+                        i.c.public_id,
+                        i.c.title,
+                        i.c.severity,
+                        i.c.status,
+                        i.c.declared_at,
+                        i.c.resolved_at,
+                    ).where(i.c.id.in_(ids))
+                ).all()
+            }
+            items: dict[int, list[dict[str, Any]]] = {}
+            for r in conn.execute(
+                select(a.c.id, a.c.incident_id, a.c.title, a.c.status, a.c.owner)
+                .where(a.c.incident_id.in_(ids))
+                .order_by(a.c.id)
+            ).all():
+                items.setdefault(r.incident_id, []).append(
+                    {
+                        "id": r.id,
+                        "title": r.title,
+                        "status": r.status,
+                        "owner": r.owner,
+                        "done": r.status == "done",
+                    }
+                )
+            pms = {
+                r.incident_id: r
+                for r in conn.execute(
+                    select(p.c.incident_id, p.c.status, p.c.root_cause_category).where(
+                        p.c.incident_id.in_(ids)
+                    )
+                ).all()
+            }
+        results = []
+        for key, match in found:
+            row = rows.get(key)
+            if row is None:
+                continue
+            pm = pms.get(key)
+            results.append(
+                {
+                    "incident": row.public_id,
+                    "title": row.title,
+                    "severity": row.severity,
+                    "status": row.status,
+                    "declared_at": row.declared_at.isoformat(),
+                    "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+                    "score": match.score,
+                    "reasons": match.reasons,
+                    "postmortem": (
+                        {"status": pm.status, "root_cause_category": pm.root_cause_category}
+                        if pm
+                        else None
+                    ),
+                    "action_items": items.get(key, []),
+                    "action_items_done": sum(1 for x in items.get(key, []) if x["done"]),
+                }
+            )
+        return results
