@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from warroom.core import tables
@@ -40,6 +40,8 @@ MIN_SCORE = 1.0
 # Alert labels that identify one replica rather than the kind of failure.
 _VOLATILE_LABELS = frozenset({"instance", "pod", "container", "endpoint", "node", "id"})
 MIN_TEXT = 0.12
+# Re-read a few events before the watermark: on PostgreSQL ids can commit out of order.
+_OVERLAP = 100
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9_-]{2,}")
 STOP_WORDS = frozenset(
@@ -253,27 +255,53 @@ class SimilarityIndex:
         self, query: Features, *, limit: int = 5, exclude: int | None = None
     ) -> list[tuple[int, Match]]:
         """The best `limit` matches (score ≥ MIN_SCORE), best first."""
-        n = max(len(self.features), 1)
-        common = max(200, n // 20)  # words in >5% of incidents do not nominate candidates
+        # Rare terms nominate all their incidents; a common service or fingerprint nominates
+        # only its most recent incidents (higher id = newer); common words, labels and change
+        # kinds nominate nobody (they still count in the score of nominated candidates).
+        common = max(200, min(1000, len(self.features) // 50))
         candidates: set[int] = set()
         for term in self._terms(query):
             posting = self.postings.get(term)
             if not posting:
                 continue
-            if term.startswith("w:") and len(posting) > common:
-                continue
-            candidates |= posting
+            if len(posting) <= common:
+                candidates |= posting
+            elif term[0] in "sf":
+                candidates.update(heapq.nlargest(common, posting))
         candidates.discard(exclude if exclude is not None else -1)
-        idf = {w: self.idf(w) for w in query.words}
-        results: list[tuple[float, int, Match]] = []
+        idf: dict[str, float] = {}
+
+        def weight(word: str) -> float:
+            value = idf.get(word)
+            if value is None:
+                value = idf[word] = self.idf(word)
+            return value
+
+        query_text = sum(weight(w) for w in query.words)
+        ranked: list[tuple[float, int]] = []
         for key in candidates:
             other = self.features[key]
-            for word in other.words - idf.keys():
-                idf[word] = self.idf(word)
-            match = score(query, other, idf)
-            if match.score >= MIN_SCORE:
-                results.append((match.score, -key, match))
-        best = heapq.nlargest(limit, results, key=lambda r: (r[0], r[1]))
+            total = 0.0
+            if query.services & other.services:
+                total += WEIGHTS["service"]
+            if query.fingerprints & other.fingerprints:
+                total += WEIGHTS["fingerprint"]
+            labels = len(query.labels & other.labels)
+            if labels:
+                total += min(WEIGHTS["label"] * labels, WEIGHTS["label_cap"])
+            if query.change_kinds & other.change_kinds:
+                total += WEIGHTS["change"]
+            shared = query.words & other.words
+            if shared:
+                union = query_text + sum(weight(w) for w in other.words - shared)
+                similarity = sum(idf[w] for w in shared) / union
+                if similarity >= MIN_TEXT:
+                    total += WEIGHTS["text"] * similarity
+            if total >= MIN_SCORE:
+                ranked.append((total, key))
+        top = heapq.nlargest(limit, ranked)
+        # Reasons only for the few shown (the same arithmetic as the fast loop above).
+        best = [(0.0, -key, score(query, self.features[key], idf)) for _, key in top]
         return [(-neg, match) for _, neg, match in best]
 
 
@@ -289,7 +317,7 @@ class SimilarityService:
         self.clock = clock
         self.index = SimilarityIndex()
         self._lock = threading.Lock()
-        self._incidents_seen: datetime | None = None
+        self._last_event_id: int | None = None
         self._postmortems_seen: datetime | None = None
         self._public: dict[int, str] = {}
         self._by_public: dict[str, int] = {}
@@ -300,43 +328,46 @@ class SimilarityService:
             return self._refresh(conn)
 
     def _refresh(self, conn: Connection) -> int:
+        """Every incident change appends an event, so the event id is the watermark (an
+        O(1) max on the primary key); post-mortem edits are found by their indexed updated_at."""
         i, e, p = tables.incidents, tables.events, postmortems
-        query = select(
-            i.c.id, i.c.public_id, i.c.title, i.c.summary, i.c.services, i.c.labels, i.c.updated_at
-        )
-        if self._incidents_seen is not None:
-            query = query.where(i.c.updated_at >= self._incidents_seen)
-        changed = {r.id: r for r in conn.execute(query).all()}
-        pm_query = select(p.c.incident_id, p.c.updated_at)
-        if self._postmortems_seen is not None:
-            pm_query = pm_query.where(p.c.updated_at >= self._postmortems_seen)
-        pm_changed = conn.execute(pm_query).all()
-        ids = set(changed) | {r.incident_id for r in pm_changed}
-        if not ids:
-            return 0
-        missing = ids - set(changed)
-        if missing:
-            for r in conn.execute(
-                select(
-                    i.c.id,
-                    i.c.public_id,
-                    i.c.title,
-                    i.c.summary,
-                    i.c.services,
-                    i.c.labels,
-                    i.c.updated_at,
-                ).where(i.c.id.in_(missing))
-            ).all():
-                changed[r.id] = r
-        full = self._incidents_seen is None
-        fingerprints: dict[int, set[str]] = {}
-        alert_labels: dict[int, set[str]] = {}
-        kinds: dict[int, set[str]] = {}
+        full = self._last_event_id is None
+        last_event = conn.execute(select(func.max(e.c.id))).scalar() or 0
+        last_pm = conn.execute(select(func.max(p.c.updated_at))).scalar()
+        ids: set[int] | None = None
+        if not full:
+            ids = set()
+            if last_event > (self._last_event_id or 0):
+                ids |= set(
+                    conn.execute(
+                        select(e.c.incident_id)
+                        .where(e.c.id > (self._last_event_id or 0) - _OVERLAP)
+                        .distinct()
+                    ).scalars()
+                )
+            if last_pm is not None and (
+                self._postmortems_seen is None or last_pm > self._postmortems_seen
+            ):
+                query = select(p.c.incident_id)
+                if self._postmortems_seen is not None:
+                    query = query.where(p.c.updated_at > self._postmortems_seen)
+                ids |= set(conn.execute(query).scalars())
+            if not ids:
+                return 0
+        columns = (i.c.id, i.c.public_id, i.c.title, i.c.summary, i.c.services, i.c.labels)
+        incident_query = select(*columns)
         event_query = select(e.c.incident_id, e.c.type, e.c.data).where(
             e.c.type.in_(("alert_attached", "deploy_correlated"))
         )
-        if not full:
+        body_query = select(p.c.incident_id, p.c.body)
+        if ids is not None:
+            incident_query = incident_query.where(i.c.id.in_(ids))
             event_query = event_query.where(e.c.incident_id.in_(ids))
+            body_query = body_query.where(p.c.incident_id.in_(ids))
+        changed = conn.execute(incident_query).all()
+        fingerprints: dict[int, set[str]] = {}
+        alert_labels: dict[int, set[str]] = {}
+        kinds: dict[int, set[str]] = {}
         for ev in conn.execute(event_query).all():
             if ev.type == "alert_attached":
                 if ev.data.get("fingerprint"):
@@ -348,12 +379,10 @@ class SimilarityService:
             else:
                 kinds.setdefault(ev.incident_id, set()).add(_change_kind(ev.data))
         root_causes: dict[int, str] = {}
-        body_query = select(p.c.incident_id, p.c.body)
-        if not full:
-            body_query = body_query.where(p.c.incident_id.in_(ids))
         for pm_row in conn.execute(body_query).all():
             root_causes[pm_row.incident_id] = written_root_cause(pm_row.body)
-        for key, r in changed.items():
+        for r in changed:
+            key = int(r.id)
             labels = {f"{k}={v}" for k, v in (r.labels or {}).items()} | alert_labels.get(
                 key, set()
             )
@@ -371,13 +400,9 @@ class SimilarityService:
             )
             self._public[key] = r.public_id
             self._by_public[r.public_id] = key
-            if self._incidents_seen is None or r.updated_at > self._incidents_seen:
-                self._incidents_seen = r.updated_at
-        for seen in pm_changed:
-            if self._postmortems_seen is None or seen.updated_at > self._postmortems_seen:
-                self._postmortems_seen = seen.updated_at
-        if self._incidents_seen is None:
-            self._incidents_seen = datetime.min.replace(tzinfo=self.clock.now().tzinfo)
+        self._last_event_id = last_event
+        if last_pm is not None:
+            self._postmortems_seen = last_pm
         return len(changed)
 
     def similar(self, public_id: str, *, limit: int = 5) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ postmortems = Table(
     Column("published_at", UTCDateTime),
     Column("reviewers", JSON, nullable=False),
     Index("ix_postmortems_status", "status"),
+    Index("ix_postmortems_updated_at", "updated_at"),
 )
 
 action_items = Table(

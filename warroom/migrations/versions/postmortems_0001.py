@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("public_id", name=op.f("uq_postmortems_public_id")),
     )
     op.create_index("ix_postmortems_status", "postmortems", ["status"])
+    op.create_index("ix_postmortems_updated_at", "postmortems", ["updated_at"])
     op.create_table(
         "action_items",
         sa.Column("id", _PK, autoincrement=True, nullable=False),
@@ -87,5 +88,6 @@ def downgrade() -> None:
     op.drop_index("ix_action_items_status_due", table_name="action_items")
     op.drop_index("ix_action_items_incident", table_name="action_items")
     op.drop_table("action_items")
+    op.drop_index("ix_postmortems_updated_at", table_name="postmortems")
     op.drop_index("ix_postmortems_status", table_name="postmortems")
     op.drop_table("postmortems")
