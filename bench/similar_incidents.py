@@ -26,14 +26,80 @@ from warroom.core.db import Database
 from warroom.postmortems.similarity import SimilarityService
 from warroom.postmortems.tables import action_items, postmortems
 
-WORDS = (
-    "checkout payments login search cart api gateway database replica queue worker cache "
-    "timeout latency errors 500 502 503 outage degraded slow failing memory cpu disk full "
-    "certificate expired dns resolution connection pool exhausted deadlock migration lock "
-    "kafka consumer lag redis eviction oom kill deploy rollback config flag regression "
-    "webhook retry storm rate limit throttling third-party provider stripe s3 bucket region "
-    "network partition packet loss load balancer health check crashloop pod node scheduler"
-).split()
+WORDS = [
+    "checkout",
+    "payments",
+    "login",
+    "search",
+    "cart",
+    "api",
+    "gateway",
+    "database",
+    "replica",
+    "queue",
+    "worker",
+    "cache",
+    "timeout",
+    "latency",
+    "errors",
+    "500",
+    "502",
+    "503",
+    "outage",
+    "degraded",
+    "slow",
+    "failing",
+    "memory",
+    "cpu",
+    "disk",
+    "full",
+    "certificate",
+    "expired",
+    "dns",
+    "resolution",
+    "connection",
+    "pool",
+    "exhausted",
+    "deadlock",
+    "migration",
+    "lock",
+    "kafka",
+    "consumer",
+    "lag",
+    "redis",
+    "eviction",
+    "oom",
+    "kill",
+    "deploy",
+    "rollback",
+    "config",
+    "flag",
+    "regression",
+    "webhook",
+    "retry",
+    "storm",
+    "rate",
+    "limit",
+    "throttling",
+    "third-party",
+    "provider",
+    "stripe",
+    "s3",
+    "bucket",
+    "region",
+    "network",
+    "partition",
+    "packet",
+    "loss",
+    "load",
+    "balancer",
+    "health",
+    "check",
+    "crashloop",
+    "pod",
+    "node",
+    "scheduler",
+]
 CAUSES = (
     "connection pool limit too low after release",
     "expired TLS certificate on the gateway",
@@ -187,7 +253,8 @@ def main() -> None:
     started = time.perf_counter()
     fill(db, args.incidents, args.seed)
     print(
-        f"filled {args.incidents:,} incidents in {time.perf_counter() - started:.1f} s ({db.dialect})"
+        f"filled {args.incidents:,} incidents in "
+        f"{time.perf_counter() - started:.1f} s ({db.dialect})"
     )
     service = SimilarityService(db, SystemClock())
     started = time.perf_counter()
