@@ -19,6 +19,7 @@ from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.mttx import breakdown
 
 SYSTEM_ACTORS = frozenset({"warroom", "system"})
+_WORKED = frozenset({"success", "succeeded", "worked", "resolved", "mitigated", "ok", "effective"})
 
 # Sections people fill in, in order, with the prompt shown under each.
 HUMAN_SECTIONS: tuple[tuple[str, str], ...] = (
@@ -361,6 +362,21 @@ def render(
             )
     else:
         add("No runbook steps were recorded.")
+    worked = [e for e in facts.mitigations if str(e.data.get("outcome", "")).lower() in _WORKED]
+    if facts.runbook_steps or worked:
+        used = sorted(
+            {str(e.data.get("runbook")) for e in facts.runbook_steps if e.data.get("runbook")}
+        )
+        add("")
+        add(
+            f"Keep what worked: `warroom postmortem runbook {state.public_id}` drafts a new "
+            "runbook from these steps"
+            + (
+                f"; add `--extend <file>` to extend the one used ({', '.join(used)})."
+                if used
+                else "."
+            )
+        )
     add("")
     add("## Mitigations tried")
     add("")

@@ -271,6 +271,8 @@ def handle_follow_up(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
                 source=str(data.get("source") or "follow_up_required"),
                 source_key=str(payload["key"]),
             )
+            if item_id < 0:  # made by an earlier run of this effect
+                return Outcome(True, f"action item {-item_id} exists")
             runtime.incidents.mutate_in(
                 conn,
                 str(payload["incident"]),
@@ -368,6 +370,8 @@ def install(runtime: Runtime) -> None:
         )
         if not just_declared or state.status is not Status.TRIGGERED:
             return
+        if not runtime.extras["similarity"].ready():
+            return  # a large index is still being built in the background
         try:
             suggest_similar(runtime, state.public_id)
         except WarroomError:

@@ -507,13 +507,16 @@ class ActionItemService:
         source: str,
         source_key: str | None,
     ) -> int:
-        """Insert an item (exactly once per source_key) and plan its tracker syncs."""
+        """Insert an item (exactly once per source_key) and plan its tracker syncs.
+
+        Returns the item's id; for a source_key seen before, the existing item's id negated.
+        """
         if source_key is not None:
             found = conn.execute(
                 select(action_items.c.id).where(action_items.c.source_key == source_key)
             ).first()
             if found is not None:
-                return int(found.id)
+                return -int(found.id)
         now = self.clock.now()
         result = conn.execute(
             insert(action_items).values(

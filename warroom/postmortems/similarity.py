@@ -218,6 +218,8 @@ class SimilarityIndex:
     def __init__(self) -> None:
         self.features: dict[int, Features] = {}
         self.postings: dict[str, set[int]] = {}
+        self._idf_cache: dict[str, float] = {}
+        self._idf_size = 0
 
     @staticmethod
     def _terms(f: Features) -> Iterable[str]:
@@ -258,7 +260,7 @@ class SimilarityIndex:
         # Rare terms nominate all their incidents; a common service or fingerprint nominates
         # only its most recent incidents (higher id = newer); common words, labels and change
         # kinds nominate nobody (they still count in the score of nominated candidates).
-        common = max(200, min(1000, len(self.features) // 50))
+        common = max(200, min(500, len(self.features) // 100))
         candidates: set[int] = set()
         for term in self._terms(query):
             posting = self.postings.get(term)
@@ -269,7 +271,11 @@ class SimilarityIndex:
             elif term[0] in "sf":
                 candidates.update(heapq.nlargest(common, posting))
         candidates.discard(exclude if exclude is not None else -1)
-        idf: dict[str, float] = {}
+        size = len(self.features)
+        if abs(size - self._idf_size) > size // 100:
+            self._idf_cache = {}  # document frequencies drift as the index grows
+            self._idf_size = size
+        idf = self._idf_cache
 
         def weight(word: str) -> float:
             value = idf.get(word)
@@ -318,9 +324,27 @@ class SimilarityService:
         self.index = SimilarityIndex()
         self._lock = threading.Lock()
         self._last_event_id: int | None = None
+        self._warming: threading.Thread | None = None
         self._postmortems_seen: datetime | None = None
         self._public: dict[int, str] = {}
         self._by_public: dict[str, int] = {}
+
+    def ready(self, sync_limit: int = 5000) -> bool:
+        """True once the index is built. A small database is indexed right away; a large one
+        in a background thread (callers that must answer, like the API, just wait for it)."""
+        if self._last_event_id is not None:
+            return True
+        with self.db.read() as conn:
+            count = conn.execute(select(func.count()).select_from(tables.incidents)).scalar_one()
+        if count <= sync_limit:
+            self.refresh()
+            return True
+        if self._warming is None:
+            self._warming = threading.Thread(
+                target=self.refresh, name="warroom-similarity-index", daemon=True
+            )
+            self._warming.start()
+        return False
 
     def refresh(self) -> int:
         """Load incidents changed since the last refresh; returns how many were (re)indexed."""
