@@ -431,16 +431,22 @@ class SimilarityService:
 
     def similar(self, public_id: str, *, limit: int = 5) -> list[dict[str, Any]]:
         """Past incidents like this one, best first, with reasons and their action items."""
-        self.refresh()
-        key = self._by_public.get(public_id.strip().upper())
-        if key is None:
-            raise NotFound(f"no incident {public_id}")
-        return self._results(self.index.lookup(self.index.features[key], limit=limit, exclude=key))
+        with self._lock:  # one thread changes or reads the index at a time
+            with self.db.read() as conn:
+                self._refresh(conn)
+            key = self._by_public.get(public_id.strip().upper())
+            if key is None:
+                raise NotFound(f"no incident {public_id}")
+            found = self.index.lookup(self.index.features[key], limit=limit, exclude=key)
+        return self._results(found)
 
     def similar_to(self, query: Features, *, limit: int = 5) -> list[dict[str, Any]]:
         """Past incidents like a description (before declaring, or from triage answers)."""
-        self.refresh()
-        return self._results(self.index.lookup(query, limit=limit))
+        with self._lock:
+            with self.db.read() as conn:
+                self._refresh(conn)
+            found = self.index.lookup(query, limit=limit)
+        return self._results(found)
 
     def _results(self, found: list[tuple[int, Match]]) -> list[dict[str, Any]]:
         if not found:
