@@ -264,3 +264,65 @@ def test_merge_keeps_people_sections_and_extra_ones() -> None:
 )
 def test_blame_hints(text: str, count: int) -> None:
     assert len(draft.blame_warnings(text)) == count
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "line"),
+    [
+        ("acknowledged", {}, "Incident acknowledged"),
+        (
+            "severity_changed",
+            {"from": "SEV2", "to": "SEV1", "reason": "spread"},
+            "Severity SEV2 → SEV1 (spread)",
+        ),
+        (
+            "role_assigned",
+            {"role": "commander", "person": "carol"},
+            "carol took the commander role",
+        ),
+        ("note_added", {"text": "db at 100%"}, "Note: db at 100%"),
+        (
+            "alert_attached",
+            {"labels": {"alertname": "HighErrorRate"}, "fingerprint": "ab"},
+            "Alert HighErrorRate attached (fingerprint ab)",
+        ),
+        (
+            "deploy_correlated",
+            {"service": "payments", "version": "v2"},
+            "Change correlated: payments v2",
+        ),
+        (
+            "mitigation_applied",
+            {"action": "roll back", "outcome": "success"},
+            "Mitigation tried: roll back → success",
+        ),
+        (
+            "runbook_step_ran",
+            {"runbook": "rb", "step": "s1", "kind": "http", "status": "ok"},
+            "Runbook rb step s1 (http): ok",
+        ),
+        (
+            "status_update_published",
+            {"message": "We are investigating"},
+            "Status update published: We are investigating",
+        ),
+        (
+            "notification_sent",
+            {"recipient": "carol", "channel": "slack", "reason": "page"},
+            "Notified carol via slack (page)",
+        ),
+        (
+            "escalated",
+            {"targets": ["contact:executives"], "rule": "sev1-60m"},
+            "Escalated to contact:executives (sev1-60m)",
+        ),
+        ("resolved", {"summary": "rolled back"}, "Resolved: rolled back"),
+        ("something_new", {}, "Something new"),
+    ],
+)
+def test_timeline_lines(event_type: str, data: dict[str, object], line: str) -> None:
+    assert draft.describe(Event(event_type, "x", T, data)) == line
+
+
+def test_markdown_table_cells_are_escaped() -> None:
+    assert draft.cell("a | b\nc") == "a \\| b c"
