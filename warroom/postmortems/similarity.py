@@ -356,8 +356,16 @@ class SimilarityService:
         O(1) max on the primary key); post-mortem edits are found by their indexed updated_at."""
         i, e, p = tables.incidents, tables.events, postmortems
         full = self._last_event_id is None
-        last_event = conn.execute(select(func.max(e.c.id))).scalar() or 0
-        last_pm = conn.execute(select(func.max(p.c.updated_at))).scalar()
+        marks = conn.execute(
+            select(
+                select(func.max(e.c.id)).scalar_subquery(),
+                select(func.max(p.c.updated_at)).scalar_subquery(),
+            )
+        ).one()
+        last_event = int(marks[0] or 0)
+        last_pm = marks[1]
+        if last_pm is not None and not isinstance(last_pm, datetime):
+            last_pm = conn.execute(select(func.max(p.c.updated_at))).scalar()  # SQLite text
         ids: set[int] | None = None
         if not full:
             ids = set()
@@ -465,7 +473,11 @@ class SimilarityService:
                         i.c.status,
                         i.c.declared_at,
                         i.c.resolved_at,
-                    ).where(i.c.id.in_(ids))
+                        p.c.status.label("pm_status"),
+                        p.c.root_cause_category,
+                    )
+                    .outerjoin(p, p.c.incident_id == i.c.id)
+                    .where(i.c.id.in_(ids))
                 ).all()
             }
             items: dict[int, list[dict[str, Any]]] = {}
@@ -483,20 +495,11 @@ class SimilarityService:
                         "done": r.status == "done",
                     }
                 )
-            pms = {
-                r.incident_id: r
-                for r in conn.execute(
-                    select(p.c.incident_id, p.c.status, p.c.root_cause_category).where(
-                        p.c.incident_id.in_(ids)
-                    )
-                ).all()
-            }
         results = []
         for key, match in found:
             row = rows.get(key)
             if row is None:
                 continue
-            pm = pms.get(key)
             results.append(
                 {
                     "incident": row.public_id,
@@ -508,8 +511,8 @@ class SimilarityService:
                     "score": match.score,
                     "reasons": match.reasons,
                     "postmortem": (
-                        {"status": pm.status, "root_cause_category": pm.root_cause_category}
-                        if pm
+                        {"status": row.pm_status, "root_cause_category": row.root_cause_category}
+                        if row.pm_status
                         else None
                     ),
                     "action_items": items.get(key, []),
