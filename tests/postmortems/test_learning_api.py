@@ -103,3 +103,26 @@ def test_runbook_draft_endpoint(api: Api, runtime: Runtime, clock: FixedClock) -
     ]
     bad = api.post(f"/api/v1/incidents/{incident}/runbook-draft", {"extend": {"steps": "x"}})
     assert bad[0] == 422
+
+
+def test_incidents_declared_by_an_integration_get_suggestions_from_the_worker(
+    api: Api, runtime: Runtime, clock: FixedClock
+) -> None:
+    from warroom.worker import Worker
+
+    past = declare(api, title="Payments 5xx spike", services=["payments"])
+    data = {
+        "title": "Payments 5xx spike",
+        "severity": "SEV2",
+        "type": "service_outage",
+        "services": ["payments"],
+        "source": "alertmanager",
+    }
+    with runtime.db.write() as conn:
+        _, state = runtime.incidents.insert_declared(conn, "warroom", data, clock.now())
+    Worker(runtime).run_once()
+    Worker(runtime).run_once()
+    events = api.ok("GET", f"/api/v1/incidents/{state.public_id}/timeline")["events"]
+    suggested = [e for e in events if e["type"] == "similar_incidents_suggested"]
+    assert len(suggested) == 1
+    assert suggested[0]["data"]["matches"][0]["incident"] == past

@@ -4,9 +4,10 @@ Reactor (pure, runs inside each incident transaction) plans:
 - `postmortem_create` when an incident is resolved (the post-mortem is also created right after
   the resolve commits; the effect is the crash-safe backstop, both are idempotent);
 - `postmortem_reminder` before and `postmortem_overdue` at the due date of each schedule;
-- `follow_up_item` for each `follow_up_required` event (exactly one action item per event).
-Right after an incident is declared, similar past incidents (if any) are looked up and put on
-its timeline as `similar_incidents_suggested`.
+- `follow_up_item` for each `follow_up_required` event (exactly one action item per event);
+- `similar_lookup` for incidents an integration declared (alert intake).
+Right after a person declares an incident, similar past incidents (if any) are looked up and put
+on its timeline as `similar_incidents_suggested` (in the request, after commit).
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ from warroom.worker import Outcome
 
 log = logging.getLogger("warroom.postmortems")
 
-CREATE, REMIND, OVERDUE, FOLLOW_UP = (
+CREATE, REMIND, OVERDUE, FOLLOW_UP, SIMILAR = (
     "postmortem_create",
     "postmortem_reminder",
     "postmortem_overdue",
     "follow_up_item",
+    "similar_lookup",
 )
 
 config_sections = {"postmortems": PostmortemsConfig}
@@ -99,6 +101,18 @@ def plan_effects(
                     max(due, now),
                     incident_id=incident_id,
                     dedup_key=f"pm-overdue:{incident_id}:{due.isoformat()}",
+                )
+            )
+        elif event.type == "declared" and event.data.get("source", "manual") != "manual":
+            # Declared by an integration (no request to answer): look up similar incidents in
+            # the worker. Declarations by people get them right after commit, in the request.
+            effects.append(
+                outbox.Effect(
+                    SIMILAR,
+                    {"incident": public_id},
+                    now,
+                    incident_id=incident_id,
+                    dedup_key=f"similar:{incident_id}",
                 )
             )
         elif event.type == "follow_up_required":
@@ -316,6 +330,11 @@ def suggest_similar(runtime: Runtime, public_id: str) -> int:
     return len(matches)
 
 
+def handle_similar(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    found = suggest_similar(runtime, str(effect.payload["incident"]))
+    return Outcome(True, f"{found} similar")
+
+
 def handle_sync(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
     from warroom.postmortems.trackers import sync_item
 
@@ -392,6 +411,7 @@ def install(runtime: Runtime) -> None:
             REMIND: handle_reminder,
             OVERDUE: handle_overdue,
             FOLLOW_UP: handle_follow_up,
+            SIMILAR: handle_similar,
             SYNC_KIND: handle_sync,
         }
     )
