@@ -136,21 +136,20 @@ async def work_an_incident(agent: Client, agent_name: str) -> str:
     )
     assert resolved["status"] == "resolved"
 
-    # Guard: a SEV2 post-mortem is required; not even scheduled yet.
+    # Guard: a SEV2 post-mortem is required and must be published before closing.
     error = await refused(agent, "close_incident", {"incident": incident})
     assert error["code"] == "guard_failed"
-    assert error["rule"] == "lifecycle guard: postmortem, agent_postmortem"
+    assert error["rule"] == "lifecycle guard: postmortem"
     scheduled = await ok(
         agent,
         "schedule_postmortem",
         {"incident": incident, "owner": "alice", "due_at": "2026-11-25T17:00:00Z"},
     )
     assert scheduled["postmortem"]["status"] == "scheduled"
-    # People may close now (policy: scheduled suffices); an agent needs it published.
+    # Scheduled is not enough: the policy wants it published.
     error = await refused(agent, "close_incident", {"incident": incident})
-    assert error["rule"] == "lifecycle guard: agent_postmortem"
+    assert error["rule"] == "lifecycle guard: postmortem"
     assert "published" in error["message"]
-    assert "agents.close_requires_published_postmortem" in error["message"]
 
     # Illegal moves name the transition table.
     error = await refused(agent, "acknowledge_incident", {"incident": incident})
@@ -165,7 +164,8 @@ async def work_an_incident(agent: Client, agent_name: str) -> str:
 
     timeline = await ok(agent, "get_timeline", {"incident": incident})
     actors = {event["actor"] for event in timeline["events"]}
-    assert actors == {f"agent:{agent_name}"}, actors
+    # Everything the agent did carries its name; the rest is warroom acting by itself.
+    assert actors - {"warroom"} == {f"agent:{agent_name}"}, actors
     types = [event["type"] for event in timeline["events"]]
     for expected in ("declared", "triaged", "role_assigned", "note_added", "flag_set", "resolved"):
         assert expected in types

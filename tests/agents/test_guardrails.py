@@ -27,7 +27,10 @@ T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 def _policy(**agents: bool) -> Any:
-    return parse_policy({"extends": "default", "agents": agents})
+    # "scheduled" suffices for people here, so the agents-only rule is what is under test.
+    return parse_policy(
+        {"extends": "default", "postmortem_close_requires": "scheduled", "agents": agents}
+    )
 
 
 @pytest.mark.parametrize(

@@ -79,12 +79,15 @@ def test_an_agent_works_an_incident_over_http(served: str, agent_token: Callable
         return incident
 
     incident = anyio.run(session)
-    # The agent rule is stricter than the people's rule: a person may close it now.
+    # A person resolves, reviews and publishes the post-mortem; then closing is allowed.
     headers = {"Authorization": f"Bearer {person}"}
     with httpx.Client(base_url=served, headers=headers, timeout=30) as http:
         checklist = {item: {"confirmed": True} for item in scenario.ALL_CHECKLIST}
         body = {"summary": "fixed", "checklist": checklist}
         assert http.post(f"/api/v1/incidents/{incident}/resolve", json=body).status_code == 200
+        for step in ("submit", "publish"):
+            reply = http.post(f"/api/v1/incidents/{incident}/postmortem/{step}")
+            assert reply.status_code == 200, reply.text
         closed = http.post(f"/api/v1/incidents/{incident}/close")
         assert closed.status_code == 200, closed.text
         assert closed.json()["status"] == "closed"

@@ -80,9 +80,10 @@ def test_full_lifecycle_records_every_step(api: Api, runtime: Any) -> None:
         "status_changed",
         "status_changed",
         "resolved",
+        "postmortem_scheduled",  # recommended for SEV3: drafted at resolve, owner and due date
         "closed",
     ]
-    assert all(e["actor"] == "token:alice" for e in events)
+    assert all(e["actor"] == "token:alice" for e in events if e["type"] != "postmortem_scheduled")
 
 
 def test_resolve_guard_names_unconfirmed_items_and_changes_nothing(api: Api) -> None:
@@ -139,6 +140,12 @@ def test_close_of_sev1_needs_postmortem(api: Api) -> None:
     assert api.ok("GET", path)["status"] == "resolved"
     due = (T0 + timedelta(hours=48)).isoformat()
     api.ok("POST", f"{path}/postmortem/schedule", json={"owner": "dana", "due_at": due})
+    # Scheduled is not enough: a required post-mortem must be published before closing.
+    status, body = api.post(f"{path}/close")
+    assert status == 409
+    assert "published post-mortem" in body["error"]["message"]
+    api.ok("POST", f"{path}/postmortem/submit")
+    api.ok("POST", f"{path}/postmortem/publish")
     assert api.ok("POST", f"{path}/close")["status"] == "closed"
 
 

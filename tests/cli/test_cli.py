@@ -58,6 +58,9 @@ def test_declare_show_and_lifecycle(cli_env: Path) -> None:
     assert closed.exit_code == 2
     assert "post-mortem" in closed.output
     wr_json("postmortem", "schedule", incident, "--owner", "dana", "--due", "48h")
+    assert wr("close", incident).exit_code == 2  # required: must be published, not just scheduled
+    wr_json("postmortem", "submit", incident)
+    wr_json("postmortem", "publish", incident)
     assert wr_json("close", incident)["status"] == "closed"
     timeline = wr_json("timeline", incident)["events"]
     assert timeline[0]["actor"] == "alice"

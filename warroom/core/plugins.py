@@ -20,11 +20,13 @@ PLUGINS: tuple[str, ...] = (
     "warroom.agents.plugin",
     "warroom.workbench.plugin",
     "warroom.metrics.plugin",
+    "warroom.postmortems.plugin",
 )
 
 ALL_TABLE_MODULES: tuple[str, ...] = (
     "warroom.core.tables",
     "warroom.workbench.tables",
+    "warroom.postmortems.tables",
 )
 
 

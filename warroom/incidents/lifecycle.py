@@ -124,6 +124,8 @@ def _agent_needs_published_postmortem(
 ) -> UnmetGuard | None:
     if not request.by_agent or not policy.agents.close_requires_published_postmortem:
         return None
+    if policy.postmortem_close_requires == "published":
+        return None  # the general post-mortem guard already demands it of everyone
     if policy.severity(state.severity).postmortem.requirement != "required":
         return None
     postmortem = state.postmortem or {}

@@ -356,7 +356,7 @@ class Policy(Strict):
     triage: Triage = Triage()
     recurrence_window: Duration = timedelta(hours=24)
     recurrence_action: Literal["reopen", "link"] = "reopen"
-    postmortem_close_requires: Literal["scheduled", "published"] = "scheduled"
+    postmortem_close_requires: Literal["scheduled", "published"] = "published"
     # MTTR is measured from started_at by default (impact), or from detected_at.
     mttr_from: Literal["started_at", "detected_at"] = "started_at"
     agents: AgentPermissions = AgentPermissions()

@@ -1,0 +1,1 @@
+"""After the incident: post-mortems, action items, trackers, similar incidents and patterns."""

@@ -1,0 +1,371 @@
+"""REST endpoints: post-mortems, action items, exports, similar incidents, patterns, runbooks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from warroom.api.deps import PrincipalDep, RowId, RuntimeDep
+from warroom.core.errors import InvalidInput
+from warroom.core.runtime import Runtime
+from warroom.incidents.model import IncidentState
+from warroom.postmortems import beads, exports, patterns, runbook_draft
+from warroom.postmortems.schemas import (
+    ActionItemIn,
+    ActionItemPatch,
+    ListActions,
+    PostmortemEditIn,
+    ReasonIn,
+    SubmitIn,
+)
+from warroom.postmortems.service import (
+    ActionItemService,
+    PostmortemService,
+    _incident_row,
+    load_events,
+)
+from warroom.postmortems.similarity import Features, SimilarityService
+
+router = APIRouter(prefix="/api/v1", tags=["post-mortems"])
+
+
+def _pm(runtime: Runtime) -> PostmortemService:
+    service: PostmortemService = runtime.extras["postmortems"]
+    return service
+
+
+def _items(runtime: Runtime) -> ActionItemService:
+    service: ActionItemService = runtime.extras["action_items"]
+    return service
+
+
+# ---- post-mortems ----------------------------------------------------------------------
+
+
+@router.post(
+    "/incidents/{incident_id}/postmortem",
+    status_code=201,
+    summary="Create the post-mortem now (drafted from the timeline)",
+)
+def create_postmortem(
+    runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
+) -> dict[str, Any]:
+    result = _pm(runtime).ensure(principal, incident_id, on_demand=True)
+    assert result is not None
+    return result
+
+
+@router.get("/incidents/{incident_id}/postmortem", summary="The post-mortem (JSON, md or html)")
+def get_postmortem(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    incident_id: str,
+    format: Annotated[str, Query(pattern="^(json|markdown|html)$")] = "json",
+) -> Any:
+    principal.require("viewer")
+    data = _pm(runtime).get(incident_id)
+    if format == "markdown":
+        return PlainTextResponse(data["body"], media_type="text/markdown; charset=utf-8")
+    if format == "html":
+        return HTMLResponse(exports.to_html(data["body"], f"{data['incident']}: {data['title']}"))
+    return data
+
+
+@router.put("/incidents/{incident_id}/postmortem", summary="Edit the Markdown source")
+def edit_postmortem(
+    runtime: RuntimeDep, principal: PrincipalDep, incident_id: str, body: PostmortemEditIn
+) -> dict[str, Any]:
+    return _pm(runtime).edit(
+        principal,
+        incident_id,
+        body=body.body,
+        version=body.version,
+        root_cause_category=body.root_cause_category,
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/postmortem/regenerate",
+    summary="Refresh the recorded facts from the timeline (people's sections are kept)",
+)
+def regenerate_postmortem(
+    runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
+) -> dict[str, Any]:
+    return _pm(runtime).regenerate(principal, incident_id)
+
+
+@router.post("/incidents/{incident_id}/postmortem/submit", summary="Draft → in review")
+def submit_postmortem(
+    runtime: RuntimeDep, principal: PrincipalDep, incident_id: str, body: SubmitIn | None = None
+) -> dict[str, Any]:
+    return _pm(runtime).submit(principal, incident_id, (body or SubmitIn()).reviewers)
+
+
+@router.post("/incidents/{incident_id}/postmortem/return", summary="In review → draft")
+def return_postmortem(
+    runtime: RuntimeDep, principal: PrincipalDep, incident_id: str, body: ReasonIn
+) -> dict[str, Any]:
+    return _pm(runtime).return_to_draft(principal, incident_id, body.reason)
+
+
+@router.post("/incidents/{incident_id}/postmortem/publish", summary="In review → published")
+def publish_postmortem(
+    runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
+) -> dict[str, Any]:
+    return _pm(runtime).publish(principal, incident_id)
+
+
+@router.get("/postmortems", summary="Post-mortems (optionally by status)")
+def list_postmortems(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    status: Annotated[str | None, Query(pattern="^(draft|in_review|published)$")] = None,
+) -> dict[str, Any]:
+    principal.require("viewer")
+    items = _pm(runtime).list(status)
+    for item in items:
+        item.pop("body", None)
+    return {"items": items}
+
+
+@router.get(
+    "/postmortems/export",
+    summary="Every published post-mortem as files (Markdown and HTML) with an index",
+)
+def export_postmortems(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("viewer")
+    published = _pm(runtime).list("published")
+    files = []
+    entries = []
+    for pm in published:
+        stem = exports.file_stem(pm["incident"])
+        title = f"{pm['incident']}: {pm['title']}"
+        files.append(
+            {
+                "incident": pm["incident"],
+                "markdown_name": f"{stem}.md",
+                "html_name": f"{stem}.html",
+                "markdown": pm["body"],
+                "html": exports.to_html(pm["body"], title),
+            }
+        )
+        entries.append((pm["incident"], pm["title"], (pm["published_at"] or "")[:10]))
+    index = exports.index_markdown(entries)
+    return {
+        "files": files,
+        "index": {
+            "markdown_name": "index.md",
+            "markdown": index,
+            "html_name": "index.html",
+            "html": exports.to_html(index.replace(".md)", ".html)"), "Post-mortems"),
+        },
+    }
+
+
+# ---- action items ----------------------------------------------------------------------
+
+
+@router.post("/incidents/{incident_id}/actions", status_code=201, summary="Add an action item")
+def create_action(
+    runtime: RuntimeDep, principal: PrincipalDep, incident_id: str, body: ActionItemIn
+) -> dict[str, Any]:
+    return _items(runtime).create(principal, incident_id, body)
+
+
+@router.get("/incidents/{incident_id}/actions", summary="The incident's action items")
+def incident_actions(
+    runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
+) -> dict[str, Any]:
+    principal.require("viewer")
+    with runtime.db.read() as conn:
+        _incident_row(conn, incident_id)
+    return {"items": _items(runtime).list(ListActions(incident=incident_id))}
+
+
+@router.get("/actions", summary="Action items across incidents")
+def list_actions(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    owner: str | None = None,
+    overdue: bool = False,
+    status: Annotated[list[str] | None, Query()] = None,
+    incident: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> dict[str, Any]:
+    principal.require("viewer")
+    bad = [s for s in status or [] if s not in ("open", "in_progress", "done", "wont_do")]
+    if bad:
+        raise InvalidInput(f"unknown status {', '.join(bad)}; use open, in_progress, done, wont_do")
+    flt = ListActions(
+        owner=owner, overdue=overdue, status=status or [], incident=incident, limit=limit
+    )
+    return {"items": _items(runtime).list(flt)}
+
+
+@router.get("/actions/{item_id}", summary="One action item")
+def get_action(runtime: RuntimeDep, principal: PrincipalDep, item_id: RowId) -> dict[str, Any]:
+    principal.require("viewer")
+    return _items(runtime).get(item_id)
+
+
+@router.patch("/actions/{item_id}", summary="Change an action item")
+def update_action(
+    runtime: RuntimeDep, principal: PrincipalDep, item_id: RowId, body: ActionItemPatch
+) -> dict[str, Any]:
+    return _items(runtime).update(principal, item_id, body)
+
+
+@router.delete("/actions/{item_id}", status_code=204, summary="Delete an action item")
+def delete_action(runtime: RuntimeDep, principal: PrincipalDep, item_id: RowId) -> Response:
+    _items(runtime).delete(principal, item_id)
+    return Response(status_code=204)
+
+
+@router.post("/actions/{item_id}/sync", summary="Sync to the configured trackers now")
+def sync_action(runtime: RuntimeDep, principal: PrincipalDep, item_id: RowId) -> dict[str, Any]:
+    from warroom.postmortems.trackers import sync_item
+
+    principal.require("responder")
+    items = _items(runtime)
+    items.get(item_id)
+    trackers = items.trackers()
+    if not trackers:
+        raise InvalidInput(
+            "no tracker is configured: add postmortems.github and/or postmortems.jira to the "
+            "config file"
+        )
+    results = {}
+    for tracker in trackers:
+        result = sync_item(runtime, item_id, tracker)
+        results[tracker] = {
+            "ok": result.ok,
+            "message": result.message,
+            "retryable": result.retryable,
+            "ref": result.ref,
+            "url": result.url,
+        }
+    return {"item": items.get(item_id), "results": results}
+
+
+# ---- beads -----------------------------------------------------------------------------
+
+
+@router.get("/exports/beads", summary="Incidents and action items as beads issue records")
+def export_beads(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    incident: Annotated[list[str] | None, Query()] = None,
+) -> dict[str, Any]:
+    from warroom.core import tables
+    from warroom.postmortems.plugin import _config
+    from warroom.postmortems.tables import action_items
+
+    principal.require("viewer")
+    prefix = _config(runtime).beads_prefix
+    from sqlalchemy import select
+
+    i = tables.incidents
+    query = select(i.c.id, i.c.state).order_by(i.c.id)
+    if incident:
+        query = query.where(i.c.public_id.in_([x.strip().upper() for x in incident]))
+    else:
+        with_items = select(action_items.c.incident_id)
+        query = query.where(i.c.id.in_(with_items) | (i.c.severity_rank <= 2))
+    with runtime.db.read() as conn:
+        rows = conn.execute(query).all()
+    issues: list[dict[str, Any]] = []
+    items = _items(runtime)
+    for row in rows:
+        state = IncidentState.from_dict(row.state)
+        rank = runtime.policy.rank(state.severity)
+        bug = beads.incident_issue(state, rank=rank, prefix=prefix)
+        issues.append(bug)
+        for item in items.list(ListActions(incident=state.public_id)):
+            issues.append(beads.action_issue(item, incident_bead=bug["id"], prefix=prefix))
+    return {"path": ".beads/issues.jsonl", "issues": issues}
+
+
+# ---- learning --------------------------------------------------------------------------
+
+
+@router.get("/incidents/{incident_id}/similar", summary="Similar past incidents, with reasons")
+def similar_incidents(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    incident_id: str,
+    limit: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> dict[str, Any]:
+    principal.require("viewer")
+    service: SimilarityService = runtime.extras["similarity"]
+    return {"incident": incident_id.upper(), "matches": service.similar(incident_id, limit=limit)}
+
+
+class SimilarQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(default="", max_length=500)
+    summary: str = Field(default="", max_length=10_000)
+    services: list[str] = Field(default_factory=list, max_length=50)
+    labels: dict[str, str] = Field(default_factory=dict)
+    fingerprints: list[str] = Field(default_factory=list, max_length=100)
+    change_kinds: list[str] = Field(default_factory=list, max_length=20)
+    limit: int = Field(default=5, ge=1, le=50)
+
+
+@router.post("/similar", summary="Past incidents like a description (before declaring)")
+def similar_to(runtime: RuntimeDep, principal: PrincipalDep, body: SimilarQuery) -> dict[str, Any]:
+    principal.require("viewer")
+    service: SimilarityService = runtime.extras["similarity"]
+    features = Features.of(
+        services=body.services,
+        fingerprints=body.fingerprints,
+        labels=body.labels,
+        change_kinds=body.change_kinds,
+        title=body.title,
+        summary=body.summary,
+    )
+    return {"matches": service.similar_to(features, limit=body.limit)}
+
+
+@router.get("/patterns", summary="Recurring patterns and the critical-patterns document")
+def get_patterns(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    format: Annotated[str, Query(pattern="^(json|markdown)$")] = "json",
+) -> Any:
+    principal.require("viewer")
+    data = patterns.report(runtime)
+    if format == "markdown":
+        return PlainTextResponse(data["document"], media_type="text/markdown; charset=utf-8")
+    return data
+
+
+class RunbookDraftIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    extend: dict[str, Any] | None = None
+
+
+@router.post(
+    "/incidents/{incident_id}/runbook-draft",
+    summary="Turn the steps taken into a runbook draft (or extend a given runbook)",
+)
+def runbook_from_incident(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    incident_id: str,
+    body: RunbookDraftIn | None = None,
+) -> dict[str, Any]:
+    principal.require("viewer")
+    with runtime.db.read() as conn:
+        row = _incident_row(conn, incident_id)
+        events = load_events(conn, int(row.id))
+    state = IncidentState.from_dict(row.state)
+    extend = body.extend if body else None
+    if extend is not None and not isinstance(extend.get("steps", []), list):
+        raise InvalidInput("the runbook to extend must have a list of steps")
+    runbook = runbook_draft.draft(state, events, extend=extend)
+    return {"runbook": runbook, "yaml": runbook_draft.to_yaml(runbook)}

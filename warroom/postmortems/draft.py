@@ -1,0 +1,504 @@
+"""The post-mortem draft, written from what the timeline recorded (pure: no I/O, no clock).
+
+The facts (summary, impact, timeline with MTTx, alerts, changes, runbook steps, mitigations,
+roles and responders) come from the incident's state and events. The sections only people can
+write (root cause, contributing factors, five whys, ...) are headings with prompts. The wording
+is blameless: it describes what the systems and the process did, never who is at fault.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from warroom.core.durations import format_duration
+from warroom.incidents.model import Event, IncidentState
+from warroom.incidents.mttx import breakdown
+
+SYSTEM_ACTORS = frozenset({"warroom", "system"})
+_WORKED = frozenset({"success", "succeeded", "worked", "resolved", "mitigated", "ok", "effective"})
+
+# Sections people fill in, in order, with the prompt shown under each.
+HUMAN_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("Root cause", "What in the system allowed this to happen? Describe mechanisms, not people."),
+    ("Contributing factors", "- (e.g. a missing alert, a test gap, deploy timing)"),
+    (
+        "Five whys",
+        "1. Why did users see the problem?\n2. Why?\n3. Why?\n4. Why?\n5. Why?",
+    ),
+    ("What went well", "- "),
+    ("What went wrong", "- "),
+    ("Where we got lucky", "- "),
+    ("Lessons learned", "- "),
+)
+PREVENTION_AREAS = ("Monitoring", "Testing", "Process", "Infrastructure")
+PREVENTION_PROMPTS = {
+    "Monitoring": "What signal would have caught this sooner?",
+    "Testing": "What test would have stopped it before production?",
+    "Process": "What change to how we work would prevent or shorten it?",
+    "Infrastructure": "What change to the platform would contain it?",
+}
+
+
+@dataclass(frozen=True)
+class ActionItemLine:
+    """An action item as the draft lists it."""
+
+    id: int
+    title: str
+    owner: str | None
+    due_at: datetime | None
+    priority: int
+    type: str
+    status: str
+
+
+def cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell (one line, pipes escaped)."""
+    text = str(value if value is not None else "")
+    text = re.sub(r"\s+", " ", text).strip()
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "not recorded"
+
+
+def _hm(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(value: timedelta | None) -> str:
+    return format_duration(value) if value is not None else "n/a"
+
+
+def _first(data: Mapping[str, Any], *keys: str) -> str:
+    for key in keys:
+        value = data.get(key)
+        if value not in (None, "", [], {}):
+            return str(value)
+    return ""
+
+
+def alert_name(data: Mapping[str, Any]) -> str:
+    labels = data.get("labels") or {}
+    name = _first(data, "alertname", "name", "title", "summary")
+    if not name and isinstance(labels, Mapping):
+        name = str(labels.get("alertname", ""))
+    return name or "alert"
+
+
+def describe(event: Event) -> str:
+    """One blameless line for a timeline event."""
+    d = event.data
+    t = event.type
+    if t == "declared":
+        return f"Incident declared as {d.get('severity')} ({d.get('source', 'manual')})"
+    if t == "triaged":
+        return f"Triage recorded: {d.get('severity')} / {d.get('type')}"
+    if t == "acknowledged":
+        return "Incident acknowledged"
+    if t == "status_changed":
+        reason = f" ({d['reason']})" if d.get("reason") else ""
+        return f"Status {d.get('from')} → {d.get('to')}{reason}"
+    if t == "severity_changed":
+        reason = f" ({d['reason']})" if d.get("reason") else ""
+        return f"Severity {d.get('from')} → {d.get('to')}{reason}"
+    if t == "role_assigned":
+        if d.get("person"):
+            return f"{d.get('person')} took the {d.get('role')} role"
+        return f"The {d.get('role')} role was cleared"
+    if t == "note_added":
+        return f"Note: {d.get('text', '')}"
+    if t == "alert_attached":
+        fp = f" (fingerprint {d['fingerprint']})" if d.get("fingerprint") else ""
+        return f"Alert {alert_name(d)} attached{fp}"
+    if t == "deploy_correlated":
+        return "Change correlated: " + change_text(d)
+    if t == "mitigation_applied":
+        return f"Mitigation tried: {d.get('action', '')} → {d.get('outcome', 'unknown')}"
+    if t == "runbook_step_ran":
+        return (
+            f"Runbook {d.get('runbook', '')} step {d.get('step', '')} "
+            f"({d.get('kind', 'step')}): {d.get('status', '')}"
+        )
+    if t == "status_update_published":
+        return "Status update published" + (
+            f": {_first(d, 'message', 'body', 'text')}"
+            if _first(d, "message", "body", "text")
+            else ""
+        )
+    if t == "notification_sent":
+        return (
+            f"Notified {d.get('recipient', '')} via {d.get('channel', '')} ({d.get('reason', '')})"
+        )
+    if t == "notification_failed":
+        return f"Notification to {d.get('recipient', '')} failed"
+    if t == "escalated":
+        targets = d.get("targets") or d.get("notify") or d.get("to") or ""
+        if isinstance(targets, list | tuple):
+            targets = ", ".join(str(x) for x in targets)
+        reason = _first(d, "reason", "rule", "action")
+        return f"Escalated to {targets}" + (f" ({reason})" if reason else "")
+    if t == "resolved":
+        return f"Resolved: {d.get('summary', '')}"
+    if t == "closed":
+        return "Incident closed"
+    if t == "reopened":
+        return f"Reopened: {d.get('reason', '')}"
+    if t == "milestone_corrected":
+        return f"Milestone {d.get('milestone')} corrected to {d.get('at')}"
+    if t == "postmortem_scheduled":
+        return f"Post-mortem scheduled: owner {d.get('owner')}, due {d.get('due_at')}"
+    if t == "postmortem_published":
+        return "Post-mortem published"
+    if t == "follow_up_required":
+        return f"Follow-up required: {d.get('title', '')}"
+    if t == "details_updated":
+        return "Details updated: " + ", ".join(sorted(d))
+    if t == "flag_set":
+        return f"Flag {d.get('flag')} set to {d.get('value')}"
+    return t.replace("_", " ").capitalize()
+
+
+def change_text(d: Mapping[str, Any]) -> str:
+    parts = [
+        _first(d, "kind", "change_kind", "type"),
+        _first(d, "service"),
+        _first(d, "version", "revision", "ref"),
+        _first(d, "summary", "description", "title"),
+    ]
+    return " ".join(p for p in parts if p) or "a recent change"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the draft states, gathered from state and events (also used by tests and exports)."""
+
+    duration: timedelta | None
+    revenue_estimate: float | None
+    introduced_at: datetime | None
+    alerts: list[Event]
+    changes: list[Event]
+    runbook_steps: list[Event]
+    mitigations: list[Event]
+    responders: list[str]
+
+
+def gather(state: IncidentState, events: Sequence[Event]) -> Facts:
+    by_type: dict[str, list[Event]] = {}
+    for event in events:
+        by_type.setdefault(event.type, []).append(event)
+    end = state.resolved_at
+    duration = end - state.started_at if end and end >= state.started_at else None
+    rate = state.impact.revenue_per_hour
+    revenue = (
+        round(rate * duration.total_seconds() / 3600, 2)
+        if rate is not None and duration is not None
+        else None
+    )
+    changes = by_type.get("deploy_correlated", [])
+    introduced: datetime | None = state.started_at
+    for change in changes:
+        raw = change.data.get("deployed_at") or change.data.get("at")
+        try:
+            moment = datetime.fromisoformat(str(raw)) if raw else None
+        except ValueError:
+            moment = None
+        if (
+            moment is not None
+            and moment.tzinfo is not None
+            and (introduced is None or moment < introduced)
+        ):
+            introduced = moment
+    responders: list[str] = []
+    for event in events:
+        names = [event.actor]
+        if event.type == "role_assigned" and event.data.get("person"):
+            names.append(str(event.data["person"]))
+        for name in names:
+            if name and name not in SYSTEM_ACTORS and name not in responders:
+                responders.append(name)
+    return Facts(
+        duration=duration,
+        revenue_estimate=revenue,
+        introduced_at=introduced,
+        alerts=by_type.get("alert_attached", []),
+        changes=changes,
+        runbook_steps=by_type.get("runbook_step_ran", []),
+        mitigations=by_type.get("mitigation_applied", []),
+        responders=responders,
+    )
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def render(
+    state: IncidentState,
+    events: Sequence[Event],
+    *,
+    owner: str | None,
+    due_at: datetime | None,
+    requirement: str,
+    action_items: Sequence[ActionItemLine] = (),
+    mttr_from: str = "started_at",
+) -> str:
+    """The Markdown draft of the post-mortem."""
+    facts = gather(state, events)
+    mttx = breakdown(state, mttr_from)
+    out: list[str] = []
+    add = out.append
+    add(f"# Post-mortem: {state.public_id} — {state.title}")
+    add("")
+    add(
+        "> Blameless review: we describe what happened and how the system and our process "
+        "allowed it, so we can improve them. People acted on what they knew at the time."
+    )
+    add("")
+    add(f"- **Severity:** {state.severity}")
+    add(f"- **Type:** {state.type.replace('_', ' ')}")
+    add(f"- **Services:** {', '.join(state.services) or 'none recorded'}")
+    add(f"- **Post-mortem:** {requirement}; owner {owner or 'unassigned'}; due {_time(due_at)}")
+    add("")
+    add("## Summary")
+    add("")
+    add(state.title + ("." if not state.title.endswith(".") else ""))
+    if state.summary:
+        add("")
+        add(state.summary)
+    if state.resolution_summary:
+        add("")
+        add(f"**Resolution:** {state.resolution_summary}")
+    add("")
+    add("## Impact")
+    add("")
+    impact = state.impact
+    users = f"{impact.users_affected:,}" if impact.users_affected is not None else "not recorded"
+    add(f"- **Users affected:** {users}")
+    if impact.customer_facing is not None:
+        add(f"- **Customer-facing:** {'yes' if impact.customer_facing else 'no'}")
+    if impact.data_at_risk is not None:
+        add(f"- **Data at risk:** {'yes' if impact.data_at_risk else 'no'}")
+    add(
+        f"- **Duration of impact:** {_duration(facts.duration)} "
+        f"({_time(state.started_at)} to {_time(state.resolved_at)})"
+    )
+    if facts.revenue_estimate is not None and impact.revenue_per_hour is not None:
+        hours = (facts.duration or timedelta(0)).total_seconds() / 3600
+        add(
+            f"- **Revenue estimate:** {_money(facts.revenue_estimate)} "
+            f"({_money(impact.revenue_per_hour)} per hour × {hours:.2f} h)"
+        )
+    else:
+        add("- **Revenue estimate:** no revenue rate recorded")
+    add("")
+    add("## Timeline")
+    add("")
+    add("| Milestone | Time |")
+    add("|---|---|")
+    add(f"| Introduced | {_time(facts.introduced_at)} |")
+    add(f"| Impact began | {_time(state.started_at)} |")
+    add(f"| Detected | {_time(state.detected_at)} |")
+    add(f"| Acknowledged | {_time(state.acknowledged_at)} |")
+    add(f"| Mitigated | {_time(state.mitigated_at)} |")
+    add(f"| Resolved | {_time(state.resolved_at)} |")
+    add("")
+    add("| Phase | Duration |")
+    add("|---|---|")
+    labels = {
+        "time_to_detect": "Time to detect",
+        "time_to_acknowledge": "Time to acknowledge",
+        "time_to_mitigate": "Time to mitigate",
+        "time_to_resolve": "Time from mitigation to resolution",
+    }
+    for phase, value in mttx.phases.items():
+        add(f"| {labels[phase]} | {_duration(value)} |")
+    add(f"| Time to resolve (from {mttr_from.removesuffix('_at')}) | {_duration(mttx.total)} |")
+    if mttx.flags:
+        add("")
+        add("Data notes: " + "; ".join(mttx.flags))
+    add("")
+    add("| Time (UTC) | Event | By |")
+    add("|---|---|---|")
+    for event in events:
+        add(f"| {_hm(event.occurred_at)} | {cell(describe(event))} | {cell(event.actor)} |")
+    add("")
+    add("## Alerts that fired")
+    add("")
+    if facts.alerts:
+        for e in facts.alerts:
+            fp = e.data.get("fingerprint")
+            add(
+                f"- {_hm(e.occurred_at)} {alert_name(e.data)}"
+                + (f" (fingerprint `{fp}`)" if fp else "")
+                + (f" from {e.data['source']}" if e.data.get("source") else "")
+            )
+    else:
+        add("No alerts were attached to this incident (it was detected another way).")
+    add("")
+    add("## Changes correlated")
+    add("")
+    if facts.changes:
+        for e in facts.changes:
+            add(f"- {_hm(e.occurred_at)} {change_text(e.data)}")
+    else:
+        add("No change was correlated with this incident.")
+    add("")
+    add("## Runbooks and steps run")
+    add("")
+    if facts.runbook_steps:
+        add("| Time (UTC) | Runbook | Step | Kind | Result |")
+        add("|---|---|---|---|---|")
+        for e in facts.runbook_steps:
+            d = e.data
+            add(
+                f"| {_hm(e.occurred_at)} | {cell(d.get('runbook'))} | {cell(d.get('step'))} "
+                f"| {cell(d.get('kind'))} | {cell(d.get('status'))} |"
+            )
+    else:
+        add("No runbook steps were recorded.")
+    worked = [e for e in facts.mitigations if str(e.data.get("outcome", "")).lower() in _WORKED]
+    if facts.runbook_steps or worked:
+        used = sorted(
+            {str(e.data.get("runbook")) for e in facts.runbook_steps if e.data.get("runbook")}
+        )
+        add("")
+        add(
+            f"Keep what worked: `warroom postmortem runbook {state.public_id}` drafts a new "
+            "runbook from these steps"
+            + (
+                f"; add `--extend <file>` to extend the one used ({', '.join(used)})."
+                if used
+                else "."
+            )
+        )
+    add("")
+    add("## Mitigations tried")
+    add("")
+    if facts.mitigations:
+        add("| Time (UTC) | Action | Outcome |")
+        add("|---|---|---|")
+        for e in facts.mitigations:
+            add(
+                f"| {_hm(e.occurred_at)} | {cell(e.data.get('action'))} "
+                f"| {cell(e.data.get('outcome'))} |"
+            )
+    else:
+        add("No mitigation was recorded.")
+    add("")
+    add("## Roles and responders")
+    add("")
+    if state.roles:
+        for role, person in state.roles.items():
+            add(f"- **{role.replace('_', ' ')}:** {person}")
+    else:
+        add("- No roles were assigned.")
+    add(f"- **Responders:** {', '.join(facts.responders) or 'none recorded'}")
+    add("")
+    add("## Action items")
+    add("")
+    if action_items:
+        add("| # | Action | Type | Owner | Due | Priority | Status |")
+        add("|---|---|---|---|---|---|---|")
+        for item in action_items:
+            due = item.due_at.strftime("%Y-%m-%d") if item.due_at else "-"
+            add(
+                f"| {item.id} | {cell(item.title)} | {item.type} | {cell(item.owner or '-')} "
+                f"| {due} | P{item.priority} | {item.status} |"
+            )
+    else:
+        add("None yet: add them with `warroom actions add " + state.public_id + "`.")
+    add("")
+    for title, prompt in HUMAN_SECTIONS:
+        add(f"## {title}")
+        add("")
+        add(prompt)
+        add("")
+    add("## Prevention")
+    add("")
+    for area in PREVENTION_AREAS:
+        add(f"### {area}")
+        add("")
+        add(PREVENTION_PROMPTS[area])
+        add("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def section(body: str, title: str) -> str:
+    """The text under a `## title` heading (up to the next `## `), prompts included."""
+    lines = body.splitlines()
+    wanted = title.strip().lower()
+    collecting = False
+    found: list[str] = []
+    for line in lines:
+        if line.startswith("## "):
+            if collecting:
+                break
+            collecting = line[3:].strip().lower() == wanted
+            continue
+        if collecting:
+            found.append(line)
+    return "\n".join(found).strip()
+
+
+def written_root_cause(body: str) -> str:
+    """The root cause people wrote (empty while it still holds only the prompt)."""
+    text = section(body, "Root cause")
+    prompt = dict(HUMAN_SECTIONS)["Root cause"]
+    return "" if text == prompt else text
+
+
+BLAMEFUL = re.compile(
+    r"\b(blame[sd]?|fault|careless(ness)?|negligen(t|ce)|incompeten(t|ce)|stupid|"
+    r"should have known|human error|screwed up)\b",
+    re.IGNORECASE,
+)
+
+
+def blame_warnings(body: str) -> list[str]:
+    """Phrases that point at people rather than systems (shown as review hints)."""
+    found = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        for match in BLAMEFUL.finditer(line):
+            found.append(f"line {number}: '{match.group(0)}' — describe the system, not a person")
+    return found
+
+
+def _split(body: str) -> list[tuple[str, str]]:
+    """(heading, text) pairs for `## ` sections; the part before the first is heading ''."""
+    parts: list[tuple[str, list[str]]] = [("", [])]
+    for line in body.splitlines():
+        if line.startswith("## "):
+            parts.append((line[3:].strip(), []))
+        else:
+            parts[-1][1].append(line)
+    return [(heading, "\n".join(lines)) for heading, lines in parts]
+
+
+def merge_human_sections(fresh: str, previous: str) -> str:
+    """The fresh draft with every section people write taken from the previous text."""
+    human = {title.lower() for title, _ in HUMAN_SECTIONS} | {"prevention"}
+    old = {heading.lower(): text for heading, text in _split(previous) if heading}
+    fresh_parts = _split(fresh)
+    fresh_names = {heading.lower() for heading, _ in fresh_parts}
+    out: list[str] = []
+    for heading, text in fresh_parts:
+        if heading:
+            out.append(f"## {heading}")
+            out.append(
+                old[heading.lower()]
+                if heading.lower() in human and heading.lower() in old
+                else text
+            )
+        else:
+            out.append(text)
+    for heading, text in _split(previous):
+        if heading and heading.lower() not in fresh_names:
+            out.append(f"## {heading}")
+            out.append(text)
+    return "\n".join(out).rstrip() + "\n"

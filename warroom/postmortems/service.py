@@ -1,0 +1,673 @@
+"""Post-mortem and action item use cases. Each write runs in one transaction.
+
+The post-mortem's owner, due date and publication live on the incident timeline
+(`postmortem_scheduled`, `postmortem_published`), so the lifecycle's close guard reads them from
+the incident state; the document itself (Markdown source, review status) is a row here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql.elements import ColumnElement
+
+from warroom.core import outbox, tables
+from warroom.core.auth import Principal
+from warroom.core.clock import Clock, ensure_utc
+from warroom.core.db import Database
+from warroom.core.errors import Conflict, InvalidInput, NotFound
+from warroom.incidents.model import Event, IncidentState
+from warroom.incidents.service import IncidentService
+from warroom.policy import Policy
+from warroom.postmortems import draft
+from warroom.postmortems.config import PostmortemsConfig
+from warroom.postmortems.schemas import ActionItemIn, ActionItemPatch, ListActions
+from warroom.postmortems.tables import action_items, postmortems
+
+DRAFT, IN_REVIEW, PUBLISHED = "draft", "in_review", "published"
+OPEN_STATUSES = ("open", "in_progress")
+ITEM_STATUSES = ("open", "in_progress", "done", "wont_do")
+ITEM_TYPES = ("prevent", "mitigate", "detect", "process")
+MAX_BODY = 200_000
+SYNC_KIND = "action_item_sync"
+
+
+def _incident_row(conn: Connection, public_id: str, *, lock: bool = False) -> Any:
+    i = tables.incidents
+    query = select(i.c.id, i.c.public_id, i.c.state).where(
+        i.c.public_id == public_id.strip().upper()
+    )
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound(f"no incident {public_id}")
+    return row
+
+
+def load_events(conn: Connection, incident_id: int) -> list[Event]:
+    e = tables.events
+    rows = conn.execute(select(e).where(e.c.incident_id == incident_id).order_by(e.c.seq)).all()
+    events = [
+        Event(
+            type=r.type,
+            actor=r.actor,
+            occurred_at=r.occurred_at,
+            data=r.data,
+            recorded_at=r.recorded_at,
+            seq=r.seq,
+        )
+        for r in rows
+    ]
+    events.sort(key=lambda ev: (ev.occurred_at, ev.seq or 0))
+    return events
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return ensure_utc(value)
+    return ensure_utc(datetime.fromisoformat(str(value)))
+
+
+def item_lines(conn: Connection, incident_id: int) -> list[draft.ActionItemLine]:
+    a = action_items
+    rows = conn.execute(select(a).where(a.c.incident_id == incident_id).order_by(a.c.id)).all()
+    return [
+        draft.ActionItemLine(r.id, r.title, r.owner, r.due_at, r.priority, r.type, r.status)
+        for r in rows
+    ]
+
+
+class PostmortemService:
+    """The only writer of post-mortem documents."""
+
+    @staticmethod
+    def action_item_stats(conn: Connection, since: datetime, until: datetime) -> dict[str, int]:
+        """Action-item figures for the metrics package (see the module function)."""
+        return action_item_stats(conn, since, until)
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        policy: Policy,
+        incidents: IncidentService,
+        config: PostmortemsConfig,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.policy = policy
+        self.incidents = incidents
+        self.config = config
+        self.after_publish: list[Callable[[str], None]] = []
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def get(self, public_id: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            incident = _incident_row(conn, public_id)
+            row = conn.execute(
+                select(postmortems).where(postmortems.c.incident_id == incident.id)
+            ).first()
+        if row is None:
+            state = IncidentState.from_dict(incident.state)
+            level = self.policy.severity(state.severity)
+            raise NotFound(
+                f"{incident.public_id} has no post-mortem yet ({level.id}: "
+                f"{level.postmortem.requirement}); it is created when the incident is resolved, "
+                f"or on demand with POST /api/v1/incidents/{incident.public_id}/postmortem",
+                code="no_postmortem",
+            )
+        return self._view(row, IncidentState.from_dict(incident.state))
+
+    def list(self, status: str | None = None) -> list[dict[str, Any]]:
+        p, i = postmortems, tables.incidents
+        query = select(p, i.c.state).join(i, i.c.id == p.c.incident_id).order_by(p.c.id)
+        if status:
+            if status not in (DRAFT, IN_REVIEW, PUBLISHED):
+                raise InvalidInput("status must be draft, in_review or published")
+            query = query.where(p.c.status == status)
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        return [self._view(r, IncidentState.from_dict(r.state)) for r in rows]
+
+    def _view(self, row: Row[Any], state: IncidentState) -> dict[str, Any]:
+        pm = state.postmortem or {}
+        due = _parse(pm.get("due_at"))
+        now = self.clock.now()
+        return {
+            "incident": row.public_id,
+            "title": state.title,
+            "severity": state.severity,
+            "services": list(state.services),
+            "status": row.status,
+            "requirement": row.requirement,
+            "owner": pm.get("owner"),
+            "due_at": _iso(due),
+            "overdue": bool(due and row.status != PUBLISHED and now > due),
+            "body": row.body,
+            "root_cause_category": row.root_cause_category,
+            "version": row.version,
+            "reviewers": list(row.reviewers or []),
+            "created_at": _iso(row.created_at),
+            "updated_at": _iso(row.updated_at),
+            "submitted_at": _iso(row.submitted_at),
+            "published_at": _iso(row.published_at),
+            "resolved_at": _iso(state.resolved_at),
+            "warnings": draft.blame_warnings(row.body),
+        }
+
+    # ---- writes ------------------------------------------------------------------------
+
+    def ensure(
+        self, principal: Principal, public_id: str, *, on_demand: bool = False
+    ) -> dict[str, Any] | None:
+        """Create the post-mortem if the policy asks for one (or on demand); idempotent.
+
+        Called when an incident is resolved (from the resolve use case's after-commit hook and,
+        as a crash-safe backstop, from an outbox effect). Returns None when none is needed.
+        """
+        if on_demand:
+            principal.require("responder")
+        with self.db.write() as conn:
+            created = self.ensure_in(conn, principal.actor, public_id, on_demand=on_demand)
+        if created is None:
+            return None
+        return self.get(public_id)
+
+    def ensure_in(
+        self, conn: Connection, actor: str, public_id: str, *, on_demand: bool = False
+    ) -> int | None:
+        incident = _incident_row(conn, public_id, lock=True)
+        existing = conn.execute(
+            select(postmortems.c.id).where(postmortems.c.incident_id == incident.id)
+        ).first()
+        if existing is not None:
+            return int(existing.id)
+        state = IncidentState.from_dict(incident.state)
+        level = self.policy.severity(state.severity)
+        requirement = level.postmortem.requirement
+        if not on_demand and (requirement == "optional" or state.resolved_at is None):
+            return None
+        now = self.clock.now()
+        events = load_events(conn, int(incident.id))
+        scheduled = dict(state.postmortem or {})
+        owner = scheduled.get("owner") or state.roles.get("commander") or _resolver(events, actor)
+        due_at = _parse(scheduled.get("due_at")) or (state.resolved_at or now) + (
+            level.postmortem.due_within or self.config.default_due
+        )
+        body = draft.render(
+            state,
+            events,
+            owner=owner,
+            due_at=due_at,
+            requirement=requirement,
+            action_items=item_lines(conn, int(incident.id)),
+            mttr_from=self.policy.mttr_from,
+        )
+        result = conn.execute(
+            insert(postmortems).values(
+                incident_id=incident.id,
+                public_id=incident.public_id,
+                status=DRAFT,
+                requirement=requirement,
+                body=body,
+                version=1,
+                created_at=now,
+                updated_at=now,
+                reviewers=[],
+            )
+        )
+        if not (scheduled.get("owner") and scheduled.get("due_at")):
+            data = {
+                "owner": owner,
+                "due_at": due_at.isoformat(),
+                "requirement": requirement,
+                "source": "policy",
+            }
+            self.incidents.mutate_in(
+                conn,
+                incident.public_id,
+                lambda _s, at: [Event("postmortem_scheduled", actor, at, data)],
+            )
+        assert result.inserted_primary_key is not None
+        return int(result.inserted_primary_key[0])
+
+    def regenerate(self, principal: Principal, public_id: str) -> dict[str, Any]:
+        """Rewrite the recorded-facts sections from the timeline; people's sections are kept."""
+        principal.require("responder")
+        with self.db.write() as conn:
+            incident = _incident_row(conn, public_id, lock=True)
+            row = self._locked(conn, int(incident.id))
+            self._editable(row)
+            state = IncidentState.from_dict(incident.state)
+            pm = state.postmortem or {}
+            fresh = draft.render(
+                state,
+                load_events(conn, int(incident.id)),
+                owner=pm.get("owner"),
+                due_at=_parse(pm.get("due_at")),
+                requirement=row.requirement,
+                action_items=item_lines(conn, int(incident.id)),
+                mttr_from=self.policy.mttr_from,
+            )
+            body = draft.merge_human_sections(fresh, row.body)
+            self._save(conn, row, body=body)
+        return self.get(public_id)
+
+    def edit(
+        self,
+        principal: Principal,
+        public_id: str,
+        *,
+        body: str | None,
+        version: int | None,
+        root_cause_category: str | None = None,
+    ) -> dict[str, Any]:
+        principal.require("responder")
+        if body is not None and len(body) > MAX_BODY:
+            raise InvalidInput(f"the post-mortem is longer than {MAX_BODY} characters")
+        if body is not None and not body.strip():
+            raise InvalidInput("the post-mortem body cannot be empty")
+        if root_cause_category is not None and (
+            root_cause_category not in self.config.root_cause_categories
+        ):
+            raise InvalidInput(
+                f"unknown root-cause category {root_cause_category!r}; choose from "
+                + ", ".join(self.config.root_cause_categories)
+            )
+        if body is None and root_cause_category is None:
+            raise InvalidInput("nothing to change: give body and/or root_cause_category")
+        with self.db.write() as conn:
+            incident = _incident_row(conn, public_id, lock=True)
+            row = self._locked(conn, int(incident.id))
+            self._editable(row)
+            if version is not None and version != row.version:
+                raise Conflict(
+                    f"the post-mortem changed since version {version} (now {row.version}); "
+                    "reload it and apply your edit again",
+                    code="stale_version",
+                    details={"current_version": row.version},
+                )
+            self._save(conn, row, body=body, root_cause_category=root_cause_category)
+        return self.get(public_id)
+
+    def submit(
+        self, principal: Principal, public_id: str, reviewers: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        principal.require("responder")
+        with self.db.write() as conn:
+            incident = _incident_row(conn, public_id, lock=True)
+            row = self._locked(conn, int(incident.id))
+            if row.status != DRAFT:
+                raise Conflict(
+                    f"only a draft can be submitted for review (this one is {row.status})",
+                    code="illegal_transition",
+                )
+            now = self.clock.now()
+            conn.execute(
+                update(postmortems)
+                .where(postmortems.c.id == row.id)
+                .values(
+                    status=IN_REVIEW,
+                    submitted_at=now,
+                    updated_at=now,
+                    reviewers=[r.strip() for r in reviewers if r.strip()],
+                    version=row.version + 1,
+                )
+            )
+            self.incidents.mutate_in(
+                conn,
+                incident.public_id,
+                lambda _s, at: [
+                    Event(
+                        "postmortem_submitted",
+                        principal.actor,
+                        at,
+                        {"reviewers": list(reviewers)},
+                    )
+                ],
+            )
+        return self.get(public_id)
+
+    def return_to_draft(self, principal: Principal, public_id: str, reason: str) -> dict[str, Any]:
+        principal.require("responder")
+        with self.db.write() as conn:
+            incident = _incident_row(conn, public_id, lock=True)
+            row = self._locked(conn, int(incident.id))
+            if row.status != IN_REVIEW:
+                raise Conflict("only a post-mortem in review can go back to draft")
+            self._save(conn, row, status=DRAFT)
+            self.incidents.mutate_in(
+                conn,
+                incident.public_id,
+                lambda _s, at: [
+                    Event("postmortem_changes_requested", principal.actor, at, {"reason": reason})
+                ],
+            )
+        return self.get(public_id)
+
+    def publish(self, principal: Principal, public_id: str) -> dict[str, Any]:
+        principal.require("responder")
+        with self.db.write() as conn:
+            incident = _incident_row(conn, public_id, lock=True)
+            row = self._locked(conn, int(incident.id))
+            if row.status != IN_REVIEW:
+                raise Conflict(
+                    f"a post-mortem is published after review: this one is {row.status} "
+                    "(submit it first)",
+                    code="illegal_transition",
+                )
+            now = self.clock.now()
+            conn.execute(
+                update(postmortems)
+                .where(postmortems.c.id == row.id)
+                .values(status=PUBLISHED, published_at=now, updated_at=now, version=row.version + 1)
+            )
+            self.incidents.mutate_in(
+                conn,
+                incident.public_id,
+                lambda _s, at: [
+                    Event("postmortem_published", principal.actor, at, {"version": row.version + 1})
+                ],
+            )
+        for hook in self.after_publish:
+            hook(public_id)
+        return self.get(public_id)
+
+    # ---- internals ---------------------------------------------------------------------
+
+    def _locked(self, conn: Connection, incident_id: int) -> Row[Any]:
+        query = select(postmortems).where(postmortems.c.incident_id == incident_id)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound("this incident has no post-mortem yet", code="no_postmortem")
+        return row
+
+    def _editable(self, row: Row[Any]) -> None:
+        if row.status == PUBLISHED:
+            raise Conflict("a published post-mortem is final and cannot be edited")
+
+    def _save(self, conn: Connection, row: Row[Any], **changes: Any) -> None:
+        values = {k: v for k, v in changes.items() if v is not None}
+        conn.execute(
+            update(postmortems)
+            .where(postmortems.c.id == row.id)
+            .values(updated_at=self.clock.now(), version=row.version + 1, **values)
+        )
+
+
+def _resolver(events: Sequence[Event], fallback: str) -> str:
+    for event in reversed(events):
+        if event.type == "resolved" and event.actor not in draft.SYSTEM_ACTORS:
+            return event.actor
+    return fallback
+
+
+# ---- action items ----------------------------------------------------------------------
+
+
+def _item_view(row: Row[Any], public_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "incident": public_id,
+        "title": row.title,
+        "description": row.description,
+        "owner": row.owner,
+        "due_at": _iso(row.due_at),
+        "priority": row.priority,
+        "type": row.type,
+        "status": row.status,
+        "overdue": bool(row.due_at and row.status in OPEN_STATUSES and now > row.due_at),
+        "source": row.source,
+        "external": dict(row.external or {}),
+        "version": row.version,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+        "done_at": _iso(row.done_at),
+    }
+
+
+class ActionItemService:
+    """The only writer of action items; tracker syncs are outbox effects."""
+
+    def __init__(self, db: Database, clock: Clock, config: PostmortemsConfig) -> None:
+        self.db = db
+        self.clock = clock
+        self.config = config
+
+    def trackers(self) -> list[str]:
+        return [name for name in ("github", "jira") if getattr(self.config, name) is not None]
+
+    def get(self, item_id: int) -> dict[str, Any]:
+        a, i = action_items, tables.incidents
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(a, i.c.public_id.label("incident_public_id"))
+                .join(i, i.c.id == a.c.incident_id)
+                .where(a.c.id == item_id)
+            ).first()
+        if row is None:
+            raise NotFound(f"no action item {item_id}")
+        return _item_view(row, row.incident_public_id, self.clock.now())
+
+    def list(self, flt: ListActions) -> list[dict[str, Any]]:
+        a, i = action_items, tables.incidents
+        now = self.clock.now()
+        conditions: list[ColumnElement[bool]] = []
+        if flt.owner:
+            conditions.append(a.c.owner == flt.owner)
+        if flt.status:
+            conditions.append(a.c.status.in_(flt.status))
+        if flt.overdue:
+            conditions.append(
+                and_(a.c.status.in_(OPEN_STATUSES), a.c.due_at.is_not(None), a.c.due_at < now)
+            )
+        if flt.incident:
+            conditions.append(i.c.public_id == flt.incident.strip().upper())
+        query = (
+            select(a, i.c.public_id.label("incident_public_id"))
+            .join(i, i.c.id == a.c.incident_id)
+            .order_by(a.c.id)
+            .limit(flt.limit)
+        )
+        if conditions:
+            query = query.where(and_(*conditions))
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        return [_item_view(r, r.incident_public_id, now) for r in rows]
+
+    def create(self, principal: Principal, public_id: str, request: ActionItemIn) -> dict[str, Any]:
+        principal.require("responder")
+        with self.db.write() as conn:
+            incident = _incident_row(conn, public_id)
+            item_id = self.insert(
+                conn,
+                int(incident.id),
+                request.model_dump(),
+                source="manual",
+                source_key=None,
+            )
+        return self.get(item_id)
+
+    def insert(
+        self,
+        conn: Connection,
+        incident_id: int,
+        data: Mapping[str, Any],
+        *,
+        source: str,
+        source_key: str | None,
+    ) -> int:
+        """Insert an item (exactly once per source_key) and plan its tracker syncs.
+
+        Returns the item's id; for a source_key seen before, the existing item's id negated.
+        """
+        if source_key is not None:
+            found = conn.execute(
+                select(action_items.c.id).where(action_items.c.source_key == source_key)
+            ).first()
+            if found is not None:
+                return -int(found.id)
+        now = self.clock.now()
+        result = conn.execute(
+            insert(action_items).values(
+                incident_id=incident_id,
+                title=str(data["title"]),
+                description=str(data.get("description") or ""),
+                owner=data.get("owner"),
+                due_at=data.get("due_at"),
+                priority=int(data.get("priority") or 2),
+                type=str(data.get("type") or "prevent"),
+                status=str(data.get("status") or "open"),
+                source=source,
+                source_key=source_key,
+                external={},
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        assert result.inserted_primary_key is not None
+        item_id = int(result.inserted_primary_key[0])
+        self._plan_sync(conn, item_id, incident_id, 1, now)
+        return item_id
+
+    def update(self, principal: Principal, item_id: int, patch: ActionItemPatch) -> dict[str, Any]:
+        principal.require("responder")
+        changes = patch.model_dump(exclude_unset=True)
+        if not changes:
+            raise InvalidInput(
+                "nothing to change: give title, description, owner, due_at, priority, type or "
+                "status"
+            )
+        if "title" in changes and not (changes["title"] or "").strip():
+            raise InvalidInput("an action item needs a title")
+        with self.db.write() as conn:
+            query = select(action_items).where(action_items.c.id == item_id)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            row = conn.execute(query).first()
+            if row is None:
+                raise NotFound(f"no action item {item_id}")
+            now = self.clock.now()
+            status = changes.get("status", row.status)
+            if status == "done" and row.status != "done":
+                changes["done_at"] = now
+            elif status != "done":
+                changes["done_at"] = None
+            conn.execute(
+                update(action_items)
+                .where(action_items.c.id == item_id)
+                .values(updated_at=now, version=row.version + 1, **changes)
+            )
+            self._plan_sync(conn, item_id, int(row.incident_id), row.version + 1, now)
+        return self.get(item_id)
+
+    def delete(self, principal: Principal, item_id: int) -> None:
+        principal.require("responder")
+        with self.db.write() as conn:
+            result = conn.execute(delete(action_items).where(action_items.c.id == item_id))
+            if result.rowcount != 1:
+                raise NotFound(f"no action item {item_id}")
+
+    def record_sync(self, item_id: int, tracker: str, entry: Mapping[str, Any]) -> None:
+        with self.db.write() as conn:
+            row = conn.execute(
+                select(action_items.c.external).where(action_items.c.id == item_id)
+            ).first()
+            if row is None:
+                return
+            external = dict(row.external or {})
+            external[tracker] = {**dict(external.get(tracker) or {}), **dict(entry)}
+            conn.execute(
+                update(action_items).where(action_items.c.id == item_id).values(external=external)
+            )
+
+    def _plan_sync(
+        self, conn: Connection, item_id: int, incident_id: int, version: int, now: datetime
+    ) -> None:
+        effects = [
+            outbox.Effect(
+                SYNC_KIND,
+                {"item_id": item_id, "tracker": tracker, "version": version},
+                now,
+                incident_id=incident_id,
+                dedup_key=f"action-sync:{tracker}:{item_id}:{version}",
+            )
+            for tracker in self.trackers()
+        ]
+        if effects:
+            outbox.enqueue(conn, effects, now)
+
+
+def follow_up_key(incident_id: int, event: Event) -> str:
+    """The exactly-once key of a follow_up_required event."""
+    digest = hashlib.sha256(
+        repr((event.occurred_at.isoformat(), sorted(event.data.items()))).encode()
+    ).hexdigest()[:24]
+    return f"follow-up:{incident_id}:{digest}"
+
+
+# ---- figures for the metrics package ---------------------------------------------------
+
+
+def action_item_stats(conn: Connection, since: datetime, until: datetime) -> dict[str, int]:
+    """Action items created in [since, until): total, done, and overdue as of `until`."""
+    a = action_items
+    window = and_(a.c.created_at >= since, a.c.created_at < until)
+    total = conn.execute(select(func.count()).select_from(a).where(window)).scalar_one()
+    done = conn.execute(
+        select(func.count()).select_from(a).where(window, a.c.status == "done")
+    ).scalar_one()
+    overdue = conn.execute(
+        select(func.count())
+        .select_from(a)
+        .where(window, a.c.status.in_(OPEN_STATUSES), a.c.due_at.is_not(None), a.c.due_at < until)
+    ).scalar_one()
+    return {"total": int(total), "done": int(done), "overdue": int(overdue)}
+
+
+def postmortem_completion(conn: Connection, since: datetime, until: datetime) -> dict[str, Any]:
+    """Post-mortems created in [since, until): how many were required, published, on time."""
+    p, i = postmortems, tables.incidents
+    rows = conn.execute(
+        select(p.c.status, p.c.requirement, p.c.published_at, i.c.state)
+        .join(i, i.c.id == p.c.incident_id)
+        .where(p.c.created_at >= since, p.c.created_at < until)
+    ).all()
+    figures: dict[str, Any] = {
+        "total": 0,
+        "required": 0,
+        "published": 0,
+        "on_time": 0,
+        "overdue": 0,
+    }
+    for row in rows:
+        figures["total"] += 1
+        if row.requirement == "required":
+            figures["required"] += 1
+        due = _parse((row.state.get("postmortem") or {}).get("due_at"))
+        if row.status == PUBLISHED:
+            figures["published"] += 1
+            if due is None or (row.published_at and row.published_at <= due):
+                figures["on_time"] += 1
+        elif due is not None and until > due:
+            figures["overdue"] += 1
+    figures["completion_rate"] = (
+        round(figures["published"] / figures["total"], 4) if figures["total"] else None
+    )
+    return figures
