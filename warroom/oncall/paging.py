@@ -439,7 +439,9 @@ def _rule_applies(
                 return False, [], {}
             set_at = datetime.fromisoformat(str(p["set_at"]))
             deadline = set_at + cond.clock.deadline
-            info.update(clock=cond.clock.name, deadline=deadline.isoformat(), step=str(p.get("step")))
+            info.update(
+                clock=cond.clock.name, deadline=deadline.isoformat(), step=str(p.get("step"))
+            )
             info["kind"] = "clock_deadline" if p.get("step") == "deadline" else "clock_reminder"
         return holds, list(cond.notify), info
     if kind == "cadence":
