@@ -89,6 +89,14 @@ class Worker:
                 limit=self.batch,
             )
         for effect in claimed:
+            # A long batch can outlive its lease: renew it first, and skip the effect when
+            # another worker has taken it over (it would otherwise fire twice).
+            if self.runtime.clock.now() - now > self.lease / 2:
+                with self.runtime.db.write() as conn:
+                    if not outbox.renew(
+                        conn, effect.id, self.name, self.runtime.clock.now(), self.lease
+                    ):
+                        continue
             self._run(effect)
         return len(claimed)
 

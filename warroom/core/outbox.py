@@ -121,6 +121,17 @@ def claim_due(
     ]
 
 
+def renew(conn: Connection, effect_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
+    """Extend this worker's lease on a claimed effect; False if another worker took it over."""
+    t = tables.outbox
+    result = conn.execute(
+        update(t)
+        .where(t.c.id == effect_id, t.c.status == RUNNING, t.c.lease_owner == owner)
+        .values(lease_until=now + lease)
+    )
+    return result.rowcount == 1
+
+
 def mark_done(conn: Connection, effect_id: int, owner: str, now: datetime) -> bool:
     """Finish a claimed effect; False if the lease was lost to another worker."""
     t = tables.outbox
@@ -148,7 +159,7 @@ def mark_failed(
     backoff = timedelta(seconds=min(2 ** (attempts - 1) * 5, 900))
     conn.execute(
         update(t)
-        .where(t.c.id == effect_id, t.c.lease_owner == owner)
+        .where(t.c.id == effect_id, t.c.status == RUNNING, t.c.lease_owner == owner)
         .values(status=status, due_at=now + backoff, last_error=error[:2000], lease_until=None)
     )
     return status
