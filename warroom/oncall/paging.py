@@ -548,6 +548,9 @@ def install(runtime: Runtime) -> None:
         )
 
     runtime.incidents.reactors.append(reactor)
+    # Both record their step in the fired ledger inside their own transaction (idempotent).
+    handle_escalate.transactional = True  # type: ignore[attr-defined]
+    handle_rule.transactional = True  # type: ignore[attr-defined]
     runtime.effect_handlers[ESCALATE] = handle_escalate
     runtime.effect_handlers[RULE] = handle_rule
     runtime.effect_handlers[NOTIFY] = handle_oncall_notify
