@@ -151,7 +151,7 @@ class Worker:
             except Exception:
                 log.exception("worker loop error; retrying")
                 ran = 0
-            if ran < self.batch:
+            if ran == 0:  # effects that ran may have planned more, due now
                 self._stop.wait(poll)
 
     def stop(self) -> None:
