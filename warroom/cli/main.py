@@ -248,6 +248,7 @@ def worker(
     lease: Annotated[
         float, typer.Option(help="Seconds a claimed effect stays with this worker.", min=1)
     ] = 60.0,
+    batch: Annotated[int, typer.Option(help="Effects claimed per round.", min=1)] = 100,
 ) -> None:
     """Run a worker: fires due effects (notifications, escalations, reminders)."""
     import logging
@@ -260,7 +261,7 @@ def worker(
     runtime = _build_runtime(Runtime, Settings())
     from datetime import timedelta
 
-    instance = Worker(runtime, lease=timedelta(seconds=lease))
+    instance = Worker(runtime, lease=timedelta(seconds=lease), batch=batch)
     try:
         instance.acquire_single_writer_lock()
     except WorkerLocked as exc:
