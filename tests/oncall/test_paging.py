@@ -204,3 +204,23 @@ def test_no_escalation_policy_pages_nobody(oc_runtime: Runtime, oc_api: Api) -> 
     # the policy is looked up at fire time: a missing one is recorded, not silently lost
     paged = events(oc_api, incident, "paged")
     assert "not found" in paged[0]["data"]["problem"]
+
+
+def test_raising_the_severity_of_an_unacknowledged_incident_pages(
+    oc_runtime: Runtime, oc_api: Api, clock: FixedClock
+) -> None:
+    with http_receiver() as ann, http_receiver() as bob:
+        setup_payments(oc_api, ann, bob)
+        incident = declare(oc_api, "SEV4")
+        drain(oc_runtime)
+        assert len(ann.wait_for(1)) == 1
+        advance(oc_runtime, clock, 10)
+        assert bob.requests == []  # SEV4 only notifies
+        oc_api.ok("POST", f"/api/v1/incidents/{incident}/severity", json={"severity": "SEV2"})
+        drain(oc_runtime)
+        assert len(ann.wait_for(2)) == 2  # paged now
+        advance(oc_runtime, clock, 5)
+        assert len(bob.wait_for(1)) == 1  # and escalating
+        oc_api.ok("POST", f"/api/v1/incidents/{incident}/severity", json={"severity": "SEV3"})
+        drain(oc_runtime)
+        assert len(ann.requests) == 2  # lowering it does not page again

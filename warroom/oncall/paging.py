@@ -44,6 +44,7 @@ RULE = "oncall.rule"
 NOTIFY = "oncall.notify"
 KINDS = (ESCALATE, RULE, NOTIFY)
 UNACKED = (Status.TRIGGERED, Status.REOPENED)
+PAGING_RANK = {"none": 0, "notify": 1, "page": 2, "all_hands": 3}
 
 
 def _sev_in(severity: str, severities: Sequence[str]) -> bool:
@@ -81,19 +82,26 @@ def plan(
             outbox.Effect(RULE, {**base, **payload}, due, incident_id=incident_id, dedup_key=key)
         )
 
-    if started and after.is_open:
-        paging = policy.severity(after.severity).paging
-        # Without an escalation policy for its services (or a default) nobody is paged.
-        if paging != "none" and escalation_policy is not None:
-            effects.append(
-                outbox.Effect(
-                    ESCALATE,
-                    {**base, "level": 0, "loop": 0, "paging": paging},
-                    now,
-                    incident_id=incident_id,
-                    dedup_key=f"esc:{incident_id}:{gen}:0:0",
-                )
+    paging = policy.severity(after.severity).paging
+    # A severity raised to a paging level while still unacknowledged pages too.
+    raised = (
+        before is not None
+        and "severity_changed" in types
+        and after.status in UNACKED
+        and PAGING_RANK[paging] > PAGING_RANK[policy.severity(before.severity).paging]
+    )
+    # Without an escalation policy for its services (or a default) nobody is paged.
+    if (started or raised) and after.is_open and paging != "none" and escalation_policy:
+        run = policy.severity(after.severity).id
+        effects.append(
+            outbox.Effect(
+                ESCALATE,
+                {**base, "level": 0, "loop": 0, "paging": paging, "run": run},
+                now,
+                incident_id=incident_id,
+                dedup_key=f"esc:{incident_id}:{gen}:{run}:0:0",
             )
+        )
     if (started or "severity_changed" in types) and after.is_open:
         for time_rule in policy.escalation.time_based:
             if _matches(policy, after.severity, time_rule.severities):
@@ -379,7 +387,10 @@ def handle_escalate(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
                         {**p, "level": nxt[0], "loop": nxt[1]},
                         effect.due_at + delay,
                         incident_id=int(p["incident_id"]),
-                        dedup_key=(f"esc:{p['incident_id']}:{p['generation']}:{nxt[1]}:{nxt[0]}"),
+                        dedup_key=(
+                            f"esc:{p['incident_id']}:{p['generation']}:{p.get('run')}:"
+                            f"{nxt[1]}:{nxt[0]}"
+                        ),
                     )
                 )
                 data["next_at"] = (effect.due_at + delay).isoformat()
