@@ -47,14 +47,16 @@ class Worker:
         *,
         name: str | None = None,
         lease: timedelta = timedelta(seconds=60),
-        batch: int = 100,
+        batch: int | None = None,
     ) -> None:
         self.runtime = runtime
         self.handlers: dict[str, Handler] = dict(runtime.effect_handlers)
         self.handlers.update(handlers or {})
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.lease = lease
-        self.batch = batch
+        # SQLite has one worker: bigger rounds fire a burst of due timers sooner. On PostgreSQL
+        # smaller rounds share the work between workers.
+        self.batch = batch if batch is not None else (500 if runtime.db.is_sqlite else 100)
         self._stop = threading.Event()
         self._lock_file: IO[str] | None = None
 

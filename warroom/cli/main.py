@@ -248,7 +248,12 @@ def worker(
     lease: Annotated[
         float, typer.Option(help="Seconds a claimed effect stays with this worker.", min=1)
     ] = 60.0,
-    batch: Annotated[int, typer.Option(help="Effects claimed per round.", min=1)] = 100,
+    batch: Annotated[
+        int | None,
+        typer.Option(
+            help="Effects claimed per round (default 500 on SQLite, 100 on PostgreSQL).", min=1
+        ),
+    ] = None,
 ) -> None:
     """Run a worker: fires due effects (notifications, escalations, reminders)."""
     import logging
