@@ -47,14 +47,16 @@ class Worker:
         *,
         name: str | None = None,
         lease: timedelta = timedelta(seconds=60),
-        batch: int = 100,
+        batch: int | None = None,
     ) -> None:
         self.runtime = runtime
         self.handlers: dict[str, Handler] = dict(runtime.effect_handlers)
         self.handlers.update(handlers or {})
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.lease = lease
-        self.batch = batch
+        # SQLite has one worker: bigger rounds fire a burst of due timers sooner. On PostgreSQL
+        # smaller rounds share the work between workers.
+        self.batch = batch if batch is not None else (500 if runtime.db.is_sqlite else 100)
         self._stop = threading.Event()
         self._lock_file: IO[str] | None = None
 
@@ -88,31 +90,57 @@ class Worker:
                 kinds=tuple(self.handlers),
                 limit=self.batch,
             )
+        pending: list[tuple[outbox.ClaimedEffect, Outcome]] = []
         for effect in claimed:
-            self._run(effect)
+            # A long batch can outlive its lease: renew it first, and skip the effect when
+            # another worker has taken it over (it would otherwise fire twice).
+            if self.runtime.clock.now() - now > self.lease / 2:
+                self._finish(pending)
+                pending = []
+                with self.runtime.db.write() as conn:
+                    if not outbox.renew(
+                        conn, effect.id, self.name, self.runtime.clock.now(), self.lease
+                    ):
+                        continue
+            handler = self.handlers[effect.kind]
+            outcome = self._call(handler, effect)
+            if getattr(handler, "transactional", False):
+                # Its writes are its own idempotent transaction: re-running it after a crash
+                # is harmless, so its completion is recorded with the rest of the batch.
+                pending.append((effect, outcome))
+            else:
+                # Outside effects (a message sent) are recorded done at once, so a crash
+                # repeats at most the one in flight.
+                self._finish([(effect, outcome)])
+        self._finish(pending)
         return len(claimed)
 
-    def _run(self, effect: outbox.ClaimedEffect) -> None:
-        handler = self.handlers[effect.kind]
+    def _call(self, handler: Handler, effect: outbox.ClaimedEffect) -> Outcome:
         try:
-            outcome = handler(self.runtime, effect)
+            return handler(self.runtime, effect)
         except Exception as exc:
             log.exception("effect %s (%s) failed", effect.id, effect.kind)
-            outcome = Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
+            return Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
+
+    def _finish(self, results: list[tuple[outbox.ClaimedEffect, Outcome]]) -> None:
+        if not results:
+            return
         now = self.runtime.clock.now()
         with self.runtime.db.write() as conn:
-            if outcome.ok:
-                outbox.mark_done(conn, effect.id, self.name, now)
-            else:
-                outbox.mark_failed(
-                    conn,
-                    effect.id,
-                    self.name,
-                    now,
-                    outcome.message,
-                    attempts=effect.attempts,
-                    retryable=outcome.retryable,
-                )
+            done = [effect.id for effect, outcome in results if outcome.ok]
+            if done:
+                outbox.mark_done_many(conn, done, self.name, now)
+            for effect, outcome in results:
+                if not outcome.ok:
+                    outbox.mark_failed(
+                        conn,
+                        effect.id,
+                        self.name,
+                        now,
+                        outcome.message,
+                        attempts=effect.attempts,
+                        retryable=outcome.retryable,
+                    )
 
     def run_forever(self, poll_seconds: float | None = None) -> None:
         poll = (
@@ -125,7 +153,7 @@ class Worker:
             except Exception:
                 log.exception("worker loop error; retrying")
                 ran = 0
-            if ran < self.batch:
+            if ran == 0:  # effects that ran may have planned more, due now
                 self._stop.wait(poll)
 
     def stop(self) -> None:

@@ -18,6 +18,8 @@ PUBLIC = (
     re.compile(r"^/api/docs"),
     re.compile(r"^/api/openapi\.json$"),
     re.compile(r"^/$"),
+    # Signed, expiring, single-use acknowledgement links from notifications.
+    re.compile(r"^/api/v1/oncall/ack/"),
 )
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from warroom.core.errors import RateLimited, WarroomError
@@ -46,6 +47,19 @@ def install_error_handlers(app: FastAPI) -> None:
         if len(details) > 1:
             message += f" (and {len(details) - 1} more)"
         return JSONResponse(error_body("invalid_input", message, details), status_code=422)
+
+    @app.exception_handler(ValidationError)
+    async def _model_validation(_: Request, exc: ValidationError) -> JSONResponse:
+        # A model built inside a handler from request data (not FastAPI's own parsing).
+        details = [
+            {"path": _location(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        first = details[0] if details else {"path": "body", "message": "invalid"}
+        return JSONResponse(
+            error_body("invalid_input", f"{first['path']}: {first['message']}", details),
+            status_code=422,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -245,6 +245,15 @@ def serve(
 @app.command()
 def worker(
     poll: Annotated[float, typer.Option(help="Seconds between polls when idle.")] = 0.5,
+    lease: Annotated[
+        float, typer.Option(help="Seconds a claimed effect stays with this worker.", min=1)
+    ] = 60.0,
+    batch: Annotated[
+        int | None,
+        typer.Option(
+            help="Effects claimed per round (default 500 on SQLite, 100 on PostgreSQL).", min=1
+        ),
+    ] = None,
 ) -> None:
     """Run a worker: fires due effects (notifications, escalations, reminders)."""
     import logging
@@ -255,7 +264,9 @@ def worker(
 
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = _build_runtime(Runtime, Settings())
-    instance = Worker(runtime)
+    from datetime import timedelta
+
+    instance = Worker(runtime, lease=timedelta(seconds=lease), batch=batch)
     try:
         instance.acquire_single_writer_lock()
     except WorkerLocked as exc:

@@ -39,4 +39,8 @@ def ensure_utc(value: datetime) -> datetime:
     """Attach UTC to naive datetimes and convert aware ones to UTC."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # e.g. 0001-01-01T00:00+00:01; a ValueError lets input validation report it as 422.
+        raise ValueError("the time is out of range") from None

@@ -50,29 +50,52 @@ class ClaimedEffect:
 
 
 def enqueue(conn: Connection, effects: list[Effect], now: datetime) -> int:
-    """Insert effects; rows whose dedup_key already exists are skipped. Returns rows added."""
-    added = 0
+    """Insert effects; rows whose dedup_key already exists are skipped. Returns rows added.
+
+    One look-up for every key and one multi-row insert; `ON CONFLICT DO NOTHING` keeps a
+    concurrent transaction enqueueing the same key from failing the whole use case.
+    """
+    t = tables.outbox
+    keys = {e.dedup_key for e in effects if e.dedup_key is not None}
+    existing: set[str] = set()
+    if keys:
+        existing = {
+            str(row.dedup_key)
+            for row in conn.execute(select(t.c.dedup_key).where(t.c.dedup_key.in_(keys)))
+        }
+    rows: list[dict[str, Any]] = []
     for effect in effects:
         if effect.dedup_key is not None:
-            exists = conn.execute(
-                select(tables.outbox.c.id).where(tables.outbox.c.dedup_key == effect.dedup_key)
-            ).first()
-            if exists is not None:
+            if effect.dedup_key in existing:
                 continue
-        conn.execute(
-            insert(tables.outbox).values(
-                kind=effect.kind,
-                payload=effect.payload,
-                incident_id=effect.incident_id,
-                dedup_key=effect.dedup_key,
-                status=PENDING,
-                due_at=effect.due_at,
-                attempts=0,
-                created_at=now,
-            )
+            existing.add(effect.dedup_key)
+        rows.append(
+            {
+                "kind": effect.kind,
+                "payload": effect.payload,
+                "incident_id": effect.incident_id,
+                "dedup_key": effect.dedup_key,
+                "status": PENDING,
+                "due_at": effect.due_at,
+                "attempts": 0,
+                "created_at": now,
+            }
         )
-        added += 1
-    return added
+    if rows:
+        conn.execute(_insert_ignoring_duplicates(conn), rows)
+    return len(rows)
+
+
+def _insert_ignoring_duplicates(conn: Connection) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(tables.outbox).on_conflict_do_nothing(index_elements=["dedup_key"])
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(tables.outbox).on_conflict_do_nothing(index_elements=["dedup_key"])
+    return insert(tables.outbox)
 
 
 def claim_due(
@@ -121,6 +144,17 @@ def claim_due(
     ]
 
 
+def renew(conn: Connection, effect_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
+    """Extend this worker's lease on a claimed effect; False if another worker took it over."""
+    t = tables.outbox
+    result = conn.execute(
+        update(t)
+        .where(t.c.id == effect_id, t.c.status == RUNNING, t.c.lease_owner == owner)
+        .values(lease_until=now + lease)
+    )
+    return result.rowcount == 1
+
+
 def mark_done(conn: Connection, effect_id: int, owner: str, now: datetime) -> bool:
     """Finish a claimed effect; False if the lease was lost to another worker."""
     t = tables.outbox
@@ -130,6 +164,17 @@ def mark_done(conn: Connection, effect_id: int, owner: str, now: datetime) -> bo
         .values(status=DONE, done_at=now, lease_until=None, last_error=None)
     )
     return result.rowcount == 1
+
+
+def mark_done_many(conn: Connection, effect_ids: list[int], owner: str, now: datetime) -> int:
+    """Finish several claimed effects in one statement; returns how many were still ours."""
+    t = tables.outbox
+    result = conn.execute(
+        update(t)
+        .where(t.c.id.in_(effect_ids), t.c.status == RUNNING, t.c.lease_owner == owner)
+        .values(status=DONE, done_at=now, lease_until=None, last_error=None)
+    )
+    return int(result.rowcount)
 
 
 def mark_failed(
@@ -148,7 +193,7 @@ def mark_failed(
     backoff = timedelta(seconds=min(2 ** (attempts - 1) * 5, 900))
     conn.execute(
         update(t)
-        .where(t.c.id == effect_id, t.c.lease_owner == owner)
+        .where(t.c.id == effect_id, t.c.status == RUNNING, t.c.lease_owner == owner)
         .values(status=status, due_at=now + backoff, last_error=error[:2000], lease_until=None)
     )
     return status

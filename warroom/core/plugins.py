@@ -21,12 +21,15 @@ PLUGINS: tuple[str, ...] = (
     "warroom.workbench.plugin",
     "warroom.metrics.plugin",
     "warroom.postmortems.plugin",
+    "warroom.oncall.plugin",
 )
 
 ALL_TABLE_MODULES: tuple[str, ...] = (
     "warroom.core.tables",
     "warroom.workbench.tables",
     "warroom.postmortems.tables",
+    "warroom.notify.tables",
+    "warroom.oncall.tables",
 )
 
 

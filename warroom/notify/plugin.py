@@ -10,12 +10,15 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Any
 
+from sqlalchemy import insert
+
 from warroom.core import outbox
 from warroom.core.auth import SYSTEM
 from warroom.core.errors import NotFound
 from warroom.core.runtime import Runtime
 from warroom.incidents.model import Event
 from warroom.notify.delivery import Delivery, deliver
+from warroom.notify.tables import deliveries
 from warroom.worker import Outcome
 
 KIND = "notify"
@@ -53,6 +56,7 @@ def handle_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
         attempts.append(result)
         if result.ok:
             break
+    _log_attempts(runtime, effect, attempts)
     delivered = next((a for a in attempts if a.ok), None)
     retryable = any(a.retryable for a in attempts)
     final = delivered is not None or not retryable or effect.attempts >= outbox.MAX_ATTEMPTS
@@ -84,6 +88,33 @@ def handle_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
         return Outcome(True, f"sent via {delivered.channel}")
     message = "; ".join(a.message for a in attempts) or "no URLs to deliver to"
     return Outcome(False, message, retryable=retryable)
+
+
+def _log_attempts(runtime: Runtime, effect: outbox.ClaimedEffect, attempts: list[Delivery]) -> None:
+    """The delivery log: one row per channel tried (the channel only, never the URL)."""
+    if not attempts:
+        return
+    payload = effect.payload
+    now = runtime.clock.now()
+    with runtime.db.write() as conn:
+        conn.execute(
+            insert(deliveries),
+            [
+                {
+                    "outbox_id": effect.id,
+                    "incident": payload.get("incident"),
+                    "recipient": str(payload.get("recipient", ""))[:200],
+                    "reason": str(payload.get("reason", ""))[:200],
+                    "channel": a.channel[:40],
+                    "position": n,
+                    "ok": a.ok,
+                    "error": a.message or None,
+                    "attempt": effect.attempts,
+                    "attempted_at": now,
+                }
+                for n, a in enumerate(attempts)
+            ],
+        )
 
 
 def install(runtime: Runtime) -> None:

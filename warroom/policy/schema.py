@@ -196,6 +196,8 @@ class ClockRule(Strict):
     name: str
     deadline: Duration
     reminders: tuple[Duration, ...] = ()
+    # Setting this incident flag (e.g. regulator_notified) stops the clock's reminders.
+    stop_flag: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,59}$")
 
     @model_validator(mode="after")
     def _reminders_before_deadline(self) -> ClockRule:

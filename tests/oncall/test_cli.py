@@ -1,0 +1,239 @@
+"""The on-call CLI against the local database: people, schedules, who, page, outbox, iCal."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tests.support.receiver import http_receiver
+from warroom.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
+    monkeypatch.setenv("WARROOM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WARROOM_DATABASE_URL", database_url)
+    monkeypatch.setenv("WARROOM_ACTOR", "alice")
+    for name in ("WARROOM_SERVER", "WARROOM_TOKEN", "WARROOM_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def wr(*args: str) -> Any:
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def wr_json(*args: str) -> Any:
+    result = wr(*args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_people_schedules_overrides_and_who(cli_env: Path) -> None:
+    for name in ("ann", "bob"):
+        wr_json(
+            "oncall",
+            "person",
+            "add",
+            name,
+            "--contact",
+            "json://127.0.0.1:9/x",
+            "--contact",
+            "mailto://u:p@example.com@5",
+            "--tz",
+            "Europe/Berlin",
+        )
+    shown = wr_json("oncall", "person", "show", "ann")
+    assert shown["contact_methods"] == [
+        {"name": "m1", "channel": "json", "delay_minutes": 0},
+        {"name": "m2", "channel": "mailto", "delay_minutes": 5},
+    ]
+    assert "p@example" not in json.dumps(shown)  # URLs (secrets) are never shown
+    wr_json(
+        "oncall",
+        "schedule",
+        "add",
+        "primary",
+        "--tz",
+        "Europe/Berlin",
+        "--users",
+        "ann,bob",
+        "--start",
+        "2026-03-16T09:00",
+        "--shift",
+        "1w",
+    )
+    who = wr_json("oncall", "who", "--at", "2026-03-30T06:59:00Z")
+    assert who["items"][0]["person"] == "bob"
+    who = wr_json("oncall", "who", "--at", "2026-03-30T07:00:00Z", "--schedule", "primary")
+    assert who["items"][0]["person"] == "ann"  # 09:00 Berlin summer time
+    override = wr_json(
+        "oncall",
+        "override",
+        "add",
+        "primary",
+        "--user",
+        "bob",
+        "--start",
+        "2026-03-30T07:00:00Z",
+        "--end",
+        "2026-03-30T12:00:00Z",
+    )
+    who = wr_json("oncall", "who", "--at", "2026-03-30T08:00:00Z")
+    assert who["items"][0]["person"] == "bob"
+    wr("oncall", "override", "delete", "primary", str(override["id"]))
+    assert wr_json("oncall", "who", "--at", "2026-03-30T08:00:00Z")["items"][0]["person"] == "ann"
+    human = wr("oncall", "who", "--at", "2026-03-30T08:00:00Z")
+    assert human.exit_code == 0 and "ann" in human.stdout
+    wr_json("oncall", "team", "add", "db", "--member", "ann", "--member", "bob", "--manager", "bob")
+    assert wr_json("oncall", "team", "list")["items"][0]["members"] == ["ann", "bob"]
+    wr_json(
+        "oncall",
+        "escalation",
+        "add",
+        "payments",
+        "--level",
+        "5:schedule:primary",
+        "--level",
+        "10:team:db",
+        "--repeat",
+        "2",
+    )
+    policy = wr_json("oncall", "escalation", "show", "payments")
+    assert [lvl["delay_minutes"] for lvl in policy["levels"]] == [5, 10]
+    assert wr_json("oncall", "escalation", "update", "payments", "--repeat", "0")["repeat"] == 0
+    wr_json("oncall", "contact", "set", "legal", "person:bob")
+    contacts = {c["name"]: c for c in wr_json("oncall", "contact", "list")["items"]}
+    assert contacts["legal"]["targets"] == ["person:bob"]
+    assert wr("oncall", "person", "delete", "bob").exit_code == 0
+    assert [p["name"] for p in wr_json("oncall", "person", "list")["items"]] == ["ann"]
+
+
+def test_bad_input_exits_2_and_changes_nothing(cli_env: Path) -> None:
+    assert wr("oncall", "person", "add", "Bad Name").exit_code == 2
+    assert wr("oncall", "person", "add", "ann", "--tz", "Mars/Base").exit_code == 2
+    assert wr("oncall", "person", "add", "ann", "--contact", "nope").exit_code == 2
+    assert (
+        wr(
+            "oncall", "schedule", "add", "s", "--users", "ghost", "--start", "2026-01-01T00:00"
+        ).exit_code
+        == 2
+    )
+    assert wr("oncall", "escalation", "add", "p", "--level", "5:person:ghost").exit_code == 2
+    assert wr("oncall", "who", "--schedule", "nope").exit_code == 2
+    assert wr_json("oncall", "person", "list")["items"] == []
+    assert wr_json("oncall", "schedule", "list")["items"] == []
+
+
+def test_page_and_outbox(cli_env: Path) -> None:
+    with http_receiver() as receiver:
+        receiver.status = 500
+        wr_json("oncall", "person", "add", "ann", "--contact", receiver.json_url())
+        page = wr_json("page", "ann", "--message", "database on fire")
+        assert page["people"] == ["ann"]
+        from warroom.core.runtime import Runtime
+        from warroom.core.settings import Settings
+        from warroom.worker import Worker
+
+        runtime = Runtime.build(Settings())
+        try:
+            Worker(runtime).run_once()
+        finally:
+            runtime.close()
+        assert len(receiver.wait_for(1)) == 1
+        failed = wr_json("outbox", "--status", "failed")["items"]
+        assert failed[0]["kind"] == "oncall.notify" and failed[0]["attempts"] == 1
+        assert "127.0.0.1" not in json.dumps(failed)
+        assert "json failed" in (failed[0]["last_error"] or "") or failed[0]["last_error"]
+        again = wr_json("outbox", "retry", str(failed[0]["id"]))
+        assert again["status"] == "pending" and again["attempts"] == 0
+        assert wr("outbox", "retry", str(failed[0]["id"])).exit_code == 2  # not failed now
+        listing = wr("outbox")
+        assert listing.exit_code == 0 and "oncall.notify" in listing.stdout
+        acked = wr_json("oncall", "ack", str(page["id"]))
+        assert acked["acknowledged_by"] == "alice"
+
+
+def test_ical_feed_and_import_round_trip(cli_env: Path, tmp_path: Path) -> None:
+    for name in ("ann", "bob"):
+        wr_json("oncall", "person", "add", name, "--email", f"{name}@example.com")
+    spec = {
+        "timezone": "UTC",
+        "layers": [
+            {"users": ["ann", "bob"], "start": "2026-11-02T09:00", "shift_unit": "days"},
+        ],
+    }
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    wr_json("oncall", "schedule", "add", "primary", "--file", str(tmp_path / "s.yaml"))
+    shifts = wr_json(
+        "oncall",
+        "schedule",
+        "shifts",
+        "primary",
+        "--start",
+        "2026-11-23T09:00:00Z",
+        "--end",
+        "2026-11-25T09:00:00Z",
+    )["items"]
+    assert [s["person"] for s in shifts] == ["bob", "ann"]
+    url = wr_json("oncall", "schedule", "feed", "primary")["url"]
+    assert "/api/v1/oncall/schedules/primary/calendar.ics?key=" in url
+    # Imports look ahead from today: build the calendar around tomorrow.
+    day = (datetime.now(UTC) + timedelta(days=1)).date()
+
+    def stamp(days: int, hour: int) -> str:
+        return (datetime.combine(day, time(hour), UTC) + timedelta(days=days)).strftime(
+            "%Y%m%dT%H%M%SZ"
+        )
+
+    def iso(days: int, hour: int) -> str:
+        return (datetime.combine(day, time(hour), UTC) + timedelta(days=days)).isoformat()
+
+    ics = f"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:1@test
+DTSTART:{stamp(0, 8)}
+DTEND:{stamp(0, 20)}
+RRULE:FREQ=DAILY;COUNT=3
+SUMMARY:On call: bob
+END:VEVENT
+BEGIN:VEVENT
+UID:2@test
+DTSTART:{stamp(0, 20)}
+DTEND:{stamp(1, 8)}
+SUMMARY:stranger
+ATTENDEE:mailto:ann@example.com
+END:VEVENT
+BEGIN:VEVENT
+UID:3@test
+DTSTART:{stamp(2, 20)}
+DTEND:{stamp(3, 8)}
+SUMMARY:nobody we know
+END:VEVENT
+END:VCALENDAR
+"""
+    (tmp_path / "in.ics").write_text(ics)
+    result = wr_json("oncall", "schedule", "import", "imported", "--file", str(tmp_path / "in.ics"))
+    assert result["shifts_added"] == 4 and len(result["skipped"]) == 1
+    assert (
+        wr_json("oncall", "who", "--at", iso(1, 10), "--schedule", "imported")["items"][0]["person"]
+        == "bob"
+    )
+    assert (
+        wr_json("oncall", "who", "--at", iso(0, 21), "--schedule", "imported")["items"][0]["person"]
+        == "ann"
+    )
+    assert (
+        wr_json("oncall", "who", "--at", iso(3, 21), "--schedule", "imported")["items"][0]["person"]
+        is None
+    )

@@ -1,0 +1,1 @@
+"""On-call: people, teams, schedules, escalation policies, paging and durable escalation timers."""

@@ -1,0 +1,449 @@
+"""REST endpoints for on-call under /api/v1/oncall, plus /api/v1/outbox."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from warroom.api.deps import PrincipalDep, RuntimeDep, bearer_token, get_principal
+from warroom.core import outbox, tables
+from warroom.core.clock import ensure_utc
+from warroom.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from warroom.core.runtime import Runtime
+from warroom.incidents.model import Event
+from warroom.notify.tables import deliveries
+from warroom.oncall import ical, links, models
+from warroom.oncall import tables as oncall_tables
+from warroom.oncall.service import OncallService, import_ical
+
+router = APIRouter(prefix="/api/v1/oncall", tags=["oncall"])
+outbox_router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
+
+RESOURCES = {"people": "person", "teams": "team", "schedules": "schedule"}
+
+
+def svc(runtime: Runtime) -> OncallService:
+    service: OncallService = runtime.extras["oncall"]
+    return service
+
+
+def _when(value: str | None, runtime: Runtime) -> datetime:
+    if value is None:
+        return runtime.clock.now()
+    try:
+        return ensure_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        raise InvalidInput(f"not an ISO 8601 time: {value!r}") from None
+
+
+# ---- people, teams, schedules --------------------------------------------------------------
+
+
+@router.get("/people")
+def list_people(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("viewer")
+    return {"items": svc(runtime).list_items("person")}
+
+
+@router.post("/people", status_code=201)
+def create_person(
+    runtime: RuntimeDep, principal: PrincipalDep, body: models.PersonIn
+) -> dict[str, Any]:
+    return svc(runtime).create_person(principal, body)
+
+
+@router.patch("/people/{name}")
+def update_person(
+    runtime: RuntimeDep, principal: PrincipalDep, name: str, body: models.PersonPatch
+) -> dict[str, Any]:
+    return svc(runtime).update_person(principal, name, body)
+
+
+@router.get("/teams")
+def list_teams(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("viewer")
+    return {"items": svc(runtime).list_items("team")}
+
+
+@router.post("/teams", status_code=201)
+def create_team(runtime: RuntimeDep, principal: PrincipalDep, body: models.TeamIn) -> Any:
+    return svc(runtime).create_team(principal, body)
+
+
+@router.patch("/teams/{name}")
+def update_team(
+    runtime: RuntimeDep, principal: PrincipalDep, name: str, body: models.TeamPatch
+) -> Any:
+    return svc(runtime).update_team(principal, name, body)
+
+
+@router.get("/schedules")
+def list_schedules(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("viewer")
+    return {"items": svc(runtime).list_items("schedule")}
+
+
+@router.post("/schedules", status_code=201)
+def create_schedule(runtime: RuntimeDep, principal: PrincipalDep, body: models.ScheduleIn) -> Any:
+    return svc(runtime).create_schedule(principal, body)
+
+
+@router.post("/schedules/import", status_code=201)
+def import_schedule(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    name: Annotated[str, Body()],
+    ical_text: Annotated[str | None, Body()] = None,
+    url: Annotated[str | None, Body()] = None,
+    timezone: Annotated[str, Body()] = "UTC",
+    days: Annotated[int, Body(ge=1, le=400)] = 90,
+) -> Any:
+    models.ScheduleIn(name=name, timezone=timezone)  # validates both
+    if (ical_text is None) == (url is None):
+        raise InvalidInput("give exactly one of ical_text or url")
+    if url is not None:
+        principal.require("admin")  # the server fetches the URL: admins only
+        if not url.startswith(("http://", "https://")):
+            raise InvalidInput("the URL must be http(s)")
+        try:
+            response = httpx.get(url, timeout=10.0, follow_redirects=True)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise InvalidInput(f"cannot fetch the calendar: {type(exc).__name__}") from None
+        data = response.content[:5_000_000]
+    else:
+        data = (ical_text or "").encode()
+    return import_ical(svc(runtime), principal, name, data, timezone=timezone, days=days)
+
+
+@router.patch("/schedules/{name}")
+def update_schedule(
+    runtime: RuntimeDep, principal: PrincipalDep, name: str, body: models.SchedulePatch
+) -> Any:
+    return svc(runtime).update_schedule(principal, name, body)
+
+
+@router.post("/schedules/{name}/overrides", status_code=201)
+def add_override(
+    runtime: RuntimeDep, principal: PrincipalDep, name: str, body: models.OverrideIn
+) -> Any:
+    return svc(runtime).add_override(principal, name, body)
+
+
+@router.delete("/schedules/{name}/overrides/{override_id}", status_code=204)
+def delete_override(
+    runtime: RuntimeDep, principal: PrincipalDep, name: str, override_id: int
+) -> Response:
+    svc(runtime).delete_override(principal, name, override_id)
+    return Response(status_code=204)
+
+
+@router.get("/schedules/{name}/shifts")
+def schedule_shifts(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    name: str,
+    start: str | None = None,
+    end: str | None = None,
+) -> dict[str, Any]:
+    principal.require("viewer")
+    begin = _when(start, runtime)
+    finish = _when(end, runtime) if end else begin + timedelta(days=14)
+    shifts = svc(runtime).shifts(name, begin, finish)
+    return {
+        "schedule": name,
+        "items": [
+            {"person": s.user, "start": s.start.isoformat(), "end": s.end.isoformat()}
+            for s in shifts
+        ],
+    }
+
+
+def _feed_auth(request: Request, runtime: Runtime, path: str, key: str | None) -> None:
+    if key is not None:
+        with runtime.db.write() as conn:
+            secret = links.secret(conn)
+        if links.check_feed_key(secret, path, key):
+            return
+        raise Forbidden("invalid feed key")
+    if bearer_token(request) is None and request.app.state.local_principal is None:
+        raise Unauthorized("a calendar feed needs ?key= (see feed_url) or a bearer token")
+    get_principal(request, runtime).require("viewer")
+
+
+def _feed_url(runtime: Runtime, path: str) -> str:
+    with runtime.db.write() as conn:
+        secret = links.secret(conn)
+    return f"{runtime.settings.public_url()}{path}?key={links.feed_key(secret, path)}"
+
+
+@router.get("/schedules/{name}/feed-url")
+def schedule_feed_url(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> Any:
+    principal.require("viewer")
+    svc(runtime).show("schedule", name)
+    return {"url": _feed_url(runtime, f"/api/v1/oncall/schedules/{name}/calendar.ics")}
+
+
+@router.get("/schedules/{name}/calendar.ics")
+def schedule_feed(
+    request: Request, runtime: RuntimeDep, name: str, key: str | None = None
+) -> Response:
+    _feed_auth(request, runtime, f"/api/v1/oncall/schedules/{name}/calendar.ics", key)
+    now = runtime.clock.now()
+    shifts = svc(runtime).shifts(name, now - timedelta(days=7), now + timedelta(days=60))
+    body = ical.feed(name, [(name, s) for s in shifts], now)
+    return Response(body, media_type="text/calendar")
+
+
+@router.get("/people/{name}/feed-url")
+def person_feed_url(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> Any:
+    principal.require("viewer")
+    svc(runtime).show("person", name)
+    return {"url": _feed_url(runtime, f"/api/v1/oncall/people/{name}/calendar.ics")}
+
+
+@router.get("/people/{name}/calendar.ics")
+def person_feed(
+    request: Request, runtime: RuntimeDep, name: str, key: str | None = None
+) -> Response:
+    _feed_auth(request, runtime, f"/api/v1/oncall/people/{name}/calendar.ics", key)
+    now = runtime.clock.now()
+    found = svc(runtime).person_shifts(name, now - timedelta(days=7), now + timedelta(days=60))
+    body = ical.feed(name, [(f["schedule"], f["shift"]) for f in found], now)
+    return Response(body, media_type="text/calendar")
+
+
+def _generic(kind: str, plural: str) -> None:
+    @router.get(f"/{plural}/{{name}}", name=f"show_{kind}")
+    def show(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> dict[str, Any]:
+        principal.require("viewer")
+        return svc(runtime).show(kind, name)
+
+    @router.delete(f"/{plural}/{{name}}", status_code=204, name=f"delete_{kind}")
+    def remove(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> Response:
+        svc(runtime).delete(principal, kind, name)
+        return Response(status_code=204)
+
+
+for _plural, _kind in RESOURCES.items():
+    _generic(_kind, _plural)
+
+
+# ---- escalation policies, contacts, who ------------------------------------------------
+
+
+@router.get("/escalation-policies")
+def list_policies(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("viewer")
+    return {"items": svc(runtime).list_policies()}
+
+
+@router.post("/escalation-policies", status_code=201)
+def create_policy(
+    runtime: RuntimeDep, principal: PrincipalDep, body: models.EscalationPolicyIn
+) -> Any:
+    return svc(runtime).create_policy(principal, body)
+
+
+@router.get("/escalation-policies/{name}")
+def show_policy(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> Any:
+    principal.require("viewer")
+    found = [p for p in svc(runtime).list_policies() if p["name"] == name]
+    if not found:
+        raise NotFound(f"no escalation policy {name!r}")
+    return found[0]
+
+
+@router.patch("/escalation-policies/{name}")
+def update_policy(
+    runtime: RuntimeDep, principal: PrincipalDep, name: str, body: models.EscalationPolicyPatch
+) -> Any:
+    return svc(runtime).update_policy(principal, name, body)
+
+
+@router.delete("/escalation-policies/{name}", status_code=204)
+def delete_policy(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> Response:
+    svc(runtime).delete(principal, "escalation_policy", name)
+    return Response(status_code=204)
+
+
+@router.get("/contacts")
+def list_contacts(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("viewer")
+    return {"items": svc(runtime).contacts()}
+
+
+@router.put("/contacts/{name}")
+def set_contact(
+    runtime: RuntimeDep, principal: PrincipalDep, name: str, body: models.ContactTargetsIn
+) -> Any:
+    return svc(runtime).set_contact(principal, name, body.targets)
+
+
+@router.get("/who")
+def who(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    at: str | None = None,
+    schedule: str | None = None,
+) -> dict[str, Any]:
+    principal.require("viewer")
+    return {"items": svc(runtime).who_is_on_call(_when(at, runtime), schedule)}
+
+
+# ---- pages and acknowledgement --------------------------------------------------------------
+
+
+@router.post("/pages", status_code=201)
+def page(runtime: RuntimeDep, principal: PrincipalDep, body: models.PageIn) -> Any:
+    return svc(runtime).page(principal, body)
+
+
+@router.get("/pages")
+def list_pages(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("viewer")
+    return {"items": svc(runtime).list_pages()}
+
+
+@router.post("/pages/{page_id}/ack")
+def ack_page(runtime: RuntimeDep, principal: PrincipalDep, page_id: int) -> Any:
+    return svc(runtime).ack_page(principal, page_id)
+
+
+def _page_html(title: str, text: str, form: bool = False) -> HTMLResponse:
+    button = "<form method=post><button type=submit>Acknowledge</button></form>" if form else ""
+    return HTMLResponse(
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width'>"
+        f"<title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>"
+        f"<p>{html.escape(text)}</p>{button}</html>"
+    )
+
+
+@router.get("/ack/{token}", include_in_schema=False)
+def ack_link_page(runtime: RuntimeDep, token: str) -> HTMLResponse:
+    """Show what the link acknowledges; the button POSTs (mail scanners that prefetch GET
+    links must not use up a single-use link)."""
+    with runtime.db.write() as conn:
+        link = links.verify(links.secret(conn), token, runtime.clock.now())
+    return _page_html(f"Acknowledge {link.subject.rsplit(':', 1)[0]}", f"as {link.person}", True)
+
+
+@router.post("/ack/{token}")
+def ack_link(runtime: RuntimeDep, request: Request, token: str) -> Any:
+    """Acknowledge with a signed one-click link (HMAC, expiring, single use)."""
+    now = runtime.clock.now()
+    service = svc(runtime)
+    with runtime.db.write() as conn:
+        link = links.verify(links.secret(conn), token, now)
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(oncall_tables.used_links).values(
+                        nonce=link.nonce, used_at=now, used_by=link.person
+                    )
+                )
+        except IntegrityError:
+            raise Conflict("this acknowledgement link was already used", code="link_used") from None
+        kind, _, rest = link.subject.partition(":")
+        actor = f"{link.person} (ack link)"
+        if kind == "page":
+            result: dict[str, Any] = service.ack_page_in(conn, int(rest), actor)
+            what = f"page {rest}"
+        else:
+            public = rest.rsplit(":", 1)[0]
+            from warroom.oncall.paging import UNACKED
+
+            def build(state: Any, at: datetime) -> list[Event]:
+                if state.status not in UNACKED:
+                    raise Conflict(f"{public} is already {state.status.value}", code="no_change")
+                return [Event("acknowledged", actor, at, {"via": "link"})]
+
+            state = runtime.incidents.mutate_in(conn, public, build)
+            result = {"id": state.public_id, "status": state.status.value}
+            what = public
+    if "text/html" in request.headers.get("accept", ""):
+        return _page_html("Acknowledged", f"{what} acknowledged by {link.person}.")
+    return {"acknowledged": what, "by": link.person, **result}
+
+
+@router.get("/deliveries")
+def list_deliveries(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    incident: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    principal.require("viewer")
+    query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
+    if incident:
+        query = query.where(deliveries.c.incident == incident.upper())
+    with runtime.db.read() as conn:
+        rows = conn.execute(query).all()
+    items = []
+    for row in rows:
+        item = dict(row._mapping)
+        item["attempted_at"] = row.attempted_at.isoformat()
+        items.append(item)
+    return {"items": items}
+
+
+# ---- the outbox -------------------------------------------------------------------------------
+
+
+def _effect_view(row: Any) -> dict[str, Any]:
+    payload = dict(row.payload)
+    if "urls" in payload:  # secrets: channels only
+        from warroom.notify.delivery import channel_of
+
+        payload["urls"] = [channel_of(u) for u in payload["urls"]]
+    if "body" in payload:
+        payload["body"] = "(hidden: may hold an acknowledgement link)"
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "due_at": row.due_at.isoformat(),
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "dedup_key": row.dedup_key,
+        "incident_id": row.incident_id,
+        "payload": payload,
+    }
+
+
+@outbox_router.get("")
+def list_outbox(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    status: Annotated[list[str] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    principal.require("viewer")
+    wanted = status or [outbox.PENDING, outbox.RUNNING, outbox.FAILED, outbox.DEAD]
+    t = tables.outbox
+    with runtime.db.read() as conn:
+        rows = conn.execute(
+            select(t).where(t.c.status.in_(wanted)).order_by(t.c.due_at, t.c.id).limit(limit)
+        ).all()
+        depth = outbox.depth(conn)
+    return {"items": [_effect_view(r) for r in rows], "depth": depth}
+
+
+@outbox_router.post("/{effect_id}/retry")
+def retry_effect(runtime: RuntimeDep, principal: PrincipalDep, effect_id: int) -> Any:
+    principal.require("admin")
+    with runtime.db.write() as conn:
+        if not outbox.retry(conn, effect_id, runtime.clock.now()):
+            raise Conflict(
+                f"effect {effect_id} does not exist or is not failed/dead", code="not_retryable"
+            )
+        row = conn.execute(select(tables.outbox).where(tables.outbox.c.id == effect_id)).one()
+    return _effect_view(row)

@@ -1,0 +1,65 @@
+"""iCalendar feeds of shifts, and importing shifts from an iCal file (recurring events expanded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import icalendar
+import recurring_ical_events
+
+from warroom.oncall import schedule as sm
+
+
+def feed(name: str, shifts: list[tuple[str, sm.Shift]], now: datetime) -> bytes:
+    """A VCALENDAR with one VEVENT per shift; `shifts` pairs a schedule name with each shift."""
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//warroom//on-call//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"On call: {name}")
+    for schedule, shift in shifts:
+        event = icalendar.Event()
+        event.add("uid", f"{schedule}-{shift.user}-{int(shift.start.timestamp())}@warroom")
+        event.add("summary", f"On call: {shift.user} ({schedule})")
+        event.add("dtstart", shift.start.astimezone(UTC))
+        event.add("dtend", shift.end.astimezone(UTC))
+        event.add("dtstamp", now.astimezone(UTC))
+        cal.add_component(event)
+    data: bytes = cal.to_ical()
+    return data
+
+
+@dataclass(frozen=True)
+class ImportedShift:
+    start: datetime
+    end: datetime
+    who: str  # the summary (or attendee) that names the person
+
+
+def _aware(value: Any, zone: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=zone)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=zone)
+    raise ValueError("not a date")
+
+
+def parse(data: bytes, start: datetime, end: datetime) -> list[ImportedShift]:
+    """Every occurrence between start and end (recurrences expanded), in start order."""
+    try:
+        cal = icalendar.Calendar.from_ical(data)
+    except ValueError as exc:
+        raise ValueError(f"not an iCalendar file: {exc}") from None
+    result = []
+    for event in recurring_ical_events.of(cal).between(start, end):
+        dtstart = _aware(event.get("dtstart").dt, UTC)
+        raw_end = event.get("dtend")
+        dtend = _aware(raw_end.dt, UTC) if raw_end is not None else dtstart + timedelta(hours=1)
+        attendee = event.get("attendee")
+        if isinstance(attendee, list):
+            attendee = attendee[0] if attendee else None
+        who = str(attendee).removeprefix("mailto:").removeprefix("MAILTO:") if attendee else ""
+        summary = str(event.get("summary", "")).strip()
+        result.append(ImportedShift(dtstart, dtend, who or summary))
+    return sorted(result, key=lambda s: s.start)

@@ -1,0 +1,567 @@
+"""Paging and escalation as durable outbox timers, re-checked when they fire.
+
+The reactor (pure) plans timers when incident events happen:
+- declared / reopened: page per the severity's `paging` (all_hands, page, notify, none) through
+  the service's escalation policy (`oncall.escalate`, one row per level and loop);
+- declared / reopened / severity changed: the policy's time-based rules (`oncall.rule`);
+- flag_set / impact change: condition rules, and their clock's reminders and deadline;
+- any change: the update-cadence reminder and its missed-update escalation.
+Handlers re-check at fire time (still unacknowledged? still no update? flag still set?), then in
+one transaction mark the step fired (so a re-run after a crash does nothing twice), enqueue the
+notifications (`oncall.notify`: contact methods with delays and fallback) and the next step,
+and record `paged` / `escalated` / `reminder` on the timeline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from warroom.core import outbox
+from warroom.core.auth import SYSTEM
+from warroom.core.errors import NotFound
+from warroom.core.runtime import Runtime
+from warroom.core.vocab import Status
+from warroom.incidents.model import Event, IncidentState
+from warroom.incidents.views import next_update_due
+from warroom.notify.plugin import handle_notify
+from warroom.oncall import tables
+from warroom.oncall.service import OncallService
+from warroom.policy import Policy
+from warroom.policy.schema import normalise_severity
+from warroom.worker import Outcome
+
+log = logging.getLogger("warroom.oncall")
+
+ESCALATE = "oncall.escalate"
+RULE = "oncall.rule"
+NOTIFY = "oncall.notify"
+KINDS = (ESCALATE, RULE, NOTIFY)
+UNACKED = (Status.TRIGGERED, Status.REOPENED)
+PAGING_RANK = {"none": 0, "notify": 1, "page": 2, "all_hands": 3}
+
+
+def _sev_in(severity: str, severities: Sequence[str]) -> bool:
+    return normalise_severity(severity) in {normalise_severity(s) for s in severities}
+
+
+def _matches(policy: Policy, severity: str, severities: Sequence[str]) -> bool:
+    level = policy.severity(severity)
+    return any(_sev_in(key, severities) for key in (level.id, *level.aliases))
+
+
+# ---- the reactor (pure) --------------------------------------------------------------------
+
+
+def plan(
+    policy: Policy,
+    *,
+    escalation_policy: str | None,
+    incident_id: int,
+    before: IncidentState | None,
+    after: IncidentState,
+    events: Sequence[Event],
+    now: datetime,
+) -> list[outbox.Effect]:
+    effects: list[outbox.Effect] = []
+    public = after.public_id
+    gen = after.reopen_count
+    base = {"incident": public, "incident_id": incident_id, "generation": gen}
+    types = {e.type for e in events}
+    started = before is None or "reopened" in types
+    anchor = after.declared_at if gen == 0 else now
+
+    def rule(key: str, due: datetime, /, **payload: Any) -> None:
+        effects.append(
+            outbox.Effect(RULE, {**base, **payload}, due, incident_id=incident_id, dedup_key=key)
+        )
+
+    paging = policy.severity(after.severity).paging
+    # A severity raised to a paging level while still unacknowledged pages too.
+    raised = (
+        before is not None
+        and "severity_changed" in types
+        and after.status in UNACKED
+        and PAGING_RANK[paging] > PAGING_RANK[policy.severity(before.severity).paging]
+    )
+    # Without an escalation policy for its services (or a default) nobody is paged.
+    if (started or raised) and after.is_open and paging != "none" and escalation_policy:
+        run = policy.severity(after.severity).id
+        effects.append(
+            outbox.Effect(
+                ESCALATE,
+                {**base, "level": 0, "loop": 0, "paging": paging, "run": run},
+                now,
+                incident_id=incident_id,
+                dedup_key=f"esc:{incident_id}:{gen}:{run}:0:0",
+            )
+        )
+    if (started or "severity_changed" in types) and after.is_open:
+        for time_rule in policy.escalation.time_based:
+            if _matches(policy, after.severity, time_rule.severities):
+                rule(
+                    f"time:{incident_id}:{gen}:{time_rule.id}",
+                    anchor + time_rule.after,
+                    rule="time",
+                    rule_id=time_rule.id,
+                )
+    for event in events:
+        if event.type != "flag_set" or not event.data.get("value", True):
+            continue
+        flag = str(event.data.get("flag"))
+        stamp = event.occurred_at.isoformat()
+        for cond in policy.escalation.condition_based:
+            if cond.when != flag:
+                continue
+            rule(f"cond:{incident_id}:{cond.id}:{stamp}", now, rule="condition", rule_id=cond.id)
+            if cond.clock is not None:
+                for n, offset in enumerate(cond.clock.reminders):
+                    rule(
+                        f"clock:{incident_id}:{cond.id}:{stamp}:{n}",
+                        event.occurred_at + offset,
+                        rule="clock",
+                        rule_id=cond.id,
+                        step=n,
+                        set_at=stamp,
+                    )
+                rule(
+                    f"clock:{incident_id}:{cond.id}:{stamp}:deadline",
+                    event.occurred_at + cond.clock.deadline,
+                    rule="clock",
+                    rule_id=cond.id,
+                    step="deadline",
+                    set_at=stamp,
+                )
+    revenue = after.impact.revenue_per_hour
+    previous = before.impact.revenue_per_hour if before is not None else None
+    for cond in policy.escalation.condition_based:
+        if cond.when != "revenue_per_hour" or cond.threshold is None or revenue is None:
+            continue
+        if revenue >= cond.threshold and (previous is None or previous < cond.threshold):
+            rule(
+                f"cond:{incident_id}:{cond.id}:{now.isoformat()}",
+                now,
+                rule="condition",
+                rule_id=cond.id,
+            )
+    if after.is_open:
+        due = next_update_due(after, policy)
+        interval = policy.severity(after.severity).update_interval
+        if due is not None:
+            rule(
+                f"cadence:{incident_id}:{due.isoformat()}", due, rule="cadence", due=due.isoformat()
+            )
+        if interval is not None:
+            last = after.last_update_at or after.declared_at
+            late = last + interval * policy.escalation.missed_update_factor
+            rule(
+                f"cadence-missed:{incident_id}:{last.isoformat()}:{after.severity}",
+                late,
+                rule="cadence_missed",
+                last=last.isoformat(),
+            )
+    return effects
+
+
+# ---- notifications to one person -----------------------------------------------------------
+
+
+def person_effects(
+    service: OncallService,
+    conn: Connection,
+    *,
+    person: str,
+    severity: str | None,
+    title: str,
+    body: str,
+    reason: str,
+    incident: str | None,
+    incident_id: int | None,
+    base: datetime,
+    subject: str | None,
+    key: str,
+    now: datetime,
+) -> list[outbox.Effect]:
+    """One `oncall.notify` per contact-method delay group; each falls back to later methods.
+
+    Methods with a delay are only used if the page is still unacknowledged by then (`subject`).
+    """
+    methods = service.person_methods(conn, person, severity)
+    if not methods:
+        return [
+            outbox.Effect(
+                NOTIFY,
+                {
+                    "urls": [],
+                    "title": title,
+                    "body": body,
+                    "recipient": person,
+                    "reason": f"{reason} (no contact methods)",
+                    "incident": incident,
+                    "guard": None,
+                },
+                base,
+                incident_id=incident_id,
+                dedup_key=f"{key}:none",
+            )
+        ]
+    text = body
+    if subject is not None:
+        text = f"{body}\n\nAcknowledge: {service.ack_url(conn, subject, person, now)}"
+    effects = []
+    for n, method in enumerate(methods):
+        urls = [m["url"] for m in methods[n:]]  # this method first, the later ones as fallback
+        delay = int(method.get("delay", 0))
+        effects.append(
+            outbox.Effect(
+                NOTIFY,
+                {
+                    "urls": urls,
+                    "title": title,
+                    "body": text,
+                    "recipient": person,
+                    "reason": reason,
+                    "incident": incident,
+                    "guard": subject if delay > 0 else None,
+                    "method": method["name"],
+                },
+                base + timedelta(minutes=delay),
+                incident_id=incident_id,
+                dedup_key=f"{key}:{method['name']}",
+            )
+        )
+        if n == 0 and all(int(m.get("delay", 0)) == 0 for m in methods):
+            break  # all at once: the first carries the others as fallback
+    return effects
+
+
+def still_unacknowledged(runtime: Runtime, subject: str) -> bool:
+    kind, _, rest = subject.partition(":")
+    if kind == "page":
+        with runtime.db.read() as conn:
+            row = conn.execute(
+                select(tables.pages.c.acknowledged_at).where(tables.pages.c.id == int(rest))
+            ).first()
+        return row is not None and row.acknowledged_at is None
+    public, _, gen = rest.rpartition(":")
+    try:
+        state = runtime.incidents.get(public)
+    except NotFound:
+        return False
+    return state.status in UNACKED and str(state.reopen_count) == gen
+
+
+def handle_oncall_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    guard = effect.payload.get("guard")
+    if guard and not still_unacknowledged(runtime, str(guard)):
+        return Outcome(True, "skipped: acknowledged")
+    return handle_notify(runtime, effect)
+
+
+# ---- firing steps -------------------------------------------------------------------------
+
+
+def _mark_fired(conn: Connection, effect: outbox.ClaimedEffect, now: datetime) -> bool:
+    """Record the step as fired; False when it already was (a re-run after a crash)."""
+    key = effect.dedup_key or f"outbox:{effect.id}"
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(tables.fired).values(key=key[:255], fired_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _service(runtime: Runtime) -> OncallService:
+    service: OncallService = runtime.extras["oncall"]
+    return service
+
+
+def _title(state: IncidentState) -> str:
+    return f"[{state.severity}] {state.public_id}: {state.title}"
+
+
+def _people_for(
+    service: OncallService,
+    conn: Connection,
+    state: IncidentState,
+    targets: Sequence[str],
+    now: datetime,
+) -> tuple[list[str], list[str]]:
+    """(people reached, targets that reach nobody)."""
+    people: list[str] = []
+    unreached: list[str] = []
+    for target in targets:
+        kind, _, name = target.partition(":")
+        if kind == "role":
+            holder = state.roles.get(name)
+            found = service.resolve(conn, f"person:{holder}", now) if holder else []
+        else:
+            found = service.resolve(conn, target, now)
+        if not found:
+            unreached.append(target)
+        people += [p for p in found if p not in people]
+    return people, unreached
+
+
+def handle_escalate(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    p = effect.payload
+    service = _service(runtime)
+    try:
+        state = runtime.incidents.get(str(p["incident"]))
+    except NotFound:
+        return Outcome(True, "incident gone")
+    if state.status not in UNACKED or state.reopen_count != int(p["generation"]):
+        return Outcome(True, "skipped: acknowledged or superseded")
+    level_no, loop = int(p["level"]), int(p["loop"])
+    paging = str(p.get("paging", "page"))
+    now = runtime.clock.now()
+    with runtime.db.write() as conn:
+        if not _mark_fired(conn, effect, now):
+            return Outcome(True, "already fired")
+        name = service.policy_for_services(state.services)
+        policy = service.policy(conn, name) if name else None
+        effects: list[outbox.Effect] = []
+        data: dict[str, Any] = {
+            "policy": name,
+            "level": level_no + 1,
+            "loop": loop + 1,
+            "paging": paging,
+        }
+        if policy is None:
+            data["problem"] = (
+                f"escalation policy {name!r} not found"
+                if name
+                else "no escalation policy for the incident's services"
+            )
+            targets: list[str] = []
+        else:
+            level = policy["levels"][level_no]
+            targets = list(level["targets"])
+        if paging == "all_hands" and level_no == 0 and loop == 0:
+            targets.append("role:commander")
+        people, unreached = _people_for(service, conn, state, targets, now)
+        if (
+            policy is not None
+            and policy["levels"][level_no].get("mode") == "round_robin"
+            and people
+        ):
+            pick = (int(p["incident_id"]) + loop) % len(people)
+            people = [people[pick]]
+        subject = f"incident:{state.public_id}:{state.reopen_count}"
+        for person in people:
+            effects += person_effects(
+                service,
+                conn,
+                person=person,
+                severity=state.severity,
+                title=_title(state),
+                body=state.summary or state.title,
+                reason=f"{'page' if level_no == 0 and loop == 0 else 'escalation'} "
+                f"level {level_no + 1}",
+                incident=state.public_id,
+                incident_id=int(p["incident_id"]),
+                base=effect.due_at,
+                subject=subject,
+                key=f"n:{effect.dedup_key}:{person}",
+                now=now,
+            )
+        if policy is not None and paging != "notify":
+            levels = policy["levels"]
+            delay = timedelta(minutes=int(levels[level_no].get("delay_minutes", 15)))
+            nxt: tuple[int, int] | None = None
+            if level_no + 1 < len(levels):
+                nxt = (level_no + 1, loop)
+            elif loop < int(policy.get("repeat", 0)):
+                nxt = (0, loop + 1)
+            if nxt is not None:
+                effects.append(
+                    outbox.Effect(
+                        ESCALATE,
+                        {**p, "level": nxt[0], "loop": nxt[1]},
+                        effect.due_at + delay,
+                        incident_id=int(p["incident_id"]),
+                        dedup_key=(
+                            f"esc:{p['incident_id']}:{p['generation']}:{p.get('run')}:"
+                            f"{nxt[1]}:{nxt[0]}"
+                        ),
+                    )
+                )
+                data["next_at"] = (effect.due_at + delay).isoformat()
+        data.update(targets=targets, notified=people, unreached=unreached)
+        kind = "paged" if level_no == 0 and loop == 0 else "escalated"
+        outbox.enqueue(conn, effects, now)
+        runtime.incidents.mutate_in(
+            conn, state.public_id, lambda _s, t: [Event(kind, SYSTEM.actor, t, data)]
+        )
+    return Outcome(True, f"{kind}: {', '.join(people) or 'nobody'}")
+
+
+def _rule_applies(
+    runtime: Runtime, state: IncidentState, p: dict[str, Any]
+) -> tuple[bool, list[str], dict[str, Any]]:
+    """Whether a planned rule timer still applies, whom it notifies, and what to record."""
+    policy = runtime.policy
+    kind = p["rule"]
+    if kind == "time":
+        found = [r for r in policy.escalation.time_based if r.id == p["rule_id"]]
+        if not found or state.reopen_count != int(p["generation"]):
+            return False, [], {}
+        time_rule = found[0]
+        if not _matches(policy, state.severity, time_rule.severities):
+            return False, [], {}
+        pending = {
+            "unacknowledged": state.status in UNACKED,
+            "unmitigated": state.mitigated_at is None and state.is_open,
+            "unresolved": state.is_open,
+        }[time_rule.condition]
+        info = {
+            "rule": time_rule.id,
+            "kind": "time_based",
+            "condition": time_rule.condition,
+            "after": str(time_rule.after),
+            "action": time_rule.action,
+        }
+        return pending, list(time_rule.notify), info
+    conds = [c for c in policy.escalation.condition_based if c.id == p.get("rule_id")]
+    if kind in ("condition", "clock"):
+        if not conds:
+            return False, [], {}
+        cond = conds[0]
+        if cond.when == "revenue_per_hour":
+            revenue = state.impact.revenue_per_hour
+            holds = revenue is not None and cond.threshold is not None and revenue >= cond.threshold
+        else:
+            holds = bool(state.flags.get(cond.when))
+        info = {
+            "rule": cond.id,
+            "kind": "condition_based",
+            "when": cond.when,
+            "action": cond.action,
+        }
+        if kind == "clock" and cond.clock is not None:
+            if cond.clock.stop_flag and state.flags.get(cond.clock.stop_flag):
+                return False, [], {}
+            set_at = datetime.fromisoformat(str(p["set_at"]))
+            deadline = set_at + cond.clock.deadline
+            info.update(
+                clock=cond.clock.name, deadline=deadline.isoformat(), step=str(p.get("step"))
+            )
+            info["kind"] = "clock_deadline" if p.get("step") == "deadline" else "clock_reminder"
+        return holds, list(cond.notify), info
+    if kind == "cadence":
+        due = next_update_due(state, policy)
+        promised = datetime.fromisoformat(str(p["due"]))
+        holds = state.is_open and due is not None and due <= promised
+        comms = (
+            "role:communications_lead"
+            if state.roles.get("communications_lead")
+            else ("role:commander")
+        )
+        return holds, [comms], {"kind": "update_reminder", "due_at": promised.isoformat()}
+    if kind == "cadence_missed":
+        last = (state.last_update_at or state.declared_at).isoformat()
+        holds = state.is_open and last == p["last"]
+        targets = ["role:commander"]
+        targets += [f"contact:{c}" for c in ("engineering_manager",) if c in policy.contacts]
+        return (
+            holds,
+            targets,
+            {
+                "kind": "missed_update",
+                "last_update_at": p["last"],
+                "factor": policy.escalation.missed_update_factor,
+            },
+        )
+    return False, [], {}
+
+
+def handle_rule(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    p = dict(effect.payload)
+    service = _service(runtime)
+    try:
+        state = runtime.incidents.get(str(p["incident"]))
+    except NotFound:
+        return Outcome(True, "incident gone")
+    holds, targets, info = _rule_applies(runtime, state, p)
+    if not holds:
+        return Outcome(True, "skipped: condition no longer holds")
+    now = runtime.clock.now()
+    with runtime.db.write() as conn:
+        people, unreached = _people_for(service, conn, state, targets, now)
+        if not people and info["kind"] == "update_reminder":
+            return Outcome(True, "nobody to remind (no communications lead or commander)")
+        if not _mark_fired(conn, effect, now):
+            return Outcome(True, "already fired")
+        label = info.get("clock") or info.get("action") or info["kind"].replace("_", " ")
+        effects: list[outbox.Effect] = []
+        for person in people:
+            effects += person_effects(
+                service,
+                conn,
+                person=person,
+                severity=state.severity,
+                title=f"{_title(state)} — {label}",
+                body=_rule_body(state, info),
+                reason=str(info["kind"]),
+                incident=state.public_id,
+                incident_id=int(p["incident_id"]),
+                base=now,
+                subject=None,
+                key=f"n:{effect.dedup_key}:{person}",
+                now=now,
+            )
+        outbox.enqueue(conn, effects, now)
+        kind = "reminder" if info["kind"] in ("update_reminder", "clock_reminder") else "escalated"
+        data = {**info, "targets": targets, "notified": people, "unreached": unreached}
+        runtime.incidents.mutate_in(
+            conn, state.public_id, lambda _s, t: [Event(kind, SYSTEM.actor, t, data)]
+        )
+    return Outcome(True, f"{kind}: {', '.join(people) or 'nobody'}")
+
+
+def _rule_body(state: IncidentState, info: dict[str, Any]) -> str:
+    kind = info["kind"]
+    if kind == "update_reminder":
+        return f"A status update for {state.public_id} is due ({info['due_at']})."
+    if kind == "missed_update":
+        return f"No status update for {state.public_id} since {info['last_update_at']}."
+    if kind in ("clock_reminder", "clock_deadline"):
+        return f"{info['clock']}: deadline {info['deadline']}. {info.get('action', '')}"
+    return f"{info.get('action') or 'Escalation'} ({info['rule']})."
+
+
+def install(runtime: Runtime) -> None:
+    service = _service(runtime)
+
+    def reactor(
+        *,
+        incident_id: int,
+        before: IncidentState | None,
+        after: IncidentState,
+        events: Sequence[Event],
+        now: datetime,
+    ) -> list[outbox.Effect]:
+        return plan(
+            runtime.policy,
+            escalation_policy=service.policy_for_services(after.services),
+            incident_id=incident_id,
+            before=before,
+            after=after,
+            events=events,
+            now=now,
+        )
+
+    runtime.incidents.reactors.append(reactor)
+    # Both record their step in the fired ledger inside their own transaction (idempotent).
+    handle_escalate.transactional = True  # type: ignore[attr-defined]
+    handle_rule.transactional = True  # type: ignore[attr-defined]
+    runtime.effect_handlers[ESCALATE] = handle_escalate
+    runtime.effect_handlers[RULE] = handle_rule
+    runtime.effect_handlers[NOTIFY] = handle_oncall_notify
