@@ -1,0 +1,165 @@
+"""Outbox handlers that talk to status page subscribers.
+
+`statuspage_confirm` sends the double opt-in link; `statuspage_fanout` turns one public update
+into one delivery per confirmed subscriber (dedup keys make that exactly once, however often
+the fan-out runs); `statuspage_deliver` sends one update to one subscriber, re-checking at
+fire time that they are still subscribed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from sqlalchemy import select
+
+from warroom.comms import tables, views
+from warroom.comms.statuspage import (
+    DELIVER_KIND,
+    StatusPage,
+    check_webhook_url,
+)
+from warroom.core import outbox
+from warroom.core.errors import InvalidInput
+from warroom.core.runtime import Runtime
+from warroom.notify.delivery import deliver
+from warroom.worker import Outcome
+
+
+def _statuspage(runtime: Runtime) -> StatusPage:
+    page: StatusPage = runtime.extras["comms"].statuspage
+    return page
+
+
+def _email_url(base: str, address: str) -> str:
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}to={quote(address, safe='@')}"
+
+
+def _post(page: StatusPage, url: str, payload: dict[str, Any]) -> Outcome:
+    settings = page.config.statuspage
+    try:
+        check_webhook_url(url, allow_private=settings.allow_private_webhooks)
+    except InvalidInput as exc:
+        return Outcome(False, f"webhook refused: {exc.message}", retryable=False)
+    try:
+        response = httpx.post(
+            url,
+            content=json.dumps(payload),
+            headers={"content-type": "application/json", "user-agent": "warroom-statuspage"},
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+        )
+    except httpx.HTTPError as exc:
+        return Outcome(False, f"webhook unreachable: {type(exc).__name__}", retryable=True)
+    if 200 <= response.status_code < 300:
+        return Outcome(True, f"webhook {response.status_code}")
+    retryable = response.status_code >= 500 or response.status_code == 429
+    return Outcome(False, f"webhook answered {response.status_code}", retryable=retryable)
+
+
+def _send(
+    page: StatusPage, kind: str, target: str, title: str, text: str, payload: dict[str, Any]
+) -> Outcome:
+    if kind == "webhook":
+        return _post(page, target, payload)
+    email_url = page.config.statuspage.email_url
+    if not email_url:
+        return Outcome(False, "email delivery is not configured", retryable=False)
+    result = deliver(_email_url(email_url, target), title, text)
+    if result.ok:
+        return Outcome(True, "sent by email")
+    return Outcome(False, result.message, retryable=result.retryable)
+
+
+def handle_confirm(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    page = _statuspage(runtime)
+    s = tables.subscribers
+    with runtime.db.read() as conn:
+        row = conn.execute(select(s).where(s.c.id == effect.payload["subscriber_id"])).first()
+    if row is None or row.status != "pending":
+        return Outcome(True, "no longer pending")
+    with runtime.db.write() as conn:
+        links = page.links(conn, int(row.id), row.nonce)
+    name = page.config.statuspage.name
+    text = (
+        f"Someone (hopefully you) asked to receive updates from {name}.\n"
+        f"Confirm the subscription: {links['confirm']}\n"
+        f"If it was not you, ignore this message; nothing will be sent without confirmation."
+    )
+    payload = {
+        "meta": {"type": "subscription_confirmation", **links},
+        "page": {"id": page.page().id, "name": name, "url": page.base_url},
+    }
+    return _send(page, row.kind, row.target, f"Confirm your subscription to {name}", text, payload)
+
+
+def handle_fanout(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    update_id = int(effect.payload["update_id"])
+    u, p, s = tables.public_incident_updates, tables.public_incidents, tables.subscribers
+    now = runtime.clock.now()
+    with runtime.db.write() as conn:
+        row = conn.execute(
+            select(p.c.components)
+            .join(u, u.c.public_incident_id == p.c.id)
+            .where(u.c.id == update_id)
+        ).first()
+        if row is None:
+            return Outcome(True, "update gone")
+        affected = set(row.components)
+        subscribers = conn.execute(
+            select(s.c.id, s.c.components).where(s.c.status == "confirmed")
+        ).all()
+        effects = [
+            outbox.Effect(
+                DELIVER_KIND,
+                {"subscriber_id": int(sub.id), "update_id": update_id},
+                now,
+                dedup_key=f"statuspage:deliver:{sub.id}:{update_id}",
+            )
+            for sub in subscribers
+            if not sub.components or affected & set(sub.components)
+        ]
+        added = outbox.enqueue(conn, effects, now)
+    return Outcome(True, f"{added} deliveries planned")
+
+
+def handle_deliver(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    page = _statuspage(runtime)
+    s, u, p = tables.subscribers, tables.public_incident_updates, tables.public_incidents
+    with runtime.db.read() as conn:
+        sub = conn.execute(select(s).where(s.c.id == effect.payload["subscriber_id"])).first()
+        row = conn.execute(
+            select(p.c.code)
+            .join(u, u.c.public_incident_id == p.c.id)
+            .where(u.c.id == effect.payload["update_id"])
+        ).first()
+    if sub is None or sub.status != "confirmed":
+        return Outcome(True, "no longer subscribed")
+    if row is None:
+        return Outcome(True, "update gone")
+    snapshot = page.snapshot(history_days=None, only_code=row.code)
+    incident = snapshot.incidents[0]
+    with runtime.db.write() as conn:
+        links = page.links(conn, int(sub.id), sub.nonce)
+    data = views.incident_json(snapshot, incident)
+    latest = incident.updates[0] if incident.updates else None
+    payload = {
+        "meta": {"unsubscribe": links["unsubscribe"], "generated_at": views._iso(snapshot.now)},
+        "page": {
+            "id": snapshot.page.id,
+            "status_indicator": views.indicator(snapshot),
+            "status_description": views.INDICATOR_DESCRIPTIONS[views.indicator(snapshot)],
+        },
+        "incident": data,
+    }
+    status = latest.status.title() if latest else incident.status.title()
+    title = f"[{snapshot.page.name}] {status}: {incident.name}"
+    text = (
+        f"{incident.name}\nStatus: {status}\n\n{latest.body if latest else ''}\n\n"
+        f"Details: {snapshot.page.url}/incidents/{incident.code}\n"
+        f"Unsubscribe: {links['unsubscribe']}"
+    )
+    return _send(page, sub.kind, sub.target, title, text, payload)
