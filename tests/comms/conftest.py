@@ -59,12 +59,12 @@ class Env:
 
 
 @pytest.fixture
-def make_env(
-    settings: Settings, clock: FixedClock
-) -> Iterator[Callable[..., Env]]:
+def make_env(settings: Settings, clock: FixedClock) -> Iterator[Callable[..., Env]]:
     made: list[tuple[Runtime, TestClient]] = []
 
-    def make(comms: dict[str, Any] | None = None, services: list[dict[str, Any]] | None = None) -> Env:
+    def make(
+        comms: dict[str, Any] | None = None, services: list[dict[str, Any]] | None = None
+    ) -> Env:
         config = parse_config(
             {"services": SERVICES if services is None else services, "comms": comms or {}}
         )

@@ -113,7 +113,11 @@ def test_stakeholder_groups_receive_updates_for_real(make_env: Callable[..., Env
                         "severities": ["SEV1"],
                         "format": "brief",
                     },
-                    {"name": "search-team", "urls": [search_team.json_url()], "services": ["search"]},
+                    {
+                        "name": "search-team",
+                        "urls": [search_team.json_url()],
+                        "services": ["search"],
+                    },
                 ]
             }
         )

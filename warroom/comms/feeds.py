@@ -24,7 +24,7 @@ def _rfc3339(moment: datetime) -> str:
 
 
 def _item_text(incident: PublicIncident, update: PublicUpdate) -> str:
-    return f"{update.status.title()}: {update.body}"
+    return update.body
 
 
 def rss(page: Page, history: Sequence[tuple[PublicIncident, PublicUpdate]], now: datetime) -> bytes:
@@ -56,8 +56,8 @@ def rss(page: Page, history: Sequence[tuple[PublicIncident, PublicUpdate]], now:
 def atom(
     page: Page, history: Sequence[tuple[PublicIncident, PublicUpdate]], now: datetime
 ) -> bytes:
-    ns = "{" + ATOM_NS + "}"
-    feed = ET.Element(f"{ns}feed")
+    ns = ""  # plain names; the default namespace is declared on the root element
+    feed = ET.Element("feed", {"xmlns": ATOM_NS})
     _text(feed, f"{ns}id", f"{page.url}/history.atom")
     _text(feed, f"{ns}title", f"{page.name} - incident history")
     latest = history[0][1].display_at if history else now
@@ -78,7 +78,5 @@ def atom(
             {"href": f"{page.url}/incidents/{incident.code}", "rel": "alternate"},
         )
         _text(entry, f"{ns}content", _item_text(incident, update), type="text")
-    body: bytes = ET.tostring(
-        feed, encoding="utf-8", xml_declaration=False, default_namespace=ATOM_NS
-    )
+    body: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=False)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
