@@ -51,7 +51,7 @@ def test_update_renders_internal_public_and_brief_and_keeps_the_promise(
     assert state.last_update_at == now
     assert next_update_due(state, env.runtime.policy) == now + timedelta(minutes=15)  # SEV1 cadence
     events = env.api.ok("GET", f"/api/v1/incidents/{incident}/timeline")["events"]
-    event = [e for e in events if e["type"] == "status_update_published"][0]
+    event = next(e for e in events if e["type"] == "status_update_published")
     assert event["data"]["next_update_at"] == published["next_update_at"]
     assert event["data"]["audience"]["public"] is True
 
