@@ -276,11 +276,20 @@ async def subscribe(request: Request, runtime: RuntimeDep) -> Response:
             webhook_enabled=settings.allow_webhook_subscribers,
             error=exc.message,
         )
-    except ValueError as exc:  # pydantic validation of the JSON body
-        error = {
-            "error": {"code": "invalid_input", "message": str(exc).splitlines()[0], "details": None}
-        }
-        return JSONResponse(error, status_code=422, headers=_NO_STORE)
+    except ValueError as exc:  # pydantic validation of the body
+        message = str(exc).splitlines()[-1].strip() if str(exc) else "invalid input"
+        if is_json:
+            error = {"error": {"code": "invalid_input", "message": message, "details": None}}
+            return JSONResponse(error, status_code=422, headers=_NO_STORE)
+        settings = page.config.statuspage
+        return _html(
+            "status_subscribe.html",
+            page,
+            status_code=422,
+            email_enabled=settings.allow_email_subscribers and bool(settings.email_url),
+            webhook_enabled=settings.allow_webhook_subscribers,
+            error="check the address and try again",
+        )
     if is_json:
         return JSONResponse(result, status_code=202, headers=_NO_STORE)
     return _html(
