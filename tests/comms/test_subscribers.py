@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from tests.comms.conftest import Env
 from tests.support.receiver import Receiver, http_receiver
+from tests.support.smtp import smtp_server
 
 BASE = "http://127.0.0.1:8080"
 
@@ -130,3 +131,34 @@ def test_email_subscription_is_pending_until_confirmed(make_env: Callable[..., E
     assert again == (202, {"status": "pending_confirmation", "kind": "email"})
     assert len(env.admin.ok("GET", "/api/v1/statuspage/subscribers")["items"]) == 1
     assert env.api.get("/api/v1/statuspage/subscribers")[0] == 403
+
+
+def test_email_subscribers_for_real_over_smtp(make_env: Callable[..., Env]) -> None:
+    with smtp_server() as mailbox:
+        env = make_env({"statuspage": {"email_url": mailbox.mailto()}})
+        incident = env.declare(severity="SEV2", services=["payments"])
+        env.client.post("/status/subscribe", data={"email": "dana@example.com"})
+        env.work()
+        [confirmation] = mailbox.wait_for(1)
+        assert mailbox.recipients == [["dana@example.com"]]
+        body = confirmation.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        link = next(w for w in body.split() if "/subscribers/confirm?token=" in w)
+        token = link.split("token=")[1]
+        assert (
+            env.client.post("/status/subscribers/confirm", data={"token": token}).status_code == 200
+        )
+        _update(env, incident)
+        env.work()
+        messages = mailbox.wait_for(2)
+        assert len(messages) == 2
+        update = messages[1]
+        assert "Identified: Service disruption: Payments API" in str(update["Subject"])
+        text = update.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        assert "Payments are failing" in text and "db-secret-7" not in text
+        unsubscribe = str(update["List-Unsubscribe"]).strip("<>")
+        assert update["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        # RFC 8058 one-click: the mail client POSTs to the link.
+        assert env.client.post(_local(unsubscribe)).status_code == 200
+        _update(env, incident, "monitoring")
+        env.work()
+        assert len(mailbox.messages) == 2

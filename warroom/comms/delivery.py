@@ -33,9 +33,13 @@ def _statuspage(runtime: Runtime) -> StatusPage:
     return page
 
 
-def _email_url(base: str, address: str) -> str:
+def _email_url(base: str, address: str, headers: dict[str, str] | None = None) -> str:
+    """The SMTP account's URL addressed to one subscriber (Apprise `+Name=value` headers)."""
     separator = "&" if "?" in base else "?"
-    return f"{base}{separator}to={quote(address, safe='@')}"
+    url = f"{base}{separator}to={quote(address, safe='@')}"
+    for name, value in (headers or {}).items():
+        url += f"&+{name}={quote(value, safe='')}"
+    return url
 
 
 def _post(page: StatusPage, url: str, payload: dict[str, Any]) -> Outcome:
@@ -61,14 +65,27 @@ def _post(page: StatusPage, url: str, payload: dict[str, Any]) -> Outcome:
 
 
 def _send(
-    page: StatusPage, kind: str, target: str, title: str, text: str, payload: dict[str, Any]
+    page: StatusPage,
+    kind: str,
+    target: str,
+    title: str,
+    text: str,
+    payload: dict[str, Any],
+    unsubscribe: str | None = None,
 ) -> Outcome:
     if kind == "webhook":
         return _post(page, target, payload)
     email_url = page.config.statuspage.email_url
     if not email_url:
         return Outcome(False, "email delivery is not configured", retryable=False)
-    result = deliver(_email_url(email_url, target), title, text)
+    headers = None
+    if unsubscribe:
+        # RFC 8058: mail clients show a one-click unsubscribe that POSTs to this link.
+        headers = {
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+    result = deliver(_email_url(email_url, target, headers), title, text)
     if result.ok:
         return Outcome(True, "sent by email")
     return Outcome(False, result.message, retryable=result.retryable)
@@ -162,4 +179,4 @@ def handle_deliver(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
         f"Details: {snapshot.page.url}/incidents/{incident.code}\n"
         f"Unsubscribe: {links['unsubscribe']}"
     )
-    return _send(page, sub.kind, sub.target, title, text, payload)
+    return _send(page, sub.kind, sub.target, title, text, payload, links["unsubscribe"])
