@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from warroom.comms import tables, views
 from warroom.comms.statuspage import (
@@ -22,6 +22,7 @@ from warroom.comms.statuspage import (
     check_webhook_url,
 )
 from warroom.core import outbox
+from warroom.core import tables as core_tables
 from warroom.core.errors import InvalidInput
 from warroom.core.runtime import Runtime
 from warroom.notify.delivery import deliver
@@ -129,18 +130,42 @@ def handle_fanout(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
         subscribers = conn.execute(
             select(s.c.id, s.c.components).where(s.c.status == "confirmed")
         ).all()
-        effects = [
-            outbox.Effect(
-                DELIVER_KIND,
-                {"subscriber_id": int(sub.id), "update_id": update_id},
-                now,
-                dedup_key=f"statuspage:deliver:{sub.id}:{update_id}",
-            )
+        wanted = {
+            f"statuspage:deliver:{sub.id}:{update_id}": int(sub.id)
             for sub in subscribers
             if not sub.components or affected & set(sub.components)
-        ]
-        added = outbox.enqueue(conn, effects, now)
+        }
+        added = _enqueue_many(conn, wanted, update_id, now)
     return Outcome(True, f"{added} deliveries planned")
+
+
+def _enqueue_many(conn: Any, wanted: dict[str, int], update_id: int, now: Any) -> int:
+    """`outbox.enqueue` for many deliveries at once: one look-up per 500 keys, one insert."""
+    o = core_tables.outbox
+    keys = list(wanted)
+    existing: set[str] = set()
+    for n in range(0, len(keys), 500):
+        chunk = keys[n : n + 500]
+        existing.update(
+            r.dedup_key for r in conn.execute(select(o.c.dedup_key).where(o.c.dedup_key.in_(chunk)))
+        )
+    rows = [
+        {
+            "kind": DELIVER_KIND,
+            "payload": {"subscriber_id": subscriber_id, "update_id": update_id},
+            "incident_id": None,
+            "dedup_key": key,
+            "status": outbox.PENDING,
+            "due_at": now,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for key, subscriber_id in wanted.items()
+        if key not in existing
+    ]
+    if rows:
+        conn.execute(insert(o), rows)
+    return len(rows)
 
 
 def handle_deliver(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:

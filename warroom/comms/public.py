@@ -74,29 +74,45 @@ def _json(data: Any) -> JSONResponse:
     return JSONResponse(data, headers={**_CACHE, "Access-Control-Allow-Origin": "*"})
 
 
+def _runs(days: list[views.DayUptime]) -> list[dict[str, Any]]:
+    """Uptime bars as runs: consecutive operational days share one bar (a small page)."""
+    runs: list[dict[str, Any]] = []
+    for day in days:
+        if day.worst == "operational" and day.uptime == 100.0:
+            if runs and runs[-1]["status"] == "operational" and not runs[-1]["title"]:
+                runs[-1]["count"] += 1
+                continue
+            runs.append({"status": "operational", "count": 1, "title": ""})
+        else:
+            label = _STATUS_LABELS.get(day.worst, day.worst)
+            title = f"{day.day}: {label}, {day.uptime:.2f}% uptime"
+            runs.append({"status": day.worst, "count": 1, "title": title})
+    return runs
+
+
 # ---- JSON (Statuspage-compatible) -----------------------------------------------------
 
 
 @router.get("/api/v2/summary.json", summary="Page, status, components, open incidents")
 def summary(runtime: RuntimeDep) -> JSONResponse:
-    return _json(views.summary_json(_page(runtime).snapshot()))
+    return _json(views.summary_json(_page(runtime).snapshot(history_days=0)))
 
 
 @router.get("/api/v2/status.json", summary="The page's overall status")
 def status(runtime: RuntimeDep) -> JSONResponse:
-    snapshot = _page(runtime).snapshot()
+    snapshot = _page(runtime).snapshot(history_days=0, updates_for="open")
     return _json({"page": views.page_json(snapshot), "status": views.status_json(snapshot)})
 
 
 @router.get("/api/v2/components.json", summary="Components and groups")
 def components(runtime: RuntimeDep) -> JSONResponse:
-    snapshot = _page(runtime).snapshot()
+    snapshot = _page(runtime).snapshot(history_days=0, updates_for="open")
     return _json({"page": views.page_json(snapshot), "components": views.components_json(snapshot)})
 
 
 @router.get("/api/v2/incidents.json", summary="Recent incidents (last 50)")
 def incidents(runtime: RuntimeDep) -> JSONResponse:
-    snapshot = _page(runtime).snapshot()
+    snapshot = _page(runtime).snapshot(history_days=None, limit=50)
     return _json(
         {
             "page": views.page_json(snapshot),
@@ -107,7 +123,7 @@ def incidents(runtime: RuntimeDep) -> JSONResponse:
 
 @router.get("/api/v2/incidents/unresolved.json", summary="Unresolved incidents")
 def unresolved(runtime: RuntimeDep) -> JSONResponse:
-    snapshot = _page(runtime).snapshot()
+    snapshot = _page(runtime).snapshot(history_days=0)
     return _json(
         {
             "page": views.page_json(snapshot),
@@ -119,7 +135,7 @@ def unresolved(runtime: RuntimeDep) -> JSONResponse:
 
 
 def _maintenances(runtime: Runtime, which: str) -> JSONResponse:
-    snapshot = _page(runtime).snapshot()
+    snapshot = _page(runtime).snapshot(history_days=0, updates_for="open")
     chosen = [m for m in snapshot.maintenances if which == "all" or m.status(snapshot.now) == which]
     return _json(
         {
@@ -167,30 +183,29 @@ def history_atom(runtime: RuntimeDep) -> Response:
 @router.get("", response_class=HTMLResponse, summary="The status page (HTML, no JavaScript)")
 def status_page(runtime: RuntimeDep) -> HTMLResponse:
     page = _page(runtime)
-    snapshot = page.snapshot()
+    snapshot = page.snapshot(updates_for="open")
     now = snapshot.now
     groups: list[tuple[str | None, list[dict[str, Any]]]] = []
     index: dict[str | None, list[dict[str, Any]]] = {}
-    for component in views.visible_components(snapshot):
-        intervals = [
-            (i.created_at, i.resolved_at, i.component_status)
-            for i in snapshot.incidents
-            if component.slug in i.components
-        ]
-        intervals += [
-            (
-                m.scheduled_for,
-                m.scheduled_until if m.scheduled_until < now else None,
-                "under_maintenance",
+    intervals: dict[str, list[tuple[datetime, datetime | None, str]]] = {}
+    for incident in snapshot.incidents:
+        for slug in incident.components:
+            intervals.setdefault(slug, []).append(
+                (incident.created_at, incident.resolved_at, incident.component_status)
             )
-            for m in snapshot.maintenances
-            if component.slug in m.components and m.scheduled_for <= now
-        ]
-        days = views.daily_uptime(intervals, now)
+    for window in snapshot.maintenances:
+        if window.scheduled_for <= now:
+            end = window.scheduled_until if window.scheduled_until < now else None
+            for slug in window.components:
+                intervals.setdefault(slug, []).append(
+                    (window.scheduled_for, end, "under_maintenance")
+                )
+    for component in views.visible_components(snapshot):
+        days = views.daily_uptime(intervals.get(component.slug, []), now)
         entry = {
+            "runs": _runs(days),
             "component": component,
             "status": snapshot.effective.get(component.slug, component.status),
-            "days": days,
             "uptime": views.overall_uptime(days, now),
             "bad_days": [d for d in days if d.worst != "operational"],
         }

@@ -124,6 +124,22 @@ def _component(row: Row[Any]) -> views.Component:
     )
 
 
+def _incident(row: Row[Any], updates: Sequence[views.PublicUpdate]) -> views.PublicIncident:
+    return views.PublicIncident(
+        code=row.code,
+        name=row.name,
+        status=row.status,
+        impact=row.impact,
+        components=tuple(row.components),
+        component_status=row.component_status,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        monitoring_at=row.monitoring_at,
+        resolved_at=row.resolved_at,
+        updates=tuple(updates),
+    )
+
+
 def _component_dict(row: Row[Any]) -> dict[str, Any]:
     return {
         "id": row.slug,
@@ -491,9 +507,16 @@ class StatusPage:
         )
 
     def snapshot(
-        self, *, history_days: int | None = views.UPTIME_DAYS, only_code: str | None = None
+        self,
+        *,
+        history_days: int | None = views.UPTIME_DAYS,
+        only_code: str | None = None,
+        updates_for: Literal["all", "open"] = "all",
+        limit: int | None = None,
     ) -> views.Snapshot:
-        """Everything public, read in one transaction."""
+        """What is public, read in one transaction: components, maintenance, unresolved
+        incidents plus those resolved within `history_days` (0: none; None: all), at most
+        `limit` of them, with their updates (`updates_for="open"`: only unresolved ones')."""
         now = self.clock.now()
         c, p, u, m = (
             tables.status_components,
@@ -511,11 +534,15 @@ class StatusPage:
             query = select(p).order_by(p.c.created_at.desc(), p.c.id.desc())
             if only_code is not None:
                 query = query.where(p.c.code == only_code)
+            elif history_days == 0:
+                query = query.where(p.c.resolved_at.is_(None))
             elif history_days is not None:
                 since = now - timedelta(days=history_days)
                 query = query.where(or_(p.c.resolved_at.is_(None), p.c.resolved_at >= since))
+            if limit is not None:
+                query = query.limit(limit)
             incident_rows = conn.execute(query).all()
-            ids = [r.id for r in incident_rows]
+            ids = [r.id for r in incident_rows if updates_for == "all" or r.resolved_at is None]
             updates: dict[int, list[views.PublicUpdate]] = {}
             if ids:
                 for r in conn.execute(
@@ -531,22 +558,7 @@ class StatusPage:
                 .where(m.c.scheduled_until >= now - timedelta(days=views.UPTIME_DAYS))
                 .order_by(m.c.scheduled_for)
             ).all()
-        incidents = [
-            views.PublicIncident(
-                code=r.code,
-                name=r.name,
-                status=r.status,
-                impact=r.impact,
-                components=tuple(r.components),
-                component_status=r.component_status,
-                created_at=r.created_at,
-                updated_at=r.updated_at,
-                monitoring_at=r.monitoring_at,
-                resolved_at=r.resolved_at,
-                updates=tuple(updates.get(r.id, [])),
-            )
-            for r in incident_rows
-        ]
+        incidents = [_incident(r, updates.get(r.id, ())) for r in incident_rows]
         maintenances = [
             views.Maintenance(
                 code=r.code,
@@ -564,10 +576,30 @@ class StatusPage:
 
     def history(self, limit: int = 50) -> list[tuple[views.PublicIncident, views.PublicUpdate]]:
         """The newest public updates with their incidents (for the feeds)."""
-        snapshot = self.snapshot(history_days=None)
-        pairs = [(i, up) for i in snapshot.incidents for up in i.updates]
-        pairs.sort(key=lambda pair: pair[1].display_at, reverse=True)
-        return pairs[:limit]
+        p, u = tables.public_incidents, tables.public_incident_updates
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(
+                    u.c.code.label("update_code"),
+                    u.c.status.label("update_status"),
+                    u.c.body,
+                    u.c.created_at.label("update_created_at"),
+                    u.c.display_at,
+                    p,
+                )
+                .join(p, p.c.id == u.c.public_incident_id)
+                .order_by(u.c.display_at.desc(), u.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [
+            (
+                _incident(r, ()),
+                views.PublicUpdate(
+                    r.update_code, r.update_status, r.body, r.update_created_at, r.display_at
+                ),
+            )
+            for r in rows
+        ]
 
     # ---- subscribers ----------------------------------------------------------------------
 

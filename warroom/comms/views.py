@@ -366,23 +366,36 @@ def daily_uptime(
     An open interval (end None) lasts until now. Only the part of a day that has passed
     counts for today. Overlapping intervals count once, at the worse weight.
     """
-    today = now.astimezone(UTC).date()
+    first = now.astimezone(UTC).date() - timedelta(days=days - 1)
+    window_start = datetime.combine(first, time(0), tzinfo=UTC)
+    # Clip each interval to the days it touches (work proportional to interval-days).
+    per_day: dict[int, list[tuple[datetime, datetime, str]]] = {}
+    for begin, finish, status in intervals:
+        lo, hi = max(begin, window_start), min(finish or now, now)
+        if lo >= hi:
+            continue
+        index = (lo.astimezone(UTC).date() - first).days
+        while index < days:
+            day_start = window_start + timedelta(days=index)
+            day_end = day_start + timedelta(days=1)
+            a, b = max(lo, day_start), min(hi, day_end)
+            if a < b:
+                per_day.setdefault(index, []).append((a, b, status))
+            if hi <= day_end:
+                break
+            index += 1
     result: list[DayUptime] = []
-    for offset in range(days - 1, -1, -1):
-        day = today - timedelta(days=offset)
-        start = datetime.combine(day, time(0), tzinfo=UTC)
+    for index in range(days):
+        start = window_start + timedelta(days=index)
         end = min(start + timedelta(days=1), now)
         length = (end - start).total_seconds()
-        cuts = {start, end}
-        clipped: list[tuple[datetime, datetime, str]] = []
-        for begin, finish, status in intervals:
-            lo, hi = max(begin, start), min(finish or now, end)
-            if lo < hi:
-                clipped.append((lo, hi, status))
-                cuts.update((lo, hi))
+        clipped = per_day.get(index)
+        if not clipped:
+            result.append(DayUptime(start.date(), 100.0, "operational", 0.0))
+            continue
         downtime = 0.0
-        statuses = []
-        points = sorted(cuts)
+        statuses: list[str] = []
+        points = sorted({start, end, *(a for a, _, _ in clipped), *(b for _, b, _ in clipped)})
         for lo, hi in itertools.pairwise(points):
             active = [s for a, b, s in clipped if a <= lo and hi <= b]
             if active:
@@ -390,7 +403,7 @@ def daily_uptime(
                 statuses.append(status)
                 downtime += (hi - lo).total_seconds() * DOWNTIME_WEIGHT.get(status, 0.0)
         uptime = 100.0 if length <= 0 else max(0.0, 100.0 * (1 - downtime / length))
-        result.append(DayUptime(day, round(uptime, 3), worst(statuses), downtime))
+        result.append(DayUptime(start.date(), round(uptime, 3), worst(statuses), downtime))
     return result
 
 
