@@ -21,6 +21,7 @@ from warroom.core.errors import InvalidInput, WarroomError
 from warroom.core.runtime import Runtime
 
 PUBLIC_PREFIX = "/status"
+PAST_SHOWN = 20  # the feeds and incidents.json have more
 router = APIRouter(prefix=PUBLIC_PREFIX, tags=["public"])
 
 _env = Environment(
@@ -218,7 +219,7 @@ def status_page(runtime: RuntimeDep) -> HTMLResponse:
         page,
         status=views.status_json(snapshot),
         open_incidents=[i for i in snapshot.incidents if i.unresolved],
-        past=[i for i in snapshot.incidents if not i.unresolved],
+        past=[i for i in snapshot.incidents if not i.unresolved][:PAST_SHOWN],
         upcoming=[m for m in snapshot.maintenances if m.status(now) != "completed"],
         groups=groups,
         now=now,

@@ -126,17 +126,16 @@ def effective_statuses(
     now: datetime,
 ) -> dict[str, str]:
     """Each component's status: the worst of its own, open incidents and active maintenance."""
-    result: dict[str, str] = {}
-    for component in components:
-        statuses = [component.status]
-        for incident in incidents:
-            if incident.unresolved and component.slug in incident.components:
-                statuses.append(incident.component_status)
-        for window in maintenances:
-            if window.status(now) == "in_progress" and component.slug in window.components:
-                statuses.append("under_maintenance")
-        result[component.slug] = worst(statuses)
-    return result
+    raised: dict[str, list[str]] = {}
+    for incident in incidents:
+        if incident.unresolved:
+            for slug in incident.components:
+                raised.setdefault(slug, []).append(incident.component_status)
+    for window in maintenances:
+        if window.status(now) == "in_progress":
+            for slug in window.components:
+                raised.setdefault(slug, []).append("under_maintenance")
+    return {c.slug: worst([c.status, *raised.get(c.slug, ())]) for c in components}
 
 
 def build_snapshot(
