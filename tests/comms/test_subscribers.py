@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from tests.comms.conftest import Env
@@ -162,3 +163,31 @@ def test_email_subscribers_for_real_over_smtp(make_env: Callable[..., Env]) -> N
         _update(env, incident, "monitoring")
         env.work()
         assert len(mailbox.messages) == 2
+
+
+def test_maintenance_is_announced_to_subscribers(make_env: Callable[..., Env]) -> None:
+    env = make_env({"statuspage": {"allow_private_webhooks": True}})
+    with http_receiver() as receiver, http_receiver() as elsewhere:
+        for target, components in ((receiver, ["search"]), (elsewhere, ["payments"])):
+            links = _subscribe(env, target, components)
+            token = links["confirm"].split("token=")[1]
+            env.client.post("/status/subscribers/confirm", data={"token": token})
+        now = env.runtime.clock.now()
+        env.api.ok(
+            "POST",
+            "/api/v1/statuspage/maintenances",
+            json={
+                "name": "Search index rebuild",
+                "body": "Search results may be stale",
+                "components": ["search"],
+                "scheduled_for": (now.replace(microsecond=0) + timedelta(hours=2)).isoformat(),
+                "scheduled_until": (now.replace(microsecond=0) + timedelta(hours=3)).isoformat(),
+            },
+        )
+        env.work()
+        got = receiver.wait_for(2)
+    assert len(got) == 2 and len(elsewhere.requests) == 1
+    notice = got[1].json()
+    assert notice["scheduled_maintenance"]["name"] == "Search index rebuild"
+    assert notice["scheduled_maintenance"]["status"] == "scheduled"
+    assert notice["meta"]["unsubscribe"].startswith(BASE)

@@ -115,31 +115,44 @@ def handle_confirm(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
 
 
 def handle_fanout(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
-    update_id = int(effect.payload["update_id"])
-    u, p, s = tables.public_incident_updates, tables.public_incidents, tables.subscribers
+    """Plan one delivery per confirmed subscriber of the affected components (or all)."""
+    u, p, s, m = (
+        tables.public_incident_updates,
+        tables.public_incidents,
+        tables.subscribers,
+        tables.maintenances,
+    )
     now = runtime.clock.now()
     with runtime.db.write() as conn:
-        row = conn.execute(
-            select(p.c.components)
-            .join(u, u.c.public_incident_id == p.c.id)
-            .where(u.c.id == update_id)
-        ).first()
-        if row is None:
-            return Outcome(True, "update gone")
-        affected = set(row.components)
+        subject: dict[str, Any]
+        if "maintenance" in effect.payload:
+            subject = {"maintenance": str(effect.payload["maintenance"])}
+            row = conn.execute(select(m.c.components).where(m.c.code == subject["maintenance"]))
+        else:
+            subject = {"update_id": int(effect.payload["update_id"])}
+            row = conn.execute(
+                select(p.c.components)
+                .join(u, u.c.public_incident_id == p.c.id)
+                .where(u.c.id == subject["update_id"])
+            )
+        found = row.first()
+        if found is None:
+            return Outcome(True, "nothing to announce any more")
+        affected = set(found.components)
         subscribers = conn.execute(
             select(s.c.id, s.c.components).where(s.c.status == "confirmed")
         ).all()
+        what = next(iter(subject.values()))
         wanted = {
-            f"statuspage:deliver:{sub.id}:{update_id}": int(sub.id)
+            f"statuspage:deliver:{sub.id}:{what}": int(sub.id)
             for sub in subscribers
-            if not sub.components or affected & set(sub.components)
+            if not sub.components or not affected or affected & set(sub.components)
         }
-        added = _enqueue_many(conn, wanted, update_id, now)
+        added = _enqueue_many(conn, wanted, subject, now)
     return Outcome(True, f"{added} deliveries planned")
 
 
-def _enqueue_many(conn: Any, wanted: dict[str, int], update_id: int, now: Any) -> int:
+def _enqueue_many(conn: Any, wanted: dict[str, int], subject: dict[str, Any], now: Any) -> int:
     """`outbox.enqueue` for many deliveries at once: one look-up per 500 keys, one insert."""
     o = core_tables.outbox
     keys = list(wanted)
@@ -152,7 +165,7 @@ def _enqueue_many(conn: Any, wanted: dict[str, int], update_id: int, now: Any) -
     rows = [
         {
             "kind": DELIVER_KIND,
-            "payload": {"subscriber_id": subscriber_id, "update_id": update_id},
+            "payload": {"subscriber_id": subscriber_id, **subject},
             "incident_id": None,
             "dedup_key": key,
             "status": outbox.PENDING,
@@ -168,40 +181,73 @@ def _enqueue_many(conn: Any, wanted: dict[str, int], update_id: int, now: Any) -
     return len(rows)
 
 
+def _page_block(snapshot: views.Snapshot) -> dict[str, Any]:
+    level = views.indicator(snapshot)
+    return {
+        "id": snapshot.page.id,
+        "status_indicator": level,
+        "status_description": views.INDICATOR_DESCRIPTIONS[level],
+    }
+
+
 def handle_deliver(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    """Send one update (or maintenance notice) to one subscriber, if still subscribed."""
     page = _statuspage(runtime)
     s, u, p = tables.subscribers, tables.public_incident_updates, tables.public_incidents
     with runtime.db.read() as conn:
         sub = conn.execute(select(s).where(s.c.id == effect.payload["subscriber_id"])).first()
-        row = conn.execute(
-            select(p.c.code)
-            .join(u, u.c.public_incident_id == p.c.id)
-            .where(u.c.id == effect.payload["update_id"])
-        ).first()
+        row = None
+        if "update_id" in effect.payload:
+            row = conn.execute(
+                select(p.c.code, u.c.code.label("update_code"))
+                .join(u, u.c.public_incident_id == p.c.id)
+                .where(u.c.id == effect.payload["update_id"])
+            ).first()
     if sub is None or sub.status != "confirmed":
         return Outcome(True, "no longer subscribed")
+    if "maintenance" in effect.payload:
+        return _deliver_maintenance(page, sub, str(effect.payload["maintenance"]))
     if row is None:
         return Outcome(True, "update gone")
     snapshot = page.snapshot(history_days=None, only_code=row.code)
     incident = snapshot.incidents[0]
-    with runtime.db.write() as conn:
+    update = next((x for x in incident.updates if x.code == row.update_code), None)
+    if update is None:
+        return Outcome(True, "update gone")
+    with page.db.write() as conn:
         links = page.links(conn, int(sub.id), sub.nonce)
-    data = views.incident_json(snapshot, incident)
-    latest = incident.updates[0] if incident.updates else None
     payload = {
         "meta": {"unsubscribe": links["unsubscribe"], "generated_at": views._iso(snapshot.now)},
-        "page": {
-            "id": snapshot.page.id,
-            "status_indicator": views.indicator(snapshot),
-            "status_description": views.INDICATOR_DESCRIPTIONS[views.indicator(snapshot)],
-        },
-        "incident": data,
+        "page": _page_block(snapshot),
+        "incident": views.incident_json(snapshot, incident),
     }
-    status = latest.status.title() if latest else incident.status.title()
+    status = update.status.title()
     title = f"[{snapshot.page.name}] {status}: {incident.name}"
     text = (
-        f"{incident.name}\nStatus: {status}\n\n{latest.body if latest else ''}\n\n"
+        f"{incident.name}\nStatus: {status}\n\n{update.body}\n\n"
         f"Details: {snapshot.page.url}/incidents/{incident.code}\n"
+        f"Unsubscribe: {links['unsubscribe']}"
+    )
+    return _send(page, sub.kind, sub.target, title, text, payload, links["unsubscribe"])
+
+
+def _deliver_maintenance(page: StatusPage, sub: Any, code: str) -> Outcome:
+    snapshot = page.snapshot(history_days=0, updates_for="open")
+    window = next((w for w in snapshot.maintenances if w.code == code), None)
+    if window is None:
+        return Outcome(True, "maintenance cancelled")
+    with page.db.write() as conn:
+        links = page.links(conn, int(sub.id), sub.nonce)
+    payload = {
+        "meta": {"unsubscribe": links["unsubscribe"], "generated_at": views._iso(snapshot.now)},
+        "page": _page_block(snapshot),
+        "scheduled_maintenance": views.maintenance_json(snapshot, window),
+    }
+    when = f"{window.scheduled_for:%Y-%m-%d %H:%M} to {window.scheduled_until:%Y-%m-%d %H:%M} UTC"
+    title = f"[{snapshot.page.name}] Scheduled maintenance: {window.name}"
+    text = (
+        f"{window.name}\nScheduled: {when}\n\n{window.body}\n\n"
+        f"Details: {snapshot.page.url}#maintenance-{window.code}\n"
         f"Unsubscribe: {links['unsubscribe']}"
     )
     return _send(page, sub.kind, sub.target, title, text, payload, links["unsubscribe"])

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
 from warroom.comms import signing, tables, views
@@ -481,7 +481,19 @@ class StatusPage:
                     updated_at=now,
                 )
             )
-        snapshot = self.snapshot()
+            outbox.enqueue(
+                conn,
+                [
+                    outbox.Effect(
+                        FANOUT_KIND,
+                        {"maintenance": code},
+                        now,
+                        dedup_key=f"statuspage:fanout:maintenance:{code}",
+                    )
+                ],
+                now,
+            )
+        snapshot = self.snapshot(history_days=0, updates_for="open")
         window = next(m for m in snapshot.maintenances if m.code == code)
         return views.maintenance_json(snapshot, window)
 
@@ -489,8 +501,6 @@ class StatusPage:
         principal.require("responder")
         m = tables.maintenances
         with self.db.write() as conn:
-            from sqlalchemy import delete
-
             result = conn.execute(delete(m).where(m.c.code == code))
             if result.rowcount != 1:
                 raise NotFound(f"no maintenance {code}")
