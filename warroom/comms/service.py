@@ -90,7 +90,7 @@ class CommsService:
         with self.db.write() as conn:
             incident_id = self._incident_id(conn, public_id)
             if request.components is not None:
-                components = self.statuspage._check_components(conn, request.components)
+                components = self.statuspage.check_components(conn, request.components)
             else:
                 components = None
 

@@ -295,7 +295,7 @@ class StatusPage:
         rows = conn.execute(select(t.c.slug, t.c.service).where(t.c.archived.is_(False))).all()
         return {r.slug: r.service for r in rows}
 
-    def _check_components(self, conn: Connection, slugs: Sequence[str]) -> list[str]:
+    def check_components(self, conn: Connection, slugs: Sequence[str]) -> list[str]:
         known = self._component_slugs(conn)
         unknown = [s for s in slugs if s not in known]
         if unknown:
@@ -412,7 +412,7 @@ class StatusPage:
         principal.require("responder")
         now = self.clock.now()
         with self.db.write() as conn:
-            components = self._check_components(conn, body.components)
+            components = self.check_components(conn, body.components)
             _, code = self.post_update(
                 conn,
                 incident_id=None,
@@ -468,7 +468,7 @@ class StatusPage:
         now = self.clock.now()
         code = _code()
         with self.db.write() as conn:
-            components = self._check_components(conn, body.components)
+            components = self.check_components(conn, body.components)
             conn.execute(
                 insert(tables.maintenances).values(
                     code=code,
@@ -635,7 +635,7 @@ class StatusPage:
         now = self.clock.now()
         s = tables.subscribers
         with self.db.write() as conn:
-            components = self._check_components(conn, body.components)
+            components = self.check_components(conn, body.components)
             existing = conn.execute(
                 select(s).where(
                     s.c.kind == kind,
