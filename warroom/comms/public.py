@@ -201,8 +201,10 @@ def status_page(runtime: RuntimeDep) -> HTMLResponse:
                 intervals.setdefault(slug, []).append(
                     (window.scheduled_for, end, "under_maintenance")
                 )
+    quiet = views.daily_uptime([], now)  # shared by every component without incidents
     for component in views.visible_components(snapshot):
-        days = views.daily_uptime(intervals.get(component.slug, []), now)
+        spans = intervals.get(component.slug)
+        days = views.daily_uptime(spans, now) if spans else quiet
         entry = {
             "runs": _runs(days),
             "component": component,

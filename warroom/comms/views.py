@@ -385,13 +385,13 @@ def daily_uptime(
             index += 1
     result: list[DayUptime] = []
     for index in range(days):
+        clipped = per_day.get(index)
+        if not clipped:
+            result.append(DayUptime(first + timedelta(days=index), 100.0, "operational", 0.0))
+            continue
         start = window_start + timedelta(days=index)
         end = min(start + timedelta(days=1), now)
         length = (end - start).total_seconds()
-        clipped = per_day.get(index)
-        if not clipped:
-            result.append(DayUptime(start.date(), 100.0, "operational", 0.0))
-            continue
         downtime = 0.0
         statuses: list[str] = []
         points = sorted({start, end, *(a for a, _, _ in clipped), *(b for _, b, _ in clipped)})
@@ -407,13 +407,9 @@ def daily_uptime(
 
 
 def overall_uptime(days: Sequence[DayUptime], now: datetime) -> float:
+    """Uptime over the whole window (today counts only the part that has passed)."""
     if not days:
         return 100.0
-    total = 0.0
-    down = 0.0
-    for entry in days:
-        start = datetime.combine(entry.day, time(0), tzinfo=UTC)
-        length = (min(start + timedelta(days=1), now) - start).total_seconds()
-        total += max(length, 0.0)
-        down += entry.outage_seconds
-    return round(100.0 * (1 - down / total), 3) if total else 100.0
+    total = (now - datetime.combine(days[0].day, time(0), tzinfo=UTC)).total_seconds()
+    down = sum(entry.outage_seconds for entry in days)
+    return round(100.0 * (1 - down / total), 3) if total > 0 else 100.0
