@@ -269,3 +269,26 @@ def test_manual_public_incident_and_resolution(make_env: Callable[..., Env]) -> 
     assert env.public.ok("GET", "/status/api/v2/status.json")["status"]["indicator"] == "none"
     html = env.client.get("/status").text
     assert "Upstream email provider delays" in html  # under past incidents
+
+
+def test_public_responses_are_cached_briefly(make_env: Callable[..., Env]) -> None:
+    from sqlalchemy import update
+
+    from warroom.comms import tables
+
+    env = make_env()
+    assert env.public.ok("GET", "/status/api/v2/status.json")["status"]["indicator"] == "none"
+    # Another replica changes the database: this process serves its cache for a moment...
+    with env.runtime.db.write() as conn:
+        conn.execute(
+            update(tables.status_components)
+            .where(tables.status_components.c.slug == "search")
+            .values(status="major_outage")
+        )
+    assert env.public.ok("GET", "/status/api/v2/status.json")["status"]["indicator"] == "none"
+    # ...and sees the change once the entry expires.
+    env.runtime.clock.advance(timedelta(seconds=5))  # type: ignore[attr-defined]
+    assert env.public.ok("GET", "/status/api/v2/status.json")["status"]["indicator"] == "critical"
+    # A write through this process is visible at once.
+    env.api.ok("PATCH", "/api/v1/statuspage/components/search", json={"status": "operational"})
+    assert env.public.ok("GET", "/status/api/v2/status.json")["status"]["indicator"] == "none"

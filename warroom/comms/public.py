@@ -7,6 +7,7 @@ the public tables through `StatusPage.snapshot`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -71,8 +72,31 @@ def _html(template: str, page: StatusPage, status_code: int = 200, **context: An
     return HTMLResponse(text, status_code=status_code, headers=headers)
 
 
+_JSON_HEADERS = {**_CACHE, "Access-Control-Allow-Origin": "*"}
+CACHE_SECONDS = 5
+
+
 def _json(data: Any) -> JSONResponse:
-    return JSONResponse(data, headers={**_CACHE, "Access-Control-Allow-Origin": "*"})
+    return JSONResponse(data, headers=_JSON_HEADERS)
+
+
+def _cached(
+    runtime: Runtime, key: str, build: Callable[[], Response], headers: dict[str, str]
+) -> Response:
+    """Serve a public response from a short cache: every write on this process clears it,
+    and entries expire after `CACHE_SECONDS` of the clock (other replicas' writes)."""
+    page = _page(runtime)
+    bucket = int(runtime.clock.now().timestamp() // CACHE_SECONDS)
+    entry = page.response_cache.get((key, page.generation, bucket))
+    if entry is None:
+        response = build()
+        if response.status_code != 200:
+            return response
+        entry = (bytes(response.body), response.media_type or "application/octet-stream")
+        if len(page.response_cache) > 64:
+            page.response_cache.clear()
+        page.response_cache[(key, page.generation, bucket)] = entry
+    return Response(entry[0], media_type=entry[1], headers=headers)
 
 
 def _runs(days: list[views.DayUptime]) -> list[dict[str, Any]]:
@@ -95,24 +119,40 @@ def _runs(days: list[views.DayUptime]) -> list[dict[str, Any]]:
 
 
 @router.get("/api/v2/summary.json", summary="Page, status, components, open incidents")
-def summary(runtime: RuntimeDep) -> JSONResponse:
+def summary(runtime: RuntimeDep) -> Response:
+    return _cached(runtime, "summary", lambda: _summary(runtime), _JSON_HEADERS)
+
+
+def _summary(runtime: Runtime) -> JSONResponse:
     return _json(views.summary_json(_page(runtime).snapshot(history_days=0)))
 
 
 @router.get("/api/v2/status.json", summary="The page's overall status")
-def status(runtime: RuntimeDep) -> JSONResponse:
+def status(runtime: RuntimeDep) -> Response:
+    return _cached(runtime, "status", lambda: _status(runtime), _JSON_HEADERS)
+
+
+def _status(runtime: Runtime) -> JSONResponse:
     snapshot = _page(runtime).snapshot(history_days=0, updates_for="open")
     return _json({"page": views.page_json(snapshot), "status": views.status_json(snapshot)})
 
 
 @router.get("/api/v2/components.json", summary="Components and groups")
-def components(runtime: RuntimeDep) -> JSONResponse:
+def components(runtime: RuntimeDep) -> Response:
+    return _cached(runtime, "components", lambda: _components(runtime), _JSON_HEADERS)
+
+
+def _components(runtime: Runtime) -> JSONResponse:
     snapshot = _page(runtime).snapshot(history_days=0, updates_for="open")
     return _json({"page": views.page_json(snapshot), "components": views.components_json(snapshot)})
 
 
 @router.get("/api/v2/incidents.json", summary="Recent incidents (last 50)")
-def incidents(runtime: RuntimeDep) -> JSONResponse:
+def incidents(runtime: RuntimeDep) -> Response:
+    return _cached(runtime, "incidents", lambda: _incidents(runtime), _JSON_HEADERS)
+
+
+def _incidents(runtime: Runtime) -> JSONResponse:
     snapshot = _page(runtime).snapshot(history_days=None, limit=50)
     return _json(
         {
@@ -123,7 +163,11 @@ def incidents(runtime: RuntimeDep) -> JSONResponse:
 
 
 @router.get("/api/v2/incidents/unresolved.json", summary="Unresolved incidents")
-def unresolved(runtime: RuntimeDep) -> JSONResponse:
+def unresolved(runtime: RuntimeDep) -> Response:
+    return _cached(runtime, "unresolved", lambda: _unresolved(runtime), _JSON_HEADERS)
+
+
+def _unresolved(runtime: Runtime) -> JSONResponse:
     snapshot = _page(runtime).snapshot(history_days=0)
     return _json(
         {
@@ -147,18 +191,22 @@ def _maintenances(runtime: Runtime, which: str) -> JSONResponse:
 
 
 @router.get("/api/v2/scheduled-maintenances.json", summary="Scheduled maintenance (all)")
-def maintenances_all(runtime: RuntimeDep) -> JSONResponse:
-    return _maintenances(runtime, "all")
+def maintenances_all(runtime: RuntimeDep) -> Response:
+    return _cached(runtime, "maint-all", lambda: _maintenances(runtime, "all"), _JSON_HEADERS)
 
 
 @router.get("/api/v2/scheduled-maintenances/upcoming.json", summary="Upcoming maintenance")
-def maintenances_upcoming(runtime: RuntimeDep) -> JSONResponse:
-    return _maintenances(runtime, "scheduled")
+def maintenances_upcoming(runtime: RuntimeDep) -> Response:
+    return _cached(
+        runtime, "maint-scheduled", lambda: _maintenances(runtime, "scheduled"), _JSON_HEADERS
+    )
 
 
 @router.get("/api/v2/scheduled-maintenances/active.json", summary="Maintenance in progress")
-def maintenances_active(runtime: RuntimeDep) -> JSONResponse:
-    return _maintenances(runtime, "in_progress")
+def maintenances_active(runtime: RuntimeDep) -> Response:
+    return _cached(
+        runtime, "maint-in_progress", lambda: _maintenances(runtime, "in_progress"), _JSON_HEADERS
+    )
 
 
 # ---- feeds ----------------------------------------------------------------------------
@@ -166,23 +214,33 @@ def maintenances_active(runtime: RuntimeDep) -> JSONResponse:
 
 @router.get("/history.rss", summary="Incident history (RSS 2.0)")
 def history_rss(runtime: RuntimeDep) -> Response:
-    page = _page(runtime)
-    body = feeds.rss(page.page(), page.history(), runtime.clock.now())
-    return Response(body, media_type="application/rss+xml; charset=utf-8", headers=_CACHE)
+    def build() -> Response:
+        page = _page(runtime)
+        body = feeds.rss(page.page(), page.history(), runtime.clock.now())
+        return Response(body, media_type="application/rss+xml; charset=utf-8")
+
+    return _cached(runtime, "rss", build, _CACHE)
 
 
 @router.get("/history.atom", summary="Incident history (Atom 1.0)")
 def history_atom(runtime: RuntimeDep) -> Response:
-    page = _page(runtime)
-    body = feeds.atom(page.page(), page.history(), runtime.clock.now())
-    return Response(body, media_type="application/atom+xml; charset=utf-8", headers=_CACHE)
+    def build() -> Response:
+        page = _page(runtime)
+        body = feeds.atom(page.page(), page.history(), runtime.clock.now())
+        return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+    return _cached(runtime, "atom", build, _CACHE)
 
 
 # ---- HTML -----------------------------------------------------------------------------
 
 
 @router.get("", response_class=HTMLResponse, summary="The status page (HTML, no JavaScript)")
-def status_page(runtime: RuntimeDep) -> HTMLResponse:
+def status_page(runtime: RuntimeDep) -> Response:
+    return _cached(runtime, "page", lambda: _status_page(runtime), {**_SECURITY, **_CACHE})
+
+
+def _status_page(runtime: Runtime) -> HTMLResponse:
     page = _page(runtime)
     snapshot = page.snapshot(updates_for="open")
     now = snapshot.now

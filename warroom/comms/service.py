@@ -179,6 +179,7 @@ class CommsService:
                 for group in result["groups"]
             ]
             outbox.enqueue(conn, effects, now)
+        self.statuspage.touch()  # again after commit: drop anything cached meanwhile
         return {
             "incident": state.public_id,
             **data,
@@ -343,6 +344,7 @@ class CommsService:
                 if group.format != "public" or public_text
             ]
             outbox.enqueue(conn, effects, now)
+        self.statuspage.touch()
         with suppress(NotFound):
             self.incidents.append_events(
                 SYSTEM,

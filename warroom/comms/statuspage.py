@@ -193,6 +193,13 @@ class StatusPage:
         self.settings = settings
         self.config = config
         self.services = tuple(services)
+        # Bumped by every write here: cached public responses older than it are stale.
+        self.generation = 0
+        self.response_cache: dict[tuple[str, int, int], tuple[bytes, str]] = {}
+
+    def touch(self) -> None:
+        self.generation += 1
+        self.response_cache.clear()
 
     @property
     def base_url(self) -> str:
@@ -202,6 +209,7 @@ class StatusPage:
 
     def sync_components(self, conn: Connection, now: datetime) -> int:
         """Create a component for each catalog service that never had one."""
+        self.touch()
         t = tables.status_components
         have = {r.service for r in conn.execute(select(t.c.service)).all()}
         slugs = {r.slug for r in conn.execute(select(t.c.slug)).all()}
@@ -237,6 +245,7 @@ class StatusPage:
             return [_component_dict(r) for r in conn.execute(query).all()]
 
     def create_component(self, principal: Principal, body: ComponentIn) -> dict[str, Any]:
+        self.touch()
         principal.require("admin")
         now = self.clock.now()
         t = tables.status_components
@@ -274,6 +283,7 @@ class StatusPage:
         self, principal: Principal, slug: str, body: ComponentPatch
     ) -> dict[str, Any]:
         """Change a component; setting its status needs a responder, the rest an admin."""
+        self.touch()
         changes = body.model_dump(exclude_unset=True)
         if not changes:
             raise InvalidInput("nothing to change")
@@ -332,6 +342,7 @@ class StatusPage:
     ) -> tuple[int, str]:
         """Add an update (creating the public incident when needed); fan it out to
         subscribers. Returns (public incident id, its code)."""
+        self.touch()
         p = tables.public_incidents
         row = None
         if public_incident_id is not None:
@@ -425,6 +436,7 @@ class StatusPage:
                 component_status=body.component_status,
                 now=now,
             )
+        self.touch()
         return self.public_incident(code)
 
     def add_incident_update(
@@ -449,6 +461,7 @@ class StatusPage:
                 component_status=body.component_status or row.component_status,
                 now=now,
             )
+        self.touch()
         return self.public_incident(code)
 
     def public_incident(self, code: str) -> dict[str, Any]:
@@ -461,6 +474,7 @@ class StatusPage:
     # ---- maintenance ----------------------------------------------------------------------
 
     def schedule_maintenance(self, principal: Principal, body: MaintenanceIn) -> dict[str, Any]:
+        self.touch()
         principal.require("responder")
         start, end = ensure_utc(body.scheduled_for), ensure_utc(body.scheduled_until)
         if end <= start:
@@ -498,6 +512,7 @@ class StatusPage:
         return views.maintenance_json(snapshot, window)
 
     def cancel_maintenance(self, principal: Principal, code: str) -> None:
+        self.touch()
         principal.require("responder")
         m = tables.maintenances
         with self.db.write() as conn:
