@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from warroom.api.deps import PrincipalDep, RuntimeDep
 from warroom.comms import report as reports
@@ -192,7 +192,9 @@ def add_subscriber(
 
 @router.delete("/statuspage/subscribers/{subscriber_id}", tags=["status page"])
 def remove_subscriber(
-    runtime: RuntimeDep, principal: PrincipalDep, subscriber_id: int
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    subscriber_id: Annotated[int, Path(ge=1, le=2**62)],
 ) -> dict[str, Any]:
     _page(runtime).remove_subscriber(principal, subscriber_id)
     return {"id": subscriber_id, "unsubscribed": True}

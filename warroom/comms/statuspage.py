@@ -54,7 +54,7 @@ class ComponentIn(_Strict):
     description: str = Field(default="", max_length=2000)
     group: str | None = Field(default=None, max_length=200)
     service: str | None = Field(default=None, max_length=120)
-    position: int = 0
+    position: int = Field(default=0, ge=0, le=100_000)
     status: ComponentStatus = "operational"
     showcase: bool = True
     only_show_if_degraded: bool = False
@@ -71,7 +71,7 @@ class ComponentPatch(_Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     group: str | None = Field(default=None, max_length=200)
-    position: int | None = None
+    position: int | None = Field(default=None, ge=0, le=100_000)
     status: ComponentStatus | None = None
     showcase: bool | None = None
     only_show_if_degraded: bool | None = None
@@ -159,7 +159,11 @@ def _component_dict(row: Row[Any]) -> dict[str, Any]:
 
 def check_webhook_url(url: str, *, allow_private: bool) -> str:
     """A subscriber webhook must be http(s) and, unless allowed, not point into our network."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise InvalidInput("that is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("a webhook must be an http:// or https:// URL")
     if parts.username or parts.password:
@@ -167,8 +171,8 @@ def check_webhook_url(url: str, *, allow_private: bool) -> str:
     if allow_private:
         return url.strip()
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
+        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError, ValueError):
         raise InvalidInput("the webhook host does not resolve") from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
