@@ -292,3 +292,16 @@ def test_public_responses_are_cached_briefly(make_env: Callable[..., Env]) -> No
     # A write through this process is visible at once.
     env.api.ok("PATCH", "/api/v1/statuspage/components/search", json={"status": "operational"})
     assert env.public.ok("GET", "/status/api/v2/status.json")["status"]["indicator"] == "none"
+
+
+def test_component_patch_rejects_nulls_for_required_fields(make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    for field in ("archived", "name", "status", "showcase", "position"):
+        status, body = env.admin.request(
+            "PATCH", "/api/v1/statuspage/components/search", json={field: None}
+        )
+        assert status == 422, (field, body)
+    cleared = env.admin.ok(
+        "PATCH", "/api/v1/statuspage/components/search", json={"group": None, "description": None}
+    )
+    assert cleared["group"] is None and cleared["description"] == ""

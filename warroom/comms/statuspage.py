@@ -292,6 +292,11 @@ class StatusPage:
         if not changes:
             raise InvalidInput("nothing to change")
         principal.require("responder" if set(changes) <= {"status"} else "admin")
+        for key, value in list(changes.items()):
+            if value is None and key == "description":
+                changes[key] = ""
+            elif value is None and key != "group":
+                raise InvalidInput(f"{key} cannot be null")
         if "group" in changes:
             changes["group_name"] = changes.pop("group")
         t = tables.status_components
