@@ -219,6 +219,15 @@ def test_maintenance_and_manual_component_status(make_env: Callable[..., Env]) -
         },
     )
     assert bad[0] == 422
+    ended = env.api.post(
+        "/api/v1/statuspage/maintenances",
+        json={
+            "name": "x",
+            "scheduled_for": "1999-01-01T00:00:00Z",
+            "scheduled_until": "2000-01-01T00:00:00Z",
+        },
+    )
+    assert ended[0] == 422 and "already ended" in ended[1]["error"]["message"]
 
 
 def test_components_from_services_and_admin_api(make_env: Callable[..., Env]) -> None:

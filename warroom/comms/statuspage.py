@@ -489,6 +489,8 @@ class StatusPage:
         if end <= start:
             raise InvalidInput("scheduled_until must be after scheduled_for")
         now = self.clock.now()
+        if end <= now:
+            raise InvalidInput("that maintenance window has already ended")
         code = _code()
         with self.db.write() as conn:
             components = self.check_components(conn, body.components)
@@ -517,7 +519,16 @@ class StatusPage:
                 now,
             )
         snapshot = self.snapshot(history_days=0, updates_for="open")
-        window = next(m for m in snapshot.maintenances if m.code == code)
+        window = views.Maintenance(
+            code=code,
+            name=body.name.strip(),
+            body=body.body.strip(),
+            components=tuple(components),
+            scheduled_for=start,
+            scheduled_until=end,
+            created_at=now,
+            updated_at=now,
+        )
         return views.maintenance_json(snapshot, window)
 
     def cancel_maintenance(self, principal: Principal, code: str) -> None:
