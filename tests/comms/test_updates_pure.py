@@ -34,7 +34,9 @@ def test_next_update_at(
     assert next_update_at(text, status, interval, NOW) == expected
 
 
-@pytest.mark.parametrize("text", ["soon", "0", "8d", "2026-11-23T09:00:00Z", "-5m"])
+@pytest.mark.parametrize(
+    "text", ["soon", "0", "8d", "2026-11-23T09:00:00Z", "-5m", "0001-01-01T00:00:00+00:01"]
+)
 def test_next_update_at_rejects(text: str) -> None:
     with pytest.raises(InvalidInput):
         next_update_at(text, "identified", None, NOW)

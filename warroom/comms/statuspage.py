@@ -485,7 +485,10 @@ class StatusPage:
     def schedule_maintenance(self, principal: Principal, body: MaintenanceIn) -> dict[str, Any]:
         self.touch()
         principal.require("responder")
-        start, end = ensure_utc(body.scheduled_for), ensure_utc(body.scheduled_until)
+        try:
+            start, end = ensure_utc(body.scheduled_for), ensure_utc(body.scheduled_until)
+        except OverflowError:
+            raise InvalidInput("the maintenance window is out of range") from None
         if end <= start:
             raise InvalidInput("scheduled_until must be after scheduled_for")
         now = self.clock.now()

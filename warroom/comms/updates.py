@@ -101,7 +101,7 @@ def next_update_at(
     if delta is None:
         try:
             moment = ensure_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise InvalidInput(
                 f"next update {value!r}: give a duration like 30m or an ISO time"
             ) from None
