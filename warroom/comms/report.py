@@ -64,7 +64,8 @@ def _describe(event: Event) -> str:
         return f"Mitigation: {data.get('action', '')}{outcome}"
     if kind == "runbook_step_ran":
         outcome = data.get("status", data.get("outcome", ""))
-        return f"Runbook {data.get('runbook', '?')}: {data.get('step', '')} ({outcome})"
+        step = data.get("title") or data.get("step", "")
+        return f"Runbook {data.get('runbook', '?')}: {step} ({outcome})"
     if kind == "resolved":
         return f"Resolved: {data.get('summary', '')}"
     if kind in ("notification_sent", "notification_failed"):
@@ -104,7 +105,7 @@ def build(
     for e in events:
         if e.type == "runbook_step_ran":
             name = str(e.data.get("runbook") or e.data.get("runbook_id") or "runbook")
-            step = str(e.data.get("step") or e.data.get("title") or "")
+            step = str(e.data.get("title") or e.data.get("step") or "")
             outcome = str(e.data.get("status") or e.data.get("outcome") or "")
             runbooks.setdefault(name, []).append(f"{step} ({outcome})" if outcome else step)
     responders: dict[str, set[str]] = {}
