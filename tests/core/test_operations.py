@@ -30,7 +30,7 @@ def test_token_actions_are_audited_and_admin_only(admin_api: Api, api: Api) -> N
         ("token.revoke", "token:root"),
         ("token.create", "token:root"),
     ]
-    assert entries[1]["details"] == {"name": "bot", "scopes": ["viewer"]}
+    assert entries[1]["details"] == {"name": "bot", "scopes": ["viewer"], "kind": "token"}
     assert created["token"] not in json.dumps(entries)
     assert api.get("/api/v1/audit")[0] == 403
 

@@ -40,9 +40,14 @@ def create_app(runtime: Runtime, *, local_principal: Principal | None = None) ->
     install_error_handlers(app)
     app.include_router(system.router)
     app.include_router(incidents_api.router)
-    for plugin in load_plugins():
+    plugins = load_plugins()
+    for plugin in plugins:
         for router in getattr(plugin, "routers", ()):
             app.include_router(router)
+        # A plugin may also mount an ASGI sub-application (e.g. the MCP transport at /mcp).
+        mount = getattr(plugin, "mount", None)
+        if mount is not None:
+            mount(app, runtime)
 
     @app.get("/", include_in_schema=False)
     def index() -> HTMLResponse:
@@ -52,4 +57,9 @@ def create_app(runtime: Runtime, *, local_principal: Principal | None = None) ->
         )
 
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
+    # A plugin may wrap the app (e.g. request metrics): `configure_app(app)`.
+    for plugin in plugins:
+        configure = getattr(plugin, "configure_app", None)
+        if configure is not None:
+            configure(app)
     return app

@@ -37,7 +37,9 @@ def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runt
     if request.method not in READ_METHODS and principal.effective_scopes <= {"viewer"}:
         # Default-deny: checked before the body is even validated, so a viewer gets 403 on
         # every write whatever it sends; handlers still check the exact scope they need.
-        raise Forbidden(f"{principal.name} has read-only access (viewer); writes need 'responder'")
+        raise Forbidden(
+            f"this action needs the 'responder' scope; {principal.name} has read-only access"
+        )
     return principal
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -48,6 +48,9 @@ class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(min_length=1)
     expires_at: datetime | None = None
+    kind: Literal["token", "agent"] = Field(
+        default="token", description="'agent' for an AI assistant (shown as agent:<name>)"
+    )
 
 
 @router.get("/api/v1/tokens", tags=["tokens"], summary="List tokens (never their values)")
@@ -69,6 +72,7 @@ def create_token(runtime: RuntimeDep, principal: PrincipalDep, body: TokenIn) ->
             created_by=principal.actor,
             now=now,
             expires_at=ensure_utc(body.expires_at) if body.expires_at else None,
+            kind=body.kind,
         )
         audit.record(
             conn,
@@ -76,9 +80,15 @@ def create_token(runtime: RuntimeDep, principal: PrincipalDep, body: TokenIn) ->
             action="token.create",
             target=f"token:{token_id}",
             now=now,
-            details={"name": body.name, "scopes": sorted(set(body.scopes))},
+            details={"name": body.name, "scopes": sorted(set(body.scopes)), "kind": body.kind},
         )
-    return {"id": token_id, "name": body.name, "scopes": sorted(set(body.scopes)), "token": token}
+    return {
+        "id": token_id,
+        "name": body.name,
+        "scopes": sorted(set(body.scopes)),
+        "kind": body.kind,
+        "token": token,
+    }
 
 
 @router.delete("/api/v1/tokens/{token_id}", tags=["tokens"], summary="Revoke a token")

@@ -718,17 +718,21 @@ def token_create(
     scope: Annotated[
         list[str], typer.Option("--scope", help="admin, responder, viewer, ingest (repeat).")
     ] = [],
+    agent: Annotated[
+        bool,
+        typer.Option("--agent", help="For an AI assistant: its actions show as agent:NAME."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a token; its value is shown once."""
-    data = call(
-        ctx, "POST", "/api/v1/tokens", json={"name": name, "scopes": scope or ["responder"]}
-    )
+    body = {"name": name, "scopes": scope or ["responder"], "kind": "agent" if agent else "token"}
+    data = call(ctx, "POST", "/api/v1/tokens", json=body)
     if as_json:
         print_json(data)
     else:
+        label = f"agent:{name}" if agent else name
         console.print(
-            f"[green]✓[/] token {data['id']} '{escape(name)}' ({', '.join(data['scopes'])}):"
+            f"[green]✓[/] token {data['id']} '{escape(label)}' ({', '.join(data['scopes'])}):"
         )
         console.print(data["token"], highlight=False, soft_wrap=True)
         console.print("[dim]Store it now: only its hash is kept.[/]")
@@ -744,7 +748,7 @@ def token_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         for t in payload["items"]:
             table.add_row(
                 str(t["id"]),
-                escape(t["name"]),
+                escape(("agent:" if t.get("kind") == "agent" else "") + t["name"]),
                 ", ".join(t["scopes"]),
                 t["prefix"] + "…",
                 relative(t["created_at"]),

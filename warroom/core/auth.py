@@ -8,6 +8,7 @@ high-entropy secrets; passwords use argon2). Scopes: `admin` ⊃ `responder` ⊃
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,9 @@ _IMPLIED: dict[str, frozenset[str]] = {
     "ingest": frozenset({"ingest"}),
 }
 TOKEN_PREFIX = "wr_"
+# A token belongs to a person or script ("token") or to an AI assistant ("agent").
+TOKEN_KINDS = ("token", "agent")
+_AGENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,11 @@ class Principal:
         """The name recorded on the timeline."""
         return self.name
 
+    @property
+    def is_agent(self) -> bool:
+        """An AI assistant acting through an agent token (policy `agents` applies)."""
+        return self.kind == "agent"
+
 
 # The actor for what warroom does by itself (worker, automations).
 SYSTEM = Principal(name="warroom", scopes=frozenset({"admin"}), kind="system")
@@ -94,11 +103,26 @@ def create_token(
     now: datetime,
     value: str | None = None,
     expires_at: datetime | None = None,
+    kind: str = "token",
 ) -> tuple[int, str]:
     """Store a new token's hash; return (id, plaintext). The plaintext is never stored."""
     if not name.strip():
         raise InvalidInput("a token needs a name")
     scopes = validate_scopes(scopes)
+    if kind not in TOKEN_KINDS:
+        raise InvalidInput(f"unknown token kind {kind!r}; choose from {', '.join(TOKEN_KINDS)}")
+    if kind == "agent":
+        if not _AGENT_NAME.match(name.strip()):
+            raise InvalidInput(
+                "an agent's name is one word (letters, digits, . _ -), e.g. 'triage-bot'; "
+                "it is shown on the timeline as agent:<name>"
+            )
+        if "admin" in scopes:
+            # An admin agent could mint itself a person's token and leave its guardrails.
+            raise InvalidInput(
+                "an agent token cannot have the admin scope; give it responder or viewer",
+                code="agent_scope_refused",
+            )
     token = value or generate_token()
     result = conn.execute(
         insert(tables.api_tokens).values(
@@ -109,6 +133,7 @@ def create_token(
             created_at=now,
             created_by=created_by,
             expires_at=expires_at,
+            kind=kind,
         )
     )
     assert result.inserted_primary_key is not None
@@ -124,6 +149,10 @@ def authenticate(conn: Connection, token: str, now: datetime) -> Principal:
         raise Unauthorized("invalid or revoked token")
     if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized("token expired")
+    if row.kind == "agent":
+        return Principal(
+            name=f"agent:{row.name}", scopes=frozenset(row.scopes), token_id=row.id, kind="agent"
+        )
     return Principal(name=f"token:{row.name}", scopes=frozenset(row.scopes), token_id=row.id)
 
 
@@ -146,6 +175,7 @@ def list_tokens(conn: Connection) -> list[dict[str, Any]]:
             "expires_at": r.expires_at,
             "revoked_at": r.revoked_at,
             "last_used_at": r.last_used_at,
+            "kind": r.kind,
         }
         for r in rows
     ]

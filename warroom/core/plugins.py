@@ -4,7 +4,8 @@ Each entry names a module with any of:
 - `install(runtime) -> None`: build the package's services, add incident reactors and
   outbox effect handlers to the runtime;
 - `routers: list[APIRouter]`: API or web routes mounted by `create_app`;
-- `register_cli(app: typer.Typer) -> None`: the package's commands.
+- `register_cli(app: typer.Typer) -> None`: the package's commands;
+- `mount(app: FastAPI, runtime) -> None`: mount an ASGI sub-application (e.g. MCP at /mcp).
 Tables live in each package's `tables.py` on the shared metadata; `ALL_TABLE_MODULES`
 lists them so migrations and tests see every table.
 """
@@ -14,9 +15,18 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-PLUGINS: tuple[str, ...] = ("warroom.notify.plugin", "warroom.comms.plugin")
+PLUGINS: tuple[str, ...] = (
+    "warroom.notify.plugin",
+    "warroom.agents.plugin",
+    "warroom.workbench.plugin",
+    "warroom.comms.plugin",
+)
 
-ALL_TABLE_MODULES: tuple[str, ...] = ("warroom.core.tables", "warroom.comms.tables")
+ALL_TABLE_MODULES: tuple[str, ...] = (
+    "warroom.core.tables",
+    "warroom.workbench.tables",
+    "warroom.comms.tables",
+)
 
 
 def load_plugins() -> list[ModuleType]:

@@ -107,6 +107,9 @@ api_tokens = Table(
     Column("expires_at", UTCDateTime),
     Column("revoked_at", UTCDateTime),
     Column("last_used_at", UTCDateTime),
+    # "token" (a person or a script) or "agent" (an AI assistant, shown as agent:<name>);
+    # added by the agents package's migration mcp_0001.
+    Column("kind", String(16), nullable=False, server_default="token"),
 )
 
 outbox = Table(

@@ -44,6 +44,8 @@ class MoveRequest:
     resolution_summary: str | None = None
     # checklist item id -> {"confirmed": True} or {"waived": "reason"}
     checklist: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Made by an AI assistant (agent token): the policy's `agents` rules apply too.
+    by_agent: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,41 @@ def _needs_postmortem(
     return UnmetGuard("postmortem", message, {"postmortem": dict(postmortem) or None})
 
 
+def _agent_needs_published_postmortem(
+    state: IncidentState, request: MoveRequest, policy: Policy
+) -> UnmetGuard | None:
+    if not request.by_agent or not policy.agents.close_requires_published_postmortem:
+        return None
+    if policy.severity(state.severity).postmortem.requirement != "required":
+        return None
+    postmortem = state.postmortem or {}
+    if postmortem.get("status") == "published":
+        return None
+    return UnmetGuard(
+        "agent_postmortem",
+        f"an agent may close a {state.severity} incident only once its required post-mortem "
+        "is published (policy agents.close_requires_published_postmortem); ask a person",
+        {"postmortem": dict(postmortem) or None},
+    )
+
+
+def _needs_verification(
+    state: IncidentState, request: MoveRequest, policy: Policy
+) -> UnmetGuard | None:
+    if not policy.resolve_requires_verification:
+        return None
+    if policy.severity(state.severity).verification_window is None:
+        return None
+    if state.flags.get("verification_passed"):
+        return None
+    return UnmetGuard(
+        "verification",
+        f"{state.severity} requires a passed verification after mitigation before resolving "
+        "(wait for the verification window, or confirm it: warroom verify confirm)",
+        {"verification_regressed": bool(state.flags.get("verification_regressed"))},
+    )
+
+
 def _needs_reason(state: IncidentState, request: MoveRequest, policy: Policy) -> UnmetGuard | None:
     if request.reason and request.reason.strip():
         return None
@@ -124,8 +161,8 @@ def _needs_reason(state: IncidentState, request: MoveRequest, policy: Policy) ->
 
 
 GUARDS: Mapping[Status, tuple[Guard, ...]] = {
-    S.RESOLVED: (_needs_resolution_summary, _needs_checklist),
-    S.CLOSED: (_needs_postmortem,),
+    S.RESOLVED: (_needs_resolution_summary, _needs_checklist, _needs_verification),
+    S.CLOSED: (_needs_postmortem, _agent_needs_published_postmortem),
     S.REOPENED: (_needs_reason,),
 }
 

@@ -360,7 +360,8 @@ class IncidentService:
 
     def close(self, principal: Principal, public_id: str) -> IncidentState:
         def build(state: IncidentState, now: datetime) -> list[Event]:
-            check_move(state, MoveRequest(target=Status.CLOSED), self.policy)
+            move = MoveRequest(target=Status.CLOSED, by_agent=principal.is_agent)
+            check_move(state, move, self.policy)
             return [Event("closed", principal.actor, now, {})]
 
         return self.mutate(principal, public_id, build)

@@ -148,6 +148,23 @@ class SeverityLevel(Strict):
         return value
 
 
+class MitigationRule(Strict):
+    """One branch of the mitigation decision tree: when `signal` holds, suggest `action`."""
+
+    signal: str = Field(pattern=r"^[a-z][a-z0-9_]{0,59}$")
+    action: Literal[
+        "rollback",
+        "restart",
+        "failover",
+        "scale",
+        "feature_flag",
+        "config_change",
+        "block_traffic",
+        "hotfix",
+    ]
+    why: str = ""
+
+
 class ChecklistItem(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,59}$")
     text: str
@@ -311,6 +328,22 @@ class Triage(Strict):
     fallback_type: IncidentType = IncidentType.SERVICE_OUTAGE
 
 
+class AgentPermissions(Strict):
+    """What AI assistants (agent tokens) may do beyond their scopes; the defaults are the safest.
+
+    Enforced by the server for every principal of kind "agent", whichever way it comes in (MCP
+    or REST): packages consult these before an agent publishes, approves or closes.
+    """
+
+    # Publish a status update to the public status page (otherwise: draft, a person publishes).
+    may_publish_public: bool = False
+    # Approve anything (a runbook step, a hotfix gate, a status update). Never its own work.
+    may_approve: bool = False
+    # An agent closes an incident whose post-mortem is required only once it is published
+    # (stricter than `postmortem_close_requires: scheduled`, which lets people close earlier).
+    close_requires_published_postmortem: bool = True
+
+
 class Policy(Strict):
     """The whole incident process."""
 
@@ -326,6 +359,13 @@ class Policy(Strict):
     postmortem_close_requires: Literal["scheduled", "published"] = "scheduled"
     # MTTR is measured from started_at by default (impact), or from detected_at.
     mttr_from: Literal["started_at", "detected_at"] = "started_at"
+    agents: AgentPermissions = AgentPermissions()
+    # Resolving needs a passed post-mitigation verification (for severities that have a
+    # verification window); off by default.
+    resolve_requires_verification: bool = False
+    # The mitigation decision tree, in order (signals are incident flags or derived facts);
+    # empty means the built-in tree from the process documents.
+    mitigation_tree: tuple[MitigationRule, ...] = ()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:

@@ -1,0 +1,113 @@
+"""How agent tools reach warroom: its REST API, with the agent's own token.
+
+In `warroom serve` and in a local `warroom mcp` the API is the same ASGI app called in-process;
+with `--server` it is a remote warroom. Either way the API authenticates the agent's token, so
+scopes, lifecycle guards and the policy's agent rules apply exactly as they do to people.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+from warroom.agents.guardrails import refusal_text, rule_of
+
+
+class Refusal(Exception):
+    """The API refused the call: its JSON error plus the rule that refused it."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.rule = rule_of(code, details)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "details": self.details,
+                "rule": self.rule,
+                "status": self.status,
+            }
+        }
+
+    def text(self) -> str:
+        return refusal_text(self.code, self.message, self.rule)
+
+
+class Gateway:
+    """Calls `/api/v1` as one agent (its bearer token) and returns decoded JSON."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str) -> None:
+        self.http = http
+        self.token = token
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        try:
+            response = await self.http.request(
+                method,
+                "/api/v1" + path,
+                json=json,
+                params=params,
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        except httpx.HTTPError as exc:
+            raise Refusal(0, "unreachable", f"cannot reach warroom: {exc}") from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400:
+            error = body.get("error", {}) if isinstance(body, dict) else {}
+            raise Refusal(
+                response.status_code,
+                str(error.get("code", "http_error")),
+                str(error.get("message", response.text[:200] or response.reason_phrase)),
+                error.get("details"),
+            )
+        return body
+
+    async def get(self, path: str, **params: Any) -> Any:
+        clean = {k: v for k, v in params.items() if v is not None and v != []}
+        return await self.call("GET", path, params=clean or None)
+
+    async def post(self, path: str, body: Any = None) -> Any:
+        return await self.call("POST", path, json=body)
+
+
+_IN_PROCESS = "http://warroom.internal"
+
+
+class _QuietInProcessCalls(logging.Filter):
+    """httpx logs every request at INFO; an agent's in-process API calls are not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _IN_PROCESS not in record.getMessage()
+
+
+_QUIET = _QuietInProcessCalls()
+
+
+def in_process_client(app: Any) -> httpx.AsyncClient:
+    """An HTTP client that calls an ASGI app in this process (no network)."""
+    logging.getLogger("httpx").addFilter(_QUIET)  # idempotent: the same filter object
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=_IN_PROCESS, timeout=30.0
+    )
+
+
+def remote_client(server: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.rstrip("/"), timeout=30.0)

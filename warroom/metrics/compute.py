@@ -1,0 +1,708 @@
+"""Metric math over plain incident facts: pure, no I/O, `now` passed in.
+
+One `IncidentFacts` per incident (milestones folded from its timeline events, plus the few
+events metrics need: status updates, milestone corrections, backdated entries). `measure`
+turns facts into per-incident figures (MTTx phases, SLA, update cadence, cost, flags) and
+`report` aggregates them into breakdowns (count, mean, median, p90), weekly trends and the
+flagged list. Definitions are in docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+from warroom.core.errors import InvalidInput
+from warroom.incidents.mttx import MOMENTS, PHASE_NAMES, phases_of
+from warroom.policy.schema import Policy, SeverityLevel
+
+FIGURES = (*PHASE_NAMES, "mttr")
+GROUPINGS = ("severity", "service", "team", "type", "week", "month")
+# A milestone event recorded this much later than it says it happened counts as backdated.
+BACKDATE_TOLERANCE = timedelta(minutes=1)
+NO_SERVICE = "(no service)"
+NO_TEAM = "(no team)"
+
+
+def ms(moment: datetime | None) -> int | None:
+    """Epoch milliseconds of an aware datetime (metrics do their arithmetic on these)."""
+    if moment is None:
+        return None
+    return round(moment.timestamp() * 1000)
+
+
+def from_ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+@dataclass(slots=True)
+class IncidentFacts:
+    """What metrics need to know about one incident; moments in epoch milliseconds."""
+
+    id: int
+    public_id: str
+    title: str
+    severity: str
+    type: str
+    status: str
+    services: tuple[str, ...]
+    declared: int
+    started: int | None
+    detected: int | None
+    acknowledged: int | None = None
+    mitigated: int | None = None
+    resolved: int | None = None
+    reopen_count: int = 0
+    revenue_per_hour: float | None = None
+    postmortem_status: str | None = None
+    # Milestones changed by `milestone_corrected` events.
+    corrected: tuple[str, ...] = ()
+    # Milestone event types recorded later than they occurred (occurred_at << recorded_at).
+    backdated: tuple[str, ...] = ()
+    # Published status updates in time order: (occurred, promised next update or None).
+    updates: tuple[tuple[int, int | None], ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in ("resolved", "closed")
+
+
+@dataclass(slots=True)
+class Measured:
+    """The figures of one incident (durations in seconds)."""
+
+    facts: IncidentFacts
+    phases: list[float | None]
+    mttr: float | None
+    flags: list[str]
+    sla_response: str | None = None  # met / missed / pending / unknown; None: no target
+    sla_resolution: str | None = None
+    cadence_intervals: int = 0
+    cadence_on_time: int = 0
+    promises_made: int = 0
+    promises_kept: int = 0
+    postmortem_rule: str = "optional"
+    postmortem_done: bool = False
+    postmortem_overdue: bool = False
+    cost: float | None = None
+    is_open: bool = True
+    # "SLA met": see sla_met (stored once computed, read per group)
+    met: bool | None = None
+
+    @property
+    def seconds(self) -> dict[str, float | None]:
+        return {**dict(zip(PHASE_NAMES, self.phases, strict=True)), "mttr": self.mttr}
+
+    @property
+    def sla_met(self) -> bool | None:
+        """True when every measurable target was met, False if one was missed, else None."""
+        verdicts = [v for v in (self.sla_response, self.sla_resolution) if v is not None]
+        if "missed" in verdicts:
+            return False
+        if verdicts and all(v == "met" for v in verdicts):
+            return True
+        return None
+
+
+@dataclass(frozen=True)
+class Options:
+    since: datetime
+    until: datetime
+    now: datetime
+    by: str = "severity"
+    tz: tzinfo | None = None
+    mttr_from: str = "started_at"
+    # service name -> owning team (the service catalog until the on-call package owns teams)
+    teams: Mapping[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """A severity level's measurable targets, in milliseconds."""
+
+    response: int | None
+    resolution: int | None
+    interval: int | None
+    postmortem: str
+    postmortem_due: int | None
+
+
+def _td_ms(value: timedelta | None) -> int | None:
+    return None if value is None else round(value.total_seconds() * 1000)
+
+
+_RULES: dict[int, tuple[Policy, dict[str, _Rules | None]]] = {}
+
+
+def _rules(policy: Policy, severity: str) -> _Rules | None:
+    cached = _RULES.get(id(policy))
+    if cached is None or cached[0] is not policy:
+        cached = (policy, {})
+        _RULES[id(policy)] = cached
+    table = cached[1]
+    if severity not in table:
+        try:
+            level: SeverityLevel | None = policy.severity(severity)
+        except InvalidInput:
+            level = None
+        table[severity] = (
+            None
+            if level is None
+            else _Rules(
+                _td_ms(level.response_target.within),
+                _td_ms(level.resolution_target.within),
+                _td_ms(level.update_interval),
+                level.postmortem.requirement,
+                _td_ms(level.postmortem.due_within),
+            )
+        )
+    return table[severity]
+
+
+# ---- per incident ---------------------------------------------------------------------------
+
+
+def _verdict(start: int | None, end: int | None, target: int | None, now: int) -> str | None:
+    if target is None:
+        return None
+    if start is None:
+        return "unknown"
+    if end is None:
+        return "missed" if now - start > target else "pending"
+    if end < start:
+        return "unknown"
+    return "met" if end - start <= target else "missed"
+
+
+def cadence(start: int, end: int, interval: int, updates: Iterable[int]) -> tuple[int, int]:
+    """(intervals, on time): each update within `interval` of the previous one (or of `start`)
+    is one on-time interval; every full interval that passes without an update is one missed
+    interval (a late update restarts the clock). After the last update, only the due times
+    strictly before `end` count (an update due at the moment of resolution is not missed).
+    Updates outside [start, end] are ignored. Moments and interval in the same unit."""
+    intervals, on_time, _, _ = _updates(start, end, interval, [(u, None) for u in sorted(updates)])
+    return intervals, on_time
+
+
+def promises(updates: Sequence[tuple[int, int | None]], end: int) -> tuple[int, int]:
+    """(promises due, kept): a promised next update is kept when the next update came by then.
+    A promise whose time falls after the incident ended (or after now) is not counted."""
+    _, _, made, kept = _updates(end, end, 0, sorted(updates, key=lambda u: u[0]))
+    return made, kept
+
+
+def _updates(
+    start: int, end: int, interval: int, ordered: Sequence[tuple[int, int | None]]
+) -> tuple[int, int, int, int]:
+    """Cadence (when interval > 0) and promises in one pass over updates in time order."""
+    intervals = on_time = made = kept = 0
+    measured = interval > 0 and end > start
+    last = start
+    count = len(ordered)
+    for n in range(count):
+        moment, promised = ordered[n]
+        if promised is not None:
+            following = ordered[n + 1][0] if n + 1 < count else None
+            if following is not None and following <= promised:
+                made += 1
+                kept += 1
+            elif promised < end:
+                made += 1
+        if measured and start <= moment <= end:
+            gap = moment - last
+            if gap <= interval:
+                intervals += 1
+                on_time += 1
+            else:
+                intervals += gap // interval
+            last = moment
+    if measured:
+        intervals += max(0, -(-(end - last) // interval) - 1)
+    return intervals, on_time, made, kept
+
+
+def measure(facts: IncidentFacts, policy: Policy, opts: Options) -> Measured:
+    rules = _rules(policy, facts.severity)
+    return _measure(facts, rules, _origin(opts.mttr_from), ms(opts.now) or 0)
+
+
+def _origin(mttr_from: str) -> int:
+    return MOMENTS.index(mttr_from)
+
+
+_CLOSED = frozenset(("resolved", "closed"))
+
+
+def _measure(facts: IncidentFacts, rules: _Rules | None, origin: int, now: int) -> Measured:
+    f = facts
+    raw, total, flags = phases_of(
+        (f.started, f.detected, f.acknowledged, f.mitigated, f.resolved), f.reopen_count, origin
+    )
+    for milestone in f.corrected:
+        flags.append(f"corrected {milestone}")
+    for kind in f.backdated:
+        flags.append(f"backdated {kind}")
+    phases = [None if v is None else v / 1000 for v in raw]
+    mttr = None if total is None else total / 1000
+    item = Measured(f, phases, mttr, flags, is_open=f.status not in _CLOSED)
+    if f.revenue_per_hour is not None and total is not None:
+        item.cost = f.revenue_per_hour * total / 3_600_000
+    if rules is None:
+        return item
+    end = f.resolved if f.resolved is not None else now
+    item.sla_response = _verdict(f.detected, f.acknowledged, rules.response, now)
+    item.sla_resolution = _verdict(f.detected, f.resolved, rules.resolution, now)
+    interval = rules.interval or 0
+    if f.updates:
+        (
+            item.cadence_intervals,
+            item.cadence_on_time,
+            item.promises_made,
+            item.promises_kept,
+        ) = _updates(f.declared, end, interval, f.updates)
+    elif interval and end > f.declared:
+        item.cadence_intervals = max(0, -(-(end - f.declared) // interval) - 1)
+    item.postmortem_rule = rules.postmortem
+    item.postmortem_done = f.postmortem_status == "published"
+    item.postmortem_overdue = (
+        rules.postmortem == "required"
+        and not item.postmortem_done
+        and f.resolved is not None
+        and rules.postmortem_due is not None
+        and now > f.resolved + rules.postmortem_due
+    )
+    response, resolution = item.sla_response, item.sla_resolution
+    if response == "missed" or resolution == "missed":
+        item.met = False
+    elif (response == "met" or resolution == "met") and (
+        response in _MET_OR_NONE and resolution in _MET_OR_NONE
+    ):
+        item.met = True
+    return item
+
+
+_MET_OR_NONE = frozenset(("met", None))
+
+
+# ---- statistics -----------------------------------------------------------------------------
+
+
+def percentile(ordered: Sequence[float], pct: float) -> float | None:
+    """Linear-interpolated percentile of sorted values (None when empty)."""
+    if not ordered:
+        return None
+    rank = (len(ordered) - 1) * pct / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def stats(values: list[float]) -> dict[str, float | int | None]:
+    ordered = sorted(values)
+    count = len(ordered)
+    return {
+        "count": count,
+        "mean": (math.fsum(ordered) / count) if count else None,
+        "median": percentile(ordered, 50),
+        "p90": percentile(ordered, 90),
+    }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def week_of(moment: datetime, tz: tzinfo | None) -> date:
+    """The Monday (in `tz`, UTC by default) of the ISO week containing `moment`."""
+    local = moment.astimezone(tz) if tz is not None else moment.astimezone(UTC)
+    day = local.date()
+    return day - timedelta(days=day.weekday())
+
+
+def month_of(moment: datetime, tz: tzinfo | None) -> str:
+    local = moment.astimezone(tz) if tz is not None else moment.astimezone(UTC)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+class _Calendar:
+    """Week and month keys of epoch milliseconds, cached per quarter hour (every UTC offset
+    is a multiple of 15 minutes, so a quarter hour never straddles a local day boundary)."""
+
+    def __init__(self, tz: tzinfo | None) -> None:
+        self.tz = tz
+        self._weeks: dict[int, date] = {}
+        self._months: dict[int, str] = {}
+
+    def week(self, value: int) -> date:
+        slot = value // 900_000
+        found = self._weeks.get(slot)
+        if found is None:
+            found = self._weeks[slot] = week_of(from_ms(slot * 900_000), self.tz)
+        return found
+
+    def month(self, value: int) -> str:
+        slot = value // 900_000
+        found = self._months.get(slot)
+        if found is None:
+            found = self._months[slot] = month_of(from_ms(slot * 900_000), self.tz)
+        return found
+
+
+def group_keys(
+    item: Measured, by: str, opts: Options, calendar: _Calendar | None = None
+) -> list[str]:
+    facts = item.facts
+    if by == "severity":
+        return [facts.severity]
+    if by == "type":
+        return [facts.type]
+    if by == "service":
+        return list(facts.services) or [NO_SERVICE]
+    if by == "team":
+        teams = {opts.teams.get(s) or NO_TEAM for s in facts.services}
+        return sorted(teams) or [NO_TEAM]
+    calendar = calendar or _Calendar(opts.tz)
+    if by == "week":
+        return [calendar.week(facts.declared).isoformat()]
+    if by == "month":
+        return [calendar.month(facts.declared)]
+    raise ValueError(f"unknown grouping {by!r}; choose from {', '.join(GROUPINGS)}")
+
+
+def summarise(items: Sequence[Measured]) -> dict[str, Any]:
+    """Every figure of one group of incidents (column-wise passes: this runs per group)."""
+    values = [[x for it in items if (x := it.phases[n]) is not None] for n in range(4)]
+    values.append([x for it in items if (x := it.mttr) is not None])
+    open_ = sum(1 for it in items if it.is_open)
+    flagged_items = [it for it in items if it.flags]
+    flag_kinds: Counter[str] = Counter(
+        kind for it in flagged_items for kind in {_flag_kind(f) for f in it.flags}
+    )
+    verdicts_response = Counter(it.sla_response for it in items)
+    verdicts_resolution = Counter(it.sla_resolution for it in items)
+    met_counts = Counter(it.met for it in items)
+    with_updates = [it for it in items if it.cadence_intervals or it.promises_made]
+    intervals = sum(it.cadence_intervals for it in with_updates)
+    on_time = sum(it.cadence_on_time for it in with_updates)
+    made = sum(it.promises_made for it in with_updates)
+    kept = sum(it.promises_kept for it in with_updates)
+    pm: Counter[str] = Counter()
+    for it in items:
+        if it.postmortem_rule != "optional" and not it.is_open:
+            pm[it.postmortem_rule] += 1
+            if it.postmortem_done:
+                pm[it.postmortem_rule + "_published"] += 1
+            if it.postmortem_overdue:
+                pm["overdue"] += 1
+    costs = [c for it in items if (c := it.cost) is not None]
+    figures = {}
+    for name, found in zip(FIGURES, values, strict=True):
+        figure = stats(found)
+        # Not counted in this figure: the incident is open, or a milestone is missing or
+        # out of order (see `flagged`).
+        figure["excluded"] = len(items) - len(found)
+        figures[name] = figure
+
+    def verdicts(counter: Mapping[str | None, int]) -> dict[str, Any]:
+        met, missed = counter.get("met", 0), counter.get("missed", 0)
+        return {
+            "met": met,
+            "missed": missed,
+            "pending": counter.get("pending", 0),
+            "unknown": counter.get("unknown", 0),
+            "compliance": _share(met, met + missed),
+        }
+
+    sla_met, sla_missed = met_counts.get(True, 0), met_counts.get(False, 0)
+    return {
+        "incidents": len(items),
+        "open": open_,
+        "resolved": len(items) - open_,
+        "flagged": len(flagged_items),
+        "flags": dict(sorted(flag_kinds.items())),
+        "figures": figures,
+        "sla": {
+            "response": verdicts(verdicts_response),
+            "resolution": verdicts(verdicts_resolution),
+            "met": sla_met,
+            "missed": sla_missed,
+            "compliance": _share(sla_met, sla_met + sla_missed),
+        },
+        "update_cadence": {
+            "intervals": intervals,
+            "on_time": on_time,
+            "compliance": _share(on_time, intervals),
+            "promises_due": made,
+            "promises_kept": kept,
+        },
+        "postmortems": {
+            "required": pm["required"],
+            "required_published": pm["required_published"],
+            "completion": _share(pm["required_published"], pm["required"]),
+            "recommended": pm["recommended"],
+            "recommended_published": pm["recommended_published"],
+            "overdue": pm["overdue"],
+        },
+        "cost": {"estimate": round(math.fsum(costs), 2), "incidents_with_revenue": len(costs)},
+    }
+
+
+def _flag_kind(flag: str) -> str:
+    if flag.startswith("missing"):
+        return "missing_milestone"
+    if " before " in flag:
+        return "out_of_order"
+    if flag.startswith("reopened"):
+        return "reopened"
+    if flag.startswith("corrected"):
+        return "corrected"
+    if flag.startswith("backdated"):
+        return "backdated"
+    return "other"
+
+
+def weekly(
+    items: Sequence[Measured],
+    opts: Options,
+    severities: Sequence[str],
+    calendar: _Calendar | None = None,
+) -> list[dict[str, Any]]:
+    """One row per week from `since` to `until` (empty weeks included), by declared time."""
+    calendar = calendar or _Calendar(opts.tz)
+    weeks_of = calendar._weeks
+    counts: dict[date, dict[str, int]] = {}
+    mttrs: dict[date, list[float]] = defaultdict(list)
+    verdicts: dict[date, list[int]] = {}
+    for item in items:
+        facts = item.facts
+        week = weeks_of.get(facts.declared // 900_000) or calendar.week(facts.declared)
+        by_severity = counts.get(week)
+        if by_severity is None:
+            by_severity = counts[week] = dict.fromkeys(severities, 0)
+            verdicts[week] = [0, 0]
+        by_severity[facts.severity] = by_severity.get(facts.severity, 0) + 1
+        if item.mttr is not None:
+            mttrs[week].append(item.mttr)
+        if item.met is not None:
+            verdicts[week][0 if item.met else 1] += 1
+    first = week_of(opts.since, opts.tz)
+    last = week_of(max(opts.since, opts.until - timedelta(microseconds=1)), opts.tz)
+    if counts:
+        first, last = min(first, *counts), max(last, *counts)
+    if (last - first).days > 7 * 520:  # cap very long spans at the weeks that have incidents
+        weeks = sorted(counts)
+    else:
+        weeks = [first + timedelta(days=7 * n) for n in range((last - first).days // 7 + 1)]
+    rows = []
+    for week in weeks:
+        by_severity = counts.get(week) or dict.fromkeys(severities, 0)
+        figure = stats(mttrs.get(week, []))
+        met, missed = verdicts.get(week, [0, 0])
+        rows.append(
+            {
+                "week": week.isoformat(),
+                "incidents": sum(by_severity.values()),
+                "by_severity": by_severity,
+                "mttr_mean": figure["mean"],
+                "mttr_median": figure["median"],
+                "mttr_p90": figure["p90"],
+                "sla_met": met,
+                "sla_missed": missed,
+                "sla_compliance": _share(met, met + missed),
+            }
+        )
+    return rows
+
+
+def incident_row(item: Measured) -> dict[str, Any]:
+    facts = item.facts
+    return {
+        "id": facts.public_id,
+        "title": facts.title,
+        "severity": facts.severity,
+        "type": facts.type,
+        "status": facts.status,
+        "services": list(facts.services),
+        "declared_at": from_ms(facts.declared).isoformat(),
+        **item.seconds,
+        "sla_response": item.sla_response,
+        "sla_resolution": item.sla_resolution,
+        "sla_met": item.sla_met,
+        "update_intervals": item.cadence_intervals,
+        "updates_on_time": item.cadence_on_time,
+        "postmortem": item.postmortem_rule,
+        "postmortem_published": item.postmortem_done,
+        "cost": round(item.cost, 2) if item.cost is not None else None,
+        "flags": list(item.flags),
+    }
+
+
+def report(
+    facts: Iterable[IncidentFacts],
+    policy: Policy,
+    opts: Options,
+    *,
+    include_incidents: bool = False,
+    flagged_limit: int = 200,
+) -> dict[str, Any]:
+    """The whole metrics report for the incidents declared in [since, until)."""
+    if opts.by not in GROUPINGS:
+        raise ValueError(f"unknown grouping {opts.by!r}; choose from {', '.join(GROUPINGS)}")
+    origin, now = _origin(opts.mttr_from), ms(opts.now) or 0
+    facts = list(facts)
+    rules = {severity: _rules(policy, severity) for severity in {f.severity for f in facts}}
+    items = [_measure(f, rules[f.severity], origin, now) for f in facts]
+    calendar = _Calendar(opts.tz)
+    groups: dict[str, list[Measured]] = defaultdict(list)
+    by = opts.by
+    if by in ("severity", "type"):
+        for item in items:
+            groups[getattr(item.facts, by)].append(item)
+    else:
+        for item in items:
+            for key in group_keys(item, by, opts, calendar):
+                groups[key].append(item)
+    order = {s: n for n, s in enumerate(policy.severity_ids())}
+    keys = sorted(groups, key=lambda k: (order.get(k, len(order)), k))
+    flagged = [item for item in items if item.flags]
+    span_days = max((opts.until - opts.since).total_seconds() / 86400, 1e-9)
+    result: dict[str, Any] = {
+        "since": opts.since.isoformat(),
+        "until": opts.until.isoformat(),
+        "generated_at": opts.now.isoformat(),
+        "by": opts.by,
+        "timezone": str(opts.tz) if opts.tz is not None else "UTC",
+        "mttr_from": opts.mttr_from,
+        "overall": summarise(items),
+        "groups": [{"key": key, **summarise(groups[key])} for key in keys],
+        "incidents_per_week": len(items) / span_days * 7,
+        "weekly": weekly(items, opts, policy.severity_ids(), calendar),
+        "flagged": {
+            "total": len(flagged),
+            "items": [
+                {
+                    "id": i.facts.public_id,
+                    "title": i.facts.title,
+                    "severity": i.facts.severity,
+                    "flags": list(i.flags),
+                }
+                for i in flagged[:flagged_limit]
+            ],
+        },
+    }
+    if include_incidents:
+        result["incidents"] = [incident_row(item) for item in items]
+    return result
+
+
+# ---- CSV ------------------------------------------------------------------------------------
+
+GROUP_COLUMNS = (
+    "group",
+    "incidents",
+    "open",
+    "resolved",
+    "flagged",
+    *(f"{name}_{stat}" for name in FIGURES for stat in ("count", "mean", "median", "p90")),
+    "sla_response_met",
+    "sla_response_missed",
+    "sla_resolution_met",
+    "sla_resolution_missed",
+    "sla_compliance",
+    "update_intervals",
+    "updates_on_time",
+    "update_compliance",
+    "postmortems_required",
+    "postmortems_published",
+    "postmortem_completion",
+    "postmortems_overdue",
+    "cost_estimate",
+)
+
+INCIDENT_COLUMNS = (
+    "id",
+    "title",
+    "severity",
+    "type",
+    "status",
+    "services",
+    "declared_at",
+    *FIGURES,
+    "sla_response",
+    "sla_resolution",
+    "sla_met",
+    "update_intervals",
+    "updates_on_time",
+    "postmortem",
+    "postmortem_published",
+    "cost",
+    "flags",
+)
+
+
+def _group_csv_row(key: str, group: Mapping[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "group": key,
+        "incidents": group["incidents"],
+        "open": group["open"],
+        "resolved": group["resolved"],
+        "flagged": group["flagged"],
+    }
+    for name in FIGURES:
+        for stat in ("count", "mean", "median", "p90"):
+            value = group["figures"][name][stat]
+            row[f"{name}_{stat}"] = round(value, 3) if isinstance(value, float) else value
+    sla, cad, pm = group["sla"], group["update_cadence"], group["postmortems"]
+    row.update(
+        sla_response_met=sla["response"]["met"],
+        sla_response_missed=sla["response"]["missed"],
+        sla_resolution_met=sla["resolution"]["met"],
+        sla_resolution_missed=sla["resolution"]["missed"],
+        sla_compliance=sla["compliance"],
+        update_intervals=cad["intervals"],
+        updates_on_time=cad["on_time"],
+        update_compliance=cad["compliance"],
+        postmortems_required=pm["required"],
+        postmortems_published=pm["required_published"],
+        postmortem_completion=pm["completion"],
+        postmortems_overdue=pm["overdue"],
+        cost_estimate=group["cost"]["estimate"],
+    )
+    return row
+
+
+def to_csv(data: Mapping[str, Any], *, incidents: bool = False) -> str:
+    """The report as CSV: one row per group plus `(all)`, or one row per incident."""
+    out = io.StringIO()
+    if incidents:
+        writer = csv.DictWriter(out, fieldnames=INCIDENT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in data.get("incidents", []):
+            flat = {k: row.get(k) for k in INCIDENT_COLUMNS}
+            flat["services"] = " ".join(row.get("services", []))
+            flat["flags"] = "; ".join(row.get("flags", []))
+            writer.writerow({k: _cell(v) for k, v in flat.items()})
+        return out.getvalue()
+    writer = csv.DictWriter(out, fieldnames=GROUP_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for group in data["groups"]:
+        writer.writerow({k: _cell(v) for k, v in _group_csv_row(group["key"], group).items()})
+    writer.writerow({k: _cell(v) for k, v in _group_csv_row("(all)", data["overall"]).items()})
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """Guard spreadsheet formula injection in user text; None as an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
