@@ -19,6 +19,7 @@ PLUGINS: tuple[str, ...] = (
     "warroom.notify.plugin",
     "warroom.agents.plugin",
     "warroom.workbench.plugin",
+    "warroom.metrics.plugin",
     "warroom.comms.plugin",
 )
 
