@@ -20,6 +20,7 @@ PUBLIC = (
     re.compile(r"^/$"),
     # Signed, expiring, single-use acknowledgement links from notifications.
     re.compile(r"^/api/v1/oncall/ack/"),
+    re.compile(r"^/status(/|$)"),  # the public status page (warroom.comms.public)
 )
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

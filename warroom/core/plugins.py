@@ -22,6 +22,7 @@ PLUGINS: tuple[str, ...] = (
     "warroom.metrics.plugin",
     "warroom.postmortems.plugin",
     "warroom.oncall.plugin",
+    "warroom.comms.plugin",
 )
 
 ALL_TABLE_MODULES: tuple[str, ...] = (
@@ -30,6 +31,7 @@ ALL_TABLE_MODULES: tuple[str, ...] = (
     "warroom.postmortems.tables",
     "warroom.notify.tables",
     "warroom.oncall.tables",
+    "warroom.comms.tables",
 )
 
 

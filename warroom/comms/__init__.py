@@ -1,0 +1,1 @@
+"""Communications: status updates, stakeholder briefs, the public status page, reports."""

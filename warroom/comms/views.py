@@ -1,0 +1,415 @@
+"""The public status page as plain data (pure): component statuses, the page indicator,
+90-day uptime, and Atlassian Statuspage-compatible JSON shapes.
+
+Everything here works on rows already read from the public tables only; nothing internal is
+ever passed in, so nothing internal can come out.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from warroom.comms.updates import COMPONENT_STATUSES
+
+STATUS_RANK = {status: n for n, status in enumerate(COMPONENT_STATUSES)}
+# Downtime weights for the uptime bars (Statuspage counts partial outages at 30 %).
+DOWNTIME_WEIGHT = {"major_outage": 1.0, "partial_outage": 0.3}
+INDICATOR_DESCRIPTIONS = {
+    "none": "All Systems Operational",
+    "maintenance": "Service Under Maintenance",
+    "minor": "Minor Service Outage",
+    "major": "Partial System Outage",
+    "critical": "Major System Outage",
+}
+_INDICATOR_RANK = {"none": 0, "maintenance": 1, "minor": 2, "major": 3, "critical": 4}
+_COMPONENT_INDICATOR = {
+    "operational": "none",
+    "under_maintenance": "maintenance",
+    "degraded_performance": "minor",
+    "partial_outage": "major",
+    "major_outage": "critical",
+}
+UPTIME_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Component:
+    slug: str
+    name: str
+    description: str
+    group: str | None
+    position: int
+    status: str  # as set by hand
+    showcase: bool
+    only_show_if_degraded: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PublicUpdate:
+    code: str
+    status: str
+    body: str
+    created_at: datetime
+    display_at: datetime
+
+
+@dataclass(frozen=True)
+class PublicIncident:
+    code: str
+    name: str
+    status: str
+    impact: str
+    components: tuple[str, ...]
+    component_status: str
+    created_at: datetime
+    updated_at: datetime
+    monitoring_at: datetime | None
+    resolved_at: datetime | None
+    updates: tuple[PublicUpdate, ...] = ()  # newest first
+
+    @property
+    def unresolved(self) -> bool:
+        return self.resolved_at is None
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    code: str
+    name: str
+    body: str
+    components: tuple[str, ...]
+    scheduled_for: datetime
+    scheduled_until: datetime
+    created_at: datetime
+    updated_at: datetime
+
+    def status(self, now: datetime) -> str:
+        if now < self.scheduled_for:
+            return "scheduled"
+        if now < self.scheduled_until:
+            return "in_progress"
+        return "completed"
+
+
+@dataclass(frozen=True)
+class Page:
+    id: str
+    name: str
+    url: str
+    time_zone: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    page: Page
+    now: datetime
+    components: tuple[Component, ...]
+    incidents: tuple[PublicIncident, ...]  # newest first
+    maintenances: tuple[Maintenance, ...]
+    effective: Mapping[str, str] = field(default_factory=dict)
+
+
+def worst(statuses: Iterable[str]) -> str:
+    return max(statuses, key=lambda s: STATUS_RANK.get(s, 0), default="operational")
+
+
+def effective_statuses(
+    components: Sequence[Component],
+    incidents: Sequence[PublicIncident],
+    maintenances: Sequence[Maintenance],
+    now: datetime,
+) -> dict[str, str]:
+    """Each component's status: the worst of its own, open incidents and active maintenance."""
+    raised: dict[str, list[str]] = {}
+    for incident in incidents:
+        if incident.unresolved:
+            for slug in incident.components:
+                raised.setdefault(slug, []).append(incident.component_status)
+    for window in maintenances:
+        if window.status(now) == "in_progress":
+            for slug in window.components:
+                raised.setdefault(slug, []).append("under_maintenance")
+    return {c.slug: worst([c.status, *raised.get(c.slug, ())]) for c in components}
+
+
+def build_snapshot(
+    page: Page,
+    components: Sequence[Component],
+    incidents: Sequence[PublicIncident],
+    maintenances: Sequence[Maintenance],
+    now: datetime,
+) -> Snapshot:
+    effective = effective_statuses(components, incidents, maintenances, now)
+    return Snapshot(page, now, tuple(components), tuple(incidents), tuple(maintenances), effective)
+
+
+def indicator(snapshot: Snapshot) -> str:
+    levels = [_COMPONENT_INDICATOR.get(s, "none") for s in snapshot.effective.values()]
+    levels += [i.impact for i in snapshot.incidents if i.unresolved and i.impact != "none"]
+    if any(m.status(snapshot.now) == "in_progress" for m in snapshot.maintenances):
+        levels.append("maintenance")
+    return max(levels, key=lambda lv: _INDICATOR_RANK.get(lv, 0), default="none")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def slugify(text: str) -> str:
+    out = "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
+    while "--" in out:
+        out = out.replace("--", "-")
+    return out[:60] or "group"
+
+
+def page_json(snapshot: Snapshot) -> dict[str, Any]:
+    moments = [c.updated_at for c in snapshot.components]
+    moments += [i.updated_at for i in snapshot.incidents]
+    moments += [m.updated_at for m in snapshot.maintenances]
+    return {
+        "id": snapshot.page.id,
+        "name": snapshot.page.name,
+        "url": snapshot.page.url,
+        "time_zone": snapshot.page.time_zone,
+        "updated_at": _iso(max(moments) if moments else snapshot.now),
+    }
+
+
+def status_json(snapshot: Snapshot) -> dict[str, Any]:
+    level = indicator(snapshot)
+    return {"indicator": level, "description": INDICATOR_DESCRIPTIONS[level]}
+
+
+def components_json(snapshot: Snapshot) -> list[dict[str, Any]]:
+    """Components in Statuspage's shape, groups as components with `group: true`."""
+    items: list[dict[str, Any]] = []
+    groups: dict[str, dict[str, Any]] = {}
+    for component in sorted(snapshot.components, key=lambda c: (c.position, c.name)):
+        group_id = None
+        if component.group:
+            group_id = "group-" + slugify(component.group)
+            group = groups.get(group_id)
+            if group is None:
+                group = {
+                    "id": group_id,
+                    "name": component.group,
+                    "status": "operational",
+                    "created_at": _iso(component.created_at),
+                    "updated_at": _iso(component.updated_at),
+                    "position": component.position,
+                    "description": None,
+                    "showcase": False,
+                    "group_id": None,
+                    "page_id": snapshot.page.id,
+                    "group": True,
+                    "only_show_if_degraded": False,
+                    "components": [],
+                }
+                groups[group_id] = group
+                items.append(group)
+            group["components"].append(component.slug)
+            status = snapshot.effective.get(component.slug, component.status)
+            group["status"] = worst([group["status"], status])
+        items.append(
+            {
+                "id": component.slug,
+                "name": component.name,
+                "status": snapshot.effective.get(component.slug, component.status),
+                "created_at": _iso(component.created_at),
+                "updated_at": _iso(component.updated_at),
+                "position": component.position,
+                "description": component.description or None,
+                "showcase": component.showcase,
+                "group_id": group_id,
+                "page_id": snapshot.page.id,
+                "group": False,
+                "only_show_if_degraded": component.only_show_if_degraded,
+            }
+        )
+    return items
+
+
+def _affected(snapshot: Snapshot, slugs: Sequence[str]) -> list[dict[str, Any]]:
+    by_slug = {c.slug: c for c in snapshot.components}
+    return [
+        {
+            "code": slug,
+            "name": by_slug[slug].name,
+            "new_status": snapshot.effective.get(slug, "operational"),
+        }
+        for slug in slugs
+        if slug in by_slug
+    ]
+
+
+def incident_json(snapshot: Snapshot, incident: PublicIncident) -> dict[str, Any]:
+    by_slug = {c.slug: c for c in snapshot.components}
+    return {
+        "id": incident.code,
+        "name": incident.name,
+        "status": incident.status,
+        "impact": incident.impact,
+        "created_at": _iso(incident.created_at),
+        "updated_at": _iso(incident.updated_at),
+        "monitoring_at": _iso(incident.monitoring_at),
+        "resolved_at": _iso(incident.resolved_at),
+        "started_at": _iso(incident.created_at),
+        "shortlink": f"{snapshot.page.url}/incidents/{incident.code}",
+        "page_id": snapshot.page.id,
+        "incident_updates": [
+            {
+                "id": update.code,
+                "status": update.status,
+                "body": update.body,
+                "incident_id": incident.code,
+                "created_at": _iso(update.created_at),
+                "updated_at": _iso(update.created_at),
+                "display_at": _iso(update.display_at),
+                "affected_components": _affected(snapshot, incident.components),
+            }
+            for update in incident.updates
+        ],
+        "components": [
+            {"id": slug, "name": by_slug[slug].name}
+            for slug in incident.components
+            if slug in by_slug
+        ],
+    }
+
+
+def maintenance_json(snapshot: Snapshot, window: Maintenance) -> dict[str, Any]:
+    by_slug = {c.slug: c for c in snapshot.components}
+    status = window.status(snapshot.now)
+    return {
+        "id": window.code,
+        "name": window.name,
+        "status": status,
+        "impact": "maintenance",
+        "created_at": _iso(window.created_at),
+        "updated_at": _iso(window.updated_at),
+        "monitoring_at": None,
+        "resolved_at": _iso(window.scheduled_until) if status == "completed" else None,
+        "scheduled_for": _iso(window.scheduled_for),
+        "scheduled_until": _iso(window.scheduled_until),
+        "shortlink": f"{snapshot.page.url}#maintenance-{window.code}",
+        "page_id": snapshot.page.id,
+        "incident_updates": (
+            [
+                {
+                    "id": f"{window.code}-0",
+                    "status": "scheduled",
+                    "body": window.body,
+                    "incident_id": window.code,
+                    "created_at": _iso(window.created_at),
+                    "updated_at": _iso(window.updated_at),
+                    "display_at": _iso(window.created_at),
+                    "affected_components": [],
+                }
+            ]
+            if window.body
+            else []
+        ),
+        "components": [
+            {"id": slug, "name": by_slug[slug].name}
+            for slug in window.components
+            if slug in by_slug
+        ],
+    }
+
+
+def visible_components(snapshot: Snapshot) -> list[Component]:
+    return [
+        c
+        for c in snapshot.components
+        if not (c.only_show_if_degraded and snapshot.effective.get(c.slug) == "operational")
+    ]
+
+
+def summary_json(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "page": page_json(snapshot),
+        "status": status_json(snapshot),
+        "components": components_json(snapshot),
+        "incidents": [incident_json(snapshot, i) for i in snapshot.incidents if i.unresolved],
+        "scheduled_maintenances": [
+            maintenance_json(snapshot, m)
+            for m in snapshot.maintenances
+            if m.status(snapshot.now) != "completed"
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class DayUptime:
+    day: date
+    uptime: float  # percent
+    worst: str
+    outage_seconds: float
+
+
+def daily_uptime(
+    intervals: Sequence[tuple[datetime, datetime | None, str]],
+    now: datetime,
+    days: int = UPTIME_DAYS,
+) -> list[DayUptime]:
+    """Per-day uptime over the last `days` days (oldest first) from (start, end, status).
+
+    An open interval (end None) lasts until now. Only the part of a day that has passed
+    counts for today. Overlapping intervals count once, at the worse weight.
+    """
+    first = now.astimezone(UTC).date() - timedelta(days=days - 1)
+    window_start = datetime.combine(first, time(0), tzinfo=UTC)
+    # Clip each interval to the days it touches (work proportional to interval-days).
+    per_day: dict[int, list[tuple[datetime, datetime, str]]] = {}
+    for begin, finish, status in intervals:
+        lo, hi = max(begin, window_start), min(finish or now, now)
+        if lo >= hi:
+            continue
+        index = (lo.astimezone(UTC).date() - first).days
+        while index < days:
+            day_start = window_start + timedelta(days=index)
+            day_end = day_start + timedelta(days=1)
+            a, b = max(lo, day_start), min(hi, day_end)
+            if a < b:
+                per_day.setdefault(index, []).append((a, b, status))
+            if hi <= day_end:
+                break
+            index += 1
+    result: list[DayUptime] = []
+    for index in range(days):
+        clipped = per_day.get(index)
+        if not clipped:
+            result.append(DayUptime(first + timedelta(days=index), 100.0, "operational", 0.0))
+            continue
+        start = window_start + timedelta(days=index)
+        end = min(start + timedelta(days=1), now)
+        length = (end - start).total_seconds()
+        downtime = 0.0
+        statuses: list[str] = []
+        points = sorted({start, end, *(a for a, _, _ in clipped), *(b for _, b, _ in clipped)})
+        for lo, hi in itertools.pairwise(points):
+            active = [s for a, b, s in clipped if a <= lo and hi <= b]
+            if active:
+                status = worst(active)
+                statuses.append(status)
+                downtime += (hi - lo).total_seconds() * DOWNTIME_WEIGHT.get(status, 0.0)
+        uptime = 100.0 if length <= 0 else max(0.0, 100.0 * (1 - downtime / length))
+        result.append(DayUptime(start.date(), round(uptime, 3), worst(statuses), downtime))
+    return result
+
+
+def overall_uptime(days: Sequence[DayUptime], now: datetime) -> float:
+    """Uptime over the whole window (today counts only the part that has passed)."""
+    if not days:
+        return 100.0
+    total = (now - datetime.combine(days[0].day, time(0), tzinfo=UTC)).total_seconds()
+    down = sum(entry.outage_seconds for entry in days)
+    return round(100.0 * (1 - down / total), 3) if total > 0 else 100.0
