@@ -11,7 +11,9 @@ from rich.table import Table
 from warroom.cli.common import JsonOpt, call, emit, fail
 from warroom.cli.output import console, escape, print_json, relative
 
-user_app = typer.Typer(help="Web users (admin): who can log in to the web UI.", no_args_is_help=True)
+user_app = typer.Typer(
+    help="Web users (admin): who can log in to the web UI.", no_args_is_help=True
+)
 
 
 @user_app.command("create")
@@ -84,7 +86,7 @@ def demo(
     console.print("[green]✓[/] demo data loaded:")
     for incident in result["incidents"]:
         console.print(f"  {incident['id']}  {incident['severity']}  {escape(incident['title'])}")
-    console.print("Web users (password for all: " f"[bold]{escape(result['password'])}[/]):")
+    console.print(f"Web users (password for all: [bold]{escape(result['password'])}[/]):")
     for user in result["users"]:
         console.print(f"  {user['name']} ({user['role']})")
     console.print("Start the server with [bold]warroom serve[/] and log in.")

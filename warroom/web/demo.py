@@ -21,6 +21,7 @@ from warroom.core.runtime import Runtime
 from warroom.core.settings import Settings
 from warroom.incidents import schemas
 from warroom.web import users
+from warroom.web.tables import web_users
 
 DEMO_USERS = (
     ("alice", "admin"),
@@ -45,12 +46,14 @@ def load_demo(settings: Settings, *, password: str | None = None) -> dict[str, A
         runtime.close()
 
 
-def load_into(runtime: Runtime, clock: FixedClock, *, password: str | None = None) -> dict[str, Any]:
+def load_into(
+    runtime: Runtime, clock: FixedClock, *, password: str | None = None
+) -> dict[str, Any]:
     """Write the dataset; refuses a database that already has incidents or users."""
     now = clock.now()
     with runtime.db.read() as conn:
         incidents = conn.execute(select(func.count()).select_from(tables.incidents)).scalar_one()
-        people = conn.execute(select(func.count()).select_from(users.web_users)).scalar_one()
+        people = conn.execute(select(func.count()).select_from(web_users)).scalar_one()
     if incidents or people:
         raise Conflict("the demo loads into an empty database; this one has data already")
     password = password or secrets.token_urlsafe(9)
@@ -177,14 +180,12 @@ def load_into(runtime: Runtime, clock: FixedClock, *, password: str | None = Non
 
 
 def _role(role: str, person: str) -> schemas.RoleIn:
-    return schemas.RoleIn(role=role, person=person)  # type: ignore[arg-type]
+    return schemas.RoleIn(role=role, person=person)
 
 
 def _status(status: str, reason: str | None = None) -> schemas.StatusIn:
-    return schemas.StatusIn(status=status, reason=reason)  # type: ignore[arg-type]
+    return schemas.StatusIn(status=status, reason=reason)
 
 
 def _note(text: str) -> schemas.NoteIn:
     return schemas.NoteIn(text=text)
-
-

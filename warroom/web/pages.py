@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
+from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from warroom.api.deps import get_runtime
@@ -58,13 +58,14 @@ def nav_entries(principal: Principal) -> list[NavEntry]:
     )
 
 
-_loader = ChoiceLoader([PackageLoader("warroom.web", "templates")])
+_loaders: list[BaseLoader] = [PackageLoader("warroom.web", "templates")]
+_loader = ChoiceLoader(_loaders)
 env = Environment(loader=_loader, autoescape=select_autoescape(default=True), trim_blocks=True)
 
 
 def add_templates(package: str, folder: str = "templates") -> None:
     """Let a package's templates extend `base.html` and be rendered by name."""
-    _loader.loaders.append(PackageLoader(package, folder))
+    _loaders.append(PackageLoader(package, folder))
 
 
 # ---- formatting helpers available in every template ------------------------------------

@@ -86,7 +86,7 @@ async def login_submit(request: Request, runtime: PageRuntime) -> Response:
             )  # fmt: skip
 
     try:
-        session_id, session = await run_in_threadpool(attempt)
+        session_id, _ = await run_in_threadpool(attempt)
     except Unauthorized as exc:
         token = str(form.get("csrf_token"))
         ctx = {"next": next_url, "login_csrf": token, "error": exc.message,
@@ -264,9 +264,7 @@ def declare_form(request: Request, runtime: PageRuntime, session: PageSession) -
 
 
 @router.get("/incidents/new/proposal")
-def declare_proposal(
-    request: Request, runtime: PageRuntime, session: PageSession
-) -> HTMLResponse:
+def declare_proposal(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
     context = _declare_context(runtime, request.query_params)
     return render(request, "_proposal.html", context, session=session)
 
@@ -490,6 +488,7 @@ async def token_create(request: Request, runtime: PageRuntime, session: PageSess
             )
         return {"id": token_id, "token": token, "name": str(form.get("name"))}
 
+    context: dict[str, Any]
     try:
         created = await run_in_threadpool(create)
         context, status = {"created": created}, 201
@@ -544,6 +543,7 @@ async def user_create_page(
             ),
         )
 
+    context: dict[str, Any]
     try:
         created = await run_in_threadpool(create)
         context, status = {"created": created}, 201

@@ -101,9 +101,7 @@ def list_users(conn: Connection) -> list[dict[str, Any]]:
 
 def login(conn: Connection, name: str, password: str, now: datetime) -> tuple[str, Session]:
     """Check the password and open a session; return (session id for the cookie, session)."""
-    row = conn.execute(
-        select(web_users).where(web_users.c.name == name.strip().lower())
-    ).first()
+    row = conn.execute(select(web_users).where(web_users.c.name == name.strip().lower())).first()
     try:
         _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
         ok = row is not None and row.disabled_at is None

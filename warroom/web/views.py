@@ -132,9 +132,7 @@ def event_item(event: Event) -> dict[str, Any]:
     body = None
     if event.type == "note_added":
         body = str(data.get("text", ""))
-    elif event.type in ("resolved",) and data.get("summary"):
-        body = str(data["summary"])
-    elif event.type == "declared" and data.get("summary"):
+    elif event.type in ("resolved", "declared") and data.get("summary"):
         body = str(data["summary"])
     return {
         "seq": event.seq,
