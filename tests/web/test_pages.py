@@ -240,3 +240,12 @@ def test_unknown_incident_is_a_404_page(web_as: Callable[[str, str], WebUser]) -
     alice = web_as("alice", "responder")
     response = alice.get("/incidents/INC-20990101-001", headers={"Accept": "text/html"})
     assert response.status_code == 404 and "Not found" in response.text
+
+
+def test_repeated_failed_logins_are_throttled(
+    client: TestClient, make_user: Callable[[str, str], None]
+) -> None:
+    make_user("alice", "responder")
+    statuses = [login(client, "alice", f"guess {n}").status_code for n in range(6)]
+    assert statuses == [401] * 5 + [429]
+    assert login(client, "alice").status_code == 429  # even the right password, for a while

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from warroom.core.errors import WarroomError
 from warroom.web import pages
 from warroom.web.cli import register_cli as register_cli
-from warroom.web.routes import api_router, router
+from warroom.web.routes import LoginThrottle, api_router, router
 from warroom.web.security import SecurityHeaders
 
 routers = [api_router, router]
@@ -34,6 +34,7 @@ def _wants_html(request: Request) -> bool:
 def configure_app(app: FastAPI) -> None:
     """Called by create_app: session login for the API too, static files, headers, errors."""
     app.state.authenticators.append(pages.session_authenticator)
+    app.state.login_throttle = LoginThrottle()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
     json_handler = app.exception_handlers[WarroomError]

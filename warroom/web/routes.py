@@ -7,6 +7,7 @@ checks the role, so a viewer's forged post is refused with 403 like an API call 
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from warroom.api.deps import PrincipalDep, RuntimeDep
 from warroom.core import auth
 from warroom.core.auth import Principal
-from warroom.core.errors import InvalidInput, Unauthorized, WarroomError
+from warroom.core.errors import InvalidInput, RateLimited, Unauthorized, WarroomError
 from warroom.core.runtime import Runtime
 from warroom.core.vocab import Status
 from warroom.incidents import schemas
@@ -31,6 +32,44 @@ router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["users"])
 
 LOGIN_CSRF_COOKIE = "warroom_login_csrf"
+
+
+class LoginThrottle:
+    """At most `limit` failed logins per user name and per client address in `window` seconds.
+
+    Kept in memory per process (argon2 already makes each guess slow); a success clears it.
+    """
+
+    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
+        self.limit = limit
+        self.window = window
+        self.failures: dict[str, list[float]] = {}
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        kept = [t for t in self.failures.get(key, []) if t > now - self.window]
+        if kept:
+            self.failures[key] = kept
+        else:
+            self.failures.pop(key, None)
+        return kept
+
+    def check(self, keys: list[str]) -> None:
+        now = time.monotonic()
+        for key in keys:
+            recent = self._recent(key, now)
+            if len(recent) >= self.limit:
+                retry = int(recent[0] + self.window - now) + 1
+                raise RateLimited(
+                    f"too many failed logins; try again in {retry} s", retry_after=retry
+                )
+
+    def failed(self, keys: list[str]) -> None:
+        for key in keys:
+            self.failures.setdefault(key, []).append(time.monotonic())
+
+    def succeeded(self, keys: list[str]) -> None:
+        for key in keys:
+            self.failures.pop(key, None)
 
 
 def _secure(request: Request) -> bool:
@@ -78,6 +117,11 @@ async def login_submit(request: Request, runtime: PageRuntime) -> Response:
     except WarroomError:
         return _redirect(pages.login_url(next_url))
 
+    name = str(form.get("name") or "").strip().lower()
+    client = request.client.host if request.client else "?"
+    keys = [f"user:{name}", f"addr:{client}"]
+    throttle: LoginThrottle = request.app.state.login_throttle
+
     def attempt() -> tuple[str, users.Session]:
         with runtime.db.write() as conn:
             return users.login(
@@ -86,12 +130,16 @@ async def login_submit(request: Request, runtime: PageRuntime) -> Response:
             )  # fmt: skip
 
     try:
+        throttle.check(keys)
         session_id, _ = await run_in_threadpool(attempt)
-    except Unauthorized as exc:
+        throttle.succeeded(keys)
+    except (Unauthorized, RateLimited) as exc:
+        if isinstance(exc, Unauthorized):
+            throttle.failed(keys)
         token = str(form.get("csrf_token"))
         ctx = {"next": next_url, "login_csrf": token, "error": exc.message,
                "name": str(form.get("name") or "")}  # fmt: skip
-        return render(request, "login.html", ctx, status_code=401)
+        return render(request, "login.html", ctx, status_code=exc.status_code)
     response = _redirect(next_url)
     response.set_cookie(
         pages.SESSION_COOKIE,
