@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from starlette.testclient import TestClient
@@ -249,3 +250,21 @@ def test_repeated_failed_logins_are_throttled(
     statuses = [login(client, "alice", f"guess {n}").status_code for n in range(6)]
     assert statuses == [401] * 5 + [429]
     assert login(client, "alice").status_code == 429  # even the right password, for a while
+
+
+def test_dashboard_shows_unacknowledged_and_overdue_updates(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime, clock: Any
+) -> None:
+    alice = web_as("alice", "viewer")
+    sev1 = declare(runtime, "Everything is down", "SEV1")
+    sev3 = declare(runtime, "Search is slow", "SEV3")
+    runtime.incidents.acknowledge(ALICE, sev3)
+    clock.advance(timedelta(minutes=20))  # SEV1 wants an update every 15 minutes
+    html = alice.get("/").text
+    open_part = html[html.index('id="h-open"') : html.index('id="h-unack"')]
+    unack = html[html.index('id="h-unack"') : html.index('id="h-overdue"')]
+    overdue = html[html.index('id="h-overdue"') :]
+    assert sev1 in open_part and sev3 in open_part
+    assert sev1 in unack and sev3 not in unack
+    assert sev1 in overdue and sev3 not in overdue
+    assert "overdue by 5m" in overdue

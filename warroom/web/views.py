@@ -31,6 +31,9 @@ TRIAGE_QUESTIONS: list[tuple[str, str]] = [
 ]
 
 
+_WAITING_FOR_ACK = (Status.TRIGGERED.value, Status.REOPENED.value)
+
+
 def open_states(runtime: Runtime) -> list[IncidentState]:
     """Open incidents, most severe first, newest first within a severity."""
     i = tables.incidents
@@ -74,9 +77,7 @@ def dashboard(runtime: Runtime) -> dict[str, Any]:
     return {
         "open_count": len(cards),
         "by_severity": by_severity,
-        "unacknowledged": [
-            c for c in cards if not c["acknowledged"] or c["status"] == Status.TRIGGERED.value
-        ],
+        "unacknowledged": [c for c in cards if c["status"] in _WAITING_FOR_ACK],
         "overdue": [c for c in cards if c["update_overdue"]],
     }
 
