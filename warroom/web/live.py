@@ -1,19 +1,22 @@
 """Server-sent events: the pages learn about new timeline events without reloading.
 
-Change detection polls the database, so it works across server replicas on PostgreSQL:
-- one incident: its `version` (a primary-key lookup; versions only grow, commit order
-  cannot hide a change), then the events after the last sequence number sent;
-- all incidents: the newest event id plus the number of events above a floor that trails
-  30 seconds behind, so an event whose id was taken earlier but committed later still
-  changes the fingerprint.
-Each stream ends after a while; the browser's EventSource reconnects on its own.
+One `LiveHub` per process polls the events table once a second, however many pages are open,
+and wakes the streams whose incident changed (list and dashboard streams wake on any
+change). The poll reads the events whose id is above a floor that trails 30 seconds behind,
+grouped by incident: an incident's newest `seq` only grows (appends are serialised per
+incident), and an event whose id was taken earlier but committed later is still inside the
+window, so commit order cannot hide a change. That works across server replicas on
+PostgreSQL because every replica reads the same table. Streams end after a while; the
+browser's EventSource reconnects by itself (sending `Last-Event-ID`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 from anyio import to_thread
 from fastapi import Request
@@ -25,7 +28,7 @@ from warroom.core.runtime import Runtime
 POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 15.0
 STREAM_SECONDS = 300.0
-_FLOOR_LAG = 30.0
+FLOOR_LAG_SECONDS = 30.0
 
 
 def sse(event: str, data: str, event_id: str | None = None) -> str:
@@ -36,93 +39,127 @@ def sse(event: str, data: str, event_id: str | None = None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def incident_version(runtime: Runtime, public_id: str) -> int | None:
-    i = tables.incidents
-    with runtime.db.read() as conn:
-        row = conn.execute(select(i.c.version).where(i.c.public_id == public_id)).first()
-    return None if row is None else int(row.version)
+class ChangeFeed:
+    """Which incidents gained events since the last poll (synchronous; one per hub)."""
 
-
-class ChangeWatch:
-    """Answers 'did any incident change since the last look?' for one stream."""
-
-    def __init__(self) -> None:
+    def __init__(self, runtime: Runtime, lag: float = FLOOR_LAG_SECONDS) -> None:
+        self.runtime = runtime
+        self.lag = lag
         self.floor = 0
         self.history: list[tuple[float, int]] = []
-        self.seen: tuple[int, int, int] | None = None
+        self.seen: dict[int, int] | None = None
 
-    def changed(self, runtime: Runtime) -> bool:
+    def poll(self, now: float | None = None) -> set[int]:
         e = tables.events
-        with runtime.db.read() as conn:
-            top, count = conn.execute(
-                select(func.coalesce(func.max(e.c.id), 0), func.count()).where(e.c.id > self.floor)
-            ).one()
-        current = (self.floor, int(top), int(count))
-        previous, self.seen = self.seen, current
-        now = time.monotonic()
-        self.history.append((now, int(top)))
-        while len(self.history) > 1 and self.history[1][0] <= now - _FLOOR_LAG:
+        with self.runtime.db.read() as conn:
+            rows = conn.execute(
+                select(e.c.incident_id, func.max(e.c.seq), func.max(e.c.id))
+                .where(e.c.id > self.floor)
+                .group_by(e.c.incident_id)
+            ).all()
+        current = {int(r[0]): int(r[1]) for r in rows}
+        top = max((int(r[2]) for r in rows), default=self.floor)
+        moment = time.monotonic() if now is None else now
+        self.history.append((moment, top))
+        while len(self.history) > 1 and self.history[1][0] <= moment - self.lag:
             self.history.pop(0)
-        if self.history[0][0] <= now - _FLOOR_LAG:
+        if self.history[0][0] <= moment - self.lag:
             self.floor = max(self.floor, self.history[0][1])
-        if previous is None:
-            return False
-        if previous[0] != current[0]:
-            return previous[1] != current[1]
-        return previous != current
+        if self.seen is None:
+            self.seen = current
+            return set()
+        changed = {i for i, seq in current.items() if self.seen.get(i, 0) < seq}
+        self.seen.update(current)
+        return changed
 
 
-async def _disconnected(request: Request) -> bool:
-    return await request.is_disconnected()
+@dataclass(eq=False)
+class Listener:
+    incident_id: int | None  # None: any incident
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-async def watch_incident(
+class LiveHub:
+    """Polls while anyone listens; wakes the listeners whose incident changed."""
+
+    def __init__(self, runtime: Runtime, poll_seconds: float = POLL_SECONDS) -> None:
+        self.feed = ChangeFeed(runtime)
+        self.poll_seconds = poll_seconds
+        self.listeners: set[Listener] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def subscribe(self, incident_id: int | None) -> Listener:
+        listener = Listener(incident_id)
+        self.listeners.add(listener)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+        return listener
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self.listeners.discard(listener)
+
+    async def _run(self) -> None:
+        self.feed.seen = None  # a fresh baseline after an idle spell
+        while self.listeners:
+            try:
+                changed = await to_thread.run_sync(self.feed.poll)
+            except Exception:  # the database is briefly unreachable: try again next tick
+                changed = set()
+            if changed:
+                for listener in list(self.listeners):
+                    if listener.incident_id is None or listener.incident_id in changed:
+                        listener.wake.set()
+            await asyncio.sleep(self.poll_seconds)
+
+
+def incident_key(runtime: Runtime, public_id: str) -> int | None:
+    i = tables.incidents
+    with runtime.db.read() as conn:
+        row = conn.execute(select(i.c.id).where(i.c.public_id == public_id)).first()
+    return None if row is None else int(row.id)
+
+
+async def _wait(listener: Listener, request: Request) -> bool | None:
+    """True when woken, False on heartbeat time, None when the client went away."""
+    deadline = time.monotonic() + HEARTBEAT_SECONDS
+    while time.monotonic() < deadline:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(listener.wake.wait(), timeout=POLL_SECONDS)
+        if await request.is_disconnected():
+            return None
+        if listener.wake.is_set():
+            listener.wake.clear()
+            return True
+    return False
+
+
+async def stream(
     request: Request,
-    runtime: Runtime,
-    public_id: str,
-    after_seq: int,
-    render_update: Callable[[int], tuple[str, int]],
+    hub: LiveHub,
+    incident_id: int | None,
+    render: Callable[[], tuple[str, str | None]],
+    *,
+    send_first: bool = False,
 ) -> AsyncIterator[str]:
-    """Send `timeline` (new entries) and `swap` (fresh header) whenever the incident changes.
+    """Send `update` events with fragments from `render()` (run in a worker thread).
 
-    `render_update(after_seq)` returns (html, last seq) and runs in a worker thread.
+    `render` returns (html, event id or None).
     """
-    yield "retry: 2000\n\n"
-    started = last_beat = time.monotonic()
-    version = await to_thread.run_sync(incident_version, runtime, public_id)
-    if version is not None and version > after_seq:
-        html, after_seq = await to_thread.run_sync(render_update, after_seq)
-        yield sse("update", html, str(after_seq))
-    while time.monotonic() - started < STREAM_SECONDS:
-        await asyncio.sleep(POLL_SECONDS)
-        if await _disconnected(request):
-            return
-        current = await to_thread.run_sync(incident_version, runtime, public_id)
-        if current is not None and current != version:
-            version = current
-            html, after_seq = await to_thread.run_sync(render_update, after_seq)
-            yield sse("update", html, str(after_seq))
-            last_beat = time.monotonic()
-        elif time.monotonic() - last_beat > HEARTBEAT_SECONDS:
-            last_beat = time.monotonic()
-            yield ": keep-alive\n\n"
-
-
-async def watch_all(
-    request: Request, runtime: Runtime, render: Callable[[], str]
-) -> AsyncIterator[str]:
-    """Send `update` with a freshly rendered fragment whenever any incident changes."""
-    yield "retry: 2000\n\n"
-    watch = ChangeWatch()
-    started = last_beat = time.monotonic()
-    await to_thread.run_sync(watch.changed, runtime)
-    while time.monotonic() - started < STREAM_SECONDS:
-        await asyncio.sleep(POLL_SECONDS)
-        if await _disconnected(request):
-            return
-        if await to_thread.run_sync(watch.changed, runtime):
-            yield sse("update", await to_thread.run_sync(render))
-            last_beat = time.monotonic()
-        elif time.monotonic() - last_beat > HEARTBEAT_SECONDS:
-            last_beat = time.monotonic()
-            yield ": keep-alive\n\n"
+    listener = hub.subscribe(incident_id)
+    try:
+        yield "retry: 2000\n\n"
+        if send_first:
+            html, event_id = await to_thread.run_sync(render)
+            yield sse("update", html, event_id)
+        started = time.monotonic()
+        while time.monotonic() - started < STREAM_SECONDS:
+            woken = await _wait(listener, request)
+            if woken is None:
+                return
+            if woken:
+                html, event_id = await to_thread.run_sync(render)
+                yield sse("update", html, event_id)
+            else:
+                yield ": keep-alive\n\n"
+    finally:
+        hub.unsubscribe(listener)

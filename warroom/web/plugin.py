@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from warroom.core.errors import WarroomError
 from warroom.web import pages
 from warroom.web.cli import register_cli as register_cli
+from warroom.web.live import LiveHub
 from warroom.web.routes import LoginThrottle, api_router, router
 from warroom.web.security import SecurityHeaders
 
@@ -35,6 +36,7 @@ def configure_app(app: FastAPI) -> None:
     """Called by create_app: session login for the API too, static files, headers, errors."""
     app.state.authenticators.append(pages.session_authenticator)
     app.state.login_throttle = LoginThrottle()
+    app.state.live_hub = LiveHub(app.state.runtime)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
     json_handler = app.exception_handlers[WarroomError]

@@ -20,7 +20,13 @@ from starlette.concurrency import run_in_threadpool
 from warroom.api.deps import PrincipalDep, RuntimeDep
 from warroom.core import auth
 from warroom.core.auth import Principal
-from warroom.core.errors import InvalidInput, RateLimited, Unauthorized, WarroomError
+from warroom.core.errors import (
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    WarroomError,
+)
 from warroom.core.runtime import Runtime
 from warroom.core.vocab import Status
 from warroom.incidents import schemas
@@ -182,11 +188,11 @@ def dashboard(request: Request, runtime: PageRuntime, session: PageSession) -> H
 def dashboard_live(
     request: Request, runtime: PageRuntime, session: PageSession
 ) -> StreamingResponse:
-    def fragment() -> str:
+    def fragment() -> tuple[str, str | None]:
         body = render(request, "_dashboard_panels.html", views.dashboard(runtime), session=session)
-        return bytes(body.body).decode()
+        return bytes(body.body).decode(), None
 
-    return _stream(live.watch_all(request, runtime, fragment))
+    return _stream(live.stream(request, request.app.state.live_hub, None, fragment))
 
 
 def _stream(source: Any) -> StreamingResponse:
@@ -258,12 +264,12 @@ def incident_list(request: Request, runtime: PageRuntime, session: PageSession) 
 def incident_list_live(
     request: Request, runtime: PageRuntime, session: PageSession
 ) -> StreamingResponse:
-    def fragment() -> str:
+    def fragment() -> tuple[str, str | None]:
         context = _list_context(request, runtime)
         body = render(request, "_incident_rows.html", context, session=session)
-        return bytes(body.body).decode()
+        return bytes(body.body).decode(), None
 
-    return _stream(live.watch_all(request, runtime, fragment))
+    return _stream(live.stream(request, request.app.state.live_hub, None, fragment))
 
 
 # ---- declare --------------------------------------------------------------------------
@@ -368,18 +374,21 @@ def incident_page(
 def incident_live(
     request: Request, runtime: PageRuntime, session: PageSession, public_id: str, after: int = 0
 ) -> StreamingResponse:
-    runtime.incidents.get(public_id)  # 404 before streaming
+    key = live.incident_key(runtime, public_id.strip().upper())
+    if key is None:
+        raise NotFound(f"no incident {public_id}")
     last_id = request.headers.get("last-event-id", "")
-    if last_id.isdigit():
-        after = int(last_id)
+    sent = {"seq": int(last_id) if last_id.isdigit() else after}
 
-    def update(after_seq: int) -> tuple[str, int]:
+    def update() -> tuple[str, str | None]:
         context = views.incident_page(runtime, public_id)
-        context["new_events"] = [e for e in context["events"] if (e["seq"] or 0) > after_seq]
+        context["new_events"] = [e for e in context["events"] if (e["seq"] or 0) > sent["seq"]]
+        sent["seq"] = max(sent["seq"], int(context["last_seq"]))
         body = render(request, "_incident_update.html", context, session=session)
-        return bytes(body.body).decode(), int(context["last_seq"])
+        return bytes(body.body).decode(), str(sent["seq"])
 
-    return _stream(live.watch_incident(request, runtime, public_id.upper(), after, update))
+    # The first update catches up on anything that happened between the page and the stream.
+    return _stream(live.stream(request, request.app.state.live_hub, key, update, send_first=True))
 
 
 Action = Callable[[Principal, Any], object]
