@@ -6,6 +6,7 @@ Screenshots land in test-artifacts/ (gitignored; CI keeps them as artifacts).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -130,7 +131,7 @@ def shot(page: Any, name: str) -> None:
 
 def live(page: Any) -> None:
     """Wait until the page's event stream is open (so later changes reach it)."""
-    page.wait_for_function("document.documentElement.dataset.live === 'open'")
+    page.locator("html[data-live='open']").wait_for(state="attached")
 
 
 def open_resolve(page: Any) -> None:
@@ -228,4 +229,12 @@ def test_viewer_cannot_act_and_script_payloads_are_inert(open_as: Any, server: s
         assert page.locator("#timeline a[href^='javascript']").count() == 0
         page.get_by_text("<script>window.pwned = 1</script>").wait_for()
     shot(viewer, "viewer-phone-xss-inert")
+
+    # The list filters as you type (htmx), keeping the URL in step.
+    alice.goto("/incidents")
+    alice.get_by_label("Search").fill("no such thing")
+    alice.get_by_text("No incident matches.").wait_for()
+    alice.get_by_label("Search").fill("search is")
+    alice.get_by_role("link", name=f"{incident} Search is slow").wait_for()
+    playwright.expect(alice).to_have_url(re.compile(r"/incidents\?.*q=search(%20|\+)is"))
     assert alice.problems == [] and viewer.problems == []

@@ -103,9 +103,9 @@ def _redirect(url: str) -> RedirectResponse:
 
 
 @router.get("/login")
-def login_page(request: Request, runtime: PageRuntime, next: str = "/") -> HTMLResponse:
+def login_page(request: Request, runtime: PageRuntime, next: str = "/") -> Response:
     if pages.current_session(request, runtime) is not None:
-        return _redirect(_safe_next(next))  # type: ignore[return-value]
+        return _redirect(_safe_next(next))
     token = secrets.token_urlsafe(24)
     response = render(request, "login.html", {"next": _safe_next(next), "login_csrf": token})
     response.set_cookie(
@@ -255,9 +255,13 @@ def _list_context(request: Request, runtime: Runtime) -> dict[str, Any]:
 @router.get("/incidents")
 def incident_list(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
     context = _list_context(request, runtime)
-    if request.headers.get("hx-request") == "true":
-        return render(request, "_incident_rows.html", context, session=session)
-    return render(request, "incidents.html", context, session=session)
+    headers = request.headers
+    fragment = headers.get("hx-request") == "true" and not headers.get("hx-history-restore-request")
+    response = render(
+        request, "_incident_rows.html" if fragment else "incidents.html", context, session=session
+    )
+    response.headers["Vary"] = "HX-Request"
+    return response
 
 
 @router.get("/incidents/live")
