@@ -268,3 +268,23 @@ def test_dashboard_shows_unacknowledged_and_overdue_updates(
     assert sev1 in unack and sev3 not in unack
     assert sev1 in overdue and sev3 not in overdue
     assert "overdue by 5m" in overdue
+
+
+def test_long_timelines_show_the_newest_entries(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime, monkeypatch: Any
+) -> None:
+    from warroom.web import views
+
+    monkeypatch.setattr(views, "TIMELINE_PAGE", 3)
+    alice = web_as("alice", "responder")
+    incident = declare(runtime)
+    for n in range(5):
+        runtime.incidents.add_note(ALICE, incident, schemas.NoteIn(text=f"note number {n}"))
+    page = alice.get(f"/incidents/{incident}").text
+    assert "3 earlier entries not shown" in page
+    assert "note number 4" in page and "note number 1" not in page
+    assert "note number 1" in alice.get(f"/incidents/{incident}?all=1").text
+
+
+def test_first_run_login_page_says_how_to_create_a_user(client: TestClient) -> None:
+    assert "warroom user create NAME --role admin" in client.get("/login").text

@@ -107,7 +107,10 @@ def login_page(request: Request, runtime: PageRuntime, next: str = "/") -> Respo
     if pages.current_session(request, runtime) is not None:
         return _redirect(_safe_next(next))
     token = secrets.token_urlsafe(24)
-    response = render(request, "login.html", {"next": _safe_next(next), "login_csrf": token})
+    with runtime.db.read() as conn:
+        first_run = not users.list_users(conn)
+    context = {"next": _safe_next(next), "login_csrf": token, "first_run": first_run}
+    response = render(request, "login.html", context)
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
     )
@@ -368,9 +371,13 @@ async def declare_submit(request: Request, runtime: PageRuntime, session: PageSe
 
 @router.get("/incidents/{public_id}")
 def incident_page(
-    request: Request, runtime: PageRuntime, session: PageSession, public_id: str
+    request: Request,
+    runtime: PageRuntime,
+    session: PageSession,
+    public_id: str,
+    all: bool = False,
 ) -> HTMLResponse:
-    context = views.incident_page(runtime, public_id)
+    context = views.incident_page(runtime, public_id, show_all=all)
     return render(request, "incident.html", context, session=session)
 
 
@@ -385,8 +392,8 @@ def incident_live(
     sent = {"seq": int(last_id) if last_id.isdigit() else after}
 
     def update() -> tuple[str, str | None]:
-        context = views.incident_page(runtime, public_id)
-        context["new_events"] = [e for e in context["events"] if (e["seq"] or 0) > sent["seq"]]
+        context = views.incident_page(runtime, public_id, after_seq=sent["seq"])
+        context["new_events"] = context["events"]
         sent["seq"] = max(sent["seq"], int(context["last_seq"]))
         body = render(request, "_incident_update.html", context, session=session)
         return bytes(body.body).decode(), str(sent["seq"])

@@ -146,11 +146,39 @@ def event_item(event: Event) -> dict[str, Any]:
     }
 
 
-def incident_page(runtime: Runtime, public_id: str) -> dict[str, Any]:
+TIMELINE_PAGE = 300
+
+
+def timeline_tail(
+    runtime: Runtime, public_id: str, *, after_seq: int = 0, limit: int | None = TIMELINE_PAGE
+) -> list[Event]:
+    """The newest events (after `after_seq`), oldest first; reads only what is shown."""
+    i, e = tables.incidents, tables.events
+    query = (
+        select(e.c.seq, e.c.type, e.c.actor, e.c.occurred_at, e.c.recorded_at, e.c.data)
+        .join(i, i.c.id == e.c.incident_id)
+        .where(i.c.public_id == public_id.strip().upper(), e.c.seq > after_seq)
+        .order_by(e.c.seq.desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    with runtime.db.read() as conn:
+        rows = conn.execute(query).all()
+    return [
+        Event(r.type, r.actor, r.occurred_at, r.data, recorded_at=r.recorded_at, seq=r.seq)
+        for r in reversed(rows)
+    ]
+
+
+def incident_page(
+    runtime: Runtime, public_id: str, *, after_seq: int = 0, show_all: bool = False
+) -> dict[str, Any]:
+    """The war room's data; with `after_seq`, only the events after it are read."""
     now = runtime.clock.now()
     state = runtime.incidents.get(public_id)
     view = incident_view(state, runtime.policy, now)
-    events = runtime.incidents.timeline(public_id, order="seq")
+    limit = None if show_all or after_seq else TIMELINE_PAGE
+    events = timeline_tail(runtime, public_id, after_seq=after_seq, limit=limit)
     level = runtime.policy.severity(state.severity)
     allowed = set(view["allowed_moves"])
     last_update = state.last_update_at
@@ -160,7 +188,8 @@ def incident_page(runtime: Runtime, public_id: str) -> dict[str, Any]:
         "level": level,
         "version": state.event_count,
         "events": [event_item(e) for e in events],
-        "last_seq": events[-1].seq if events else 0,
+        "hidden_events": 0 if after_seq else max(0, state.event_count - len(events)),
+        "last_seq": events[-1].seq if events else after_seq,
         "moves": [m for m in WORKING_MOVES if m in allowed and m != state.status.value],
         "can_ack": state.status in (Status.TRIGGERED, Status.REOPENED),
         "can_resolve": "resolved" in allowed,
