@@ -1,8 +1,9 @@
 """Web page render time (server side) on the demo dataset plus extra incidents.
 
 Loads `warroom demo` into a fresh SQLite data dir, adds --open open incidents (each with a
-few notes) and --resolved resolved ones, logs in, then times GET requests through the ASGI
-app in-process (routing, session lookup, queries, Jinja rendering; no network):
+few notes), --resolved resolved ones and one incident with --timeline notes, logs in, then
+times GET requests through the ASGI app in-process (routing, session lookup, queries, Jinja
+rendering; no network). "first" is the first request (Markdown render cache cold):
 
     python bench/web_pages.py                        # 50 open + 500 resolved extra
     python bench/web_pages.py --open 200 --resolved 5000 --rounds 100
@@ -60,6 +61,9 @@ def main() -> None:
     parser.add_argument("--open", type=int, default=50)
     parser.add_argument("--resolved", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument(
+        "--timeline", type=int, default=2000, help="notes on one extra open incident"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), config=None, sqlite_synchronous="OFF")
@@ -68,7 +72,13 @@ def main() -> None:
         demo = load_into(runtime, clock, password=PASSWORD)
         started = time.perf_counter()
         extra(runtime, args.open, args.resolved)
-        print(f"loaded demo + {args.open} open + {args.resolved} resolved incidents "
+        long_one = runtime.incidents.declare(
+            WHO, schemas.DeclareIn(title="A long war room", severity="SEV2")
+        ).public_id
+        for n in range(args.timeline):
+            runtime.incidents.add_note(WHO, long_one, schemas.NoteIn(text=f"update {n}: *ok*"))
+        print(f"loaded demo + {args.open} open + {args.resolved} resolved incidents + "
+              f"one with {args.timeline} notes "
               f"in {time.perf_counter() - started:.1f}s")  # fmt: skip
         runtime.close()
         runtime = Runtime.build(settings)  # the real clock from here on
@@ -83,10 +93,14 @@ def main() -> None:
             for label, path in (
                 ("dashboard", "/"),
                 ("incident page (SEV1 war room)", f"/incidents/{sev1}"),
+                (f"incident page ({args.timeline} notes)", f"/incidents/{long_one}"),
                 ("incident list (open)", "/incidents"),
                 ("incident list (search, all)", "/incidents?state=all&q=bench"),
             ):
-                for _ in range(3):
+                begin = time.perf_counter()
+                assert client.get(path).status_code == 200
+                first = (time.perf_counter() - begin) * 1000
+                for _ in range(2):
                     assert client.get(path).status_code == 200
                 timings = []
                 for _ in range(args.rounds):
@@ -95,7 +109,7 @@ def main() -> None:
                     timings.append((time.perf_counter() - begin) * 1000)
                     assert response.status_code == 200
                 print(
-                    f"{label:32s} p50 {statistics.median(timings):6.1f} ms   "
+                    f"{label:30s} first {first:6.1f} ms  p50 {statistics.median(timings):5.1f} ms  "
                     f"p99 {percentile(timings, 99):6.1f} ms   ({len(response.content)} bytes)"
                 )
         runtime.close()

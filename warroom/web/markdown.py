@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -15,14 +17,18 @@ _TAGS = {
 }  # fmt: skip
 
 
+_cleaner = nh3.Cleaner(
+    tags=_TAGS,
+    attributes={"a": {"href", "title"}, "th": {"align"}, "td": {"align"}},
+    url_schemes={"http", "https", "mailto"},
+    link_rel="noopener noreferrer nofollow",
+)
+
+
+@lru_cache(maxsize=8192)
 def render_markdown(text: str) -> Markup:
-    """Markdown to HTML that carries no script, event handler, style or foreign scheme."""
-    html = _md.render(text or "")
-    clean = nh3.clean(
-        html,
-        tags=_TAGS,
-        attributes={"a": {"href", "title"}, "th": {"align"}, "td": {"align"}},
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer nofollow",
-    )
-    return Markup(clean)
+    """Markdown to HTML that carries no script, event handler, style or foreign scheme.
+
+    Timeline text never changes once written, so renders are cached by text.
+    """
+    return Markup(_cleaner.clean(_md.render(text or "")))

@@ -60,7 +60,13 @@ def nav_entries(principal: Principal) -> list[NavEntry]:
 
 _loaders: list[BaseLoader] = [PackageLoader("warroom.web", "templates")]
 _loader = ChoiceLoader(_loaders)
-env = Environment(loader=_loader, autoescape=select_autoescape(default=True), trim_blocks=True)
+# Templates ship inside the package: no need to stat them on every render.
+env = Environment(
+    loader=_loader,
+    autoescape=select_autoescape(default=True),
+    trim_blocks=True,
+    auto_reload=False,
+)
 
 
 def add_templates(package: str, folder: str = "templates") -> None:

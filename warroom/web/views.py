@@ -146,7 +146,7 @@ def event_item(event: Event) -> dict[str, Any]:
     }
 
 
-TIMELINE_PAGE = 300
+TIMELINE_PAGE = 200
 
 
 def timeline_tail(
