@@ -288,3 +288,19 @@ def test_long_timelines_show_the_newest_entries(
 
 def test_first_run_login_page_says_how_to_create_a_user(client: TestClient) -> None:
     assert "warroom user create NAME --role admin" in client.get("/login").text
+
+
+def test_packages_can_add_nav_entries_by_role(web_as: Callable[[str, str], WebUser]) -> None:
+    from warroom.web import pages
+
+    pages.register_nav("Status page admin", "/statuspage/admin", order=60, scope="admin")
+    pages.register_nav("On call", "/oncall", order=30)
+    try:
+        viewer = web_as("victor", "viewer").get("/").text
+        admin = web_as("root", "admin").get("/").text
+    finally:
+        pages._NAV.pop("/statuspage/admin")
+        pages._NAV.pop("/oncall")
+    assert '<a href="/oncall">On call</a>' in viewer and "/statuspage/admin" not in viewer
+    assert "/statuspage/admin" in admin
+    assert admin.index('href="/incidents"') < admin.index('href="/oncall"')
