@@ -46,7 +46,8 @@ def percentile(values: list[float], pct: float) -> float:
 def load(db: Database, service: IncidentService, incidents: int, events: int) -> None:
     rng = random.Random(7)
     base = datetime(2025, 1, 1, tzinfo=UTC)
-    per_incident = max(1, (events - BIG_TIMELINE) // max(1, incidents - 1))
+    per_incident, remainder = divmod(max(0, events - BIG_TIMELINE), max(1, incidents - 1))
+    per_incident = max(1, per_incident)
     incident_rows: list[dict[str, Any]] = []
     event_rows: list[dict[str, Any]] = []
     service_rows: list[dict[str, Any]] = []
@@ -54,7 +55,7 @@ def load(db: Database, service: IncidentService, incidents: int, events: int) ->
     for n in range(1, incidents + 1):
         when = base + timedelta(minutes=5 * n)
         svc = rng.choice(SERVICES)
-        count = BIG_TIMELINE if n == 1 else per_incident
+        count = BIG_TIMELINE if n == 1 else per_incident + (1 if n - 2 < remainder else 0)
         declared = Event(
             "declared",
             "bench",
@@ -112,6 +113,7 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(args.dir or tempfile.mkdtemp(prefix="warroom-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "bench.db"
     path.unlink(missing_ok=True)
     policy = load_preset("default")
@@ -127,8 +129,7 @@ def main() -> None:
     db = Database(f"sqlite:///{path}")  # default durable settings
     service = IncidentService(db, SystemClock(), policy)
     principal = Principal(name="bench", scopes=frozenset({"responder"}))
-    big = service.search(schemas.ListFilter(q="incident 1", limit=500))
-    big_id = next(i["id"] for i in big.items if i["title"] == "incident 1")
+    big_id = f"INC-{datetime(2025, 1, 1, 0, 5, tzinfo=UTC):%Y%m%d}-{1:06d}"  # incident n=1
 
     timings: list[float] = []
     for _ in range(20):

@@ -377,3 +377,20 @@ def test_health_and_readiness(client: Any) -> None:
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "migrations": "ok"}
     assert client.get("/api/openapi.json").status_code == 200
+
+
+def test_pagination_with_a_service_filter_visits_each_incident_once(api: Api) -> None:
+    for n in range(5):
+        declare(api, title=f"p{n}", services=["payments" if n != 2 else "search"])
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"service": "payments", "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = api.ok("GET", "/api/v1/incidents", params=params)
+        seen += [item["title"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["p4", "p3", "p1", "p0"]

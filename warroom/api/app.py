@@ -8,7 +8,7 @@ from warroom import __version__
 from warroom.api import system
 from warroom.api.deps import Authenticator
 from warroom.api.errors import install_error_handlers
-from warroom.api.limits import BodySizeLimit
+from warroom.api.limits import BodySizeLimit, TokenBuckets
 from warroom.core.auth import Principal
 from warroom.core.plugins import load_plugins
 from warroom.core.runtime import Runtime
@@ -31,6 +31,9 @@ def create_app(runtime: Runtime, *, local_principal: Principal | None = None) ->
     )
     app.state.runtime = runtime
     app.state.local_principal = local_principal
+    app.state.token_limiter = TokenBuckets(
+        runtime.settings.token_rate_limit, runtime.settings.token_rate_burst
+    )
     authenticators: list[Authenticator] = []
     app.state.authenticators = authenticators
     install_error_handlers(app)

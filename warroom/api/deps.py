@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
 from warroom.core.auth import Principal, authenticate
-from warroom.core.errors import Unauthorized
+from warroom.core.errors import Forbidden, RateLimited, Unauthorized
 from warroom.core.runtime import Runtime
 
 Authenticator = Callable[[Request, Runtime], Principal | None]
@@ -27,13 +28,32 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Principal:
+    """The authenticated principal; read-only principals are refused every write up front."""
+    principal = _authenticate(request, runtime)
+    if request.method not in READ_METHODS and principal.effective_scopes <= {"viewer"}:
+        # Default-deny: checked before the body is even validated, so a viewer gets 403 on
+        # every write whatever it sends; handlers still check the exact scope they need.
+        raise Forbidden(f"{principal.name} has read-only access (viewer); writes need 'responder'")
+    return principal
+
+
+def _authenticate(request: Request, runtime: Runtime) -> Principal:
     """A bearer token, else another registered authenticator (web session), else the local CLI."""
     token = bearer_token(request)
     if token is not None:
         with runtime.db.read() as conn:
             principal: Principal = authenticate(conn, token, runtime.clock.now())
-            return principal
+        wait = request.app.state.token_limiter.take(principal.token_id)
+        if wait > 0:
+            raise RateLimited(
+                f"too many requests for this token; retry in {math.ceil(wait)}s",
+                retry_after=math.ceil(wait),
+            )
+        return principal
     for authenticator in request.app.state.authenticators:
         principal = authenticator(request, runtime)
         if principal is not None:
@@ -46,3 +66,8 @@ def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runt
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+# Ids and cursors are 64-bit database keys; larger numbers are bad input, not a server error.
+MAX_ID = 2**62
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Cursor = Annotated[int | None, Query(ge=1, le=MAX_ID, description="next_cursor of the page before")]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from warroom import __version__
-from warroom.api.deps import PrincipalDep, RuntimeDep
-from warroom.core import auth, migrate
+from warroom.api.deps import Cursor, PrincipalDep, RowId, RuntimeDep
+from warroom.core import audit, auth, migrate
 from warroom.core.clock import ensure_utc
 from warroom.policy.loader import PRESET_NAMES, load_preset, policy_to_data
 
@@ -70,15 +70,46 @@ def create_token(runtime: RuntimeDep, principal: PrincipalDep, body: TokenIn) ->
             now=now,
             expires_at=ensure_utc(body.expires_at) if body.expires_at else None,
         )
+        audit.record(
+            conn,
+            actor=principal.actor,
+            action="token.create",
+            target=f"token:{token_id}",
+            now=now,
+            details={"name": body.name, "scopes": sorted(set(body.scopes))},
+        )
     return {"id": token_id, "name": body.name, "scopes": sorted(set(body.scopes)), "token": token}
 
 
 @router.delete("/api/v1/tokens/{token_id}", tags=["tokens"], summary="Revoke a token")
-def revoke_token(runtime: RuntimeDep, principal: PrincipalDep, token_id: int) -> dict[str, Any]:
+def revoke_token(runtime: RuntimeDep, principal: PrincipalDep, token_id: RowId) -> dict[str, Any]:
     principal.require("admin")
     with runtime.db.write() as conn:
         auth.revoke_token(conn, token_id, runtime.clock.now())
+        audit.record(
+            conn,
+            actor=principal.actor,
+            action="token.revoke",
+            target=f"token:{token_id}",
+            now=runtime.clock.now(),
+        )
     return {"id": token_id, "revoked": True}
+
+
+@router.get("/api/v1/audit", tags=["audit"], summary="The audit log of admin actions (admin)")
+def audit_log(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Cursor = None,
+    action: str | None = None,
+) -> dict[str, Any]:
+    principal.require("admin")
+    with runtime.db.read() as conn:
+        items = audit.entries(conn, limit=limit + 1, before_id=cursor, action=action)
+    more = len(items) > limit
+    items = items[:limit]
+    return {"items": items, "next_cursor": items[-1]["id"] if more and items else None}
 
 
 @router.get("/api/v1/policy", tags=["policy"], summary="The policy in force")

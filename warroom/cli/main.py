@@ -213,24 +213,24 @@ def serve(
         except WorkerLocked as exc:
             fail(f"{exc}; start this server with --no-worker")
         worker.start_thread()
+
+    def say(text: str) -> None:
+        console.print(text, soft_wrap=True, highlight=False)
+
     url = settings.public_url()
-    console.print(
-        f"[bold green]warroom[/] is running at [bold]{url}[/]  (API docs: {url}/api/docs)"
-    )
-    console.print(
-        f"database: {_redact_url(runtime.db.url)}   worker: {'embedded' if worker else 'off'}"
-    )
+    say(f"[bold green]warroom[/] is running at [bold]{url}[/]  (API docs: {url}/api/docs)")
+    say(f"database: {_redact_url(runtime.db.url)}   worker: {'embedded' if worker else 'off'}")
     if new_token:
-        console.print(
+        say(
             "[bold yellow]Admin token (shown once, only its hash is stored):[/] "
             f"[bold]{new_token}[/]\n"
             "Use it as 'Authorization: Bearer <token>', or: "
             f"warroom --server {url} --token <token> list"
         )
     elif secret:
-        console.print("Log in with the admin token from WARROOM_ADMIN_TOKEN.")
+        say("Log in with the admin token from WARROOM_ADMIN_TOKEN.")
     else:
-        console.print(
+        say(
             "Log in with the admin token printed on the first start, or make a new one: "
             "warroom token create NAME --scope admin"
         )
@@ -794,6 +794,124 @@ def db_upgrade(as_json: JsonOpt = False) -> None:
         db.dispose()
     data = {"from": before, "to": after, "database": _redact_url(db.url)}
     _done(as_json, data, f"database at revision {after} (was {before or 'empty'})")
+
+
+def _database_url() -> str:
+    from warroom.core.db import normalise_url
+    from warroom.core.settings import Settings
+
+    settings = Settings()
+    if settings.database_url is None:
+        settings.ensure_data_dir()
+    return normalise_url(settings.resolved_database_url())
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup (a new file).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Online, consistent backup (SQLite backup API, or pg_dump for PostgreSQL)."""
+    from warroom.core import backup
+    from warroom.core.errors import WarroomError
+
+    url = _database_url()
+    try:
+        size = backup.backup(url, file)
+    except WarroomError as exc:
+        fail(exc.message, code=2 if exc.status_code < 500 else 1)
+    data = {"file": str(file), "bytes": size, "database": _redact_url(url)}
+    _done(as_json, data, f"backup of {data['database']} written to {file} ({size:,} bytes)")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `warroom db backup`.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Replace the database without asking.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace the database's contents with a backup."""
+    from warroom.core import backup
+    from warroom.core.errors import WarroomError
+
+    url = _database_url()
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("restoring replaces every incident in the database; add --yes to confirm")
+        if not typer.confirm(f"Replace {_redact_url(url)} with {file}?", default=False):
+            fail("restore cancelled", code=1)
+    try:
+        backup.restore(url, file)
+    except WarroomError as exc:
+        fail(exc.message, code=2 if exc.status_code < 500 else 1)
+    data = {"file": str(file), "database": _redact_url(url)}
+    _done(as_json, data, f"{data['database']} restored from {file}")
+
+
+@app.command("audit")
+def audit_cmd(
+    ctx: typer.Context,
+    action: Annotated[str | None, typer.Option(help="Only this action, e.g. token.create.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """The audit log of administrative actions (admin)."""
+    params: dict[str, Any] = {"limit": limit}
+    if action:
+        params["action"] = action
+    data = call(ctx, "GET", "/api/v1/audit", params=params)
+
+    def human(payload: dict[str, Any]) -> None:
+        table = Table("When", "Who", "Action", "Target", "Details")
+        for entry in payload["items"]:
+            table.add_row(
+                local_time(entry["at"]),
+                escape(entry["actor"]),
+                entry["action"],
+                escape(entry["target"]),
+                escape(", ".join(f"{k}={v}" for k, v in (entry.get("details") or {}).items())),
+            )
+        console.print(table)
+
+    emit(as_json, data, human)
+
+
+@config_app.command("show")
+def config_show(as_json: JsonOpt = False) -> None:
+    """The configuration in force (settings and config file), secrets redacted."""
+    import yaml
+
+    from warroom.core.audit import redact
+    from warroom.core.config import load_config
+    from warroom.core.errors import WarroomError
+    from warroom.core.settings import Settings
+    from warroom.policy.loader import policy_to_data
+
+    settings = Settings()
+    try:
+        config = load_config(settings.config)
+    except WarroomError as exc:
+        fail(exc.message)
+    data = {
+        "settings": {
+            **settings.model_dump(mode="json", exclude={"admin_token"}),
+            "admin_token": "***" if settings.admin_token else None,
+            "database_url": _redact_url(settings.resolved_database_url()),
+        },
+        "policy": policy_to_data(config.policy),
+        "services": [s.model_dump(mode="json") for s in config.services],
+        **{
+            name: section.model_dump(mode="json") if hasattr(section, "model_dump") else section
+            for name, section in config.sections.items()
+        },
+    }
+    data = redact(data)
+    if as_json:
+        print_json(data)
+    else:
+        console.print(escape(yaml.safe_dump(data, sort_keys=False, allow_unicode=True)))
 
 
 @policy_app.command("show")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
-from warroom.core import tables
+from warroom.core import audit, tables
 from warroom.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
 SCOPES = ("admin", "responder", "viewer", "ingest")
@@ -194,7 +194,15 @@ def ensure_admin_token(conn: Connection, configured: str | None, now: datetime) 
     ).all()
     if any("admin" in row.scopes for row in any_admin):
         return None
-    _, token = create_token(
+    token_id, token = create_token(
         conn, name="admin (first start)", scopes=["admin"], created_by="system", now=now
+    )
+    audit.record(
+        conn,
+        actor=SYSTEM.actor,
+        action="token.create",
+        target=f"token:{token_id}",
+        now=now,
+        details={"name": "admin (first start)", "scopes": ["admin"]},
     )
     return token

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 512 * 1024
     sqlite_synchronous: str = "FULL"
     worker_poll_seconds: float = 0.5
+    # Per API token: sustained requests per second and burst (0 disables the limit).
+    token_rate_limit: float = Field(default=50.0, ge=0)
+    token_rate_burst: int = Field(default=200, ge=1)
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file inside the data dir."""

@@ -127,3 +127,15 @@ outbox = Table(
     Column("done_at", UTCDateTime),
     Index("ix_outbox_status_due", "status", "due_at"),
 )
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(80), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("details", JSON, nullable=False),
+    Index("ix_audit_log_at", "at"),
+)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from warroom.api.deps import PrincipalDep, RuntimeDep
+from warroom.api.deps import Cursor, PrincipalDep, RuntimeDep
 from warroom.core.vocab import Status
 from warroom.incidents import schemas
 from warroom.incidents.model import IncidentState
@@ -29,7 +29,7 @@ def list_incidents(
     open: bool | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: int | None = None,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
     principal.require("viewer")
     flt = schemas.ListFilter(
