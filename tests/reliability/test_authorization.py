@@ -18,6 +18,7 @@ PUBLIC = (
     re.compile(r"^/api/docs"),
     re.compile(r"^/api/openapi\.json$"),
     re.compile(r"^/$"),
+    re.compile(r"^/login$"),
 )
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

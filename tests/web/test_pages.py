@@ -25,9 +25,14 @@ def declare(runtime: Runtime, title: str = "Checkout down", severity: str = "SEV
 def test_pages_need_login_and_login_opens_a_session(
     client: TestClient, make_user: Callable[[str, str], None]
 ) -> None:
-    response = client.get("/incidents?state=all", follow_redirects=False)
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    response = client.get("/incidents?state=all", headers=html, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/incidents%3Fstate%3Dall"
+    # Scripts get a plain 401; an event stream gets 204 so the browser stops reconnecting.
+    assert client.get("/incidents").status_code == 401
+    stream = client.get("/live/dashboard", headers={"Accept": "text/event-stream"})
+    assert stream.status_code == 204
     make_user("alice", "responder")
     assert login(client, "alice", "wrong password").status_code == 401
     assert "warroom_session" not in client.cookies
@@ -38,7 +43,7 @@ def test_pages_need_login_and_login_opens_a_session(
     page = client.get("/")
     assert page.status_code == 200 and "Dashboard" in page.text
     client.post("/logout", data={"csrf_token": csrf_of(page.text)})
-    assert client.get("/", follow_redirects=False).status_code == 303
+    assert client.get("/", headers=html, follow_redirects=False).status_code == 303
 
 
 def test_login_redirect_stays_on_this_site(
@@ -304,3 +309,15 @@ def test_packages_can_add_nav_entries_by_role(web_as: Callable[[str, str], WebUs
     assert '<a href="/oncall">On call</a>' in viewer and "/statuspage/admin" not in viewer
     assert "/statuspage/admin" in admin
     assert admin.index('href="/incidents"') < admin.index('href="/oncall"')
+
+
+def test_pages_refuse_api_tokens(
+    client: TestClient, make_token: Callable[..., str], runtime: Runtime
+) -> None:
+    incident = declare(runtime)
+    token = make_token("responder", name="bot")
+    reply = client.post(
+        f"/incidents/{incident}/ack", headers={"Authorization": f"Bearer {token}"}, data={}
+    )
+    assert reply.status_code == 403 and "login session" in reply.json()["error"]["message"]
+    assert runtime.incidents.get(incident).acknowledged_at is None

@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from warroom.api.deps import get_runtime
+from warroom.api.deps import bearer_token, get_principal, get_runtime
 from warroom.core.auth import Principal
 from warroom.core.errors import Forbidden, WarroomError
 from warroom.core.runtime import Runtime
@@ -184,6 +184,13 @@ def require_session(
 ) -> users.Session:
     session = current_session(request, runtime)
     if session is None:
+        if bearer_token(request) is not None:
+            # A token is checked like on the API (401 if bad, 403 for a viewer's write), but
+            # pages act only for logged-in people: their forms carry a session's CSRF token.
+            principal = get_principal(request, runtime)
+            raise Forbidden(
+                f"{principal.name}: the web pages need a login session; tokens use /api/v1"
+            )
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
     return session

@@ -51,11 +51,12 @@ def configure_app(app: FastAPI) -> None:
 
     async def login_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, pages.LoginRequired)
-        if not _wants_html(request) and request.url.path.startswith("/api/"):
-            return JSONResponse({"error": {"code": "unauthorized"}}, status_code=401)
         if request.headers.get("accept", "").startswith("text/event-stream"):
             return Response(status_code=204)  # tells EventSource to stop reconnecting
-        return RedirectResponse(pages.login_url(exc.next_url), status_code=303)
+        if _wants_html(request):
+            return RedirectResponse(pages.login_url(exc.next_url), status_code=303)
+        body = {"error": {"code": "unauthorized", "message": "log in first", "details": None}}
+        return JSONResponse(body, status_code=401)
 
     app.add_exception_handler(WarroomError, warroom_error)
     app.add_exception_handler(pages.LoginRequired, login_required)
