@@ -21,6 +21,7 @@ PUBLIC = (
     # Signed, expiring, single-use acknowledgement links from notifications.
     re.compile(r"^/api/v1/oncall/ack/"),
     re.compile(r"^/status(/|$)"),  # the public status page (warroom.comms.public)
+    re.compile(r"^/login$"),
 )
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

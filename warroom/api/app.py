@@ -1,9 +1,8 @@
-"""The ASGI application: API, health, and (as they land) web pages and public endpoints."""
+"""The ASGI application: API, health, web pages (warroom.web) and public endpoints."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
 from warroom import __version__
 from warroom.api import system
@@ -48,13 +47,6 @@ def create_app(runtime: Runtime, *, local_principal: Principal | None = None) ->
         mount = getattr(plugin, "mount", None)
         if mount is not None:
             mount(app, runtime)
-
-    @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
-        return HTMLResponse(
-            "<!doctype html><html lang=en><meta charset=utf-8><title>warroom</title>"
-            "<h1>warroom</h1><p>The API is running. See <a href=/api/docs>/api/docs</a>.</p>"
-        )
 
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     # A plugin may wrap the app (e.g. request metrics): `configure_app(app)`.

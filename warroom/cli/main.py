@@ -235,7 +235,14 @@ def serve(
             "warroom token create NAME --scope admin"
         )
     try:
-        uvicorn.run(app_, host=settings.host, port=settings.port, log_level=log_level.lower())
+        # Live pages hold server-sent event streams open; do not wait for them on shutdown.
+        uvicorn.run(
+            app_,
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level.lower(),
+            timeout_graceful_shutdown=3,
+        )
     finally:
         if worker:
             worker.stop()

@@ -23,6 +23,7 @@ PLUGINS: tuple[str, ...] = (
     "warroom.postmortems.plugin",
     "warroom.oncall.plugin",
     "warroom.comms.plugin",
+    "warroom.web.plugin",
 )
 
 ALL_TABLE_MODULES: tuple[str, ...] = (
@@ -32,6 +33,7 @@ ALL_TABLE_MODULES: tuple[str, ...] = (
     "warroom.notify.tables",
     "warroom.oncall.tables",
     "warroom.comms.tables",
+    "warroom.web.tables",
 )
 
 

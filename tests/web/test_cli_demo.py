@@ -1,0 +1,71 @@
+"""`warroom user create` and `warroom demo` on the local database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from tests.web.conftest import login
+from warroom.api.app import create_app
+from warroom.cli.main import app
+from warroom.core.clock import FixedClock
+from warroom.core.runtime import Runtime
+from warroom.web.demo import load_into
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
+    monkeypatch.setenv("WARROOM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WARROOM_DATABASE_URL", database_url)
+    for name in ("WARROOM_SERVER", "WARROOM_TOKEN", "WARROOM_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_user_create_then_log_in(cli_env: Path, runtime: Runtime) -> None:
+    created = runner.invoke(
+        app,
+        ["user", "create", "alice", "--role", "admin", "--password-stdin", "--json"],
+        input="a long password\n",
+    )
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout) == {"id": 1, "name": "alice", "role": "admin"}
+    prompted = runner.invoke(
+        app, ["user", "create", "bob", "--role", "viewer"], input="pw for bob!\npw for bob!\n"
+    )
+    assert prompted.exit_code == 0, prompted.output
+    duplicate = runner.invoke(
+        app, ["user", "create", "alice", "--password-stdin"], input="another password\n"
+    )
+    assert duplicate.exit_code == 2 and "already exists" in duplicate.output
+    bad_role = runner.invoke(app, ["user", "create", "carol", "--role", "root"])
+    assert bad_role.exit_code == 2
+    listed = runner.invoke(app, ["user", "list", "--json"])
+    assert [u["name"] for u in json.loads(listed.stdout)["items"]] == ["alice", "bob"]
+    with runtime.db.read() as conn:
+        stored = conn.exec_driver_sql("SELECT password_hash FROM web_users").scalars().all()
+    assert all(h.startswith("$argon2id$") for h in stored)
+    with TestClient(create_app(runtime)) as client:
+        assert login(client, "alice", "a long password").status_code == 303
+
+
+def test_demo_loads_a_living_system(runtime: Runtime, clock: FixedClock) -> None:
+    result = load_into(runtime, clock, password="demo password")
+    by_severity = {i["severity"]: i["id"] for i in result["incidents"]}
+    sev1 = runtime.incidents.get(by_severity["SEV1"])
+    sev2 = runtime.incidents.get(by_severity["SEV2"])
+    assert sev1.is_open and sev1.roles["commander"] == "alice" and sev1.acknowledged_at
+    assert sev2.status.value == "resolved" and sev2.postmortem
+    assert len(runtime.incidents.timeline(sev2.public_id)) > 10
+    with TestClient(create_app(runtime)) as client:
+        assert login(client, "victor", "demo password").status_code == 303
+        page = client.get(f"/incidents/{sev1.public_id}")
+        assert page.status_code == 200 and "Executive liaison" in page.text
+    with pytest.raises(Exception, match="empty database"):
+        load_into(runtime, clock)

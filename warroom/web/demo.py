@@ -1,0 +1,191 @@
+"""`warroom demo`: a realistic dataset written through the same services as everything else.
+
+A clock that the loader moves lets the history happen at believable times: a SEV2 resolved
+yesterday (with its post-mortem scheduled), a SEV1 being worked right now, and a fresh SEV3
+nobody has acknowledged yet.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from warroom.core import tables
+from warroom.core.auth import Principal
+from warroom.core.clock import FixedClock, SystemClock
+from warroom.core.errors import Conflict
+from warroom.core.runtime import Runtime
+from warroom.core.settings import Settings
+from warroom.incidents import schemas
+from warroom.web import users
+from warroom.web.tables import web_users
+
+DEMO_USERS = (
+    ("alice", "admin"),
+    ("bob", "responder"),
+    ("carol", "responder"),
+    ("dave", "responder"),
+    ("victor", "viewer"),
+)
+
+
+def _person(name: str, role: str) -> Principal:
+    return Principal(name=f"user:{name}", scopes=frozenset({role}), kind="session")
+
+
+def load_demo(settings: Settings, *, password: str | None = None) -> dict[str, Any]:
+    now = SystemClock().now().replace(microsecond=0)
+    clock = FixedClock(now)
+    runtime = Runtime.build(settings, clock=clock)
+    try:
+        return load_into(runtime, clock, password=password)
+    finally:
+        runtime.close()
+
+
+def load_into(
+    runtime: Runtime, clock: FixedClock, *, password: str | None = None
+) -> dict[str, Any]:
+    """Write the dataset; refuses a database that already has incidents or users."""
+    now = clock.now()
+    with runtime.db.read() as conn:
+        incidents = conn.execute(select(func.count()).select_from(tables.incidents)).scalar_one()
+        people = conn.execute(select(func.count()).select_from(web_users)).scalar_one()
+    if incidents or people:
+        raise Conflict("the demo loads into an empty database; this one has data already")
+    password = password or secrets.token_urlsafe(9)
+    with runtime.db.write() as conn:
+        for name, role in DEMO_USERS:
+            users.create_user(
+                conn, name=name, password=password, role=role, created_by="demo", now=now
+            )
+    alice, bob, carol, dave = (_person(n, r) for n, r in DEMO_USERS[:4])
+    svc = runtime.incidents
+    at = clock.set
+
+    # ---- yesterday: a SEV2 caused by a deploy, resolved through the checklist -----------
+    t0 = now - timedelta(hours=26)
+    at(t0 + timedelta(minutes=6))
+    sev2 = svc.declare(
+        dave,
+        schemas.DeclareIn(
+            title="Checkout latency p99 above 4 s after payments-api 2.14.0 rollout",
+            summary="Checkout is slow for roughly a third of users; some payments time out.",
+            services=["checkout", "payments-api"],
+            started_at=t0,
+            detected_at=t0 + timedelta(minutes=4),
+            severity="SEV2",
+            type="deployment_related",
+            impact=schemas.ImpactIn(users_affected=41000, customer_facing=True),
+        ),
+    ).public_id
+    steps: list[tuple[int, Principal, Any]] = [
+        (9, bob, lambda p: svc.acknowledge(p, sev2)),
+        (10, alice, lambda p: svc.assign_role(p, sev2, _role("commander", "alice"))),
+        (10, alice, lambda p: svc.assign_role(p, sev2, _role("deployer", "bob"))),
+        (11, alice, lambda p: svc.assign_role(p, sev2, _role("investigator", "carol"))),
+        (11, alice, lambda p: svc.assign_role(p, sev2, _role("communications_lead", "dave"))),
+        (12, carol, lambda p: svc.move(p, sev2, _status("investigating"))),
+        (15, carol, lambda p: svc.add_note(p, sev2, _note(
+            "p99 on `/checkout` went from **310 ms** to **4.2 s** at 14:02, two minutes after "
+            "`payments-api` 2.14.0 reached 100 %. Error rate 2.1 % (timeouts to the PSP)."))),
+        (24, carol, lambda p: svc.add_note(p, sev2, _note(
+            "Found it: 2.14.0 ships `DB_POOL_SIZE=5` (was 50). Connections queue under load.\n\n"
+            "- pool wait p99: 3.8 s\n- PSP itself is healthy"))),
+        (24, carol, lambda p: svc.move(p, sev2, _status("identified"))),
+        (26, alice, lambda p: svc.add_note(p, sev2, _note(
+            "Decision: roll back payments-api to 2.13.2 (Bob). No hotfix."))),
+        (27, bob, lambda p: svc.move(p, sev2, _status("mitigating"))),
+        (38, bob, lambda p: svc.add_note(p, sev2, _note("Rollback to 2.13.2 complete."))),
+        (39, bob, lambda p: svc.move(p, sev2, _status("monitoring"))),
+        (55, carol, lambda p: svc.add_note(p, sev2, _note(
+            "p99 back to 320 ms for 15 minutes; error rate 0.02 %."))),
+        (58, alice, lambda p: svc.resolve(p, sev2, schemas.ResolveIn(
+            summary="Rolled back payments-api 2.14.0, whose DB pool size regressed to 5.",
+            checklist={item.id: schemas.ChecklistAnswer(confirmed=True)
+                       for item in runtime.policy.resolution_checklist}))),
+        (70, alice, lambda p: svc.schedule_postmortem(p, sev2, schemas.PostmortemScheduleIn(
+            owner="carol", due_at=now + timedelta(days=4)))),
+    ]  # fmt: skip
+    for minute, who, step in steps:
+        at(t0 + timedelta(minutes=minute))
+        step(who)
+
+    # ---- now: a SEV1 outage being worked --------------------------------------------------
+    t1 = now - timedelta(minutes=38)
+    at(t1 + timedelta(minutes=2))
+    sev1 = svc.declare(
+        bob,
+        schemas.DeclareIn(
+            title="EU region: public API returns 503 for all requests",
+            summary="All API traffic in eu-west fails at the load balancer.",
+            services=["public-api", "edge-lb"],
+            started_at=t1,
+            detected_at=t1 + timedelta(minutes=1),
+            triage=schemas.TriageIn(
+                complete_outage=True, customer_facing=True, users_affected_pct=100,
+                infrastructure=True,
+            ),
+            roles={"commander": "alice"},
+        ),
+    ).public_id  # fmt: skip
+    steps = [
+        (4, alice, lambda p: svc.acknowledge(p, sev1)),
+        (5, alice, lambda p: svc.assign_role(p, sev1, _role("investigator", "carol"))),
+        (5, alice, lambda p: svc.assign_role(p, sev1, _role("deployer", "bob"))),
+        (6, alice, lambda p: svc.assign_role(p, sev1, _role("communications_lead", "dave"))),
+        (6, carol, lambda p: svc.move(p, sev1, _status("investigating"))),
+        (11, carol, lambda p: svc.add_note(p, sev1, _note(
+            "LB health checks fail for every `public-api` target in eu-west-1; "
+            "targets themselves answer 200 on `/healthz` from inside the VPC."))),
+        (19, bob, lambda p: svc.add_note(p, sev1, _note(
+            "A security-group change went out at 09:58 (infra PR #4412). It removed the LB's "
+            "ingress rule on port 8443."))),
+        (21, carol, lambda p: svc.move(p, sev1, _status("identified", "SG change removed LB "
+                                                                      "ingress on 8443"))),
+        (24, alice, lambda p: svc.add_note(p, sev1, _note(
+            "Plan: revert PR #4412 (Bob), then watch target health. Executive liaison still "
+            "needed — paging the EM."))),
+        (32, bob, lambda p: svc.add_note(p, sev1, _note(
+            "Revert applied in eu-west-1; 3 of 12 targets healthy so far."))),
+    ]  # fmt: skip
+    for minute, who, step in steps:
+        at(t1 + timedelta(minutes=minute))
+        step(who)
+
+    # ---- a few minutes ago: a SEV3 nobody has picked up yet --------------------------------
+    at(now - timedelta(minutes=5))
+    sev3 = svc.declare(
+        dave,
+        schemas.DeclareIn(
+            title="Search index lags 20 minutes behind the product catalog",
+            services=["search"],
+            severity="SEV3",
+            type="performance_degradation",
+        ),
+    ).public_id
+    at(now)
+    return {
+        "incidents": [
+            {"id": sev1, "severity": svc.get(sev1).severity, "title": svc.get(sev1).title},
+            {"id": sev2, "severity": "SEV2", "title": svc.get(sev2).title},
+            {"id": sev3, "severity": "SEV3", "title": svc.get(sev3).title},
+        ],
+        "users": [{"name": n, "role": r} for n, r in DEMO_USERS],
+        "password": password,
+    }
+
+
+def _role(role: str, person: str) -> schemas.RoleIn:
+    return schemas.RoleIn(role=role, person=person)
+
+
+def _status(status: str, reason: str | None = None) -> schemas.StatusIn:
+    return schemas.StatusIn(status=status, reason=reason)
+
+
+def _note(text: str) -> schemas.NoteIn:
+    return schemas.NoteIn(text=text)

@@ -1,0 +1,267 @@
+"""The page framework other packages plug into: navigation, templates, sessions, rendering.
+
+A capability package adds its pages with, in its plugin module:
+
+    from warroom.web import pages
+    pages.register_nav("On call", "/oncall", order=30)
+    pages.add_templates("warroom.oncall")            # its templates/ folder
+    routers = [api_router, page_router]              # page routes use pages.render(...)
+
+Page routes take `PageSession` (redirects to the login page when there is none) and render
+`pages.render(request, "oncall.html", {...})` on top of `base.html`. Forms include
+`{{ csrf_field() }}` and handlers call `pages.form_principal(request, session, form)`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from warroom.api.deps import bearer_token, get_principal, get_runtime
+from warroom.core.auth import Principal
+from warroom.core.errors import Forbidden, WarroomError
+from warroom.core.runtime import Runtime
+from warroom.web import users
+from warroom.web.markdown import render_markdown
+from warroom.web.security import check_csrf
+
+SESSION_COOKIE = "warroom_session"
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    href: str
+    order: int = 50
+    scope: str = "viewer"
+
+
+_NAV: dict[str, NavEntry] = {}
+
+
+def register_nav(label: str, href: str, *, order: int = 50, scope: str = "viewer") -> None:
+    """Add (or replace) a navigation entry; shown to principals holding `scope`."""
+    _NAV[href] = NavEntry(label, href, order, scope)
+
+
+def nav_entries(principal: Principal) -> list[NavEntry]:
+    return sorted(
+        (e for e in _NAV.values() if principal.has(e.scope)), key=lambda e: (e.order, e.label)
+    )
+
+
+_loaders: list[BaseLoader] = [PackageLoader("warroom.web", "templates")]
+_loader = ChoiceLoader(_loaders)
+# Templates ship inside the package: no need to stat them on every render.
+env = Environment(
+    loader=_loader,
+    autoescape=select_autoescape(default=True),
+    trim_blocks=True,
+    auto_reload=False,
+)
+
+
+def add_templates(package: str, folder: str = "templates") -> None:
+    """Let a package's templates extend `base.html` and be rendered by name."""
+    _loaders.append(PackageLoader(package, folder))
+
+
+# ---- formatting helpers available in every template ------------------------------------
+
+
+def _parse(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def span(seconds: float) -> str:
+    """A compact duration: 45s, 12m, 3h 05m, 2d 4h."""
+    seconds = int(abs(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+def iso(value: Any) -> str:
+    moment = _parse(value)
+    return moment.astimezone(UTC).isoformat() if moment else ""
+
+
+def clock_html(value: Any, now: datetime, *, mode: str = "since") -> Markup:
+    """A <time> the browser keeps ticking (static/app.js); correct without script too."""
+    moment = _parse(value)
+    if moment is None:
+        return Markup("<span>-</span>")
+    delta = (now - moment).total_seconds()
+    if mode == "since":
+        text = span(delta) + " ago"
+    elif delta > 0:
+        text = "overdue by " + span(delta)
+    else:
+        text = "in " + span(delta)
+    cls = "overdue" if mode == "until" and delta > 0 else ""
+    return Markup(
+        '<time datetime="{iso}" data-clock="{mode}" class="{cls}" title="{title}">{text}</time>'
+    ).format(
+        iso=iso(moment),
+        mode=mode,
+        cls=cls,
+        title=moment.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        text=text,
+    )
+
+
+def utc(value: Any) -> str:
+    moment = _parse(value)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+env.filters["utc"] = utc
+env.filters["iso"] = iso
+env.filters["markdown"] = render_markdown
+env.filters["span"] = span
+env.globals["clock"] = clock_html
+
+
+# ---- sessions and the acting principal ----------------------------------------------------
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies; the app turns it into a redirect to /login."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def current_session(request: Request, runtime: Runtime) -> users.Session | None:
+    """The request's valid session, looked up once per request."""
+    if hasattr(request.state, "web_session"):
+        cached: users.Session | None = request.state.web_session
+        return cached
+    session = None
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        with runtime.db.read() as conn:
+            session = users.lookup(conn, session_id, runtime.clock.now())
+    request.state.web_session = session
+    return session
+
+
+def session_authenticator(request: Request, runtime: Runtime) -> Principal | None:
+    """Lets a logged-in browser call the API; unsafe methods need the X-CSRF-Token header."""
+    session = current_session(request, runtime)
+    if session is None:
+        return None
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        given = request.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(given, session.csrf_token):
+            return None
+    return session.principal()
+
+
+def require_session(
+    request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
+) -> users.Session:
+    session = current_session(request, runtime)
+    if session is None:
+        if bearer_token(request) is not None:
+            # A token is checked like on the API (401 if bad, 403 for a viewer's write), but
+            # pages act only for logged-in people: their forms carry a session's CSRF token.
+            principal = get_principal(request, runtime)
+            raise Forbidden(
+                f"{principal.name}: the web pages need a login session; tokens use /api/v1"
+            )
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    return session
+
+
+PageSession = Annotated[users.Session, Depends(require_session)]
+PageRuntime = Annotated[Runtime, Depends(get_runtime)]
+
+
+def form_principal(session: users.Session, form: Any) -> Principal:
+    """The principal for a form post, after checking the form's CSRF token."""
+    check_csrf(session.csrf_token, str(form.get("csrf_token") or ""))
+    return session.principal()
+
+
+def require_scope(session: users.Session, scope: str) -> Principal:
+    principal = session.principal()
+    if not principal.has(scope):
+        raise Forbidden(f"this page needs the '{scope}' role; you are {session.role}")
+    return principal
+
+
+def login_url(next_url: str) -> str:
+    return "/login?next=" + quote(next_url, safe="/")
+
+
+def _rank(runtime: Runtime) -> Any:
+    def rank(severity: str) -> int:
+        try:
+            return runtime.policy.rank(severity)
+        except WarroomError:
+            return 0
+
+    return rank
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    session: users.Session | None = None,
+) -> HTMLResponse:
+    """Render a page (or fragment) with the common context: user, nav, csrf, policy, now."""
+    runtime: Runtime = request.app.state.runtime
+    if session is None:
+        session = getattr(request.state, "web_session", None)
+    principal = session.principal() if session else None
+    csrf = session.csrf_token if session else ""
+
+    def csrf_field() -> Markup:
+        return Markup('<input type="hidden" name="csrf_token" value="{}">').format(escape(csrf))
+
+    nav = nav_entries(principal) if principal else []
+    path = request.url.path
+    matches = [e.href for e in nav if path == e.href or (e.href != "/" and path.startswith(e.href))]
+    base: dict[str, Any] = {
+        "request": request,
+        "session": session,
+        "principal": principal,
+        "can_respond": bool(principal and principal.has("responder")),
+        "is_admin": bool(principal and principal.has("admin")),
+        "nav": nav,
+        "nav_current": max(matches, key=len, default=None),
+        "sev_rank": _rank(runtime),
+        "csrf_token": csrf,
+        "csrf_field": csrf_field,
+        "policy": runtime.policy,
+        "now": runtime.clock.now(),
+        "path": path,
+    }
+    html = env.get_template(template).render({**base, **(context or {})})
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})

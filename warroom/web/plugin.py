@@ -1,0 +1,62 @@
+"""The web UI plugin: page and users-API routers, the session authenticator, headers, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from warroom.core.errors import WarroomError
+from warroom.web import pages
+from warroom.web.cli import register_cli as register_cli
+from warroom.web.live import LiveHub
+from warroom.web.routes import LoginThrottle, api_router, router
+from warroom.web.security import SecurityHeaders
+
+routers = [api_router, router]
+
+pages.register_nav("Dashboard", "/", order=0)
+pages.register_nav("Incidents", "/incidents", order=10)
+pages.register_nav("Declare", "/incidents/new", order=20, scope="responder")
+pages.register_nav("Users", "/admin/users", order=90, scope="admin")
+pages.register_nav("Tokens", "/admin/tokens", order=91, scope="admin")
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", ""
+    )
+
+
+def configure_app(app: FastAPI) -> None:
+    """Called by create_app: session login for the API too, static files, headers, errors."""
+    app.state.authenticators.append(pages.session_authenticator)
+    app.state.login_throttle = LoginThrottle()
+    app.state.live_hub = LiveHub(app.state.runtime)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeaders)
+    json_handler = app.exception_handlers[WarroomError]
+
+    async def warroom_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, WarroomError)
+        if not _wants_html(request):
+            response: Response = await json_handler(request, exc)  # type: ignore[misc]
+            return response
+        context = {"status": exc.status_code, "message": exc.message}
+        return pages.render(request, "error.html", context, status_code=exc.status_code)
+
+    async def login_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, pages.LoginRequired)
+        if request.headers.get("accept", "").startswith("text/event-stream"):
+            return Response(status_code=204)  # tells EventSource to stop reconnecting
+        if _wants_html(request):
+            return RedirectResponse(pages.login_url(exc.next_url), status_code=303)
+        body = {"error": {"code": "unauthorized", "message": "log in first", "details": None}}
+        return JSONResponse(body, status_code=401)
+
+    app.add_exception_handler(WarroomError, warroom_error)
+    app.add_exception_handler(pages.LoginRequired, login_required)

@@ -1,0 +1,656 @@
+"""The pages: login, dashboard, incident list, declare, the war room, tokens and users.
+
+Every action calls the same service as the REST API (no second write path); the service
+checks the role, so a viewer's forged post is refused with 403 like an API call would be.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from warroom.api.deps import PrincipalDep, RuntimeDep
+from warroom.core import auth
+from warroom.core.auth import Principal
+from warroom.core.errors import (
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    WarroomError,
+)
+from warroom.core.runtime import Runtime
+from warroom.core.vocab import Status
+from warroom.incidents import schemas
+from warroom.web import live, pages, users, views
+from warroom.web.pages import PageRuntime, PageSession, render
+from warroom.web.security import check_csrf
+
+router = APIRouter(include_in_schema=False)
+api_router = APIRouter(prefix="/api/v1", tags=["users"])
+
+LOGIN_CSRF_COOKIE = "warroom_login_csrf"
+
+
+class LoginThrottle:
+    """At most `limit` failed logins per user name and per client address in `window` seconds.
+
+    Kept in memory per process (argon2 already makes each guess slow); a success clears it.
+    """
+
+    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
+        self.limit = limit
+        self.window = window
+        self.failures: dict[str, list[float]] = {}
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        kept = [t for t in self.failures.get(key, []) if t > now - self.window]
+        if kept:
+            self.failures[key] = kept
+        else:
+            self.failures.pop(key, None)
+        return kept
+
+    def check(self, keys: list[str]) -> None:
+        now = time.monotonic()
+        for key in keys:
+            recent = self._recent(key, now)
+            if len(recent) >= self.limit:
+                retry = int(recent[0] + self.window - now) + 1
+                raise RateLimited(
+                    f"too many failed logins; try again in {retry} s", retry_after=retry
+                )
+
+    def failed(self, keys: list[str]) -> None:
+        for key in keys:
+            self.failures.setdefault(key, []).append(time.monotonic())
+
+    def succeeded(self, keys: list[str]) -> None:
+        for key in keys:
+            self.failures.pop(key, None)
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect a login to another host."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _invalid(exc: ValidationError) -> InvalidInput:
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return InvalidInput(f"{where}: {first.get('msg')}" if where else str(first.get("msg")))
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# ---- login ----------------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_page(request: Request, runtime: PageRuntime, next: str = "/") -> Response:
+    if pages.current_session(request, runtime) is not None:
+        return _redirect(_safe_next(next))
+    token = secrets.token_urlsafe(24)
+    with runtime.db.read() as conn:
+        first_run = not users.list_users(conn)
+    context = {"next": _safe_next(next), "login_csrf": token, "first_run": first_run}
+    response = render(request, "login.html", context)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
+    )
+    return response
+
+
+@router.post("/login")
+async def login_submit(request: Request, runtime: PageRuntime) -> Response:
+    form = await request.form()
+    next_url = _safe_next(str(form.get("next") or "/"))
+    try:
+        check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), str(form.get("csrf_token") or ""))
+    except WarroomError:
+        return _redirect(pages.login_url(next_url))
+
+    name = str(form.get("name") or "").strip().lower()
+    client = request.client.host if request.client else "?"
+    keys = [f"user:{name}", f"addr:{client}"]
+    throttle: LoginThrottle = request.app.state.login_throttle
+
+    def attempt() -> tuple[str, users.Session]:
+        with runtime.db.write() as conn:
+            return users.login(
+                conn, str(form.get("name") or ""), str(form.get("password") or ""),
+                runtime.clock.now(),
+            )  # fmt: skip
+
+    try:
+        throttle.check(keys)
+        session_id, _ = await run_in_threadpool(attempt)
+        throttle.succeeded(keys)
+    except (Unauthorized, RateLimited) as exc:
+        if isinstance(exc, Unauthorized):
+            throttle.failed(keys)
+        token = str(form.get("csrf_token"))
+        ctx = {"next": next_url, "login_csrf": token, "error": exc.message,
+               "name": str(form.get("name") or "")}  # fmt: skip
+        return render(request, "login.html", ctx, status_code=exc.status_code)
+    response = _redirect(next_url)
+    response.set_cookie(
+        pages.SESSION_COOKIE,
+        session_id,
+        max_age=int(users.SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, runtime: PageRuntime, session: PageSession) -> Response:
+    form = await request.form()
+    pages.form_principal(session, form)
+    session_id = request.cookies.get(pages.SESSION_COOKIE, "")
+
+    def end() -> None:
+        with runtime.db.write() as conn:
+            users.logout(conn, session_id)
+
+    await run_in_threadpool(end)
+    response = _redirect("/login")
+    response.delete_cookie(pages.SESSION_COOKIE, path="/")
+    return response
+
+
+# ---- dashboard ------------------------------------------------------------------------
+
+
+@router.get("/")
+def dashboard(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
+    return render(request, "dashboard.html", views.dashboard(runtime), session=session)
+
+
+@router.get("/live/dashboard")
+def dashboard_live(
+    request: Request, runtime: PageRuntime, session: PageSession
+) -> StreamingResponse:
+    def fragment() -> tuple[str, str | None]:
+        body = render(request, "_dashboard_panels.html", views.dashboard(runtime), session=session)
+        return bytes(body.body).decode(), None
+
+    return _stream(live.stream(request, request.app.state.live_hub, None, fragment))
+
+
+def _stream(source: Any) -> StreamingResponse:
+    return StreamingResponse(
+        source,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+# ---- incident list --------------------------------------------------------------------
+
+
+def _list_filter(request: Request, runtime: Runtime) -> tuple[schemas.ListFilter, dict[str, Any]]:
+    params = request.query_params
+    state = params.get("state", "open")
+    raw: dict[str, Any] = {
+        "status": [s for s in params.getlist("status") if s],
+        "severity": [s for s in params.getlist("severity") if s],
+        "service": params.get("service") or None,
+        "q": (params.get("q") or "").strip() or None,
+        "open": {"open": True, "closed": False}.get(state),
+        "limit": 50,
+    }
+    if params.get("before"):
+        raw["before_id"] = params.get("before")
+    try:
+        flt = schemas.ListFilter(**raw)
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    for severity in flt.severity:
+        runtime.policy.severity(severity)
+    form = {
+        "state": state,
+        "status": flt.status[0].value if flt.status else "",
+        "severity": flt.severity[0] if flt.severity else "",
+        "service": flt.service or "",
+        "q": flt.q or "",
+    }
+    return flt, form
+
+
+def _list_context(request: Request, runtime: Runtime) -> dict[str, Any]:
+    flt, form = _list_filter(request, runtime)
+    page = runtime.incidents.search(flt)
+    query = {k: v for k, v in form.items() if v}
+    more = None
+    if page.next_cursor is not None:
+        more = "/incidents?" + urlencode({**query, "before": page.next_cursor})
+    return {
+        "items": page.items,
+        "form": form,
+        "more": more,
+        "live_query": urlencode(query),
+        "statuses": [s.value for s in Status],
+        "services": [s.name for s in runtime.config.services],
+    }
+
+
+@router.get("/incidents")
+def incident_list(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
+    context = _list_context(request, runtime)
+    headers = request.headers
+    fragment = headers.get("hx-request") == "true" and not headers.get("hx-history-restore-request")
+    response = render(
+        request, "_incident_rows.html" if fragment else "incidents.html", context, session=session
+    )
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+@router.get("/incidents/live")
+def incident_list_live(
+    request: Request, runtime: PageRuntime, session: PageSession
+) -> StreamingResponse:
+    def fragment() -> tuple[str, str | None]:
+        context = _list_context(request, runtime)
+        body = render(request, "_incident_rows.html", context, session=session)
+        return bytes(body.body).decode(), None
+
+    return _stream(live.stream(request, request.app.state.live_hub, None, fragment))
+
+
+# ---- declare --------------------------------------------------------------------------
+
+
+def _yes_no(value: Any) -> bool | None:
+    return {"yes": True, "no": False}.get(str(value or ""))
+
+
+def _triage_from(form: Any) -> schemas.TriageIn:
+    answers: dict[str, Any] = {name: _yes_no(form.get(name)) for name, _ in views.TRIAGE_QUESTIONS}
+    pct = str(form.get("users_affected_pct") or "").strip()
+    if pct:
+        try:
+            answers["users_affected_pct"] = float(pct)
+        except ValueError as exc:
+            raise InvalidInput("users affected must be a percentage (0-100)") from exc
+    try:
+        return schemas.TriageIn(**answers)
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+
+
+def _declare_context(runtime: Runtime, form: Any) -> dict[str, Any]:
+    proposal = None
+    try:
+        proposal = runtime.incidents.propose_triage(_triage_from(form))
+    except InvalidInput:
+        proposal = None
+    return {
+        "form": form,
+        "questions": views.TRIAGE_QUESTIONS,
+        "proposal": proposal,
+        "severities": runtime.policy.severities,
+        "types": views.TYPE_CHOICES,
+        "services": [s.name for s in runtime.config.services],
+        "selected_services": form.getlist("services") if hasattr(form, "getlist") else [],
+    }
+
+
+@router.get("/incidents/new")
+def declare_form(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
+    return render(
+        request, "declare.html", _declare_context(runtime, request.query_params), session=session
+    )
+
+
+@router.get("/incidents/new/proposal")
+def declare_proposal(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
+    context = _declare_context(runtime, request.query_params)
+    return render(request, "_proposal.html", context, session=session)
+
+
+@router.post("/incidents/new")
+async def declare_submit(request: Request, runtime: PageRuntime, session: PageSession) -> Response:
+    form = await request.form()
+
+    def declare() -> str:
+        principal = pages.form_principal(session, form)
+        services = [s for s in form.getlist("services") if isinstance(s, str) and s]
+        extra = str(form.get("services_text") or "")
+        services += [s.strip() for s in extra.split(",") if s.strip()]
+        commander = str(form.get("commander") or "").strip()
+        body: dict[str, Any] = {
+            "title": str(form.get("title") or ""),
+            "summary": str(form.get("summary") or ""),
+            "services": services,
+            "triage": _triage_from(form),
+            "severity": str(form.get("severity") or "") or None,
+            "type": str(form.get("type") or "") or None,
+            "override_reason": str(form.get("override_reason") or "") or None,
+            "roles": {"commander": commander} if commander else {},
+        }
+        try:
+            request_model = schemas.DeclareIn(**body)
+        except ValidationError as exc:
+            raise _invalid(exc) from exc
+        return runtime.incidents.declare(principal, request_model).public_id
+
+    try:
+        public_id = await run_in_threadpool(declare)
+    except WarroomError as exc:
+        context = {**_declare_context(runtime, form), "error": exc.message}
+        return render(
+            request, "declare.html", context, status_code=exc.status_code, session=session
+        )
+    return _redirect(f"/incidents/{public_id}")
+
+
+# ---- the war room ---------------------------------------------------------------------
+
+
+@router.get("/incidents/{public_id}")
+def incident_page(
+    request: Request,
+    runtime: PageRuntime,
+    session: PageSession,
+    public_id: str,
+    all: bool = False,
+) -> HTMLResponse:
+    context = views.incident_page(runtime, public_id, show_all=all)
+    return render(request, "incident.html", context, session=session)
+
+
+@router.get("/incidents/{public_id}/live")
+def incident_live(
+    request: Request, runtime: PageRuntime, session: PageSession, public_id: str, after: int = 0
+) -> StreamingResponse:
+    key = live.incident_key(runtime, public_id.strip().upper())
+    if key is None:
+        raise NotFound(f"no incident {public_id}")
+    last_id = request.headers.get("last-event-id", "")
+    sent = {"seq": int(last_id) if last_id.isdigit() else after}
+
+    def update() -> tuple[str, str | None]:
+        context = views.incident_page(runtime, public_id, after_seq=sent["seq"])
+        context["new_events"] = context["events"]
+        sent["seq"] = max(sent["seq"], int(context["last_seq"]))
+        body = render(request, "_incident_update.html", context, session=session)
+        return bytes(body.body).decode(), str(sent["seq"])
+
+    # The first update catches up on anything that happened between the page and the stream.
+    return _stream(live.stream(request, request.app.state.live_hub, key, update, send_first=True))
+
+
+Action = Callable[[Principal, Any], object]
+
+
+async def _act(
+    request: Request, runtime: Runtime, session: users.Session, public_id: str, action: Action
+) -> Response:
+    """Run one incident action from a form; re-render the war room with the error on failure."""
+    form = await request.form()
+
+    def run() -> None:
+        principal = pages.form_principal(session, form)
+        try:
+            action(principal, form)
+        except ValidationError as exc:
+            raise _invalid(exc) from exc
+
+    try:
+        await run_in_threadpool(run)
+    except WarroomError as exc:
+
+        def page() -> dict[str, Any]:
+            return views.incident_page(runtime, public_id)
+
+        context = {**(await run_in_threadpool(page)), "error": exc.message, "form": form}
+        return render(
+            request, "incident.html", context, status_code=exc.status_code, session=session
+        )
+    return _redirect(f"/incidents/{public_id}")
+
+
+@router.post("/incidents/{public_id}/ack")
+async def ack(request: Request, runtime: PageRuntime, session: PageSession, public_id: str) -> Any:
+    return await _act(
+        request, runtime, session, public_id,
+        lambda p, f: runtime.incidents.acknowledge(p, public_id),
+    )  # fmt: skip
+
+
+@router.post("/incidents/{public_id}/status")
+async def move(request: Request, runtime: PageRuntime, session: PageSession, public_id: str) -> Any:
+    def action(p: Principal, f: Any) -> object:
+        body = schemas.StatusIn(
+            status=str(f.get("status") or ""), reason=str(f.get("reason") or "") or None
+        )
+        return runtime.incidents.move(p, public_id, body)
+
+    return await _act(request, runtime, session, public_id, action)
+
+
+@router.post("/incidents/{public_id}/severity")
+async def severity(
+    request: Request, runtime: PageRuntime, session: PageSession, public_id: str
+) -> Any:
+    def action(p: Principal, f: Any) -> object:
+        body = schemas.SeverityIn(
+            severity=str(f.get("severity") or ""), reason=str(f.get("reason") or "") or None
+        )
+        return runtime.incidents.change_severity(p, public_id, body)
+
+    return await _act(request, runtime, session, public_id, action)
+
+
+@router.post("/incidents/{public_id}/roles")
+async def assign(
+    request: Request, runtime: PageRuntime, session: PageSession, public_id: str
+) -> Any:
+    def action(p: Principal, f: Any) -> object:
+        person = str(f.get("person") or "").strip() or None
+        body = schemas.RoleIn(role=str(f.get("role") or ""), person=person)
+        return runtime.incidents.assign_role(p, public_id, body)
+
+    return await _act(request, runtime, session, public_id, action)
+
+
+@router.post("/incidents/{public_id}/notes")
+async def note(request: Request, runtime: PageRuntime, session: PageSession, public_id: str) -> Any:
+    def action(p: Principal, f: Any) -> object:
+        body = schemas.NoteIn(text=str(f.get("text") or ""))
+        return runtime.incidents.add_note(p, public_id, body)
+
+    return await _act(request, runtime, session, public_id, action)
+
+
+@router.post("/incidents/{public_id}/resolve")
+async def resolve(
+    request: Request, runtime: PageRuntime, session: PageSession, public_id: str
+) -> Any:
+    def action(p: Principal, f: Any) -> object:
+        checklist: dict[str, schemas.ChecklistAnswer] = {}
+        for item in runtime.policy.resolution_checklist:
+            confirmed = f.get(f"confirm_{item.id}") == "yes"
+            waived = str(f.get(f"waive_{item.id}") or "").strip()
+            if confirmed or waived:
+                checklist[item.id] = schemas.ChecklistAnswer(
+                    confirmed=confirmed, waived=None if confirmed else waived
+                )
+        body = schemas.ResolveIn(summary=str(f.get("summary") or ""), checklist=checklist)
+        return runtime.incidents.resolve(p, public_id, body)
+
+    return await _act(request, runtime, session, public_id, action)
+
+
+@router.post("/incidents/{public_id}/close")
+async def close(
+    request: Request, runtime: PageRuntime, session: PageSession, public_id: str
+) -> Any:
+    return await _act(
+        request, runtime, session, public_id, lambda p, f: runtime.incidents.close(p, public_id)
+    )
+
+
+@router.post("/incidents/{public_id}/reopen")
+async def reopen(
+    request: Request, runtime: PageRuntime, session: PageSession, public_id: str
+) -> Any:
+    def action(p: Principal, f: Any) -> object:
+        body = schemas.ReasonIn(reason=str(f.get("reason") or ""))
+        return runtime.incidents.reopen(p, public_id, body)
+
+    return await _act(request, runtime, session, public_id, action)
+
+
+# ---- admin: tokens and users ----------------------------------------------------------
+
+
+def _tokens_context(runtime: Runtime) -> dict[str, Any]:
+    with runtime.db.read() as conn:
+        return {"tokens": auth.list_tokens(conn), "scopes": auth.SCOPES}
+
+
+@router.get("/admin/tokens")
+def tokens_page(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
+    pages.require_scope(session, "admin")
+    return render(request, "tokens.html", _tokens_context(runtime), session=session)
+
+
+@router.post("/admin/tokens")
+async def token_create(request: Request, runtime: PageRuntime, session: PageSession) -> Response:
+    form = await request.form()
+
+    def create() -> dict[str, Any]:
+        principal = pages.form_principal(session, form)
+        principal.require("admin")
+        scopes = [s for s in form.getlist("scopes") if isinstance(s, str)]
+        with runtime.db.write() as conn:
+            token_id, token = auth.create_token(
+                conn,
+                name=str(form.get("name") or ""),
+                scopes=scopes,
+                created_by=principal.actor,
+                now=runtime.clock.now(),
+            )
+        return {"id": token_id, "token": token, "name": str(form.get("name"))}
+
+    context: dict[str, Any]
+    try:
+        created = await run_in_threadpool(create)
+        context, status = {"created": created}, 201
+    except WarroomError as exc:
+        context, status = {"error": exc.message}, exc.status_code
+    context.update(await run_in_threadpool(_tokens_context, runtime))
+    return render(request, "tokens.html", context, status_code=status, session=session)
+
+
+@router.post("/admin/tokens/{token_id}/revoke")
+async def token_revoke(
+    request: Request, runtime: PageRuntime, session: PageSession, token_id: int
+) -> Response:
+    form = await request.form()
+
+    def revoke() -> None:
+        principal = pages.form_principal(session, form)
+        principal.require("admin")
+        with runtime.db.write() as conn:
+            auth.revoke_token(conn, token_id, runtime.clock.now())
+
+    await run_in_threadpool(revoke)
+    return _redirect("/admin/tokens")
+
+
+def _users_context(runtime: Runtime) -> dict[str, Any]:
+    with runtime.db.read() as conn:
+        return {"users": users.list_users(conn), "roles": users.ROLES}
+
+
+@router.get("/admin/users")
+def users_page(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
+    pages.require_scope(session, "admin")
+    return render(request, "users.html", _users_context(runtime), session=session)
+
+
+@router.post("/admin/users")
+async def user_create_page(
+    request: Request, runtime: PageRuntime, session: PageSession
+) -> Response:
+    form = await request.form()
+
+    def create() -> dict[str, Any]:
+        principal = pages.form_principal(session, form)
+        return create_user(
+            runtime,
+            principal,
+            UserIn(
+                name=str(form.get("name") or ""),
+                password=str(form.get("password") or ""),
+                role=str(form.get("role") or "viewer"),
+            ),
+        )
+
+    context: dict[str, Any]
+    try:
+        created = await run_in_threadpool(create)
+        context, status = {"created": created}, 201
+    except WarroomError as exc:
+        context, status = {"error": exc.message}, exc.status_code
+    context.update(await run_in_threadpool(_users_context, runtime))
+    return render(request, "users.html", context, status_code=status, session=session)
+
+
+# ---- users API (the CLI's `warroom user` goes through it) ------------------------------
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+    role: str = "viewer"
+
+
+def create_user(runtime: Runtime, principal: Principal, body: UserIn) -> dict[str, Any]:
+    principal.require("admin")
+    with runtime.db.write() as conn:
+        return users.create_user(
+            conn,
+            name=body.name,
+            password=body.password,
+            role=body.role,
+            created_by=principal.actor,
+            now=runtime.clock.now(),
+        )
+
+
+@api_router.post("/users", status_code=201, summary="Create a web user (admin)")
+def api_create_user(runtime: RuntimeDep, principal: PrincipalDep, body: UserIn) -> dict[str, Any]:
+    return create_user(runtime, principal, body)
+
+
+@api_router.get("/users", summary="List web users (admin)")
+def api_list_users(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("admin")
+    with runtime.db.read() as conn:
+        return {"items": users.list_users(conn)}
