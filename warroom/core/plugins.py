@@ -14,9 +14,9 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-PLUGINS: tuple[str, ...] = ("warroom.notify.plugin",)
+PLUGINS: tuple[str, ...] = ("warroom.notify.plugin", "warroom.alerts.plugin")
 
-ALL_TABLE_MODULES: tuple[str, ...] = ("warroom.core.tables",)
+ALL_TABLE_MODULES: tuple[str, ...] = ("warroom.core.tables", "warroom.alerts.tables")
 
 
 def load_plugins() -> list[ModuleType]:
