@@ -135,7 +135,7 @@ def test_bad_payloads_are_4xx_and_store_nothing(api: Api, am_key: str) -> None:
 def test_body_over_the_limit_is_413(api: Api, am_key: str) -> None:
     alert = am_alert(fingerprint="ffff000000000001")
     alert["annotations"]["description"] = "x" * (600 * 1024)
-    status, body = post_am(api, am_key, am_payload([alert]))
+    status, _ = post_am(api, am_key, am_payload([alert]))
     assert status == 413
     assert api.ok("GET", "/api/v1/alerts")["items"] == []
 

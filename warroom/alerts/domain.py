@@ -400,6 +400,10 @@ def lookup(data: Any, path: str) -> Any:
     return current
 
 
+def _scalar(value: Any) -> Any:
+    return None if value is None or isinstance(value, Mapping | list) or value == "" else value
+
+
 def render_template(template: str, data: Any) -> str:
     """Fill `{{ path }}` placeholders from the payload; missing values render empty."""
 
@@ -416,6 +420,9 @@ def parse_generic(body: Any, mapping: GenericMapping) -> AlertIn:
     if not isinstance(body, Mapping):
         raise InvalidInput("the webhook body must be a JSON object")
     title = render_template(mapping.title, body)
+    placeholders = _PLACEHOLDER.findall(mapping.title)
+    if placeholders and all(_scalar(lookup(body, p)) is None for p in placeholders):
+        title = ""
     if not title:
         raise InvalidInput(f"the title template {mapping.title!r} gave nothing for this payload")
     raw_status = render_template(mapping.status, body).lower()

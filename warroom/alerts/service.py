@@ -167,6 +167,7 @@ class _IncidentInfo:
     open: bool
     resolved_at: datetime | None
     source: str
+    status: str = "triggered"
 
 
 @dataclass
@@ -656,6 +657,7 @@ class AlertService:
                 open=bool(row.is_open),
                 resolved_at=row.resolved_at,
                 source=str((row.state or {}).get("source", "manual")),
+                status=str((row.state or {}).get("status", "triggered")),
             )
             plan.incidents[incident_id] = info
         return info
@@ -707,7 +709,7 @@ class AlertService:
             if policy.recurrence_action == "reopen":
                 plan.add(
                     info.id,
-                    Event("reopened", ACTOR, now, {"from": "resolved", "reason": reason}),
+                    Event("reopened", ACTOR, now, {"from": info.status, "reason": reason}),
                     Event("recurrence_detected", ACTOR, now, detected),
                     Event("flag_set", ACTOR, now, flag),
                 )
