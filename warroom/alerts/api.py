@@ -30,6 +30,7 @@ from warroom.core.runtime import Runtime
 log = logging.getLogger("warroom.alerts")
 
 intake = APIRouter(tags=["alert intake"])
+_PARSE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError)
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
@@ -80,7 +81,11 @@ async def _run_intake(
         )
         svc.check_rate(integration)
         raw = await request.body()
-        alerts = parse(parse_json(raw), integration)
+        try:
+            alerts = parse(parse_json(raw), integration)
+        except _PARSE_ERRORS as exc:  # a parser bug must still be the sender's 4xx
+            log.warning("unparseable %s payload: %s: %s", kind, type(exc).__name__, exc)
+            raise InvalidInput("the payload could not be read") from None
         result: IntakeResult = await run_in_threadpool(svc.ingest, integration, alerts)
     except RateLimited as exc:
         resp: JSONResponse = _error(
@@ -164,7 +169,10 @@ async def _enqueue(request: Request) -> JSONResponse:
         body = parse_json(raw)
     except InvalidInput:
         return JSONResponse({**_PD_INVALID, "errors": ["Malformed JSON"]}, status_code=400)
-    errors = domain.pagerduty_errors(body)
+    try:
+        errors = domain.pagerduty_errors(body)
+    except _PARSE_ERRORS:
+        errors = ["Event object is invalid"]
     if errors:
         return JSONResponse({**_PD_INVALID, "errors": errors}, status_code=400)
     try:
@@ -186,7 +194,10 @@ async def _enqueue(request: Request) -> JSONResponse:
             headers={"Retry-After": str(exc.retry_after)},
         )
     try:
-        event = domain.parse_pagerduty(body, new_dedup_key())
+        try:
+            event = domain.parse_pagerduty(body, new_dedup_key())
+        except _PARSE_ERRORS:
+            raise InvalidInput("Event object is invalid") from None
         assert event.alert is not None
         await run_in_threadpool(svc.ingest, integration, [event.alert])
     except WarroomError as exc:

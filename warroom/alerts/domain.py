@@ -266,7 +266,7 @@ def pagerduty_errors(body: Any) -> list[str]:
     if not isinstance(routing_key, str) or not routing_key.strip():
         errors.append("'routing_key' is missing or blank")
     action = body.get("event_action")
-    if action not in PD_ACTIONS:
+    if not isinstance(action, str) or action not in PD_ACTIONS:
         errors.append("'event_action' is invalid (must be trigger, acknowledge or resolve)")
     dedup_key = body.get("dedup_key")
     if dedup_key is not None and (not isinstance(dedup_key, str) or len(dedup_key) > 255):
