@@ -52,6 +52,9 @@ def test_integrations_routes_silences_and_alerts(cli_env: Path) -> None:
     )
     assert decision["severity"] == "SEV2" and decision["action"] == "declare"
     assert decision["service"] == "payments"
+    assert (
+        wr_json("routes", "test", "--labels", "service=a", "severity=warning")["action"] == "record"
+    )
     warning = wr("routes", "test", "--labels", "severity=warning,service=search")
     assert warning.exit_code == 0 and "record only" in warning.output
     assert wr("routes", "test", "--labels", "nonsense").exit_code == 2

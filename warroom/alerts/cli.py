@@ -245,14 +245,17 @@ def alerts_counts(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def routes_test(
     ctx: typer.Context,
     labels: Annotated[
-        list[str], typer.Option("--labels", "-l", help="k=v (repeat, or several after one flag)")
-    ],
+        list[str] | None, typer.Option("--labels", "-l", help="k=v (repeatable).")
+    ] = None,
+    more: Annotated[
+        list[str] | None, typer.Argument(help="More k=v labels.", show_default=False)
+    ] = None,
     integration: Annotated[str | None, typer.Option(help="As if sent by this integration.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show which route, service, severity and action an alert with these labels gets."""
     pairs: list[str] = []
-    for item in labels:
+    for item in [*(labels or []), *(more or [])]:
         pairs.extend(p for p in item.replace(",", " ").split() if p)
     body: dict[str, Any] = {"labels": _pairs(pairs, "label")}
     if integration:
