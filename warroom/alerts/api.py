@@ -7,6 +7,7 @@ Retry-After only when storing failed and a retry should succeed (Alertmanager re
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -67,6 +68,24 @@ def parse_json(raw: bytes) -> Any:
         raise InvalidInput("the request body is not valid JSON", code="malformed_json") from None
 
 
+async def _authenticate(svc: AlertService, key: str | None, kind: str) -> Integration:
+    """From the key cache without a thread hop, else a database read in the thread pool."""
+    try:
+        return svc.authenticate_cached(key, kind)
+    except LookupError:
+        return await run_in_threadpool(svc.authenticate, key, kind)
+
+
+async def _ingest(
+    svc: AlertService, integration: Integration, alerts: list[domain.AlertIn]
+) -> IntakeResult:
+    """Wait for the group commit without holding a thread; else ingest in the thread pool."""
+    future = svc.ingest_future(integration, alerts)
+    if future is None:
+        return await run_in_threadpool(svc.ingest, integration, alerts)
+    return await asyncio.wrap_future(future)
+
+
 async def _run_intake(
     request: Request,
     kind: str,
@@ -76,9 +95,7 @@ async def _run_intake(
     runtime: Runtime = request.app.state.runtime
     svc = service(runtime)
     try:
-        integration = await run_in_threadpool(
-            svc.authenticate, path_key or bearer_token(request), kind
-        )
+        integration = await _authenticate(svc, path_key or bearer_token(request), kind)
         svc.check_rate(integration)
         raw = await request.body()
         try:
@@ -86,7 +103,7 @@ async def _run_intake(
         except _PARSE_ERRORS as exc:  # a parser bug must still be the sender's 4xx
             log.warning("unparseable %s payload: %s: %s", kind, type(exc).__name__, exc)
             raise InvalidInput("the payload could not be read") from None
-        result: IntakeResult = await run_in_threadpool(svc.ingest, integration, alerts)
+        result = await _ingest(svc, integration, alerts)
     except RateLimited as exc:
         resp: JSONResponse = _error(
             429, exc.code, exc.message, exc.details, **{"Retry-After": str(exc.retry_after)}
@@ -176,9 +193,7 @@ async def _enqueue(request: Request) -> JSONResponse:
     if errors:
         return JSONResponse({**_PD_INVALID, "errors": errors}, status_code=400)
     try:
-        integration = await run_in_threadpool(
-            svc.authenticate, str(body["routing_key"]), "pagerduty"
-        )
+        integration = await _authenticate(svc, str(body["routing_key"]), "pagerduty")
     except Unauthorized:
         return JSONResponse({**_PD_INVALID, "errors": ["Invalid routing key"]}, status_code=400)
     try:
@@ -199,7 +214,7 @@ async def _enqueue(request: Request) -> JSONResponse:
         except _PARSE_ERRORS:
             raise InvalidInput("Event object is invalid") from None
         assert event.alert is not None
-        await run_in_threadpool(svc.ingest, integration, [event.alert])
+        await _ingest(svc, integration, [event.alert])
     except WarroomError as exc:
         errors = exc.details if isinstance(exc.details, list) else [exc.message]
         return JSONResponse({**_PD_INVALID, "errors": errors}, status_code=400)

@@ -45,6 +45,11 @@ class GroupCommitter:
 
     def submit(self, job: Callable[[Connection], T], timeout: float = 60.0) -> T:
         """Run `job(conn)` in the next batch; return its result once the batch is committed."""
+        result: T = self.enqueue(job).result(timeout=timeout)
+        return result
+
+    def enqueue(self, job: Callable[[Connection], T]) -> Future[T]:
+        """Queue `job(conn)`; the future resolves once its batch is committed."""
         future: Future[Any] = Future()
         with self._lock:
             if self._closed:
@@ -55,8 +60,7 @@ class GroupCommitter:
                     target=self._run, name="warroom-intake-writer", daemon=True
                 )
                 self._thread.start()
-        result: T = future.result(timeout=timeout)
-        return result
+        return future
 
     def close(self) -> None:
         with self._lock:

@@ -15,12 +15,13 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 HEARTBEAT_CHECK = "alerts.heartbeat_check"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
 ACTOR = SYSTEM.actor
+KEY_CACHE_SECONDS = 2.0
 
 
 # ---- integrations ----------------------------------------------------------------------
@@ -229,6 +231,9 @@ class AlertService:
             elif cfg.key_env and os.environ.get(cfg.key_env):
                 self._config_keys[hash_token(os.environ[cfg.key_env])] = name
         self.limiter = _TokenBucket()
+        # Valid keys are remembered briefly (a DB read per request is most of the cost of a
+        # small webhook); rotate/revoke clear it at once here, other processes within seconds.
+        self._key_cache: dict[str, tuple[Integration, float]] = {}
         # Rate-limited requests are counted in memory (writing them would add load under a flood).
         self.rate_limited: dict[str, int] = {}
         self._rate_lock = threading.Lock()
@@ -297,6 +302,7 @@ class AlertService:
         if name in self.config_integrations:
             raise Conflict(f"{name} is defined in the config file; change its key there")
         key = generate_key()
+        self._key_cache.clear()
         with self.db.write() as conn:
             result = conn.execute(
                 update(t.alert_integrations)
@@ -316,6 +322,7 @@ class AlertService:
         principal.require("admin")
         if name in self.config_integrations:
             raise Conflict(f"{name} is defined in the config file; remove it there")
+        self._key_cache.clear()
         with self.db.write() as conn:
             result = conn.execute(
                 update(t.alert_integrations)
@@ -345,6 +352,18 @@ class AlertService:
         items = [_from_config(n, c) for n, c in sorted(self.config_integrations.items())]
         return items + [_from_row(r) for r in rows]
 
+    def authenticate_cached(self, key: str | None, kind: str) -> Integration:
+        """`authenticate` answered from memory, or LookupError when that needs the database."""
+        if key:
+            cached = self._key_cache.get(hash_token(key.strip()))
+            if cached is not None and cached[1] > time.monotonic():
+                if cached[0].kind != kind:
+                    raise Unauthorized(
+                        f"invalid, revoked or wrong-kind key for the {kind} endpoint"
+                    )
+                return cached[0]
+        raise LookupError(key)
+
     def authenticate(self, key: str | None, kind: str, name: str | None = None) -> Integration:
         """The integration a key belongs to; only valid for its own kind of endpoint."""
         if not key:
@@ -353,7 +372,10 @@ class AlertService:
             )
         digest_ = hash_token(key.strip())
         integration: Integration | None = None
-        if digest_ in self._config_keys:
+        cached = self._key_cache.get(digest_)
+        if cached is not None and cached[1] > time.monotonic():
+            integration = cached[0]
+        elif digest_ in self._config_keys:
             cname = self._config_keys[digest_]
             integration = _from_config(cname, self.config_integrations[cname])
         else:
@@ -363,6 +385,8 @@ class AlertService:
                 ).first()
             if row is not None and row.revoked_at is None:
                 integration = _from_row(row)
+            if integration is not None:
+                self._key_cache[digest_] = (integration, time.monotonic() + KEY_CACHE_SECONDS)
         if integration is None or integration.kind != kind:
             raise Unauthorized(f"invalid, revoked or wrong-kind key for the {kind} endpoint")
         if name is not None and integration.name != name:
@@ -418,6 +442,18 @@ class AlertService:
         self._after_commit([result])
         return result
 
+    def ingest_future(
+        self, integration: Integration, alerts: Sequence[AlertIn]
+    ) -> Future[IntakeResult] | None:
+        """With group commit: a future resolved after commit (await it without a thread)."""
+        if self.committer is None:
+            return None
+
+        def job(conn: Connection) -> IntakeResult:
+            return self.ingest_in(conn, integration, alerts, self.clock.now())
+
+        return self.committer.enqueue(job)
+
     def _after_commit(self, results: list[Any]) -> None:
         for result in results:
             if isinstance(result, IntakeResult):
@@ -431,8 +467,34 @@ class AlertService:
         result = IntakeResult()
         plan = _Plan()
         silences = self._active_silences(conn, now)
-        for item in alerts:
-            self._ingest_one(conn, integration, item, now, silences, plan, result)
+        keys = [domain.digest(integration.name, item.identity) for item in alerts]
+        open_rows: dict[str, Any] = {}
+        if keys:
+            for found in conn.execute(_OPEN_BY_KEYS, {"keys": sorted(set(keys))}):
+                open_rows[found.open_key] = found
+        repeats: list[int] = []
+        changed: list[dict[str, Any]] = []
+        for key, item in zip(keys, alerts, strict=True):
+            row = open_rows.get(key)
+            if item.status == FIRING and row is not None:
+                # A repeat of an open alert (or an HA duplicate): count it, nothing else.
+                result.received += 1
+                result.deduplicated += 1
+                result.alert_ids.append(int(row.id))
+                repeats.append(int(row.id))
+                if row.summary != item.summary:
+                    changed.append({"alert_id": int(row.id), "new_summary": item.summary})
+                continue
+            self._ingest_one(conn, integration, item, row, now, silences, plan, result)
+            if item.status != FIRING:
+                open_rows.pop(key, None)
+            elif row is None:  # the same identity again later in this request is a repeat
+                for fresh in conn.execute(_OPEN_BY_KEYS, {"keys": [key]}):
+                    open_rows[key] = fresh
+        if repeats:
+            conn.execute(_BUMP_REPEATS, {"ids": repeats, "now": now})
+        if changed:
+            conn.execute(_SET_SUMMARY, changed)
         self._flush(conn, plan, result, now)
         _bump(conn, integration.name, {k: v for k, v in result.counters().items() if v})
         return result
@@ -442,34 +504,14 @@ class AlertService:
         conn: Connection,
         integration: Integration,
         item: AlertIn,
+        row: Any,
         now: datetime,
         silences: list[tuple[int, list[domain.Matcher]]],
         plan: _Plan,
         result: IntakeResult,
     ) -> None:
-        a = t.alerts
-        open_key = domain.digest(integration.name, item.identity)
-        row = conn.execute(
-            select(a.c.id, a.c.status, a.c.incident_id, a.c.group_id).where(
-                a.c.open_key == open_key
-            )
-        ).first()
         result.received += 1
         if item.status == FIRING:
-            if row is not None:
-                conn.execute(
-                    update(a)
-                    .where(a.c.id == row.id)
-                    .values(
-                        last_seen=now,
-                        count=a.c.count + 1,
-                        summary=item.summary,
-                        annotations=item.annotations,
-                    )
-                )
-                result.deduplicated += 1
-                result.alert_ids.append(int(row.id))
-                return
             if item.stale_guard and self._seen_resolved(conn, integration, item):
                 result.deduplicated += 1
                 return
@@ -491,11 +533,7 @@ class AlertService:
             if row.status != FIRING:
                 result.deduplicated += 1
                 return
-            conn.execute(
-                update(a)
-                .where(a.c.id == row.id)
-                .values(status=ACKNOWLEDGED, acknowledged_at=now, last_seen=now)
-            )
+            conn.execute(_ACK_ALERT, {"alert_id": row.id, "now": now})
             result.acknowledged += 1
             if incident_id is not None:
                 plan.add(incident_id, Event("alert_acknowledged", ACTOR, now, data))
@@ -504,15 +542,12 @@ class AlertService:
             return
         ends_at = item.ends_at or now
         conn.execute(
-            update(a)
-            .where(a.c.id == row.id)
-            .values(
-                status=RESOLVED,
-                open_key=None,
-                resolved_at=now,
-                ends_at=ends_at if ends_at <= now + timedelta(minutes=5) else now,
-                last_seen=now,
-            )
+            _RESOLVE_ALERT,
+            {
+                "alert_id": row.id,
+                "now": now,
+                "ends": ends_at if ends_at <= now + timedelta(minutes=5) else now,
+            },
         )
         result.resolved += 1
         if incident_id is not None:
@@ -524,16 +559,9 @@ class AlertService:
             self._incident(conn, plan, incident_id)
 
     def _seen_resolved(self, conn: Connection, integration: Integration, item: AlertIn) -> bool:
-        a = t.alerts
         found = conn.execute(
-            select(a.c.id)
-            .where(
-                a.c.integration == integration.name,
-                a.c.identity == item.identity,
-                a.c.starts_at == item.starts_at,
-                a.c.status == RESOLVED,
-            )
-            .limit(1)
+            _SEEN_RESOLVED,
+            {"integration": integration.name, "identity": item.identity, "starts": item.starts_at},
         ).first()
         return found is not None
 
@@ -547,7 +575,6 @@ class AlertService:
         plan: _Plan,
         result: IntakeResult,
     ) -> None:
-        a = t.alerts
         decision = self.route(item.labels, integration, item.service)
         routing_labels = {"integration": integration.name, **item.labels}
         silence_id = next(
@@ -583,7 +610,7 @@ class AlertService:
             "resolved_at": None if firing else now,
             "generator_url": item.generator_url,
         }
-        alert_id = int(conn.execute(insert(a).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+        alert_id = int(conn.execute(_INSERT_ALERT, values).inserted_primary_key[0])  # type: ignore[index]
         result.alert_ids.append(alert_id)
         if not firing:
             result.resolved += 1
@@ -598,7 +625,7 @@ class AlertService:
         if incident_id is None:
             result.recorded += 1
             return
-        conn.execute(update(a).where(a.c.id == alert_id).values(incident_id=incident_id))
+        conn.execute(_SET_INCIDENT, {"alert_id": alert_id, "incident": incident_id})
         plan.add(
             incident_id,
             Event(
@@ -621,34 +648,27 @@ class AlertService:
     def _group(
         self, conn: Connection, integration: str, group_key: str, now: datetime
     ) -> tuple[int, int | None]:
-        g = t.alert_groups
         group_hash = domain.digest(integration, group_key)
-        row = conn.execute(
-            select(g.c.id, g.c.incident_id).where(g.c.group_hash == group_hash)
-        ).first()
+        row = conn.execute(_GROUP_BY_HASH, {"hash": group_hash}).first()
         if row is not None:
             return int(row.id), (int(row.incident_id) if row.incident_id is not None else None)
         inserted = conn.execute(
-            insert(g).values(
-                group_hash=group_hash,
-                integration=integration,
-                group_key=group_key,
-                incident_id=None,
-                created_at=now,
-                updated_at=now,
-            )
+            _INSERT_GROUP,
+            {
+                "group_hash": group_hash,
+                "integration": integration,
+                "group_key": group_key,
+                "incident_id": None,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
         return int(inserted.inserted_primary_key[0]), None  # type: ignore[index]
 
     def _incident(self, conn: Connection, plan: _Plan, incident_id: int) -> _IncidentInfo:
         info = plan.incidents.get(incident_id)
         if info is None:
-            i = tables.incidents
-            row = conn.execute(
-                select(i.c.public_id, i.c.is_open, i.c.resolved_at, i.c.state).where(
-                    i.c.id == incident_id
-                )
-            ).first()
+            row = conn.execute(_INCIDENT_INFO, {"incident": incident_id}).first()
             if row is None:
                 raise NotFound(f"incident {incident_id} is gone")
             info = _IncidentInfo(
@@ -732,10 +752,7 @@ class AlertService:
     def _link_group(
         self, conn: Connection, plan: _Plan, group_id: int, incident_id: int, now: datetime
     ) -> None:
-        g = t.alert_groups
-        conn.execute(
-            update(g).where(g.c.id == group_id).values(incident_id=incident_id, updated_at=now)
-        )
+        conn.execute(_LINK_GROUP, {"group": group_id, "incident": incident_id, "now": now})
         plan.group_incident[group_id] = incident_id
 
     def _declare(
@@ -788,18 +805,13 @@ class AlertService:
         return incident_id
 
     def _flush(self, conn: Connection, plan: _Plan, result: IntakeResult, now: datetime) -> None:
-        a = t.alerts
         for incident_id, events in plan.events.items():
             info = plan.incidents[incident_id]
             check_ack = incident_id in plan.check_ack
             check_resolved = incident_id in plan.check_resolved
             open_counts: dict[str, int] = {}
             if check_ack or check_resolved:
-                rows = conn.execute(
-                    select(a.c.status, func.count())
-                    .where(a.c.incident_id == incident_id, a.c.status.in_((FIRING, ACKNOWLEDGED)))
-                    .group_by(a.c.status)
-                ).all()
+                rows = conn.execute(_OPEN_COUNTS, {"incident": incident_id}).all()
                 open_counts = {str(s): int(c) for s, c in rows}
 
             def build(
@@ -887,12 +899,7 @@ class AlertService:
     def _active_silences(
         self, conn: Connection, now: datetime
     ) -> list[tuple[int, list[domain.Matcher]]]:
-        s = t.alert_silences
-        rows = conn.execute(
-            select(s.c.id, s.c.matchers).where(
-                s.c.starts_at <= now, s.c.ends_at > now, s.c.expired_at.is_(None)
-            )
-        ).all()
+        rows = conn.execute(_ACTIVE_SILENCES, {"now": now}).all()
         out: list[tuple[int, list[domain.Matcher]]] = []
         for row in rows:
             try:
@@ -1212,19 +1219,98 @@ def alert_counts_by_integration(conn: Connection) -> dict[str, dict[str, int]]:
 
 
 def _bump(conn: Connection, integration: str, deltas: Mapping[str, int]) -> None:
-    c = t.alert_counters
-    insert_fn = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    for counter, delta in deltas.items():
-        if not delta:
-            continue
-        stmt = (
-            insert_fn(c)
-            .values(integration=integration, counter=counter, value=delta)
-            .on_conflict_do_update(
-                index_elements=[c.c.integration, c.c.counter], set_={"value": c.c.value + delta}
-            )
+    rows = [
+        {"integration": integration, "counter": counter, "value": delta}
+        for counter, delta in deltas.items()
+        if delta
+    ]
+    if rows:
+        conn.execute(_counter_upsert(conn.dialect.name), rows)
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _counter_upsert(dialect: str) -> Any:
+    statement = _UPSERTS.get(dialect)
+    if statement is None:
+        c = t.alert_counters
+        insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert_fn(c)
+        statement = stmt.on_conflict_do_update(
+            index_elements=[c.c.integration, c.c.counter],
+            set_={"value": c.c.value + stmt.excluded.value},
         )
-        conn.execute(stmt)
+        _UPSERTS[dialect] = statement
+    return statement
+
+
+# Prebuilt statements: the intake path runs them thousands of times a second.
+_A = t.alerts
+_OPEN_BY_KEYS = select(
+    _A.c.id, _A.c.open_key, _A.c.status, _A.c.incident_id, _A.c.group_id, _A.c.summary
+).where(_A.c.open_key.in_(bindparam("keys", expanding=True)))
+_BUMP_REPEATS = (
+    update(_A)
+    .where(_A.c.id.in_(bindparam("ids", expanding=True)))
+    .values(last_seen=bindparam("now"), count=_A.c.count + 1)
+)
+_SET_SUMMARY = (
+    update(_A).where(_A.c.id == bindparam("alert_id")).values(summary=bindparam("new_summary"))
+)
+_SEEN_RESOLVED = (
+    select(_A.c.id)
+    .where(
+        _A.c.integration == bindparam("integration"),
+        _A.c.identity == bindparam("identity"),
+        _A.c.starts_at == bindparam("starts"),
+        _A.c.status == RESOLVED,
+    )
+    .limit(1)
+)
+_ACK_ALERT = (
+    update(_A)
+    .where(_A.c.id == bindparam("alert_id"))
+    .values(status=ACKNOWLEDGED, acknowledged_at=bindparam("now"), last_seen=bindparam("now"))
+)
+_RESOLVE_ALERT = (
+    update(_A)
+    .where(_A.c.id == bindparam("alert_id"))
+    .values(
+        status=RESOLVED,
+        open_key=None,
+        resolved_at=bindparam("now"),
+        ends_at=bindparam("ends"),
+        last_seen=bindparam("now"),
+    )
+)
+_INSERT_ALERT = insert(_A)
+_SET_INCIDENT = (
+    update(_A).where(_A.c.id == bindparam("alert_id")).values(incident_id=bindparam("incident"))
+)
+_OPEN_COUNTS = (
+    select(_A.c.status, func.count())
+    .where(_A.c.incident_id == bindparam("incident"), _A.c.status.in_((FIRING, ACKNOWLEDGED)))
+    .group_by(_A.c.status)
+)
+_G = t.alert_groups
+_GROUP_BY_HASH = select(_G.c.id, _G.c.incident_id).where(_G.c.group_hash == bindparam("hash"))
+_INSERT_GROUP = insert(_G)
+_LINK_GROUP = (
+    update(_G)
+    .where(_G.c.id == bindparam("group"))
+    .values(incident_id=bindparam("incident"), updated_at=bindparam("now"))
+)
+_I = tables.incidents
+_INCIDENT_INFO = select(_I.c.public_id, _I.c.is_open, _I.c.resolved_at, _I.c.state).where(
+    _I.c.id == bindparam("incident")
+)
+_S = t.alert_silences
+_ACTIVE_SILENCES = select(_S.c.id, _S.c.matchers).where(
+    _S.c.starts_at <= bindparam("now"),
+    _S.c.ends_at > bindparam("now"),
+    _S.c.expired_at.is_(None),
+)
 
 
 def _options(data: Mapping[str, Any]) -> IntegrationOptions:
