@@ -33,11 +33,13 @@ class GroupCommitter:
         max_batch: int = 256,
         idle_seconds: float = 2.0,
         after_commit: Callable[[list[Any]], None] | None = None,
+        before_commit: Callable[[Connection], None] | None = None,
     ) -> None:
         self.db = db
         self.max_batch = max_batch
         self.idle_seconds = idle_seconds
         self.after_commit = after_commit
+        self.before_commit = before_commit
         self._queue: queue.Queue[tuple[Job, Future[Any]] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -112,6 +114,8 @@ class GroupCommitter:
                     else:
                         savepoint.commit()
                         outcomes.append((future, True, result))
+                if self.before_commit is not None:
+                    self.before_commit(conn)
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
             for _, future in batch:
                 if not future.done():

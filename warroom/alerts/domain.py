@@ -51,23 +51,29 @@ def clean(value: Any, depth: int = 0) -> Any:
 
 
 def clean_text(text: str, limit: int = MAX_TEXT) -> str:
-    text = text.replace("\x00", "")
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    return text[:limit]
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii():  # lone surrogates cannot be stored as UTF-8
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit]
 
 
 def _string_map(value: Any, what: str) -> dict[str, str]:
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise InvalidInput(f"{what} must be an object of strings")
     if len(value) > MAX_LABELS:
         raise InvalidInput(f"{what} has more than {MAX_LABELS} entries")
     out: dict[str, str] = {}
     for key, item in value.items():
-        if isinstance(item, Mapping | list):
+        kind = type(item)
+        if kind is str:
+            out[clean_text(key, 200)] = clean_text(item)
+        elif kind is dict or kind is list:
             raise InvalidInput(f"{what}.{clean_text(str(key), 100)} must be a string")
-        out[clean_text(str(key), 200)] = "" if item is None else clean_text(str(item))
+        else:
+            out[clean_text(str(key), 200)] = "" if item is None else clean_text(str(item))
     return out
 
 
@@ -81,6 +87,7 @@ def _text(value: Any, what: str, limit: int = MAX_TEXT, *, required: bool = Fals
     return clean_text(str(value), limit)
 
 
+_NANOS = re.compile(r"(\.\d{6})\d+")
 _ZERO_TIME = ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z")
 
 
@@ -93,13 +100,18 @@ def parse_time(value: Any, what: str) -> datetime | None:
     text = value.strip()
     if text in _ZERO_TIME or text.startswith("0001-01-01"):
         return None
-    text = text.replace("Z", "+00:00").replace("z", "+00:00")
-    # Go writes up to nanoseconds; Python takes microseconds.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{what} is not an ISO 8601 time: {clean_text(value, 60)!r}") from None
+        text = text.replace("Z", "+00:00").replace("z", "+00:00")
+        # Go writes up to nanoseconds; Python takes microseconds.
+        text = _NANOS.sub(r"\1", text)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(
+                f"{what} is not an ISO 8601 time: {clean_text(value, 60)!r}"
+            ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:

@@ -43,6 +43,7 @@ HEARTBEAT_CHECK = "alerts.heartbeat_check"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
 ACTOR = SYSTEM.actor
 KEY_CACHE_SECONDS = 2.0
+SILENCE_CACHE_SECONDS = 1.0
 
 
 # ---- integrations ----------------------------------------------------------------------
@@ -234,12 +235,23 @@ class AlertService:
         # Valid keys are remembered briefly (a DB read per request is most of the cost of a
         # small webhook); rotate/revoke clear it at once here, other processes within seconds.
         self._key_cache: dict[str, tuple[Integration, float]] = {}
+        self._silence_cache: (
+            tuple[float, list[tuple[int, datetime, datetime, list[domain.Matcher]]]] | None
+        ) = None
+        # Counters of jobs in the current group-commit batch, written once before its commit.
+        self._batch_counters: dict[tuple[str, str], int] = {}
         # Rate-limited requests are counted in memory (writing them would add load under a flood).
         self.rate_limited: dict[str, int] = {}
         self._rate_lock = threading.Lock()
         use_batching = runtime.db.is_sqlite if group_commit is None else group_commit
         self.committer: GroupCommitter | None = (
-            GroupCommitter(runtime.db, after_commit=self._after_commit) if use_batching else None
+            GroupCommitter(
+                runtime.db,
+                after_commit=self._after_commit,
+                before_commit=self._write_batch_counters,
+            )
+            if use_batching
+            else None
         )
 
     def close(self) -> None:
@@ -450,7 +462,7 @@ class AlertService:
             return None
 
         def job(conn: Connection) -> IntakeResult:
-            return self.ingest_in(conn, integration, alerts, self.clock.now())
+            return self.ingest_in(conn, integration, alerts, self.clock.now(), defer_counters=True)
 
         return self.committer.enqueue(job)
 
@@ -462,7 +474,13 @@ class AlertService:
                         callback(state)
 
     def ingest_in(
-        self, conn: Connection, integration: Integration, alerts: Sequence[AlertIn], now: datetime
+        self,
+        conn: Connection,
+        integration: Integration,
+        alerts: Sequence[AlertIn],
+        now: datetime,
+        *,
+        defer_counters: bool = False,
     ) -> IntakeResult:
         result = IntakeResult()
         plan = _Plan()
@@ -496,8 +514,21 @@ class AlertService:
         if changed:
             conn.execute(_SET_SUMMARY, changed)
         self._flush(conn, plan, result, now)
-        _bump(conn, integration.name, {k: v for k, v in result.counters().items() if v})
+        counts = {k: v for k, v in result.counters().items() if v}
+        if defer_counters:
+            for counter, value in counts.items():
+                slot = (integration.name, counter)
+                self._batch_counters[slot] = self._batch_counters.get(slot, 0) + value
+        else:
+            _bump(conn, integration.name, counts)
         return result
+
+    def _write_batch_counters(self, conn: Connection) -> None:
+        """Before a group commit: one upsert for the whole batch's counters."""
+        pending, self._batch_counters = self._batch_counters, {}
+        if pending:
+            rows = [{"integration": i, "counter": c, "value": v} for (i, c), v in pending.items()]
+            conn.execute(_counter_upsert(conn.dialect.name), rows)
 
     def _ingest_one(
         self,
@@ -899,14 +930,21 @@ class AlertService:
     def _active_silences(
         self, conn: Connection, now: datetime
     ) -> list[tuple[int, list[domain.Matcher]]]:
-        rows = conn.execute(_ACTIVE_SILENCES, {"now": now}).all()
-        out: list[tuple[int, list[domain.Matcher]]] = []
-        for row in rows:
-            try:
-                out.append((int(row.id), domain.parse_matchers(list(row.matchers))))
-            except InvalidInput:
-                continue
-        return out
+        cached = self._silence_cache
+        if cached is None or cached[0] < time.monotonic():
+            # Silences change rarely: read the ones not yet over once a second (and at once
+            # after a change made here), then decide activity against `now` exactly.
+            rows = conn.execute(_CURRENT_SILENCES, {"now": now}).all()
+            parsed: list[tuple[int, datetime, datetime, list[domain.Matcher]]] = []
+            for row in rows:
+                try:
+                    matchers = domain.parse_matchers(list(row.matchers))
+                except InvalidInput:
+                    continue
+                parsed.append((int(row.id), row.starts_at, row.ends_at, matchers))
+            cached = (time.monotonic() + SILENCE_CACHE_SECONDS, parsed)
+            self._silence_cache = cached
+        return [(sid, m) for sid, start, end, m in cached[1] if start <= now < end]
 
     def add_silence(
         self,
@@ -931,6 +969,7 @@ class AlertService:
             raise InvalidInput("a silence must end after it starts")
         if ends_at <= now:
             raise InvalidInput("a silence must end in the future")
+        self._silence_cache = None
         with self.db.write() as conn:
             inserted = conn.execute(
                 insert(t.alert_silences).values(
@@ -953,6 +992,7 @@ class AlertService:
             row = conn.execute(select(s.c.id, s.c.ends_at).where(s.c.id == silence_id)).first()
             if row is None:
                 raise NotFound(f"no silence {silence_id}")
+            self._silence_cache = None
             conn.execute(
                 update(s)
                 .where(s.c.id == silence_id, s.c.expired_at.is_(None))
@@ -1306,10 +1346,8 @@ _INCIDENT_INFO = select(_I.c.public_id, _I.c.is_open, _I.c.resolved_at, _I.c.sta
     _I.c.id == bindparam("incident")
 )
 _S = t.alert_silences
-_ACTIVE_SILENCES = select(_S.c.id, _S.c.matchers).where(
-    _S.c.starts_at <= bindparam("now"),
-    _S.c.ends_at > bindparam("now"),
-    _S.c.expired_at.is_(None),
+_CURRENT_SILENCES = select(_S.c.id, _S.c.matchers, _S.c.starts_at, _S.c.ends_at).where(
+    _S.c.ends_at > bindparam("now"), _S.c.expired_at.is_(None)
 )
 
 
