@@ -75,6 +75,11 @@ def test_all_alerts_resolved_moves_to_monitoring_not_resolved(api: Api, am_key: 
     # A stale duplicate of the old firing notification does not open a new alert.
     status, stale = post_am(api, am_key, am_payload([first]))
     assert stale["created"] == 0 and stale["deduplicated"] == 1
+    # It fires again for real (a new startsAt): the fix did not hold.
+    again = {**first, "startsAt": "2026-11-23T10:01:00Z"}
+    status, body = post_am(api, am_key, am_payload([again]))
+    assert body["created"] == 1 and body["incidents"] == [incident]
+    assert api.ok("GET", f"/api/v1/incidents/{incident}")["status"] == "investigating"
 
 
 def test_warnings_are_recorded_without_an_incident(api: Api, am_key: str) -> None:

@@ -181,6 +181,7 @@ class _Plan:
     events: dict[int, list[Event]] = field(default_factory=dict)
     check_ack: set[int] = field(default_factory=set)
     check_resolved: set[int] = field(default_factory=set)
+    refired: set[int] = field(default_factory=set)
     group_incident: dict[int, int] = field(default_factory=dict)
 
     def add(self, incident_id: int, *events: Event) -> None:
@@ -657,6 +658,7 @@ class AlertService:
             result.recorded += 1
             return
         conn.execute(_SET_INCIDENT, {"alert_id": alert_id, "incident": incident_id})
+        plan.refired.add(incident_id)
         plan.add(
             incident_id,
             Event(
@@ -840,6 +842,7 @@ class AlertService:
             info = plan.incidents[incident_id]
             check_ack = incident_id in plan.check_ack
             check_resolved = incident_id in plan.check_resolved
+            refired = incident_id in plan.refired
             open_counts: dict[str, int] = {}
             if check_ack or check_resolved:
                 rows = conn.execute(_OPEN_COUNTS, {"incident": incident_id}).all()
@@ -852,11 +855,26 @@ class AlertService:
                 check_ack: bool = check_ack,
                 check_resolved: bool = check_resolved,
                 open_counts: dict[str, int] = open_counts,
+                refired: bool = refired,
             ) -> list[Event]:
                 planned = list(events)
                 after = state
                 for event in planned:
                     after = apply(after, event)
+                if refired and after.status is Status.MONITORING:
+                    # A new alert while monitoring means the fix did not hold.
+                    back = Event(
+                        "status_changed",
+                        ACTOR,
+                        at,
+                        {
+                            "from": Status.MONITORING.value,
+                            "to": Status.INVESTIGATING.value,
+                            "reason": "a new alert fired while the incident was in monitoring",
+                        },
+                    )
+                    planned.append(back)
+                    after = apply(after, back)
                 still_open = open_counts.get(FIRING, 0) + open_counts.get(ACKNOWLEDGED, 0)
                 if (
                     check_ack
