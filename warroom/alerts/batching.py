@@ -34,12 +34,14 @@ class GroupCommitter:
         idle_seconds: float = 2.0,
         after_commit: Callable[[list[Any]], None] | None = None,
         before_commit: Callable[[Connection], None] | None = None,
+        on_rollback: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.max_batch = max_batch
         self.idle_seconds = idle_seconds
         self.after_commit = after_commit
         self.before_commit = before_commit
+        self.on_rollback = on_rollback
         self._queue: queue.Queue[tuple[Job, Future[Any]] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -99,25 +101,21 @@ class GroupCommitter:
                 return
 
     def _commit(self, batch: list[tuple[Job, Future[Any]]]) -> None:
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        live = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
         try:
-            with self.db.write() as conn:
-                for job, future in batch:
-                    if not future.set_running_or_notify_cancel():
-                        continue
-                    savepoint = conn.begin_nested()
-                    try:
-                        result = job(conn)
-                    except Exception as exc:
-                        savepoint.rollback()
-                        outcomes.append((future, False, exc))
-                    else:
-                        savepoint.commit()
-                        outcomes.append((future, True, result))
-                if self.before_commit is not None:
-                    self.before_commit(conn)
+            try:
+                # Fast path: the whole batch in one transaction without savepoints.
+                outcomes = self._run_jobs(live, savepoints=False)
+            except _JobFailed:
+                # A job failed: nothing was kept; run again, each job in its own savepoint, so
+                # only the failing one is refused.
+                if self.on_rollback is not None:
+                    self.on_rollback()
+                outcomes = self._run_jobs(live, savepoints=True)
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
-            for _, future in batch:
+            if self.on_rollback is not None:
+                self.on_rollback()
+            for _, future in live:
                 if not future.done():
                     future.set_exception(exc)
             return
@@ -129,3 +127,32 @@ class GroupCommitter:
         if self.after_commit is not None:
             with suppress(Exception):  # callbacks must never fail the intake
                 self.after_commit([value for _, ok, value in outcomes if ok])
+
+    def _run_jobs(
+        self, jobs: list[tuple[Job, Future[Any]]], *, savepoints: bool
+    ) -> list[tuple[Future[Any], bool, Any]]:
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        with self.db.write() as conn:
+            for job, future in jobs:
+                if not savepoints:
+                    try:
+                        outcomes.append((future, True, job(conn)))
+                    except Exception as exc:
+                        raise _JobFailed() from exc
+                    continue
+                savepoint = conn.begin_nested()
+                try:
+                    result = job(conn)
+                except Exception as exc:
+                    savepoint.rollback()
+                    outcomes.append((future, False, exc))
+                else:
+                    savepoint.commit()
+                    outcomes.append((future, True, result))
+            if self.before_commit is not None:
+                self.before_commit(conn)
+        return outcomes
+
+
+class _JobFailed(Exception):
+    """A job of a savepoint-free batch raised; the batch is rolled back and run again."""

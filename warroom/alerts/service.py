@@ -250,6 +250,7 @@ class AlertService:
                 runtime.db,
                 after_commit=self._after_commit,
                 before_commit=self._write_batch_counters,
+                on_rollback=self._batch_counters.clear,
             )
             if use_batching
             else None
@@ -526,7 +527,8 @@ class AlertService:
 
     def _write_batch_counters(self, conn: Connection) -> None:
         """Before a group commit: one upsert for the whole batch's counters."""
-        pending, self._batch_counters = self._batch_counters, {}
+        pending = dict(self._batch_counters)
+        self._batch_counters.clear()
         if pending:
             rows = [{"integration": i, "counter": c, "value": v} for (i, c), v in pending.items()]
             conn.execute(_counter_upsert(conn.dialect.name), rows)
