@@ -3,11 +3,6 @@ against a real `warroom serve` over HTTP (2xx only after commit, concurrent send
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -120,45 +115,6 @@ def test_storage_failure_is_503_with_retry_after_and_stores_nothing(
 
 
 # ---- a real server ---------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
-    data = tmp_path / "served"
-    env = {
-        **os.environ,
-        "WARROOM_DATA_DIR": str(data),
-        "WARROOM_ADMIN_TOKEN": "wr_test_admin_0123456789",
-    }
-    for name in ("WARROOM_DATABASE_URL", "WARROOM_CONFIG"):
-        env.pop(name, None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "warroom", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("warroom serve did not start")
-        yield url, data / "warroom.db"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_real_server_commits_before_answering(served: tuple[str, Path]) -> None:
