@@ -489,7 +489,10 @@ class AlertService:
         silences = self._active_silences(conn, now)
         keys = [domain.digest(integration.name, item.identity) for item in alerts]
         open_rows: dict[str, Any] = {}
-        if keys:
+        if len(keys) == 1:  # the common single-alert case: a fully cached statement
+            for found in conn.execute(_OPEN_BY_KEY, {"key": keys[0]}):
+                open_rows[found.open_key] = found
+        elif keys:
             for found in conn.execute(_OPEN_BY_KEYS, {"keys": sorted(set(keys))}):
                 open_rows[found.open_key] = found
         repeats: list[int] = []
@@ -511,7 +514,9 @@ class AlertService:
             elif row is None:  # the same identity again later in this request is a repeat
                 for fresh in conn.execute(_OPEN_BY_KEYS, {"keys": [key]}):
                     open_rows[key] = fresh
-        if repeats:
+        if len(repeats) == 1:
+            conn.execute(_BUMP_REPEAT, {"alert_id": repeats[0], "now": now})
+        elif repeats:
             conn.execute(_BUMP_REPEATS, {"ids": repeats, "now": now})
         if changed:
             conn.execute(_SET_SUMMARY, changed)
@@ -1310,6 +1315,14 @@ _A = t.alerts
 _OPEN_BY_KEYS = select(
     _A.c.id, _A.c.open_key, _A.c.status, _A.c.incident_id, _A.c.group_id, _A.c.summary
 ).where(_A.c.open_key.in_(bindparam("keys", expanding=True)))
+_OPEN_BY_KEY = select(
+    _A.c.id, _A.c.open_key, _A.c.status, _A.c.incident_id, _A.c.group_id, _A.c.summary
+).where(_A.c.open_key == bindparam("key"))
+_BUMP_REPEAT = (
+    update(_A)
+    .where(_A.c.id == bindparam("alert_id"))
+    .values(last_seen=bindparam("now"), count=_A.c.count + 1)
+)
 _BUMP_REPEATS = (
     update(_A)
     .where(_A.c.id.in_(bindparam("ids", expanding=True)))
