@@ -99,3 +99,6 @@ def test_alerts_list_and_show_against_a_server(cli_env: Path, tmp_path: Path) ->
     counts = wr_json("alerts", "counts")
     assert counts["received"] == 1 and counts["open"] == 1
     assert wr("alerts", "show", "999").exit_code == 2
+    wr_json("integrations", "create", "backup", "--kind", "heartbeat", "--timeout", "60")
+    beats = wr("alerts", "heartbeats")
+    assert beats.exit_code == 0 and "backup" in beats.output and "inactive" in beats.output

@@ -238,6 +238,29 @@ def alerts_counts(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     )
 
 
+@alerts_app.command("heartbeats")
+def alerts_heartbeats(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Heartbeat monitors: state, last ping, timeout."""
+    data = call(ctx, "GET", "/api/v1/heartbeats")
+
+    def human(payload: dict[str, Any]) -> None:
+        table = Table(show_header=True, header_style="bold")
+        for column in ("Heartbeat", "State", "Last ping", "Timeout"):
+            table.add_column(column)
+        styles = {"healthy": "green", "unhealthy": "bold red", "inactive": "dim"}
+        for item in payload["items"]:
+            state = item["state"]
+            table.add_row(
+                escape(item["integration"]),
+                f"[{styles.get(state, 'white')}]{state}[/]",
+                relative(item.get("last_seen")),
+                f"{item['timeout_seconds']} s",
+            )
+        console.print(table)
+
+    emit(as_json, data, human)
+
+
 # ---- routes ----------------------------------------------------------------------------
 
 

@@ -244,7 +244,7 @@ class AlertService:
         # Rate-limited requests are counted in memory (writing them would add load under a flood).
         self.rate_limited: dict[str, int] = {}
         self._rate_lock = threading.Lock()
-        use_batching = runtime.db.is_sqlite if group_commit is None else group_commit
+        use_batching = True if group_commit is None else group_commit
         self.committer: GroupCommitter | None = (
             GroupCommitter(
                 runtime.db,
