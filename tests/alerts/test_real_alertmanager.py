@@ -36,21 +36,11 @@ def _wait_for(check: Callable[[], Any], seconds: float = 30) -> Any:
     pytest.fail("timed out waiting")
 
 
-def test_alertmanager_delivers_firing_and_resolved(
-    served: tuple[str, Path], tmp_path: Path
-) -> None:
-    url, _ = served
-    key = httpx.post(
-        url + "/api/v1/integrations",
-        json={"name": "prometheus", "kind": "alertmanager"},
-        headers=ADMIN,
-        timeout=10,
-    ).json()["key"]
-    (tmp_path / "warroom.key").write_text(key)
+def _run_alertmanager(tmp_path: Path, receiver: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     config = tmp_path / "alertmanager.yml"
     config.write_text(
-        f"""
+        """
 route:
   receiver: warroom
   group_by: [alertname, service]
@@ -59,14 +49,8 @@ route:
   repeat_interval: 4h
 receivers:
   - name: warroom
-    webhook_configs:
-      - url: {url}/api/v1/alerts/alertmanager
-        send_resolved: true
-        http_config:
-          authorization:
-            type: Bearer
-            credentials_file: {tmp_path / "warroom.key"}
 """
+        + receiver
     )
     assert BINARY is not None
     am = subprocess.Popen(
@@ -81,45 +65,105 @@ receivers:
         stderr=subprocess.DEVNULL,
     )
     am_url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(am_url + "/-/ready", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    _wait_for(ready)
+    return am, am_url
+
+
+def _fire_then_resolve(url: str, am_url: str) -> str:
+    labels = {"alertname": "HighErrorRate", "service": "payments", "severity": "critical"}
+    now = datetime.now(UTC)
+    alert = {
+        "labels": labels,
+        "annotations": {"summary": "5xx above 5%"},
+        "startsAt": (now - timedelta(minutes=1)).isoformat(),
+        "generatorURL": "http://prometheus:9090/graph",
+    }
+    assert httpx.post(am_url + "/api/v2/alerts", json=[alert], timeout=5).status_code == 200
+
+    def incidents() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = httpx.get(
+            url + "/api/v1/incidents", headers=ADMIN, timeout=5
+        ).json()["items"]
+        return items
+
+    (incident,) = _wait_for(incidents)
+    assert incident["services"] == ["payments"]
+    resolved = {**alert, "endsAt": (datetime.now(UTC) - timedelta(seconds=1)).isoformat()}
+    assert httpx.post(am_url + "/api/v2/alerts", json=[resolved], timeout=5).status_code == 200
+
+    def monitoring() -> bool:
+        data = httpx.get(
+            url + f"/api/v1/incidents/{incident['id']}", headers=ADMIN, timeout=5
+        ).json()
+        return bool(data["status"] == "monitoring")
+
+    _wait_for(monitoring)
+    return str(incident["id"])
+
+
+def _key(url: str, name: str, kind: str) -> str:
+    response = httpx.post(
+        url + "/api/v1/integrations",
+        json={"name": name, "kind": kind, "options": {"service": "payments"}},
+        headers=ADMIN,
+        timeout=10,
+    )
+    return str(response.json()["key"])
+
+
+def test_alertmanager_webhook_delivers_firing_and_resolved(
+    served: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, _ = served
+    (tmp_path / "warroom.key").write_text(_key(url, "prometheus", "alertmanager"))
+    am, am_url = _run_alertmanager(
+        tmp_path,
+        f"""    webhook_configs:
+      - url: {url}/api/v1/alerts/alertmanager
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials_file: {tmp_path / "warroom.key"}
+""",
+    )
     try:
-
-        def ready() -> bool:
-            try:
-                return httpx.get(am_url + "/-/ready", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        _wait_for(ready)
-        labels = {"alertname": "HighErrorRate", "service": "payments", "severity": "critical"}
-        now = datetime.now(UTC)
-        alert = {
-            "labels": labels,
-            "annotations": {"summary": "5xx above 5%"},
-            "startsAt": (now - timedelta(minutes=1)).isoformat(),
-            "generatorURL": "http://prometheus:9090/graph",
-        }
-        assert httpx.post(am_url + "/api/v2/alerts", json=[alert], timeout=5).status_code == 200
-
-        def incidents() -> list[dict[str, Any]]:
-            items: list[dict[str, Any]] = httpx.get(
-                url + "/api/v1/incidents", headers=ADMIN, timeout=5
-            ).json()["items"]
-            return items
-
-        (incident,) = _wait_for(incidents)
-        assert incident["severity"] == "SEV2" and incident["services"] == ["payments"]
+        incident = _fire_then_resolve(url, am_url)
+        data = httpx.get(url + f"/api/v1/incidents/{incident}", headers=ADMIN, timeout=5).json()
+        assert data["severity"] == "SEV2"
         stored = httpx.get(url + "/api/v1/alerts", headers=ADMIN, timeout=5).json()["items"]
-        assert stored[0]["identity"] and len(stored[0]["identity"]) == 16  # AM fingerprint
-        resolved = {**alert, "endsAt": (datetime.now(UTC) - timedelta(seconds=1)).isoformat()}
-        assert httpx.post(am_url + "/api/v2/alerts", json=[resolved], timeout=5).status_code == 200
+        assert len(stored[0]["identity"]) == 16  # Alertmanager's fingerprint
+    finally:
+        am.terminate()
+        am.wait(timeout=20)
 
-        def monitoring() -> bool:
-            data = httpx.get(
-                url + f"/api/v1/incidents/{incident['id']}", headers=ADMIN, timeout=5
-            ).json()
-            return bool(data["status"] == "monitoring")
 
-        _wait_for(monitoring)
+def test_alertmanager_pagerduty_receiver_speaks_events_v2(
+    served: tuple[str, Path], tmp_path: Path
+) -> None:
+    """Alertmanager's own PagerDuty integration, pointed at warroom's /v2/enqueue."""
+    url, _ = served
+    key = _key(url, "am-pagerduty", "pagerduty")
+    am, am_url = _run_alertmanager(
+        tmp_path,
+        f"""    pagerduty_configs:
+      - routing_key: {key}
+        url: {url}/v2/enqueue
+        send_resolved: true
+""",
+    )
+    try:
+        _fire_then_resolve(url, am_url)
+        stored = httpx.get(url + "/api/v1/alerts", headers=ADMIN, timeout=5).json()["items"]
+        assert stored[0]["integration"] == "am-pagerduty"
+        assert stored[0]["status"] == "resolved"
     finally:
         am.terminate()
         am.wait(timeout=20)
