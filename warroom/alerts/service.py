@@ -590,10 +590,8 @@ class AlertService:
         )
         result.resolved += 1
         if incident_id is not None:
-            plan.add(
-                incident_id,
-                Event("alert_resolved", ACTOR, now, {**data, "summary": item.summary}),
-            )
+            # Kept on the alert row, not the timeline (a flapping group would flood it); the
+            # incident hears about it when its last alert resolves.
             plan.check_resolved.add(incident_id)
             self._incident(conn, plan, incident_id)
 
@@ -845,7 +843,9 @@ class AlertService:
         return incident_id
 
     def _flush(self, conn: Connection, plan: _Plan, result: IntakeResult, now: datetime) -> None:
-        for incident_id, events in plan.events.items():
+        touched = list(dict.fromkeys([*plan.events, *plan.check_ack, *plan.check_resolved]))
+        for incident_id in touched:
+            events = plan.events.get(incident_id, [])
             info = plan.incidents[incident_id]
             check_ack = incident_id in plan.check_ack
             check_resolved = incident_id in plan.check_resolved
@@ -940,7 +940,12 @@ class AlertService:
                     )
                 return planned
 
-            if not events and not check_ack and not check_resolved:
+            firing_left = open_counts.get(FIRING, 0)
+            open_left = firing_left + open_counts.get(ACKNOWLEDGED, 0)
+            transition = (check_resolved and open_left == 0) or (
+                check_ack and firing_left == 0 and open_left > 0
+            )
+            if not events and not transition:
                 continue
             state = self.runtime.incidents.mutate_in(conn, info.public_id, build)
             result.states.append(state)
