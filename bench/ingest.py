@@ -9,7 +9,9 @@ data dir, creates an Alertmanager integration, then measures with keep-alive HTT
      per notification resolving or firing again) as fast as the server answers -> alerts/s,
      p50/p99 (after a warm-up that opens all 2,000 alerts and their incidents);
   3. latency at a fixed 1,000 alerts/s (open loop: 100 webhooks/s of 10 alerts) -> p50/p99;
-  4. single-alert webhooks as fast as possible -> requests/s vs the ceiling.
+  4. single-alert webhooks as fast as possible -> requests/s vs the ceiling;
+  5. the same webhooks through the intake service without HTTP (parse + group commit), to
+     separate the storage path from the web server's cost.
 
     python bench/ingest.py                     # 10 s per phase, 32 clients
     python bench/ingest.py --seconds 5 --clients 16
@@ -331,6 +333,48 @@ async def run(args: argparse.Namespace) -> None:
                 server.kill()
 
 
+def in_process(seconds: float) -> None:
+    """Parse + ingest through AlertService and its group-commit writer, no HTTP."""
+    from warroom.alerts import domain
+    from warroom.core.auth import SYSTEM
+    from warroom.core.runtime import Runtime
+    from warroom.core.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
+        runtime = Runtime.build(Settings(data_dir=Path(tmp), config=None, database_url=None))
+        svc = runtime.extras["alerts"]
+        integration, _ = svc.create_integration(SYSTEM, "bench", "alertmanager", {})
+        workload = Workload()
+        for group in range(FINGERPRINTS // GROUP_SIZE):
+            body, _ = workload.webhook(GROUP_SIZE, group)
+            svc.ingest(integration, domain.parse_alertmanager(json.loads(body)))
+        bodies = [workload.webhook() for _ in range(20_000)]
+        alerts = requests = 0
+        started = time.perf_counter()
+        pending = []
+        for raw, count in bodies:
+            pending.append(
+                svc.ingest_future(integration, domain.parse_alertmanager(json.loads(raw)))
+            )
+            alerts += count
+            requests += 1
+            if len(pending) >= 256:
+                for future in pending:
+                    future.result()
+                pending.clear()
+            if time.perf_counter() - started > seconds:
+                break
+        for future in pending:
+            future.result()
+        elapsed = time.perf_counter() - started
+        svc.close()
+        runtime.close()
+    print(
+        f"{'intake service, no HTTP':<34} {requests / elapsed:8.0f} req/s  "
+        f"{alerts / elapsed:8.0f} alerts/s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -343,6 +387,7 @@ def main() -> None:
     except ImportError:
         pass
     asyncio.run(run(args))
+    in_process(args.seconds)
 
 
 if __name__ == "__main__":
