@@ -327,7 +327,8 @@ def test_exposition_can_be_public(tmp_path: Any, database_url: str, clock: Fixed
             response = client.get("/metrics")
             assert response.status_code == 200
             found = families(response.text)
-            assert sample_value(found["warroom_alerts_available"], "warroom_alerts_available") == 0
+            assert sample_value(found["warroom_alerts_available"], "warroom_alerts_available") == 1
+            assert "warroom_alerts" in found  # intake counters from the alerts package
             assert "warroom_incidents_open" in found
             # the report API still needs a token
             assert client.get("/api/v1/metrics").status_code == 401

@@ -20,6 +20,10 @@ PUBLIC = (
     re.compile(r"^/$"),
     # Signed, expiring, single-use acknowledgement links from notifications.
     re.compile(r"^/api/v1/oncall/ack/"),
+    # Alert intake: each integration authenticates with its own key (see tests/alerts).
+    re.compile(r"^(/api/v1)?/v2/enqueue$"),
+    re.compile(r"^/api/v1/alerts/(alertmanager|grafana|generic)(/|$)"),
+    re.compile(r"^/api/v1/heartbeats/"),
     re.compile(r"^/status(/|$)"),  # the public status page (warroom.comms.public)
     re.compile(r"^/login$"),
 )

@@ -102,6 +102,11 @@ def _show_incident(data: dict[str, Any]) -> None:
     )
     if data.get("summary"):
         console.print(escape(data["summary"]))
+    if (data.get("flags") or {}).get("recurred"):
+        console.print(
+            "[bold white on red] RECURRED [/] [bold red]this incident came back after being "
+            "resolved (see recurrence_detected on the timeline)[/]"
+        )
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
     grid.add_column()
@@ -534,6 +539,13 @@ def _describe(event: dict[str, Any]) -> str:
         return str(data.get("summary", ""))
     if kind == "reopened":
         return str(data.get("reason", ""))
+    if kind == "recurrence_detected":
+        return (
+            f"RECURRENCE of {data.get('previous_incident')} (resolved "
+            f"{data.get('previous_resolved_at')}), alert {data.get('fingerprint')}"
+        )
+    if kind in ("alert_attached", "alert_resolved", "alert_acknowledged"):
+        return f"{data.get('integration')}: {data.get('summary') or data.get('alert')}"
     if kind == "triaged":
         text = f"{data.get('severity')}/{data.get('type')} by rule '{data.get('severity_rule')}'"
         if data.get("overridden"):

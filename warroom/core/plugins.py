@@ -24,6 +24,7 @@ PLUGINS: tuple[str, ...] = (
     "warroom.oncall.plugin",
     "warroom.comms.plugin",
     "warroom.web.plugin",
+    "warroom.alerts.plugin",
 )
 
 ALL_TABLE_MODULES: tuple[str, ...] = (
@@ -34,6 +35,7 @@ ALL_TABLE_MODULES: tuple[str, ...] = (
     "warroom.oncall.tables",
     "warroom.comms.tables",
     "warroom.web.tables",
+    "warroom.alerts.tables",
 )
 
 

@@ -358,6 +358,9 @@ class Policy(Strict):
     triage: Triage = Triage()
     recurrence_window: Duration = timedelta(hours=24)
     recurrence_action: Literal["reopen", "link"] = "reopen"
+    # When every alert of an auto-declared incident resolves it moves to monitoring; with this
+    # on it is also resolved (otherwise resolving stays a person's decision).
+    alerts_auto_resolve: bool = False
     postmortem_close_requires: Literal["scheduled", "published"] = "published"
     # MTTR is measured from started_at by default (impact), or from detected_at.
     mttr_from: Literal["started_at", "detected_at"] = "started_at"

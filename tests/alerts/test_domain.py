@@ -1,0 +1,122 @@
+"""The pure part: matchers, routing, fingerprints and parsers, as tables of cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from warroom.alerts import domain
+from warroom.core.errors import InvalidInput
+from warroom.policy.loader import load_preset
+
+POLICY = load_preset("default")
+
+
+def resolve(key: str) -> str:
+    return POLICY.severity(key).id
+
+
+@pytest.mark.parametrize(
+    ("matcher", "labels", "expected"),
+    [
+        ("service=payments", {"service": "payments"}, True),
+        ('service="payments"', {"service": "payments"}, True),
+        ("service=payments", {"service": "search"}, False),
+        ("service!=payments", {"service": "search"}, True),
+        ("service!=payments", {}, True),
+        ("env=~prod.*", {"env": "prod-eu"}, True),
+        ("env=~prod", {"env": "prod-eu"}, False),  # anchored like Alertmanager
+        ('env!~"staging|dev"', {"env": "prod"}, True),
+        ('env!~"staging|dev"', {"env": "dev"}, False),
+        ("team=", {}, True),  # a missing label is the empty string
+        ("team!=", {}, False),
+    ],
+)
+def test_matchers(matcher: str, labels: dict[str, str], expected: bool) -> None:
+    assert domain.parse_matcher(matcher).matches(labels) is expected
+
+
+def test_matcher_sets_in_braces_and_errors() -> None:
+    parsed = domain.parse_matchers(['{service="a,b", env=~"p.*"}'])
+    assert [str(m) for m in parsed] == ['service="a,b"', 'env=~"p.*"']
+    for bad in ("no operator", "x=~(", "=value"):
+        with pytest.raises(InvalidInput):
+            domain.parse_matcher(bad)
+
+
+def test_fingerprint_is_alertmanagers_fnv1a() -> None:
+    assert domain.fingerprint({}) == "cbf29ce484222325"  # the FNV-1a 64 offset basis
+    a = domain.fingerprint({"alertname": "Up", "job": "x"})
+    assert a == domain.fingerprint({"job": "x", "alertname": "Up"})
+    assert a != domain.fingerprint({"alertname": "Up", "job": "y"})
+    assert len(a) == 16
+
+
+@pytest.mark.parametrize(
+    ("labels", "severity", "action"),
+    [
+        ({"severity": "critical"}, "SEV2", "declare"),
+        ({"severity": "error"}, "SEV3", "declare"),
+        ({"severity": "warning"}, "SEV4", "record"),
+        ({"severity": "info"}, "SEV4", "record"),
+        ({"severity": "P0"}, "SEV1", "declare"),
+        ({"severity": "bogus"}, "SEV3", "declare"),
+        ({}, "SEV3", "declare"),
+    ],
+)
+def test_default_routing(labels: dict[str, str], severity: str, action: str) -> None:
+    decision = domain.route_alert(labels, domain.AlertRoutes(), POLICY.severity_ids(), resolve)
+    assert (decision.route, decision.severity, decision.action) == ("default", severity, action)
+
+
+def test_first_matching_rule_wins_and_fixes_service() -> None:
+    routes = domain.AlertRoutes(
+        routes=(
+            domain.RouteRule(name="db", matchers=("team=db",), service="postgres", severity="SEV1"),
+            domain.RouteRule(name="all", matchers=(), action="record"),
+        )
+    )
+    d = domain.route_alert({"team": "db", "service": "x"}, routes, POLICY.severity_ids(), resolve)
+    assert (d.route, d.service, d.severity, d.action) == ("db", "postgres", "SEV1", "declare")
+    d = domain.route_alert({"service": "x", "severity": "critical"}, routes, ["SEV1"], resolve)
+    assert (d.route, d.service, d.action) == ("all", "x", "record")
+
+
+def test_alertmanager_parser_reads_v4_and_zero_times() -> None:
+    body = {
+        "version": "4",
+        "groupKey": '{}:{alertname="A"}',
+        "status": "firing",
+        "commonAnnotations": {"summary": "common"},
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "A", "severity": "critical"},
+                "annotations": {},
+                "startsAt": "2026-11-23T10:00:00.123456789Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+            }
+        ],
+    }
+    (alert,) = domain.parse_alertmanager(body)
+    assert alert.identity == domain.fingerprint({"alertname": "A", "severity": "critical"})
+    assert alert.starts_at == datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC)
+    assert alert.ends_at is None
+    assert alert.summary == "A: common"
+    assert alert.group_key == '{}:{alertname="A"}'
+    for bad in ([], {"alerts": {}}, {"alerts": [1]}, {"alerts": [{"status": "x"}]}):
+        with pytest.raises(InvalidInput):
+            domain.parse_alertmanager(bad)
+
+
+def test_clean_strips_what_databases_reject() -> None:
+    assert domain.clean({"a\x00": ["x\x00y", float("nan"), 2**70, "\ud800"]}) == {
+        "a": ["xy", None, str(2**70), "?"]
+    }
+
+
+def test_generic_templates() -> None:
+    mapping = domain.GenericMapping(title="[{{ a.b }}] {{ list.1 }}", status="{{ s }}")
+    alert = domain.parse_generic({"a": {"b": "X"}, "list": ["p", "q"], "s": "OK"}, mapping)
+    assert alert.summary == "[X] q" and alert.status == domain.RESOLVED

@@ -1,0 +1,444 @@
+"""Alert intake endpoints (integration keys) and the alerts/integrations/silences API (tokens).
+
+Intake replies 2xx only after the alerts are committed; 4xx for what a retry cannot fix (bad
+payload 400/422, bad key 401, too large 413, over the rate 429 with Retry-After); 503 with
+Retry-After only when storing failed and a retry should succeed (Alertmanager retries 5xx).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
+
+from warroom.alerts import domain
+from warroom.alerts.service import AlertService, IntakeResult, Integration, new_dedup_key
+from warroom.api.deps import PrincipalDep, RuntimeDep, bearer_token
+from warroom.core.clock import ensure_utc
+from warroom.core.durations import parse_duration
+from warroom.core.errors import InvalidInput, RateLimited, Unauthorized, WarroomError
+from warroom.core.runtime import Runtime
+
+log = logging.getLogger("warroom.alerts")
+
+intake = APIRouter(tags=["alert intake"])
+_PARSE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError)
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
+
+
+def service(runtime: Runtime) -> AlertService:
+    svc: AlertService = runtime.extras["alerts"]
+    return svc
+
+
+def _error(status: int, code: str, message: str, details: Any = None, **headers: str) -> Any:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return JSONResponse(body, status_code=status, headers=headers or None)
+
+
+def _unavailable(exc: BaseException) -> JSONResponse:
+    log.warning("intake could not store alerts: %s: %s", type(exc).__name__, exc)
+    resp: JSONResponse = _error(
+        503,
+        "unavailable",
+        "the alert could not be stored right now; retry later",
+        **{"Retry-After": "5"},
+    )
+    return resp
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON (no NaN/Infinity); any failure is InvalidInput."""
+
+    def reject(constant: str) -> Any:
+        raise ValueError(f"{constant} is not valid JSON")
+
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=reject)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidInput("the request body is not valid JSON", code="malformed_json") from None
+
+
+async def _authenticate(svc: AlertService, key: str | None, kind: str) -> Integration:
+    """From the key cache without a thread hop, else a database read in the thread pool."""
+    try:
+        return svc.authenticate_cached(key, kind)
+    except LookupError:
+        return await run_in_threadpool(svc.authenticate, key, kind)
+
+
+async def _ingest(
+    svc: AlertService, integration: Integration, alerts: list[domain.AlertIn]
+) -> IntakeResult:
+    """Wait for the group commit without holding a thread; else ingest in the thread pool."""
+    future = svc.ingest_future(integration, alerts)
+    if future is None:
+        return await run_in_threadpool(svc.ingest, integration, alerts)
+    return await asyncio.wrap_future(future)
+
+
+async def _run_intake(
+    request: Request,
+    kind: str,
+    path_key: str | None,
+    parse: Callable[[Any, Integration], list[domain.AlertIn]],
+) -> JSONResponse:
+    runtime: Runtime = request.app.state.runtime
+    svc = service(runtime)
+    try:
+        integration = await _authenticate(svc, path_key or bearer_token(request), kind)
+        svc.check_rate(integration)
+        raw = await request.body()
+        try:
+            alerts = parse(parse_json(raw), integration)
+        except _PARSE_ERRORS as exc:  # a parser bug must still be the sender's 4xx
+            log.warning("unparseable %s payload: %s: %s", kind, type(exc).__name__, exc)
+            raise InvalidInput("the payload could not be read") from None
+        result = await _ingest(svc, integration, alerts)
+    except RateLimited as exc:
+        resp: JSONResponse = _error(
+            429, exc.code, exc.message, exc.details, **{"Retry-After": str(exc.retry_after)}
+        )
+        return resp
+    except WarroomError as exc:
+        status = 400 if exc.code == "malformed_json" else exc.status_code
+        resp = _error(status, exc.code, exc.message, exc.details)
+        return resp
+    except (SQLAlchemyError, OSError, TimeoutError, RuntimeError) as exc:
+        return _unavailable(exc)
+    return JSONResponse({"status": "ok", "integration": integration.name, **result.to_dict()})
+
+
+def _alertmanager(body: Any, _: Integration) -> list[domain.AlertIn]:
+    return domain.parse_alertmanager(body)
+
+
+def _grafana(body: Any, _: Integration) -> list[domain.AlertIn]:
+    return domain.parse_alertmanager(body, grafana=True)
+
+
+def _generic(body: Any, integration: Integration) -> list[domain.AlertIn]:
+    mapping = integration.options.mapping or domain.GenericMapping()
+    if isinstance(body, list):
+        if len(body) > 1000:
+            raise InvalidInput("too many alerts in one request")
+        return [domain.parse_generic(item, mapping) for item in body]
+    return [domain.parse_generic(body, mapping)]
+
+
+@router.post(
+    "/alerts/alertmanager",
+    summary="Prometheus Alertmanager webhook receiver (payload version 4)",
+    tags=["alert intake"],
+)
+async def alertmanager(request: Request) -> JSONResponse:
+    return await _run_intake(request, "alertmanager", None, _alertmanager)
+
+
+@router.post(
+    "/alerts/alertmanager/{key}",
+    summary="Alertmanager webhook with the integration key in the URL",
+    tags=["alert intake"],
+)
+async def alertmanager_keyed(request: Request, key: str) -> JSONResponse:
+    return await _run_intake(request, "alertmanager", key, _alertmanager)
+
+
+@router.post("/alerts/grafana", summary="Grafana alerting webhook contact point")
+async def grafana(request: Request) -> JSONResponse:
+    return await _run_intake(request, "grafana", None, _grafana)
+
+
+@router.post("/alerts/grafana/{key}", summary="Grafana webhook with the key in the URL")
+async def grafana_keyed(request: Request, key: str) -> JSONResponse:
+    return await _run_intake(request, "grafana", key, _grafana)
+
+
+@router.post("/alerts/generic", summary="Generic JSON webhook mapped by the integration")
+async def generic(request: Request) -> JSONResponse:
+    return await _run_intake(request, "generic", None, _generic)
+
+
+@router.post("/alerts/generic/{key}", summary="Generic JSON webhook with the key in the URL")
+async def generic_keyed(request: Request, key: str) -> JSONResponse:
+    return await _run_intake(request, "generic", key, _generic)
+
+
+# ---- PagerDuty Events API v2 ----------------------------------------------------------
+
+_PD_INVALID = {"status": "invalid event", "message": "Event object is invalid"}
+
+
+async def _enqueue(request: Request) -> JSONResponse:
+    runtime: Runtime = request.app.state.runtime
+    svc = service(runtime)
+    raw = await request.body()
+    try:
+        body = parse_json(raw)
+    except InvalidInput:
+        return JSONResponse({**_PD_INVALID, "errors": ["Malformed JSON"]}, status_code=400)
+    try:
+        errors = domain.pagerduty_errors(body)
+    except _PARSE_ERRORS:
+        errors = ["Event object is invalid"]
+    if errors:
+        return JSONResponse({**_PD_INVALID, "errors": errors}, status_code=400)
+    try:
+        integration = await _authenticate(svc, str(body["routing_key"]), "pagerduty")
+    except Unauthorized:
+        return JSONResponse({**_PD_INVALID, "errors": ["Invalid routing key"]}, status_code=400)
+    try:
+        svc.check_rate(integration)
+    except RateLimited as exc:
+        return JSONResponse(
+            {
+                "status": "throttle event",
+                "message": "Requests for this service are arriving too quickly. "
+                "Please retry later.",
+            },
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    try:
+        try:
+            event = domain.parse_pagerduty(body, new_dedup_key())
+        except _PARSE_ERRORS:
+            raise InvalidInput("Event object is invalid") from None
+        assert event.alert is not None
+        await _ingest(svc, integration, [event.alert])
+    except WarroomError as exc:
+        errors = exc.details if isinstance(exc.details, list) else [exc.message]
+        return JSONResponse({**_PD_INVALID, "errors": errors}, status_code=400)
+    except (SQLAlchemyError, OSError, TimeoutError, RuntimeError) as exc:
+        log.warning("PagerDuty event not stored: %s: %s", type(exc).__name__, exc)
+        return JSONResponse(
+            {"status": "error", "message": "temporarily unable to process the event; retry"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+    return JSONResponse(
+        {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
+        status_code=202,
+    )
+
+
+@intake.post("/v2/enqueue", summary="PagerDuty Events API v2 compatible endpoint")
+async def enqueue(request: Request) -> JSONResponse:
+    return await _enqueue(request)
+
+
+@router.post(
+    "/v2/enqueue", summary="PagerDuty Events API v2 (under the API prefix)", tags=["alert intake"]
+)
+async def enqueue_prefixed(request: Request) -> JSONResponse:
+    return await _enqueue(request)
+
+
+# ---- heartbeats ------------------------------------------------------------------------
+
+
+async def _ping(request: Request, name: str, key: str | None) -> JSONResponse:
+    runtime: Runtime = request.app.state.runtime
+    svc = service(runtime)
+    try:
+        integration = await run_in_threadpool(
+            svc.authenticate, key or bearer_token(request), "heartbeat", name
+        )
+        svc.check_rate(integration)
+        data = await run_in_threadpool(svc.heartbeat, integration)
+    except RateLimited as exc:
+        resp: JSONResponse = _error(
+            429, exc.code, exc.message, None, **{"Retry-After": str(exc.retry_after)}
+        )
+        return resp
+    except WarroomError as exc:
+        resp = _error(exc.status_code, exc.code, exc.message, exc.details)
+        return resp
+    except (SQLAlchemyError, OSError, TimeoutError, RuntimeError) as exc:
+        return _unavailable(exc)
+    return JSONResponse(json.loads(json.dumps(data, default=_iso)))
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+@router.post("/heartbeats/{name}", summary="Heartbeat ping (key as Bearer or ?key=)")
+async def heartbeat(
+    request: Request, name: str, key: str | None = Query(default=None)
+) -> JSONResponse:
+    return await _ping(request, name, key)
+
+
+@router.post("/heartbeats/{name}/{key}", summary="Heartbeat ping with the key in the URL")
+async def heartbeat_keyed(request: Request, name: str, key: str) -> JSONResponse:
+    return await _ping(request, name, key)
+
+
+@router.get("/heartbeats", summary="Heartbeat monitors and their state")
+def list_heartbeats(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("viewer")
+    return {"items": service(runtime).heartbeats()}
+
+
+# ---- integrations ----------------------------------------------------------------------
+
+
+class IntegrationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=120)
+    kind: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.get("/integrations", summary="Integrations (never their keys)")
+def list_integrations(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("admin")
+    return {"items": [i.to_dict() for i in service(runtime).list_integrations()]}
+
+
+@router.post("/integrations", status_code=201, summary="Create an integration; key shown once")
+def create_integration(
+    runtime: RuntimeDep, principal: PrincipalDep, body: IntegrationIn
+) -> dict[str, Any]:
+    integration, key = service(runtime).create_integration(
+        principal, body.name, body.kind, body.options
+    )
+    return {**integration.to_dict(), "key": key}
+
+
+@router.get("/integrations/{name}", summary="One integration")
+def get_integration(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> dict[str, Any]:
+    principal.require("admin")
+    return service(runtime).integration(name).to_dict()
+
+
+@router.post("/integrations/{name}/rotate", summary="New key; the old one stops working")
+def rotate_integration(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> dict[str, Any]:
+    integration, key = service(runtime).rotate_integration(principal, name)
+    return {**integration.to_dict(), "key": key}
+
+
+@router.post("/integrations/{name}/revoke", summary="Revoke the key (intake refused)")
+def revoke_integration(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> dict[str, Any]:
+    return service(runtime).revoke_integration(principal, name).to_dict()
+
+
+# ---- alerts ----------------------------------------------------------------------------
+
+
+@router.get("/alerts", summary="Alerts, newest first")
+def list_alerts(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    status: str | None = Query(default=None, pattern="^(open|firing|acknowledged|resolved)$"),
+    integration: str | None = None,
+    incident: str | None = None,
+    silenced: bool | None = None,
+    limit: int = Query(default=50, ge=1, le=500),
+    cursor: int | None = None,
+) -> dict[str, Any]:
+    principal.require("viewer")
+    items, next_cursor = service(runtime).list_alerts(
+        status=status,
+        integration=integration,
+        incident=incident,
+        silenced=silenced,
+        limit=limit,
+        before_id=cursor,
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/alerts/counts", summary="Intake counters (received, deduplicated, silenced, ...)")
+def counts(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, int]:
+    principal.require("viewer")
+    return service(runtime).counts()
+
+
+class RouteTestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    labels: dict[str, str]
+    integration: str | None = None
+
+
+@router.post("/alerts/routes/test", summary="Which route, service, severity and action labels get")
+def test_route(runtime: RuntimeDep, principal: PrincipalDep, body: RouteTestIn) -> dict[str, Any]:
+    principal.require("viewer")
+    svc = service(runtime)
+    integration = svc.integration(body.integration) if body.integration else None
+    decision = svc.route(body.labels, integration)
+    labels = dict(body.labels)
+    if integration is not None:
+        labels.setdefault("integration", integration.name)
+    silenced_by = [
+        s["id"]
+        for s in svc.list_silences()
+        if s["state"] == "active"
+        and domain.matches_all(domain.parse_matchers(s["matchers"]), labels)
+    ]
+    return {**decision.to_dict(), "labels": labels, "silenced_by": silenced_by}
+
+
+@router.get("/alerts/{alert_id}", summary="One alert with its group, silence and incident")
+def get_alert(runtime: RuntimeDep, principal: PrincipalDep, alert_id: int) -> dict[str, Any]:
+    principal.require("viewer")
+    return service(runtime).get_alert(alert_id)
+
+
+# ---- silences --------------------------------------------------------------------------
+
+
+class SilenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    matchers: list[str] = Field(min_length=1, max_length=50)
+    comment: str = Field(min_length=1, max_length=2000)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    duration: str | None = Field(default=None, description="e.g. 2h (instead of ends_at)")
+
+
+@router.post("/silences", status_code=201, summary="Add a silence / maintenance window")
+def add_silence(runtime: RuntimeDep, principal: PrincipalDep, body: SilenceIn) -> dict[str, Any]:
+    starts_at = ensure_utc(body.starts_at) if body.starts_at else None
+    if body.ends_at is not None:
+        ends_at = ensure_utc(body.ends_at)
+    elif body.duration:
+        try:
+            delta = parse_duration(body.duration)
+        except ValueError as exc:
+            raise InvalidInput(f"duration: {exc}") from None
+        ends_at = (starts_at or runtime.clock.now()) + delta
+    else:
+        ends_at = (starts_at or runtime.clock.now()) + timedelta(hours=1)
+    return service(runtime).add_silence(
+        principal,
+        matchers=body.matchers,
+        ends_at=ends_at,
+        comment=body.comment,
+        starts_at=starts_at,
+    )
+
+
+@router.get("/silences", summary="Silences (active and pending; all=true for expired too)")
+def list_silences(
+    runtime: RuntimeDep, principal: PrincipalDep, all: bool = False
+) -> dict[str, Any]:
+    principal.require("viewer")
+    return {"items": service(runtime).list_silences(include_expired=all)}
+
+
+@router.post("/silences/{silence_id}/expire", summary="End a silence now")
+def expire_silence(runtime: RuntimeDep, principal: PrincipalDep, silence_id: int) -> dict[str, Any]:
+    return service(runtime).expire_silence(principal, silence_id)
