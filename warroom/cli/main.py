@@ -239,6 +239,11 @@ def serve(
             "Log in with the admin token printed on the first start, or make a new one: "
             "warroom token create NAME --scope admin"
         )
+    from warroom.core.plugins import load_plugins
+
+    for plugin in load_plugins():
+        for line in getattr(plugin, "first_start", lambda _runtime: [])(runtime):
+            say(line)
     try:
         # Live pages hold server-sent event streams open; do not wait for them on shutdown.
         uvicorn.run(

@@ -53,7 +53,10 @@ def load_into(
     now = clock.now()
     with runtime.db.read() as conn:
         incidents = conn.execute(select(func.count()).select_from(tables.incidents)).scalar_one()
-        people = conn.execute(select(func.count()).select_from(web_users)).scalar_one()
+        # The admin that `serve` creates on its first start does not count as data.
+        people = conn.execute(
+            select(func.count()).select_from(web_users).where(web_users.c.created_by != "warroom")
+        ).scalar_one()
     if incidents or people:
         raise Conflict("the demo loads into an empty database; this one has data already")
     password = password or secrets.token_urlsafe(9)

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from warroom.core.errors import WarroomError
+from warroom.core.runtime import Runtime
 from warroom.web import pages
 from warroom.web.cli import register_cli as register_cli
 from warroom.web.live import LiveHub
@@ -60,3 +61,17 @@ def configure_app(app: FastAPI) -> None:
 
     app.add_exception_handler(WarroomError, warroom_error)
     app.add_exception_handler(pages.LoginRequired, login_required)
+
+
+def first_start(runtime: Runtime) -> list[str]:
+    """Lines `serve` prints: the first web admin's one-time password, when one was created."""
+    from warroom.web import users
+
+    with runtime.db.write() as conn:
+        password = users.ensure_first_admin(conn, runtime.clock.now())
+    if password is None:
+        return []
+    return [
+        f"Web login (shown once): user [bold]admin[/], password [bold]{password}[/]  "
+        "(more users: warroom user create NAME --role responder)"
+    ]

@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
+from warroom.core import audit
 from warroom.core.auth import Principal
 from warroom.core.errors import Conflict, InvalidInput, Unauthorized
 from warroom.web.tables import web_sessions, web_users
@@ -80,7 +81,25 @@ def create_user(
         )
     )
     assert result.inserted_primary_key is not None
-    return {"id": int(result.inserted_primary_key[0]), "name": name, "role": role}
+    user_id = int(result.inserted_primary_key[0])
+    audit.record(
+        conn,
+        actor=created_by,
+        action="user.create",
+        target=f"user:{name}",
+        now=now,
+        details={"role": role},
+    )
+    return {"id": user_id, "name": name, "role": role}
+
+
+def ensure_first_admin(conn: Connection, now: datetime) -> str | None:
+    """On an empty user table, create `admin` with a random password and return it (once)."""
+    if conn.execute(select(web_users.c.id).limit(1)).first() is not None:
+        return None
+    password = secrets.token_urlsafe(12)
+    create_user(conn, name="admin", password=password, role="admin", created_by="warroom", now=now)
+    return password
 
 
 def list_users(conn: Connection) -> list[dict[str, Any]]:
