@@ -110,16 +110,24 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--declares", type=int, default=500)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the database already loaded in --dir"
+    )
     args = parser.parse_args()
 
     workdir = Path(args.dir or tempfile.mkdtemp(prefix="warroom-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "bench.db"
-    path.unlink(missing_ok=True)
     policy = load_preset("default")
     loader_db = Database(f"sqlite:///{path}", sqlite_synchronous="OFF")
+    if not (args.reuse and path.exists()):
+        loader_db.dispose()
+        path.unlink(missing_ok=True)
+        loader_db = Database(f"sqlite:///{path}", sqlite_synchronous="OFF")
+        migrate.upgrade(loader_db)
+        service = IncidentService(loader_db, SystemClock(), policy)
+        load(loader_db, service, args.incidents, args.events)
     migrate.upgrade(loader_db)
-    load(loader_db, IncidentService(loader_db, SystemClock(), policy), args.incidents, args.events)
     with loader_db.engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
         total_events = conn.exec_driver_sql("SELECT count(*) FROM events").scalar()
