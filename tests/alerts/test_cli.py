@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
 from tests.alerts.helpers import am_alert, am_payload
-from warroom.cli.main import app
-
-runner = CliRunner()
+from tests.support.cli import use_local_database, wr, wr_json
 
 
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
-    monkeypatch.setenv("WARROOM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("WARROOM_DATABASE_URL", database_url)
-    monkeypatch.setenv("WARROOM_ACTOR", "alice")
-    for name in ("WARROOM_SERVER", "WARROOM_TOKEN", "WARROOM_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-def wr(*args: str) -> Any:
-    return runner.invoke(app, list(args), catch_exceptions=False)
-
-
-def wr_json(*args: str) -> Any:
-    result = wr(*args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return use_local_database(monkeypatch, tmp_path, database_url)
 
 
 def test_integrations_routes_silences_and_alerts(cli_env: Path) -> None:

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from tests.conftest import Api
+from tests.support.cli import use_local_database
 from warroom.api.app import create_app
 from warroom.api.limits import TokenBuckets
 from warroom.cli.main import app as cli
@@ -49,14 +50,6 @@ def test_redact(value: Any, expected: Any) -> None:
     assert redact(value) == expected
 
 
-def _cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> None:
-    monkeypatch.setenv("WARROOM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("WARROOM_DATABASE_URL", url)
-    monkeypatch.setenv("WARROOM_ACTOR", "alice")
-    for name in ("WARROOM_SERVER", "WARROOM_TOKEN", "WARROOM_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def _ok(*args: str) -> Any:
     result = runner.invoke(cli, [*args, "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -66,7 +59,7 @@ def _ok(*args: str) -> Any:
 def test_backup_and_restore_round_trip(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
 ) -> None:
-    _cli_env(monkeypatch, tmp_path, database_url)
+    use_local_database(monkeypatch, tmp_path, database_url)
     kept = _ok("declare", "Kept", "-s", "SEV3")["id"]
     backup_file = tmp_path / "backups" / "warroom.bak"
     assert _ok("db", "backup", str(backup_file))["bytes"] > 0
@@ -84,7 +77,7 @@ def test_backup_and_restore_round_trip(
 def test_restore_refuses_a_file_that_is_not_a_backup(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
 ) -> None:
-    _cli_env(monkeypatch, tmp_path, database_url)
+    use_local_database(monkeypatch, tmp_path, database_url)
     _ok("declare", "Still here", "-s", "SEV3")
     junk = tmp_path / "junk.bak"
     junk.write_text("not a backup")
@@ -94,7 +87,7 @@ def test_restore_refuses_a_file_that_is_not_a_backup(
 
 
 def test_config_show_redacts_secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _cli_env(monkeypatch, tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    use_local_database(monkeypatch, tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
     monkeypatch.setenv("WARROOM_DATABASE_URL", "postgresql://warroom:s3cret@db.internal/warroom")
     monkeypatch.setenv("WARROOM_ADMIN_TOKEN", "wr_supersecretvalue123")
     result = runner.invoke(cli, ["config", "show", "--json"], catch_exceptions=False)

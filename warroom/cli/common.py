@@ -6,12 +6,14 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn
 
 import typer
 
 from warroom.cli.client import ApiError, Client
 from warroom.cli.output import err_console, print_json
+from warroom.core.durations import parse_duration
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -73,3 +75,19 @@ def emit(as_json: bool, data: Any, human: Callable[[Any], None]) -> None:
         print_json(data)
     else:
         human(data)
+
+
+def future_time(value: str, name: str) -> str:
+    """An ISO time (naive = local time), or a duration from now like `2h` / `7d`, as UTC ISO."""
+    text = value.strip()
+    try:
+        return (datetime.now(UTC) + parse_duration(text)).isoformat()
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{name}: give an ISO time (2026-12-01T09:00:00Z) or a duration from now like 2h")
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.astimezone(UTC).isoformat()

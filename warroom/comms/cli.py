@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from warroom.cli.common import JsonOpt, call, emit, fail
+from warroom.cli.common import JsonOpt, call, emit, fail, future_time
 from warroom.cli.output import console, escape, local_time, print_json
-from warroom.core.durations import parse_duration
 
 statuspage_app = typer.Typer(help="The public status page.", no_args_is_help=True)
-
-
-def _when(value: str, name: str) -> str:
-    """ISO time, or a duration from now ('2h')."""
-    text = value.strip()
-    try:
-        return (datetime.now(UTC) + parse_duration(text)).isoformat()
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"{name}: give an ISO time (2026-11-23T22:00:00Z) or a duration from now like 2h")
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return moment.astimezone(UTC).isoformat()
 
 
 def update(
@@ -271,8 +253,8 @@ def maintenance_add(
         "name": name,
         "body": body,
         "components": component,
-        "scheduled_for": _when(start, "--from"),
-        "scheduled_until": _when(end, "--until"),
+        "scheduled_for": future_time(start, "--from"),
+        "scheduled_until": future_time(end, "--until"),
     }
     data = call(ctx, "POST", "/api/v1/statuspage/maintenances", json=payload)
     emit(as_json, data, lambda d: console.print(f"[green]✓[/] maintenance {d['id']} scheduled"))

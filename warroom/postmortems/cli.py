@@ -6,7 +6,6 @@ import os
 import shlex
 import subprocess
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,29 +14,15 @@ import yaml
 from rich.markdown import Markdown
 from rich.table import Table
 
-from warroom.cli.common import JsonOpt, call, fail
+from warroom.cli.common import JsonOpt, call, fail, future_time
 from warroom.cli.output import console, escape, local_time, print_json
-from warroom.core.durations import parse_duration
 
 actions_app = typer.Typer(help="Post-mortem action items.", no_args_is_help=True)
 
 
 def _due(value: str | None) -> str | None:
     """ISO date/time, or a duration from now like 7d."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        return (datetime.now(UTC) + parse_duration(text)).isoformat()
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"--due: give a date (2026-12-01), an ISO time or a duration like 7d, not {text!r}")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
+    return None if value is None else future_time(value, "--due")
 
 
 def _pm_header(data: dict[str, Any]) -> None:
