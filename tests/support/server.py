@@ -84,11 +84,16 @@ def start_server(
     raise RuntimeError(f"warroom serve did not become ready: {log.read_text()[-2000:]}")
 
 
-def start_worker(database_url: str, data_dir: Path, **extra: str) -> Process:
+def start_worker(
+    database_url: str, data_dir: Path, *, lease: float | None = None, **extra: str
+) -> Process:
     log = data_dir.parent / f"worker-{time.monotonic_ns()}.log"
+    args = [WARROOM, "worker", "--poll", "0.1"]
+    if lease is not None:
+        args += ["--lease", str(lease)]  # short leases: a killed worker's rows come back soon
     with log.open("wb") as out:
         popen = subprocess.Popen(
-            [WARROOM, "worker", "--poll", "0.1"],
+            args,
             env=process_env(database_url, data_dir, **extra),
             stdout=out,
             stderr=out,
