@@ -25,8 +25,30 @@ EVERY_TOOL = {
     "schedule_postmortem",
     "close_incident",
     "reopen_incident",
+    "who_is_on_call",
+    "page",
+    "suspected_changes",
+    "suggest_mitigations",
+    "run_runbook_step",
+    "approve_runbook_step",
+    "draft_status_update",
+    "publish_status_update",
+    "draft_postmortem",
+    "similar_incidents",
+    "metrics",
 }
-READ_TOOLS = {"list_incidents", "get_incident", "get_timeline", "get_policy", "propose_triage"}
+READ_TOOLS = {
+    "list_incidents",
+    "get_incident",
+    "get_timeline",
+    "get_policy",
+    "propose_triage",
+    "who_is_on_call",
+    "suspected_changes",
+    "suggest_mitigations",
+    "similar_incidents",
+    "metrics",
+}
 ALL_CHECKLIST = [
     "issue_gone",
     "error_rates_baseline",
