@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
 
 import anyio
 from mcp import Client
 from starlette.testclient import TestClient
 
 from tests.agents.scenario import ok, refused
-
 from warroom.agents.gateway import Gateway, in_process_client
 from warroom.agents.server import build_server
 from warroom.api.app import create_app
@@ -148,9 +146,9 @@ def test_capability_tools_under_the_default_policy(settings: Settings, clock: Fi
                 postmortem = await ok(agent, "draft_postmortem", {"incident": incident})
                 assert postmortem["status"] == "draft"
                 assert "Checkout errors" in postmortem["body"]
-                assert (await ok(agent, "draft_postmortem", {"incident": incident}))["incident"] == (
-                    incident
-                )
+                assert (await ok(agent, "draft_postmortem", {"incident": incident}))[
+                    "incident"
+                ] == (incident)
                 similar = await ok(agent, "similar_incidents", {"incident": incident})
                 assert similar["incident"] == incident
                 report = await ok(agent, "metrics", {"by": "service"})
@@ -172,7 +170,9 @@ def test_capability_tools_under_the_default_policy(settings: Settings, clock: Fi
             reply = rest.post(f"/api/v1/incidents/{incident}/updates", json=body)
             assert reply.status_code == 403, reply.text
             assert reply.json()["error"]["details"]["rule"] == "policy.agents.may_publish_public"
-            reply = rest.post("/api/v1/statuspage/incidents", json={"name": "Checkout", "body": "Degraded"})
+            reply = rest.post(
+                "/api/v1/statuspage/incidents", json={"name": "Checkout", "body": "Degraded"}
+            )
             assert reply.status_code == 403
             assert reply.json()["error"]["code"] == "agent_not_permitted"
         # A person approves the agent's step.
