@@ -25,8 +25,30 @@ EVERY_TOOL = {
     "schedule_postmortem",
     "close_incident",
     "reopen_incident",
+    "who_is_on_call",
+    "page",
+    "suspected_changes",
+    "suggest_mitigations",
+    "run_runbook_step",
+    "approve_runbook_step",
+    "draft_status_update",
+    "publish_status_update",
+    "draft_postmortem",
+    "similar_incidents",
+    "metrics",
 }
-READ_TOOLS = {"list_incidents", "get_incident", "get_timeline", "get_policy", "propose_triage"}
+READ_TOOLS = {
+    "list_incidents",
+    "get_incident",
+    "get_timeline",
+    "get_policy",
+    "propose_triage",
+    "who_is_on_call",
+    "suspected_changes",
+    "suggest_mitigations",
+    "similar_incidents",
+    "metrics",
+}
 ALL_CHECKLIST = [
     "issue_gone",
     "error_rates_baseline",
@@ -114,6 +136,19 @@ async def work_an_incident(agent: Client, agent_name: str) -> str:
     )
     shown = await ok(agent, "get_incident", {"incident": incident})
     assert shown["status"] == "investigating"
+
+    # The capability tools, over this transport (tests/agents/test_mcp_capabilities.py has more).
+    assert "items" in await ok(agent, "who_is_on_call")
+    assert (await ok(agent, "suspected_changes", {"incident": incident}))["changes"] == []
+    await ok(agent, "suggest_mitigations", {"incident": incident, "signals": ["recent_deploy"]})
+    update = {"incident": incident, "status": "investigating", "impact": "checkout fails"}
+    update["action"] = "rolling back"
+    assert (await ok(agent, "draft_status_update", {**update, "public": True}))["public"]
+    error = await refused(agent, "publish_status_update", {**update, "public": True})
+    assert error["rule"] == "policy.agents.may_publish_public"
+    await ok(agent, "publish_status_update", {**update, "public": False})
+    assert (await ok(agent, "similar_incidents", {"incident": incident}))["matches"] == []
+    assert isinstance(await ok(agent, "metrics", {"since": "30d"}), dict)
     page = await ok(agent, "list_incidents", {"open": True, "text": "checkout"})
     assert [item["id"] for item in page["items"]] == [incident]
 

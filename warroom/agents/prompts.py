@@ -142,11 +142,16 @@ _FOCUS: dict[RoleName, list[str]] = {
         "2. Fill every role the severity requires (assign_role); acknowledge if triggered.",
         "3. Keep the status true (set_status) and note every decision (add_note).",
         "4. Resolve only with a summary and the checklist confirmed or waived with reasons.",
-        "5. Schedule the post-mortem when the policy requires one; close afterwards.",
+        "5. Page who you need (who_is_on_call, page); approve nothing you asked for yourself.",
+        "6. Schedule the post-mortem when the policy requires one; draft it (draft_postmortem); "
+        "close afterwards.",
     ],
     "investigator": [
-        "1. Read the timeline; note the symptoms, the first bad signal, recent changes.",
-        "2. Work the mitigation options in order; note each try and its result (add_note).",
+        "1. Read the timeline; note the symptoms, the first bad signal, recent changes "
+        "(suspected_changes) and similar past incidents (similar_incidents).",
+        "2. Work the mitigation options in order (suggest_mitigations, run_runbook_step; a "
+        "dangerous step waits for another responder's approval); note each try and its "
+        "result (add_note).",
         "3. Move the status as you learn (identified, mitigating, monitoring).",
         "4. Set the condition flags the policy escalates on when they become true.",
     ],
@@ -154,7 +159,8 @@ _FOCUS: dict[RoleName, list[str]] = {
         "1. Read the incident and the timeline before every update.",
         "2. Update on the cadence: Status, Impact, Current action, ETA (or 'investigating'), "
         "Next update time.",
-        "3. Record each update you draft as a note until status updates land in warroom.",
+        "3. Render each update with draft_status_update; publish_status_update sends it "
+        "(public=false for internal-only; a public one needs the policy's permission).",
     ],
 }
 

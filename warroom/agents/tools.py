@@ -299,16 +299,183 @@ async def reopen_incident(
     return dict(await api().post(f"/incidents/{incident}/reopen", {"reason": reason}))
 
 
-# Tools that wait for a capability still being built (see docs/agents.md).
-PENDING: dict[str, str] = {
-    "who_is_on_call": "on-call schedules (oncall)",
-    "page": "paging and escalation policies (oncall)",
-    "suspected_changes": "change records and correlation (changes)",
-    "suggest_mitigations": "mitigations and rollback commands (changes/runbooks)",
-    "run_runbook_step": "runbooks with approval gates (runbooks)",
-    "draft_status_update": "status updates and the status page (statuspage)",
-    "publish_status_update": "status page publishing (statuspage; agents.may_publish_public)",
-    "draft_postmortem": "post-mortem drafts (postmortems)",
-    "similar_incidents": "similar past incidents (postmortems/metrics)",
-    "metrics": "MTTx metrics (metrics)",
-}
+# ---- on-call, changes, runbooks ----------------------------------------------------------
+
+StepRef = Annotated[str, Field(description="A 1-based step number or a step id", max_length=80)]
+RunbookRef = Annotated[str, Field(description="The runbook's id", max_length=120)]
+
+
+@tool(scope="viewer", title="Who is on call")
+async def who_is_on_call(
+    schedule: Annotated[str | None, Field(description="Only this schedule")] = None,
+    at: Annotated[str | None, Field(description="ISO 8601 time; default now")] = None,
+) -> dict[str, Any]:
+    """Who is on call now (or at a time), per schedule."""
+    return dict(await api().get("/oncall/who", schedule=schedule, at=at))
+
+
+@tool(scope="responder", title="Page someone")
+async def page(
+    target: Annotated[
+        str, Field(description="person:NAME, team:NAME or schedule:NAME", max_length=200)
+    ],
+    message: Annotated[str, Field(min_length=1, max_length=4000)],
+    severity: Annotated[str | None, Field(description="A severity id or alias")] = None,
+) -> dict[str, Any]:
+    """Page a person, a team or whoever is on call for a schedule."""
+    body = {"target": target, "message": message, "severity": severity}
+    return dict(await api().post("/oncall/pages", body))
+
+
+@tool(scope="viewer", title="Suspected changes")
+async def suspected_changes(incident: IncidentRef) -> dict[str, Any]:
+    """Recent deploys, config, flag and infra changes correlated with the incident, most
+    suspect first, with the reasons."""
+    return dict(await api().get(f"/incidents/{incident}/changes"))
+
+
+@tool(scope="viewer", title="Suggest mitigations")
+async def suggest_mitigations(
+    incident: IncidentRef,
+    signals: Annotated[
+        list[str] | None,
+        Field(
+            description=(
+                "What you observe: recent_deploy, stuck, zone_failure, capacity, attack, "
+                "feature_broken"
+            )
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """Mitigation suggestions from the policy's decision tree (rollback commands included)."""
+    path = f"/incidents/{incident}/mitigations/suggestions"
+    return dict(await api().get(path, signal=signals or []))
+
+
+@tool(scope="responder", title="Run a runbook step")
+async def run_runbook_step(
+    incident: IncidentRef,
+    runbook: RunbookRef,
+    step: Annotated[
+        str | None, Field(description="Step number or id; omit for the automatic steps")
+    ] = None,
+    note: Annotated[str | None, Field(max_length=4000)] = None,
+) -> dict[str, Any]:
+    """Run one runbook step (a dangerous step waits for a second responder's approval), or
+    the runbook's automatic steps."""
+    body = {"step": step, "note": note}
+    return dict(await api().post(f"/incidents/{incident}/runbooks/{runbook}/run", body))
+
+
+@tool(scope="responder", title="Approve a runbook step")
+async def approve_runbook_step(
+    incident: IncidentRef,
+    runbook: RunbookRef,
+    step: StepRef,
+    note: Annotated[str | None, Field(max_length=4000)] = None,
+) -> dict[str, Any]:
+    """Approve a step someone else requested. Refused for your own request, and for agents
+    unless the policy grants agents.may_approve."""
+    body = {"step": step, "note": note}
+    return dict(await api().post(f"/incidents/{incident}/runbooks/{runbook}/approve", body))
+
+
+# ---- communications, post-mortems, learning -------------------------------------------------
+
+
+def _update(
+    status: str,
+    impact: str,
+    action: str,
+    next: str | None,
+    cause: str | None,
+    public: bool | None,
+    note: str,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": status, "impact": impact, "action": action, "note": note}
+    for key, value in (("next", next), ("cause", cause), ("public", public)):
+        if value is not None:
+            body[key] = value
+    return body
+
+
+UpdateStatusArg = Annotated[
+    Literal["investigating", "identified", "monitoring", "resolved"],
+    Field(description="The status the update announces"),
+]
+Impact = Annotated[str, Field(min_length=1, max_length=2000, description="Impact on users")]
+Action = Annotated[str, Field(min_length=1, max_length=2000, description="What is being done")]
+Next = Annotated[str | None, Field(description="Next update in (30m) or at (ISO)")]
+Cause = Annotated[str | None, Field(max_length=2000, description="Known cause, if any")]
+Public = Annotated[
+    bool | None,
+    Field(description="Post to the public status page (default: the severity's policy)"),
+]
+Note = Annotated[str, Field(max_length=10000, description="Internal only, never public")]
+
+
+@tool(scope="responder", title="Draft a status update")
+async def draft_status_update(
+    incident: IncidentRef,
+    status: UpdateStatusArg,
+    impact: Impact,
+    action: Action,
+    next: Next = None,
+    cause: Cause = None,
+    public: Public = None,
+    note: Note = "",
+) -> dict[str, Any]:
+    """Render a status update (internal, public and brief texts, audiences) without sending
+    anything. Show it to a person, or publish it with `publish_status_update`."""
+    body = _update(status, impact, action, next, cause, public, note)
+    return dict(await api().post(f"/incidents/{incident}/updates/preview", body))
+
+
+@tool(scope="responder", title="Publish a status update")
+async def publish_status_update(
+    incident: IncidentRef,
+    status: UpdateStatusArg,
+    impact: Impact,
+    action: Action,
+    next: Next = None,
+    cause: Cause = None,
+    public: Public = None,
+    note: Note = "",
+) -> dict[str, Any]:
+    """Publish a status update to its audiences. An update that reaches the public status page
+    is refused unless the policy grants agents.may_publish_public; set public=false for an
+    internal-only update."""
+    body = _update(status, impact, action, next, cause, public, note)
+    return dict(await api().post(f"/incidents/{incident}/updates", body))
+
+
+@tool(scope="responder", title="Draft the post-mortem")
+async def draft_postmortem(incident: IncidentRef) -> dict[str, Any]:
+    """The incident's post-mortem, drafted from its timeline when it does not exist yet:
+    status, owner, due date and the Markdown draft to complete."""
+    return dict(await api().post(f"/incidents/{incident}/postmortem"))
+
+
+@tool(scope="viewer", title="Similar past incidents")
+async def similar_incidents(
+    incident: IncidentRef, limit: Annotated[int, Field(ge=1, le=50)] = 5
+) -> dict[str, Any]:
+    """Past incidents like this one, with the reasons they match and what fixed them."""
+    return dict(await api().get(f"/incidents/{incident}/similar", limit=limit))
+
+
+@tool(scope="viewer", title="Incident metrics")
+async def metrics(
+    since: Annotated[str | None, Field(description="e.g. 30d or an ISO date")] = None,
+    until: Annotated[str | None, Field(description="an ISO date; default now")] = None,
+    by: Annotated[
+        Literal["severity", "service", "team", "type", "week", "month"],
+        Field(description="Group by"),
+    ] = "severity",
+) -> dict[str, Any]:
+    """MTTA, MTTR and the other incident metrics, SLA attainment and trends."""
+    return dict(await api().get("/metrics", since=since, until=until, by=by))
+
+
+# Tools that wait for a capability still being built (see docs/agents.md). None now.
+PENDING: dict[str, str] = {}

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from warroom.agents.guardrails import require_agent_permission
 from warroom.api.deps import PrincipalDep, RuntimeDep
 from warroom.comms import report as reports
 from warroom.comms.statuspage import (
@@ -18,6 +19,7 @@ from warroom.comms.statuspage import (
     SubscribeIn,
 )
 from warroom.comms.updates import UpdateIn
+from warroom.core.auth import Principal
 from warroom.core.runtime import Runtime
 from warroom.notify.delivery import channel_of
 
@@ -26,6 +28,11 @@ router = APIRouter(prefix="/api/v1", tags=["communications"])
 
 def _comms(runtime: Runtime) -> Any:
     return runtime.extras["comms"]
+
+
+def _public(principal: Principal, runtime: Runtime, action: str) -> None:
+    """The public status page: an agent writes to it only if the policy grants it."""
+    require_agent_permission(principal, runtime.policy, "may_publish_public", action)
 
 
 def _page(runtime: Runtime) -> StatusPage:
@@ -112,6 +119,7 @@ def list_components(
 def create_component(
     runtime: RuntimeDep, principal: PrincipalDep, body: ComponentIn
 ) -> dict[str, Any]:
+    _public(principal, runtime, "change the public status page")
     return _page(runtime).create_component(principal, body)
 
 
@@ -119,6 +127,7 @@ def create_component(
 def update_component(
     runtime: RuntimeDep, principal: PrincipalDep, slug: str, body: ComponentPatch
 ) -> dict[str, Any]:
+    _public(principal, runtime, "change the public status page")
     return _page(runtime).update_component(principal, slug, body)
 
 
@@ -144,6 +153,7 @@ def list_public_incidents(runtime: RuntimeDep, principal: PrincipalDep) -> dict[
 def create_public_incident(
     runtime: RuntimeDep, principal: PrincipalDep, body: PublicIncidentIn
 ) -> dict[str, Any]:
+    _public(principal, runtime, "publish a public incident")
     return _page(runtime).create_incident(principal, body)
 
 
@@ -151,6 +161,7 @@ def create_public_incident(
 def add_public_update(
     runtime: RuntimeDep, principal: PrincipalDep, code: str, body: PublicUpdateIn
 ) -> dict[str, Any]:
+    _public(principal, runtime, "publish a public update")
     return _page(runtime).add_incident_update(principal, code, body)
 
 
@@ -167,11 +178,13 @@ def list_maintenances(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str,
 def schedule_maintenance(
     runtime: RuntimeDep, principal: PrincipalDep, body: MaintenanceIn
 ) -> dict[str, Any]:
+    _public(principal, runtime, "publish a maintenance")
     return _page(runtime).schedule_maintenance(principal, body)
 
 
 @router.delete("/statuspage/maintenances/{code}", tags=["status page"])
 def cancel_maintenance(runtime: RuntimeDep, principal: PrincipalDep, code: str) -> dict[str, Any]:
+    _public(principal, runtime, "change the public status page")
     _page(runtime).cancel_maintenance(principal, code)
     return {"id": code, "cancelled": True}
 

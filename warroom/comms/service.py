@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from warroom.agents.guardrails import require_agent_permission
 from warroom.comms import templates
 from warroom.comms.config import CommsConfig, StakeholderGroup
 from warroom.comms.statuspage import StatusPage
@@ -98,6 +99,11 @@ class CommsService:
                 level = self.policy.severity(state.severity)
                 promised = next_update_at(request.next, request.status, level.update_interval, now)
                 who = audience(request, self.config, self.policy, state)
+                if who.public:
+                    # An agent reaches the public status page only if the policy says so.
+                    require_agent_permission(
+                        principal, self.policy, "may_publish_public", "publish a public update"
+                    )
                 internal = templates.render(
                     "internal", tpl.internal, internal_context(request, state, now, promised)
                 )

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, insert, select
 
+from warroom.agents.guardrails import require_agent_permission
 from warroom.core import outbox
 from warroom.core.auth import SYSTEM, Principal
 from warroom.core.errors import Conflict, Forbidden, GuardFailed, InvalidInput, NotFound
@@ -469,6 +470,9 @@ class Workbench:
     ) -> dict[str, Any]:
         """A second responder approves a dangerous step or an approval step."""
         principal.require("responder")
+        require_agent_permission(
+            principal, self.runtime.policy, "may_approve", "approve a runbook step"
+        )
         loaded = self.runbook(runbook_id)
         try:
             step = loaded.runbook.step(request.step)
@@ -493,6 +497,7 @@ class Workbench:
                 raise Forbidden(
                     f"{principal.actor} requested this approval; a second responder must approve",
                     code="self_approval",
+                    details={"rule": "no_self_approval", "actor": principal.actor},
                 )
             data = {
                 "runbook": key[0],
