@@ -111,3 +111,12 @@ def _step_runs(runtime: Runtime, public_id: str) -> dict[str, dict[str, Any]]:
                 "output": str(data.get("output") or "")[:500],
             }
     return latest
+
+
+def on_call_now(runtime: Runtime) -> list[dict[str, Any]] | None:
+    """Who is on call now per schedule, or None when the on-call package is not installed."""
+    oncall = runtime.extras.get("oncall")
+    if oncall is None:
+        return None
+    result: list[dict[str, Any]] = oncall.who_is_on_call()
+    return result

@@ -80,6 +80,7 @@ def dashboard(runtime: Runtime) -> dict[str, Any]:
         "by_severity": by_severity,
         "unacknowledged": [c for c in cards if c["status"] in _WAITING_FOR_ACK],
         "overdue": [c for c in cards if c["update_overdue"]],
+        "now_on_call": panels.on_call_now(runtime),
     }
 
 
