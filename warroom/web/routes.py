@@ -559,6 +559,7 @@ async def _panel_act(
         extra, status = {"error": exc.message, "form": form}, exc.status_code
     if extra is None:
         return _redirect(f"/incidents/{public_id}")
+    extra.setdefault("form", form)
     context = {**(await run_in_threadpool(views.incident_page, runtime, public_id)), **extra}
     return render(request, "incident.html", context, status_code=status, session=session)
 
