@@ -14,6 +14,7 @@ from warroom.api.app import create_app
 from warroom.cli.main import app
 from warroom.core.clock import FixedClock
 from warroom.core.runtime import Runtime
+from warroom.postmortems.schemas import ListActions
 from warroom.web.demo import load_into
 
 runner = CliRunner()
@@ -63,9 +64,22 @@ def test_demo_loads_a_living_system(runtime: Runtime, clock: FixedClock) -> None
     assert sev1.is_open and sev1.roles["commander"] == "alice" and sev1.acknowledged_at
     assert sev2.status.value == "resolved" and sev2.postmortem
     assert len(runtime.incidents.timeline(sev2.public_id)) > 10
+    # Through the real services: alerts attached, a correlated change, a runbook step run,
+    # and the SEV2's post-mortem published with action items.
+    sev1_events = [e.type for e in runtime.incidents.timeline(sev1.public_id)]
+    assert sev1_events.count("alert_attached") >= 2
+    assert "deploy_correlated" in sev1_events and "runbook_step_ran" in sev1_events
+    attached, _ = runtime.extras["alerts"].list_alerts(incident=sev1.public_id)
+    assert len(attached) >= 2
+    assert runtime.extras["postmortems"].get(sev2.public_id)["status"] == "published"
+    items = runtime.extras["action_items"].list(ListActions(incident=sev2.public_id))
+    assert len(items) == 3
     with TestClient(create_app(runtime)) as client:
         assert login(client, "victor", "demo password").status_code == 303
         page = client.get(f"/incidents/{sev1.public_id}")
         assert page.status_code == 200 and "Executive liaison" in page.text
+        assert "LBTargetsUnhealthy" in page.text or "targets unhealthy" in page.text
+        assert "infra PR #4412" in page.text or "3.8.1" in page.text
+        assert "published" in client.get(f"/incidents/{sev2.public_id}").text
     with pytest.raises(Exception, match="empty database"):
         load_into(runtime, clock)

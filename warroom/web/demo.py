@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from warroom.core import tables
 from warroom.core.auth import Principal
 from warroom.core.clock import FixedClock, SystemClock
-from warroom.core.errors import Conflict
+from warroom.core.errors import Conflict, NotFound
 from warroom.core.runtime import Runtime
 from warroom.core.settings import Settings
 from warroom.incidents import schemas
@@ -117,24 +117,46 @@ def load_into(
         at(t0 + timedelta(minutes=minute))
         step(who)
 
+    _publish_postmortem(runtime, alice, carol, sev2, now)
+
     # ---- now: a SEV1 outage being worked --------------------------------------------------
     t1 = now - timedelta(minutes=38)
+    # A security-group change went out just before: recorded as an infra change.
+    at(t1 - timedelta(minutes=3))
+    _record_change(runtime, bob, "edge-lb", "infra", "infra PR #4412", "bob",
+                   "Security group sg-edge-lb: tighten ingress rules")  # fmt: skip
+    _record_change(runtime, bob, "public-api", "deploy", "3.8.1", "ci",
+                   "public-api 3.8.1 rolled out to eu-west-1")  # fmt: skip
+    at(t1 + timedelta(minutes=1))
+    alerts = runtime.extras.get("alerts")
+    alerted = None
+    if alerts is not None:
+        # The load balancer's alerts arrive first and open the incident through alert intake.
+        alerted = _alert_sev1(runtime, alice, t1)
     at(t1 + timedelta(minutes=2))
-    sev1 = svc.declare(
-        bob,
-        schemas.DeclareIn(
-            title="EU region: public API returns 503 for all requests",
-            summary="All API traffic in eu-west fails at the load balancer.",
-            services=["public-api", "edge-lb"],
-            started_at=t1,
-            detected_at=t1 + timedelta(minutes=1),
-            triage=schemas.TriageIn(
-                complete_outage=True, customer_facing=True, users_affected_pct=100,
-                infrastructure=True,
-            ),
-            roles={"commander": "alice"},
+    sev1_details = schemas.DeclareIn(
+        title="EU region: public API returns 503 for all requests",
+        summary="All API traffic in eu-west fails at the load balancer.",
+        services=["public-api", "edge-lb"],
+        started_at=t1,
+        detected_at=t1 + timedelta(minutes=1),
+        triage=schemas.TriageIn(
+            complete_outage=True, customer_facing=True, users_affected_pct=100,
+            infrastructure=True,
         ),
-    ).public_id  # fmt: skip
+        roles={"commander": "alice"},
+    )  # fmt: skip
+    if alerted is None:
+        sev1 = svc.declare(bob, sev1_details).public_id
+    else:
+        sev1 = alerted
+        svc.update_details(bob, sev1, schemas.DetailsIn(
+            title=sev1_details.title, summary=sev1_details.summary,
+            services=list(sev1_details.services)))  # fmt: skip
+        if svc.get(sev1).severity != "SEV1":
+            reason = "complete outage of the public API in eu-west"
+            svc.change_severity(bob, sev1, schemas.SeverityIn(severity="SEV1", reason=reason))
+        svc.assign_role(bob, sev1, _role("commander", "alice"))
     steps = [
         (4, alice, lambda p: svc.acknowledge(p, sev1)),
         (5, alice, lambda p: svc.assign_role(p, sev1, _role("investigator", "carol"))),
@@ -158,6 +180,15 @@ def load_into(
     for minute, who, step in steps:
         at(t1 + timedelta(minutes=minute))
         step(who)
+
+    workbench = runtime.extras.get("workbench")
+    if workbench is not None:
+        at(t1 + timedelta(minutes=20))
+        workbench.correlate_onto_timeline(sev1)
+        _run_first_manual_step(runtime, carol, sev1)
+    if alerts is not None:
+        at(t1 + timedelta(minutes=30))
+        _alert_sev1(runtime, alice, t1, again=True)
 
     # ---- a few minutes ago: a SEV3 nobody has picked up yet --------------------------------
     at(now - timedelta(minutes=5))
@@ -192,3 +223,88 @@ def _status(status: str, reason: str | None = None) -> schemas.StatusIn:
 
 def _note(text: str) -> schemas.NoteIn:
     return schemas.NoteIn(text=text)
+
+
+def _record_change(
+    runtime: Runtime, who: Principal, service: str, kind: str, version: str, by: str, text: str
+) -> None:
+    workbench = runtime.extras.get("workbench")
+    if workbench is None:
+        return
+    from warroom.workbench.schemas import ChangeIn
+
+    known = {s.name for s in runtime.config.services}
+    if known and service not in known:
+        return
+    body = ChangeIn(service=service, kind=kind, version=version, by=by, description=text)
+    workbench.record_change(who, body)
+
+
+def _alert_sev1(runtime: Runtime, admin: Principal, t1: Any, *, again: bool = False) -> str | None:
+    """Two load-balancer alerts through the real intake; the first opens the incident."""
+    from warroom.alerts.domain import AlertIn
+
+    alerts = runtime.extras["alerts"]
+    try:
+        integration = alerts.integration("demo-prometheus")
+    except NotFound:
+        integration, _ = alerts.create_integration(admin, "demo-prometheus", "alertmanager")
+    names = (
+        [("LBTargetsUnhealthy", "All public-api targets unhealthy in eu-west-1")]
+        if not again
+        else [("HTTP5xxRateHigh", "public-api 5xx rate 100 % in eu-west-1")]
+    )
+    result = alerts.ingest(
+        integration,
+        [
+            AlertIn(
+                identity=f"demo-{name}",
+                status="firing",
+                labels={"alertname": name, "service": "public-api", "region": "eu-west-1",
+                        "severity": "critical", "incident_type": "service_outage"},
+                summary=summary,
+                group_key="demo-eu-west-public-api",
+                starts_at=t1,
+                source_severity="critical",
+            )
+            for name, summary in names
+        ],
+    )  # fmt: skip
+    found, _ = alerts.list_alerts(limit=1)
+    incident = found[0]["incident"] if found else None
+    del result
+    return str(incident) if incident else None
+
+
+def _run_first_manual_step(runtime: Runtime, who: Principal, public_id: str) -> None:
+    from warroom.workbench.schemas import RunIn
+
+    workbench = runtime.extras["workbench"]
+    for loaded in workbench.matching(runtime.incidents.get(public_id)):
+        for step in loaded.runbook.steps:
+            if step.kind == "manual":
+                note = "Done: targets answer /healthz from inside the VPC."
+                workbench.run(who, public_id, loaded.runbook.id, RunIn(step=step.id, note=note))
+                return
+
+
+def _publish_postmortem(
+    runtime: Runtime, alice: Principal, carol: Principal, public_id: str, now: Any
+) -> None:
+    postmortems = runtime.extras.get("postmortems")
+    items = runtime.extras.get("action_items")
+    if postmortems is None or items is None:
+        return
+    from warroom.postmortems.schemas import ActionItemIn
+
+    postmortems.ensure(carol, public_id, on_demand=True)
+    for title, kind, owner in (
+        ("Validate DB_POOL_SIZE against the service's minimum in CI", "prevent", "bob"),
+        ("Alert on connection-pool wait p99 above 500 ms", "detect", "carol"),
+        ("Canary payments-api rollouts at 5 % for 15 minutes", "mitigate", "dave"),
+    ):
+        due = now + timedelta(days=14)
+        body = ActionItemIn(title=title, owner=owner, type=kind, due_at=due)
+        items.create(carol, public_id, body)
+    postmortems.submit(carol, public_id, reviewers=["alice"])
+    postmortems.publish(alice, public_id)

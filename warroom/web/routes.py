@@ -524,6 +524,106 @@ async def reopen(
     return await _act(request, runtime, session, public_id, action)
 
 
+# ---- war room panels: status updates and runbooks ------------------------------------
+
+
+def _extra(runtime: Runtime, name: str) -> Any:
+    service = runtime.extras.get(name)
+    if service is None:
+        raise NotFound(f"the {name} capability is not installed")
+    return service
+
+
+async def _panel_act(
+    request: Request,
+    runtime: Runtime,
+    session: users.Session,
+    public_id: str,
+    action: Callable[[Principal, Any], dict[str, Any] | None],
+) -> Response:
+    """Like `_act`, but an action may return extra context to show on the page (a notice)."""
+    form = await request.form()
+
+    def run() -> dict[str, Any] | None:
+        principal = pages.form_principal(session, form)
+        try:
+            return action(principal, form)
+        except ValidationError as exc:
+            raise _invalid(exc) from exc
+
+    extra: dict[str, Any] | None
+    status = 200
+    try:
+        extra = await run_in_threadpool(run)
+    except WarroomError as exc:
+        extra, status = {"error": exc.message, "form": form}, exc.status_code
+    if extra is None:
+        return _redirect(f"/incidents/{public_id}")
+    extra.setdefault("form", form)
+    context = {**(await run_in_threadpool(views.incident_page, runtime, public_id)), **extra}
+    return render(request, "incident.html", context, status_code=status, session=session)
+
+
+def _update_in(form: Any) -> Any:
+    from warroom.comms.updates import UpdateIn
+
+    return UpdateIn(
+        status=str(form.get("status") or ""),
+        impact=str(form.get("impact") or ""),
+        action=str(form.get("action") or ""),
+        next=str(form.get("next") or "").strip() or None,
+        note=str(form.get("note") or ""),
+    )
+
+
+@router.post("/incidents/{public_id}/updates")
+async def status_update(
+    request: Request, runtime: PageRuntime, session: PageSession, public_id: str
+) -> Any:
+    def action(p: Principal, f: Any) -> dict[str, Any] | None:
+        comms = _extra(runtime, "comms").service
+        p.require("responder")
+        body = _update_in(f)
+        if f.get("mode") == "preview":
+            return {"update_preview": comms.preview(public_id, body)}
+        comms.publish(p, public_id, body)
+        return None
+
+    return await _panel_act(request, runtime, session, public_id, action)
+
+
+@router.post("/incidents/{public_id}/runbooks/{runbook_id}/run")
+async def runbook_run(
+    request: Request, runtime: PageRuntime, session: PageSession, public_id: str, runbook_id: str
+) -> Any:
+    def action(p: Principal, f: Any) -> dict[str, Any] | None:
+        from warroom.workbench.schemas import RunIn
+
+        body = RunIn(step=str(f.get("step") or "") or None)
+        result = _extra(runtime, "workbench").run(p, public_id, runbook_id, body)
+        return {"step_notice": result.get("results", [])}
+
+    return await _panel_act(request, runtime, session, public_id, action)
+
+
+@router.post("/incidents/{public_id}/runbooks/{runbook_id}/approve")
+async def runbook_approve(
+    request: Request, runtime: PageRuntime, session: PageSession, public_id: str, runbook_id: str
+) -> Any:
+    def action(p: Principal, f: Any) -> dict[str, Any] | None:
+        from warroom.workbench.schemas import ApproveIn
+
+        body = ApproveIn(step=str(f.get("step") or ""))
+        result = _extra(runtime, "workbench").approve(p, public_id, runbook_id, body)
+        return {
+            "step_notice": [
+                {"step": body.step, "status": "approved" if result.get("approved") else "recorded"}
+            ]
+        }
+
+    return await _panel_act(request, runtime, session, public_id, action)
+
+
 # ---- admin: tokens and users ----------------------------------------------------------
 
 

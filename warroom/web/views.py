@@ -12,6 +12,7 @@ from warroom.core.runtime import Runtime
 from warroom.core.vocab import ROLE_TITLES, TYPE_TITLES, IncidentType, Role, Status
 from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.views import incident_view, next_update_due
+from warroom.web import panels
 
 ROLE_CHOICES = [(role.value, ROLE_TITLES[role]) for role in Role]
 TYPE_CHOICES = [(t.value, TYPE_TITLES[t]) for t in IncidentType]
@@ -79,6 +80,7 @@ def dashboard(runtime: Runtime) -> dict[str, Any]:
         "by_severity": by_severity,
         "unacknowledged": [c for c in cards if c["status"] in _WAITING_FOR_ACK],
         "overdue": [c for c in cards if c["update_overdue"]],
+        "now_on_call": panels.on_call_now(runtime),
     }
 
 
@@ -204,4 +206,5 @@ def incident_page(
         + ",".join(view["roles_missing"]),
         "role_titles": {role.value: ROLE_TITLES[role] for role in Role},
         "severities": runtime.policy.severities,
+        **panels.incident_panels(runtime, state),
     }

@@ -1,0 +1,122 @@
+"""The war room's capability panels: status updates, changes, mitigations, runbooks, alerts,
+similar incidents and the post-mortem, read from the services in `runtime.extras`.
+
+A capability that is not installed, or that refuses a read, leaves its panel out (with the
+reason) instead of breaking the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from warroom.core.errors import WarroomError
+from warroom.core.runtime import Runtime
+from warroom.incidents.model import IncidentState
+
+UPDATE_STATUSES = ("investigating", "identified", "monitoring", "resolved")
+
+
+def _step_view(step: Any) -> dict[str, Any]:
+    kind = str(getattr(step, "kind", "manual"))
+    dangerous = bool(getattr(step, "dangerous", False))
+    try:
+        from warroom.workbench.runbooks import needs_approval
+
+        dangerous = dangerous or bool(needs_approval(step))
+    except (ImportError, AttributeError):  # pragma: no cover - older workbench
+        pass
+    return {
+        "id": step.id,
+        "title": step.title,
+        "kind": kind,
+        "automatic": bool(getattr(step, "automatic", False)),
+        "needs_approval": kind == "approval" or dangerous,
+    }
+
+
+def incident_panels(runtime: Runtime, state: IncidentState) -> dict[str, Any]:
+    """Everything the capability panels show for one incident (reads only)."""
+    extras = runtime.extras
+    public_id = state.public_id
+    out: dict[str, Any] = {"panel_errors": {}}
+    errors: dict[str, str] = out["panel_errors"]
+
+    comms = extras.get("comms")
+    out["has_comms"] = comms is not None
+    out["update_statuses"] = UPDATE_STATUSES
+    if comms is not None:
+        try:
+            out["status_updates"] = list(reversed(comms.service.updates(public_id)))[:5]
+        except WarroomError as exc:
+            errors["comms"] = exc.message
+
+    workbench = extras.get("workbench")
+    out["has_workbench"] = workbench is not None
+    if workbench is not None:
+        try:
+            out["changes"] = workbench.incident_changes(public_id)["changes"][:10]
+        except WarroomError as exc:
+            errors["changes"] = exc.message
+        try:
+            out["mitigations"] = workbench.suggestions(public_id)
+        except WarroomError as exc:
+            errors["mitigations"] = exc.message
+        out["runbooks"] = [
+            {
+                "id": loaded.runbook.id,
+                "title": loaded.runbook.title,
+                "steps": [_step_view(s) for s in loaded.runbook.steps],
+            }
+            for loaded in workbench.matching(state)
+        ]
+        out["step_runs"] = _step_runs(runtime, public_id)
+
+    alerts = extras.get("alerts")
+    out["has_alerts"] = alerts is not None
+    if alerts is not None:
+        try:
+            out["alerts"], _ = alerts.list_alerts(incident=public_id, limit=20)
+        except WarroomError as exc:
+            errors["alerts"] = exc.message
+
+    similarity = extras.get("similarity")
+    out["has_similar"] = similarity is not None
+    if similarity is not None:
+        try:
+            out["similar"] = similarity.similar(public_id, limit=5)
+        except WarroomError as exc:
+            errors["similar"] = exc.message
+
+    postmortems = extras.get("postmortems")
+    out["has_postmortem"] = postmortems is not None
+    if postmortems is not None:
+        try:
+            out["postmortem"] = postmortems.get(public_id)
+        except WarroomError as exc:
+            out["postmortem"] = None
+            out["postmortem_missing"] = exc.message
+    return out
+
+
+def _step_runs(runtime: Runtime, public_id: str) -> dict[str, dict[str, Any]]:
+    """The latest recorded result per `runbook/step` from the timeline."""
+    latest: dict[str, dict[str, Any]] = {}
+    for event in runtime.incidents.timeline(public_id, order="recorded"):
+        data = event.data
+        if "runbook" in data and "step" in data and event.type.startswith(("runbook", "approval")):
+            latest[f"{data['runbook']}/{data['step']}"] = {
+                "type": event.type,
+                "status": data.get("status") or event.type.replace("_", " "),
+                "by": event.actor,
+                "output": str(data.get("output") or "")[:500],
+            }
+    return latest
+
+
+def on_call_now(runtime: Runtime) -> list[dict[str, Any]] | None:
+    """Who is on call now per schedule, or None when the on-call package is not installed."""
+    oncall = runtime.extras.get("oncall")
+    if oncall is None:
+        return None
+    result: list[dict[str, Any]] = oncall.who_is_on_call()
+    return result
