@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import anyio
+import pytest
 from mcp import Client
 from starlette.testclient import TestClient
 
@@ -212,3 +213,41 @@ def test_a_permissive_policy_still_refuses_self_approval(
                 assert approved["approved"] is True
 
         anyio.run(session)
+
+
+@pytest.mark.parametrize(
+    ("agents", "author", "status", "rule"),
+    [
+        ({}, "bob", 403, "policy.agents.may_approve"),  # the default policy: agents never review
+        ({"may_approve": True}, "review-bot", 403, "no_self_approval"),  # its own hotfix
+        ({"may_approve": True}, "agent:review-bot", 403, "no_self_approval"),
+        ({"may_approve": True}, "bob", 200, None),  # someone else's, with permission
+    ],
+)
+def test_an_agent_reviews_a_hotfix_only_when_allowed_and_in_its_own_name(
+    settings: Settings,
+    clock: FixedClock,
+    agents: dict[str, bool],
+    author: str,
+    status: int,
+    rule: str | None,
+) -> None:
+    with _runtime(settings, clock, **agents) as runtime:
+        person = _rest(runtime, _token(runtime, "alice", "responder", kind="token"))
+        agent = _rest(runtime, _token(runtime, "review-bot", "responder"))
+        incident = person.post(
+            "/api/v1/incidents", json={"title": "x", "severity": "SEV1", "services": ["checkout"]}
+        ).json()["id"]
+        base = f"/api/v1/incidents/{incident}/hotfixes"
+        recorded = person.post(base, json={"name": "hf-1", "author": author})
+        assert recorded.status_code in (200, 201), recorded.text
+        # The agent claims the review was someone else's: it is recorded in its own name.
+        gates = {"gates": {"review": {"status": "passed", "by": "carol"}}}
+        reply = agent.post(f"{base}/hf-1/gates", json=gates)
+        assert reply.status_code == status, reply.text
+        if rule is not None:
+            assert reply.json()["error"]["details"]["rule"] == rule
+            assert "hotfix_gates_updated" not in _types(person, incident)
+            return
+        review = next(g for g in reply.json()["gates"] if g["gate"] == "review")
+        assert review["by"] == "agent:review-bot"

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, insert, select
 
-from warroom.agents.guardrails import require_agent_permission
+from warroom.agents.guardrails import refuse_self_approval, require_agent_permission
 from warroom.core import outbox
 from warroom.core.auth import SYSTEM, Principal
 from warroom.core.errors import Conflict, Forbidden, GuardFailed, InvalidInput, NotFound
 from warroom.incidents.model import Event, IncidentState
+from warroom.policy import Policy
 from warroom.workbench import correlation, executors, hotfix, mitigation
 from warroom.workbench import tables as wt
 from warroom.workbench.config import (
@@ -830,6 +831,7 @@ class Workbench:
         """Record a hotfix and run its quality gates; skipped gates become follow-ups."""
         principal.require("responder")
         answers = {k: v.model_dump() for k, v in request.gates.items()}
+        _guard_agent_review(self.runtime.policy, principal, answers, request.author)
 
         def build(state: IncidentState, now: datetime) -> list[Event]:
             if request.name in self._hotfixes(public_id):
@@ -865,6 +867,7 @@ class Workbench:
                 raise NotFound(f"no hotfix {name} on {public_id}")
             if entry["deployed"]:
                 raise Conflict(f"hotfix {name} is already deployed", code="already_deployed")
+            _guard_agent_review(self.runtime.policy, principal, answers, str(entry["author"]))
             merged = {**entry["answers"], **answers}
             results = self._evaluate(state, merged, str(entry["author"]))
             events = [
@@ -1232,3 +1235,17 @@ def verify_effect(payload: Mapping[str, Any], check: int, due_at: datetime) -> o
         incident_id=payload.get("incident_id"),
         dedup_key=f"verify:{payload['incident']}:{payload['verification']}:{check}",
     )
+
+
+def _guard_agent_review(
+    policy: Policy, principal: Principal, answers: dict[str, Any], author: str
+) -> None:
+    """An agent's hotfix review: only with the policy's permission, in its own name, and never
+    of its own hotfix (enforced here, not left to the prompt)."""
+    review = answers.get("review")
+    if not principal.is_agent or not review or review.get("status") != "passed":
+        return
+    require_agent_permission(principal, policy, "may_approve", "review a hotfix")
+    if author.strip() in (principal.actor, principal.actor.removeprefix("agent:")):
+        refuse_self_approval(principal, principal.actor, "hotfix")
+    review["by"] = principal.actor  # an agent cannot sign a review with someone else's name
