@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.cli import use_local_database
 from warroom.cli.main import app
 
 runner = CliRunner()
@@ -18,12 +19,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
-    monkeypatch.setenv("WARROOM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("WARROOM_DATABASE_URL", database_url)
-    monkeypatch.setenv("WARROOM_ACTOR", "alice")
-    for name in ("WARROOM_SERVER", "WARROOM_TOKEN", "WARROOM_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+    return use_local_database(monkeypatch, tmp_path, database_url)
 
 
 def wr(*args: str) -> Any:
