@@ -401,3 +401,12 @@ def test_pagination_with_a_service_filter_visits_each_incident_once(api: Api) ->
         if cursor is None:
             break
     assert seen == ["p4", "p3", "p1", "p0"]
+
+
+def test_timeline_filtered_by_event_type(runtime: Any, api: Api) -> None:
+    incident = declare(api)["id"]
+    api.ok("POST", f"/api/v1/incidents/{incident}/notes", json={"text": "one"})
+    api.ok("POST", f"/api/v1/incidents/{incident}/acknowledge")
+    kept = runtime.incidents.timeline(incident, types=("acknowledged", "declared"))
+    assert [e.type for e in kept] == ["declared", "acknowledged"]
+    assert runtime.incidents.timeline(incident, types=()) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -76,7 +76,10 @@ class IncidentService:
         with self.db.read() as conn:
             return IncidentState.from_dict(self._row(conn, public_id).state)
 
-    def timeline(self, public_id: str, *, order: str = "occurred") -> list[Event]:
+    def timeline(
+        self, public_id: str, *, order: str = "occurred", types: Collection[str] | None = None
+    ) -> list[Event]:
+        """The incident's events; `types` keeps only those event types (filtered in SQL)."""
         e = tables.events
         # Raw columns: parsing ISO text and JSON ourselves is several times faster than the
         # generic type processors, and timelines of thousands of events are read often.
@@ -92,7 +95,10 @@ class IncidentService:
                     type_coerce(e.c.recorded_at, raw),
                     type_coerce(e.c.data, raw),
                 )
-                .where(e.c.incident_id == incident_id)
+                .where(
+                    e.c.incident_id == incident_id,
+                    *([e.c.type.in_(list(types))] if types is not None else []),
+                )
                 .order_by(e.c.seq)
             ).all()
         events = [

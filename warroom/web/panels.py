@@ -98,10 +98,14 @@ def incident_panels(runtime: Runtime, state: IncidentState) -> dict[str, Any]:
     return out
 
 
+_STEP_EVENTS = ("runbook_step_ran", "approval_requested", "approval_granted")
+
+
 def _step_runs(runtime: Runtime, public_id: str) -> dict[str, dict[str, Any]]:
     """The latest recorded result per `runbook/step` from the timeline."""
     latest: dict[str, dict[str, Any]] = {}
-    for event in runtime.incidents.timeline(public_id, order="recorded"):
+    # Only the step events: a long timeline is mostly notes, and this runs on every live update.
+    for event in runtime.incidents.timeline(public_id, order="recorded", types=_STEP_EVENTS):
         data = event.data
         if "runbook" in data and "step" in data and event.type.startswith(("runbook", "approval")):
             latest[f"{data['runbook']}/{data['step']}"] = {
