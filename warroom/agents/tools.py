@@ -317,7 +317,8 @@ async def who_is_on_call(
 @tool(scope="responder", title="Page someone")
 async def page(
     target: Annotated[
-        str, Field(description="person:NAME, team:NAME or schedule:NAME", max_length=200)
+        str,
+        Field(description="person:NAME, team:NAME, schedule:NAME or manager:TEAM", max_length=200),
     ],
     message: Annotated[str, Field(min_length=1, max_length=4000)],
     severity: Annotated[str | None, Field(description="A severity id or alias")] = None,

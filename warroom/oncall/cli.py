@@ -396,7 +396,7 @@ def escalation_update(
 def contact_set(
     ctx: typer.Context, name: str, targets: list[str], as_json: JsonOpt = False
 ) -> None:
-    """Map a policy contact (legal, security...) to person:/team:/schedule: targets."""
+    """Map a policy contact (legal, security...) to person:/team:/schedule:/manager: targets."""
     data = call(ctx, "PUT", f"{BASE}/contacts/{name}", json={"targets": targets})
     _done(as_json, data, f"contact {name} → {', '.join(targets)}")
 

@@ -12,7 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from warroom.oncall import schedule as sm
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
-TARGET = re.compile(r"^(person|team|schedule):[a-z0-9][a-z0-9._-]{0,79}$")
+# `manager:TEAM` is a team's manager; `manager:*` the managers of the teams owning the
+# incident's services (it reaches nobody outside an incident).
+TARGET = re.compile(r"^(?:(person|team|schedule|manager):[a-z0-9][a-z0-9._-]{0,79}|manager:\*)$")
+TARGET_HELP = "person:NAME, team:NAME, schedule:NAME, manager:TEAM or manager:*"
 
 
 class Model(BaseModel):
@@ -36,7 +39,7 @@ def _tz(value: str) -> str:
 def _targets(value: list[str]) -> list[str]:
     bad = [t for t in value if not TARGET.match(t)]
     if bad:
-        raise ValueError(f"targets look like person:NAME, team:NAME or schedule:NAME: {bad}")
+        raise ValueError(f"targets look like {TARGET_HELP}: {bad}")
     return value
 
 
@@ -193,15 +196,20 @@ class ContactTargetsIn(Model):
 class OncallSection(Model):
     """The `oncall:` config section."""
 
-    # policy contact name -> targets (person:, team:, schedule:)
+    # policy contact name -> targets (person:, team:, schedule:, manager:)
     contacts: dict[str, list[str]] = Field(default_factory=dict)
+    # Policy contacts that, when nobody mapped them, reach the managers of the teams owning
+    # the incident's services (the seeds' "escalate to the engineering manager").
+    manager_contacts: list[str] = Field(default_factory=lambda: ["engineering_manager"])
     escalation_policies: list[EscalationPolicyIn] = Field(default_factory=list)
     default_escalation_policy: str | None = None
     ack_link_ttl_minutes: int = Field(default=24 * 60, ge=1)
 
 
 class PageIn(Model):
-    target: str = Field(description="person:NAME, team:NAME or schedule:NAME (or a bare name)")
+    target: str = Field(
+        description="person:NAME, team:NAME, schedule:NAME or manager:TEAM (or a bare name)"
+    )
     message: str = Field(min_length=1, max_length=4000)
     severity: str | None = None
 

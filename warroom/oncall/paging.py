@@ -303,7 +303,7 @@ def _people_for(
             holder = state.roles.get(name)
             found = service.resolve(conn, f"person:{holder}", now) if holder else []
         else:
-            found = service.resolve(conn, target, now)
+            found = service.resolve(conn, target, now, state.services)
         if not found:
             unreached.append(target)
         people += [p for p in found if p not in people]

@@ -4,6 +4,7 @@ and the resolver from targets (person/team/schedule/contact) to the people to no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -362,8 +363,10 @@ class OncallService:
         with self.db.read() as conn:
             for target in targets:
                 kind, _, name = target.partition(":")
+                if target == "manager:*":
+                    continue
                 try:
-                    self._get(conn, kind, name)
+                    self._get(conn, "team" if kind == "manager" else kind, name)
                 except NotFound as exc:
                     raise InvalidInput(f"target {target}: {exc.message}") from None
 
@@ -404,8 +407,13 @@ class OncallService:
 
     # ---- resolution --------------------------------------------------------------------
 
-    def resolve(self, conn: Connection, target: str, at: datetime) -> list[str]:
-        """The people a target reaches at `at` (a schedule's on-call, a team's members)."""
+    def resolve(
+        self, conn: Connection, target: str, at: datetime, services: Sequence[str] = ()
+    ) -> list[str]:
+        """The people a target reaches at `at` (a schedule's on-call, a team's members).
+
+        `services` are the incident's, for `manager:*` and unmapped manager contacts.
+        """
         kind, _, name = target.partition(":")
         t = tables.people
         if kind == "person":
@@ -414,6 +422,16 @@ class OncallService:
         if kind == "team":
             row = conn.execute(select(tables.teams).where(tables.teams.c.name == name)).first()
             return list(row.members) if row else []
+        if kind == "manager":
+            teams = self.owning_teams(services) if name == "*" else [name]
+            tt = tables.teams
+            rows = conn.execute(
+                select(tt.c.name, tt.c.manager).where(
+                    tt.c.name.in_(teams), tt.c.manager.is_not(None)
+                )
+            ).all()
+            by_team = {r.name: r.manager for r in rows}
+            return list(dict.fromkeys(by_team[team] for team in teams if team in by_team))
         if kind == "schedule":
             try:
                 person = sm.on_call(self.load_schedule(conn, name), at)
@@ -421,13 +439,26 @@ class OncallService:
                 return []
             return [person] if person else []
         if kind == "contact":
+            mapped = self._contact_targets(conn, name)
+            subs = mapped["targets"]
+            if mapped["source"] is None and name in self.section.manager_contacts:
+                subs = ["manager:*"]
             people: list[str] = []
-            for sub in self._contact_targets(conn, name)["targets"]:
-                people += [p for p in self.resolve(conn, sub, at) if p not in people]
+            for sub in subs:
+                people += [p for p in self.resolve(conn, sub, at, services) if p not in people]
             return people
         if kind == "role":
             return []  # roles resolve against an incident (see paging)
         return []
+
+    def owning_teams(self, services: Sequence[str]) -> list[str]:
+        """The teams owning these services, from the service catalog's `owner_team`."""
+        teams: list[str] = []
+        for name in services:
+            service = self.runtime.config.service(name)
+            if service is not None and service.owner_team and service.owner_team not in teams:
+                teams.append(service.owner_team)
+        return teams
 
     def person_methods(
         self, conn: Connection, name: str, severity: str | None
