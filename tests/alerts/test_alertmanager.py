@@ -231,3 +231,24 @@ def test_silence_validation(api: Api) -> None:
     assert status == 422  # matches everything
     status, _ = api.post("/api/v1/silences", json={"matchers": ["a=b"], "comment": " "})
     assert status == 422
+
+
+def test_a_more_severe_alert_raises_the_incidents_severity(api: Api, am_key: str) -> None:
+    first = am_alert(fingerprint="eeee000000000001", severity="error")
+    incident = post_am(api, am_key, am_payload([first]))[1]["incidents"][0]
+    assert api.ok("GET", f"/api/v1/incidents/{incident}")["severity"] == "SEV3"
+    worse = am_alert(fingerprint="eeee000000000002", instance="pod-2", severity="P0")
+    body = post_am(api, am_key, am_payload([first, worse]))[1]
+    assert body["incidents"] == [incident]
+    assert api.ok("GET", f"/api/v1/incidents/{incident}")["severity"] == "SEV1"
+    events = api.ok("GET", f"/api/v1/incidents/{incident}/timeline")["events"]
+    raised = [e["data"] for e in events if e["type"] == "severity_changed"]
+    assert (
+        raised == [{"from": "SEV3", "to": "SEV1", "reason": raised[0]["reason"]}]
+        and "SEV1 alert joined" in raised[0]["reason"]
+    )
+    # a less severe alert joining later never lowers it
+    milder = am_alert(fingerprint="eeee000000000003", instance="pod-3", severity="warning")
+    post_am(api, am_key, am_payload([first, worse, milder]))
+    assert api.ok("GET", f"/api/v1/incidents/{incident}")["severity"] == "SEV1"
+    assert timeline_types(api, incident).count("severity_changed") == 1

@@ -171,6 +171,7 @@ class _IncidentInfo:
     resolved_at: datetime | None
     source: str
     status: str = "triggered"
+    severity: str | None = None
 
 
 @dataclass
@@ -721,6 +722,7 @@ class AlertService:
                 resolved_at=row.resolved_at,
                 source=str((row.state or {}).get("source", "manual")),
                 status=str((row.state or {}).get("status", "triggered")),
+                severity=(row.state or {}).get("severity"),
             )
             plan.incidents[incident_id] = info
         return info
@@ -745,6 +747,7 @@ class AlertService:
             except NotFound:
                 info = None
         if info is not None and info.open:
+            self._raise_severity(plan, info, decision, item, now)
             return info.id
         policy = self.runtime.policy
         recurrence = (
@@ -777,6 +780,7 @@ class AlertService:
                     Event("flag_set", ACTOR, now, flag),
                 )
                 info.open = True
+                self._raise_severity(plan, info, decision, item, now)
                 return info.id
             new_id = self._declare(conn, plan, decision, item, integration, now, info.public_id)
             plan.add(
@@ -791,6 +795,28 @@ class AlertService:
         new_id = self._declare(conn, plan, decision, item, integration, now, None)
         self._link_group(conn, plan, group_id, new_id, now)
         return new_id
+
+    def _raise_severity(
+        self,
+        plan: _Plan,
+        info: _IncidentInfo,
+        decision: domain.RouteDecision,
+        item: AlertIn,
+        now: datetime,
+    ) -> None:
+        """A more severe alert joining an open incident raises the incident's severity.
+
+        Never lowers it: a person decides that (and may lower it again after a raise).
+        """
+        policy = self.runtime.policy
+        if info.severity not in policy.severity_ids():  # e.g. a scale changed since
+            return
+        if policy.rank(decision.severity) >= policy.rank(str(info.severity)):
+            return
+        reason = f"a {decision.severity} alert joined: {item.summary[:200]!r}"
+        data = {"from": info.severity, "to": decision.severity, "reason": reason}
+        plan.add(info.id, Event("severity_changed", ACTOR, now, data))
+        info.severity = decision.severity
 
     def _link_group(
         self, conn: Connection, plan: _Plan, group_id: int, incident_id: int, now: datetime
@@ -842,7 +868,12 @@ class AlertService:
             data["recurrence_of"] = recurrence_of
         incident_id, state = self.runtime.incidents.insert_declared(conn, ACTOR, data, now)
         plan.incidents[incident_id] = _IncidentInfo(
-            id=incident_id, public_id=state.public_id, open=True, resolved_at=None, source="alert"
+            id=incident_id,
+            public_id=state.public_id,
+            open=True,
+            resolved_at=None,
+            source="alert",
+            severity=state.severity,
         )
         plan.events.setdefault(incident_id, [])
         return incident_id
