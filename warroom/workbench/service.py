@@ -1166,9 +1166,8 @@ class Workbench:
 
     def verification_status(self, public_id: str) -> dict[str, Any]:
         state = self.runtime.incidents.get(public_id)
-        events = [
-            e.to_dict() for e in self.runtime.incidents.timeline(public_id, types=VERIFICATION_EVENTS)
-        ]
+        found = self.runtime.incidents.timeline(public_id, types=VERIFICATION_EVENTS)
+        events = [e.to_dict() for e in found]
         window = self.runtime.policy.severity(state.severity).verification_window
         return {
             "incident": state.public_id,
