@@ -13,19 +13,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.test_browser import (  # noqa: F401 - fixtures
-    PASSWORD,
-    _free_port,
-    browser,
-    open_as,
-    playwright,
-    shot,
-)
+from tests.web import test_browser as base
+from tests.web.test_browser import PASSWORD, _free_port, playwright, shot
 from warroom.core.runtime import Runtime
 from warroom.core.settings import Settings
 from warroom.web import users
 
 pytestmark = pytest.mark.browser
+
+# The browser fixtures of test_browser.py, with this module's own server (below).
+browser = base.browser
+open_as = base.open_as
 
 XSS = '<script>window.pwned = 1</script>\n\n<img src="x" onerror="window.pwned = 2">'
 
