@@ -129,6 +129,7 @@ def test_alerts_similar_and_postmortem_panels(
     similar = alice.get(f"/incidents/{incident}/panels/similar")
     assert similar.status_code == 200 and f'href="/incidents/{older}"' in similar.text
     assert alice.get(f"/incidents/{incident}/panels/nope").status_code == 404
+    assert alice.get("/incidents/INC-NOPE/panels/similar").status_code == 404
     assert "Post-mortem" in page
     runtime.extras["postmortems"].ensure(ALICE, incident, on_demand=True)
     page = alice.get(f"/incidents/{incident}").text

@@ -29,7 +29,12 @@ async def lazy_panel(
     if name not in panels.LAZY_PANELS:
         raise NotFound(f"no panel {name}")
     public_id = public_id.strip().upper()[:64]
-    context = await run_in_threadpool(panels.lazy_panel, runtime, public_id, name)
+
+    def load() -> dict[str, Any]:
+        runtime.incidents.get(public_id)  # an unknown incident is a 404, not a panel error
+        return panels.lazy_panel(runtime, public_id, name)
+
+    context = await run_in_threadpool(load)
     return render(
         request, f"_panel_{name}.html", {**context, "public_id": public_id}, session=session
     )
