@@ -147,6 +147,11 @@ def test_action_items_add_edit_assign_done_delete(
         refused = alice.post_form(f"{base}/{item['id']}", form)
         assert refused.status_code == 422 and message in refused.text, refused.text[-800:]
     assert items.get(item["id"]) == before
+    refused = alice.post_form(base, {"title": "Page the DBA", "due": "someday", "new_item": "1"})
+    assert refused.status_code == 422 and "due date" in refused.text
+    assert 'id="new-item-title" name="title" required maxlength="500" value="Page the DBA"' in (
+        refused.text
+    )
     assert alice.post_form(base, {"title": ""}).status_code == 422
     assert len(items.list(ListActions(incident=incident))) == 1
 
