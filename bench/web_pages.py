@@ -3,7 +3,8 @@
 Loads `warroom demo` into a fresh SQLite data dir, adds --open open incidents (each with a
 few notes), --resolved resolved ones and one incident with --timeline notes, logs in, then
 times GET requests through the ASGI app in-process (routing, session lookup, queries, Jinja
-rendering; no network). "first" is the first request (Markdown render cache cold):
+rendering; no network). The war room's lazy panels (fetched once after the page, never on
+live updates) are timed apart. "first" is the first request (Markdown render cache cold):
 
     python bench/web_pages.py                        # 50 open + 500 resolved extra
     python bench/web_pages.py --open 200 --resolved 5000 --rounds 100
@@ -83,6 +84,7 @@ def main() -> None:
         runtime.close()
         runtime = Runtime.build(settings)  # the real clock from here on
         sev1 = next(i["id"] for i in demo["incidents"] if i["severity"] == "SEV1")
+        sev2 = next(i["id"] for i in demo["incidents"] if i["severity"] == "SEV2")
         with TestClient(create_app(runtime)) as client:
             page = client.get("/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
@@ -94,6 +96,10 @@ def main() -> None:
                 ("dashboard", "/"),
                 ("incident page (SEV1 war room)", f"/incidents/{sev1}"),
                 (f"incident page ({args.timeline} notes)", f"/incidents/{long_one}"),
+                ("  its suspected changes (lazy)", f"/incidents/{long_one}/panels/changes"),
+                ("  its similar incidents (lazy)", f"/incidents/{long_one}/panels/similar"),
+                ("post-mortem page (SEV2, published)", f"/incidents/{sev2}/postmortem"),
+                ("status page admin", "/admin/statuspage"),
                 ("incident list (open)", "/incidents"),
                 ("incident list (search, all)", "/incidents?state=all&q=bench"),
             ):

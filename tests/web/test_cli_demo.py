@@ -81,5 +81,12 @@ def test_demo_loads_a_living_system(runtime: Runtime, clock: FixedClock) -> None
         assert "LBTargetsUnhealthy" in page.text or "targets unhealthy" in page.text
         assert "infra PR #4412" in page.text or "3.8.1" in page.text
         assert "published" in client.get(f"/incidents/{sev2.public_id}").text
+        # The post-mortem page and the status page admin have something to show.
+        pm = client.get(f"/incidents/{sev2.public_id}/postmortem").text
+        assert "<code>DB_POOL_SIZE=5</code>" in pm and "root cause: configuration" in pm
+        assert '<span class="item-status">done</span>' in pm
+        admin = client.get("/admin/statuspage").text
+        assert "Checkout database upgrade" in admin and "Public API" in admin
+        assert "major outage" in admin
     with pytest.raises(Exception, match="empty database"):
         load_into(runtime, clock)

@@ -72,7 +72,13 @@ def test_changes_mitigations_and_runbook_steps(
     )
     incident = runtime.incidents.declare(ALICE, request).public_id
     page = alice.get(f"/incidents/{incident}").text
-    assert "Suspected changes" in page and "v2.3.1" in page
+    # The suspected changes load after the page (htmx), from their own fragment.
+    assert f'hx-get="/incidents/{incident}/panels/changes"' in page
+    assert "min before (score" not in page
+    changes = alice.get(f"/incidents/{incident}/panels/changes")
+    assert changes.status_code == 200
+    assert "Suspected changes" in changes.text and "v2.3.1" in changes.text
+    assert "<html" not in changes.text
     assert "Mitigation suggestions" in page
     assert "service_down" in page and "Run</button>" in page
     ran = alice.post_form(
@@ -113,10 +119,21 @@ def test_alerts_similar_and_postmortem_panels(
     page = alice.get(f"/incidents/{incident}").text
     assert "Alerts" in page and "No alert attached." in page
     assert "Similar past incidents" in page
+    assert f'hx-get="/incidents/{incident}/panels/similar"' in page
+    older = runtime.incidents.declare(
+        ALICE,
+        schemas.DeclareIn(
+            title="Checkout was down", severity="SEV2", services=["checkout"], type="service_outage"
+        ),
+    ).public_id
+    similar = alice.get(f"/incidents/{incident}/panels/similar")
+    assert similar.status_code == 200 and f'href="/incidents/{older}"' in similar.text
+    assert alice.get(f"/incidents/{incident}/panels/nope").status_code == 404
+    assert alice.get("/incidents/INC-NOPE/panels/similar").status_code == 404
     assert "Post-mortem" in page
     runtime.extras["postmortems"].ensure(ALICE, incident, on_demand=True)
     page = alice.get(f"/incidents/{incident}").text
-    assert f"/api/v1/incidents/{incident}/postmortem?format=html" in page
+    assert f'href="/incidents/{incident}/postmortem"' in page
     assert "draft" in page
 
 

@@ -231,8 +231,7 @@ class CommsService:
     def updates(self, public_id: str) -> list[dict[str, Any]]:
         return [
             {"occurred_at": e.occurred_at.isoformat(), "actor": e.actor, **dict(e.data)}
-            for e in self.incidents.timeline(public_id)
-            if e.type == "status_update_published"
+            for e in self.incidents.timeline(public_id, types=("status_update_published",))
         ]
 
     # ---- resolution ----------------------------------------------------------------------

@@ -502,3 +502,29 @@ def merge_human_sections(fresh: str, previous: str) -> str:
             out.append(f"## {heading}")
             out.append(text)
     return "\n".join(out).rstrip() + "\n"
+
+
+def sections(body: str) -> list[tuple[str, str]]:
+    """The document's `## ` sections as (heading, text), in order (the preamble left out)."""
+    return [(heading, text.strip("\n")) for heading, text in _split(body) if heading]
+
+
+def replace_section(body: str, heading: str, text: str) -> str:
+    """The document with the text under `## heading` replaced; other sections untouched.
+
+    Raises KeyError when there is no such section. A line starting with `## ` inside `text`
+    would start a new section, so it is refused with ValueError.
+    """
+    if any(line.startswith("## ") for line in text.splitlines()):
+        raise ValueError("a section's text cannot contain a '## ' heading line")
+    parts = _split(body)
+    wanted = heading.strip().lower()
+    index = next((n for n, (h, _) in enumerate(parts) if h and h.lower() == wanted), None)
+    if index is None:
+        raise KeyError(heading)
+    out: list[str] = []
+    for n, (h, old) in enumerate(parts):
+        if h:
+            out.append(f"## {h}")
+        out.append("\n" + text.strip("\n") + "\n" if n == index else old)
+    return "\n".join(out).rstrip() + "\n"

@@ -202,6 +202,7 @@ def load_into(
         ),
     ).public_id
     at(now)
+    _status_page(runtime, alice, now)
     return {
         "incidents": [
             {"id": sev1, "severity": svc.get(sev1).severity, "title": svc.get(sev1).title},
@@ -276,6 +277,33 @@ def _alert_sev1(runtime: Runtime, admin: Principal, t1: Any, *, again: bool = Fa
     return str(incident) if incident else None
 
 
+def _status_page(runtime: Runtime, admin: Principal, now: Any) -> None:
+    """Components for the public services and tomorrow night's maintenance window."""
+    comms = runtime.extras.get("comms")
+    if comms is None:
+        return
+    from warroom.comms.statuspage import ComponentIn, ComponentPatch, MaintenanceIn
+
+    page = comms.statuspage
+    for n, (slug, name) in enumerate(
+        (("public-api", "Public API"), ("checkout", "Checkout"), ("search", "Search"))
+    ):
+        page.create_component(admin, ComponentIn(slug=slug, name=name, service=slug, position=n))
+    page.update_component(admin, "public-api", ComponentPatch(status="major_outage"))
+    page.update_component(admin, "search", ComponentPatch(status="degraded_performance"))
+    start = (now + timedelta(days=1)).replace(hour=2, minute=0, second=0, microsecond=0)
+    page.schedule_maintenance(
+        admin,
+        MaintenanceIn(
+            name="Checkout database upgrade",
+            body="Checkout is read-only for up to 30 minutes.",
+            components=["checkout"],
+            scheduled_for=start,
+            scheduled_until=start + timedelta(minutes=30),
+        ),
+    )
+
+
 def _run_first_manual_step(runtime: Runtime, who: Principal, public_id: str) -> None:
     from warroom.workbench.schemas import RunIn
 
@@ -295,16 +323,31 @@ def _publish_postmortem(
     items = runtime.extras.get("action_items")
     if postmortems is None or items is None:
         return
-    from warroom.postmortems.schemas import ActionItemIn
+    from warroom.postmortems import draft
+    from warroom.postmortems.schemas import ActionItemIn, ActionItemPatch
 
-    postmortems.ensure(carol, public_id, on_demand=True)
+    pm = postmortems.ensure(carol, public_id, on_demand=True)
+    body = pm["body"]
+    for heading, text in (
+        ("Root cause", "payments-api 2.14.0 shipped `DB_POOL_SIZE=5` (was 50): a default in "
+         "the new config loader. Under normal checkout load the pool queued requests, and "
+         "payment calls timed out waiting for a connection."),
+        ("What went well", "- The deploy was correlated within minutes.\n"
+         "- Rolling back took 11 minutes."),
+        ("Lessons learned", "- Config defaults need the same review as code.\n"
+         "- Pool wait time was not alerted on."),
+    ):  # fmt: skip
+        body = draft.replace_section(body, heading, text)
+    postmortems.edit(carol, public_id, body=body, version=None, root_cause_category="configuration")
     for title, kind, owner in (
         ("Validate DB_POOL_SIZE against the service's minimum in CI", "prevent", "bob"),
         ("Alert on connection-pool wait p99 above 500 ms", "detect", "carol"),
         ("Canary payments-api rollouts at 5 % for 15 minutes", "mitigate", "dave"),
     ):
         due = now + timedelta(days=14)
-        body = ActionItemIn(title=title, owner=owner, type=kind, due_at=due)
-        items.create(carol, public_id, body)
+        item = ActionItemIn(title=title, owner=owner, type=kind, due_at=due)
+        created = items.create(carol, public_id, item)
+        if kind == "detect":  # one is done already
+            items.update(carol, created["id"], ActionItemPatch(status="done"))
     postmortems.submit(carol, public_id, reviewers=["alice"])
     postmortems.publish(alice, public_id)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from warroom.core.errors import WarroomError
+from warroom.core.errors import NotFound, WarroomError
 from warroom.core.runtime import Runtime
+from warroom.incidents.lifecycle import allowed_moves
 from warroom.incidents.model import IncidentState
 
 UPDATE_STATUSES = ("investigating", "identified", "monitoring", "resolved")
@@ -53,10 +54,8 @@ def incident_panels(runtime: Runtime, state: IncidentState) -> dict[str, Any]:
     workbench = extras.get("workbench")
     out["has_workbench"] = workbench is not None
     if workbench is not None:
-        try:
-            out["changes"] = workbench.incident_changes(public_id)["changes"][:10]
-        except WarroomError as exc:
-            errors["changes"] = exc.message
+        # Suspected changes and similar incidents load lazily (`lazy_panel`): not on every
+        # live update.
         try:
             out["mitigations"] = workbench.suggestions(public_id)
         except WarroomError as exc:
@@ -70,6 +69,10 @@ def incident_panels(runtime: Runtime, state: IncidentState) -> dict[str, Any]:
             for loaded in workbench.matching(state)
         ]
         out["step_runs"] = _step_runs(runtime, public_id)
+        try:
+            out["verification"] = verification_view(workbench, state)
+        except WarroomError as exc:
+            errors["verification"] = exc.message
 
     alerts = extras.get("alerts")
     out["has_alerts"] = alerts is not None
@@ -79,13 +82,7 @@ def incident_panels(runtime: Runtime, state: IncidentState) -> dict[str, Any]:
         except WarroomError as exc:
             errors["alerts"] = exc.message
 
-    similarity = extras.get("similarity")
-    out["has_similar"] = similarity is not None
-    if similarity is not None:
-        try:
-            out["similar"] = similarity.similar(public_id, limit=5)
-        except WarroomError as exc:
-            errors["similar"] = exc.message
+    out["has_similar"] = extras.get("similarity") is not None
 
     postmortems = extras.get("postmortems")
     out["has_postmortem"] = postmortems is not None
@@ -96,6 +93,85 @@ def incident_panels(runtime: Runtime, state: IncidentState) -> dict[str, Any]:
             out["postmortem"] = None
             out["postmortem_missing"] = exc.message
     return out
+
+
+LAZY_PANELS = ("changes", "similar")
+
+
+def lazy_panel(runtime: Runtime, public_id: str, name: str) -> dict[str, Any]:
+    """One of the panels the war room loads after the page (htmx `load`), not on live updates.
+
+    Returns `{"items": [...]}` or `{"error": "..."}`; NotFound when the capability is missing.
+    """
+    if name == "changes":
+        workbench = runtime.extras.get("workbench")
+        if workbench is None:
+            raise NotFound("the workbench capability is not installed")
+        try:
+            return {"items": workbench.incident_changes(public_id)["changes"][:10]}
+        except WarroomError as exc:
+            return {"error": exc.message}
+    if name == "similar":
+        similarity = runtime.extras.get("similarity")
+        if similarity is None:
+            raise NotFound("the similarity capability is not installed")
+        try:
+            return {"items": similarity.similar(public_id, limit=5)}
+        except WarroomError as exc:
+            return {"error": exc.message}
+    raise NotFound(f"no panel {name}")
+
+
+def verification_view(workbench: Any, state: IncidentState) -> dict[str, Any]:
+    """The incident's verification window: the current one's start, end, checks and outcome.
+
+    A window starts when the incident moves to monitoring or a mitigation succeeds (the
+    workbench's reactor); a responder may confirm stability by hand.
+    """
+    status = workbench.verification_status(state.public_id)
+    events: list[dict[str, Any]] = status["events"]
+    current: dict[str, Any] | None = None
+    outcome: dict[str, Any] | None = None
+    manual: dict[str, Any] | None = None
+    for event in events:
+        data = event["data"]
+        if event["type"] == "verification_started":
+            current, outcome = event, None
+        elif data.get("verification") == "manual":
+            manual = event
+        elif current is not None and data.get("verification") == current["data"].get(
+            "verification"
+        ):
+            outcome = event
+    if status["regressed"]:
+        phase = "regressed"
+    elif status["passed"]:
+        phase = "passed"
+    elif outcome is not None:
+        phase = outcome["type"].removeprefix("verification_")
+    elif current is not None:
+        phase = "running"
+    else:
+        phase = "not started"
+    window = status["window_seconds"]
+    started = current["data"] if current else {}
+    found = outcome["data"] if outcome else {}
+    return {
+        "phase": phase,
+        "window_seconds": window,
+        "started_at": current["occurred_at"] if current else None,
+        "ends_at": started.get("ends_at"),
+        "trigger": started.get("trigger"),
+        "checks": list(started.get("checks") or []),
+        "results": list(found.get("checks") or found.get("failures") or []),
+        "reason": found.get("reason"),
+        "manual": manual,
+        "passed": status["passed"],
+        "regressed": status["regressed"],
+        "can_confirm": state.is_open and not status["passed"],
+        "can_start": window is not None
+        and any(move.value == "monitoring" for move in allowed_moves(state.status)),
+    }
 
 
 _STEP_EVENTS = ("runbook_step_ran", "approval_requested", "approval_granted")

@@ -72,6 +72,12 @@ log = logging.getLogger("warroom.workbench")
 AUTO_RUN = "runbook_auto"
 CORRELATE = "correlate_changes"
 VERIFY = "verification_check"
+VERIFICATION_EVENTS = (
+    "verification_started",
+    "verification_passed",
+    "verification_regressed",
+    "verification_inconclusive",
+)
 OUTPUT_LIMIT = 4000
 
 
@@ -654,8 +660,9 @@ class Workbench:
     def _tried(self, public_id: str) -> dict[str, str]:
         return mitigation.latest_outcomes(
             e.data
-            for e in self.runtime.incidents.timeline(public_id, order="recorded")
-            if e.type == "mitigation_applied"
+            for e in self.runtime.incidents.timeline(
+                public_id, order="recorded", types=("mitigation_applied",)
+            )
         )
 
     def _suggestions(
@@ -980,9 +987,9 @@ class Workbench:
 
     def _current_verification(self, public_id: str) -> str | None:
         current = None
-        for event in self.runtime.incidents.timeline(public_id, order="recorded"):
-            if event.type == "verification_started":
-                current = str(event.data.get("verification"))
+        started = ("verification_started",)
+        for event in self.runtime.incidents.timeline(public_id, order="recorded", types=started):
+            current = str(event.data.get("verification"))
         return current
 
     def verify_once(self, payload: Mapping[str, Any]) -> list[Any]:
@@ -1159,11 +1166,8 @@ class Workbench:
 
     def verification_status(self, public_id: str) -> dict[str, Any]:
         state = self.runtime.incidents.get(public_id)
-        events = [
-            e.to_dict()
-            for e in self.runtime.incidents.timeline(public_id)
-            if e.type.startswith("verification_")
-        ]
+        found = self.runtime.incidents.timeline(public_id, types=VERIFICATION_EVENTS)
+        events = [e.to_dict() for e in found]
         window = self.runtime.policy.severity(state.severity).verification_window
         return {
             "incident": state.public_id,
