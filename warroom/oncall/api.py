@@ -178,7 +178,8 @@ def _feed_auth(request: Request, runtime: Runtime, path: str, key: str | None) -
     get_principal(request, runtime).require("viewer")
 
 
-def _feed_url(runtime: Runtime, path: str) -> str:
+def feed_url(runtime: Runtime, path: str) -> str:
+    """The calendar feed's URL with its signed key (the web schedule page shows it too)."""
     with runtime.db.write() as conn:
         secret = links.secret(conn)
     return f"{runtime.settings.public_url()}{path}?key={links.feed_key(secret, path)}"
@@ -188,7 +189,7 @@ def _feed_url(runtime: Runtime, path: str) -> str:
 def schedule_feed_url(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> Any:
     principal.require("viewer")
     svc(runtime).show("schedule", name)
-    return {"url": _feed_url(runtime, f"/api/v1/oncall/schedules/{name}/calendar.ics")}
+    return {"url": feed_url(runtime, f"/api/v1/oncall/schedules/{name}/calendar.ics")}
 
 
 @router.get("/schedules/{name}/calendar.ics")
@@ -206,7 +207,7 @@ def schedule_feed(
 def person_feed_url(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> Any:
     principal.require("viewer")
     svc(runtime).show("person", name)
-    return {"url": _feed_url(runtime, f"/api/v1/oncall/people/{name}/calendar.ics")}
+    return {"url": feed_url(runtime, f"/api/v1/oncall/people/{name}/calendar.ics")}
 
 
 @router.get("/people/{name}/calendar.ics")

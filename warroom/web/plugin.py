@@ -10,13 +10,13 @@ from fastapi.staticfiles import StaticFiles
 
 from warroom.core.errors import WarroomError
 from warroom.core.runtime import Runtime
-from warroom.web import capability_pages, pages
+from warroom.web import capability_pages, oncall_pages, pages, service_pages
 from warroom.web.cli import register_cli as register_cli
 from warroom.web.live import LiveHub
 from warroom.web.routes import LoginThrottle, api_router, router
 from warroom.web.security import SecurityHeaders
 
-routers = [api_router, router, capability_pages.router]
+routers = [api_router, router, capability_pages.router, oncall_pages.router, service_pages.router]
 
 pages.register_nav("Dashboard", "/", order=0)
 pages.register_nav("Incidents", "/incidents", order=10)
