@@ -718,3 +718,77 @@ def test_teams_create_edit_and_refuse_unknown_people(
     refused = bob.post_form("/oncall/teams/payments/delete")
     assert refused.status_code == 422 and "owner of payments-api" in refused.text
     assert _names(runtime, "team") == ["payments"]
+
+
+# ---- the demo ------------------------------------------------------------------------------------
+
+
+def test_demo_with_its_catalog_fills_the_services_and_on_call_pages(
+    settings: Settings, clock: FixedClock
+) -> None:
+    from starlette.testclient import TestClient
+
+    from tests.web.conftest import login
+    from warroom.api.app import create_app
+    from warroom.core.config import load_config
+    from warroom.web.demo import load_into
+    from warroom.web.demo_oncall import CATALOG
+
+    runtime = Runtime.build(
+        settings, clock=clock, config=load_config(CATALOG), run_migrations=False
+    )
+    try:
+        result = load_into(runtime, clock, password="demo password")
+        assert result["catalog"] is True
+        oncall = _oncall(runtime)
+        now_on_call = {r["schedule"]: r["person"] for r in oncall.who_is_on_call()}
+        assert now_on_call["platform-primary"] in ("bob", "dave", "erin")
+        assert now_on_call["payments-primary"] in ("carol", "bob")
+        overrides = oncall.show("schedule", "platform-primary")["overrides"]
+        assert len(overrides) == 1 and overrides[0]["replaces"]
+        with TestClient(create_app(runtime)) as client:
+            assert login(client, "victor", "demo password").status_code == 303
+            services = client.get("/services").text
+            for name in ("public-api", "edge-lb", "checkout", "payments-api", "search"):
+                assert f'href="/services/{name}"' in services
+            assert "(not in the catalog)" not in services
+            public_api = services.split('href="/services/public-api"')[1].split("</tr>")[0]
+            assert now_on_call["platform-primary"] in public_api
+            sev1 = next(i["id"] for i in result["incidents"] if i["severity"] == "SEV1")
+            assert sev1 in public_api
+            detail = client.get("/services/public-api").text
+            assert "edge-critical" in detail and "3.8.1" in detail
+            schedule = client.get("/oncall/schedules/platform-primary").text
+            assert "instead of" in schedule and "calendar.ics?key=" in schedule
+            assert (
+                "mon-fri 09:00-17:00" in client.get("/oncall/schedules/search-business-hours").text
+            )
+            assert "round robin" in client.get("/oncall/policies/payments-critical").text
+            people = client.get("/oncall/people").text
+            assert "Erin Walsh" in people and "example.invalid" not in people
+    finally:
+        runtime.close()
+
+
+def test_demo_without_a_catalog_still_lists_the_services_it_mentions(
+    settings: Settings, clock: FixedClock
+) -> None:
+    from starlette.testclient import TestClient
+
+    from tests.web.conftest import login
+    from warroom.api.app import create_app
+    from warroom.web.demo import load_into
+
+    runtime = Runtime.build(settings, clock=clock, run_migrations=False)
+    try:
+        result = load_into(runtime, clock, password="demo password")
+        assert result["catalog"] is False and result["oncall"]
+        with TestClient(create_app(runtime)) as client:
+            assert login(client, "victor", "demo password").status_code == 303
+            services = client.get("/services").text
+            for name in ("public-api", "edge-lb", "checkout", "payments-api", "search"):
+                assert f'href="/services/{name}"' in services
+            assert services.count("(not in the catalog)") == 5
+            assert "<strong>" in client.get("/oncall/schedules/payments-primary").text
+    finally:
+        runtime.close()

@@ -729,7 +729,8 @@ def person_context(
     draft = draft or person_draft(person)
     draft = {**draft, "methods": _pad(list(draft["methods"]), BLANK_METHOD, 2)}
     now = runtime.clock.now()
-    shifts = oncall.person_shifts(name, now, now + UPCOMING)[:10]
+    found = oncall.person_shifts(name, now, now + UPCOMING)
+    shifts = sorted(found, key=lambda f: (f["shift"].start, f["schedule"]))[:10]
     teams = [t["name"] for t in oncall.list_items("team") if name in t["members"]]
     return {"person": person, "draft": draft, "shifts": shifts, "teams": teams}
 

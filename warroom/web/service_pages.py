@@ -1,8 +1,8 @@
 """The service catalog in the browser: every service with its owner team, escalation policy,
 who is on call for it now, its open incidents, recent changes and alerts (reads only).
 
-Services come from the config file's catalog; a service that incidents, changes or alerts name
-but the catalog does not is listed too, marked as not in the catalog, so nothing is hidden.
+Services come from the config file's catalog; a service that recent incidents, changes or alerts
+name but the catalog does not is listed too, marked as not in the catalog, so nothing is hidden.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ router = APIRouter(include_in_schema=False)
 pages.register_nav("Services", "/services", order=25)
 
 RECENT_CHANGES = 200
+RECENT_INCIDENTS = 200
 
 
 def _on_call(runtime: Runtime, policy_name: str | None, now: datetime) -> dict[str, Any]:
@@ -69,7 +70,9 @@ def services_context(runtime: Runtime) -> dict[str, Any]:
     alert_counts = alerts.counts_by_service() if alerts is not None else {}
 
     catalog = {s.name: s for s in runtime.config.services}
-    seen = set(open_by_service) | set(last_change) | set(alert_counts)
+    recent = runtime.incidents.search(schemas.ListFilter(limit=RECENT_INCIDENTS)).items
+    mentioned = {name for item in recent for name in item["services"]}
+    seen = mentioned | set(open_by_service) | set(last_change) | set(alert_counts)
     rows = []
     for name in [*catalog, *sorted(seen - set(catalog))]:
         entry = catalog.get(name)
