@@ -137,6 +137,14 @@ def add_override(
     return svc(runtime).add_override(principal, name, body)
 
 
+@router.post("/schedules/{name}/swap", status_code=201)
+def swap_shifts(
+    runtime: RuntimeDep, principal: PrincipalDep, name: str, body: models.SwapIn
+) -> dict[str, Any]:
+    """Two people trade shifts: two overrides, written together or not at all."""
+    return {"items": svc(runtime).swap_shifts(principal, name, body.first, body.second)}
+
+
 @router.delete("/schedules/{name}/overrides/{override_id}", status_code=204)
 def delete_override(
     runtime: RuntimeDep, principal: PrincipalDep, name: str, override_id: int

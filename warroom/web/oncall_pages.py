@@ -310,6 +310,13 @@ def _day_list(spec: str) -> list[str]:
     return [d for d in DAYS if d in days]
 
 
+def _clock_time(text: str, item: str) -> str:
+    hours, minutes = (int(part) for part in text.split(":"))
+    if hours > 23 or minutes > 59:
+        raise InvalidInput(f"restriction {item!r}: {text} is not a time of day")
+    return f"{hours:02d}:{minutes:02d}"
+
+
 def parse_restrictions(text: str) -> list[dict[str, Any]]:
     """`mon-fri 09:00-17:00; sat,sun 10:00-14:00` -> restriction inputs (empty: always)."""
     result = []
@@ -321,7 +328,8 @@ def parse_restrictions(text: str) -> list[dict[str, Any]]:
                 f"restriction {item!r}: write days then hours, like 'mon-fri 09:00-17:00'"
             )
         days = _day_list(",".join(words[:-1])) or list(DAYS)
-        result.append({"days": days, "start": match.group(1), "end": match.group(2)})
+        start, end = (_clock_time(match.group(n), item) for n in (1, 2))
+        result.append({"days": days, "start": start, "end": end})
     return result
 
 
