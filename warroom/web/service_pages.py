@@ -74,9 +74,12 @@ def services_context(runtime: Runtime) -> dict[str, Any]:
     mentioned = {name for item in recent for name in item["services"]}
     seen = mentioned | set(open_by_service) | set(last_change) | set(alert_counts)
     rows = []
+    reached: dict[str | None, list[str]] = {}  # services often share a policy
     for name in [*catalog, *sorted(seen - set(catalog))]:
         entry = catalog.get(name)
         policy_name, is_default = _policy_name(runtime, name)
+        if policy_name not in reached:
+            reached[policy_name] = _on_call(runtime, policy_name, now)["people"]
         rows.append(
             {
                 "name": name,
@@ -86,7 +89,7 @@ def services_context(runtime: Runtime) -> dict[str, Any]:
                 "tier": entry.tier if entry else None,
                 "policy_name": policy_name,
                 "policy_is_default": is_default,
-                "on_call": _on_call(runtime, policy_name, now)["people"],
+                "on_call": reached[policy_name],
                 "open_incidents": [
                     {"id": s.public_id, "severity": s.severity, "title": s.title}
                     for s in open_by_service.get(name, [])
