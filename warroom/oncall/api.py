@@ -188,8 +188,11 @@ def _feed_auth(request: Request, runtime: Runtime, path: str, key: str | None) -
 
 def feed_url(runtime: Runtime, path: str) -> str:
     """The calendar feed's URL with its signed key (the web schedule page shows it too)."""
-    with runtime.db.write() as conn:
-        secret = links.secret(conn)
+    with runtime.db.read() as conn:
+        secret = links.existing_secret(conn)
+    if secret is None:
+        with runtime.db.write() as conn:
+            secret = links.secret(conn)
     return f"{runtime.settings.public_url()}{path}?key={links.feed_key(secret, path)}"
 
 
