@@ -209,7 +209,10 @@ def test_escalation_policy_create_view_edit_delete(
     assert "db-critical" in bob.get("/oncall/policies").text
     assert "db-critical" in bob.get("/oncall").text
 
-    deleted = bob.post_form("/oncall/policies/db-critical/delete")
+    unconfirmed = bob.post_form("/oncall/policies/db-critical/delete")
+    assert unconfirmed.status_code == 422 and "tick the box" in unconfirmed.text
+    assert "db-critical" in _names(runtime, "escalation_policy")
+    deleted = bob.post_form("/oncall/policies/db-critical/delete", {"confirm": "yes"})
     assert deleted.status_code == 303
     assert "db-critical" not in _names(runtime, "escalation_policy")
 
@@ -258,7 +261,7 @@ def test_bad_policy_edit_and_duplicate_name_change_nothing(
     assert _oncall(runtime).show("escalation_policy", "p1") == before
     again = bob.post_form("/oncall/policies", _policy_form("p1", [("0", "person:carol", "all")]))
     assert again.status_code == 409 and "already exists" in again.text
-    assert bob.post_form("/oncall/policies/ghost/delete").status_code == 404
+    assert bob.post_form("/oncall/policies/ghost/delete", {"confirm": "yes"}).status_code == 404
 
 
 def test_config_file_policy_is_shown_but_not_editable(
@@ -297,7 +300,9 @@ def test_config_file_policy_is_shown_but_not_editable(
                 data={"csrf_token": token, "level-0-targets": "team:ops", "level-0-delay": "1"},
             )
             assert refused.status_code == 409 and "change it there" in refused.text
-            deleted = client.post("/oncall/policies/from-file/delete", data={"csrf_token": token})
+            deleted = client.post(
+                "/oncall/policies/from-file/delete", data={"csrf_token": token, "confirm": "yes"}
+            )
             assert deleted.status_code == 409
             assert [p["name"] for p in _oncall(runtime).list_policies()] == ["from-file"]
     finally:
@@ -340,7 +345,7 @@ def test_viewer_sees_every_page_read_only_and_forged_posts_are_refused(
     forged: list[tuple[str, dict[str, Any]]] = [
         ("/oncall/policies", _policy_form("p2", [("0", "person:carol", "all")])),
         ("/oncall/policies/p1", _policy_form("p1", [("9", "person:dave", "all")])),
-        ("/oncall/policies/p1/delete", {}),
+        ("/oncall/policies/p1/delete", {"confirm": "yes"}),
         (
             "/oncall/schedules",
             {"name": "s2", "layer-0-users": "carol", "layer-0-start": "2026-01-01T09:00"},
@@ -354,13 +359,13 @@ def test_viewer_sees_every_page_read_only_and_forged_posts_are_refused(
                 "end": (now + timedelta(hours=1)).isoformat(),
             },
         ),
-        ("/oncall/schedules/primary/delete", {}),
+        ("/oncall/schedules/primary/delete", {"confirm": "yes"}),
         ("/oncall/people", {"name": "mallory"}),
         ("/oncall/people/carol", {"display_name": "hacked"}),
-        ("/oncall/people/carol/delete", {}),
+        ("/oncall/people/carol/delete", {"confirm": "yes"}),
         ("/oncall/teams", {"name": "evil"}),
         ("/oncall/teams/ops", {"members": "dave"}),
-        ("/oncall/teams/ops/delete", {}),
+        ("/oncall/teams/ops/delete", {"confirm": "yes"}),
     ]
     state = {kind: _oncall(runtime).list_items(kind) for kind in ("person", "team", "schedule")}
     policies = _oncall(runtime).list_policies()
@@ -512,7 +517,9 @@ def test_schedule_create_edit_and_override_change_who_is_on_call(
     assert 'value="mon-fri 09:00-17:00; sat 10:00-12:00"' in page  # round-trips into the form
     assert "db-primary" in bob.get("/oncall/schedules").text
 
-    assert bob.post_form("/oncall/schedules/db-primary/delete").status_code == 303
+    assert (
+        bob.post_form("/oncall/schedules/db-primary/delete", {"confirm": "yes"}).status_code == 303
+    )
     assert _names(runtime, "schedule") == []
 
 
@@ -675,7 +682,7 @@ def test_people_create_edit_keep_secret_urls_and_order_methods(
     assert bad_name.status_code == 422 and 'value="Carol Smith"' in bad_name.text
     assert _names(runtime, "person") == ["carol"]
 
-    assert bob.post_form("/oncall/people/carol/delete").status_code == 303
+    assert bob.post_form("/oncall/people/carol/delete", {"confirm": "yes"}).status_code == 303
     assert _names(runtime, "person") == []
 
 
@@ -715,7 +722,7 @@ def test_teams_create_edit_and_refuse_unknown_people(
     assert _names(runtime, "team") == ["payments"]
     assert _oncall(runtime).show("team", "payments")["members"] == ["erin"]
     # The catalog names this team as an owner: deleting it is refused.
-    refused = bob.post_form("/oncall/teams/payments/delete")
+    refused = bob.post_form("/oncall/teams/payments/delete", {"confirm": "yes"})
     assert refused.status_code == 422 and "owner of payments-api" in refused.text
     assert _names(runtime, "team") == ["payments"]
 

@@ -89,6 +89,11 @@ def _targets(runtime: Runtime) -> list[str]:
     ]
 
 
+def _confirmed(form: Any) -> None:
+    if form.get("confirm") != "yes":
+        raise InvalidInput("tick the box to confirm the deletion")
+
+
 async def _submit(
     request: Request,
     session: Any,
@@ -269,6 +274,7 @@ async def policy_delete(
         if used:
             raise InvalidInput(f"services still use this policy: {', '.join(used)}")
         _editable(runtime, name)
+        _confirmed(form)
         _oncall(runtime).delete(principal, "escalation_policy", name)
         return "/oncall/policies"
 
@@ -645,6 +651,7 @@ async def schedule_delete(
     request: Request, runtime: PageRuntime, session: PageSession, name: str
 ) -> Response:
     def action(principal: Principal, form: Any) -> str:
+        _confirmed(form)
         _oncall(runtime).delete(principal, "schedule", name)
         return "/oncall/schedules"
 
@@ -797,6 +804,7 @@ async def person_delete(
     request: Request, runtime: PageRuntime, session: PageSession, name: str
 ) -> Response:
     def action(principal: Principal, form: Any) -> str:
+        _confirmed(form)
         _oncall(runtime).delete(principal, "person", name)
         return "/oncall/people"
 
@@ -893,6 +901,7 @@ async def team_delete(
         owns = [s.name for s in runtime.config.services if s.owner_team == name]
         if owns:
             raise InvalidInput(f"the catalog names this team as owner of {', '.join(owns)}")
+        _confirmed(form)
         _oncall(runtime).delete(principal, "team", name)
         return "/oncall/teams"
 
