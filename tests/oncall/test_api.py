@@ -182,3 +182,46 @@ def test_config_defined_escalation_policy_pages(settings: Settings, clock: Any) 
             assert events(api, incident, "paged")[0]["data"]["policy"] == "api"
     finally:
         rt.close()
+
+
+def test_swap_writes_both_overrides_or_neither(oc_runtime: Runtime, oc_api: Api) -> None:
+    _schedule(oc_api)
+    service = oc_runtime.extras["oncall"]
+    ann_day = {"start": "2026-11-23T05:00Z", "end": "2026-11-24T05:00Z"}
+    bob_day = {"start": "2026-11-24T05:00Z", "end": "2026-11-25T05:00Z"}
+    bad = [
+        ({"first": {**ann_day, "user": "bob"}, "second": {**bob_day, "user": "ann"}}, 422),
+        (
+            {
+                "first": {**ann_day, "user": "bob", "replaces": "ann"},
+                "second": {**bob_day, "user": "ann", "replaces": "ghost"},
+            },
+            422,
+        ),
+        (
+            {
+                "first": {**ann_day, "user": "ann", "replaces": "ann"},
+                "second": {**bob_day, "user": "ann", "replaces": "ann"},
+            },
+            422,
+        ),
+    ]
+    for body, code in bad:
+        status, reply = oc_api.post("/api/v1/oncall/schedules/primary/swap", json=body)
+        assert status == code, reply
+    assert oc_api.ok("GET", "/api/v1/oncall/schedules/primary")["overrides"] == []
+    swapped = oc_api.ok(
+        "POST",
+        "/api/v1/oncall/schedules/primary/swap",
+        json={
+            "first": {**ann_day, "user": "bob", "replaces": "ann"},
+            "second": {**bob_day, "user": "ann", "replaces": "bob"},
+        },
+    )
+    assert [(o["user"], o["replaces"]) for o in swapped["items"]] == [
+        ("bob", "ann"),
+        ("ann", "bob"),
+    ]
+    at = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    assert service.who_is_on_call(at=at)[0]["person"] == "bob"
+    assert service.who_is_on_call(at=at.replace(day=24))[0]["person"] == "ann"

@@ -1126,6 +1126,25 @@ class AlertService:
         rows = rows[:limit]
         return [_alert_dict(r) for r in rows], (int(rows[-1].id) if more and rows else None)
 
+    def counts_by_service(self) -> dict[str, dict[str, int]]:
+        """Per service label: open alerts, and alerts attached to an incident (any status)."""
+        a = t.alerts
+        attached = a.c.incident_id.is_not(None)
+        query = (
+            select(a.c.service, a.c.status, attached.label("attached"), func.count().label("n"))
+            .where(a.c.service.is_not(None))
+            .group_by(a.c.service, a.c.status, attached)
+        )
+        counts: dict[str, dict[str, int]] = {}
+        with self.db.read() as conn:
+            for row in conn.execute(query):
+                entry = counts.setdefault(str(row.service), {"open": 0, "attached": 0})
+                if row.status in (FIRING, ACKNOWLEDGED):
+                    entry["open"] += int(row.n)
+                if row.attached:
+                    entry["attached"] += int(row.n)
+        return counts
+
     def get_alert(self, alert_id: int) -> dict[str, Any]:
         a = t.alerts
         i = tables.incidents

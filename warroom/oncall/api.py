@@ -137,6 +137,14 @@ def add_override(
     return svc(runtime).add_override(principal, name, body)
 
 
+@router.post("/schedules/{name}/swap", status_code=201)
+def swap_shifts(
+    runtime: RuntimeDep, principal: PrincipalDep, name: str, body: models.SwapIn
+) -> dict[str, Any]:
+    """Two people trade shifts: two overrides, written together or not at all."""
+    return {"items": svc(runtime).swap_shifts(principal, name, body.first, body.second)}
+
+
 @router.delete("/schedules/{name}/overrides/{override_id}", status_code=204)
 def delete_override(
     runtime: RuntimeDep, principal: PrincipalDep, name: str, override_id: int
@@ -178,9 +186,13 @@ def _feed_auth(request: Request, runtime: Runtime, path: str, key: str | None) -
     get_principal(request, runtime).require("viewer")
 
 
-def _feed_url(runtime: Runtime, path: str) -> str:
-    with runtime.db.write() as conn:
-        secret = links.secret(conn)
+def feed_url(runtime: Runtime, path: str) -> str:
+    """The calendar feed's URL with its signed key (the web schedule page shows it too)."""
+    with runtime.db.read() as conn:
+        secret = links.existing_secret(conn)
+    if secret is None:
+        with runtime.db.write() as conn:
+            secret = links.secret(conn)
     return f"{runtime.settings.public_url()}{path}?key={links.feed_key(secret, path)}"
 
 
@@ -188,7 +200,7 @@ def _feed_url(runtime: Runtime, path: str) -> str:
 def schedule_feed_url(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> Any:
     principal.require("viewer")
     svc(runtime).show("schedule", name)
-    return {"url": _feed_url(runtime, f"/api/v1/oncall/schedules/{name}/calendar.ics")}
+    return {"url": feed_url(runtime, f"/api/v1/oncall/schedules/{name}/calendar.ics")}
 
 
 @router.get("/schedules/{name}/calendar.ics")
@@ -206,7 +218,7 @@ def schedule_feed(
 def person_feed_url(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> Any:
     principal.require("viewer")
     svc(runtime).show("person", name)
-    return {"url": _feed_url(runtime, f"/api/v1/oncall/people/{name}/calendar.ics")}
+    return {"url": feed_url(runtime, f"/api/v1/oncall/people/{name}/calendar.ics")}
 
 
 @router.get("/people/{name}/calendar.ics")

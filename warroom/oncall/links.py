@@ -33,6 +33,13 @@ class AckLink:
     expires_at: datetime
 
 
+def existing_secret(conn: Connection, name: str = "links") -> bytes | None:
+    """The signing secret if it was created already (a read, for pages that only show links)."""
+    t = tables.secrets
+    row = conn.execute(select(t.c.value).where(t.c.name == name)).first()
+    return bytes.fromhex(row.value) if row is not None else None
+
+
 def secret(conn: Connection, name: str = "links") -> bytes:
     """The shared signing secret, created on first use."""
     t = tables.secrets

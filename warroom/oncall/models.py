@@ -164,6 +164,14 @@ class OverrideIn(Model):
         return self
 
 
+class SwapIn(Model):
+    """Two people trade shifts: `first` covers one shift, `second` the other (each names
+    whose shift it `replaces`); both are written in one transaction."""
+
+    first: OverrideIn
+    second: OverrideIn
+
+
 class LevelIn(Model):
     delay_minutes: int = Field(default=15, ge=0, le=1440)
     targets: list[str] = Field(min_length=1)

@@ -218,6 +218,45 @@ class OncallService:
             new_id = int(result.inserted_primary_key[0])
             return next(o for o in self._overrides(conn, row.id) if o["id"] == new_id)
 
+    def swap_shifts(
+        self, principal: Principal, name: str, first: models.OverrideIn, second: models.OverrideIn
+    ) -> list[dict[str, Any]]:
+        """Two people trade shifts: both overrides are written in one transaction, or neither."""
+        principal.require("responder")
+        if not first.replaces or not second.replaces:
+            raise InvalidInput("a swap names whose shift each person takes")
+        if first.user == first.replaces:
+            raise InvalidInput("a swap needs the shifts of two different people")
+        if {first.user, first.replaces} != {second.user, second.replaces}:
+            raise InvalidInput("a swap trades the shifts of the same two people")
+        self._check_people([first.user, second.user])
+        now = self.clock.now()
+        with self.db.write() as conn:
+            row = self._get(conn, "schedule", name)
+            new_ids = []
+            for data in (first, second):
+                result = conn.execute(
+                    insert(tables.overrides).values(
+                        schedule_id=row.id,
+                        user_name=data.user,
+                        replaces=data.replaces,
+                        start_at=data.start,
+                        end_at=data.end,
+                        created_by=principal.actor,
+                        created_at=now,
+                    )
+                )
+                assert result.inserted_primary_key is not None
+                new_ids.append(int(result.inserted_primary_key[0]))
+            return [o for o in self._overrides(conn, row.id) if o["id"] in new_ids]
+
+    def contact_urls(self, name: str) -> dict[str, str]:
+        """A person's contact method URLs by method name (they hold secrets: never render
+        them; the web edit form uses them to keep a method whose URL was left blank)."""
+        with self.db.read() as conn:
+            row = self._get(conn, "person", name)
+        return {m["name"]: m["url"] for m in row.contact_methods}
+
     def delete_override(self, principal: Principal, name: str, override_id: int) -> None:
         principal.require("responder")
         t = tables.overrides

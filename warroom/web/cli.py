@@ -89,6 +89,14 @@ def demo(
     console.print(f"Web users (password for all: [bold]{escape(result['password'])}[/]):")
     for user in result["users"]:
         console.print(f"  {user['name']} ({user['role']})")
+    if result.get("oncall"):
+        schedules = ", ".join(result["oncall"]["schedules"])
+        console.print(f"On call: people, teams, escalation policies and schedules ({schedules}).")
+    if not result.get("catalog"):
+        console.print(
+            "For the demo's service catalog (owner teams, escalation policies), start with "
+            f"[bold]WARROOM_CONFIG={escape(result['catalog_path'])}[/]"
+        )
     console.print("Start the server with [bold]warroom serve[/] and log in.")
 
 

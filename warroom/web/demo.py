@@ -21,6 +21,7 @@ from warroom.core.runtime import Runtime
 from warroom.core.settings import Settings
 from warroom.incidents import schemas
 from warroom.web import users
+from warroom.web.demo_oncall import CATALOG, load_oncall
 from warroom.web.tables import web_users
 
 DEMO_USERS = (
@@ -66,6 +67,7 @@ def load_into(
                 conn, name=name, password=password, role=role, created_by="demo", now=now
             )
     alice, bob, carol, dave = (_person(n, r) for n, r in DEMO_USERS[:4])
+    oncall = load_oncall(runtime, clock, alice)
     svc = runtime.incidents
     at = clock.set
 
@@ -211,6 +213,9 @@ def load_into(
         ],
         "users": [{"name": n, "role": r} for n, r in DEMO_USERS],
         "password": password,
+        "oncall": oncall,
+        "catalog": bool(runtime.config.services),
+        "catalog_path": str(CATALOG),
     }
 
 

@@ -10,7 +10,15 @@ from fastapi.staticfiles import StaticFiles
 
 from warroom.core.errors import WarroomError
 from warroom.core.runtime import Runtime
-from warroom.web import capability_pages, pages, postmortem_pages, statuspage_admin, war_room_extras
+from warroom.web import (
+    capability_pages,
+    oncall_pages,
+    pages,
+    postmortem_pages,
+    service_pages,
+    statuspage_admin,
+    war_room_extras,
+)
 from warroom.web.cli import register_cli as register_cli
 from warroom.web.live import LiveHub
 from warroom.web.routes import LoginThrottle, api_router, router
@@ -18,6 +26,7 @@ from warroom.web.security import SecurityHeaders
 
 routers = [api_router, router, capability_pages.router]
 routers += [war_room_extras.router, postmortem_pages.router, statuspage_admin.router]
+routers += [oncall_pages.router, service_pages.router]
 
 pages.register_nav("Dashboard", "/", order=0)
 pages.register_nav("Incidents", "/incidents", order=10)
