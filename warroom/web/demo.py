@@ -290,10 +290,14 @@ def _status_page(runtime: Runtime, admin: Principal, now: Any) -> None:
     from warroom.comms.statuspage import ComponentIn, ComponentPatch, MaintenanceIn
 
     page = comms.statuspage
+    # With a service catalog, the status page already made components for its services.
+    existing = {key for c in page.list_components() for key in (c["id"], c["service"])}
     for n, (slug, name) in enumerate(
         (("public-api", "Public API"), ("checkout", "Checkout"), ("search", "Search"))
     ):
-        page.create_component(admin, ComponentIn(slug=slug, name=name, service=slug, position=n))
+        if slug not in existing:
+            component = ComponentIn(slug=slug, name=name, service=slug, position=n)
+            page.create_component(admin, component)
     page.update_component(admin, "public-api", ComponentPatch(status="major_outage"))
     page.update_component(admin, "search", ComponentPatch(status="degraded_performance"))
     start = (now + timedelta(days=1)).replace(hour=2, minute=0, second=0, microsecond=0)
