@@ -1,0 +1,333 @@
+"""Keeps `incident_metrics` up to date and reads it for the report.
+
+- `MetricsProjector` is an incident projector (see `IncidentService.projectors`): it writes an
+  incident's row in the same transaction as the incident's new events, so the row commits or
+  rolls back with them. Rows only move forward: an upsert never replaces a newer version.
+- `rebuild` fills or refreshes rows for existing incidents (`warroom metrics rebuild`).
+- `measured_rows` reads one measured row per incident of a period: a row whose version matches
+  its incident's and whose figures were computed under today's rules is used as stored; the
+  others are computed from the stored facts, or from the events when the row is missing or
+  behind, so the report is right even before a rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from warroom.core import tables
+from warroom.core.db import Database
+from warroom.incidents.model import Event, IncidentState
+from warroom.metrics import compute, readmodel
+from warroom.metrics.compute import Details, MeasuredRow, Options
+from warroom.metrics.readmodel import Extra, Folded, Identity
+from warroom.metrics.tables import incident_metrics
+from warroom.policy import Policy
+
+_CHUNK = 500
+
+
+def _upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or update rows, never replacing a row of a newer incident version."""
+    if not rows:
+        return
+    m = incident_metrics
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    stmt = dialect.insert(m)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[m.c.incident_id],
+        set_={c.name: stmt.excluded[c.name] for c in m.columns if c.name != "incident_id"},
+        where=m.c.version <= stmt.excluded.version,
+    )
+    conn.execute(stmt, list(rows))
+
+
+def _identity(state: IncidentState, incident_id: int) -> Identity:
+    return Identity(
+        incident_id,
+        state.public_id,
+        state.title,
+        state.severity,
+        state.type,
+        state.status.value,
+        tuple(state.services),
+    )
+
+
+def _stored_events(
+    conn: Connection, ids: Sequence[int], versions: Mapping[int, int]
+) -> dict[int, list[Event]]:
+    """The metrics-relevant events of the incidents, up to each one's version, in seq order."""
+    e = tables.events
+    found: dict[int, list[Event]] = {n: [] for n in ids}
+    rows = conn.execute(
+        select(e.c.incident_id, e.c.seq, e.c.type, e.c.occurred_at, e.c.recorded_at, e.c.data)
+        .where(e.c.incident_id.in_(list(ids)), e.c.type.in_(readmodel.EXTRA_EVENTS))
+        .order_by(e.c.incident_id, e.c.seq)
+    ).all()
+    for incident_id, seq, kind, occurred, recorded, data in rows:
+        if seq <= versions[incident_id]:
+            found[incident_id].append(Event(kind, "", occurred, data or {}, recorded, seq))
+    return found
+
+
+class MetricsProjector:
+    """Writes an incident's `incident_metrics` row with each change to the incident."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    def __call__(
+        self,
+        conn: Connection,
+        *,
+        incident_id: int,
+        version: int,
+        before: IncidentState | None,
+        after: IncidentState,
+        events: Sequence[Event],
+        now: datetime,
+    ) -> None:
+        m = incident_metrics
+        first = version - len(events) + 1
+        previous = None
+        if before is not None:
+            previous = conn.execute(
+                select(m.c.version, m.c.extra).where(m.c.incident_id == incident_id)
+            ).first()
+        if before is None or (previous is not None and previous.version == first - 1):
+            extra = Extra.from_text(previous.extra if previous is not None else None)
+            for seq, event in enumerate(events, start=first):
+                extra.add(replace(event, seq=seq, recorded_at=now))
+        else:  # no row yet, or one behind: take the whole timeline (the new events included)
+            extra = Extra.of(
+                _stored_events(conn, [incident_id], {incident_id: version})[incident_id]
+            )
+        who = _identity(after, incident_id)
+        _upsert(
+            conn,
+            [
+                readmodel.row(
+                    who, version, Folded.of(after), extra, self.policy, self.policy.mttr_from
+                )
+            ],
+        )
+
+
+def rebuild(db: Database, policy: Policy, *, everything: bool = False, batch: int = 1000) -> int:
+    """Write the rows of incidents whose row is missing, behind, or computed under other rules
+    (every incident with `everything`). Returns how many rows were written."""
+    i, m = tables.incidents, incident_metrics
+    written = 0
+    last = 0
+    while True:
+        with db.write() as conn:
+            candidates = conn.execute(
+                select(i.c.id, i.c.version, i.c.severity, m.c.version, m.c.rules)
+                .select_from(i.outerjoin(m, m.c.incident_id == i.c.id))
+                .where(i.c.id > last)
+                .order_by(i.c.id)
+                .limit(batch)
+            ).all()
+            if not candidates:
+                return written
+            last = candidates[-1][0]
+            keys: dict[str, str] = {}
+            wanted = []
+            for incident_id, version, severity, stored, rules in candidates:
+                if severity not in keys:
+                    keys[severity] = readmodel.rules_key(policy, severity, policy.mttr_from)
+                if (
+                    everything
+                    or stored != version
+                    or (rules is not None and rules != keys[severity])
+                ):
+                    wanted.append(incident_id)
+            for chunk in _chunks(wanted):
+                rows = conn.execute(
+                    select(i.c.id, i.c.version, i.c.state).where(i.c.id.in_(chunk))
+                ).all()
+                versions = {int(r.id): int(r.version) for r in rows}
+                timelines = _stored_events(conn, chunk, versions)
+                values = []
+                for r in rows:
+                    state = IncidentState.from_dict(r.state)
+                    values.append(
+                        readmodel.row(
+                            _identity(state, int(r.id)),
+                            int(r.version),
+                            Folded.of(state),
+                            Extra.of(timelines[int(r.id)]),
+                            policy,
+                            policy.mttr_from,
+                        )
+                    )
+                _upsert(conn, values)
+                written += len(values)
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield list(ids[start : start + _CHUNK])
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+
+# How a period row is read: as stored, from the stored facts, or from the events.
+_STORED, _FROM_FACTS, _FROM_EVENTS = 0, 1, 2
+
+
+def measured_rows(
+    conn: Connection, policy: Policy, opts: Options, cutoff: int
+) -> list[MeasuredRow]:
+    """One measured row per incident declared in [since, until), by declared time then id.
+    `cutoff`: events before it (epoch milliseconds) are left out, as the reference does."""
+    i, m = tables.incidents, incident_metrics
+    severities = [*policy.severity_ids()]
+    # The rules each severity's stored figures must have been computed under.
+    expected = case(
+        {s: readmodel.rules_key(policy, s, opts.mttr_from) for s in severities},
+        value=m.c.severity,
+        else_=readmodel.rules_key(policy, "", opts.mttr_from),
+    )
+    how = case(
+        (or_(m.c.version.is_(None), m.c.version != i.c.version), _FROM_EVENTS),
+        (
+            and_(
+                m.c.rules == expected,
+                or_(m.c.earliest.is_(None), m.c.earliest >= cutoff),
+            ),
+            _STORED,
+        ),
+        else_=_FROM_FACTS,
+    )
+    now = compute.ms(opts.now) or 0
+    query = (
+        select(
+            i.c.id,
+            m.c.declared,
+            m.c.severity,
+            m.c.type,
+            m.c.services,
+            m.c.status.not_in(("resolved", "closed")),
+            m.c.time_to_detect,
+            m.c.time_to_acknowledge,
+            m.c.time_to_mitigate,
+            m.c.time_to_resolve,
+            m.c.mttr,
+            m.c.flags,
+            m.c.sla_response,
+            m.c.sla_resolution,
+            m.c.sla_met,
+            m.c.update_intervals,
+            m.c.updates_on_time,
+            m.c.promises_due,
+            m.c.promises_kept,
+            m.c.postmortem_rule,
+            m.c.postmortem_done,
+            and_(m.c.postmortem_due.is_not(None), m.c.postmortem_due < now),
+            m.c.cost,
+            how,
+        )
+        .select_from(i.outerjoin(m, m.c.incident_id == i.c.id))
+        .where(i.c.declared_at >= opts.since, i.c.declared_at < opts.until)
+        .order_by(i.c.declared_at, i.c.id)
+    )
+    rows: list[Any] = list(_raw(conn, query))
+    from_facts: dict[int, int] = {}
+    from_events: dict[int, int] = {}
+    for position, r in enumerate(rows):
+        if r[23] != _STORED:
+            (from_facts if r[23] == _FROM_FACTS else from_events)[r[0]] = position
+    if from_facts or from_events:
+        _compute_rest(conn, policy, opts, cutoff, rows, from_facts, from_events)
+    return rows
+
+
+def _compute_rest(
+    conn: Connection,
+    policy: Policy,
+    opts: Options,
+    cutoff: int,
+    rows: list[Any],
+    from_facts: Mapping[int, int],
+    from_events: Mapping[int, int],
+) -> None:
+    """Compute the rows that cannot be used as stored, the way the reference does."""
+    i, m = tables.incidents, incident_metrics
+    origin, now = compute._origin(opts.mttr_from), compute.ms(opts.now) or 0
+    rules_of: dict[str, Any] = {}
+
+    def put(position: int, who: Identity, folded: Folded, extra: Extra) -> None:
+        facts = readmodel.facts(who, folded, extra, cutoff)
+        if who.severity not in rules_of:
+            rules_of[who.severity] = compute._rules(policy, who.severity)
+        rows[position] = compute.measured_row(
+            compute._measure(facts, rules_of[who.severity], origin, now)
+        )
+
+    parse = compute._Services()
+    for chunk in _chunks(list(from_facts)):
+        query = (
+            select(
+                m.c.incident_id,
+                m.c.severity,
+                m.c.type,
+                m.c.status,
+                m.c.services,
+                m.c.declared,
+                m.c.started,
+                m.c.detected,
+                m.c.acknowledged,
+                m.c.mitigated,
+                m.c.resolved,
+                m.c.reopen_count,
+                m.c.revenue_per_hour,
+                m.c.postmortem_status,
+                m.c.extra,
+            )
+        ).where(m.c.incident_id.in_(chunk))
+        for r in _raw(conn, query):
+            who = Identity(r[0], "", "", r[1], r[2], r[3], parse(r[4]))
+            put(from_facts[r[0]], who, Folded(*r[5:14]), Extra.from_text(r[14]))
+    for chunk in _chunks(list(from_events)):
+        states = conn.execute(select(i.c.id, i.c.version, i.c.state).where(i.c.id.in_(chunk))).all()
+        versions = {int(s.id): int(s.version) for s in states}
+        timelines = _stored_events(conn, chunk, versions)
+        for s in states:
+            state = IncidentState.from_dict(s.state)
+            put(
+                from_events[int(s.id)],
+                _identity(state, int(s.id)),
+                Folded.of(state),
+                Extra.of(timelines[int(s.id)]),
+            )
+
+
+def details(conn: Connection, ids: Iterable[int]) -> dict[int, Details]:
+    """Public id, title and status of the listed incidents."""
+    i = tables.incidents
+    found: dict[int, Details] = {}
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        for incident_id, public_id, title, status in conn.execute(
+            select(i.c.id, i.c.public_id, i.c.title, i.c.status).where(i.c.id.in_(chunk))
+        ):
+            found[int(incident_id)] = Details(public_id, title, status)
+    return found
+
+
+def _raw(conn: Connection, query: Any) -> Sequence[Any]:
+    """All rows as plain DBAPI tuples (every selected value is a plain int, float or text)."""
+    result = conn.execute(query)
+    try:
+        rows: Sequence[Any] = result.cursor.fetchall()
+    finally:
+        result.close()
+    return rows
