@@ -28,7 +28,7 @@ from warroom.core.errors import Conflict
 from warroom.core.runtime import Runtime
 from warroom.incidents.model import MILESTONES, Event
 from warroom.incidents.schemas import DeclareIn
-from warroom.metrics import compute
+from warroom.metrics import compute, projection
 from warroom.metrics.service import MetricsService
 from warroom.metrics.tables import incident_metrics
 from warroom.policy.loader import load_preset
@@ -184,12 +184,19 @@ def test_other_rules_and_mttr_origin_give_the_reference_figures(
     assert_same_reports(other, by="type")
 
 
+@pytest.mark.parametrize("bulk", [False, True])
 def test_projected_rows_equal_rows_rebuilt_from_the_timeline(
-    runtime: Runtime, clock: FixedClock
+    runtime: Runtime, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, bulk: bool
 ) -> None:
     generate(runtime, clock, 5)
     projected = stored_rows(runtime)
     assert len(projected) == 24
+    if bulk:  # one pass over the events by type, as for a large database
+        monkeypatch.setattr(projection, "_BULK", 0)
+    with runtime.db.write() as conn:
+        conn.execute(delete(incident_metrics))
+    assert metrics_of(runtime).rebuild() == 24
+    assert stored_rows(runtime) == projected
     assert metrics_of(runtime).rebuild(everything=True) == 24
     assert stored_rows(runtime) == projected
     assert metrics_of(runtime).rebuild() == 0  # nothing missing or behind

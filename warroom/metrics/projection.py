@@ -120,61 +120,105 @@ class MetricsProjector:
         )
 
 
-def rebuild(db: Database, policy: Policy, *, everything: bool = False, batch: int = 1000) -> int:
+# Above this many rows to write, `rebuild` reads the events by type in one pass (the
+# `(type, occurred_at)` index) instead of incident by incident.
+_BULK = 5000
+
+
+def rebuild(db: Database, policy: Policy, *, everything: bool = False) -> int:
     """Write the rows of incidents whose row is missing, behind, or computed under other rules
-    (every incident with `everything`). Returns how many rows were written."""
+    (every incident with `everything`). Returns how many rows were written.
+
+    Safe while incidents are being written: each row is computed from one snapshot of the
+    incident (its state and events up to its version), and an upsert never replaces a row of
+    a newer version, which the projector may have written meanwhile."""
+    wanted = _wanted(db, policy, everything)
+    if len(wanted) <= _BULK:
+        for chunk in _chunks(wanted):
+            with db.write() as conn:
+                _upsert(conn, _rows_of(conn, chunk, policy, None))
+        return len(wanted)
+    want = set(wanted)
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":  # one snapshot for the whole pass
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            extras = _bulk_extras(conn, want)
+            for chunk in _chunks(wanted, 2000):
+                rows = _rows_of(conn, chunk, policy, extras)
+                with db.write() as out:
+                    _upsert(out, rows)
+    return len(wanted)
+
+
+def _wanted(db: Database, policy: Policy, everything: bool) -> list[int]:
     i, m = tables.incidents, incident_metrics
-    written = 0
-    last = 0
-    while True:
-        with db.write() as conn:
-            candidates = conn.execute(
-                select(i.c.id, i.c.version, i.c.severity, m.c.version, m.c.rules)
-                .select_from(i.outerjoin(m, m.c.incident_id == i.c.id))
-                .where(i.c.id > last)
-                .order_by(i.c.id)
-                .limit(batch)
-            ).all()
-            if not candidates:
-                return written
-            last = candidates[-1][0]
-            keys: dict[str, str] = {}
-            wanted = []
-            for incident_id, version, severity, stored, rules in candidates:
-                if severity not in keys:
-                    keys[severity] = readmodel.rules_key(policy, severity, policy.mttr_from)
-                if (
-                    everything
-                    or stored != version
-                    or (rules is not None and rules != keys[severity])
-                ):
-                    wanted.append(incident_id)
-            for chunk in _chunks(wanted):
-                rows = conn.execute(
-                    select(i.c.id, i.c.version, i.c.state).where(i.c.id.in_(chunk))
-                ).all()
-                versions = {int(r.id): int(r.version) for r in rows}
-                timelines = _stored_events(conn, chunk, versions)
-                values = []
-                for r in rows:
-                    state = IncidentState.from_dict(r.state)
-                    values.append(
-                        readmodel.row(
-                            _identity(state, int(r.id)),
-                            int(r.version),
-                            Folded.of(state),
-                            Extra.of(timelines[int(r.id)]),
-                            policy,
-                            policy.mttr_from,
-                        )
-                    )
-                _upsert(conn, values)
-                written += len(values)
+    keys: dict[str, str] = {}
+    wanted = []
+    with db.read() as conn:
+        for incident_id, version, severity, stored, rules in conn.execute(
+            select(i.c.id, i.c.version, i.c.severity, m.c.version, m.c.rules)
+            .select_from(i.outerjoin(m, m.c.incident_id == i.c.id))
+            .order_by(i.c.id)
+        ):
+            key = keys.get(severity)
+            if key is None:
+                key = keys[severity] = readmodel.rules_key(policy, severity, policy.mttr_from)
+            if everything or stored != version or (rules is not None and rules != key):
+                wanted.append(int(incident_id))
+    return wanted
 
 
-def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield list(ids[start : start + _CHUNK])
+def _bulk_extras(conn: Connection, want: set[int]) -> dict[int, Extra]:
+    """The `Extra` of every wanted incident, from one pass over the events by type."""
+    e = tables.events
+    found: dict[int, Extra] = {}
+    result = conn.execution_options(stream_results=True, yield_per=5000).execute(
+        select(
+            e.c.incident_id, e.c.seq, e.c.type, e.c.occurred_at, e.c.recorded_at, e.c.data
+        ).where(e.c.type.in_(readmodel.EXTRA_EVENTS))
+    )
+    for incident_id, seq, kind, occurred, recorded, data in result:
+        if incident_id in want:
+            extra = found.get(incident_id)
+            if extra is None:
+                extra = found[incident_id] = Extra()
+            extra.add(Event(kind, "", occurred, data or {}, recorded, seq))
+    return found
+
+
+def _rows_of(
+    conn: Connection, ids: Sequence[int], policy: Policy, extras: Mapping[int, Extra] | None
+) -> list[dict[str, Any]]:
+    """The rows of the incidents as they are in `conn`'s snapshot."""
+    i = tables.incidents
+    rows = conn.execute(select(i.c.id, i.c.version, i.c.state).where(i.c.id.in_(list(ids)))).all()
+    versions = {int(r.id): int(r.version) for r in rows}
+    timelines = _stored_events(conn, ids, versions) if extras is None else None
+    values = []
+    for r in rows:
+        incident_id = int(r.id)
+        state = IncidentState.from_dict(r.state)
+        if timelines is not None:
+            extra = Extra.of(timelines[incident_id])
+        else:
+            extra = extras.get(incident_id) or Extra() if extras is not None else Extra()
+        values.append(
+            readmodel.row(
+                _identity(state, incident_id),
+                versions[incident_id],
+                Folded.of(state),
+                extra,
+                policy,
+                policy.mttr_from,
+            )
+        )
+    return values
+
+
+def _chunks(ids: Sequence[int], size: int = _CHUNK) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
 
 
 # ---- reading ----------------------------------------------------------------------------------

@@ -83,10 +83,10 @@ class Extra:
         data: dict[str, Any] = {}
         if self.updates:
             data["u"] = self.updates
-        if self.corrected:
-            data["c"] = self.corrected
+        if self.corrected:  # sorted: the same text whatever order the events came in
+            data["c"] = sorted(self.corrected)
         if self.backdated:
-            data["b"] = self.backdated
+            data["b"] = sorted(self.backdated)
         return json.dumps(data, separators=(",", ":"))
 
     @staticmethod

@@ -19,12 +19,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import BigInteger, String, and_, select, type_coerce
+from sqlalchemy import BigInteger, String, and_, func, select, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from warroom.core import tables
+from warroom.core import audit, tables
+from warroom.core.auth import Principal
 from warroom.core.clock import Clock
 from warroom.core.config import AppConfig
 from warroom.core.db import Database
@@ -102,6 +103,23 @@ class MetricsService:
         """Write the read-model rows that are missing, behind or computed under other rules
         (all of them with `everything`); returns how many were written."""
         return projection.rebuild(self.db, self.policy, everything=everything)
+
+    def rebuild_as(self, principal: Principal, *, everything: bool = False) -> dict[str, Any]:
+        """`rebuild` for an admin, recorded in the audit log."""
+        principal.require("admin")
+        started = self.clock.now()
+        written = self.rebuild(everything=everything)
+        with self.db.write() as conn:
+            total = conn.execute(select(func.count()).select_from(tables.incidents)).scalar_one()
+            audit.record(
+                conn,
+                actor=principal.actor,
+                action="metrics.rebuild",
+                target="incident_metrics",
+                now=started,
+                details={"all": everything, "written": written},
+            )
+        return {"written": written, "incidents": int(total), "all": everything}
 
     def reference_report(
         self,
