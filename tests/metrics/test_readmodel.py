@@ -304,3 +304,45 @@ def test_calendar_day_cache_agrees_with_week_of(zones: list[Any]) -> None:
 )
 def test_epoch_milliseconds_round_half_up(moment: datetime, expected: int) -> None:
     assert compute.ms(moment) == expected
+
+
+def test_figures_that_wait_on_now_agree_at_their_boundaries(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    """SEV2: respond within 1 h, resolve within 8 h, an update every 30 min, post-mortem
+    required within 2 days. `now` runs over each due time, one millisecond either side."""
+    start = T0 - timedelta(days=5)
+    clock.set(start)
+    open_one = runtime.incidents.declare(SYSTEM, DeclareIn(title="open", severity="SEV2"))
+    promise = start + timedelta(minutes=75)
+    update = Event(
+        "status_update_published",
+        "bob",
+        start + timedelta(minutes=30),
+        {"next_update_at": promise.isoformat()},
+    )
+    clock.set(start + timedelta(minutes=30))
+    runtime.incidents.append_events(SYSTEM, open_one.public_id, [update])
+    clock.set(start)
+    resolved = runtime.incidents.declare(SYSTEM, DeclareIn(title="resolved", severity="SEV2"))
+    clock.set(start + timedelta(hours=2))
+    runtime.incidents.append_events(
+        SYSTEM, resolved.public_id, [Event("resolved", "ann", clock.now(), {})]
+    )
+    metrics = metrics_of(runtime)
+    dues = [
+        start + timedelta(hours=1),  # response target of the open incident
+        start + timedelta(hours=8),  # its resolution target
+        promise,  # its promised update
+        start + timedelta(minutes=90),  # its cadence: second and third due updates
+        start + timedelta(minutes=120),
+        start + timedelta(hours=2, days=2),  # the resolved one's post-mortem
+    ]
+    for due in dues:
+        for delta in (-1, 0, 1):
+            clock.set(due + timedelta(milliseconds=delta))
+            fast = metrics.report(start - timedelta(days=1), T0, include_incidents=True)
+            assert fast == metrics.reference_report(
+                start - timedelta(days=1), T0, include_incidents=True
+            )
+    assert fast["overall"]["postmortems"]["overdue"] == 1

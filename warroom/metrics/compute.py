@@ -790,39 +790,105 @@ class _Services:
         return found
 
 
-def summarise_rows(rows: Sequence[MeasuredRow]) -> dict[str, Any]:
-    """`summarise` over measured rows."""
-    count = len(rows)
+@dataclass(slots=True)
+class _Partial:
+    """The additive figures of a set of measured rows, before they become a summary."""
+
+    count: int
+    flagged: int
+    flag_kinds: Counter[str]
+    values: list[list[float]]  # per figure, sorted
+    # (response, resolution, met, post-mortem rule, open, published, overdue) -> incidents
+    combos: Counter[tuple[Any, ...]]
+    sums: list[int]  # intervals, on time, promises due, promises kept
+    costs: list[float]
+
+
+_FIGURE_COLUMNS = (*R_PHASES, R_MTTR)
+_COMBO_COLUMNS = (R_RESPONSE, R_RESOLUTION, R_MET, R_PM_RULE, R_OPEN, R_PM_DONE, R_PM_OVERDUE)
+_SUM_COLUMNS = (R_INTERVALS, R_ON_TIME, R_PROMISED, R_KEPT)
+
+
+def _partial(rows: Sequence[MeasuredRow]) -> _Partial:
     # Rows may carry more values after the measured ones (the shortest row sets the columns).
     cols: list[Sequence[Any]] = list(zip(*rows, strict=False)) if rows else [()] * ROW_WIDTH
-    figures = {}
-    for name, index in zip(FIGURES, (*R_PHASES, R_MTTR), strict=True):
+    values = []
+    for index in _FIGURE_COLUMNS:
         found = [x for x in cols[index] if x is not None]
-        figure = stats(found)
-        figure["excluded"] = count - len(found)
-        figures[name] = figure
-    open_ = sum(1 for x in cols[R_OPEN] if x)
+        found.sort()
+        values.append(found)
     flagged = [f for f in cols[R_FLAGS] if f]
-    flag_kinds: Counter[str] = Counter(
-        kind for flags in flagged for kind in {_flag_kind(f) for f in flags.split("\n")}
+    return _Partial(
+        count=len(rows),
+        flagged=len(flagged),
+        flag_kinds=Counter(
+            kind for flags in flagged for kind in {_flag_kind(f) for f in flags.split("\n")}
+        ),
+        values=values,
+        combos=Counter(zip(*(cols[n] for n in _COMBO_COLUMNS), strict=True)),
+        sums=[sum(cols[n]) for n in _SUM_COLUMNS],
+        costs=[c for c in cols[R_COST] if c is not None],
     )
-    verdicts_response = Counter(cols[R_RESPONSE])
-    verdicts_resolution = Counter(cols[R_RESOLUTION])
-    met_counts = Counter(cols[R_MET])
-    intervals, on_time = sum(cols[R_INTERVALS]), sum(cols[R_ON_TIME])
-    made, kept = sum(cols[R_PROMISED]), sum(cols[R_KEPT])
+
+
+def _combine(parts: Sequence[_Partial]) -> _Partial:
+    """The partial of the union of disjoint sets of rows."""
+    values = []
+    for n in range(len(_FIGURE_COLUMNS)):
+        merged = [x for part in parts for x in part.values[n]]
+        merged.sort()  # sorted runs: Timsort merges them
+        values.append(merged)
+    combos: Counter[tuple[Any, ...]] = Counter()
+    flag_kinds: Counter[str] = Counter()
+    for part in parts:
+        combos.update(part.combos)
+        flag_kinds.update(part.flag_kinds)
+    return _Partial(
+        count=sum(p.count for p in parts),
+        flagged=sum(p.flagged for p in parts),
+        flag_kinds=flag_kinds,
+        values=values,
+        combos=combos,
+        sums=[sum(p.sums[n] for p in parts) for n in range(len(_SUM_COLUMNS))],
+        costs=[c for p in parts for c in p.costs],
+    )
+
+
+def _sorted_stats(ordered: list[float]) -> dict[str, float | int | None]:
+    """`stats` of values already in order."""
+    count = len(ordered)
+    return {
+        "count": count,
+        "mean": (math.fsum(ordered) / count) if count else None,
+        "median": percentile(ordered, 50),
+        "p90": percentile(ordered, 90),
+    }
+
+
+def _summary(p: _Partial) -> dict[str, Any]:
+    figures = {}
+    for name, found in zip(FIGURES, p.values, strict=True):
+        figure = _sorted_stats(found)
+        figure["excluded"] = p.count - len(found)
+        figures[name] = figure
+    response: Counter[str | None] = Counter()
+    resolution: Counter[str | None] = Counter()
+    met_counts: Counter[bool | None] = Counter()
     pm: Counter[str] = Counter()
-    combos = Counter(
-        zip(cols[R_PM_RULE], cols[R_OPEN], cols[R_PM_DONE], cols[R_PM_OVERDUE], strict=True)
-    )
-    for (rule, is_open, done, overdue), n in combos.items():
-        if rule != "optional" and not is_open:
+    open_ = 0
+    for (resp, res, met, rule, is_open, done, overdue), n in p.combos.items():
+        response[resp] += n
+        resolution[res] += n
+        met_counts[None if met is None else bool(met)] += n
+        if is_open:
+            open_ += n
+        elif rule != "optional":
             pm[rule] += n
             if done:
                 pm[rule + "_published"] += n
             if overdue:
                 pm["overdue"] += n
-    costs = [c for c in cols[R_COST] if c is not None]
+    intervals, on_time, made, kept = p.sums
 
     def verdicts(counter: Mapping[str | None, int]) -> dict[str, Any]:
         met, missed = counter.get("met", 0), counter.get("missed", 0)
@@ -836,15 +902,15 @@ def summarise_rows(rows: Sequence[MeasuredRow]) -> dict[str, Any]:
 
     sla_met, sla_missed = met_counts.get(True, 0), met_counts.get(False, 0)
     return {
-        "incidents": count,
+        "incidents": p.count,
         "open": open_,
-        "resolved": count - open_,
-        "flagged": len(flagged),
-        "flags": dict(sorted(flag_kinds.items())),
+        "resolved": p.count - open_,
+        "flagged": p.flagged,
+        "flags": dict(sorted(p.flag_kinds.items())),
         "figures": figures,
         "sla": {
-            "response": verdicts(verdicts_response),
-            "resolution": verdicts(verdicts_resolution),
+            "response": verdicts(response),
+            "resolution": verdicts(resolution),
             "met": sla_met,
             "missed": sla_missed,
             "compliance": _share(sla_met, sla_met + sla_missed),
@@ -864,8 +930,16 @@ def summarise_rows(rows: Sequence[MeasuredRow]) -> dict[str, Any]:
             "recommended_published": pm["recommended_published"],
             "overdue": pm["overdue"],
         },
-        "cost": {"estimate": round(math.fsum(costs), 2), "incidents_with_revenue": len(costs)},
+        "cost": {
+            "estimate": round(math.fsum(p.costs), 2),
+            "incidents_with_revenue": len(p.costs),
+        },
     }
+
+
+def summarise_rows(rows: Sequence[MeasuredRow]) -> dict[str, Any]:
+    """`summarise` over measured rows."""
+    return _summary(_partial(rows))
 
 
 def weekly_rows(
@@ -1003,6 +1077,11 @@ def report_rows(
     groups = _groups_of_rows(rows, opts, weeks)
     order = {s: n for n, s in enumerate(policy.severity_ids())}
     keys = sorted(groups, key=lambda k: (order.get(k, len(order)), k))
+    partials = {key: _partial(groups[key]) for key in keys}
+    if opts.by in ("severity", "type", "week", "month"):  # the groups split the incidents
+        overall = _combine(list(partials.values()))
+    else:
+        overall = _partial(rows)
     flagged = [r for r in rows if r[R_FLAGS]]
     listed = flagged[:flagged_limit]
     known = details([r[R_ID] for r in (rows if include_incidents else listed)])
@@ -1014,8 +1093,8 @@ def report_rows(
         "by": opts.by,
         "timezone": str(opts.tz) if opts.tz is not None else "UTC",
         "mttr_from": opts.mttr_from,
-        "overall": summarise_rows(rows),
-        "groups": [{"key": key, **summarise_rows(groups[key])} for key in keys],
+        "overall": _summary(overall),
+        "groups": [{"key": key, **_summary(partials[key])} for key in keys],
         "incidents_per_week": len(rows) / span_days * 7,
         "weekly": weekly_rows(rows, opts, policy.severity_ids(), weeks()),
         "flagged": {

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, or_, select
+from sqlalchemy import BigInteger, and_, case, false, literal, null, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -164,7 +164,7 @@ def _wanted(db: Database, policy: Policy, everything: bool) -> list[int]:
             key = keys.get(severity)
             if key is None:
                 key = keys[severity] = readmodel.rules_key(policy, severity, policy.mttr_from)
-            if everything or stored != version or (rules is not None and rules != key):
+            if everything or stored != version or rules != key:
                 wanted.append(int(incident_id))
     return wanted
 
@@ -241,18 +241,59 @@ def measured_rows(
         value=m.c.severity,
         else_=readmodel.rules_key(policy, "", opts.mttr_from),
     )
+    now = compute.ms(opts.now) or 0
+    at = literal(now, BigInteger())
+    # Stored figures are used when the row is current, computed under today's rules, holds
+    # every event the reference reads, and, for an unresolved incident, no update is after now.
     how = case(
         (or_(m.c.version.is_(None), m.c.version != i.c.version), _FROM_EVENTS),
         (
             and_(
                 m.c.rules == expected,
                 or_(m.c.earliest.is_(None), m.c.earliest >= cutoff),
+                or_(
+                    m.c.resolved.is_not(None),
+                    and_(m.c.declared < at, or_(m.c.last_update.is_(None), m.c.last_update <= at)),
+                ),
             ),
             _STORED,
         ),
         else_=_FROM_FACTS,
     )
-    now = compute.ms(opts.now) or 0
+    # What depends on now (see readmodel.figures).
+    response = case(
+        (m.c.response_due.is_(None), m.c.sla_response),
+        (at > m.c.response_due, "missed"),
+        else_="pending",
+    )
+    resolution = case(
+        (m.c.resolution_due.is_(None), m.c.sla_resolution),
+        (at > m.c.resolution_due, "missed"),
+        else_="pending",
+    )
+    met = case(
+        (or_(response == "missed", resolution == "missed"), false()),
+        (
+            and_(
+                or_(response == "met", resolution == "met"),
+                or_(response == "met", response.is_(None)),
+                or_(resolution == "met", resolution.is_(None)),
+            ),
+            true(),
+        ),
+        else_=null(),
+    )
+    since_last = at - m.c.cadence_last
+    intervals = m.c.update_intervals + case(
+        (
+            and_(m.c.cadence_interval.is_not(None), since_last > m.c.cadence_interval),
+            (since_last + m.c.cadence_interval - 1) // m.c.cadence_interval - 1,
+        ),
+        else_=0,
+    )
+    promised = m.c.promises_due + case(
+        (and_(m.c.last_promise.is_not(None), m.c.last_promise < at), 1), else_=0
+    )
     query = (
         select(
             i.c.id,
@@ -267,16 +308,16 @@ def measured_rows(
             m.c.time_to_resolve,
             m.c.mttr,
             m.c.flags,
-            m.c.sla_response,
-            m.c.sla_resolution,
-            m.c.sla_met,
-            m.c.update_intervals,
+            response,
+            resolution,
+            met,
+            intervals,
             m.c.updates_on_time,
-            m.c.promises_due,
+            promised,
             m.c.promises_kept,
             m.c.postmortem_rule,
             m.c.postmortem_done,
-            and_(m.c.postmortem_due.is_not(None), m.c.postmortem_due < now),
+            and_(m.c.postmortem_due.is_not(None), m.c.postmortem_due < at),
             m.c.cost,
             how,
         )

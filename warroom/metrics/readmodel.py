@@ -5,7 +5,8 @@ report reads one row per incident instead of the events:
 - `Extra`: the status updates, milestone corrections and backdated milestone events, each
   with its time (so the report can still leave out events before its margin);
 - the facts folded from the events (milestones, reopen count, revenue, post-mortem status);
-- for a settled incident, its figures under the policy's rules (`rules_key`).
+- its figures under the policy's rules (`rules_key`), with what depends on `now` kept as
+  due times the report compares with now (see `figures`).
 
 Every value is computed from event times (`occurred_at`, and `recorded_at` for backdating),
 never from row update times. Nothing here does I/O; `now` is never needed.
@@ -148,11 +149,6 @@ class Folded:
             None if status is None else str(status),
         )
 
-    @property
-    def settled(self) -> bool:
-        """No figure depends on `now` (except the post-mortem due date, kept apart)."""
-        return self.acknowledged is not None and self.resolved is not None
-
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -201,7 +197,7 @@ def facts(who: Identity, folded: Folded, extra: Extra, cutoff: int | None) -> In
 
 
 def rules_key(policy: Policy, severity: str, mttr_from: str) -> str:
-    """Names the rules a settled incident's figures were computed under."""
+    """Names the rules an incident's stored figures were computed under."""
     rules = compute._rules(policy, severity)
     if rules is None:
         return f"{mttr_from}|-"
@@ -218,11 +214,40 @@ def rules_key(policy: Policy, severity: str, mttr_from: str) -> str:
     )
 
 
+FIGURE_COLUMNS = (
+    "rules",
+    "time_to_detect",
+    "time_to_acknowledge",
+    "time_to_mitigate",
+    "time_to_resolve",
+    "mttr",
+    "flags",
+    "sla_response",
+    "response_due",
+    "sla_resolution",
+    "resolution_due",
+    "update_intervals",
+    "updates_on_time",
+    "cadence_interval",
+    "cadence_last",
+    "promises_due",
+    "promises_kept",
+    "last_promise",
+    "last_update",
+    "postmortem_rule",
+    "postmortem_done",
+    "postmortem_due",
+    "cost",
+)
+
+
 def row(
     who: Identity, version: int, folded: Folded, extra: Extra, policy: Policy, mttr_from: str
 ) -> dict[str, Any]:
-    """The `incident_metrics` row of an incident at `version`."""
-    values: dict[str, Any] = {
+    """The `incident_metrics` row of an incident at `version`: its facts, and its figures
+    under the policy's rules with what depends on `now` left as due times (see `figures`)."""
+    rules = compute._rules(policy, who.severity)
+    return {
         "incident_id": who.id,
         "version": version,
         "severity": who.severity,
@@ -240,71 +265,115 @@ def row(
         "postmortem_status": folded.postmortem_status,
         "extra": extra.to_text(),
         "earliest": extra.earliest,
-        **dict.fromkeys(SETTLED_COLUMNS),
+        "rules": rules_key(policy, who.severity, mttr_from),
+        **figures(facts(who, folded, extra, None), rules, compute._origin(mttr_from)),
     }
-    if folded.settled:
-        rules = compute._rules(policy, who.severity)
-        item = compute._measure(
-            facts(who, folded, extra, None), rules, compute._origin(mttr_from), 0
-        )
-        values.update(settled_values(item, rules))
-        values["rules"] = rules_key(policy, who.severity, mttr_from)
-    return values
-
-
-SETTLED_COLUMNS = (
-    "rules",
-    "time_to_detect",
-    "time_to_acknowledge",
-    "time_to_mitigate",
-    "time_to_resolve",
-    "mttr",
-    "flags",
-    "sla_response",
-    "sla_resolution",
-    "sla_met",
-    "update_intervals",
-    "updates_on_time",
-    "promises_due",
-    "promises_kept",
-    "postmortem_rule",
-    "postmortem_done",
-    "postmortem_due",
-    "cost",
-)
 
 
 def services_text(services: Iterable[str]) -> str:
     return json.dumps(list(services), separators=(",", ":"))
 
 
-def settled_values(item: compute.Measured, rules: compute._Rules | None) -> dict[str, Any]:
-    f = item.facts
-    due = None
-    if (
-        rules is not None
-        and rules.postmortem == "required"
-        and not item.postmortem_done
-        and f.resolved is not None
-        and rules.postmortem_due is not None
-    ):
-        due = f.resolved + rules.postmortem_due
-    return {
+def _verdict(start: int | None, end: int | None, target: int | None) -> tuple[str | None, Any]:
+    """(verdict, None), or (None, due) when the verdict waits on `now`: missed once
+    now > due, pending until then (compute._verdict with the end still missing)."""
+    if target is None:
+        return None, None
+    if start is None:
+        return "unknown", None
+    if end is None:
+        return None, start + target
+    if end < start:
+        return "unknown", None
+    return ("met" if end - start <= target else "missed"), None
+
+
+def figures(f: IncidentFacts, rules: compute._Rules | None, origin: int) -> dict[str, Any]:
+    """An incident's figures with `now` left out. What depends on it is kept as:
+    - `response_due` / `resolution_due`: the verdict is `missed` once now > due, else
+      `pending` (set when the milestone that ends the target is missing);
+    - for an unresolved incident (the update cadence runs until now): `update_intervals`
+      and `updates_on_time` up to the last update, `cadence_last` (that update, or the
+      declaration) and `cadence_interval`, so that every full interval from `cadence_last`
+      to now but the one still running is one more missed interval; `promises_due` without
+      the last update's promise, `last_promise`, due once now is past it; `last_update`, the
+      latest update (these hold while it is not after now);
+    - `postmortem_due`: a required post-mortem still unpublished is overdue once now > due.
+    The report finishes them in SQL (projection.measured_rows)."""
+    item = compute._measure(f, rules, origin, 0)  # `now` only reaches what is recomputed below
+    values: dict[str, Any] = {
         "time_to_detect": item.phases[0],
         "time_to_acknowledge": item.phases[1],
         "time_to_mitigate": item.phases[2],
         "time_to_resolve": item.phases[3],
         "mttr": item.mttr,
         "flags": "\n".join(item.flags) or None,
-        "sla_response": item.sla_response,
-        "sla_resolution": item.sla_resolution,
-        "sla_met": item.met,
-        "update_intervals": item.cadence_intervals,
-        "updates_on_time": item.cadence_on_time,
-        "promises_due": item.promises_made,
-        "promises_kept": item.promises_kept,
         "postmortem_rule": item.postmortem_rule,
         "postmortem_done": item.postmortem_done,
-        "postmortem_due": due,
+        "postmortem_due": None,
         "cost": item.cost,
+        "sla_response": None,
+        "response_due": None,
+        "sla_resolution": None,
+        "resolution_due": None,
+        "update_intervals": 0,
+        "updates_on_time": 0,
+        "cadence_interval": None,
+        "cadence_last": None,
+        "promises_due": 0,
+        "promises_kept": 0,
+        "last_promise": None,
+        "last_update": max((at for at, _ in f.updates), default=None),
     }
+    if rules is None:
+        return values
+    values["sla_response"], values["response_due"] = _verdict(
+        f.detected, f.acknowledged, rules.response
+    )
+    values["sla_resolution"], values["resolution_due"] = _verdict(
+        f.detected, f.resolved, rules.resolution
+    )
+    if (
+        rules.postmortem == "required"
+        and not item.postmortem_done
+        and f.resolved is not None
+        and rules.postmortem_due is not None
+    ):
+        values["postmortem_due"] = f.resolved + rules.postmortem_due
+    if f.resolved is not None:  # the cadence ended at the resolution
+        values["update_intervals"] = item.cadence_intervals
+        values["updates_on_time"] = item.cadence_on_time
+        values["promises_due"] = item.promises_made
+        values["promises_kept"] = item.promises_kept
+        return values
+    interval = rules.interval or 0
+    intervals = on_time = made = kept = 0
+    start = last = f.declared
+    ordered = f.updates
+    count = len(ordered)
+    for n in range(count):  # compute._updates up to its last update
+        moment, promised = ordered[n]
+        if promised is not None:
+            if n + 1 < count:
+                made += 1  # due before the next update, itself no later than now
+                if ordered[n + 1][0] <= promised:
+                    kept += 1
+            else:
+                values["last_promise"] = promised
+        if interval > 0 and start <= moment:
+            gap = moment - last
+            if gap <= interval:
+                intervals += 1
+                on_time += 1
+            else:
+                intervals += gap // interval
+            last = moment
+    values.update(
+        update_intervals=intervals,
+        updates_on_time=on_time,
+        promises_due=made,
+        promises_kept=kept,
+        cadence_interval=interval or None,
+        cadence_last=last,
+    )
+    return values

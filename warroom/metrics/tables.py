@@ -5,8 +5,9 @@ metrics projector in the same transaction as the events (see warroom/metrics/pro
 - the facts: milestones in epoch milliseconds (folded from the events, as the projection),
   reopen count, revenue per hour, post-mortem status, and in `extra` the status updates,
   milestone corrections and backdated milestone events with their times;
-- for a settled incident (acknowledged and resolved, so no figure depends on `now` except the
-  post-mortem due date), the figures themselves, computed under the rules named by `rules`.
+- the figures themselves, computed under the rules named by `rules`, with what depends on
+  `now` (open SLA targets, the update cadence of an unresolved incident, the post-mortem due
+  date) kept as due times that the report compares with now.
 `version` is the incident's version the row reflects: a report uses a row only when it
 matches the incident's, and computes the others from the events.
 """
@@ -51,9 +52,9 @@ incident_metrics = Table(
     # JSON text {"u": [[at, seq, promised]], "c": [[at, milestone]], "b": [[at, type]]}
     Column("extra", Text),
     Column("earliest", BigInteger),  # the earliest time in `extra`
-    # figures of a settled incident under `rules` (NULL: not settled, compute at read time);
-    # durations in seconds, as the report has them
-    Column("rules", String(200)),
+    # figures under `rules`, durations in seconds as the report has them; what depends on
+    # `now` is kept as due times (see readmodel.figures)
+    Column("rules", String(200), nullable=False),
     Column("time_to_detect", Float),
     Column("time_to_acknowledge", Float),
     Column("time_to_mitigate", Float),
@@ -61,15 +62,20 @@ incident_metrics = Table(
     Column("mttr", Float),
     Column("flags", Text),
     Column("sla_response", String(10)),
+    Column("response_due", BigInteger),
     Column("sla_resolution", String(10)),
-    Column("sla_met", Boolean),
-    Column("update_intervals", Integer),
-    Column("updates_on_time", Integer),
-    Column("promises_due", Integer),
-    Column("promises_kept", Integer),
-    Column("postmortem_rule", String(20)),
-    Column("postmortem_done", Boolean),
-    Column("postmortem_due", BigInteger),  # overdue after this (required, unpublished)
+    Column("resolution_due", BigInteger),
+    Column("update_intervals", Integer, nullable=False),
+    Column("updates_on_time", Integer, nullable=False),
+    Column("cadence_interval", BigInteger),
+    Column("cadence_last", BigInteger),
+    Column("promises_due", Integer, nullable=False),
+    Column("promises_kept", Integer, nullable=False),
+    Column("last_promise", BigInteger),
+    Column("last_update", BigInteger),
+    Column("postmortem_rule", String(20), nullable=False),
+    Column("postmortem_done", Boolean, nullable=False),
+    Column("postmortem_due", BigInteger),
     Column("cost", Float),
 )
 
