@@ -1071,7 +1071,10 @@ def report_rows(
 
     def weeks() -> Sequence[date]:
         if not weeks_of_rows:
-            weeks_of_rows.append([week(r[R_DECLARED]) for r in rows])
+            by_day = calendar._week_days  # filled by `week`; a hit is the common case
+            weeks_of_rows.append(
+                [by_day.get(r[R_DECLARED] // 86_400_000) or week(r[R_DECLARED]) for r in rows]
+            )
         return weeks_of_rows[0]
 
     groups = _groups_of_rows(rows, opts, weeks)

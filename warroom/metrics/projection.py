@@ -229,10 +229,11 @@ _STORED, _FROM_FACTS, _FROM_EVENTS = 0, 1, 2
 
 
 def measured_rows(
-    conn: Connection, policy: Policy, opts: Options, cutoff: int
+    conn: Connection, policy: Policy, opts: Options, cutoff: int, *, include_incidents: bool
 ) -> list[MeasuredRow]:
     """One measured row per incident declared in [since, until), by declared time then id.
-    `cutoff`: events before it (epoch milliseconds) are left out, as the reference does."""
+    `cutoff`: events before it (epoch milliseconds) are left out, as the reference does. The
+    type and services are left out (None) unless the grouping or the incident list needs them."""
     i, m = tables.incidents, incident_metrics
     severities = [*policy.severity_ids()]
     # The rules each severity's stored figures must have been computed under.
@@ -243,6 +244,10 @@ def measured_rows(
     )
     now = compute.ms(opts.now) or 0
     at = literal(now, BigInteger())
+
+    def wanted(*groupings: str) -> bool:  # read a text column only when the report uses it
+        return include_incidents or opts.by in groupings
+
     # Stored figures are used when the row is current, computed under today's rules, holds
     # every event the reference reads, and, for an unresolved incident, no update is after now.
     how = case(
@@ -299,8 +304,8 @@ def measured_rows(
             i.c.id,
             m.c.declared,
             m.c.severity,
-            m.c.type,
-            m.c.services,
+            m.c.type if wanted("type") else null(),
+            m.c.services if wanted("service", "team") else null(),
             m.c.status.not_in(("resolved", "closed")),
             m.c.time_to_detect,
             m.c.time_to_acknowledge,

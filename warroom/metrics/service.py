@@ -88,7 +88,9 @@ class MetricsService:
         with self.db.read() as conn:
             action_items = self._action_items(conn, since, until)
             with no_gc():
-                rows = projection.measured_rows(conn, self.policy, opts, cutoff)
+                rows = projection.measured_rows(
+                    conn, self.policy, opts, cutoff, include_incidents=include_incidents
+                )
                 data = compute.report_rows(
                     rows,
                     self.policy,
