@@ -24,6 +24,7 @@ from tests.conftest import T0
 from warroom.core import tables
 from warroom.core.auth import SYSTEM
 from warroom.core.clock import FixedClock
+from warroom.core.config import ServiceConfig
 from warroom.core.errors import Conflict
 from warroom.core.runtime import Runtime
 from warroom.incidents.model import MILESTONES, Event
@@ -136,10 +137,15 @@ def generate(runtime: Runtime, clock: FixedClock, seed: int, count: int = 24) ->
 
 
 def metrics_of(runtime: Runtime, **policy_changes: Any) -> MetricsService:
+    """The metrics service, with teams owning the services (`web` has no owner)."""
     policy = runtime.policy
     if policy_changes:
         policy = policy.model_copy(update=policy_changes)
-    return MetricsService(runtime.db, runtime.clock, policy, runtime.config, runtime.extras)
+    owners = {"api": "core", "db": "data", "web": None}
+    config = runtime.config.model_copy(
+        update={"services": tuple(ServiceConfig(name=s, owner_team=t) for s, t in owners.items())}
+    )
+    return MetricsService(runtime.db, runtime.clock, policy, config, runtime.extras)
 
 
 def assert_same_reports(metrics: MetricsService, **kwargs: Any) -> dict[str, Any]:
@@ -167,6 +173,8 @@ def test_fast_report_equals_the_reference(runtime: Runtime, clock: FixedClock, s
             for tz in ZONES if by in ("week", "month") else ZONES[:1]:
                 data = assert_same_reports(metrics, by=by, tz=tz)
     assert data["overall"]["incidents"] == 24
+    teams = metrics.report(SINCE, UNTIL, by="team")
+    assert {g["key"] for g in teams["groups"]} == {"core", "data", "(no team)"}
     # the generated histories reach the cases they are meant to
     kinds = data["overall"]["flags"]
     assert {"corrected", "backdated", "missing_milestone"} <= set(kinds)
