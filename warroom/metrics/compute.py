@@ -1006,9 +1006,11 @@ def _weekly_table(
 
 def _groups_of_rows(
     rows: Sequence[MeasuredRow], opts: Options, weeks: Callable[[], Sequence[date]]
-) -> dict[str, list[MeasuredRow]]:
+) -> tuple[dict[str, list[MeasuredRow]], bool]:
+    """The rows of each group, and whether the groups split the rows (each row in one)."""
     groups: dict[str, list[MeasuredRow]] = defaultdict(list)
     by = opts.by
+    disjoint = True
     if by in ("severity", "type"):
         index = R_SEVERITY if by == "severity" else R_TYPE
         for r in rows:
@@ -1026,6 +1028,8 @@ def _groups_of_rows(
                 else:
                     keys = sorted({opts.teams.get(s) or NO_TEAM for s in services}) or [NO_TEAM]
                 keys_of[text] = keys
+                if len(keys) > 1:
+                    disjoint = False
             for key in keys:
                 groups[key].append(r)
     elif by == "week":
@@ -1041,7 +1045,7 @@ def _groups_of_rows(
             groups[calendar.month(r[R_DECLARED])].append(r)
     else:
         raise ValueError(f"unknown grouping {by!r}; choose from {', '.join(GROUPINGS)}")
-    return groups
+    return groups, disjoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -1077,14 +1081,12 @@ def report_rows(
             )
         return weeks_of_rows[0]
 
-    groups = _groups_of_rows(rows, opts, weeks)
+    groups, disjoint = _groups_of_rows(rows, opts, weeks)
     order = {s: n for n, s in enumerate(policy.severity_ids())}
     keys = sorted(groups, key=lambda k: (order.get(k, len(order)), k))
     partials = {key: _partial(groups[key]) for key in keys}
-    if opts.by in ("severity", "type", "week", "month"):  # the groups split the incidents
-        overall = _combine(list(partials.values()))
-    else:
-        overall = _partial(rows)
+    # When every incident is in one group, the overall figures combine the groups'.
+    overall = _combine(list(partials.values())) if disjoint else _partial(rows)
     flagged = [r for r in rows if r[R_FLAGS]]
     listed = flagged[:flagged_limit]
     known = details([r[R_ID] for r in (rows if include_incidents else listed)])
