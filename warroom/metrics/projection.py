@@ -201,8 +201,8 @@ def _rows_of(
         state = IncidentState.from_dict(r.state)
         if timelines is not None:
             extra = Extra.of(timelines[incident_id])
-        else:
-            extra = extras.get(incident_id) or Extra() if extras is not None else Extra()
+        else:  # read in bulk: an incident without any of the events has no entry
+            extra = (extras or {}).get(incident_id) or Extra()
         values.append(
             readmodel.row(
                 _identity(state, incident_id),
