@@ -334,3 +334,23 @@ def test_exposition_can_be_public(tmp_path: Any, database_url: str, clock: Fixed
             assert client.get("/api/v1/metrics").status_code == 401
     finally:
         runtime.close()
+
+
+def test_rebuild_needs_admin_and_is_audited(
+    api: Api, viewer_api: Api, admin_api: Api, scenario: dict[str, str]
+) -> None:
+    status, body = viewer_api.post("/api/v1/metrics/rebuild")
+    assert status == 403, body
+    status, body = api.post("/api/v1/metrics/rebuild")
+    assert status == 403, body
+    assert admin_api.ok("POST", "/api/v1/metrics/rebuild") == {
+        "written": 0,  # the projector keeps every row current
+        "incidents": 4,
+        "all": False,
+    }
+    assert admin_api.ok("POST", "/api/v1/metrics/rebuild", params={"all": "true"})["written"] == 4
+    entries = admin_api.ok("GET", "/api/v1/audit", params={"action": "metrics.rebuild"})
+    assert [e["details"] for e in entries["items"]][:2] == [
+        {"all": True, "written": 4},
+        {"all": False, "written": 0},
+    ]

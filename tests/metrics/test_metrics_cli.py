@@ -74,3 +74,30 @@ def test_metrics_report_json_csv_and_charts(cli_env: Path) -> None:
 )
 def test_bad_input_exits_2(cli_env: Path, args: tuple[str, ...]) -> None:
     assert wr(*args).exit_code == 2
+
+
+def test_metrics_rebuild_fills_missing_rows(cli_env: Path, database_url: str) -> None:
+    from sqlalchemy import delete, func, select
+
+    from warroom.core.db import Database
+    from warroom.metrics.tables import incident_metrics
+
+    for title in ("Checkout failing", "Search slow"):
+        assert wr("declare", title, "--severity", "SEV2").exit_code == 0
+    db = Database(database_url)
+    try:
+        with db.write() as conn:  # as an incident written before the metrics rows existed
+            conn.execute(delete(incident_metrics).where(incident_metrics.c.incident_id == 1))
+
+        result = wr("metrics", "rebuild", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == {"written": 1, "incidents": 2, "all": False}
+        with db.read() as conn:
+            count = conn.execute(select(func.count()).select_from(incident_metrics)).scalar()
+        assert count == 2
+        assert json.loads(wr("metrics", "rebuild", "--json").stdout)["written"] == 0
+        everything = wr("metrics", "rebuild", "--all")
+        assert everything.exit_code == 0
+        assert "wrote 2 metrics row(s) for 2 incident(s)" in everything.stdout
+    finally:
+        db.dispose()

@@ -1,8 +1,9 @@
 """The capability packages that plug into the core.
 
 Each entry names a module with any of:
-- `install(runtime) -> None`: build the package's services, add incident reactors and
-  outbox effect handlers to the runtime;
+- `install(runtime) -> None`: build the package's services, add incident reactors (plan
+  outbox effects), incident projectors (keep the package's read model up to date in the
+  same transaction as the events) and outbox effect handlers to the runtime;
 - `routers: list[APIRouter]`: API or web routes mounted by `create_app`;
 - `register_cli(app: typer.Typer) -> None`: the package's commands;
 - `mount(app: FastAPI, runtime) -> None`: mount an ASGI sub-application (e.g. MCP at /mcp).
@@ -36,6 +37,7 @@ ALL_TABLE_MODULES: tuple[str, ...] = (
     "warroom.comms.tables",
     "warroom.web.tables",
     "warroom.alerts.tables",
+    "warroom.metrics.tables",
 )
 
 

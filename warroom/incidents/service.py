@@ -44,6 +44,27 @@ class Reactor(Protocol):
     ) -> list[outbox.Effect]: ...
 
 
+class Projector(Protocol):
+    """Keeps a read model of another package up to date with newly appended events.
+
+    Called inside the use case's transaction, after the events and the projection row are
+    written (`version` is the incident's version after the append), so the read model commits
+    or rolls back with them. It may write its own tables through `conn`, never commit.
+    """
+
+    def __call__(
+        self,
+        conn: Connection,
+        *,
+        incident_id: int,
+        version: int,
+        before: IncidentState | None,
+        after: IncidentState,
+        events: Sequence[Event],
+        now: datetime,
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class IncidentPage:
     items: list[dict[str, Any]]
@@ -61,6 +82,7 @@ class IncidentService:
         *,
         known_services: Sequence[str] = (),
         reactors: Sequence[Reactor] = (),
+        projectors: Sequence[Projector] = (),
         after_commit: Sequence[Callable[[IncidentState], None]] = (),
     ) -> None:
         self.db = db
@@ -68,6 +90,7 @@ class IncidentService:
         self.policy = policy
         self.known_services = tuple(known_services)
         self.reactors = list(reactors)
+        self.projectors = list(projectors)
         self.after_commit = list(after_commit)
 
     # ---- reads -------------------------------------------------------------------------
@@ -559,6 +582,7 @@ class IncidentService:
             .values(version=len(events))
         )
         self._write_services(conn, incident_id, state.services)
+        self._project(conn, incident_id, len(events), None, state, events, now)
         self._react(conn, incident_id, None, state, events, now)
         return state
 
@@ -587,6 +611,7 @@ class IncidentService:
             raise Conflict("the incident changed concurrently; try again", code="concurrent_update")
         if state.services != before.services:
             self._write_services(conn, incident_id, state.services)
+        self._project(conn, incident_id, version + len(events), before, state, events, now)
         self._react(conn, incident_id, before, state, events, now)
         return state
 
@@ -634,6 +659,27 @@ class IncidentService:
         for milestone in MILESTONES:
             values[milestone] = getattr(state, milestone)
         return values
+
+    def _project(
+        self,
+        conn: Connection,
+        incident_id: int,
+        version: int,
+        before: IncidentState | None,
+        after: IncidentState,
+        events: Sequence[Event],
+        now: datetime,
+    ) -> None:
+        for projector in self.projectors:
+            projector(
+                conn,
+                incident_id=incident_id,
+                version=version,
+                before=before,
+                after=after,
+                events=events,
+                now=now,
+            )
 
     def _react(
         self,

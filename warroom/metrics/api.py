@@ -91,6 +91,19 @@ def metrics_report(
     return data
 
 
+@router.post(
+    "/metrics/rebuild",
+    summary="Fill or refresh the per-incident metrics rows (admin)",
+)
+def metrics_rebuild(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    all: Annotated[bool, Query(description="Recompute every row, not only stale ones")] = False,
+) -> dict[str, Any]:
+    principal.require("admin")
+    return service_of(runtime).rebuild_as(principal, everything=all)
+
+
 @router.get("/metrics/charts/{name}", summary="A metrics chart as SVG (default) or PNG")
 def metrics_chart(
     runtime: RuntimeDep,

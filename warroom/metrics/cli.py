@@ -154,6 +154,30 @@ def _human(data: dict[str, Any], incidents: bool) -> None:
         console.print(rows)
 
 
+@metrics_app.command("rebuild")
+def rebuild(
+    ctx: typer.Context,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Recompute every incident's row, not only missing or stale ones."
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fill or refresh the per-incident metrics rows (admin; after an upgrade or a policy
+    change, so reports read them instead of computing those incidents from their events)."""
+    params = {"all": "true"} if everything else {}
+    result = call(ctx, "POST", "/api/v1/metrics/rebuild", params=params)
+    if as_json:
+        print_json(result)
+    else:
+        console.print(
+            f"[green]✓[/] wrote {result['written']:,} metrics row(s) "
+            f"for {result['incidents']:,} incident(s)"
+        )
+
+
 @metrics_app.command("chart")
 def chart(
     ctx: typer.Context,

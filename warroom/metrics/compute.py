@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -30,11 +31,16 @@ NO_SERVICE = "(no service)"
 NO_TEAM = "(no team)"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def ms(moment: datetime | None) -> int | None:
-    """Epoch milliseconds of an aware datetime (metrics do their arithmetic on these)."""
+    """Epoch milliseconds of an aware datetime (metrics do their arithmetic on these), half a
+    millisecond rounded up, in exact integer arithmetic (as the databases round)."""
     if moment is None:
         return None
-    return round(moment.timestamp() * 1000)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + (delta.microseconds + 500) // 1000
 
 
 def from_ms(value: int) -> datetime:
@@ -332,14 +338,38 @@ def month_of(moment: datetime, tz: tzinfo | None) -> str:
 
 class _Calendar:
     """Week and month keys of epoch milliseconds, cached per quarter hour (every UTC offset
-    is a multiple of 15 minutes, so a quarter hour never straddles a local day boundary)."""
+    is a multiple of 15 minutes, so a quarter hour never straddles a local day boundary),
+    and per UTC day when the whole day has one offset and one key."""
 
     def __init__(self, tz: tzinfo | None) -> None:
         self.tz = tz
         self._weeks: dict[int, date] = {}
         self._months: dict[int, str] = {}
+        self._week_days: dict[int, date | None] = {}
+        self._month_days: dict[int, str | None] = {}
+
+    def _offset(self, value: int) -> timedelta | None:
+        return None if self.tz is None else from_ms(value).astimezone(self.tz).utcoffset()
+
+    def _uniform_day(self, day: int) -> bool:
+        start = day * 86_400_000
+        return self._offset(start) == self._offset(start + 86_399_999)
 
     def week(self, value: int) -> date:
+        day = value // 86_400_000
+        found = self._week_days.get(day)
+        if found is not None:
+            return found
+        if day not in self._week_days:
+            start = day * 86_400_000
+            first, last = self._week_slot(start), self._week_slot(start + 86_399_999)
+            uniform = first == last and self._uniform_day(day)
+            self._week_days[day] = first if uniform else None
+            if uniform:
+                return first
+        return self._week_slot(value)
+
+    def _week_slot(self, value: int) -> date:
         slot = value // 900_000
         found = self._weeks.get(slot)
         if found is None:
@@ -347,6 +377,20 @@ class _Calendar:
         return found
 
     def month(self, value: int) -> str:
+        day = value // 86_400_000
+        found = self._month_days.get(day)
+        if found is not None:
+            return found
+        if day not in self._month_days:
+            start = day * 86_400_000
+            first, last = self._month_slot(start), self._month_slot(start + 86_399_999)
+            uniform = first == last and self._uniform_day(day)
+            self._month_days[day] = first if uniform else None
+            if uniform:
+                return first
+        return self._month_slot(value)
+
+    def _month_slot(self, value: int) -> str:
         slot = value // 900_000
         found = self._months.get(slot)
         if found is None:
@@ -491,33 +535,7 @@ def weekly(
             mttrs[week].append(item.mttr)
         if item.met is not None:
             verdicts[week][0 if item.met else 1] += 1
-    first = week_of(opts.since, opts.tz)
-    last = week_of(max(opts.since, opts.until - timedelta(microseconds=1)), opts.tz)
-    if counts:
-        first, last = min(first, *counts), max(last, *counts)
-    if (last - first).days > 7 * 520:  # cap very long spans at the weeks that have incidents
-        weeks = sorted(counts)
-    else:
-        weeks = [first + timedelta(days=7 * n) for n in range((last - first).days // 7 + 1)]
-    rows = []
-    for week in weeks:
-        by_severity = counts.get(week) or dict.fromkeys(severities, 0)
-        figure = stats(mttrs.get(week, []))
-        met, missed = verdicts.get(week, [0, 0])
-        rows.append(
-            {
-                "week": week.isoformat(),
-                "incidents": sum(by_severity.values()),
-                "by_severity": by_severity,
-                "mttr_mean": figure["mean"],
-                "mttr_median": figure["median"],
-                "mttr_p90": figure["p90"],
-                "sla_met": met,
-                "sla_missed": missed,
-                "sla_compliance": _share(met, met + missed),
-            }
-        )
-    return rows
+    return _weekly_table(counts, mttrs, verdicts, opts, severities)
 
 
 def incident_row(item: Measured) -> dict[str, Any]:
@@ -706,3 +724,428 @@ def _cell(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         return "'" + value
     return value
+
+
+# ---- the same report over measured rows (the fast path) ---------------------------------------
+#
+# `report` above is the reference: facts -> `Measured` objects -> per-group passes. The fast
+# path (MetricsService.report over the `incident_metrics` read model) hands in one plain
+# tuple per incident instead, most of them read as stored, and aggregates them column-wise.
+# Both give the same report; tests/metrics/test_readmodel.py holds them to it.
+
+# Positions in a measured row: the figures of `Measured` as plain values. Durations in seconds;
+# services as JSON text (a list); flags as one text, one flag a line (None: no flag).
+R_ID, R_DECLARED, R_SEVERITY, R_TYPE, R_SERVICES, R_OPEN = range(6)
+R_PHASES = (6, 7, 8, 9)
+R_MTTR = 10
+R_FLAGS = 11
+R_RESPONSE, R_RESOLUTION, R_MET = 12, 13, 14
+R_INTERVALS, R_ON_TIME, R_PROMISED, R_KEPT = 15, 16, 17, 18
+R_PM_RULE, R_PM_DONE, R_PM_OVERDUE, R_COST = 19, 20, 21, 22
+ROW_WIDTH = 23
+MeasuredRow = Sequence[Any]
+
+
+def services_text(services: Iterable[str]) -> str:
+    return json.dumps(list(services), separators=(",", ":"))
+
+
+def measured_row(item: Measured) -> MeasuredRow:
+    """The row of a `Measured` incident."""
+    f = item.facts
+    return (
+        f.id,
+        f.declared,
+        f.severity,
+        f.type,
+        services_text(f.services),
+        item.is_open,
+        *item.phases,
+        item.mttr,
+        "\n".join(item.flags) or None,
+        item.sla_response,
+        item.sla_resolution,
+        item.met,
+        item.cadence_intervals,
+        item.cadence_on_time,
+        item.promises_made,
+        item.promises_kept,
+        item.postmortem_rule,
+        item.postmortem_done,
+        item.postmortem_overdue,
+        item.cost,
+    )
+
+
+class _Services:
+    """Parsed services texts (few distinct ones)."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, tuple[str, ...]] = {}
+
+    def __call__(self, text: str) -> tuple[str, ...]:
+        found = self._parsed.get(text)
+        if found is None:
+            found = self._parsed[text] = tuple(json.loads(text))
+        return found
+
+
+@dataclass(slots=True)
+class _Partial:
+    """The additive figures of a set of measured rows, before they become a summary."""
+
+    count: int
+    flagged: int
+    flag_kinds: Counter[str]
+    values: list[list[float]]  # per figure, sorted
+    # (response, resolution, met, post-mortem rule, open, published, overdue) -> incidents
+    combos: Counter[tuple[Any, ...]]
+    sums: list[int]  # intervals, on time, promises due, promises kept
+    costs: list[float]
+
+
+_FIGURE_COLUMNS = (*R_PHASES, R_MTTR)
+_COMBO_COLUMNS = (R_RESPONSE, R_RESOLUTION, R_MET, R_PM_RULE, R_OPEN, R_PM_DONE, R_PM_OVERDUE)
+_SUM_COLUMNS = (R_INTERVALS, R_ON_TIME, R_PROMISED, R_KEPT)
+
+
+def _partial(rows: Sequence[MeasuredRow]) -> _Partial:
+    # Rows may carry more values after the measured ones (the shortest row sets the columns).
+    cols: list[Sequence[Any]] = list(zip(*rows, strict=False)) if rows else [()] * ROW_WIDTH
+    values = []
+    for index in _FIGURE_COLUMNS:
+        found = [x for x in cols[index] if x is not None]
+        found.sort()
+        values.append(found)
+    flagged = [f for f in cols[R_FLAGS] if f]
+    return _Partial(
+        count=len(rows),
+        flagged=len(flagged),
+        flag_kinds=Counter(
+            kind for flags in flagged for kind in {_flag_kind(f) for f in flags.split("\n")}
+        ),
+        values=values,
+        combos=Counter(zip(*(cols[n] for n in _COMBO_COLUMNS), strict=True)),
+        sums=[sum(cols[n]) for n in _SUM_COLUMNS],
+        costs=[c for c in cols[R_COST] if c is not None],
+    )
+
+
+def _combine(parts: Sequence[_Partial]) -> _Partial:
+    """The partial of the union of disjoint sets of rows."""
+    values = []
+    for n in range(len(_FIGURE_COLUMNS)):
+        merged = [x for part in parts for x in part.values[n]]
+        merged.sort()  # sorted runs: Timsort merges them
+        values.append(merged)
+    combos: Counter[tuple[Any, ...]] = Counter()
+    flag_kinds: Counter[str] = Counter()
+    for part in parts:
+        combos.update(part.combos)
+        flag_kinds.update(part.flag_kinds)
+    return _Partial(
+        count=sum(p.count for p in parts),
+        flagged=sum(p.flagged for p in parts),
+        flag_kinds=flag_kinds,
+        values=values,
+        combos=combos,
+        sums=[sum(p.sums[n] for p in parts) for n in range(len(_SUM_COLUMNS))],
+        costs=[c for p in parts for c in p.costs],
+    )
+
+
+def _sorted_stats(ordered: list[float]) -> dict[str, float | int | None]:
+    """`stats` of values already in order."""
+    count = len(ordered)
+    return {
+        "count": count,
+        "mean": (math.fsum(ordered) / count) if count else None,
+        "median": percentile(ordered, 50),
+        "p90": percentile(ordered, 90),
+    }
+
+
+def _summary(p: _Partial) -> dict[str, Any]:
+    figures = {}
+    for name, found in zip(FIGURES, p.values, strict=True):
+        figure = _sorted_stats(found)
+        figure["excluded"] = p.count - len(found)
+        figures[name] = figure
+    response: Counter[str | None] = Counter()
+    resolution: Counter[str | None] = Counter()
+    met_counts: Counter[bool | None] = Counter()
+    pm: Counter[str] = Counter()
+    open_ = 0
+    for (resp, res, met, rule, is_open, done, overdue), n in p.combos.items():
+        response[resp] += n
+        resolution[res] += n
+        met_counts[None if met is None else bool(met)] += n
+        if is_open:
+            open_ += n
+        elif rule != "optional":
+            pm[rule] += n
+            if done:
+                pm[rule + "_published"] += n
+            if overdue:
+                pm["overdue"] += n
+    intervals, on_time, made, kept = p.sums
+
+    def verdicts(counter: Mapping[str | None, int]) -> dict[str, Any]:
+        met, missed = counter.get("met", 0), counter.get("missed", 0)
+        return {
+            "met": met,
+            "missed": missed,
+            "pending": counter.get("pending", 0),
+            "unknown": counter.get("unknown", 0),
+            "compliance": _share(met, met + missed),
+        }
+
+    sla_met, sla_missed = met_counts.get(True, 0), met_counts.get(False, 0)
+    return {
+        "incidents": p.count,
+        "open": open_,
+        "resolved": p.count - open_,
+        "flagged": p.flagged,
+        "flags": dict(sorted(p.flag_kinds.items())),
+        "figures": figures,
+        "sla": {
+            "response": verdicts(response),
+            "resolution": verdicts(resolution),
+            "met": sla_met,
+            "missed": sla_missed,
+            "compliance": _share(sla_met, sla_met + sla_missed),
+        },
+        "update_cadence": {
+            "intervals": intervals,
+            "on_time": on_time,
+            "compliance": _share(on_time, intervals),
+            "promises_due": made,
+            "promises_kept": kept,
+        },
+        "postmortems": {
+            "required": pm["required"],
+            "required_published": pm["required_published"],
+            "completion": _share(pm["required_published"], pm["required"]),
+            "recommended": pm["recommended"],
+            "recommended_published": pm["recommended_published"],
+            "overdue": pm["overdue"],
+        },
+        "cost": {
+            "estimate": round(math.fsum(p.costs), 2),
+            "incidents_with_revenue": len(p.costs),
+        },
+    }
+
+
+def summarise_rows(rows: Sequence[MeasuredRow]) -> dict[str, Any]:
+    """`summarise` over measured rows."""
+    return _summary(_partial(rows))
+
+
+def weekly_rows(
+    rows: Sequence[MeasuredRow],
+    opts: Options,
+    severities: Sequence[str],
+    weeks: Sequence[date],
+) -> list[dict[str, Any]]:
+    """`weekly` over measured rows; `weeks`: the week of each row."""
+    counts: dict[date, dict[str, int]] = {}
+    for (week, severity), n in Counter(
+        zip(weeks, [r[R_SEVERITY] for r in rows], strict=True)
+    ).items():
+        by_severity = counts.get(week)
+        if by_severity is None:
+            by_severity = counts[week] = dict.fromkeys(severities, 0)
+        by_severity[severity] = by_severity.get(severity, 0) + n
+    mttrs: dict[date, list[float]] = defaultdict(list)
+    for week, total in zip(weeks, [r[R_MTTR] for r in rows], strict=True):
+        if total is not None:
+            mttrs[week].append(total)
+    verdicts: dict[date, list[int]] = {week: [0, 0] for week in counts}
+    for (week, met), n in Counter(zip(weeks, [r[R_MET] for r in rows], strict=True)).items():
+        if met is not None:
+            verdicts[week][0 if met else 1] += n
+    return _weekly_table(counts, mttrs, verdicts, opts, severities)
+
+
+def _weekly_table(
+    counts: dict[date, dict[str, int]],
+    mttrs: Mapping[date, list[float]],
+    verdicts: Mapping[date, list[int]],
+    opts: Options,
+    severities: Sequence[str],
+) -> list[dict[str, Any]]:
+    first = week_of(opts.since, opts.tz)
+    last = week_of(max(opts.since, opts.until - timedelta(microseconds=1)), opts.tz)
+    if counts:
+        first, last = min(first, *counts), max(last, *counts)
+    if (last - first).days > 7 * 520:  # cap very long spans at the weeks that have incidents
+        weeks = sorted(counts)
+    else:
+        weeks = [first + timedelta(days=7 * n) for n in range((last - first).days // 7 + 1)]
+    table = []
+    for week in weeks:
+        by_severity = counts.get(week) or dict.fromkeys(severities, 0)
+        figure = stats(mttrs.get(week, []))
+        met, missed = verdicts.get(week, [0, 0])
+        table.append(
+            {
+                "week": week.isoformat(),
+                "incidents": sum(by_severity.values()),
+                "by_severity": by_severity,
+                "mttr_mean": figure["mean"],
+                "mttr_median": figure["median"],
+                "mttr_p90": figure["p90"],
+                "sla_met": met,
+                "sla_missed": missed,
+                "sla_compliance": _share(met, met + missed),
+            }
+        )
+    return table
+
+
+def _groups_of_rows(
+    rows: Sequence[MeasuredRow], opts: Options, weeks: Callable[[], Sequence[date]]
+) -> tuple[dict[str, list[MeasuredRow]], bool]:
+    """The rows of each group, and whether the groups split the rows (each row in one)."""
+    groups: dict[str, list[MeasuredRow]] = defaultdict(list)
+    by = opts.by
+    disjoint = True
+    if by in ("severity", "type"):
+        index = R_SEVERITY if by == "severity" else R_TYPE
+        for r in rows:
+            groups[r[index]].append(r)
+    elif by in ("service", "team"):
+        parse = _Services()
+        keys_of: dict[str, list[str]] = {}
+        for r in rows:
+            text = r[R_SERVICES]
+            keys = keys_of.get(text)
+            if keys is None:
+                services = parse(text)
+                if by == "service":
+                    keys = list(services) or [NO_SERVICE]
+                else:
+                    keys = sorted({opts.teams.get(s) or NO_TEAM for s in services}) or [NO_TEAM]
+                keys_of[text] = keys
+                if len(keys) > 1:
+                    disjoint = False
+            for key in keys:
+                groups[key].append(r)
+    elif by == "week":
+        labels: dict[date, str] = {}
+        for r, week in zip(rows, weeks(), strict=True):
+            label = labels.get(week)
+            if label is None:
+                label = labels[week] = week.isoformat()
+            groups[label].append(r)
+    elif by == "month":
+        calendar = _Calendar(opts.tz)
+        for r in rows:
+            groups[calendar.month(r[R_DECLARED])].append(r)
+    else:
+        raise ValueError(f"unknown grouping {by!r}; choose from {', '.join(GROUPINGS)}")
+    return groups, disjoint
+
+
+@dataclass(frozen=True, slots=True)
+class Details:
+    """What the report lists about an incident beyond its measured row."""
+
+    public_id: str
+    title: str
+    status: str
+
+
+def report_rows(
+    rows: Sequence[MeasuredRow],
+    policy: Policy,
+    opts: Options,
+    details: Callable[[Sequence[int]], Mapping[int, Details]],
+    *,
+    include_incidents: bool = False,
+    flagged_limit: int = 200,
+) -> dict[str, Any]:
+    """`report` over measured rows in report order; `details` looks up the listed incidents."""
+    if opts.by not in GROUPINGS:
+        raise ValueError(f"unknown grouping {opts.by!r}; choose from {', '.join(GROUPINGS)}")
+    calendar = _Calendar(opts.tz)
+    week = calendar.week
+    weeks_of_rows: list[Sequence[date]] = []
+
+    def weeks() -> Sequence[date]:
+        if not weeks_of_rows:
+            by_day = calendar._week_days  # filled by `week`; a hit is the common case
+            weeks_of_rows.append(
+                [by_day.get(r[R_DECLARED] // 86_400_000) or week(r[R_DECLARED]) for r in rows]
+            )
+        return weeks_of_rows[0]
+
+    groups, disjoint = _groups_of_rows(rows, opts, weeks)
+    order = {s: n for n, s in enumerate(policy.severity_ids())}
+    keys = sorted(groups, key=lambda k: (order.get(k, len(order)), k))
+    partials = {key: _partial(groups[key]) for key in keys}
+    # When every incident is in one group, the overall figures combine the groups'.
+    overall = _combine(list(partials.values())) if disjoint else _partial(rows)
+    flagged = [r for r in rows if r[R_FLAGS]]
+    listed = flagged[:flagged_limit]
+    known = details([r[R_ID] for r in (rows if include_incidents else listed)])
+    span_days = max((opts.until - opts.since).total_seconds() / 86400, 1e-9)
+    result: dict[str, Any] = {
+        "since": opts.since.isoformat(),
+        "until": opts.until.isoformat(),
+        "generated_at": opts.now.isoformat(),
+        "by": opts.by,
+        "timezone": str(opts.tz) if opts.tz is not None else "UTC",
+        "mttr_from": opts.mttr_from,
+        "overall": _summary(overall),
+        "groups": [{"key": key, **_summary(partials[key])} for key in keys],
+        "incidents_per_week": len(rows) / span_days * 7,
+        "weekly": weekly_rows(rows, opts, policy.severity_ids(), weeks()),
+        "flagged": {
+            "total": len(flagged),
+            "items": [
+                {
+                    "id": known[r[R_ID]].public_id,
+                    "title": known[r[R_ID]].title,
+                    "severity": r[R_SEVERITY],
+                    "flags": r[R_FLAGS].split("\n"),
+                }
+                for r in listed
+            ],
+        },
+    }
+    if include_incidents:
+        parse = _Services()
+        result["incidents"] = [_incident_row_of(r, known[r[R_ID]], parse) for r in rows]
+    return result
+
+
+def _incident_row_of(r: MeasuredRow, who: Details, parse: _Services) -> dict[str, Any]:
+    response, resolution = r[R_RESPONSE], r[R_RESOLUTION]
+    verdicts = [v for v in (response, resolution) if v is not None]
+    sla_met: bool | None = None
+    if "missed" in verdicts:
+        sla_met = False
+    elif verdicts and all(v == "met" for v in verdicts):
+        sla_met = True
+    cost = r[R_COST]
+    return {
+        "id": who.public_id,
+        "title": who.title,
+        "severity": r[R_SEVERITY],
+        "type": r[R_TYPE],
+        "status": who.status,
+        "services": list(parse(r[R_SERVICES])),
+        "declared_at": from_ms(r[R_DECLARED]).isoformat(),
+        **{name: r[index] for name, index in zip(FIGURES, (*R_PHASES, R_MTTR), strict=True)},
+        "sla_response": response,
+        "sla_resolution": resolution,
+        "sla_met": sla_met,
+        "update_intervals": r[R_INTERVALS],
+        "updates_on_time": r[R_ON_TIME],
+        "postmortem": r[R_PM_RULE],
+        "postmortem_published": bool(r[R_PM_DONE]),
+        "cost": round(cost, 2) if cost is not None else None,
+        "flags": r[R_FLAGS].split("\n") if r[R_FLAGS] else [],
+    }

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from warroom.core.runtime import Runtime
 from warroom.metrics.api import router, scrape_router
 from warroom.metrics.exposition import LatencyMiddleware, RequestMetrics
+from warroom.metrics.projection import MetricsProjector
 from warroom.metrics.service import MetricsService
 
 
@@ -30,6 +31,8 @@ def install(runtime: Runtime) -> None:
     runtime.extras["metrics"] = MetricsService(
         runtime.db, runtime.clock, runtime.policy, runtime.config, runtime.extras
     )
+    # The per-incident metrics row is written with the incident's events.
+    runtime.incidents.projectors.append(MetricsProjector(runtime.policy))
 
 
 def configure_app(app: Any) -> None:

@@ -1,10 +1,12 @@
-"""Reads incident facts in bulk and builds the metrics report.
+"""Builds the metrics report.
 
-Milestones come from the incident projection (`incidents` columns and `state` JSON), which the
-incident service writes as the fold of the timeline events in the same transaction as the
-events themselves: they are event times, never row update times. The few events metrics need
-beyond the fold (status updates, milestone corrections, backdated milestone events) are read
-from `events` with the `(type, occurred_at)` index.
+`report` reads the `incident_metrics` read model (one row per incident, written with the
+incident's events; see projection.py) and aggregates it column-wise. `reference_report` is
+the original computation, kept as the reference the fast path is tested against: milestones
+from the incident projection (`incidents` columns and `state` JSON, the fold of the timeline
+events written in the same transaction as the events: event times, never row update times),
+and the few events metrics need beyond the fold (status updates, milestone corrections,
+backdated milestone events) read from `events` with the `(type, occurred_at)` index.
 """
 
 from __future__ import annotations
@@ -17,22 +19,20 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import BigInteger, String, and_, select, type_coerce
+from sqlalchemy import BigInteger, String, and_, func, select, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from warroom.core import tables
+from warroom.core import audit, tables
+from warroom.core.auth import Principal
 from warroom.core.clock import Clock
 from warroom.core.config import AppConfig
 from warroom.core.db import Database
-from warroom.metrics import compute
+from warroom.metrics import compute, projection
 from warroom.metrics.compute import IncidentFacts, Options
+from warroom.metrics.readmodel import CORRECTION_EVENT, MILESTONE_EVENTS, UPDATE_EVENT
 from warroom.policy import Policy
-
-MILESTONE_EVENTS = ("acknowledged", "status_changed", "resolved", "closed", "reopened")
-UPDATE_EVENT = "status_update_published"
-CORRECTION_EVENT = "milestone_corrected"
 
 
 class MetricsService:
@@ -80,6 +80,59 @@ class MetricsService:
         tz: tzinfo | None = None,
         include_incidents: bool = False,
     ) -> dict[str, Any]:
+        """The report from the `incident_metrics` read model (the same as `reference_report`)."""
+        opts = self.options(since, until, by, tz)
+        if by not in compute.GROUPINGS:
+            raise ValueError(f"unknown grouping {by!r}; choose from {', '.join(compute.GROUPINGS)}")
+        cutoff = compute.ms(since - EVENT_MARGIN) or 0
+        with self.db.read() as conn:
+            action_items = self._action_items(conn, since, until)
+            with no_gc():
+                rows = projection.measured_rows(
+                    conn, self.policy, opts, cutoff, include_incidents=include_incidents
+                )
+                data = compute.report_rows(
+                    rows,
+                    self.policy,
+                    opts,
+                    lambda ids: projection.details(conn, ids),
+                    include_incidents=include_incidents,
+                )
+        data["action_items"] = action_items
+        return data
+
+    def rebuild(self, *, everything: bool = False) -> int:
+        """Write the read-model rows that are missing, behind or computed under other rules
+        (all of them with `everything`); returns how many were written."""
+        return projection.rebuild(self.db, self.policy, everything=everything)
+
+    def rebuild_as(self, principal: Principal, *, everything: bool = False) -> dict[str, Any]:
+        """`rebuild` for an admin, recorded in the audit log."""
+        principal.require("admin")
+        started = self.clock.now()
+        written = self.rebuild(everything=everything)
+        with self.db.write() as conn:
+            total = conn.execute(select(func.count()).select_from(tables.incidents)).scalar_one()
+            audit.record(
+                conn,
+                actor=principal.actor,
+                action="metrics.rebuild",
+                target="incident_metrics",
+                now=started,
+                details={"all": everything, "written": written},
+            )
+        return {"written": written, "incidents": int(total), "all": everything}
+
+    def reference_report(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        by: str = "severity",
+        tz: tzinfo | None = None,
+        include_incidents: bool = False,
+    ) -> dict[str, Any]:
+        """The report computed from the projection and the events (the reference)."""
         opts = self.options(since, until, by, tz)
         with self.db.read() as conn:
             action_items = self._action_items(conn, since, until)
@@ -186,22 +239,26 @@ def load_facts(conn: Connection, since: datetime, until: datetime) -> list[Incid
     i = tables.incidents
     state = i.c.state
     in_period = and_(i.c.declared_at >= since, i.c.declared_at < until)
-    query = select(
-        i.c.id,
-        i.c.public_id,
-        i.c.title,
-        i.c.severity,
-        i.c.type,
-        i.c.status,
-        type_coerce(i.c.services, String).label("services"),
-        epoch_ms(i.c.declared_at),
-        epoch_ms(i.c.started_at),
-        epoch_ms(i.c.detected_at),
-        epoch_ms(i.c.acknowledged_at),
-        epoch_ms(i.c.mitigated_at),
-        epoch_ms(i.c.resolved_at),
-        state_fields(state),
-    ).where(in_period)
+    query = (
+        select(
+            i.c.id,
+            i.c.public_id,
+            i.c.title,
+            i.c.severity,
+            i.c.type,
+            i.c.status,
+            type_coerce(i.c.services, String).label("services"),
+            epoch_ms(i.c.declared_at),
+            epoch_ms(i.c.started_at),
+            epoch_ms(i.c.detected_at),
+            epoch_ms(i.c.acknowledged_at),
+            epoch_ms(i.c.mitigated_at),
+            epoch_ms(i.c.resolved_at),
+            state_fields(state),
+        )
+        .where(in_period)
+        .order_by(i.c.declared_at, i.c.id)
+    )
     facts: list[IncidentFacts] = []
     append = facts.append
     parsed: dict[str, tuple[str, ...]] = {}
@@ -264,16 +321,17 @@ def _event_facts(conn: Connection, ids: set[int], since: datetime) -> dict[int, 
         select(
             e.c.incident_id,
             epoch_ms(e.c.occurred_at),
+            e.c.seq,
             text_epoch_ms(e.c.data["next_update_at"].as_string()),
         ).where(e.c.type == UPDATE_EVENT, after),
     )
-    pending: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
-    for incident_id, occurred, promised in updates:
+    pending: dict[int, list[tuple[int, int, int | None]]] = defaultdict(list)
+    for incident_id, occurred, seq, promised in updates:
         if incident_id in ids:
-            pending[incident_id].append((occurred, promised))
+            pending[incident_id].append((occurred, seq, promised))
     for incident_id, items in pending.items():
-        items.sort(key=_first)
-        found[incident_id]["updates"] = tuple(items)
+        items.sort(key=_first_two)  # time order; updates at the same time in timeline order
+        found[incident_id]["updates"] = tuple((at, promised) for at, _, promised in items)
     corrections = conn.execute(
         select(e.c.incident_id, e.c.data["milestone"].as_string()).where(
             e.c.type == CORRECTION_EVENT, after
@@ -314,8 +372,8 @@ def _raw(conn: Connection, query: Any) -> Sequence[Any]:
     return rows
 
 
-def _first(item: tuple[int, int | None]) -> int:
-    return item[0]
+def _first_two(item: tuple[int, int, int | None]) -> tuple[int, int]:
+    return item[0], item[1]
 
 
 def parse_moment(text: str, now: datetime, tz: tzinfo | None = None) -> datetime:
