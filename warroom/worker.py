@@ -2,6 +2,11 @@
 
 Handlers are registered per effect kind. Each handler re-checks its condition at fire time
 (the incident may have been acknowledged since the effect was planned) and returns an Outcome.
+A handler whose work is only database writes may also offer `in_transaction(runtime, conn,
+effect)`: the worker then runs all such effects of a round in one transaction (each in a
+savepoint) and marks them done in it, one commit for the lot instead of two per effect.
+The worker polls every `worker_poll_seconds`, and wakes at once when a transaction in its own
+process commits an effect due now (other processes' effects wait for the poll).
 On SQLite only one worker may run per database (a lock file in the data dir enforces it); on
 PostgreSQL any number run at once and `FOR UPDATE SKIP LOCKED` keeps them apart.
 """
@@ -19,6 +24,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy.engine import Connection
+
 from warroom.core import outbox
 from warroom.core.runtime import Runtime
 
@@ -33,6 +40,7 @@ class Outcome:
 
 
 Handler = Callable[[Runtime, outbox.ClaimedEffect], Outcome]
+InTransaction = Callable[[Runtime, Connection, outbox.ClaimedEffect], Outcome]
 
 
 class WorkerLocked(RuntimeError):
@@ -90,8 +98,14 @@ class Worker:
                 kinds=tuple(self.handlers),
                 limit=self.batch,
             )
+        batched = [e for e in claimed if self._in_transaction(e.kind) is not None]
+        if batched and not self._run_in_one_transaction(batched):
+            batched = []  # the shared transaction failed: run them one by one below
+        done = {e.id for e in batched}
         pending: list[tuple[outbox.ClaimedEffect, Outcome]] = []
         for effect in claimed:
+            if effect.id in done:
+                continue
             # A long batch can outlive its lease: renew it first, and skip the effect when
             # another worker has taken it over (it would otherwise fire twice).
             if self.runtime.clock.now() - now > self.lease / 2:
@@ -115,6 +129,38 @@ class Worker:
         self._finish(pending)
         return len(claimed)
 
+    def _in_transaction(self, kind: str) -> InTransaction | None:
+        found: InTransaction | None = getattr(self.handlers[kind], "in_transaction", None)
+        return found
+
+    def _run_in_one_transaction(self, effects: list[outbox.ClaimedEffect]) -> bool:
+        """Run database-only handlers together and record their outcomes in the same commit.
+
+        Each runs in a savepoint, so one that raises is rolled back alone (and retried later).
+        False when the transaction itself failed: nothing of it was kept.
+        """
+        try:
+            with self.runtime.db.write() as conn:
+                results: list[tuple[outbox.ClaimedEffect, Outcome]] = []
+                for effect in effects:
+                    run = self._in_transaction(effect.kind)
+                    assert run is not None
+                    savepoint = conn.begin_nested()
+                    try:
+                        outcome = run(self.runtime, conn, effect)
+                    except Exception as exc:
+                        savepoint.rollback()
+                        log.exception("effect %s (%s) failed", effect.id, effect.kind)
+                        outcome = Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
+                    else:
+                        savepoint.commit()
+                    results.append((effect, outcome))
+                self._record(conn, results)
+        except Exception:
+            log.exception("a shared transaction of %d effects failed", len(effects))
+            return False
+        return True
+
     def _call(self, handler: Handler, effect: outbox.ClaimedEffect) -> Outcome:
         try:
             return handler(self.runtime, effect)
@@ -125,39 +171,49 @@ class Worker:
     def _finish(self, results: list[tuple[outbox.ClaimedEffect, Outcome]]) -> None:
         if not results:
             return
-        now = self.runtime.clock.now()
         with self.runtime.db.write() as conn:
-            done = [effect.id for effect, outcome in results if outcome.ok]
-            if done:
-                outbox.mark_done_many(conn, done, self.name, now)
-            for effect, outcome in results:
-                if not outcome.ok:
-                    outbox.mark_failed(
-                        conn,
-                        effect.id,
-                        self.name,
-                        now,
-                        outcome.message,
-                        attempts=effect.attempts,
-                        retryable=outcome.retryable,
-                    )
+            self._record(conn, results)
+
+    def _record(
+        self, conn: Connection, results: list[tuple[outbox.ClaimedEffect, Outcome]]
+    ) -> None:
+        now = self.runtime.clock.now()
+        done = [effect.id for effect, outcome in results if outcome.ok]
+        if done:
+            outbox.mark_done_many(conn, done, self.name, now)
+        for effect, outcome in results:
+            if not outcome.ok:
+                outbox.mark_failed(
+                    conn,
+                    effect.id,
+                    self.name,
+                    now,
+                    outcome.message,
+                    attempts=effect.attempts,
+                    retryable=outcome.retryable,
+                )
 
     def run_forever(self, poll_seconds: float | None = None) -> None:
         poll = (
             poll_seconds if poll_seconds is not None else self.runtime.settings.worker_poll_seconds
         )
         log.info("worker %s started", self.name)
+        wake = self.runtime.db.outbox_due
         while not self._stop.is_set():
+            # Cleared before the claim: an effect committed after it sets it again, so the
+            # wait below returns at once instead of missing it until the next poll.
+            wake.clear()
             try:
                 ran = self.run_once()
             except Exception:
                 log.exception("worker loop error; retrying")
                 ran = 0
             if ran == 0:  # effects that ran may have planned more, due now
-                self._stop.wait(poll)
+                wake.wait(poll)
 
     def stop(self) -> None:
         self._stop.set()
+        self.runtime.db.outbox_due.set()
 
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, name="warroom-worker", daemon=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, delete, func, insert, or_, select, type_coerce, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, type_coerce, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
@@ -28,6 +28,16 @@ from warroom.policy.triage import TriageProposal, propose
 
 # A future timestamp a little ahead of our clock is tolerated (senders' clocks drift).
 _CLOCK_SKEW = timedelta(minutes=5)
+
+
+# Prebuilt statements (declares and appends run in bulk during alert intake).
+_INSERT_INCIDENT = insert(tables.incidents)
+_UPDATE_INCIDENT = update(tables.incidents).where(
+    tables.incidents.c.id == bindparam("b_id"),
+    tables.incidents.c.version == bindparam("b_version"),
+)
+_INSERT_EVENTS = insert(tables.events)
+_INSERT_SERVICES = insert(tables.incident_services)
 
 
 class Reactor(Protocol):
@@ -75,6 +85,11 @@ class IncidentService:
     def get(self, public_id: str) -> IncidentState:
         with self.db.read() as conn:
             return IncidentState.from_dict(self._row(conn, public_id).state)
+
+    def get_in(self, conn: Connection, public_id: str, *, lock: bool = False) -> IncidentState:
+        """The incident's state inside a caller's transaction (`lock`: FOR UPDATE on PG)."""
+        row = self._row(conn, public_id, lock=lock, columns=(tables.incidents.c.state,))
+        return IncidentState.from_dict(row.state)
 
     def timeline(
         self, public_id: str, *, order: str = "occurred", types: Collection[str] | None = None
@@ -220,19 +235,23 @@ class IncidentService:
             events = [Event("declared", principal.actor, now, data)]
             if triage is not None:
                 events.append(Event("triaged", principal.actor, now, triage))
-            state = self._insert(conn, events, now)
+            _, state = self._insert(conn, events, now)
         self._after(state)
         return state
 
     def insert_declared(
-        self, conn: Connection, actor: str, data: dict[str, Any], now: datetime
+        self,
+        conn: Connection,
+        actor: str,
+        data: dict[str, Any],
+        now: datetime,
+        more: Sequence[Event] = (),
     ) -> tuple[int, IncidentState]:
-        """Declare inside a caller's transaction (alert intake auto-declares this way)."""
+        """Declare inside a caller's transaction (alert intake auto-declares this way), with
+        `more` events appended in the same insert (reactors see them all at once)."""
         public_id = next_incident_id(conn, now)
         payload = {**data, "public_id": public_id}
-        state = self._insert(conn, [Event("declared", actor, now, payload)], now)
-        row = self._row(conn, public_id, columns=(tables.incidents.c.id,))
-        return int(row.id), state
+        return self._insert(conn, [Event("declared", actor, now, payload), *more], now)
 
     def acknowledge(self, principal: Principal, public_id: str) -> IncidentState:
         def build(state: IncidentState, now: datetime) -> list[Event]:
@@ -543,24 +562,21 @@ class IncidentService:
             raise NotFound(f"no incident {public_id}")
         return row
 
-    def _insert(self, conn: Connection, events: list[Event], now: datetime) -> IncidentState:
+    def _insert(
+        self, conn: Connection, events: list[Event], now: datetime
+    ) -> tuple[int, IncidentState]:
         state = initial_state(events[0])
         for event in events[1:]:
             state = apply(state, event)
         result = conn.execute(
-            insert(tables.incidents).values(version=0, **self._projection(state, now))
+            _INSERT_INCIDENT, {"version": len(events), **self._projection(state, now)}
         )
         assert result.inserted_primary_key is not None
         incident_id = int(result.inserted_primary_key[0])
         self._write_events(conn, incident_id, 0, events, now)
-        conn.execute(
-            update(tables.incidents)
-            .where(tables.incidents.c.id == incident_id)
-            .values(version=len(events))
-        )
-        self._write_services(conn, incident_id, state.services)
+        self._write_services(conn, incident_id, state.services, fresh=True)
         self._react(conn, incident_id, None, state, events, now)
-        return state
+        return incident_id, state
 
     def _append(
         self,
@@ -577,11 +593,14 @@ class IncidentService:
         for event in events:
             state = apply(state, event)
         self._write_events(conn, incident_id, version, events, now)
-        i = tables.incidents
         result = conn.execute(
-            update(i)
-            .where(i.c.id == incident_id, i.c.version == version)
-            .values(version=version + len(events), **self._projection(state, now))
+            _UPDATE_INCIDENT,
+            {
+                "b_id": incident_id,
+                "b_version": version,
+                "version": version + len(events),
+                **self._projection(state, now),
+            },
         )
         if result.rowcount != 1:
             raise Conflict("the incident changed concurrently; try again", code="concurrent_update")
@@ -594,7 +613,7 @@ class IncidentService:
         self, conn: Connection, incident_id: int, version: int, events: list[Event], now: datetime
     ) -> None:
         conn.execute(
-            insert(tables.events),
+            _INSERT_EVENTS,
             [
                 {
                     "incident_id": incident_id,
@@ -609,11 +628,21 @@ class IncidentService:
             ],
         )
 
-    def _write_services(self, conn: Connection, incident_id: int, services: Sequence[str]) -> None:
+    def _write_services(
+        self,
+        conn: Connection,
+        incident_id: int,
+        services: Sequence[str],
+        *,
+        fresh: bool = False,
+    ) -> None:
         s = tables.incident_services
-        conn.execute(delete(s).where(s.c.incident_id == incident_id))
+        if not fresh:
+            conn.execute(delete(s).where(s.c.incident_id == incident_id))
         if services:
-            conn.execute(insert(s), [{"service": x, "incident_id": incident_id} for x in services])
+            conn.execute(
+                _INSERT_SERVICES, [{"service": x, "incident_id": incident_id} for x in services]
+            )
 
     def _projection(self, state: IncidentState, now: datetime) -> dict[str, Any]:
         values: dict[str, Any] = {

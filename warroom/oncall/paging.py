@@ -311,10 +311,18 @@ def _people_for(
 
 
 def handle_escalate(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    with runtime.db.write() as conn:
+        return escalate_in(runtime, conn, effect)
+
+
+def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect) -> Outcome:
+    """Fire one escalation step inside the caller's transaction (the worker batches them)."""
     p = effect.payload
     service = _service(runtime)
     try:
-        state = runtime.incidents.get(str(p["incident"]))
+        # Locked (on PostgreSQL) until commit: an acknowledgement cannot slip in between
+        # this re-check and the page being recorded.
+        state = runtime.incidents.get_in(conn, str(p["incident"]), lock=True)
     except NotFound:
         return Outcome(True, "incident gone")
     if state.status not in UNACKED or state.reopen_count != int(p["generation"]):
@@ -322,84 +330,78 @@ def handle_escalate(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
     level_no, loop = int(p["level"]), int(p["loop"])
     paging = str(p.get("paging", "page"))
     now = runtime.clock.now()
-    with runtime.db.write() as conn:
-        if not _mark_fired(conn, effect, now):
-            return Outcome(True, "already fired")
-        name = service.policy_for_services(state.services)
-        policy = service.policy(conn, name) if name else None
-        effects: list[outbox.Effect] = []
-        data: dict[str, Any] = {
-            "policy": name,
-            "level": level_no + 1,
-            "loop": loop + 1,
-            "paging": paging,
-        }
-        if policy is None:
-            data["problem"] = (
-                f"escalation policy {name!r} not found"
-                if name
-                else "no escalation policy for the incident's services"
-            )
-            targets: list[str] = []
-        else:
-            level = policy["levels"][level_no]
-            targets = list(level["targets"])
-        if paging == "all_hands" and level_no == 0 and loop == 0:
-            targets.append("role:commander")
-        people, unreached = _people_for(service, conn, state, targets, now)
-        if (
-            policy is not None
-            and policy["levels"][level_no].get("mode") == "round_robin"
-            and people
-        ):
-            pick = (int(p["incident_id"]) + loop) % len(people)
-            people = [people[pick]]
-        subject = f"incident:{state.public_id}:{state.reopen_count}"
-        for person in people:
-            effects += person_effects(
-                service,
-                conn,
-                person=person,
-                severity=state.severity,
-                title=_title(state),
-                body=state.summary or state.title,
-                reason=f"{'page' if level_no == 0 and loop == 0 else 'escalation'} "
-                f"level {level_no + 1}",
-                incident=state.public_id,
-                incident_id=int(p["incident_id"]),
-                base=effect.due_at,
-                subject=subject,
-                key=f"n:{effect.dedup_key}:{person}",
-                now=now,
-            )
-        if policy is not None and paging != "notify":
-            levels = policy["levels"]
-            delay = timedelta(minutes=int(levels[level_no].get("delay_minutes", 15)))
-            nxt: tuple[int, int] | None = None
-            if level_no + 1 < len(levels):
-                nxt = (level_no + 1, loop)
-            elif loop < int(policy.get("repeat", 0)):
-                nxt = (0, loop + 1)
-            if nxt is not None:
-                effects.append(
-                    outbox.Effect(
-                        ESCALATE,
-                        {**p, "level": nxt[0], "loop": nxt[1]},
-                        effect.due_at + delay,
-                        incident_id=int(p["incident_id"]),
-                        dedup_key=(
-                            f"esc:{p['incident_id']}:{p['generation']}:{p.get('run')}:"
-                            f"{nxt[1]}:{nxt[0]}"
-                        ),
-                    )
-                )
-                data["next_at"] = (effect.due_at + delay).isoformat()
-        data.update(targets=targets, notified=people, unreached=unreached)
-        kind = "paged" if level_no == 0 and loop == 0 else "escalated"
-        outbox.enqueue(conn, effects, now)
-        runtime.incidents.mutate_in(
-            conn, state.public_id, lambda _s, t: [Event(kind, SYSTEM.actor, t, data)]
+    if not _mark_fired(conn, effect, now):
+        return Outcome(True, "already fired")
+    name = service.policy_for_services(state.services)
+    policy = service.policy(conn, name) if name else None
+    effects: list[outbox.Effect] = []
+    data: dict[str, Any] = {
+        "policy": name,
+        "level": level_no + 1,
+        "loop": loop + 1,
+        "paging": paging,
+    }
+    if policy is None:
+        data["problem"] = (
+            f"escalation policy {name!r} not found"
+            if name
+            else "no escalation policy for the incident's services"
         )
+        targets: list[str] = []
+    else:
+        level = policy["levels"][level_no]
+        targets = list(level["targets"])
+    if paging == "all_hands" and level_no == 0 and loop == 0:
+        targets.append("role:commander")
+    people, unreached = _people_for(service, conn, state, targets, now)
+    if policy is not None and policy["levels"][level_no].get("mode") == "round_robin" and people:
+        pick = (int(p["incident_id"]) + loop) % len(people)
+        people = [people[pick]]
+    subject = f"incident:{state.public_id}:{state.reopen_count}"
+    for person in people:
+        effects += person_effects(
+            service,
+            conn,
+            person=person,
+            severity=state.severity,
+            title=_title(state),
+            body=state.summary or state.title,
+            reason=f"{'page' if level_no == 0 and loop == 0 else 'escalation'} "
+            f"level {level_no + 1}",
+            incident=state.public_id,
+            incident_id=int(p["incident_id"]),
+            base=effect.due_at,
+            subject=subject,
+            key=f"n:{effect.dedup_key}:{person}",
+            now=now,
+        )
+    if policy is not None and paging != "notify":
+        levels = policy["levels"]
+        delay = timedelta(minutes=int(levels[level_no].get("delay_minutes", 15)))
+        nxt: tuple[int, int] | None = None
+        if level_no + 1 < len(levels):
+            nxt = (level_no + 1, loop)
+        elif loop < int(policy.get("repeat", 0)):
+            nxt = (0, loop + 1)
+        if nxt is not None:
+            effects.append(
+                outbox.Effect(
+                    ESCALATE,
+                    {**p, "level": nxt[0], "loop": nxt[1]},
+                    effect.due_at + delay,
+                    incident_id=int(p["incident_id"]),
+                    dedup_key=(
+                        f"esc:{p['incident_id']}:{p['generation']}:{p.get('run')}:{nxt[1]}:{nxt[0]}"
+                    ),
+                )
+            )
+            data["next_at"] = (effect.due_at + delay).isoformat()
+    data.update(targets=targets, notified=people, unreached=unreached)
+    kind = "paged" if level_no == 0 and loop == 0 else "escalated"
+    outbox.enqueue(conn, effects, now)
+    runtime.incidents.mutate_in(
+        conn, state.public_id, lambda _s, t: [Event(kind, SYSTEM.actor, t, data)]
+    )
     return Outcome(True, f"{kind}: {', '.join(people) or 'nobody'}")
 
 
@@ -561,6 +563,7 @@ def install(runtime: Runtime) -> None:
     runtime.incidents.reactors.append(reactor)
     # Both record their step in the fired ledger inside their own transaction (idempotent).
     handle_escalate.transactional = True  # type: ignore[attr-defined]
+    handle_escalate.in_transaction = escalate_in  # type: ignore[attr-defined]
     handle_rule.transactional = True  # type: ignore[attr-defined]
     runtime.effect_handlers[ESCALATE] = handle_escalate
     runtime.effect_handlers[RULE] = handle_rule
