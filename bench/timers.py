@@ -320,6 +320,7 @@ def paging_latency(
         warm = [(alertmanager_body(f"w{n}", "svc-0", [0], datetime.now(UTC)), 1) for n in range(5)]
         asyncio.run(drive(port, key, warm, 10))
         time.sleep(1.5)
+        cpu_before = _cpu_seconds(proc.pid)
         results = asyncio.run(drive(port, key, workload(kind, rate, seconds), rate))
         opened: dict[str, float] = {}
         for due, _, status, _, payload in results:
@@ -330,6 +331,7 @@ def paging_latency(
         while time.time() < deadline and len(set(opened) - set(_handed(data_dir))) > 0:
             time.sleep(0.2)
         handed = _handed(data_dir)
+        cpu = _cpu_seconds(proc.pid) - cpu_before
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     finally:
@@ -357,6 +359,13 @@ def paging_latency(
         f"p99 {percentile(page, 99):.0f} ms, max {max(page, default=float('nan')):.0f} ms "
         f"({len(page):,} of {len(opened):,} new incidents paged)"
     )
+    print(f"  server CPU {cpu:.1f} s = {cpu / max(alerts, 1) * 1000:.1f} ms per alert")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _handed(data_dir: Path) -> dict[str, float]:

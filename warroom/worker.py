@@ -5,7 +5,8 @@ Handlers are registered per effect kind. Each handler re-checks its condition at
 A handler whose work is only database writes may also offer `in_transaction(runtime, conn,
 effect)`: the worker then runs all such effects of a round in one transaction (each in a
 savepoint) and marks them done in it, one commit for the lot instead of two per effect.
-The worker polls every `worker_poll_seconds`, and wakes at once when a transaction in its own
+Kinds in `runtime.urgent_kinds` (pages) are claimed and run before the others due at the same
+time. The worker polls every `worker_poll_seconds`, and wakes at once when a transaction in its own
 process commits an effect due now (other processes' effects wait for the poll).
 On SQLite only one worker may run per database (a lock file in the data dir enforces it); on
 PostgreSQL any number run at once and `FOR UPDATE SKIP LOCKED` keeps them apart.
@@ -89,15 +90,33 @@ class Worker:
         if not self.handlers:
             return 0
         now = self.runtime.clock.now()
+        urgent = tuple(k for k in self.handlers if k in self.runtime.urgent_kinds)
+        others = tuple(k for k in self.handlers if k not in self.runtime.urgent_kinds)
         with self.runtime.db.write() as conn:
-            claimed = outbox.claim_due(
-                conn,
-                owner=self.name,
-                now=now,
-                lease=self.lease,
-                kinds=tuple(self.handlers),
-                limit=self.batch,
-            )
+            claimed = []
+            if urgent:
+                claimed = outbox.claim_due(
+                    conn,
+                    owner=self.name,
+                    now=now,
+                    lease=self.lease,
+                    kinds=urgent,
+                    limit=self.batch,
+                )
+            # While pages are due, only a few other effects per round, so that the pages the
+            # next round finds are not kept waiting behind a long batch of slower work.
+            room = self.batch - len(claimed)
+            if claimed:
+                room = min(room, max(1, self.batch // 20))
+            if others and room > 0:
+                claimed += outbox.claim_due(
+                    conn,
+                    owner=self.name,
+                    now=now,
+                    lease=self.lease,
+                    kinds=others,
+                    limit=room,
+                )
         batched = [e for e in claimed if self._in_transaction(e.kind) is not None]
         if batched and not self._run_in_one_transaction(batched):
             batched = []  # the shared transaction failed: run them one by one below
