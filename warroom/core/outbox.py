@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from warroom.core import tables
@@ -182,14 +182,20 @@ def mark_done(conn: Connection, effect_id: int, owner: str, now: datetime) -> bo
     return result.rowcount == 1
 
 
+_DONE_MANY = (
+    update(tables.outbox)
+    .where(
+        tables.outbox.c.id.in_(bindparam("ids", expanding=True)),
+        tables.outbox.c.status == RUNNING,
+        tables.outbox.c.lease_owner == bindparam("owner"),
+    )
+    .values(status=DONE, done_at=bindparam("now"), lease_until=None, last_error=None)
+)
+
+
 def mark_done_many(conn: Connection, effect_ids: list[int], owner: str, now: datetime) -> int:
     """Finish several claimed effects in one statement; returns how many were still ours."""
-    t = tables.outbox
-    result = conn.execute(
-        update(t)
-        .where(t.c.id.in_(effect_ids), t.c.status == RUNNING, t.c.lease_owner == owner)
-        .values(status=DONE, done_at=now, lease_until=None, last_error=None)
-    )
+    result = conn.execute(_DONE_MANY, {"ids": effect_ids, "owner": owner, "now": now})
     return int(result.rowcount)
 
 

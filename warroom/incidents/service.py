@@ -38,6 +38,10 @@ _UPDATE_INCIDENT = update(tables.incidents).where(
 )
 _INSERT_EVENTS = insert(tables.events)
 _INSERT_SERVICES = insert(tables.incident_services)
+_ROW = select(tables.incidents.c.id, tables.incidents.c.version, tables.incidents.c.state).where(
+    tables.incidents.c.public_id == bindparam("public")
+)
+_ROW_LOCKED = _ROW.with_for_update()
 
 
 class Reactor(Protocol):
@@ -52,6 +56,15 @@ class Reactor(Protocol):
         events: Sequence[Event],
         now: datetime,
     ) -> list[outbox.Effect]: ...
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """An incident row read inside a transaction: its key, version and state."""
+
+    id: int
+    version: int
+    state: IncidentState
 
 
 @dataclass(frozen=True)
@@ -86,10 +99,16 @@ class IncidentService:
         with self.db.read() as conn:
             return IncidentState.from_dict(self._row(conn, public_id).state)
 
-    def get_in(self, conn: Connection, public_id: str, *, lock: bool = False) -> IncidentState:
-        """The incident's state inside a caller's transaction (`lock`: FOR UPDATE on PG)."""
-        row = self._row(conn, public_id, lock=lock, columns=(tables.incidents.c.state,))
-        return IncidentState.from_dict(row.state)
+    def load_in(self, conn: Connection, public_id: str, *, lock: bool = False) -> Loaded:
+        """The incident inside a caller's transaction (`lock`: FOR UPDATE on PostgreSQL), to
+        decide on and then `append_in` to without reading it twice."""
+        row = self._row(conn, public_id, lock=lock)
+        return Loaded(int(row.id), int(row.version), IncidentState.from_dict(row.state))
+
+    def append_in(self, conn: Connection, loaded: Loaded, events: list[Event]) -> IncidentState:
+        """Append events to an incident read by `load_in` in this same transaction."""
+        now = self.clock.now()
+        return self._append(conn, loaded.id, loaded.version, loaded.state, events, now)
 
     def timeline(
         self, public_id: str, *, order: str = "occurred", types: Collection[str] | None = None
@@ -552,12 +571,13 @@ class IncidentService:
         lock: bool = False,
         columns: tuple[Any, ...] = (),
     ) -> Row[Any]:
-        i = tables.incidents
-        cols = columns or (i.c.id, i.c.version, i.c.state)
-        query = select(*cols).where(i.c.public_id == public_id.strip().upper())
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = conn.execute(query).first()
+        lock = lock and conn.dialect.name == "postgresql"
+        query: Any = _ROW_LOCKED if lock else _ROW
+        if columns:
+            query = select(*columns).where(tables.incidents.c.public_id == bindparam("public"))
+            if lock:
+                query = query.with_for_update()
+        row = conn.execute(query, {"public": public_id.strip().upper()}).first()
         if row is None:
             raise NotFound(f"no incident {public_id}")
         return row

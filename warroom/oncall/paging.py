@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from warroom.core import outbox
 from warroom.core.auth import SYSTEM
@@ -267,15 +267,19 @@ def handle_oncall_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outc
 # ---- firing steps -------------------------------------------------------------------------
 
 
+_FIRE: dict[str, Any] = {}
+
+
 def _mark_fired(conn: Connection, effect: outbox.ClaimedEffect, now: datetime) -> bool:
     """Record the step as fired; False when it already was (a re-run after a crash)."""
     key = effect.dedup_key or f"outbox:{effect.id}"
-    try:
-        with conn.begin_nested():
-            conn.execute(insert(tables.fired).values(key=key[:255], fired_at=now))
-    except IntegrityError:
-        return False
-    return True
+    statement = _FIRE.get(conn.dialect.name)
+    if statement is None:
+        insert_fn = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        statement = insert_fn(tables.fired).on_conflict_do_nothing(index_elements=["key"])
+        _FIRE[conn.dialect.name] = statement
+    result = conn.execute(statement, {"key": key[:255], "fired_at": now})
+    return result.rowcount == 1
 
 
 def _service(runtime: Runtime) -> OncallService:
@@ -322,9 +326,10 @@ def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect
     try:
         # Locked (on PostgreSQL) until commit: an acknowledgement cannot slip in between
         # this re-check and the page being recorded.
-        state = runtime.incidents.get_in(conn, str(p["incident"]), lock=True)
+        loaded = runtime.incidents.load_in(conn, str(p["incident"]), lock=True)
     except NotFound:
         return Outcome(True, "incident gone")
+    state = loaded.state
     if state.status not in UNACKED or state.reopen_count != int(p["generation"]):
         return Outcome(True, "skipped: acknowledged or superseded")
     level_no, loop = int(p["level"]), int(p["loop"])
@@ -399,9 +404,7 @@ def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect
     data.update(targets=targets, notified=people, unreached=unreached)
     kind = "paged" if level_no == 0 and loop == 0 else "escalated"
     outbox.enqueue(conn, effects, now)
-    runtime.incidents.mutate_in(
-        conn, state.public_id, lambda _s, t: [Event(kind, SYSTEM.actor, t, data)]
-    )
+    runtime.incidents.append_in(conn, loaded, [Event(kind, SYSTEM.actor, now, data)])
     return Outcome(True, f"{kind}: {', '.join(people) or 'nobody'}")
 
 
