@@ -146,6 +146,8 @@ def serve_child(data_dir: Path, port: int, database_url: str | None) -> None:
         record.write(f"{effect.payload.get('incident')} {time.time()}\n")
         return Outcome(True)
 
+    notifier.concurrent = True  # type: ignore[attr-defined]  # as the handler it stands in for
+
     worker = Worker(runtime, {paging.NOTIFY: notifier})
     worker.acquire_single_writer_lock()
     worker.start_thread()

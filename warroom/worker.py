@@ -5,6 +5,11 @@ Handlers are registered per effect kind. Each handler re-checks its condition at
 A handler whose work is only database writes may also offer `in_transaction(runtime, conn,
 effect)`: the worker then runs all such effects of a round in one transaction (each in a
 savepoint) and marks them done in it, one commit for the lot instead of two per effect.
+Handlers marked `concurrent` (deliveries of one message each) run up to `worker_concurrency`
+at a time in a thread pool; the worker records their outcomes as they finish, those finished
+together in one commit (SQLite commits one transaction at a time, each an fsync). So a crash
+repeats at most the deliveries in flight or finished but not yet recorded; with concurrency 1,
+at most the one in flight.
 Kinds in `runtime.urgent_kinds` (pages) are claimed and run before the others due at the same
 time. The worker polls every `worker_poll_seconds`, and wakes at once when a transaction in its own
 process commits an effect due now (other processes' effects wait for the poll).
@@ -17,9 +22,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import queue
 import socket
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -57,6 +64,7 @@ class Worker:
         name: str | None = None,
         lease: timedelta = timedelta(seconds=60),
         batch: int | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self.runtime = runtime
         self.handlers: dict[str, Handler] = dict(runtime.effect_handlers)
@@ -66,6 +74,10 @@ class Worker:
         # SQLite has one worker: bigger rounds fire a burst of due timers sooner. On PostgreSQL
         # smaller rounds share the work between workers.
         self.batch = batch if batch is not None else (500 if runtime.db.is_sqlite else 100)
+        self.concurrency = max(
+            1, concurrency if concurrency is not None else runtime.settings.worker_concurrency
+        )
+        self._pool: ThreadPoolExecutor | None = None
         self._stop = threading.Event()
         self._lock_file: IO[str] | None = None
 
@@ -122,6 +134,7 @@ class Worker:
             batched = []  # the shared transaction failed: run them one by one below
         done = {e.id for e in batched}
         pending: list[tuple[outbox.ClaimedEffect, Outcome]] = []
+        deliveries = _Deliveries(self) if self.concurrency > 1 else None
         for effect in claimed:
             if effect.id in done:
                 continue
@@ -136,6 +149,9 @@ class Worker:
                     ):
                         continue
             handler = self.handlers[effect.kind]
+            if deliveries is not None and getattr(handler, "concurrent", False):
+                deliveries.submit(handler, effect)
+                continue
             outcome = self._call(handler, effect)
             if getattr(handler, "transactional", False):
                 # Its writes are its own idempotent transaction: re-running it after a crash
@@ -145,8 +161,15 @@ class Worker:
                 # Outside effects (a message sent) are recorded done at once, so a crash
                 # repeats at most the one in flight.
                 self._finish([(effect, outcome)])
+        if deliveries is not None:
+            deliveries.wait()
         self._finish(pending)
         return len(claimed)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="warroom-delivery")
+        return self._pool
 
     def _in_transaction(self, kind: str) -> InTransaction | None:
         found: InTransaction | None = getattr(self.handlers[kind], "in_transaction", None)
@@ -233,11 +256,50 @@ class Worker:
     def stop(self) -> None:
         self._stop.set()
         self.runtime.db.outbox_due.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
 
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, name="warroom-worker", daemon=True)
         thread.start()
         return thread
+
+
+class _Deliveries:
+    """Concurrent handlers of one round: at most `concurrency` in flight; the outcomes that
+    have come in are recorded together, one transaction per batch."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.finished: queue.Queue[tuple[outbox.ClaimedEffect, Outcome]] = queue.Queue()
+        self.in_flight = 0
+
+    def submit(self, handler: Handler, effect: outbox.ClaimedEffect) -> None:
+        while self.in_flight >= self.worker.concurrency:
+            self._record(block=True)
+        self.worker._executor().submit(self._run, handler, effect)
+        self.in_flight += 1
+        self._record(block=False)
+
+    def wait(self) -> None:
+        while self.in_flight:
+            self._record(block=True)
+
+    def _run(self, handler: Handler, effect: outbox.ClaimedEffect) -> None:
+        self.finished.put((effect, self.worker._call(handler, effect)))
+
+    def _record(self, *, block: bool) -> None:
+        try:
+            batch = [self.finished.get(block=block)]
+        except queue.Empty:
+            return
+        while True:
+            try:
+                batch.append(self.finished.get_nowait())
+            except queue.Empty:
+                break
+        self.in_flight -= len(batch)
+        self.worker._finish(batch)
 
 
 def status_summary(runtime: Runtime) -> dict[str, Any]:

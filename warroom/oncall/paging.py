@@ -571,5 +571,6 @@ def install(runtime: Runtime) -> None:
     runtime.effect_handlers[ESCALATE] = handle_escalate
     runtime.effect_handlers[RULE] = handle_rule
     runtime.effect_handlers[NOTIFY] = handle_oncall_notify
+    handle_oncall_notify.concurrent = True  # type: ignore[attr-defined]
     # Pages go out before work that can wait (similar incidents, correlation, ...).
     runtime.urgent_kinds.update((ESCALATE, NOTIFY))
