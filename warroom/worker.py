@@ -119,7 +119,7 @@ class Worker:
             # next round finds are not kept waiting behind a long batch of slower work.
             room = self.batch - len(claimed)
             if claimed:
-                room = min(room, max(1, self.batch // 20))
+                room = min(room, max(1, self.batch // 50))
             if others and room > 0:
                 claimed += outbox.claim_due(
                     conn,
