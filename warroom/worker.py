@@ -6,10 +6,10 @@ A handler whose work is only database writes may also offer `in_transaction(runt
 effect)`: the worker then runs all such effects of a round in one transaction (each in a
 savepoint) and marks them done in it, one commit for the lot instead of two per effect.
 Handlers marked `concurrent` (deliveries of one message each) run up to `worker_concurrency`
-at a time in a thread pool; the worker records their outcomes as they finish, those finished
-together in one commit (SQLite commits one transaction at a time, each an fsync). So a crash
-repeats at most the deliveries in flight or finished but not yet recorded; with concurrency 1,
-at most the one in flight.
+at a time in a thread pool; their outcomes are recorded as they finish, those finished while
+the previous record was committing together in one commit (SQLite commits one transaction at
+a time, each an fsync). A crash repeats at most `worker_concurrency` deliveries (in flight or
+not yet recorded); with concurrency 1, at most the one in flight, as before.
 Kinds in `runtime.urgent_kinds` (pages) are claimed and run before the others due at the same
 time. The worker polls every `worker_poll_seconds`, and wakes at once when a transaction in its own
 process commits an effect due now (other processes' effects wait for the poll).
@@ -266,40 +266,63 @@ class Worker:
 
 
 class _Deliveries:
-    """Concurrent handlers of one round: at most `concurrency` in flight; the outcomes that
-    have come in are recorded together, one transaction per batch."""
+    """Concurrent handlers of one round. A delivery holds one of `concurrency` slots from its
+    start until its outcome is recorded; a recorder thread records the outcomes that have
+    come in together, one transaction per batch, while the next deliveries run. So a crash
+    repeats at most `concurrency` deliveries (those in flight or not yet recorded)."""
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
-        self.finished: queue.Queue[tuple[outbox.ClaimedEffect, Outcome]] = queue.Queue()
-        self.in_flight = 0
+        self.slots = threading.Semaphore(worker.concurrency)
+        self.finished: queue.Queue[tuple[outbox.ClaimedEffect, Outcome] | None] = queue.Queue()
+        self.recorder: threading.Thread | None = None
 
     def submit(self, handler: Handler, effect: outbox.ClaimedEffect) -> None:
-        while self.in_flight >= self.worker.concurrency:
-            self._record(block=True)
+        self.slots.acquire()
+        if self.recorder is None:
+            self.recorder = threading.Thread(
+                target=self._record, name="warroom-delivery-recorder", daemon=True
+            )
+            self.recorder.start()
         self.worker._executor().submit(self._run, handler, effect)
-        self.in_flight += 1
-        self._record(block=False)
 
     def wait(self) -> None:
-        while self.in_flight:
-            self._record(block=True)
+        """Return once every delivery submitted has been recorded."""
+        if self.recorder is None:
+            return
+        for _ in range(self.worker.concurrency):  # every slot back: nothing left in flight
+            self.slots.acquire()
+        self.finished.put(None)
+        self.recorder.join()
+        for _ in range(self.worker.concurrency):
+            self.slots.release()
 
     def _run(self, handler: Handler, effect: outbox.ClaimedEffect) -> None:
         self.finished.put((effect, self.worker._call(handler, effect)))
 
-    def _record(self, *, block: bool) -> None:
-        try:
-            batch = [self.finished.get(block=block)]
-        except queue.Empty:
-            return
-        while True:
+    def _record(self) -> None:
+        done = False
+        while not done:
+            first = self.finished.get()
+            if first is None:
+                return
+            batch = [first]
+            while True:
+                try:
+                    more = self.finished.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    done = True
+                    break
+                batch.append(more)
             try:
-                batch.append(self.finished.get_nowait())
-            except queue.Empty:
-                break
-        self.in_flight -= len(batch)
-        self.worker._finish(batch)
+                self.worker._finish(batch)
+            except Exception:  # left running: retried once their lease lapses
+                log.exception("recording %d delivery outcomes failed", len(batch))
+            finally:
+                for _ in batch:
+                    self.slots.release()
 
 
 def status_summary(runtime: Runtime) -> dict[str, Any]:
