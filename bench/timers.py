@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -392,6 +393,7 @@ def main() -> None:
     parser.add_argument("--postgres", help="paging on PostgreSQL (a server URL) instead of SQLite")
     parser.add_argument("--only", choices=("firing", "paging"))
     parser.add_argument("--mix", choices=("distinct", "mix", "both"), default="both")
+    parser.add_argument("--keep", type=Path, help="a new directory to keep the data in")
     parser.add_argument("--serve-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
@@ -399,7 +401,14 @@ def main() -> None:
     if args.serve_child is not None:
         serve_child(args.serve_child, args.port, args.database_url)
         return
-    with tempfile.TemporaryDirectory(prefix="bench-timers-") as tmp:
+    if args.keep is not None:  # keep the databases (and the server logs) for a look after
+        args.keep.mkdir(parents=True, exist_ok=False)
+    place = (
+        contextlib.nullcontext(str(args.keep))
+        if args.keep is not None
+        else tempfile.TemporaryDirectory(prefix="bench-timers-")
+    )
+    with place as tmp:
         if args.only != "paging":
             firing(Path(tmp), args.timers, args.due, args.batch, args.sync)
         if args.only != "firing":
