@@ -2,10 +2,10 @@
 
 SQLite runs in WAL mode; write transactions start with `BEGIN IMMEDIATE` so that writers queue
 on the busy timeout instead of failing when a read lock must be upgraded. Within one process,
-SQLite writers also queue first come, first served on an in-process lock: SQLite's busy handler
-retries with growing sleeps, which under a steady writer (the intake's group commit) starves
-the others (the worker) for seconds. Other processes still meet on the busy timeout.
-PostgreSQL uses row locks (`FOR UPDATE`) where a use case reads then writes.
+SQLite writers also queue first come, first served (urgent ones first) on an in-process lock:
+SQLite's busy handler retries with growing sleeps, which under a steady writer (the intake's
+group commit) starves the others (the worker) for seconds. Other processes still meet on the
+busy timeout. PostgreSQL uses row locks (`FOR UPDATE`) where a use case reads then writes.
 
 A write that enqueues an outbox effect due now marks its connection (`mark_outbox_due`);
 once it has committed, `outbox_due` is set so that a worker in this process starts at once
@@ -68,27 +68,29 @@ def mark_outbox_due(conn: Connection) -> None:
 
 
 class FairLock:
-    """A re-entrant lock granted in arrival order (threading.Lock lets a releasing thread
-    take it straight back, so a thread that writes in a loop could starve the others)."""
+    """A re-entrant lock granted in arrival order, urgent waiters first (threading.Lock lets a
+    releasing thread take it straight back, so a thread that writes in a loop could starve the
+    others)."""
 
     def __init__(self) -> None:
         self._mutex = threading.Lock()
         self._waiters: deque[tuple[int, threading.Lock]] = deque()
+        self._urgent: deque[tuple[int, threading.Lock]] = deque()
         self._owner: int | None = None
         self._depth = 0
 
-    def acquire(self) -> None:
+    def acquire(self, *, urgent: bool = False) -> None:
         me = threading.get_ident()
         with self._mutex:
             if self._owner == me:
                 self._depth += 1
                 return
-            if self._owner is None and not self._waiters:
+            if self._owner is None and not self._waiters and not self._urgent:
                 self._owner, self._depth = me, 1
                 return
             turn = threading.Lock()
             turn.acquire()
-            self._waiters.append((me, turn))
+            (self._urgent if urgent else self._waiters).append((me, turn))
         turn.acquire()  # released by `release` once it has made this thread the owner
 
     def release(self) -> None:
@@ -96,8 +98,9 @@ class FairLock:
             self._depth -= 1
             if self._depth > 0:
                 return
-            if self._waiters:
-                self._owner, turn = self._waiters.popleft()
+            queue = self._urgent or self._waiters
+            if queue:
+                self._owner, turn = queue.popleft()
                 self._depth = 1
                 turn.release()
             else:
@@ -120,11 +123,14 @@ class Database:
         return self.dialect == "sqlite"
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction: committed on success, rolled back on any exception."""
+    def write(self, *, urgent: bool = False) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any exception.
+
+        `urgent` (short transactions that pages wait on) goes before other writers queued in
+        this process; SQLite only."""
         lock = self._write_lock
         if lock is not None:
-            lock.acquire()
+            lock.acquire(urgent=urgent)
         try:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(warroom_write=True)

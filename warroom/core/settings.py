@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = "FULL"
     worker_poll_seconds: float = 0.5
     # Deliveries (notifications) a worker runs at once; 1 = one at a time.
-    worker_concurrency: int = Field(default=16, ge=1, le=64)
+    worker_concurrency: int = Field(default=32, ge=1, le=256)
     # Per API token: sustained requests per second and burst (0 disables the limit).
     token_rate_limit: float = Field(default=50.0, ge=0)
     token_rate_burst: int = Field(default=200, ge=1)
