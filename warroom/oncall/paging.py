@@ -276,10 +276,14 @@ def _mark_fired(conn: Connection, effect: outbox.ClaimedEffect, now: datetime) -
     statement = _FIRE.get(conn.dialect.name)
     if statement is None:
         insert_fn = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        statement = insert_fn(tables.fired).on_conflict_do_nothing(index_elements=["key"])
+        statement = (
+            insert_fn(tables.fired)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(tables.fired.c.key)
+        )
         _FIRE[conn.dialect.name] = statement
-    result = conn.execute(statement, {"key": key[:255], "fired_at": now})
-    return result.rowcount == 1
+    inserted = conn.execute(statement, {"key": key[:255], "fired_at": now}).first()
+    return inserted is not None
 
 
 def _service(runtime: Runtime) -> OncallService:
