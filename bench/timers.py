@@ -108,7 +108,7 @@ SERVICES = 20
 PATH = "/api/v1/alerts/alertmanager"
 
 
-def serve_child(data_dir: Path, port: int, database_url: str | None) -> None:
+def serve_child(data_dir: Path, port: int, database_url: str | None, concurrency: int) -> None:
     """The server: the ASGI app under uvicorn on 127.0.0.1 with the embedded worker (default
     settings: poll 0.5 s, SQLite synchronous=FULL), whose `oncall.notify` handler only records
     when each page was handed to it (real delivery is out of scope for the figure)."""
@@ -122,7 +122,9 @@ def serve_child(data_dir: Path, port: int, database_url: str | None) -> None:
             "services": [{"name": f"svc-{n}", "escalation_policy": "ops"} for n in range(SERVICES)],
         }
     )
-    settings = Settings(data_dir=data_dir, database_url=database_url, port=port)
+    settings = Settings(
+        data_dir=data_dir, database_url=database_url, port=port, worker_concurrency=concurrency
+    )
     runtime = Runtime.build(settings, config=config)
     admin = Principal(name="bench", scopes=frozenset({"admin"}))
     oncall = runtime.extras["oncall"]
@@ -268,11 +270,14 @@ async def drive(
     return results
 
 
-def start_child(data_dir: Path, database_url: str | None) -> tuple[subprocess.Popen[bytes], int]:
+def start_child(
+    data_dir: Path, database_url: str | None, concurrency: int
+) -> tuple[subprocess.Popen[bytes], int]:
     from ingest import free_port
 
     port = free_port()
     args = [sys.executable, __file__, "--serve-child", str(data_dir), "--port", str(port)]
+    args += ["--concurrency", str(concurrency)]
     if database_url:
         args += ["--database-url", database_url]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
@@ -311,12 +316,12 @@ def fresh_postgres(url: str) -> str:
 
 
 def paging_latency(
-    work: Path, kind: str, rate: float, seconds: float, postgres: str | None
+    work: Path, kind: str, rate: float, seconds: float, postgres: str | None, concurrency: int
 ) -> None:
     data_dir = work / f"paging-{kind}"
     data_dir.mkdir()
     database_url = fresh_postgres(postgres) if postgres else None
-    proc, port = start_child(data_dir, database_url)
+    proc, port = start_child(data_dir, database_url, concurrency)
     try:
         key = (data_dir / "key").read_text()
         # Warm-up: the first requests pay for imports and caches.
@@ -350,8 +355,8 @@ def paging_latency(
     print(
         f"paging ({kind}): {alerts:,} alerts in {len(results):,} Alertmanager webhooks at "
         f"{rate:g} alerts/s target, achieved {alerts / (last_done - first_due):.0f} alerts/s "
-        f"({len(results) - len(ok)} refused); warroom app under uvicorn + embedded worker, "
-        f"{backend}"
+        f"({len(results) - len(ok)} refused); warroom app under uvicorn + embedded worker "
+        f"(WARROOM_WORKER_CONCURRENCY={concurrency}), {backend}"
     )
     print(
         f"  webhook answered: p50 {percentile(intake, 50):.0f} ms, "
@@ -394,12 +399,15 @@ def main() -> None:
     parser.add_argument("--only", choices=("firing", "paging"))
     parser.add_argument("--mix", choices=("distinct", "mix", "both"), default="both")
     parser.add_argument("--keep", type=Path, help="a new directory to keep the data in")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="paging: WARROOM_WORKER_CONCURRENCY"
+    )
     parser.add_argument("--serve-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_child is not None:
-        serve_child(args.serve_child, args.port, args.database_url)
+        serve_child(args.serve_child, args.port, args.database_url, args.concurrency)
         return
     if args.keep is not None:  # keep the databases (and the server logs) for a look after
         args.keep.mkdir(parents=True, exist_ok=False)
@@ -414,7 +422,9 @@ def main() -> None:
         if args.only != "firing":
             kinds = ("distinct", "mix") if args.mix == "both" else (args.mix,)
             for kind in kinds:
-                paging_latency(Path(tmp), kind, args.rate, args.seconds, args.postgres)
+                paging_latency(
+                    Path(tmp), kind, args.rate, args.seconds, args.postgres, args.concurrency
+                )
 
 
 if __name__ == "__main__":

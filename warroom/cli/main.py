@@ -274,8 +274,8 @@ def worker(
     concurrency: Annotated[
         int | None,
         typer.Option(
-            help="Deliveries run at once (WARROOM_WORKER_CONCURRENCY, default 32); a crash "
-            "repeats at most this many. 1 = one at a time.",
+            help="Deliveries run at once (WARROOM_WORKER_CONCURRENCY, default 1); a crash "
+            "repeats at most this many.",
             min=1,
             max=256,
         ),

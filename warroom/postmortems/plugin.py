@@ -343,6 +343,8 @@ def similar_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect)
     from warroom.postmortems.similarity import SimilarityService
 
     service: SimilarityService = runtime.extras["similarity"]
+    if not service.ready():  # never build a large index inside the shared write transaction
+        return Outcome(False, "the similar-incident index is still being built", retryable=True)
     public_id = str(effect.payload["incident"])
     try:
         matches = service.similar(public_id, limit=3)
