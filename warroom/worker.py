@@ -129,12 +129,25 @@ class Worker:
                     kinds=others,
                     limit=room,
                 )
-        batched = [e for e in claimed if self._in_transaction(e.kind) is not None]
-        if batched and not self._run_in_one_transaction(batched):
-            batched = []  # the shared transaction failed: run them one by one below
-        done = {e.id for e in batched}
-        pending: list[tuple[outbox.ClaimedEffect, Outcome]] = []
         deliveries = _Deliveries(self) if self.concurrency > 1 else None
+        done: set[int] = set()
+        if deliveries is not None:
+            # Deliveries first: they run in the pool while this thread fires the steps below.
+            for effect in claimed:
+                handler = self.handlers[effect.kind]
+                if getattr(handler, "concurrent", False):
+                    deliveries.submit(handler, effect)
+                    done.add(effect.id)
+        batched = [e for e in claimed if self._in_transaction(e.kind) is not None]
+        # Pages' steps commit on their own, not held back by slower work of the round.
+        for group in (
+            [e for e in batched if e.kind in self.runtime.urgent_kinds],
+            [e for e in batched if e.kind not in self.runtime.urgent_kinds],
+        ):
+            if group and self._run_in_one_transaction(group):
+                done.update(e.id for e in group)
+            # else the shared transaction failed: run them one by one below
+        pending: list[tuple[outbox.ClaimedEffect, Outcome]] = []
         for effect in claimed:
             if effect.id in done:
                 continue
@@ -159,8 +172,8 @@ class Worker:
                 pending.append((effect, outcome))
             else:
                 # Outside effects (a message sent) are recorded done at once, so a crash
-                # repeats at most the one in flight.
-                self._finish([(effect, outcome)])
+                # repeats at most the one in flight (a short commit, ahead of other writers).
+                self._finish([(effect, outcome)], urgent=True)
         if deliveries is not None:
             deliveries.wait()
         self._finish(pending)
