@@ -2,6 +2,17 @@
 
 Handlers are registered per effect kind. Each handler re-checks its condition at fire time
 (the incident may have been acknowledged since the effect was planned) and returns an Outcome.
+A handler whose work is only database writes may also offer `in_transaction(runtime, conn,
+effect)`: the worker then runs all such effects of a round in one transaction (each in a
+savepoint) and marks them done in it, one commit for the lot instead of two per effect.
+Handlers marked `concurrent` (deliveries of one message each) run up to `worker_concurrency`
+at a time in a thread pool; their outcomes are recorded as they finish, those finished while
+the previous record was committing together in one commit (SQLite commits one transaction at
+a time, each an fsync). A crash repeats at most `worker_concurrency` deliveries (in flight or
+not yet recorded); with concurrency 1, at most the one in flight, as before.
+Kinds in `runtime.urgent_kinds` (pages) are claimed and run before the others due at the same
+time. The worker polls every `worker_poll_seconds`, and wakes at once when a transaction in its own
+process commits an effect due now (other processes' effects wait for the poll).
 On SQLite only one worker may run per database (a lock file in the data dir enforces it); on
 PostgreSQL any number run at once and `FOR UPDATE SKIP LOCKED` keeps them apart.
 """
@@ -11,13 +22,17 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import queue
 import socket
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
+
+from sqlalchemy.engine import Connection
 
 from warroom.core import outbox
 from warroom.core.runtime import Runtime
@@ -33,6 +48,7 @@ class Outcome:
 
 
 Handler = Callable[[Runtime, outbox.ClaimedEffect], Outcome]
+InTransaction = Callable[[Runtime, Connection, outbox.ClaimedEffect], Outcome]
 
 
 class WorkerLocked(RuntimeError):
@@ -48,6 +64,7 @@ class Worker:
         name: str | None = None,
         lease: timedelta = timedelta(seconds=60),
         batch: int | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self.runtime = runtime
         self.handlers: dict[str, Handler] = dict(runtime.effect_handlers)
@@ -57,6 +74,10 @@ class Worker:
         # SQLite has one worker: bigger rounds fire a burst of due timers sooner. On PostgreSQL
         # smaller rounds share the work between workers.
         self.batch = batch if batch is not None else (500 if runtime.db.is_sqlite else 100)
+        self.concurrency = max(
+            1, concurrency if concurrency is not None else runtime.settings.worker_concurrency
+        )
+        self._pool: ThreadPoolExecutor | None = None
         self._stop = threading.Event()
         self._lock_file: IO[str] | None = None
 
@@ -81,17 +102,55 @@ class Worker:
         if not self.handlers:
             return 0
         now = self.runtime.clock.now()
+        urgent = tuple(k for k in self.handlers if k in self.runtime.urgent_kinds)
+        others = tuple(k for k in self.handlers if k not in self.runtime.urgent_kinds)
         with self.runtime.db.write() as conn:
-            claimed = outbox.claim_due(
-                conn,
-                owner=self.name,
-                now=now,
-                lease=self.lease,
-                kinds=tuple(self.handlers),
-                limit=self.batch,
-            )
+            claimed = []
+            if urgent:
+                claimed = outbox.claim_due(
+                    conn,
+                    owner=self.name,
+                    now=now,
+                    lease=self.lease,
+                    kinds=urgent,
+                    limit=self.batch,
+                )
+            # While pages are due, only a few other effects per round, so that the pages the
+            # next round finds are not kept waiting behind a long batch of slower work.
+            room = self.batch - len(claimed)
+            if claimed:
+                room = min(room, max(1, self.batch // 50))
+            if others and room > 0:
+                claimed += outbox.claim_due(
+                    conn,
+                    owner=self.name,
+                    now=now,
+                    lease=self.lease,
+                    kinds=others,
+                    limit=room,
+                )
+        deliveries = _Deliveries(self) if self.concurrency > 1 else None
+        done: set[int] = set()
+        if deliveries is not None:
+            # Deliveries first: they run in the pool while this thread fires the steps below.
+            for effect in claimed:
+                handler = self.handlers[effect.kind]
+                if getattr(handler, "concurrent", False):
+                    deliveries.submit(handler, effect)
+                    done.add(effect.id)
+        batched = [e for e in claimed if self._in_transaction(e.kind) is not None]
+        # Pages' steps commit on their own, not held back by slower work of the round.
+        for group in (
+            [e for e in batched if e.kind in self.runtime.urgent_kinds],
+            [e for e in batched if e.kind not in self.runtime.urgent_kinds],
+        ):
+            if group and self._run_in_one_transaction(group):
+                done.update(e.id for e in group)
+            # else the shared transaction failed: run them one by one below
         pending: list[tuple[outbox.ClaimedEffect, Outcome]] = []
         for effect in claimed:
+            if effect.id in done:
+                continue
             # A long batch can outlive its lease: renew it first, and skip the effect when
             # another worker has taken it over (it would otherwise fire twice).
             if self.runtime.clock.now() - now > self.lease / 2:
@@ -103,6 +162,9 @@ class Worker:
                     ):
                         continue
             handler = self.handlers[effect.kind]
+            if deliveries is not None and getattr(handler, "concurrent", False):
+                deliveries.submit(handler, effect)
+                continue
             outcome = self._call(handler, effect)
             if getattr(handler, "transactional", False):
                 # Its writes are its own idempotent transaction: re-running it after a crash
@@ -110,10 +172,49 @@ class Worker:
                 pending.append((effect, outcome))
             else:
                 # Outside effects (a message sent) are recorded done at once, so a crash
-                # repeats at most the one in flight.
-                self._finish([(effect, outcome)])
+                # repeats at most the one in flight (a short commit, ahead of other writers).
+                self._finish([(effect, outcome)], urgent=True)
+        if deliveries is not None:
+            deliveries.wait()
         self._finish(pending)
         return len(claimed)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="warroom-delivery")
+        return self._pool
+
+    def _in_transaction(self, kind: str) -> InTransaction | None:
+        found: InTransaction | None = getattr(self.handlers[kind], "in_transaction", None)
+        return found
+
+    def _run_in_one_transaction(self, effects: list[outbox.ClaimedEffect]) -> bool:
+        """Run database-only handlers together and record their outcomes in the same commit.
+
+        Each runs in a savepoint, so one that raises is rolled back alone (and retried later).
+        False when the transaction itself failed: nothing of it was kept.
+        """
+        try:
+            with self.runtime.db.write() as conn:
+                results: list[tuple[outbox.ClaimedEffect, Outcome]] = []
+                for effect in effects:
+                    run = self._in_transaction(effect.kind)
+                    assert run is not None
+                    savepoint = conn.begin_nested()
+                    try:
+                        outcome = run(self.runtime, conn, effect)
+                    except Exception as exc:
+                        savepoint.rollback()
+                        log.exception("effect %s (%s) failed", effect.id, effect.kind)
+                        outcome = Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
+                    else:
+                        savepoint.commit()
+                    results.append((effect, outcome))
+                self._record(conn, results)
+        except Exception:
+            log.exception("a shared transaction of %d effects failed", len(effects))
+            return False
+        return True
 
     def _call(self, handler: Handler, effect: outbox.ClaimedEffect) -> Outcome:
         try:
@@ -122,47 +223,122 @@ class Worker:
             log.exception("effect %s (%s) failed", effect.id, effect.kind)
             return Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
 
-    def _finish(self, results: list[tuple[outbox.ClaimedEffect, Outcome]]) -> None:
+    def _finish(
+        self, results: list[tuple[outbox.ClaimedEffect, Outcome]], *, urgent: bool = False
+    ) -> None:
         if not results:
             return
+        with self.runtime.db.write(urgent=urgent) as conn:
+            self._record(conn, results)
+
+    def _record(
+        self, conn: Connection, results: list[tuple[outbox.ClaimedEffect, Outcome]]
+    ) -> None:
         now = self.runtime.clock.now()
-        with self.runtime.db.write() as conn:
-            done = [effect.id for effect, outcome in results if outcome.ok]
-            if done:
-                outbox.mark_done_many(conn, done, self.name, now)
-            for effect, outcome in results:
-                if not outcome.ok:
-                    outbox.mark_failed(
-                        conn,
-                        effect.id,
-                        self.name,
-                        now,
-                        outcome.message,
-                        attempts=effect.attempts,
-                        retryable=outcome.retryable,
-                    )
+        done = [effect.id for effect, outcome in results if outcome.ok]
+        if done:
+            outbox.mark_done_many(conn, done, self.name, now)
+        for effect, outcome in results:
+            if not outcome.ok:
+                outbox.mark_failed(
+                    conn,
+                    effect.id,
+                    self.name,
+                    now,
+                    outcome.message,
+                    attempts=effect.attempts,
+                    retryable=outcome.retryable,
+                )
 
     def run_forever(self, poll_seconds: float | None = None) -> None:
         poll = (
             poll_seconds if poll_seconds is not None else self.runtime.settings.worker_poll_seconds
         )
         log.info("worker %s started", self.name)
+        wake = self.runtime.db.outbox_due
         while not self._stop.is_set():
+            # Cleared before the claim: an effect committed after it sets it again, so the
+            # wait below returns at once instead of missing it until the next poll.
+            wake.clear()
             try:
                 ran = self.run_once()
             except Exception:
                 log.exception("worker loop error; retrying")
                 ran = 0
             if ran == 0:  # effects that ran may have planned more, due now
-                self._stop.wait(poll)
+                wake.wait(poll)
 
     def stop(self) -> None:
         self._stop.set()
+        self.runtime.db.outbox_due.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
 
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, name="warroom-worker", daemon=True)
         thread.start()
         return thread
+
+
+class _Deliveries:
+    """Concurrent handlers of one round. A delivery holds one of `concurrency` slots from its
+    start until its outcome is recorded; a recorder thread records the outcomes that have
+    come in together, one transaction per batch, while the next deliveries run. So a crash
+    repeats at most `concurrency` deliveries (those in flight or not yet recorded)."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.slots = threading.Semaphore(worker.concurrency)
+        self.finished: queue.Queue[tuple[outbox.ClaimedEffect, Outcome] | None] = queue.Queue()
+        self.recorder: threading.Thread | None = None
+
+    def submit(self, handler: Handler, effect: outbox.ClaimedEffect) -> None:
+        self.slots.acquire()
+        if self.recorder is None:
+            self.recorder = threading.Thread(
+                target=self._record, name="warroom-delivery-recorder", daemon=True
+            )
+            self.recorder.start()
+        self.worker._executor().submit(self._run, handler, effect)
+
+    def wait(self) -> None:
+        """Return once every delivery submitted has been recorded."""
+        if self.recorder is None:
+            return
+        for _ in range(self.worker.concurrency):  # every slot back: nothing left in flight
+            self.slots.acquire()
+        self.finished.put(None)
+        self.recorder.join()
+        for _ in range(self.worker.concurrency):
+            self.slots.release()
+
+    def _run(self, handler: Handler, effect: outbox.ClaimedEffect) -> None:
+        self.finished.put((effect, self.worker._call(handler, effect)))
+
+    def _record(self) -> None:
+        done = False
+        while not done:
+            first = self.finished.get()
+            if first is None:
+                return
+            batch = [first]
+            while True:
+                try:
+                    more = self.finished.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    done = True
+                    break
+                batch.append(more)
+            try:
+                # One short UPDATE that frees delivery slots: ahead of other writers queued.
+                self.worker._finish(batch, urgent=True)
+            except Exception:  # left running: retried once their lease lapses
+                log.exception("recording %d delivery outcomes failed", len(batch))
+            finally:
+                for _ in batch:
+                    self.slots.release()
 
 
 def status_summary(runtime: Runtime) -> dict[str, Any]:

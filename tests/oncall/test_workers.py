@@ -32,7 +32,9 @@ from warroom.worker import Worker, WorkerLocked
 pytestmark = pytest.mark.reliability
 
 
-def _spawn(database_url: str, data_dir: Path, lease: float = 30) -> subprocess.Popen[bytes]:
+def _spawn(
+    database_url: str, data_dir: Path, lease: float = 30, concurrency: int | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "WARROOM_DATABASE_URL": database_url,
@@ -40,8 +42,11 @@ def _spawn(database_url: str, data_dir: Path, lease: float = 30) -> subprocess.P
         "WARROOM_CONFIG": "",
     }
     env.pop("WARROOM_CONFIG")
+    args = [sys.executable, "-m", "warroom", "worker", "--poll", "0.05", "--lease", str(lease)]
+    if concurrency is not None:
+        args += ["--concurrency", str(concurrency)]
     return subprocess.Popen(
-        [sys.executable, "-m", "warroom", "worker", "--poll", "0.05", "--lease", str(lease)],
+        args,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -50,9 +55,13 @@ def _spawn(database_url: str, data_dir: Path, lease: float = 30) -> subprocess.P
 
 @contextmanager
 def workers(
-    count: int, database_url: str, data_dir: Path, lease: float = 30
+    count: int,
+    database_url: str,
+    data_dir: Path,
+    lease: float = 30,
+    concurrency: int | None = None,
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs = [_spawn(database_url, data_dir, lease) for _ in range(count)]
+    procs = [_spawn(database_url, data_dir, lease, concurrency) for _ in range(count)]
     try:
         yield procs
     finally:
@@ -124,8 +133,9 @@ def test_three_workers_fire_500_due_timers_exactly_once(postgres_url: str, tmp_p
     assert len(owners) >= 2  # the work really was shared
 
 
+@pytest.mark.parametrize("concurrency", [1, 4])
 def test_kill_9_with_due_timers_then_restart_fires_each_once(
-    tmp_path: Path,
+    tmp_path: Path, concurrency: int
 ) -> None:
     db_path = tmp_path / "data" / "warroom.db"
     db_path.parent.mkdir()
@@ -136,7 +146,7 @@ def test_kill_9_with_due_timers_then_restart_fires_each_once(
     migrate.upgrade(db)
     with http_receiver() as receiver:
         _enqueue(db, receiver, 300, "k")
-        with workers(1, url, tmp_path / "data", lease=2) as procs:
+        with workers(1, url, tmp_path / "data", lease=2, concurrency=concurrency) as procs:
             deadline = time.monotonic() + 60
             while len(receiver.requests) < 40 and time.monotonic() < deadline:
                 time.sleep(0.01)
@@ -149,9 +159,9 @@ def test_kill_9_with_due_timers_then_restart_fires_each_once(
         paths = Counter(r.path for r in receiver.requests)
     db.dispose()
     assert len(paths) == 300  # every timer fired
-    # A delivery in flight at the kill may be repeated (at-least-once towards the outside
-    # world); nothing else is.
-    assert sum(c - 1 for c in paths.values()) <= 1
+    # A delivery in flight (or done but not yet recorded) at the kill may be repeated
+    # (at-least-once towards the outside world); there are at most `concurrency` of those.
+    assert sum(c - 1 for c in paths.values()) <= concurrency
 
 
 def test_a_second_sqlite_worker_refuses_to_start(runtime: Runtime) -> None:

@@ -33,6 +33,9 @@ log = logging.getLogger("warroom.alerts")
 intake = APIRouter(tags=["alert intake"])
 _PARSE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError)
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
+# The webhook endpoints under /api/v1, apart so the app can match them before its other routes
+# (an intake request would otherwise be tried against every page and API route first).
+webhooks = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
 def service(runtime: Runtime) -> AlertService:
@@ -135,7 +138,7 @@ def _generic(body: Any, integration: Integration) -> list[domain.AlertIn]:
     return [domain.parse_generic(body, mapping)]
 
 
-@router.post(
+@webhooks.post(
     "/alerts/alertmanager",
     summary="Prometheus Alertmanager webhook receiver (payload version 4)",
     tags=["alert intake"],
@@ -144,7 +147,7 @@ async def alertmanager(request: Request) -> JSONResponse:
     return await _run_intake(request, "alertmanager", None, _alertmanager)
 
 
-@router.post(
+@webhooks.post(
     "/alerts/alertmanager/{key}",
     summary="Alertmanager webhook with the integration key in the URL",
     tags=["alert intake"],
@@ -153,22 +156,22 @@ async def alertmanager_keyed(request: Request, key: str) -> JSONResponse:
     return await _run_intake(request, "alertmanager", key, _alertmanager)
 
 
-@router.post("/alerts/grafana", summary="Grafana alerting webhook contact point")
+@webhooks.post("/alerts/grafana", summary="Grafana alerting webhook contact point")
 async def grafana(request: Request) -> JSONResponse:
     return await _run_intake(request, "grafana", None, _grafana)
 
 
-@router.post("/alerts/grafana/{key}", summary="Grafana webhook with the key in the URL")
+@webhooks.post("/alerts/grafana/{key}", summary="Grafana webhook with the key in the URL")
 async def grafana_keyed(request: Request, key: str) -> JSONResponse:
     return await _run_intake(request, "grafana", key, _grafana)
 
 
-@router.post("/alerts/generic", summary="Generic JSON webhook mapped by the integration")
+@webhooks.post("/alerts/generic", summary="Generic JSON webhook mapped by the integration")
 async def generic(request: Request) -> JSONResponse:
     return await _run_intake(request, "generic", None, _generic)
 
 
-@router.post("/alerts/generic/{key}", summary="Generic JSON webhook with the key in the URL")
+@webhooks.post("/alerts/generic/{key}", summary="Generic JSON webhook with the key in the URL")
 async def generic_keyed(request: Request, key: str) -> JSONResponse:
     return await _run_intake(request, "generic", key, _generic)
 
@@ -236,7 +239,7 @@ async def enqueue(request: Request) -> JSONResponse:
     return await _enqueue(request)
 
 
-@router.post(
+@webhooks.post(
     "/v2/enqueue", summary="PagerDuty Events API v2 (under the API prefix)", tags=["alert intake"]
 )
 async def enqueue_prefixed(request: Request) -> JSONResponse:
@@ -274,14 +277,14 @@ def _iso(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-@router.post("/heartbeats/{name}", summary="Heartbeat ping (key as Bearer or ?key=)")
+@webhooks.post("/heartbeats/{name}", summary="Heartbeat ping (key as Bearer or ?key=)")
 async def heartbeat(
     request: Request, name: str, key: str | None = Query(default=None)
 ) -> JSONResponse:
     return await _ping(request, name, key)
 
 
-@router.post("/heartbeats/{name}/{key}", summary="Heartbeat ping with the key in the URL")
+@webhooks.post("/heartbeats/{name}/{key}", summary="Heartbeat ping with the key in the URL")
 async def heartbeat_keyed(request: Request, name: str, key: str) -> JSONResponse:
     return await _ping(request, name, key)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from warroom.alerts import domain
-from warroom.alerts.api import intake, router
+from warroom.alerts.api import intake, router, webhooks
 from warroom.alerts.cli import register_cli
 from warroom.alerts.service import HEARTBEAT_CHECK, AlertService, IntegrationsSection
 from warroom.core import outbox
@@ -14,13 +14,15 @@ from warroom.core.errors import InvalidInput
 from warroom.core.runtime import Runtime
 from warroom.worker import Outcome
 
-routers = [intake, router]
+routers = [router]
+# Matched before every other route: webhooks arrive by the hundred per second.
+first_routers = [intake, webhooks]
 config_sections: dict[str, Any] = {
     "alert_routes": domain.AlertRoutes,
     "integrations": IntegrationsSection,
 }
 
-__all__ = ["check_config", "config_sections", "install", "register_cli", "routers"]
+__all__ = ["check_config", "config_sections", "first_routers", "install", "register_cli", "routers"]
 
 
 def install(runtime: Runtime) -> None:

@@ -175,8 +175,19 @@ class _IncidentInfo:
 
 
 @dataclass
+class _NewIncident:
+    """An incident this request declares: inserted at the flush with all its events at once."""
+
+    data: dict[str, Any]
+    alert_ids: list[int] = field(default_factory=list)
+    group_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
 class _Plan:
-    """What one intake request will append to which incident, flushed once at the end."""
+    """What one intake request will append to which incident, flushed once at the end.
+
+    Incidents declared by this request have negative placeholder ids until the flush."""
 
     incidents: dict[int, _IncidentInfo] = field(default_factory=dict)
     events: dict[int, list[Event]] = field(default_factory=dict)
@@ -184,6 +195,8 @@ class _Plan:
     check_resolved: set[int] = field(default_factory=set)
     refired: set[int] = field(default_factory=set)
     group_incident: dict[int, int] = field(default_factory=dict)
+    new: dict[int, _NewIncident] = field(default_factory=dict)
+    alert_incident: dict[int, int] = field(default_factory=dict)  # new alert -> placeholder
 
     def add(self, incident_id: int, *events: Event) -> None:
         self.events.setdefault(incident_id, []).extend(events)
@@ -571,7 +584,11 @@ class AlertService:
                 return
             result.dropped += 1  # ack/resolve of an unknown key: accepted and dropped
             return
-        incident_id = int(row.incident_id) if row.incident_id is not None else None
+        incident_id = (
+            int(row.incident_id)
+            if row.incident_id is not None
+            else plan.alert_incident.get(int(row.id))
+        )
         data = {"alert_id": int(row.id), "integration": integration.name, "alert": item.identity}
         result.alert_ids.append(int(row.id))
         if item.status == ACKNOWLEDGED:
@@ -668,7 +685,11 @@ class AlertService:
         if incident_id is None:
             result.recorded += 1
             return
-        conn.execute(_SET_INCIDENT, {"alert_id": alert_id, "incident": incident_id})
+        if incident_id < 0:  # declared by this request: linked when it is inserted
+            plan.new[incident_id].alert_ids.append(alert_id)
+            plan.alert_incident[alert_id] = incident_id
+        else:
+            conn.execute(_SET_INCIDENT, {"alert_id": alert_id, "incident": incident_id})
         plan.refired.add(incident_id)
         plan.add(
             incident_id,
@@ -821,7 +842,10 @@ class AlertService:
     def _link_group(
         self, conn: Connection, plan: _Plan, group_id: int, incident_id: int, now: datetime
     ) -> None:
-        conn.execute(_LINK_GROUP, {"group": group_id, "incident": incident_id, "now": now})
+        if incident_id < 0:
+            plan.new[incident_id].group_ids.append(group_id)
+        else:
+            conn.execute(_LINK_GROUP, {"group": group_id, "incident": incident_id, "now": now})
         plan.group_incident[group_id] = incident_id
 
     def _declare(
@@ -866,17 +890,34 @@ class AlertService:
         }
         if recurrence_of:
             data["recurrence_of"] = recurrence_of
-        incident_id, state = self.runtime.incidents.insert_declared(conn, ACTOR, data, now)
-        plan.incidents[incident_id] = _IncidentInfo(
-            id=incident_id,
-            public_id=state.public_id,
+        placeholder = -(len(plan.new) + 1)
+        plan.new[placeholder] = _NewIncident(data)
+        plan.incidents[placeholder] = _IncidentInfo(
+            id=placeholder,
+            public_id="",
             open=True,
             resolved_at=None,
             source="alert",
-            severity=state.severity,
+            severity=decision.severity,
         )
-        plan.events.setdefault(incident_id, [])
-        return incident_id
+        plan.events.setdefault(placeholder, [])
+        return placeholder
+
+    def _insert_new(
+        self, conn: Connection, plan: _Plan, placeholder: int, now: datetime
+    ) -> IncidentState:
+        """Insert an incident this request declared, with its events, and link its alerts."""
+        new = plan.new[placeholder]
+        incident_id, state = self.runtime.incidents.insert_declared(
+            conn, ACTOR, new.data, now, plan.events.get(placeholder, [])
+        )
+        if new.alert_ids:
+            conn.execute(_SET_INCIDENTS, {"ids": new.alert_ids, "incident": incident_id})
+        for group_id in new.group_ids:
+            conn.execute(_LINK_GROUP, {"group": group_id, "incident": incident_id, "now": now})
+        info = plan.incidents[placeholder]
+        info.id, info.public_id = incident_id, state.public_id
+        return state
 
     def _flush(self, conn: Connection, plan: _Plan, result: IntakeResult, now: datetime) -> None:
         touched = list(dict.fromkeys([*plan.events, *plan.check_ack, *plan.check_resolved]))
@@ -886,9 +927,18 @@ class AlertService:
             check_ack = incident_id in plan.check_ack
             check_resolved = incident_id in plan.check_resolved
             refired = incident_id in plan.refired
+            declared: IncidentState | None = None
+            if incident_id < 0:
+                # Declared here: one insert with every event (declared, alert_attached, ...).
+                declared = self._insert_new(conn, plan, incident_id, now)
+                result.incidents.append(declared.public_id)
+                if not (check_ack or check_resolved):
+                    result.states.append(declared)
+                    continue
+                events, refired = [], False  # written; only the ack/resolve checks remain
             open_counts: dict[str, int] = {}
             if check_ack or check_resolved:
-                rows = conn.execute(_OPEN_COUNTS, {"incident": incident_id}).all()
+                rows = conn.execute(_OPEN_COUNTS, {"incident": info.id}).all()
                 open_counts = {str(s): int(c) for s, c in rows}
 
             def build(
@@ -982,6 +1032,8 @@ class AlertService:
                 check_ack and firing_left == 0 and open_left > 0
             )
             if not events and not transition:
+                if declared is not None:
+                    result.states.append(declared)
                 continue
             state = self.runtime.incidents.mutate_in(conn, info.public_id, build)
             result.states.append(state)
@@ -1420,6 +1472,11 @@ _RESOLVE_ALERT = (
 _INSERT_ALERT = insert(_A)
 _SET_INCIDENT = (
     update(_A).where(_A.c.id == bindparam("alert_id")).values(incident_id=bindparam("incident"))
+)
+_SET_INCIDENTS = (
+    update(_A)
+    .where(_A.c.id.in_(bindparam("ids", expanding=True)))
+    .values(incident_id=bindparam("incident"))
 )
 _OPEN_COUNTS = (
     select(_A.c.status, func.count())

@@ -38,8 +38,12 @@ def create_app(runtime: Runtime, *, local_principal: Principal | None = None) ->
     app.state.authenticators = authenticators
     install_error_handlers(app)
     app.include_router(system.router)
-    app.include_router(incidents_api.router)
     plugins = load_plugins()
+    # Hot machine-to-machine endpoints (alert webhooks) first: routes are tried in order.
+    for plugin in plugins:
+        for router in getattr(plugin, "first_routers", ()):
+            app.include_router(router)
+    app.include_router(incidents_api.router)
     for plugin in plugins:
         for router in getattr(plugin, "routers", ()):
             app.include_router(router)

@@ -271,6 +271,15 @@ def worker(
             help="Effects claimed per round (default 500 on SQLite, 100 on PostgreSQL).", min=1
         ),
     ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            help="Deliveries run at once (WARROOM_WORKER_CONCURRENCY, default 1); a crash "
+            "repeats at most this many.",
+            min=1,
+            max=256,
+        ),
+    ] = None,
 ) -> None:
     """Run a worker: fires due effects (notifications, escalations, reminders)."""
     import logging
@@ -283,7 +292,7 @@ def worker(
     runtime = _build_runtime(Runtime, Settings())
     from datetime import timedelta
 
-    instance = Worker(runtime, lease=timedelta(seconds=lease), batch=batch)
+    instance = Worker(runtime, lease=timedelta(seconds=lease), batch=batch, concurrency=concurrency)
     try:
         instance.acquire_single_writer_lock()
     except WorkerLocked as exc:

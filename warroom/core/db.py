@@ -1,12 +1,21 @@
 """Database engine, transactions and the portable column types.
 
 SQLite runs in WAL mode; write transactions start with `BEGIN IMMEDIATE` so that writers queue
-on the busy timeout instead of failing when a read lock must be upgraded. PostgreSQL uses
-row locks (`FOR UPDATE`) where a use case reads then writes.
+on the busy timeout instead of failing when a read lock must be upgraded. Within one process,
+SQLite writers also queue first come, first served (urgent ones first) on an in-process lock:
+SQLite's busy handler retries with growing sleeps, which under a steady writer (the intake's
+group commit) starves the others (the worker) for seconds. Other processes still meet on the
+busy timeout. PostgreSQL uses row locks (`FOR UPDATE`) where a use case reads then writes.
+
+A write that enqueues an outbox effect due now marks its connection (`mark_outbox_due`);
+once it has committed, `outbox_due` is set so that a worker in this process starts at once
+instead of waiting for its next poll.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -50,6 +59,54 @@ def normalise_url(url: str) -> str:
     return url
 
 
+_OUTBOX_DUE = "warroom_outbox_due"
+
+
+def mark_outbox_due(conn: Connection) -> None:
+    """Note that this transaction enqueued an effect due now (see `Database.outbox_due`)."""
+    conn.info[_OUTBOX_DUE] = True
+
+
+class FairLock:
+    """A re-entrant lock granted in arrival order, urgent waiters first (threading.Lock lets a
+    releasing thread take it straight back, so a thread that writes in a loop could starve the
+    others)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: deque[tuple[int, threading.Lock]] = deque()
+        self._urgent: deque[tuple[int, threading.Lock]] = deque()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self, *, urgent: bool = False) -> None:
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if self._owner is None and not self._waiters and not self._urgent:
+                self._owner, self._depth = me, 1
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            (self._urgent if urgent else self._waiters).append((me, turn))
+        turn.acquire()  # released by `release` once it has made this thread the owner
+
+    def release(self) -> None:
+        with self._mutex:
+            self._depth -= 1
+            if self._depth > 0:
+                return
+            queue = self._urgent or self._waiters
+            if queue:
+                self._owner, turn = queue.popleft()
+                self._depth = 1
+                turn.release()
+            else:
+                self._owner = None
+
+
 class Database:
     """One engine plus the two kinds of transaction services use."""
 
@@ -57,18 +114,38 @@ class Database:
         self.url = normalise_url(url)
         self.engine: Engine = _create_engine(self.url, sqlite_synchronous, echo)
         self.dialect: str = self.engine.dialect.name
+        # Set when a transaction that enqueued a due-now outbox effect has committed.
+        self.outbox_due = threading.Event()
+        self._write_lock: FairLock | None = FairLock() if self.dialect == "sqlite" else None
 
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction: committed on success, rolled back on any exception."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(warroom_write=True)
-            with conn.begin():
-                yield conn
+    def write(self, *, urgent: bool = False) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any exception.
+
+        `urgent` (short transactions that pages wait on) goes before other writers queued in
+        this process; SQLite only."""
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire(urgent=urgent)
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(warroom_write=True)
+                conn.info.pop(_OUTBOX_DUE, None)
+                try:
+                    with conn.begin():
+                        yield conn
+                except BaseException:
+                    conn.info.pop(_OUTBOX_DUE, None)
+                    raise
+                if conn.info.pop(_OUTBOX_DUE, False):
+                    self.outbox_due.set()
+        finally:
+            if lock is not None:
+                lock.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

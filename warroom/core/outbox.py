@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from warroom.core import tables
+from warroom.core.db import mark_outbox_due
 
 PENDING = "pending"
 RUNNING = "running"
@@ -52,23 +53,19 @@ class ClaimedEffect:
 def enqueue(conn: Connection, effects: list[Effect], now: datetime) -> int:
     """Insert effects; rows whose dedup_key already exists are skipped. Returns rows added.
 
-    One look-up for every key and one multi-row insert; `ON CONFLICT DO NOTHING` keeps a
-    concurrent transaction enqueueing the same key from failing the whole use case.
+    One multi-row `INSERT ... ON CONFLICT (dedup_key) DO NOTHING`: no look-up first, and a
+    concurrent transaction enqueueing the same key cannot fail the whole use case. An effect
+    due now wakes this process's worker once the transaction commits.
     """
-    t = tables.outbox
-    keys = {e.dedup_key for e in effects if e.dedup_key is not None}
-    existing: set[str] = set()
-    if keys:
-        existing = {
-            str(row.dedup_key)
-            for row in conn.execute(select(t.c.dedup_key).where(t.c.dedup_key.in_(keys)))
-        }
+    seen: set[str] = set()
     rows: list[dict[str, Any]] = []
+    due_now = False
     for effect in effects:
         if effect.dedup_key is not None:
-            if effect.dedup_key in existing:
+            if effect.dedup_key in seen:
                 continue
-            existing.add(effect.dedup_key)
+            seen.add(effect.dedup_key)
+        due_now = due_now or effect.due_at <= now
         rows.append(
             {
                 "kind": effect.kind,
@@ -81,21 +78,40 @@ def enqueue(conn: Connection, effects: list[Effect], now: datetime) -> int:
                 "created_at": now,
             }
         )
-    if rows:
-        conn.execute(_insert_ignoring_duplicates(conn), rows)
-    return len(rows)
+    if not rows:
+        return 0
+    added = len(conn.execute(_insert_ignoring_duplicates(conn), rows).all())
+    if due_now and added:
+        mark_outbox_due(conn)
+    return added
+
+
+_INSERTS: dict[str, Any] = {}
 
 
 def _insert_ignoring_duplicates(conn: Connection) -> Any:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+    statement = _INSERTS.get(conn.dialect.name)
+    if statement is None:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(tables.outbox).on_conflict_do_nothing(index_elements=["dedup_key"])
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+            statement = (
+                pg_insert(tables.outbox)
+                .on_conflict_do_nothing(index_elements=["dedup_key"])
+                .returning(tables.outbox.c.id)
+            )
+        elif conn.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return sqlite_insert(tables.outbox).on_conflict_do_nothing(index_elements=["dedup_key"])
-    return insert(tables.outbox)
+            statement = (
+                sqlite_insert(tables.outbox)
+                .on_conflict_do_nothing(index_elements=["dedup_key"])
+                .returning(tables.outbox.c.id)
+            )
+        else:
+            raise RuntimeError(f"unsupported database {conn.dialect.name}")
+        _INSERTS[conn.dialect.name] = statement
+    return statement
 
 
 def claim_due(
@@ -166,14 +182,20 @@ def mark_done(conn: Connection, effect_id: int, owner: str, now: datetime) -> bo
     return result.rowcount == 1
 
 
+_DONE_MANY = (
+    update(tables.outbox)
+    .where(
+        tables.outbox.c.id.in_(bindparam("ids", expanding=True)),
+        tables.outbox.c.status == RUNNING,
+        tables.outbox.c.lease_owner == bindparam("owner"),
+    )
+    .values(status=DONE, done_at=bindparam("now"), lease_until=None, last_error=None)
+)
+
+
 def mark_done_many(conn: Connection, effect_ids: list[int], owner: str, now: datetime) -> int:
     """Finish several claimed effects in one statement; returns how many were still ours."""
-    t = tables.outbox
-    result = conn.execute(
-        update(t)
-        .where(t.c.id.in_(effect_ids), t.c.status == RUNNING, t.c.lease_owner == owner)
-        .values(status=DONE, done_at=now, lease_until=None, last_error=None)
-    )
+    result = conn.execute(_DONE_MANY, {"ids": effect_ids, "owner": owner, "now": now})
     return int(result.rowcount)
 
 

@@ -30,6 +30,8 @@ class Runtime:
     effect_handlers: dict[str, Callable[[Runtime, outbox.ClaimedEffect], Any]] = field(
         default_factory=dict
     )
+    # Effect kinds a worker runs before the others due at the same time (pages).
+    urgent_kinds: set[str] = field(default_factory=set)
 
     @classmethod
     def build(

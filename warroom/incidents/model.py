@@ -9,7 +9,7 @@ packages can add timeline entries without touching the fold.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -101,12 +101,11 @@ class IncidentState:
         return self.status.is_open
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Field by field rather than dataclasses.asdict (which deep-copies every value first):
+        # _jsonable rebuilds the containers anyway. Written for every event appended.
+        data = {name: getattr(self, name) for name in _STATE_FIELDS}
         data["status"] = self.status.value
-        data["services"] = list(self.services)
-        for key, value in list(data.items()):
-            if isinstance(value, datetime):
-                data[key] = value.isoformat()
+        data["impact"] = asdict(self.impact)
         return _jsonable(data)  # type: ignore[no-any-return]
 
     @staticmethod
@@ -125,6 +124,9 @@ class IncidentState:
         values["services"] = tuple(values.get("services", ()))
         values["impact"] = Impact(**values.get("impact", {}))
         return IncidentState(**values)
+
+
+_STATE_FIELDS = tuple(f.name for f in fields(IncidentState))
 
 
 def _jsonable(value: Any) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, delete, func, insert, or_, select, type_coerce, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, type_coerce, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
@@ -28,6 +28,20 @@ from warroom.policy.triage import TriageProposal, propose
 
 # A future timestamp a little ahead of our clock is tolerated (senders' clocks drift).
 _CLOCK_SKEW = timedelta(minutes=5)
+
+
+# Prebuilt statements (declares and appends run in bulk during alert intake).
+_INSERT_INCIDENT = insert(tables.incidents)
+_UPDATE_INCIDENT = update(tables.incidents).where(
+    tables.incidents.c.id == bindparam("b_id"),
+    tables.incidents.c.version == bindparam("b_version"),
+)
+_INSERT_EVENTS = insert(tables.events)
+_INSERT_SERVICES = insert(tables.incident_services)
+_ROW = select(tables.incidents.c.id, tables.incidents.c.version, tables.incidents.c.state).where(
+    tables.incidents.c.public_id == bindparam("public")
+)
+_ROW_LOCKED = _ROW.with_for_update()
 
 
 class Reactor(Protocol):
@@ -66,6 +80,15 @@ class Projector(Protocol):
 
 
 @dataclass(frozen=True)
+class Loaded:
+    """An incident row read inside a transaction: its key, version and state."""
+
+    id: int
+    version: int
+    state: IncidentState
+
+
+@dataclass(frozen=True)
 class IncidentPage:
     items: list[dict[str, Any]]
     next_cursor: int | None
@@ -98,6 +121,17 @@ class IncidentService:
     def get(self, public_id: str) -> IncidentState:
         with self.db.read() as conn:
             return IncidentState.from_dict(self._row(conn, public_id).state)
+
+    def load_in(self, conn: Connection, public_id: str, *, lock: bool = False) -> Loaded:
+        """The incident inside a caller's transaction (`lock`: FOR UPDATE on PostgreSQL), to
+        decide on and then `append_in` to without reading it twice."""
+        row = self._row(conn, public_id, lock=lock)
+        return Loaded(int(row.id), int(row.version), IncidentState.from_dict(row.state))
+
+    def append_in(self, conn: Connection, loaded: Loaded, events: list[Event]) -> IncidentState:
+        """Append events to an incident read by `load_in` in this same transaction."""
+        now = self.clock.now()
+        return self._append(conn, loaded.id, loaded.version, loaded.state, events, now)
 
     def timeline(
         self, public_id: str, *, order: str = "occurred", types: Collection[str] | None = None
@@ -243,19 +277,23 @@ class IncidentService:
             events = [Event("declared", principal.actor, now, data)]
             if triage is not None:
                 events.append(Event("triaged", principal.actor, now, triage))
-            state = self._insert(conn, events, now)
+            _, state = self._insert(conn, events, now)
         self._after(state)
         return state
 
     def insert_declared(
-        self, conn: Connection, actor: str, data: dict[str, Any], now: datetime
+        self,
+        conn: Connection,
+        actor: str,
+        data: dict[str, Any],
+        now: datetime,
+        more: Sequence[Event] = (),
     ) -> tuple[int, IncidentState]:
-        """Declare inside a caller's transaction (alert intake auto-declares this way)."""
+        """Declare inside a caller's transaction (alert intake auto-declares this way), with
+        `more` events appended in the same insert (reactors see them all at once)."""
         public_id = next_incident_id(conn, now)
         payload = {**data, "public_id": public_id}
-        state = self._insert(conn, [Event("declared", actor, now, payload)], now)
-        row = self._row(conn, public_id, columns=(tables.incidents.c.id,))
-        return int(row.id), state
+        return self._insert(conn, [Event("declared", actor, now, payload), *more], now)
 
     def acknowledge(self, principal: Principal, public_id: str) -> IncidentState:
         def build(state: IncidentState, now: datetime) -> list[Event]:
@@ -556,35 +594,33 @@ class IncidentService:
         lock: bool = False,
         columns: tuple[Any, ...] = (),
     ) -> Row[Any]:
-        i = tables.incidents
-        cols = columns or (i.c.id, i.c.version, i.c.state)
-        query = select(*cols).where(i.c.public_id == public_id.strip().upper())
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = conn.execute(query).first()
+        lock = lock and conn.dialect.name == "postgresql"
+        query: Any = _ROW_LOCKED if lock else _ROW
+        if columns:
+            query = select(*columns).where(tables.incidents.c.public_id == bindparam("public"))
+            if lock:
+                query = query.with_for_update()
+        row = conn.execute(query, {"public": public_id.strip().upper()}).first()
         if row is None:
             raise NotFound(f"no incident {public_id}")
         return row
 
-    def _insert(self, conn: Connection, events: list[Event], now: datetime) -> IncidentState:
+    def _insert(
+        self, conn: Connection, events: list[Event], now: datetime
+    ) -> tuple[int, IncidentState]:
         state = initial_state(events[0])
         for event in events[1:]:
             state = apply(state, event)
         result = conn.execute(
-            insert(tables.incidents).values(version=0, **self._projection(state, now))
+            _INSERT_INCIDENT, {"version": len(events), **self._projection(state, now)}
         )
         assert result.inserted_primary_key is not None
         incident_id = int(result.inserted_primary_key[0])
         self._write_events(conn, incident_id, 0, events, now)
-        conn.execute(
-            update(tables.incidents)
-            .where(tables.incidents.c.id == incident_id)
-            .values(version=len(events))
-        )
-        self._write_services(conn, incident_id, state.services)
+        self._write_services(conn, incident_id, state.services, fresh=True)
         self._project(conn, incident_id, len(events), None, state, events, now)
         self._react(conn, incident_id, None, state, events, now)
-        return state
+        return incident_id, state
 
     def _append(
         self,
@@ -601,11 +637,14 @@ class IncidentService:
         for event in events:
             state = apply(state, event)
         self._write_events(conn, incident_id, version, events, now)
-        i = tables.incidents
         result = conn.execute(
-            update(i)
-            .where(i.c.id == incident_id, i.c.version == version)
-            .values(version=version + len(events), **self._projection(state, now))
+            _UPDATE_INCIDENT,
+            {
+                "b_id": incident_id,
+                "b_version": version,
+                "version": version + len(events),
+                **self._projection(state, now),
+            },
         )
         if result.rowcount != 1:
             raise Conflict("the incident changed concurrently; try again", code="concurrent_update")
@@ -619,7 +658,7 @@ class IncidentService:
         self, conn: Connection, incident_id: int, version: int, events: list[Event], now: datetime
     ) -> None:
         conn.execute(
-            insert(tables.events),
+            _INSERT_EVENTS,
             [
                 {
                     "incident_id": incident_id,
@@ -634,11 +673,21 @@ class IncidentService:
             ],
         )
 
-    def _write_services(self, conn: Connection, incident_id: int, services: Sequence[str]) -> None:
+    def _write_services(
+        self,
+        conn: Connection,
+        incident_id: int,
+        services: Sequence[str],
+        *,
+        fresh: bool = False,
+    ) -> None:
         s = tables.incident_services
-        conn.execute(delete(s).where(s.c.incident_id == incident_id))
+        if not fresh:
+            conn.execute(delete(s).where(s.c.incident_id == incident_id))
         if services:
-            conn.execute(insert(s), [{"service": x, "incident_id": incident_id} for x in services])
+            conn.execute(
+                _INSERT_SERVICES, [{"service": x, "incident_id": incident_id} for x in services]
+            )
 
     def _projection(self, state: IncidentState, now: datetime) -> dict[str, Any]:
         values: dict[str, Any] = {

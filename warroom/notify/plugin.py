@@ -119,3 +119,4 @@ def _log_attempts(runtime: Runtime, effect: outbox.ClaimedEffect, attempts: list
 
 def install(runtime: Runtime) -> None:
     runtime.effect_handlers[KIND] = handle_notify
+    handle_notify.concurrent = True  # type: ignore[attr-defined]  # one message each

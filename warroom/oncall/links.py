@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from warroom.core.errors import Forbidden
 from warroom.oncall import tables
+
+_SECRET = select(tables.secrets.c.value).where(tables.secrets.c.name == bindparam("name"))
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ def existing_secret(conn: Connection, name: str = "links") -> bytes | None:
 def secret(conn: Connection, name: str = "links") -> bytes:
     """The shared signing secret, created on first use."""
     t = tables.secrets
-    row = conn.execute(select(t.c.value).where(t.c.name == name)).first()
+    row = conn.execute(_SECRET, {"name": name}).first()
     if row is not None:
         return bytes.fromhex(row.value)
     value = secrets.token_hex(32)

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from warroom.core import outbox
 from warroom.core.auth import SYSTEM
@@ -267,15 +267,23 @@ def handle_oncall_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outc
 # ---- firing steps -------------------------------------------------------------------------
 
 
+_FIRE: dict[str, Any] = {}
+
+
 def _mark_fired(conn: Connection, effect: outbox.ClaimedEffect, now: datetime) -> bool:
     """Record the step as fired; False when it already was (a re-run after a crash)."""
     key = effect.dedup_key or f"outbox:{effect.id}"
-    try:
-        with conn.begin_nested():
-            conn.execute(insert(tables.fired).values(key=key[:255], fired_at=now))
-    except IntegrityError:
-        return False
-    return True
+    statement = _FIRE.get(conn.dialect.name)
+    if statement is None:
+        insert_fn = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            insert_fn(tables.fired)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(tables.fired.c.key)
+        )
+        _FIRE[conn.dialect.name] = statement
+    inserted = conn.execute(statement, {"key": key[:255], "fired_at": now}).first()
+    return inserted is not None
 
 
 def _service(runtime: Runtime) -> OncallService:
@@ -311,95 +319,96 @@ def _people_for(
 
 
 def handle_escalate(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    with runtime.db.write() as conn:
+        return escalate_in(runtime, conn, effect)
+
+
+def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect) -> Outcome:
+    """Fire one escalation step inside the caller's transaction (the worker batches them)."""
     p = effect.payload
     service = _service(runtime)
     try:
-        state = runtime.incidents.get(str(p["incident"]))
+        # Locked (on PostgreSQL) until commit: an acknowledgement cannot slip in between
+        # this re-check and the page being recorded.
+        loaded = runtime.incidents.load_in(conn, str(p["incident"]), lock=True)
     except NotFound:
         return Outcome(True, "incident gone")
+    state = loaded.state
     if state.status not in UNACKED or state.reopen_count != int(p["generation"]):
         return Outcome(True, "skipped: acknowledged or superseded")
     level_no, loop = int(p["level"]), int(p["loop"])
     paging = str(p.get("paging", "page"))
     now = runtime.clock.now()
-    with runtime.db.write() as conn:
-        if not _mark_fired(conn, effect, now):
-            return Outcome(True, "already fired")
-        name = service.policy_for_services(state.services)
-        policy = service.policy(conn, name) if name else None
-        effects: list[outbox.Effect] = []
-        data: dict[str, Any] = {
-            "policy": name,
-            "level": level_no + 1,
-            "loop": loop + 1,
-            "paging": paging,
-        }
-        if policy is None:
-            data["problem"] = (
-                f"escalation policy {name!r} not found"
-                if name
-                else "no escalation policy for the incident's services"
-            )
-            targets: list[str] = []
-        else:
-            level = policy["levels"][level_no]
-            targets = list(level["targets"])
-        if paging == "all_hands" and level_no == 0 and loop == 0:
-            targets.append("role:commander")
-        people, unreached = _people_for(service, conn, state, targets, now)
-        if (
-            policy is not None
-            and policy["levels"][level_no].get("mode") == "round_robin"
-            and people
-        ):
-            pick = (int(p["incident_id"]) + loop) % len(people)
-            people = [people[pick]]
-        subject = f"incident:{state.public_id}:{state.reopen_count}"
-        for person in people:
-            effects += person_effects(
-                service,
-                conn,
-                person=person,
-                severity=state.severity,
-                title=_title(state),
-                body=state.summary or state.title,
-                reason=f"{'page' if level_no == 0 and loop == 0 else 'escalation'} "
-                f"level {level_no + 1}",
-                incident=state.public_id,
-                incident_id=int(p["incident_id"]),
-                base=effect.due_at,
-                subject=subject,
-                key=f"n:{effect.dedup_key}:{person}",
-                now=now,
-            )
-        if policy is not None and paging != "notify":
-            levels = policy["levels"]
-            delay = timedelta(minutes=int(levels[level_no].get("delay_minutes", 15)))
-            nxt: tuple[int, int] | None = None
-            if level_no + 1 < len(levels):
-                nxt = (level_no + 1, loop)
-            elif loop < int(policy.get("repeat", 0)):
-                nxt = (0, loop + 1)
-            if nxt is not None:
-                effects.append(
-                    outbox.Effect(
-                        ESCALATE,
-                        {**p, "level": nxt[0], "loop": nxt[1]},
-                        effect.due_at + delay,
-                        incident_id=int(p["incident_id"]),
-                        dedup_key=(
-                            f"esc:{p['incident_id']}:{p['generation']}:{p.get('run')}:"
-                            f"{nxt[1]}:{nxt[0]}"
-                        ),
-                    )
-                )
-                data["next_at"] = (effect.due_at + delay).isoformat()
-        data.update(targets=targets, notified=people, unreached=unreached)
-        kind = "paged" if level_no == 0 and loop == 0 else "escalated"
-        outbox.enqueue(conn, effects, now)
-        runtime.incidents.mutate_in(
-            conn, state.public_id, lambda _s, t: [Event(kind, SYSTEM.actor, t, data)]
+    if not _mark_fired(conn, effect, now):
+        return Outcome(True, "already fired")
+    name = service.policy_for_services(state.services)
+    policy = service.policy(conn, name) if name else None
+    effects: list[outbox.Effect] = []
+    data: dict[str, Any] = {
+        "policy": name,
+        "level": level_no + 1,
+        "loop": loop + 1,
+        "paging": paging,
+    }
+    if policy is None:
+        data["problem"] = (
+            f"escalation policy {name!r} not found"
+            if name
+            else "no escalation policy for the incident's services"
         )
+        targets: list[str] = []
+    else:
+        level = policy["levels"][level_no]
+        targets = list(level["targets"])
+    if paging == "all_hands" and level_no == 0 and loop == 0:
+        targets.append("role:commander")
+    people, unreached = _people_for(service, conn, state, targets, now)
+    if policy is not None and policy["levels"][level_no].get("mode") == "round_robin" and people:
+        pick = (int(p["incident_id"]) + loop) % len(people)
+        people = [people[pick]]
+    subject = f"incident:{state.public_id}:{state.reopen_count}"
+    for person in people:
+        effects += person_effects(
+            service,
+            conn,
+            person=person,
+            severity=state.severity,
+            title=_title(state),
+            body=state.summary or state.title,
+            reason=f"{'page' if level_no == 0 and loop == 0 else 'escalation'} "
+            f"level {level_no + 1}",
+            incident=state.public_id,
+            incident_id=int(p["incident_id"]),
+            base=effect.due_at,
+            subject=subject,
+            key=f"n:{effect.dedup_key}:{person}",
+            now=now,
+        )
+    if policy is not None and paging != "notify":
+        levels = policy["levels"]
+        delay = timedelta(minutes=int(levels[level_no].get("delay_minutes", 15)))
+        nxt: tuple[int, int] | None = None
+        if level_no + 1 < len(levels):
+            nxt = (level_no + 1, loop)
+        elif loop < int(policy.get("repeat", 0)):
+            nxt = (0, loop + 1)
+        if nxt is not None:
+            effects.append(
+                outbox.Effect(
+                    ESCALATE,
+                    {**p, "level": nxt[0], "loop": nxt[1]},
+                    effect.due_at + delay,
+                    incident_id=int(p["incident_id"]),
+                    dedup_key=(
+                        f"esc:{p['incident_id']}:{p['generation']}:{p.get('run')}:{nxt[1]}:{nxt[0]}"
+                    ),
+                )
+            )
+            data["next_at"] = (effect.due_at + delay).isoformat()
+    data.update(targets=targets, notified=people, unreached=unreached)
+    kind = "paged" if level_no == 0 and loop == 0 else "escalated"
+    outbox.enqueue(conn, effects, now)
+    runtime.incidents.append_in(conn, loaded, [Event(kind, SYSTEM.actor, now, data)])
     return Outcome(True, f"{kind}: {', '.join(people) or 'nobody'}")
 
 
@@ -561,7 +570,11 @@ def install(runtime: Runtime) -> None:
     runtime.incidents.reactors.append(reactor)
     # Both record their step in the fired ledger inside their own transaction (idempotent).
     handle_escalate.transactional = True  # type: ignore[attr-defined]
+    handle_escalate.in_transaction = escalate_in  # type: ignore[attr-defined]
     handle_rule.transactional = True  # type: ignore[attr-defined]
     runtime.effect_handlers[ESCALATE] = handle_escalate
     runtime.effect_handlers[RULE] = handle_rule
     runtime.effect_handlers[NOTIFY] = handle_oncall_notify
+    handle_oncall_notify.concurrent = True  # type: ignore[attr-defined]
+    # Pages go out before work that can wait (similar incidents, correlation, ...).
+    runtime.urgent_kinds.update((ESCALATE, NOTIFY))

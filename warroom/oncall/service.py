@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -382,8 +382,7 @@ class OncallService:
 
     def policy(self, conn: Connection, name: str) -> dict[str, Any] | None:
         """A policy by name: the database's first, else the config file's."""
-        t = tables.escalation_policies
-        row = conn.execute(select(t).where(t.c.name == name)).first()
+        row = conn.execute(_POLICY_BY_NAME, {"name": name}).first()
         if row is not None:
             return {"name": row.name, "levels": row.levels, "repeat": row.repeat}
         for p in self.section.escalation_policies:
@@ -454,9 +453,8 @@ class OncallService:
         `services` are the incident's, for `manager:*` and unmapped manager contacts.
         """
         kind, _, name = target.partition(":")
-        t = tables.people
         if kind == "person":
-            found = conn.execute(select(t.c.name).where(t.c.name == name)).first()
+            found = conn.execute(_PERSON_EXISTS, {"name": name}).first()
             return [name] if found else []
         if kind == "team":
             row = conn.execute(select(tables.teams).where(tables.teams.c.name == name)).first()
@@ -503,7 +501,7 @@ class OncallService:
         self, conn: Connection, name: str, severity: str | None
     ) -> list[dict[str, Any]]:
         """The contact methods to use for a severity, in order, with their delays."""
-        row = conn.execute(select(tables.people).where(tables.people.c.name == name)).first()
+        row = conn.execute(_PERSON_BY_NAME, {"name": name}).first()
         if row is None:
             return []
         methods: list[dict[str, Any]] = list(row.contact_methods)
@@ -652,3 +650,11 @@ def import_ical(
         )
         added += 1
     return {"schedule": name, "shifts_added": added, "skipped": skipped}
+
+
+# Prebuilt look-ups: every escalation step runs them.
+_POLICY_BY_NAME = select(tables.escalation_policies).where(
+    tables.escalation_policies.c.name == bindparam("name")
+)
+_PERSON_EXISTS = select(tables.people.c.name).where(tables.people.c.name == bindparam("name"))
+_PERSON_BY_NAME = select(tables.people).where(tables.people.c.name == bindparam("name"))

@@ -18,6 +18,8 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from warroom.core import outbox
 from warroom.core.auth import SYSTEM
 from warroom.core.errors import NotFound, WarroomError
@@ -333,6 +335,38 @@ def suggest_similar(runtime: Runtime, public_id: str) -> int:
 def handle_similar(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
     found = suggest_similar(runtime, str(effect.payload["incident"]))
     return Outcome(True, f"{found} similar")
+
+
+def similar_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect) -> Outcome:
+    """`handle_similar` inside the worker's shared transaction (its event and its completion
+    commit together, with the other effects of the round)."""
+    from warroom.postmortems.similarity import SimilarityService
+
+    service: SimilarityService = runtime.extras["similarity"]
+    if not service.ready():  # never build a large index inside the shared write transaction
+        return Outcome(False, "the similar-incident index is still being built", retryable=True)
+    public_id = str(effect.payload["incident"])
+    try:
+        matches = service.similar(public_id, limit=3)
+    except NotFound:
+        return Outcome(True, "0 similar")
+    if not matches:
+        return Outcome(True, "0 similar")
+    data = {
+        "matches": [
+            {"incident": m["incident"], "score": m["score"], "reasons": m["reasons"]}
+            for m in matches
+        ]
+    }
+    event = Event("similar_incidents_suggested", SYSTEM.actor, runtime.clock.now(), data)
+    try:
+        runtime.incidents.mutate_in(conn, public_id, lambda _state, _now: [event])
+    except NotFound:
+        return Outcome(True, "incident gone")
+    return Outcome(True, f"{len(matches)} similar")
+
+
+handle_similar.in_transaction = similar_in  # type: ignore[attr-defined]
 
 
 def handle_sync(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:

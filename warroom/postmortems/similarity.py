@@ -324,6 +324,9 @@ class SimilarityService:
         self.index = SimilarityIndex()
         self._lock = threading.Lock()
         self._last_event_id: int | None = None
+        # Event ids near the watermark already indexed: the overlap re-read only re-indexes
+        # incidents with events not seen before (under steady intake, a handful, not ~100).
+        self._recent_events: set[int] = set()
         self._warming: threading.Thread | None = None
         self._postmortems_seen: datetime | None = None
         self._public: dict[int, str] = {}
@@ -367,16 +370,23 @@ class SimilarityService:
         if last_pm is not None and not isinstance(last_pm, datetime):
             last_pm = conn.execute(select(func.max(p.c.updated_at))).scalar()  # SQLite text
         ids: set[int] | None = None
-        if not full:
+        recent: set[int] = set()
+        if full:
+            recent = set(
+                conn.execute(select(e.c.id).where(e.c.id > last_event - _OVERLAP)).scalars()
+            )
+        else:
             ids = set()
             if last_event > (self._last_event_id or 0):
-                ids |= set(
-                    conn.execute(
-                        select(e.c.incident_id)
-                        .where(e.c.id > (self._last_event_id or 0) - _OVERLAP)
-                        .distinct()
-                    ).scalars()
-                )
+                rows = conn.execute(
+                    select(e.c.id, e.c.incident_id).where(
+                        e.c.id > (self._last_event_id or 0) - _OVERLAP
+                    )
+                ).all()
+                ids |= {int(r.incident_id) for r in rows if r.id not in self._recent_events}
+                recent = {int(r.id) for r in rows}
+            else:
+                recent = self._recent_events
             if last_pm is not None and (
                 self._postmortems_seen is None or last_pm > self._postmortems_seen
             ):
@@ -385,6 +395,8 @@ class SimilarityService:
                     query = query.where(p.c.updated_at > self._postmortems_seen)
                 ids |= set(conn.execute(query).scalars())
             if not ids:
+                self._last_event_id = max(last_event, self._last_event_id or 0)
+                self._recent_events = {n for n in recent if n > last_event - _OVERLAP}
                 return 0
         columns = (i.c.id, i.c.public_id, i.c.title, i.c.summary, i.c.services, i.c.labels)
         incident_query = select(*columns)
@@ -433,6 +445,7 @@ class SimilarityService:
             self._public[key] = r.public_id
             self._by_public[r.public_id] = key
         self._last_event_id = last_event
+        self._recent_events = {n for n in recent if n > last_event - _OVERLAP}
         if last_pm is not None:
             self._postmortems_seen = last_pm
         return len(changed)
