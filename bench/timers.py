@@ -108,24 +108,61 @@ SERVICES = 20
 PATH = "/api/v1/alerts/alertmanager"
 
 
-def serve_child(data_dir: Path, port: int, database_url: str | None, concurrency: int) -> None:
-    """The server: the ASGI app under uvicorn on 127.0.0.1 with the embedded worker (default
-    settings: poll 0.5 s, SQLite synchronous=FULL), whose `oncall.notify` handler only records
-    when each page was handed to it (real delivery is out of scope for the figure)."""
-    import uvicorn
-
-    from warroom.api.app import create_app
-
-    config = parse_config(
+def _bench_config() -> Any:
+    return parse_config(
         {
             "policy": "default",
             "services": [{"name": f"svc-{n}", "escalation_policy": "ops"} for n in range(SERVICES)],
         }
     )
+
+
+def _recording_worker(
+    runtime: Runtime, data_dir: Path, poll: float | None = None
+) -> tuple[Worker, Any]:
+    """A worker whose `oncall.notify` handler only records when each page was handed to it
+    (real delivery is out of scope for the figure)."""
+    record = (data_dir / "handed.txt").open("a", buffering=1)  # a line each, for the driver
+
+    def notifier(rt: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+        record.write(f"{effect.payload.get('incident')} {time.time()}\n")
+        return Outcome(True)
+
+    notifier.concurrent = True  # type: ignore[attr-defined]  # as the handler it stands in for
+    worker = Worker(runtime, {paging.NOTIFY: notifier})
+    worker.acquire_single_writer_lock()
+    return worker, record
+
+
+def worker_child(data_dir: Path, database_url: str | None, concurrency: int) -> None:
+    """`warroom worker` in its own process next to `serve --no-worker`, polling every 50 ms."""
+    settings = Settings(
+        data_dir=data_dir, database_url=database_url, worker_concurrency=concurrency
+    )
+    runtime = Runtime.build(settings, config=_bench_config())
+    worker, record = _recording_worker(runtime, data_dir)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    (data_dir / "worker-ready").write_text("1")
+    try:
+        worker.run_forever(0.05)
+    finally:
+        record.close()
+        runtime.close()
+
+
+def serve_child(
+    data_dir: Path, port: int, database_url: str | None, concurrency: int, embedded: bool = True
+) -> None:
+    """The server: the ASGI app under uvicorn on 127.0.0.1 with the embedded worker (default
+    settings: poll 0.5 s, SQLite synchronous=FULL), or without one (`serve --no-worker`)."""
+    import uvicorn
+
+    from warroom.api.app import create_app
+
     settings = Settings(
         data_dir=data_dir, database_url=database_url, port=port, worker_concurrency=concurrency
     )
-    runtime = Runtime.build(settings, config=config)
+    runtime = Runtime.build(settings, config=_bench_config())
     admin = Principal(name="bench", scopes=frozenset({"admin"}))
     oncall = runtime.extras["oncall"]
     oncall.create_person(
@@ -143,17 +180,9 @@ def serve_child(data_dir: Path, port: int, database_url: str | None, concurrency
     _, key = runtime.extras["alerts"].create_integration(
         admin, "bench", "alertmanager", {"rate_limit": 0}
     )
-    record = (data_dir / "handed.txt").open("a", buffering=1)  # a line each, for the driver
-
-    def notifier(rt: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
-        record.write(f"{effect.payload.get('incident')} {time.time()}\n")
-        return Outcome(True)
-
-    notifier.concurrent = True  # type: ignore[attr-defined]  # as the handler it stands in for
-
-    worker = Worker(runtime, {paging.NOTIFY: notifier})
-    worker.acquire_single_writer_lock()
-    worker.start_thread()
+    worker, record = _recording_worker(runtime, data_dir) if embedded else (None, None)
+    if worker is not None:
+        worker.start_thread()
     (data_dir / "key").write_text(key)
     # uvicorn re-raises the SIGTERM it caught once it has shut down: let that return here.
     signal.signal(signal.SIGTERM, lambda *_: None)
@@ -166,8 +195,9 @@ def serve_child(data_dir: Path, port: int, database_url: str | None, concurrency
             timeout_graceful_shutdown=3,
         )
     finally:
-        worker.stop()
-        record.close()
+        if worker is not None:
+            worker.stop()
+            record.close()
         runtime.close()
 
 
@@ -271,13 +301,15 @@ async def drive(
 
 
 def start_child(
-    data_dir: Path, database_url: str | None, concurrency: int
+    data_dir: Path, database_url: str | None, concurrency: int, separate: bool = False
 ) -> tuple[subprocess.Popen[bytes], int]:
     from ingest import free_port
 
     port = free_port()
     args = [sys.executable, __file__, "--serve-child", str(data_dir), "--port", str(port)]
     args += ["--concurrency", str(concurrency)]
+    if separate:
+        args += ["--separate-worker"]
     if database_url:
         args += ["--database-url", database_url]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
@@ -315,20 +347,47 @@ def fresh_postgres(url: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+def start_worker_child(
+    data_dir: Path, database_url: str | None, concurrency: int
+) -> subprocess.Popen[bytes]:
+    args = [sys.executable, __file__, "--worker-child", str(data_dir)]
+    args += ["--concurrency", str(concurrency)]
+    if database_url:
+        args += ["--database-url", database_url]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
+    log = (data_dir.parent / f"{data_dir.name}-worker.log").open("wb")
+    proc = subprocess.Popen(args, env=env, stdout=log, stderr=log)
+    deadline = time.time() + 60
+    while not (data_dir / "worker-ready").exists():
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise RuntimeError(f"the bench worker did not start; see {log.name}")
+        time.sleep(0.1)
+    return proc
+
+
 def paging_latency(
-    work: Path, kind: str, rate: float, seconds: float, postgres: str | None, concurrency: int
+    work: Path,
+    kind: str,
+    rate: float,
+    seconds: float,
+    postgres: str | None,
+    concurrency: int,
+    separate: bool = False,
 ) -> None:
     data_dir = work / f"paging-{kind}"
     data_dir.mkdir()
     database_url = fresh_postgres(postgres) if postgres else None
-    proc, port = start_child(data_dir, database_url, concurrency)
+    proc, port = start_child(data_dir, database_url, concurrency, separate)
+    worker = start_worker_child(data_dir, database_url, concurrency) if separate else None
+    processes = [proc] + ([worker] if worker is not None else [])
     try:
         key = (data_dir / "key").read_text()
         # Warm-up: the first requests pay for imports and caches.
         warm = [(alertmanager_body(f"w{n}", "svc-0", [0], datetime.now(UTC)), 1) for n in range(5)]
         asyncio.run(drive(port, key, warm, 10))
         time.sleep(1.5)
-        cpu_before = _cpu_seconds(proc.pid)
+        cpu_before = sum(_cpu_seconds(p.pid) for p in processes)
         results = asyncio.run(drive(port, key, workload(kind, rate, seconds), rate))
         opened: dict[str, float] = {}
         for due, _, status, _, payload in results:
@@ -339,12 +398,15 @@ def paging_latency(
         while time.time() < deadline and len(set(opened) - set(_handed(data_dir))) > 0:
             time.sleep(0.2)
         handed = _handed(data_dir)
-        cpu = _cpu_seconds(proc.pid) - cpu_before
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        cpu = sum(_cpu_seconds(p.pid) for p in processes) - cpu_before
+        for p in processes:
+            p.send_signal(signal.SIGTERM)
+        for p in processes:
+            p.wait(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
     first_due = min(r[0] for r in results)
     last_done = max(r[1] for r in results)
     ok = [r for r in results if r[2] == 200]
@@ -355,7 +417,8 @@ def paging_latency(
     print(
         f"paging ({kind}): {alerts:,} alerts in {len(results):,} Alertmanager webhooks at "
         f"{rate:g} alerts/s target, achieved {alerts / (last_done - first_due):.0f} alerts/s "
-        f"({len(results) - len(ok)} refused); warroom app under uvicorn + embedded worker "
+        f"({len(results) - len(ok)} refused); warroom app under uvicorn + "
+        f"{'a worker process' if separate else 'embedded worker'} "
         f"(WARROOM_WORKER_CONCURRENCY={concurrency}), {backend}"
     )
     print(
@@ -367,7 +430,8 @@ def paging_latency(
         f"p99 {percentile(page, 99):.0f} ms, max {max(page, default=float('nan')):.0f} ms "
         f"({len(page):,} of {len(opened):,} new incidents paged)"
     )
-    print(f"  server CPU {cpu:.1f} s = {cpu / max(alerts, 1) * 1000:.1f} ms per alert")
+    who = "server + worker" if separate else "server"
+    print(f"  {who} CPU {cpu:.1f} s = {cpu / max(alerts, 1) * 1000:.1f} ms per alert")
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -402,12 +466,27 @@ def main() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=1, help="paging: WARROOM_WORKER_CONCURRENCY"
     )
+    parser.add_argument(
+        "--separate-worker",
+        action="store_true",
+        help="paging: `serve --no-worker` plus `warroom worker` in its own process (poll 50 ms)",
+    )
     parser.add_argument("--serve-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_child is not None:
-        serve_child(args.serve_child, args.port, args.database_url, args.concurrency)
+        serve_child(
+            args.serve_child,
+            args.port,
+            args.database_url,
+            args.concurrency,
+            embedded=not args.separate_worker,
+        )
+        return
+    if args.worker_child is not None:
+        worker_child(args.worker_child, args.database_url, args.concurrency)
         return
     if args.keep is not None:  # keep the databases (and the server logs) for a look after
         args.keep.mkdir(parents=True, exist_ok=False)
@@ -423,7 +502,13 @@ def main() -> None:
             kinds = ("distinct", "mix") if args.mix == "both" else (args.mix,)
             for kind in kinds:
                 paging_latency(
-                    Path(tmp), kind, args.rate, args.seconds, args.postgres, args.concurrency
+                    Path(tmp),
+                    kind,
+                    args.rate,
+                    args.seconds,
+                    args.postgres,
+                    args.concurrency,
+                    args.separate_worker,
                 )
 
 

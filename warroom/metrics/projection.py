@@ -35,17 +35,28 @@ _CHUNK = 500
 
 def _upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert or update rows, never replacing a row of a newer incident version."""
-    if not rows:
-        return
-    m = incident_metrics
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    stmt = dialect.insert(m)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[m.c.incident_id],
-        set_={c.name: stmt.excluded[c.name] for c in m.columns if c.name != "incident_id"},
-        where=m.c.version <= stmt.excluded.version,
-    )
-    conn.execute(stmt, list(rows))
+    if rows:
+        conn.execute(_upsert_statement(conn.dialect.name), list(rows))
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_statement(dialect_name: str) -> Any:
+    # Built once per dialect: building it costs more than the upsert itself, and the same
+    # statement object lets SQLAlchemy reuse its compiled form on every incident write.
+    stmt = _UPSERTS.get(dialect_name)
+    if stmt is None:
+        m = incident_metrics
+        dialect = sqlite if dialect_name == "sqlite" else postgresql
+        insert = dialect.insert(m)
+        stmt = insert.on_conflict_do_update(
+            index_elements=[m.c.incident_id],
+            set_={c.name: insert.excluded[c.name] for c in m.columns if c.name != "incident_id"},
+            where=m.c.version <= insert.excluded.version,
+        )
+        _UPSERTS[dialect_name] = stmt
+    return stmt
 
 
 def _identity(state: IncidentState, incident_id: int) -> Identity:
