@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `warroom serve` on a fresh SQLite data dir with three users."""
-    data_dir = tmp_path_factory.mktemp("browser") / "data"
+@contextmanager
+def serve_with_users(data_dir: Path, accounts: tuple[tuple[str, str], ...]) -> Iterator[str]:
+    """A real `warroom serve` on a fresh SQLite data dir with these (name, role) users."""
     runtime = Runtime.build(Settings(data_dir=data_dir, database_url=None, config=None))
     with runtime.db.write() as conn:
-        for name, role in (("alice", "responder"), ("bob", "responder"), ("victor", "viewer")):
+        for name, role in accounts:
             users.create_user(
                 conn, name=name, password=PASSWORD, role=role, created_by="tests",
                 now=runtime.clock.now(),
@@ -81,6 +81,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=15)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Three users: two responders and a viewer."""
+    accounts = (("alice", "responder"), ("bob", "responder"), ("victor", "viewer"))
+    with serve_with_users(tmp_path_factory.mktemp("browser") / "data", accounts) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,21 +3,13 @@ Playwright against `warroom serve`; see test_browser.py). Screenshots go to test
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.web import test_browser as base
-from tests.web.test_browser import PASSWORD, _free_port, playwright, shot
-from warroom.core.runtime import Runtime
-from warroom.core.settings import Settings
-from warroom.web import users
+from tests.web.test_browser import playwright, serve_with_users, shot
 
 pytestmark = pytest.mark.browser
 
@@ -30,44 +22,10 @@ XSS = '<script>window.pwned = 1</script>\n\n<img src="x" onerror="window.pwned =
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `warroom serve` with an admin, two responders and a viewer."""
-    data_dir = tmp_path_factory.mktemp("browser-pages") / "data"
-    runtime = Runtime.build(Settings(data_dir=data_dir, database_url=None, config=None))
-    with runtime.db.write() as conn:
-        for name, role in (("ada", "admin"), ("alice", "responder"), ("victor", "viewer")):
-            users.create_user(
-                conn, name=name, password=PASSWORD, role=role, created_by="tests",
-                now=runtime.clock.now(),
-            )  # fmt: skip
-    runtime.close()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
-    env.update(WARROOM_DATA_DIR=str(data_dir), WARROOM_PORT=str(port))
-    log = (data_dir / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "warroom", "serve", "--no-worker", "--log-level", "warning"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, (
-            data_dir / "serve.log"
-        ).read_text()
-        time.sleep(0.1)
-    try:
+    """An admin, a responder and a viewer."""
+    accounts = (("ada", "admin"), ("alice", "responder"), ("victor", "viewer"))
+    with serve_with_users(tmp_path_factory.mktemp("browser-pages") / "data", accounts) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
 
 
 def declare(page: Any, title: str) -> str:
