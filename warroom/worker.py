@@ -228,7 +228,9 @@ class Worker:
     ) -> None:
         if not results:
             return
-        with self.runtime.db.write(urgent=urgent) as conn:
+        # Delivery outcomes (urgent) need not wait for the disk: losing one to a power cut only
+        # re-sends that message, the same as a crash mid-delivery; a killed process loses none.
+        with self.runtime.db.write(urgent=urgent, relaxed=urgent) as conn:
             self._record(conn, results)
 
     def _record(

@@ -113,6 +113,7 @@ class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", echo: bool = False) -> None:
         self.url = normalise_url(url)
         self.engine: Engine = _create_engine(self.url, sqlite_synchronous, echo)
+        self._synchronous = sqlite_synchronous.upper()
         self.dialect: str = self.engine.dialect.name
         # Set when a transaction that enqueued a due-now outbox effect has committed.
         self.outbox_due = threading.Event()
@@ -123,17 +124,25 @@ class Database:
         return self.dialect == "sqlite"
 
     @contextmanager
-    def write(self, *, urgent: bool = False) -> Iterator[Connection]:
+    def write(self, *, urgent: bool = False, relaxed: bool = False) -> Iterator[Connection]:
         """A write transaction: committed on success, rolled back on any exception.
 
         `urgent` (short transactions that pages wait on) goes before other writers queued in
-        this process; SQLite only."""
+        this process; SQLite only. `relaxed` commits without waiting for the disk (SQLite
+        `synchronous=NORMAL` in WAL mode): the commit survives a killed process, and only a
+        power loss or OS crash can undo it. For records whose loss merely repeats work, such
+        as "this notification was sent" (a repeat re-sends it), never for what a client was
+        told is stored."""
         lock = self._write_lock
         if lock is not None:
             lock.acquire(urgent=urgent)
+        relax = relaxed and lock is not None and self._synchronous in ("FULL", "EXTRA")
         try:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(warroom_write=True)
+                raw = conn.connection.dbapi_connection if relax else None
+                if raw is not None:
+                    raw.execute("PRAGMA synchronous=NORMAL")
                 conn.info.pop(_OUTBOX_DUE, None)
                 try:
                     with conn.begin():
@@ -141,6 +150,9 @@ class Database:
                 except BaseException:
                     conn.info.pop(_OUTBOX_DUE, None)
                     raise
+                finally:
+                    if raw is not None:
+                        raw.execute(f"PRAGMA synchronous={self._synchronous}")
                 if conn.info.pop(_OUTBOX_DUE, False):
                     self.outbox_due.set()
         finally:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, false, literal, null, or_, select, true
+from sqlalchemy import BigInteger, and_, bindparam, case, false, literal, null, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -40,6 +40,14 @@ def _upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 
 _UPSERTS: dict[str, Any] = {}
+_BUMP_VERSION = (
+    incident_metrics.update()
+    .where(
+        incident_metrics.c.incident_id == bindparam("incident"),
+        incident_metrics.c.version == bindparam("previous"),
+    )
+    .values(version=bindparam("new_version"))
+)
 
 
 def _upsert_statement(dialect_name: str) -> Any:
@@ -107,6 +115,21 @@ class MetricsProjector:
     ) -> None:
         m = incident_metrics
         first = version - len(events) + 1
+        who = _identity(after, incident_id)
+        if (
+            before is not None
+            and not any(event.type in readmodel.EXTRA_EVENTS for event in events)
+            and _identity(before, incident_id) == who
+            and Folded.of(before) == Folded.of(after)
+        ):
+            # Nothing the row holds changed (a note, a page, an attached alert): move its
+            # version on, if it is the row of the version before.
+            bumped = conn.execute(
+                _BUMP_VERSION,
+                {"incident": incident_id, "new_version": version, "previous": first - 1},
+            )
+            if bumped.rowcount == 1:
+                return
         previous = None
         if before is not None:
             previous = conn.execute(
@@ -120,7 +143,6 @@ class MetricsProjector:
             extra = Extra.of(
                 _stored_events(conn, [incident_id], {incident_id: version})[incident_id]
             )
-        who = _identity(after, incident_id)
         _upsert(
             conn,
             [
