@@ -453,48 +453,19 @@ def summarise(items: Sequence[Measured]) -> dict[str, Any]:
         figure["excluded"] = len(items) - len(found)
         figures[name] = figure
 
-    def verdicts(counter: Mapping[str | None, int]) -> dict[str, Any]:
-        met, missed = counter.get("met", 0), counter.get("missed", 0)
-        return {
-            "met": met,
-            "missed": missed,
-            "pending": counter.get("pending", 0),
-            "unknown": counter.get("unknown", 0),
-            "compliance": _share(met, met + missed),
-        }
-
-    sla_met, sla_missed = met_counts.get(True, 0), met_counts.get(False, 0)
-    return {
-        "incidents": len(items),
-        "open": open_,
-        "resolved": len(items) - open_,
-        "flagged": len(flagged_items),
-        "flags": dict(sorted(flag_kinds.items())),
-        "figures": figures,
-        "sla": {
-            "response": verdicts(verdicts_response),
-            "resolution": verdicts(verdicts_resolution),
-            "met": sla_met,
-            "missed": sla_missed,
-            "compliance": _share(sla_met, sla_met + sla_missed),
-        },
-        "update_cadence": {
-            "intervals": intervals,
-            "on_time": on_time,
-            "compliance": _share(on_time, intervals),
-            "promises_due": made,
-            "promises_kept": kept,
-        },
-        "postmortems": {
-            "required": pm["required"],
-            "required_published": pm["required_published"],
-            "completion": _share(pm["required_published"], pm["required"]),
-            "recommended": pm["recommended"],
-            "recommended_published": pm["recommended_published"],
-            "overdue": pm["overdue"],
-        },
-        "cost": {"estimate": round(math.fsum(costs), 2), "incidents_with_revenue": len(costs)},
-    }
+    return _summary_dict(
+        count=len(items),
+        open_=open_,
+        flagged=len(flagged_items),
+        flag_kinds=flag_kinds,
+        figures=figures,
+        response=verdicts_response,
+        resolution=verdicts_resolution,
+        met_counts=met_counts,
+        cadence=(intervals, on_time, made, kept),
+        pm=pm,
+        costs=costs,
+    )
 
 
 def _flag_kind(flag: str) -> str:
@@ -890,27 +861,59 @@ def _summary(p: _Partial) -> dict[str, Any]:
                 pm["overdue"] += n
     intervals, on_time, made, kept = p.sums
 
-    def verdicts(counter: Mapping[str | None, int]) -> dict[str, Any]:
-        met, missed = counter.get("met", 0), counter.get("missed", 0)
-        return {
-            "met": met,
-            "missed": missed,
-            "pending": counter.get("pending", 0),
-            "unknown": counter.get("unknown", 0),
-            "compliance": _share(met, met + missed),
-        }
+    return _summary_dict(
+        count=p.count,
+        open_=open_,
+        flagged=p.flagged,
+        flag_kinds=p.flag_kinds,
+        figures=figures,
+        response=response,
+        resolution=resolution,
+        met_counts=met_counts,
+        cadence=(intervals, on_time, made, kept),
+        pm=pm,
+        costs=p.costs,
+    )
 
-    sla_met, sla_missed = met_counts.get(True, 0), met_counts.get(False, 0)
+
+def _verdicts(counter: Mapping[str | None, int]) -> dict[str, Any]:
+    met, missed = counter.get("met", 0), counter.get("missed", 0)
     return {
-        "incidents": p.count,
+        "met": met,
+        "missed": missed,
+        "pending": counter.get("pending", 0),
+        "unknown": counter.get("unknown", 0),
+        "compliance": _share(met, met + missed),
+    }
+
+
+def _summary_dict(
+    *,
+    count: int,
+    open_: int,
+    flagged: int,
+    flag_kinds: Mapping[str, int],
+    figures: dict[str, Any],
+    response: Mapping[str | None, int],
+    resolution: Mapping[str | None, int],
+    met_counts: Mapping[bool | None, int],
+    cadence: tuple[int, int, int, int],
+    pm: Mapping[str, int],
+    costs: Sequence[float],
+) -> dict[str, Any]:
+    """One group's summary, the same shape from the reference and the read-model paths."""
+    sla_met, sla_missed = met_counts.get(True, 0), met_counts.get(False, 0)
+    intervals, on_time, made, kept = cadence
+    return {
+        "incidents": count,
         "open": open_,
-        "resolved": p.count - open_,
-        "flagged": p.flagged,
-        "flags": dict(sorted(p.flag_kinds.items())),
+        "resolved": count - open_,
+        "flagged": flagged,
+        "flags": dict(sorted(flag_kinds.items())),
         "figures": figures,
         "sla": {
-            "response": verdicts(response),
-            "resolution": verdicts(resolution),
+            "response": _verdicts(response),
+            "resolution": _verdicts(resolution),
             "met": sla_met,
             "missed": sla_missed,
             "compliance": _share(sla_met, sla_met + sla_missed),
@@ -923,17 +926,14 @@ def _summary(p: _Partial) -> dict[str, Any]:
             "promises_kept": kept,
         },
         "postmortems": {
-            "required": pm["required"],
-            "required_published": pm["required_published"],
-            "completion": _share(pm["required_published"], pm["required"]),
-            "recommended": pm["recommended"],
-            "recommended_published": pm["recommended_published"],
-            "overdue": pm["overdue"],
+            "required": pm.get("required", 0),
+            "required_published": pm.get("required_published", 0),
+            "completion": _share(pm.get("required_published", 0), pm.get("required", 0)),
+            "recommended": pm.get("recommended", 0),
+            "recommended_published": pm.get("recommended_published", 0),
+            "overdue": pm.get("overdue", 0),
         },
-        "cost": {
-            "estimate": round(math.fsum(p.costs), 2),
-            "incidents_with_revenue": len(p.costs),
-        },
+        "cost": {"estimate": round(math.fsum(costs), 2), "incidents_with_revenue": len(costs)},
     }
 
 
