@@ -51,6 +51,15 @@ Handler = Callable[[Runtime, outbox.ClaimedEffect], Outcome]
 InTransaction = Callable[[Runtime, Connection, outbox.ClaimedEffect], Outcome]
 
 
+# While pages are due, other effects wait unless they are overdue by more than this.
+STARVATION_LIMIT = timedelta(seconds=10)
+
+
+class _EffectFailed(Exception):
+    """An effect of a savepoint-free shared transaction raised: run them again, each in its
+    own savepoint."""
+
+
 class WorkerLocked(RuntimeError):
     """Another worker already runs against this SQLite database."""
 
@@ -104,7 +113,8 @@ class Worker:
         now = self.runtime.clock.now()
         urgent = tuple(k for k in self.handlers if k in self.runtime.urgent_kinds)
         others = tuple(k for k in self.handlers if k not in self.runtime.urgent_kinds)
-        with self.runtime.db.write() as conn:
+        # Short, and pages wait on it: ahead of other writers of this process.
+        with self.runtime.db.write(urgent=bool(urgent)) as conn:
             claimed = []
             if urgent:
                 claimed = outbox.claim_due(
@@ -115,11 +125,14 @@ class Worker:
                     kinds=urgent,
                     limit=self.batch,
                 )
-            # While pages are due, only a few other effects per round, so that the pages the
-            # next round finds are not kept waiting behind a long batch of slower work.
+            # While pages are due, other work (similar incidents, correlation, ...) waits for
+            # them, so an alert storm's pages are not slowed down by it; only a few effects
+            # overdue by more than STARVATION_LIMIT go along, so none waits for ever.
             room = self.batch - len(claimed)
+            due_by = None
             if claimed:
                 room = min(room, max(1, self.batch // 50))
+                due_by = now - STARVATION_LIMIT
             if others and room > 0:
                 claimed += outbox.claim_due(
                     conn,
@@ -128,6 +141,7 @@ class Worker:
                     lease=self.lease,
                     kinds=others,
                     limit=room,
+                    due_by=due_by,
                 )
         deliveries = _Deliveries(self) if self.concurrency > 1 else None
         done: set[int] = set()
@@ -140,11 +154,11 @@ class Worker:
                     done.add(effect.id)
         batched = [e for e in claimed if self._in_transaction(e.kind) is not None]
         # Pages' steps commit on their own, not held back by slower work of the round.
-        for group in (
-            [e for e in batched if e.kind in self.runtime.urgent_kinds],
-            [e for e in batched if e.kind not in self.runtime.urgent_kinds],
+        for group, urgent_group in (
+            ([e for e in batched if e.kind in self.runtime.urgent_kinds], True),
+            ([e for e in batched if e.kind not in self.runtime.urgent_kinds], False),
         ):
-            if group and self._run_in_one_transaction(group):
+            if group and self._run_in_one_transaction(group, urgent=urgent_group):
                 done.update(e.id for e in group)
             # else the shared transaction failed: run them one by one below
         pending: list[tuple[outbox.ClaimedEffect, Outcome]] = []
@@ -188,33 +202,47 @@ class Worker:
         found: InTransaction | None = getattr(self.handlers[kind], "in_transaction", None)
         return found
 
-    def _run_in_one_transaction(self, effects: list[outbox.ClaimedEffect]) -> bool:
+    def _run_in_one_transaction(
+        self, effects: list[outbox.ClaimedEffect], *, urgent: bool = False
+    ) -> bool:
         """Run database-only handlers together and record their outcomes in the same commit.
 
-        Each runs in a savepoint, so one that raises is rolled back alone (and retried later).
+        First all in one go; if one raises, nothing is kept and they run again, each in a
+        savepoint, so the one that raises is rolled back alone (and retried later).
         False when the transaction itself failed: nothing of it was kept.
         """
+        for savepoints in (False, True):
+            try:
+                with self.runtime.db.write(urgent=urgent) as conn:
+                    results = [(e, self._run_in(conn, e, savepoints=savepoints)) for e in effects]
+                    self._record(conn, results)
+            except _EffectFailed:
+                continue
+            except Exception:
+                log.exception("a shared transaction of %d effects failed", len(effects))
+                return False
+            return True
+        return False
+
+    def _run_in(
+        self, conn: Connection, effect: outbox.ClaimedEffect, *, savepoints: bool
+    ) -> Outcome:
+        run = self._in_transaction(effect.kind)
+        assert run is not None
+        if not savepoints:
+            try:
+                return run(self.runtime, conn, effect)
+            except Exception as exc:
+                raise _EffectFailed() from exc
+        savepoint = conn.begin_nested()
         try:
-            with self.runtime.db.write() as conn:
-                results: list[tuple[outbox.ClaimedEffect, Outcome]] = []
-                for effect in effects:
-                    run = self._in_transaction(effect.kind)
-                    assert run is not None
-                    savepoint = conn.begin_nested()
-                    try:
-                        outcome = run(self.runtime, conn, effect)
-                    except Exception as exc:
-                        savepoint.rollback()
-                        log.exception("effect %s (%s) failed", effect.id, effect.kind)
-                        outcome = Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
-                    else:
-                        savepoint.commit()
-                    results.append((effect, outcome))
-                self._record(conn, results)
-        except Exception:
-            log.exception("a shared transaction of %d effects failed", len(effects))
-            return False
-        return True
+            outcome = run(self.runtime, conn, effect)
+        except Exception as exc:
+            savepoint.rollback()
+            log.exception("effect %s (%s) failed", effect.id, effect.kind)
+            return Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
+        savepoint.commit()
+        return outcome
 
     def _call(self, handler: Handler, effect: outbox.ClaimedEffect) -> Outcome:
         try:

@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -516,7 +517,9 @@ class AlertService:
                 open_rows[found.open_key] = found
         repeats: list[int] = []
         changed: list[dict[str, Any]] = []
+        later = Counter(keys)  # how often each identity is still to come in this request
         for key, item in zip(keys, alerts, strict=True):
+            later[key] -= 1
             row = open_rows.get(key)
             if item.status == FIRING and row is not None:
                 # A repeat of an open alert (or an HA duplicate): count it, nothing else.
@@ -530,7 +533,7 @@ class AlertService:
             self._ingest_one(conn, integration, item, row, now, silences, plan, result)
             if item.status != FIRING:
                 open_rows.pop(key, None)
-            elif row is None:  # the same identity again later in this request is a repeat
+            elif row is None and later[key]:  # the same identity again later is a repeat
                 for fresh in conn.execute(_OPEN_BY_KEYS, {"keys": [key]}):
                     open_rows[key] = fresh
         if len(repeats) == 1:

@@ -67,6 +67,20 @@ def mark_outbox_due(conn: Connection) -> None:
     conn.info[_OUTBOX_DUE] = True
 
 
+_MEMO = "warroom_transaction_memo"
+
+
+def transaction_memo(conn: Connection) -> dict[Any, Any]:
+    """A dict that lives as long as `conn`'s current transaction: for what a batch of work
+    in one transaction would otherwise read again and again (and cannot change meanwhile)."""
+    transaction = conn.get_transaction()
+    found = conn.info.get(_MEMO)
+    if found is None or found[0] is not transaction:
+        found = conn.info[_MEMO] = (transaction, {})
+    memo: dict[Any, Any] = found[1]
+    return memo
+
+
 class FairLock:
     """A re-entrant lock granted in arrival order, urgent waiters first (threading.Lock lets a
     releasing thread take it straight back, so a thread that writes in a loop could starve the

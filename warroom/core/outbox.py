@@ -122,14 +122,16 @@ def claim_due(
     lease: timedelta,
     kinds: tuple[str, ...],
     limit: int = 50,
+    due_by: datetime | None = None,
 ) -> list[ClaimedEffect]:
     """Claim up to `limit` due effects of `kinds` (pending, retryable, or with a lapsed lease).
 
     Effects of kinds this worker has no handler for stay pending for a worker that has one.
+    `due_by` (default `now`): only pending effects due by then.
     """
     t = tables.outbox
     due = or_(
-        and_(t.c.status.in_((PENDING, FAILED)), t.c.due_at <= now),
+        and_(t.c.status.in_((PENDING, FAILED)), t.c.due_at <= (due_by or now)),
         and_(t.c.status == RUNNING, t.c.lease_until < now),
     )
     query = select(t).where(due, t.c.kind.in_(kinds)).order_by(t.c.due_at, t.c.id).limit(limit)

@@ -15,9 +15,9 @@ and record `paged` / `escalated` / `reminder` on the timeline.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,17 +25,20 @@ from sqlalchemy.engine import Connection
 
 from warroom.core import outbox
 from warroom.core.auth import SYSTEM
+from warroom.core.db import transaction_memo
 from warroom.core.errors import NotFound
 from warroom.core.runtime import Runtime
 from warroom.core.vocab import Status
 from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.views import next_update_due
 from warroom.notify.plugin import handle_notify
-from warroom.oncall import tables
+from warroom.oncall import links, tables
 from warroom.oncall.service import OncallService
 from warroom.policy import Policy
 from warroom.policy.schema import normalise_severity
 from warroom.worker import Outcome
+
+T = TypeVar("T")
 
 log = logging.getLogger("warroom.oncall")
 
@@ -150,7 +153,8 @@ def plan(
                 rule="condition",
                 rule_id=cond.id,
             )
-    if after.is_open:
+    # The cadence timers depend only on these fields: other events would plan the same ones.
+    if after.is_open and (before is None or _cadence_inputs(before) != _cadence_inputs(after)):
         due = next_update_due(after, policy)
         interval = policy.severity(after.severity).update_interval
         if due is not None:
@@ -167,6 +171,17 @@ def plan(
                 last=last.isoformat(),
             )
     return effects
+
+
+def _cadence_inputs(state: IncidentState) -> tuple[Any, ...]:
+    """What the update-cadence timers of an incident are computed from."""
+    return (
+        state.is_open,
+        state.severity,
+        state.declared_at,
+        state.last_update_at,
+        state.next_update_at,
+    )
 
 
 # ---- notifications to one person -----------------------------------------------------------
@@ -192,7 +207,7 @@ def person_effects(
 
     Methods with a delay are only used if the page is still unacknowledged by then (`subject`).
     """
-    methods = service.person_methods(conn, person, severity)
+    methods = _once(conn, ("methods", person, severity), service.person_methods, person, severity)
     if not methods:
         return [
             outbox.Effect(
@@ -213,7 +228,8 @@ def person_effects(
         ]
     text = body
     if subject is not None:
-        text = f"{body}\n\nAcknowledge: {service.ack_url(conn, subject, person, now)}"
+        key_ = _once(conn, ("link-secret",), links.secret)
+        text = f"{body}\n\nAcknowledge: {service.ack_url(conn, subject, person, now, key_)}"
     effects = []
     for n, method in enumerate(methods):
         urls = [m["url"] for m in methods[n:]]  # this method first, the later ones as fallback
@@ -286,6 +302,16 @@ def _mark_fired(conn: Connection, effect: outbox.ClaimedEffect, now: datetime) -
     return inserted is not None
 
 
+def _once(conn: Connection, key: tuple[Any, ...], read: Callable[..., T], *args: Any) -> T:
+    """`read(conn, *args)` once per transaction: a round of escalation steps shares one, and
+    reads the same policies, people and link key for each page."""
+    memo = transaction_memo(conn)
+    if key not in memo:
+        memo[key] = read(conn, *args)
+    value: T = memo[key]
+    return value
+
+
 def _service(runtime: Runtime) -> OncallService:
     service: OncallService = runtime.extras["oncall"]
     return service
@@ -311,7 +337,11 @@ def _people_for(
             holder = state.roles.get(name)
             found = service.resolve(conn, f"person:{holder}", now) if holder else []
         else:
-            found = service.resolve(conn, target, now, state.services)
+            found = (
+                _once(conn, ("person", target), service.resolve, target, now)
+                if kind == "person"
+                else service.resolve(conn, target, now, state.services)
+            )
         if not found:
             unreached.append(target)
         people += [p for p in found if p not in people]
@@ -342,7 +372,7 @@ def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect
     if not _mark_fired(conn, effect, now):
         return Outcome(True, "already fired")
     name = service.policy_for_services(state.services)
-    policy = service.policy(conn, name) if name else None
+    policy = _once(conn, ("policy", name), service.policy, name) if name else None
     effects: list[outbox.Effect] = []
     data: dict[str, Any] = {
         "policy": name,

@@ -511,8 +511,11 @@ class OncallService:
             methods = [by_name[n] for n in chosen if n in by_name]
         return methods
 
-    def ack_url(self, conn: Connection, subject: str, person: str, now: datetime) -> str:
-        key = links.secret(conn)
+    def ack_url(
+        self, conn: Connection, subject: str, person: str, now: datetime, key: bytes | None = None
+    ) -> str:
+        """A signed one-click acknowledgement link (`key`: the link key, if already read)."""
+        key = key if key is not None else links.secret(conn)
         ttl = timedelta(minutes=self.section.ack_link_ttl_minutes)
         token = links.sign(key, subject, person, now, ttl)
         return f"{self.runtime.settings.public_url()}/api/v1/oncall/ack/{token}"

@@ -312,17 +312,12 @@ def suggest_similar(runtime: Runtime, public_id: str) -> int:
 
     service: SimilarityService = runtime.extras["similarity"]
     try:
-        matches = service.similar(public_id, limit=3)
+        matches = service.suggestions(public_id, limit=3)
     except NotFound:
         return 0
     if not matches:
         return 0
-    data = {
-        "matches": [
-            {"incident": m["incident"], "score": m["score"], "reasons": m["reasons"]}
-            for m in matches
-        ]
-    }
+    data = {"matches": matches}
     with suppress(NotFound):
         runtime.incidents.append_events(
             SYSTEM,
@@ -347,17 +342,12 @@ def similar_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect)
         return Outcome(False, "the similar-incident index is still being built", retryable=True)
     public_id = str(effect.payload["incident"])
     try:
-        matches = service.similar(public_id, limit=3)
+        matches = service.suggestions(public_id, limit=3)
     except NotFound:
         return Outcome(True, "0 similar")
     if not matches:
         return Outcome(True, "0 similar")
-    data = {
-        "matches": [
-            {"incident": m["incident"], "score": m["score"], "reasons": m["reasons"]}
-            for m in matches
-        ]
-    }
+    data = {"matches": matches}
     event = Event("similar_incidents_suggested", SYSTEM.actor, runtime.clock.now(), data)
     try:
         runtime.incidents.mutate_in(conn, public_id, lambda _state, _now: [event])

@@ -13,6 +13,7 @@ import heapq
 import math
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -315,6 +316,9 @@ def _change_kind(data: Mapping[str, Any]) -> str:
     return str(data.get("kind") or data.get("change_kind") or data.get("type") or "deploy")
 
 
+SUGGESTION_LAG = 1.0  # seconds the index may lag behind for timeline suggestions
+
+
 class SimilarityService:
     """Similar-incident look-ups backed by an in-process index refreshed from the database."""
 
@@ -331,6 +335,7 @@ class SimilarityService:
         self._postmortems_seen: datetime | None = None
         self._public: dict[int, str] = {}
         self._by_public: dict[str, int] = {}
+        self._refreshed_at = 0.0  # time.monotonic() of the last refresh
 
     def ready(self, sync_limit: int = 5000) -> bool:
         """True once the index is built. A small database is indexed right away; a large one
@@ -365,6 +370,7 @@ class SimilarityService:
                 select(func.max(p.c.updated_at)).scalar_subquery(),
             )
         ).one()
+        self._refreshed_at = time.monotonic()
         last_event = int(marks[0] or 0)
         last_pm = marks[1]
         if last_pm is not None and not isinstance(last_pm, datetime):
@@ -460,6 +466,26 @@ class SimilarityService:
                 raise NotFound(f"no incident {public_id}")
             found = self.index.lookup(self.index.features[key], limit=limit, exclude=key)
         return self._results(found)
+
+    def suggestions(self, public_id: str, *, limit: int = 3) -> list[dict[str, Any]]:
+        """The best matches as the timeline records them (incident, score, reasons): from the
+        index alone, without the detail `similar` reads (cheap enough for an alert storm)."""
+        public_id = public_id.strip().upper()
+        with self._lock:
+            key = self._by_public.get(public_id)
+            # A new incident is not indexed yet: refresh. Otherwise the index may lag by up to
+            # `SUGGESTION_LAG` (an alert storm would else refresh it once per incident).
+            if key is None or time.monotonic() - self._refreshed_at > SUGGESTION_LAG:
+                with self.db.read() as conn:
+                    self._refresh(conn)
+                key = self._by_public.get(public_id)
+            if key is None:
+                raise NotFound(f"no incident {public_id}")
+            found = self.index.lookup(self.index.features[key], limit=limit, exclude=key)
+            return [
+                {"incident": self._public[other], "score": match.score, "reasons": match.reasons}
+                for other, match in found
+            ]
 
     def similar_to(self, query: Features, *, limit: int = 5) -> list[dict[str, Any]]:
         """Past incidents like a description (before declaring, or from triage answers)."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from pydantic import BaseModel
+from sqlalchemy.engine import Connection
 
 from warroom.core import outbox
 from warroom.core.config import AppConfig
@@ -136,6 +137,19 @@ def _correlate(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
     except NotFound as exc:
         return Outcome(True, exc.message)
     return Outcome(True, f"{added} correlation(s) added")
+
+
+def _correlate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect) -> Outcome:
+    """`_correlate` inside the worker's shared transaction."""
+    workbench: svc.Workbench = runtime.extras["workbench"]
+    try:
+        added = workbench.correlate_in(conn, str(effect.payload["incident"]))
+    except NotFound as exc:
+        return Outcome(True, exc.message)
+    return Outcome(True, f"{added} correlation(s) added")
+
+
+_correlate.in_transaction = _correlate_in  # type: ignore[attr-defined]
 
 
 def _verify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, insert, select
+from sqlalchemy.engine import Connection
 
 from warroom.agents.guardrails import refuse_self_approval, require_agent_permission
-from warroom.core import outbox
+from warroom.core import outbox, tables
 from warroom.core.auth import SYSTEM, Principal
 from warroom.core.errors import Conflict, Forbidden, GuardFailed, InvalidInput, NotFound
 from warroom.incidents.model import Event, IncidentState
@@ -564,8 +565,6 @@ class Workbench:
             dependents = [
                 s.name for s in self.runtime.config.services if request.service in s.dependencies
             ]
-            from warroom.core import tables
-
             i, s = tables.incidents, tables.incident_services
             rows = conn.execute(
                 select(i.c.id, i.c.public_id)
@@ -597,7 +596,11 @@ class Workbench:
     def _dependencies(self) -> dict[str, tuple[str, ...]]:
         return {s.name: s.dependencies for s in self.runtime.config.services}
 
-    def correlations(self, state: IncidentState) -> list[correlation.Correlation]:
+    def correlations(
+        self, state: IncidentState, conn: Connection | None = None
+    ) -> list[correlation.Correlation]:
+        """Recent changes that may have caused the incident, best first (`conn`: read inside
+        the caller's transaction)."""
         window = self.changes_config.window
         related = correlation.related_services(state.services, self._dependencies())
         if not related:
@@ -608,7 +611,10 @@ class Workbench:
             c.c.occurred_at >= state.started_at - window,
             c.c.occurred_at <= state.started_at,
         )
-        with self.runtime.db.read() as conn:
+        if conn is None:
+            with self.runtime.db.read() as own:
+                rows = own.execute(query).all()
+        else:
             rows = conn.execute(query).all()
         changes = [_change(r) for r in rows]
         return correlation.correlate(
@@ -631,29 +637,38 @@ class Workbench:
 
     def correlate_onto_timeline(self, public_id: str) -> int:
         """Put the best new correlations on the timeline as `deploy_correlated` events."""
-        state = self.runtime.incidents.get(public_id)
-        if not state.is_open:
+        with self.runtime.db.write() as conn:
+            return self.correlate_in(conn, public_id)
+
+    def correlate_in(self, conn: Connection, public_id: str) -> int:
+        """`correlate_onto_timeline` inside the caller's transaction; returns events added."""
+        loaded = self.runtime.incidents.load_in(conn, public_id, lock=True)
+        if not loaded.state.is_open:
             return 0
-        found = [c for c in self.correlations(state) if c.score >= self.changes_config.min_score]
-        found = found[: self.changes_config.max_on_timeline]
+        found = [
+            c
+            for c in self.correlations(loaded.state, conn)
+            if c.score >= self.changes_config.min_score
+        ][: self.changes_config.max_on_timeline]
         if not found:
             return 0
-
-        def build(current: IncidentState, now: datetime) -> list[Event]:
-            seen = {
-                e.data.get("change_id")
-                for e in self.runtime.incidents.timeline(public_id, order="recorded")
-                if e.type == "deploy_correlated"
-            }
-            return [
-                Event("deploy_correlated", SYSTEM.actor, now, c.to_dict())
-                for c in found
-                if c.change.id not in seen
-            ]
-
-        before = state.event_count
-        after = self.runtime.incidents.mutate(SYSTEM, public_id, build)
-        return after.event_count - before
+        e = tables.events
+        seen = {
+            (data or {}).get("change_id")
+            for data in conn.execute(
+                select(e.c.data).where(
+                    e.c.incident_id == loaded.id, e.c.type == "deploy_correlated"
+                )
+            ).scalars()
+        }
+        now = self.runtime.clock.now()
+        events = [
+            Event("deploy_correlated", SYSTEM.actor, now, c.to_dict())
+            for c in found
+            if c.change.id not in seen
+        ]
+        self.runtime.incidents.append_in(conn, loaded, events)
+        return len(events)
 
     # ---- mitigations ------------------------------------------------------------------
 
