@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mcp import Client
@@ -178,7 +179,7 @@ async def work_an_incident(agent: Client, agent_name: str) -> str:
     scheduled = await ok(
         agent,
         "schedule_postmortem",
-        {"incident": incident, "owner": "alice", "due_at": "2026-11-25T17:00:00Z"},
+        {"incident": incident, "owner": "alice", "due_at": _in_two_days()},
     )
     assert scheduled["postmortem"]["status"] == "scheduled"
     # Scheduled is not enough: the policy wants it published.
@@ -257,3 +258,9 @@ async def viewer_is_read_only(viewer: Client, incident: str) -> None:
     assert "'responder' scope" in error["message"]
     error = await refused(viewer, "declare_incident", {"title": "x", "severity": "SEV4"})
     assert error["code"] == "forbidden"
+
+
+def _in_two_days() -> str:
+    """A post-mortem due date in the future whenever the tests run (the server refuses past
+    ones; these scenarios run against a real server on the wall clock)."""
+    return (datetime.now(UTC) + timedelta(days=2)).isoformat()

@@ -101,3 +101,55 @@ def test_expired_lease_is_reclaimed(runtime: Runtime) -> None:
     assert worker.run_once() == 1
     assert fired == [2]
     assert statuses(runtime) == ["done"]
+
+
+def test_pages_go_first_and_other_work_waits_unless_overdue(runtime: Runtime) -> None:
+    """While urgent effects (pages) are due, others wait for a later round, except those
+    overdue by more than the starvation limit."""
+    from warroom.worker import STARVATION_LIMIT
+
+    ran: list[str] = []
+
+    def handler(rt: Runtime, claimed: outbox.ClaimedEffect) -> Outcome:
+        ran.append(str(claimed.payload["n"]))
+        return Outcome(True)
+
+    runtime.urgent_kinds.add("page")
+    overdue = -int(STARVATION_LIMIT.total_seconds() // 60) - 1
+    with runtime.db.write() as conn:
+        outbox.enqueue(
+            conn,
+            [effect(kind="page", n="page"), effect(n="fresh"), effect(n="overdue", delay=overdue)],
+            T(0),
+        )
+    worker = Worker(runtime, {"page": handler, "test": handler})
+    assert worker.run_once() == 2
+    assert sorted(ran) == ["overdue", "page"]
+    assert worker.run_once() == 1  # no page due any more: the rest runs
+    assert ran[-1] == "fresh"
+
+
+def test_shared_transaction_keeps_the_others_when_one_effect_fails(runtime: Runtime) -> None:
+    """Database-only effects of a round share one transaction; one that raises is rolled back
+    alone (and retried), the others' writes and outcomes are kept."""
+    from sqlalchemy.engine import Connection
+
+    def noop(rt: Runtime, claimed: outbox.ClaimedEffect) -> Outcome:
+        raise AssertionError("runs in the shared transaction")
+
+    def write_in(rt: Runtime, conn: Connection, claimed: outbox.ClaimedEffect) -> Outcome:
+        outbox.enqueue(conn, [effect(kind="made", key=f"made-{claimed.payload['n']}")], T(60))
+        if claimed.payload["n"] == 2:
+            raise RuntimeError("boom")
+        return Outcome(True)
+
+    noop.in_transaction = write_in  # type: ignore[attr-defined]
+    with runtime.db.write() as conn:
+        outbox.enqueue(conn, [effect(n=1), effect(n=2), effect(n=3)], T(0))
+    worker = Worker(runtime, {"test": noop})
+    assert worker.run_once() == 3
+    with runtime.db.read() as conn:
+        rows = conn.execute(select(tables.outbox).order_by(tables.outbox.c.id)).all()
+    by_key = {r.dedup_key: r.status for r in rows if r.kind == "made"}
+    assert by_key == {"made-1": "pending", "made-3": "pending"}
+    assert [r.status for r in rows if r.kind == "test"] == ["done", "failed", "done"]

@@ -51,7 +51,8 @@ def test_kill_9_worker_with_escalations_due_fires_every_step_once(tmp_path: Path
     url = f"sqlite:///{data_dir / 'warroom.db'}"
     config = tmp_path / "warroom.yaml"
     config.write_text("policy: default\noncall:\n  default_escalation_policy: esc\n")
-    env = {"WARROOM_CONFIG": str(config)}
+    # One delivery at a time (each recorded before the next): the strict bound tested here.
+    env = {"WARROOM_CONFIG": str(config), "WARROOM_WORKER_CONCURRENCY": "1"}
     processes: list[Process] = []
     with http_receiver() as receiver:
         try:

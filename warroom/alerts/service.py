@@ -256,6 +256,10 @@ class AlertService:
         # Valid keys are remembered briefly (a DB read per request is most of the cost of a
         # small webhook); rotate/revoke clear it at once here, other processes within seconds.
         self._key_cache: dict[str, tuple[Integration, float]] = {}
+        # Keys being re-read after their entry expired: meanwhile the other requests keep
+        # using the entry (for up to another KEY_CACHE_SECONDS) instead of all re-reading it.
+        self._key_refreshing: set[str] = set()
+        self._key_lock = threading.Lock()
         self._silence_cache: (
             tuple[float, list[tuple[int, datetime, datetime, list[domain.Matcher]]]] | None
         ) = None
@@ -389,14 +393,29 @@ class AlertService:
     def authenticate_cached(self, key: str | None, kind: str) -> Integration:
         """`authenticate` answered from memory, or LookupError when that needs the database."""
         if key:
-            cached = self._key_cache.get(hash_token(key.strip()))
-            if cached is not None and cached[1] > time.monotonic():
+            digest_ = hash_token(key.strip())
+            cached = self._key_cache.get(digest_)
+            if cached is not None and self._usable(digest_, cached[1]):
                 if cached[0].kind != kind:
                     raise Unauthorized(
                         f"invalid, revoked or wrong-kind key for the {kind} endpoint"
                     )
                 return cached[0]
         raise LookupError(key)
+
+    def _usable(self, digest_: str, expires: float) -> bool:
+        """A cached key is usable until it expires; then one caller re-reads it (False here)
+        while the others go on with it for another KEY_CACHE_SECONDS at most."""
+        now = time.monotonic()
+        if expires > now:
+            return True
+        if expires + KEY_CACHE_SECONDS <= now:
+            return False
+        with self._key_lock:
+            if digest_ in self._key_refreshing:
+                return True
+            self._key_refreshing.add(digest_)
+            return False
 
     def authenticate(self, key: str | None, kind: str, name: str | None = None) -> Integration:
         """The integration a key belongs to; only valid for its own kind of endpoint."""
@@ -413,14 +432,21 @@ class AlertService:
             cname = self._config_keys[digest_]
             integration = _from_config(cname, self.config_integrations[cname])
         else:
-            with self.db.read() as conn:
-                row = conn.execute(
-                    select(t.alert_integrations).where(t.alert_integrations.c.key_hash == digest_)
-                ).first()
-            if row is not None and row.revoked_at is None:
-                integration = _from_row(row)
-            if integration is not None:
-                self._key_cache[digest_] = (integration, time.monotonic() + KEY_CACHE_SECONDS)
+            try:
+                with self.db.read() as conn:
+                    row = conn.execute(
+                        select(t.alert_integrations).where(
+                            t.alert_integrations.c.key_hash == digest_
+                        )
+                    ).first()
+                if row is not None and row.revoked_at is None:
+                    integration = _from_row(row)
+                    self._key_cache[digest_] = (integration, time.monotonic() + KEY_CACHE_SECONDS)
+                else:  # revoked or rotated elsewhere: stop serving the old entry
+                    self._key_cache.pop(digest_, None)
+            finally:
+                with self._key_lock:
+                    self._key_refreshing.discard(digest_)
         if integration is None or integration.kind != kind:
             raise Unauthorized(f"invalid, revoked or wrong-kind key for the {kind} endpoint")
         if name is not None and integration.name != name:

@@ -274,7 +274,7 @@ def worker(
     concurrency: Annotated[
         int | None,
         typer.Option(
-            help="Deliveries run at once (WARROOM_WORKER_CONCURRENCY, default 1); a crash "
+            help="Deliveries run at once (WARROOM_WORKER_CONCURRENCY, default 16); a crash "
             "repeats at most this many.",
             min=1,
             max=256,

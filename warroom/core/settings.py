@@ -25,10 +25,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 512 * 1024
     sqlite_synchronous: str = "FULL"
     worker_poll_seconds: float = 0.5
-    # Deliveries (notifications) a worker runs at once. 1 (one at a time, each recorded before
-    # the next starts) keeps "a killed worker repeats at most the one delivery in flight";
-    # more delivers faster and records outcomes in batches, repeating at most that many.
-    worker_concurrency: int = Field(default=1, ge=1, le=256)
+    # Deliveries (notifications) a worker runs at once, their outcomes recorded in batches: a
+    # slow provider does not hold up other pages, and a page storm needs far fewer commits. A
+    # killed worker repeats at most this many; 1 (each recorded before the next starts)
+    # repeats at most the one in flight.
+    worker_concurrency: int = Field(default=16, ge=1, le=256)
     # Per API token: sustained requests per second and burst (0 disables the limit).
     token_rate_limit: float = Field(default=50.0, ge=0)
     token_rate_burst: int = Field(default=200, ge=1)

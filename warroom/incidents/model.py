@@ -129,7 +129,15 @@ class IncidentState:
 _STATE_FIELDS = tuple(f.name for f in fields(IncidentState))
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:  # most values: no isinstance checks (Mapping's is slow)
+        return value
+    if kind is dict:
+        return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Mapping):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -59,6 +61,7 @@ _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 
 
+@lru_cache(maxsize=4096)  # a handful of distinct names, looked up for every event
 def normalise_severity(text: str) -> str:
     """Case- and dash-insensitive key: `sev-1`, `SEV1` and `Sev 1` are the same."""
     return re.sub(r"[\s_-]", "", text).upper()
@@ -349,6 +352,8 @@ class AgentPermissions(Strict):
 class Policy(Strict):
     """The whole incident process."""
 
+    _levels_by_name: dict[str, SeverityLevel] = PrivateAttr(default_factory=dict)
+
     name: str = "custom"
     description: str = ""
     severities: tuple[SeverityLevel, ...] = Field(min_length=1)
@@ -437,12 +442,14 @@ class Policy(Strict):
 
     def severity(self, key: str) -> SeverityLevel:
         """The level named by an id or alias (case and dashes ignored), or InvalidInput."""
-        norm = normalise_severity(key)
-        for level in self.severities:
-            if norm == normalise_severity(level.id) or norm in {
-                normalise_severity(a) for a in level.aliases
-            }:
-                return level
+        levels = self._levels_by_name
+        if not levels:
+            for level in reversed(self.severities):  # an id or alias used twice: the first
+                for name in (*level.aliases, level.id):
+                    levels[normalise_severity(name)] = level
+        found = levels.get(normalise_severity(key))
+        if found is not None:
+            return found
         raise InvalidInput(
             f"unknown severity {key!r}; the policy's severities are "
             + ", ".join(
@@ -458,7 +465,7 @@ class Policy(Strict):
     def rank(self, key: str) -> int:
         """1 for the most severe level."""
         level = self.severity(key)
-        return self.severities.index(level) + 1
+        return next(n for n, x in enumerate(self.severities, start=1) if x is level)
 
     def lowest(self) -> SeverityLevel:
         return self.severities[-1]
