@@ -39,7 +39,7 @@ from sqlalchemy import create_engine, insert
 from warroom.core import outbox, tables
 from warroom.core.auth import Principal
 from warroom.core.config import parse_config
-from warroom.core.runtime import Runtime
+from warroom.core.runtime import Runtime, settle_heap
 from warroom.core.settings import Settings
 from warroom.oncall import models, paging
 from warroom.worker import Outcome, Worker
@@ -183,6 +183,7 @@ def serve_child(
     worker, record = _recording_worker(runtime, data_dir) if embedded else (None, None)
     if worker is not None:
         worker.start_thread()
+    settle_heap()  # as `warroom serve` does
     (data_dir / "key").write_text(key)
     # uvicorn re-raises the SIGTERM it caught once it has shut down: let that return here.
     signal.signal(signal.SIGTERM, lambda *_: None)
@@ -464,7 +465,10 @@ def main() -> None:
     parser.add_argument("--mix", choices=("distinct", "mix", "both"), default="both")
     parser.add_argument("--keep", type=Path, help="a new directory to keep the data in")
     parser.add_argument(
-        "--concurrency", type=int, default=1, help="paging: WARROOM_WORKER_CONCURRENCY"
+        "--concurrency",
+        type=int,
+        default=Settings().worker_concurrency,
+        help="paging: WARROOM_WORKER_CONCURRENCY (default: warroom's)",
     )
     parser.add_argument(
         "--separate-worker",

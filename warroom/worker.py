@@ -53,6 +53,8 @@ InTransaction = Callable[[Runtime, Connection, outbox.ClaimedEffect], Outcome]
 
 # While pages are due, other effects wait unless they are overdue by more than this.
 STARVATION_LIMIT = timedelta(seconds=10)
+# Other effects run in transactions of this many; between them they yield to new pages.
+OTHERS_PER_TRANSACTION = 25
 
 
 class _EffectFailed(Exception):
@@ -154,17 +156,28 @@ class Worker:
                     done.add(effect.id)
         batched = [e for e in claimed if self._in_transaction(e.kind) is not None]
         # Pages' steps commit on their own, not held back by slower work of the round.
-        for group, urgent_group in (
-            ([e for e in batched if e.kind in self.runtime.urgent_kinds], True),
-            ([e for e in batched if e.kind not in self.runtime.urgent_kinds], False),
-        ):
-            if group and self._run_in_one_transaction(group, urgent=urgent_group):
-                done.update(e.id for e in group)
-            # else the shared transaction failed: run them one by one below
+        pages = [e for e in batched if e.kind in self.runtime.urgent_kinds]
+        if pages and self._run_in_one_transaction(pages, urgent=True):
+            done.update(e.id for e in pages)
+        # else the shared transaction failed: run them one by one below
+        rest = [e for e in batched if e.kind not in self.runtime.urgent_kinds]
+        for start in range(0, len(rest), OTHERS_PER_TRANSACTION):
+            if start and self._pages_waiting(urgent):
+                break  # released below, for a later round
+            chunk = rest[start : start + OTHERS_PER_TRANSACTION]
+            if self._run_in_one_transaction(chunk):
+                done.update(e.id for e in chunk)
         pending: list[tuple[outbox.ClaimedEffect, Outcome]] = []
+        released: list[outbox.ClaimedEffect] = []
+        ran_other = bool(rest)
         for effect in claimed:
             if effect.id in done:
                 continue
+            if effect.kind not in self.runtime.urgent_kinds:
+                if ran_other and self._pages_waiting(urgent):
+                    released.append(effect)  # other work yields to pages due meanwhile
+                    continue
+                ran_other = True
             # A long batch can outlive its lease: renew it first, and skip the effect when
             # another worker has taken it over (it would otherwise fire twice).
             if self.runtime.clock.now() - now > self.lease / 2:
@@ -191,7 +204,15 @@ class Worker:
         if deliveries is not None:
             deliveries.wait()
         self._finish(pending)
-        return len(claimed)
+        if released:
+            with self.runtime.db.write() as conn:
+                outbox.release(conn, [e.id for e in released], self.name)
+        return len(claimed) - len(released)
+
+    def _pages_waiting(self, urgent: tuple[str, ...]) -> bool:
+        """Whether this process committed an effect due now since the round began (a page,
+        likely): other work of the round then yields to it."""
+        return bool(urgent) and self.runtime.db.outbox_due.is_set()
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:

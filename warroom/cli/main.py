@@ -190,7 +190,7 @@ def serve(
 
     from warroom.api.app import create_app
     from warroom.core.auth import ensure_admin_token
-    from warroom.core.runtime import Runtime
+    from warroom.core.runtime import Runtime, settle_heap
     from warroom.core.settings import Settings
     from warroom.worker import Worker, WorkerLocked
 
@@ -218,6 +218,7 @@ def serve(
         except WorkerLocked as exc:
             fail(f"{exc}; start this server with --no-worker")
         worker.start_thread()
+    settle_heap()
 
     def say(text: str) -> None:
         console.print(text, soft_wrap=True, highlight=False)
@@ -284,7 +285,7 @@ def worker(
     """Run a worker: fires due effects (notifications, escalations, reminders)."""
     import logging
 
-    from warroom.core.runtime import Runtime
+    from warroom.core.runtime import Runtime, settle_heap
     from warroom.core.settings import Settings
     from warroom.worker import Worker, WorkerLocked
 
@@ -298,6 +299,7 @@ def worker(
     except WorkerLocked as exc:
         fail(str(exc))
     console.print(f"worker {instance.name} on {_redact_url(runtime.db.url)}")
+    settle_heap()
     try:
         instance.run_forever(poll)
     except KeyboardInterrupt:

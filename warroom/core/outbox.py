@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from warroom.core import tables
@@ -160,6 +160,22 @@ def claim_due(
         )
         for r in rows
     ]
+
+
+def release(conn: Connection, effect_ids: list[int], owner: str) -> int:
+    """Hand claimed effects back unrun (due as before, the claim's attempt not counted)."""
+    t = tables.outbox
+    result = conn.execute(
+        update(t)
+        .where(t.c.id.in_(effect_ids), t.c.status == RUNNING, t.c.lease_owner == owner)
+        .values(
+            status=case((t.c.attempts > 1, FAILED), else_=PENDING),
+            attempts=t.c.attempts - 1,
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+    return int(result.rowcount)
 
 
 def renew(conn: Connection, effect_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
