@@ -686,6 +686,64 @@ def test_people_create_edit_keep_secret_urls_and_order_methods(
     assert _names(runtime, "person") == []
 
 
+def test_person_contact_methods_per_severity_on_the_form(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime
+) -> None:
+    """Each policy severity has a field naming the methods to use for it, in order; a method
+    renamed on the same form is followed, a removed one dropped, an unknown one refused."""
+    bob = web_as("bob", "responder")
+    form = bob.get("/oncall/people").text
+    for sev in ("SEV1", "SEV2", "SEV3", "SEV4"):
+        assert f'name="pref-{sev}"' in form
+    methods = {
+        "cm-0-name": "push",
+        "cm-0-url": "ntfy://ntfy.example.com/dana",
+        "cm-1-name": "phone",
+        "cm-1-url": "json://localhost:9/phone",
+        "cm-2-name": "email",
+        "cm-2-url": "mailto://dana@example.com",
+    }
+    created = bob.post_form(
+        "/oncall/people",
+        {"name": "dana", **methods, "pref-SEV1": "phone, push", "pref-SEV4": "email"},
+    )
+    assert created.status_code == 303, created.text
+    person = _oncall(runtime).show("person", "dana")
+    assert person["preferences"] == {"SEV1": ["phone", "push"], "SEV4": ["email"]}
+    page = bob.get("/oncall/people/dana").text
+    assert "SEV1: phone → push" in page and 'value="phone, push"' in page
+    with runtime.db.read() as conn:
+        assert _oncall(runtime).person_methods(conn, "dana", "SEV1")[0]["name"] == "phone"
+        assert len(_oncall(runtime).person_methods(conn, "dana", "SEV2")) == 3
+
+    # Rename phone -> pager and remove email on the same form: the choices follow.
+    edited = bob.post_form(
+        "/oncall/people/dana",
+        {
+            "timezone": "UTC",
+            "cm-0-orig": "push",
+            "cm-0-name": "push",
+            "cm-1-orig": "phone",
+            "cm-1-name": "pager",
+            "cm-2-orig": "email",
+            "cm-2-name": "email",
+            "cm-2-remove": "1",
+            "pref-SEV1": "phone, push",
+            "pref-SEV4": "email",
+        },
+    )
+    assert edited.status_code == 303, edited.text
+    assert _oncall(runtime).show("person", "dana")["preferences"] == {"SEV1": ["pager", "push"]}
+
+    before = _oncall(runtime).show("person", "dana")
+    refused = bob.post_form(
+        "/oncall/people/dana",
+        {"timezone": "UTC", "cm-0-orig": "push", "cm-0-name": "push", "pref-SEV2": "fax"},
+    )
+    assert refused.status_code == 422 and "unknown contact method" in refused.text
+    assert _oncall(runtime).show("person", "dana") == before
+
+
 def test_teams_create_edit_and_refuse_unknown_people(
     web_as: Callable[[str, str], WebUser], runtime: Runtime
 ) -> None:

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from warroom.core.auth import Principal
 from warroom.core.errors import Conflict, InvalidInput, NotFound, WarroomError
 from warroom.core.runtime import Runtime
+from warroom.policy.schema import normalise_severity
 from warroom.web import pages
 from warroom.web.pages import PageRuntime, PageSession, render
 
@@ -666,9 +667,20 @@ async def schedule_delete(
 BLANK_METHOD = {"orig": "", "name": "", "channel": "", "url": "", "delay": "0", "order": ""}
 
 
-def person_draft(person: dict[str, Any] | None) -> dict[str, Any]:
+def _severities(runtime: Runtime) -> list[str]:
+    return [level.id for level in runtime.policy.severities]
+
+
+def person_draft(person: dict[str, Any] | None, severities: list[str]) -> dict[str, Any]:
     if person is None:
-        return {"name": "", "display_name": "", "email": "", "timezone": "UTC", "methods": []}
+        return {
+            "name": "",
+            "display_name": "",
+            "email": "",
+            "timezone": "UTC",
+            "methods": [],
+            "preferences": dict.fromkeys(severities, ""),
+        }
     methods = [
         {
             "orig": m["name"],
@@ -680,21 +692,27 @@ def person_draft(person: dict[str, Any] | None) -> dict[str, Any]:
         }
         for n, m in enumerate(person.get("contact_methods", []))
     ]
+    chosen = person.get("preferences") or {}
     return {
         "name": person["name"],
         "display_name": person.get("display_name", ""),
         "email": person.get("email", ""),
         "timezone": person.get("timezone", "UTC"),
         "methods": methods,
+        "preferences": {
+            sev: ", ".join(chosen.get(normalise_severity(sev), [])) for sev in severities
+        },
     }
 
 
-def person_draft_from(form: Any) -> dict[str, Any]:
+def person_draft_from(form: Any, severities: list[str]) -> dict[str, Any]:
     methods = []
+    removed = []
     for n in _rows(form, "cm"):
-        if form.get(f"cm-{n}-remove"):
-            continue
         row = {key: _text(form, f"cm-{n}-{key}", 2000) for key in BLANK_METHOD}
+        if form.get(f"cm-{n}-remove"):
+            removed.append(row["orig"])
+            continue
         methods.append(row)
     return {
         "name": _text(form, "name", 80),
@@ -702,11 +720,14 @@ def person_draft_from(form: Any) -> dict[str, Any]:
         "email": _text(form, "email", 320),
         "timezone": _text(form, "timezone", 64) or "UTC",
         "methods": methods,
+        "removed": removed,
+        "preferences": {sev: _text(form, f"pref-{sev}", 400) for sev in severities},
     }
 
 
 def person_body(draft: dict[str, Any], kept: dict[str, str]) -> dict[str, Any]:
-    """Contact methods in their order; a known method left without a URL keeps its URL."""
+    """Contact methods in their order; a known method left without a URL keeps its URL. The
+    per-severity choices follow a method renamed on the same form and drop a removed one."""
     chosen = []
     for n, row in enumerate(draft["methods"]):
         url = row["url"] or kept.get(row["orig"], "")
@@ -722,16 +743,23 @@ def person_body(draft: dict[str, Any], kept: dict[str, str]) -> dict[str, Any]:
         method = {"name": row["name"], "url": url, "delay_minutes": row["delay"] or "0"}
         chosen.append((order, n, method))
     chosen.sort(key=lambda item: (item[0], item[1]))
+    renamed = {row["orig"]: row["name"] for row in draft["methods"] if row["orig"] and row["name"]}
+    removed = set(draft.get("removed", ()))
+    preferences = {
+        sev: [renamed.get(m, m) for m in _split(text) if m not in removed]
+        for sev, text in draft.get("preferences", {}).items()
+    }
     return {
         "display_name": draft["display_name"],
         "email": draft["email"],
         "timezone": draft["timezone"],
         "contact_methods": [method for _, _, method in chosen],
+        "preferences": {sev: methods for sev, methods in preferences.items() if methods},
     }
 
 
 def people_context(runtime: Runtime, draft: dict[str, Any] | None = None) -> dict[str, Any]:
-    draft = draft or person_draft(None)
+    draft = draft or person_draft(None, _severities(runtime))
     draft = {**draft, "methods": _pad(list(draft["methods"]), BLANK_METHOD, 2)}
     return {"people": _oncall(runtime).list_items("person"), "draft": draft}
 
@@ -741,7 +769,7 @@ def person_context(
 ) -> dict[str, Any]:
     oncall = _oncall(runtime)
     person = oncall.show("person", name)
-    draft = draft or person_draft(person)
+    draft = draft or person_draft(person, _severities(runtime))
     draft = {**draft, "methods": _pad(list(draft["methods"]), BLANK_METHOD, 2)}
     now = runtime.clock.now()
     found = oncall.person_shifts(name, now, now + UPCOMING)
@@ -760,13 +788,14 @@ async def person_create(request: Request, runtime: PageRuntime, session: PageSes
     from warroom.oncall.models import PersonIn
 
     def action(principal: Principal, form: Any) -> str:
-        draft = person_draft_from(form)
+        draft = person_draft_from(form, _severities(runtime))
         body = PersonIn.model_validate({"name": draft["name"], **person_body(draft, {})})
         _oncall(runtime).create_person(principal, body)
         return f"/oncall/people/{body.name}"
 
     def failed(form: Any) -> tuple[str, dict[str, Any]]:
-        return "oncall_people.html", people_context(runtime, person_draft_from(form))
+        draft = person_draft_from(form, _severities(runtime))
+        return "oncall_people.html", people_context(runtime, draft)
 
     return await _submit(request, session, action, failed)
 
@@ -786,12 +815,13 @@ async def person_update(
 
     def action(principal: Principal, form: Any) -> str:
         oncall = _oncall(runtime)
-        body = person_body(person_draft_from(form), oncall.contact_urls(name))
+        draft = person_draft_from(form, _severities(runtime))
+        body = person_body(draft, oncall.contact_urls(name))
         oncall.update_person(principal, name, PersonPatch.model_validate(body))
         return f"/oncall/people/{name}"
 
     def failed(form: Any) -> tuple[str, dict[str, Any]]:
-        draft = {**person_draft_from(form), "name": name}
+        draft = {**person_draft_from(form, _severities(runtime)), "name": name}
         for row in draft["methods"]:
             row["url"] = ""  # never echo a contact URL back into the page
         return "oncall_person.html", person_context(runtime, name, draft)
