@@ -744,6 +744,64 @@ def test_person_contact_methods_per_severity_on_the_form(
     assert _oncall(runtime).show("person", "dana") == before
 
 
+def _ical(runtime: Runtime) -> str:
+    """Two shifts of bob (tomorrow and the day after, 08:00-20:00 UTC) and one of a stranger."""
+    day = (runtime.clock.now() + timedelta(days=1)).strftime("%Y%m%d")
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+        f"BEGIN:VEVENT\r\nUID:1@test\r\nDTSTART:{day}T080000Z\r\nDTEND:{day}T200000Z\r\n"
+        "RRULE:FREQ=DAILY;COUNT=2\r\nSUMMARY:On call: bob\r\nEND:VEVENT\r\n"
+        f"BEGIN:VEVENT\r\nUID:2@test\r\nDTSTART:{day}T200000Z\r\nDTEND:{day}T230000Z\r\n"
+        "SUMMARY:Mallory <script>\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+def test_schedule_import_from_an_ical_file_on_the_schedules_page(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime
+) -> None:
+    """A responder uploads an .ics file (or pastes it): each event becomes a shift of the person
+    it names; people warroom does not know are reported and skipped. Bad input changes nothing."""
+    _people(runtime, "bob")
+    bob = web_as("bob", "responder")
+    assert 'action="/oncall/schedules/import"' in bob.get("/oncall/schedules").text
+    ics = _ical(runtime)
+    sent = bob.client.post(
+        "/oncall/schedules/import",
+        data={"csrf_token": bob.csrf, "name": "rota", "timezone": "Europe/Berlin"},
+        files={"file": ("rota.ics", ics.encode(), "text/calendar")},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text[:500]
+    page = bob.get(sent.headers["location"]).text
+    assert "Imported 2 shift(s)" in page
+    assert "Mallory &lt;script&gt;" in page and "<script>" not in page.split("<main")[1]
+    tomorrow_noon = (runtime.clock.now() + timedelta(days=1)).replace(hour=12, minute=0)
+    assert _oncall(runtime).who_is_on_call(at=tomorrow_noon, schedule="rota")[0]["person"] == "bob"
+    assert _oncall(runtime).show("schedule", "rota")["timezone"] == "Europe/Berlin"
+
+    # Pasted into the same schedule: the shifts are added again (an import adds, never edits).
+    pasted = bob.post_form("/oncall/schedules/import", {"name": "rota", "ical_text": ics})
+    assert pasted.status_code == 303
+
+    before = [(s["name"], s["timezone"]) for s in _oncall(runtime).list_items("schedule")]
+    for data, message in (
+        ({"name": "new-rota"}, "choose an .ics file or paste"),
+        ({"name": "new-rota", "ical_text": "not a calendar"}, ""),
+        ({"name": "Bad Name", "ical_text": ics}, ""),
+        ({"name": "new-rota", "timezone": "Nowhere/Land", "ical_text": ics}, "timezone"),
+    ):
+        refused = bob.post_form("/oncall/schedules/import", data)
+        assert refused.status_code == 422, (data, refused.status_code, refused.text[:300])
+        assert message in refused.text
+    assert [(s["name"], s["timezone"]) for s in _oncall(runtime).list_items("schedule")] == before
+    viewer = web_as("vera", "viewer")
+    assert 'action="/oncall/schedules/import"' not in viewer.get("/oncall/schedules").text
+    assert (
+        viewer.post_form("/oncall/schedules/import", {"name": "x", "ical_text": ics}).status_code
+        == 403
+    )
+
+
 def test_teams_create_edit_and_refuse_unknown_people(
     web_as: Callable[[str, str], WebUser], runtime: Runtime
 ) -> None:

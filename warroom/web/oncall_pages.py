@@ -504,12 +504,63 @@ def _feed_url(runtime: Runtime, name: str) -> str:
     return feed_url(runtime, f"/api/v1/oncall/schedules/{name}/calendar.ics")
 
 
-@router.get("/oncall/schedules")
-def schedules_page(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
+def schedules_context(runtime: Runtime, draft: dict[str, str] | None = None) -> dict[str, Any]:
     oncall = _oncall(runtime)
     now_by_schedule = {row["schedule"]: row for row in oncall.who_is_on_call()}
-    context = {"schedules": oncall.list_items("schedule"), "now_by_schedule": now_by_schedule}
+    return {
+        "schedules": oncall.list_items("schedule"),
+        "now_by_schedule": now_by_schedule,
+        "import_draft": draft or {"name": "", "timezone": "UTC"},
+    }
+
+
+@router.get("/oncall/schedules")
+def schedules_page(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
+    context = schedules_context(runtime)
     return render(request, "oncall_schedules.html", context, session=session)
+
+
+MAX_ICAL_BYTES = 2_000_000
+
+
+def ical_upload(form: Any) -> bytes:
+    """The calendar from the form: an uploaded .ics file or pasted text, exactly one."""
+    upload = form.get("file")
+    data = b""
+    if upload is not None and not isinstance(upload, str):
+        data = upload.file.read(MAX_ICAL_BYTES + 1)
+    pasted = str(form.get("ical_text") or "").strip()
+    if bool(data) == bool(pasted):
+        raise InvalidInput("choose an .ics file or paste the calendar (one of them)")
+    if len(data) > MAX_ICAL_BYTES:
+        raise InvalidInput("the calendar file is too large (2 MB at most)")
+    return data or pasted.encode()
+
+
+# Declared before /oncall/schedules/{name}: "import" is not a schedule here.
+@router.post("/oncall/schedules/import")
+async def schedule_import(request: Request, runtime: PageRuntime, session: PageSession) -> Response:
+    from urllib.parse import urlencode
+
+    from warroom.oncall.models import ScheduleIn
+    from warroom.oncall.service import import_ical
+
+    def action(principal: Principal, form: Any) -> str:
+        name = _text(form, "name", 80)
+        timezone = _text(form, "timezone", 64) or "UTC"
+        ScheduleIn(name=name, timezone=timezone)  # validates both before anything is read
+        result = import_ical(
+            _oncall(runtime), principal, name, ical_upload(form), timezone=timezone
+        )
+        skipped = sorted({str(s["who"]) for s in result["skipped"]})
+        query = urlencode({"imported": result["shifts_added"], "skipped": ", ".join(skipped)})
+        return f"/oncall/schedules/{name}?{query[:1500]}"
+
+    def failed(form: Any) -> tuple[str, dict[str, Any]]:
+        draft = {"name": _text(form, "name", 80), "timezone": _text(form, "timezone", 64)}
+        return "oncall_schedules.html", schedules_context(runtime, draft)
+
+    return await _submit(request, session, action, failed)
 
 
 @router.get("/oncall/schedules/new")
@@ -543,6 +594,12 @@ def schedule_page(
     request: Request, runtime: PageRuntime, session: PageSession, name: str
 ) -> HTMLResponse:
     context = schedule_context(runtime, name)
+    imported = request.query_params.get("imported")
+    if imported is not None:  # back from an iCal import
+        context["imported"] = {
+            "shifts": imported[:10],
+            "skipped": request.query_params.get("skipped", "")[:1000],
+        }
     return render(request, "oncall_schedule.html", context, session=session)
 
 
