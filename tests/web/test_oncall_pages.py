@@ -802,6 +802,43 @@ def test_schedule_import_from_an_ical_file_on_the_schedules_page(
     )
 
 
+def test_policy_contacts_page_maps_each_contact_and_refuses_bad_targets(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime
+) -> None:
+    """Every contact the policy's rules name is listed with whom it reaches; a responder maps
+    one to people, schedules, teams or managers; bad targets change nothing."""
+    _people(runtime, "lena", "sam")
+    bob = web_as("bob", "responder")
+    page = bob.get("/oncall/contacts").text
+    for contact in ("security", "legal", "engineering_manager", "privacy"):
+        assert f'action="/oncall/contacts/{contact}"' in page
+    saved = bob.post_form("/oncall/contacts/legal", {"targets": "person:lena, person:sam"})
+    assert saved.status_code == 303, saved.text[:300]
+    legal = next(c for c in _oncall(runtime).contacts() if c["name"] == "legal")
+    assert legal["targets"] == ["person:lena", "person:sam"] and legal["source"] == "database"
+    with runtime.db.read() as conn:
+        assert _oncall(runtime).resolve(conn, "contact:legal", runtime.clock.now()) == [
+            "lena",
+            "sam",
+        ]
+    assert "person:lena, person:sam" in bob.get("/oncall/contacts").text
+
+    for name, targets in (
+        ("legal", "person:nobody"),
+        ("legal", "bogus"),
+        ("janitor", "person:sam"),
+    ):
+        refused = bob.post_form(f"/oncall/contacts/{name}", {"targets": targets})
+        assert refused.status_code in (404, 422), (name, targets, refused.status_code)
+        assert 'class="flash error"' in refused.text
+    legal = next(c for c in _oncall(runtime).contacts() if c["name"] == "legal")
+    assert legal["targets"] == ["person:lena", "person:sam"]
+
+    viewer = web_as("vera", "viewer")
+    assert "/oncall/contacts/legal" not in viewer.get("/oncall/contacts").text
+    assert viewer.post_form("/oncall/contacts/legal", {"targets": ""}).status_code == 403
+
+
 def test_teams_create_edit_and_refuse_unknown_people(
     web_as: Callable[[str, str], WebUser], runtime: Runtime
 ) -> None:

@@ -415,6 +415,7 @@ class OncallService:
                 f"unknown contact {name!r}; the policy's contacts are "
                 + ", ".join(sorted(self.runtime.policy.contacts))
             )
+        targets = models.ContactTargetsIn(targets=targets).targets  # the syntax, then existence
         self._check_targets(targets)
         t = tables.contacts
         with self.db.write() as conn:

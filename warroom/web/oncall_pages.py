@@ -996,3 +996,36 @@ async def team_delete(
         return "oncall_team.html", team_context(runtime, name)
 
     return await _submit(request, session, action, failed)
+
+
+# ---- policy contacts (who `contact:<name>` in the escalation rules reaches) ------------------
+
+
+def contacts_context(
+    runtime: Runtime, drafts: dict[str, str] | None = None, editing: str | None = None
+) -> dict[str, Any]:
+    items = _oncall(runtime).contacts()
+    drafts = drafts or {}
+    for item in items:
+        item["draft"] = drafts.get(item["name"], ", ".join(item["targets"]))
+    return {"contacts": items, "editing": editing, "targets": _targets(runtime)}
+
+
+@router.get("/oncall/contacts")
+def contacts_page(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
+    return render(request, "oncall_contacts.html", contacts_context(runtime), session=session)
+
+
+@router.post("/oncall/contacts/{name}")
+async def contact_update(
+    request: Request, runtime: PageRuntime, session: PageSession, name: str
+) -> Response:
+    def action(principal: Principal, form: Any) -> str:
+        _oncall(runtime).set_contact(principal, name, _split(_text(form, "targets", 2000)))
+        return "/oncall/contacts"
+
+    def failed(form: Any) -> tuple[str, dict[str, Any]]:
+        drafts = {name: _text(form, "targets", 2000)}
+        return "oncall_contacts.html", contacts_context(runtime, drafts, editing=name)
+
+    return await _submit(request, session, action, failed)
