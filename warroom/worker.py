@@ -113,6 +113,7 @@ class Worker:
         if not self.handlers:
             return 0
         now = self.runtime.clock.now()
+        mark = self.runtime.db.due_mark()
         urgent = tuple(k for k in self.handlers if k in self.runtime.urgent_kinds)
         others = tuple(k for k in self.handlers if k not in self.runtime.urgent_kinds)
         # Short, and pages wait on it: ahead of other writers of this process.
@@ -162,7 +163,7 @@ class Worker:
         # else the shared transaction failed: run them one by one below
         rest = [e for e in batched if e.kind not in self.runtime.urgent_kinds]
         for start in range(0, len(rest), OTHERS_PER_TRANSACTION):
-            if start and self._pages_waiting(urgent):
+            if start and self._pages_waiting(urgent, mark):
                 break  # released below, for a later round
             chunk = rest[start : start + OTHERS_PER_TRANSACTION]
             if self._run_in_one_transaction(chunk):
@@ -174,7 +175,7 @@ class Worker:
             if effect.id in done:
                 continue
             if effect.kind not in self.runtime.urgent_kinds:
-                if ran_other and self._pages_waiting(urgent):
+                if ran_other and self._pages_waiting(urgent, mark):
                     released.append(effect)  # other work yields to pages due meanwhile
                     continue
                 ran_other = True
@@ -209,10 +210,10 @@ class Worker:
                 outbox.release(conn, [e.id for e in released], self.name)
         return len(claimed) - len(released)
 
-    def _pages_waiting(self, urgent: tuple[str, ...]) -> bool:
-        """Whether this process committed an effect due now since the round began (a page,
-        likely): other work of the round then yields to it."""
-        return bool(urgent) and self.runtime.db.outbox_due.is_set()
+    def _pages_waiting(self, urgent: tuple[str, ...], mark: tuple[int, int]) -> bool:
+        """Whether another thread of this process (alert intake, the API) committed an effect
+        due now since the round began (a page, likely): other work of the round yields to it."""
+        return bool(urgent) and self.runtime.db.due_elsewhere(mark)
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:

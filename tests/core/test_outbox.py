@@ -156,42 +156,43 @@ def test_shared_transaction_keeps_the_others_when_one_effect_fails(runtime: Runt
 
 
 def test_other_work_yields_to_a_page_that_becomes_due(runtime: Runtime) -> None:
-    """A round's other work runs in small transactions; once a page is committed due now in
-    the meantime, the rest is handed back unrun (pending, its attempt not counted)."""
-    from sqlalchemy.engine import Connection
-
-    from warroom.worker import OTHERS_PER_TRANSACTION
+    """Once another thread (alert intake, say) commits a page due now while a round runs other
+    work, the rest of that work is handed back unrun (pending, its attempt not counted) and
+    the next round starts with the page."""
+    import threading
 
     ran: list[int] = []
 
-    def noop(rt: Runtime, claimed: outbox.ClaimedEffect) -> Outcome:
-        raise AssertionError("runs in the shared transaction")
+    def page_arrives() -> None:
+        with runtime.db.write() as conn:
+            outbox.enqueue(conn, [effect(kind="page", n=-1)], runtime.clock.now())
 
-    def slow_work(rt: Runtime, conn: Connection, claimed: outbox.ClaimedEffect) -> Outcome:
+    def slow_work(rt: Runtime, claimed: outbox.ClaimedEffect) -> Outcome:
         ran.append(int(str(claimed.payload["n"])))
-        if len(ran) == 1:  # another thread commits a page due now meanwhile
-            rt.db.outbox_due.set()
+        if len(ran) == 1:
+            other = threading.Thread(target=page_arrives)
+            other.start()
+            other.join()
         return Outcome(True)
 
-    noop.in_transaction = slow_work  # type: ignore[attr-defined]
-    runtime.urgent_kinds.add("page")
-    total = OTHERS_PER_TRANSACTION * 2 + 5
-    with runtime.db.write() as conn:
-        outbox.enqueue(conn, [effect(n=n) for n in range(total)], T(0))
     pages: list[object] = []
-    worker = Worker(runtime, {"test": noop, "page": lambda rt, e: pages.append(1) or Outcome(True)})
-    runtime.db.outbox_due.clear()
-    assert worker.run_once() == OTHERS_PER_TRANSACTION
+
+    def page(rt: Runtime, claimed: outbox.ClaimedEffect) -> Outcome:
+        pages.append(claimed.payload["n"])
+        return Outcome(True)
+
+    runtime.urgent_kinds.add("page")
+    with runtime.db.write() as conn:
+        outbox.enqueue(conn, [effect(n=n) for n in range(5)], T(0))
+    worker = Worker(runtime, {"test": slow_work, "page": page})
+    assert worker.run_once() == 1
     with runtime.db.read() as conn:
         rows = conn.execute(select(tables.outbox).where(tables.outbox.c.kind == "test")).all()
-    assert sorted(r.status for r in rows).count("done") == OTHERS_PER_TRANSACTION
+    assert [r.status for r in rows].count("done") == 1
     handed_back = [r for r in rows if r.status != "done"]
-    assert len(handed_back) == total - OTHERS_PER_TRANSACTION
     assert {(r.status, r.attempts, r.lease_owner) for r in handed_back} == {("pending", 0, None)}
-    with runtime.db.write() as conn:  # the page that was committed
-        outbox.enqueue(conn, [effect(kind="page", n=-1)], T(0))
-    assert worker.run_once() == 1  # the page first (the others wait while it is due)...
-    assert pages == [1]
+    assert len(handed_back) == 4
+    assert worker.run_once() == 1 and pages == [-1]  # the page first...
     while worker.run_once():
         pass
-    assert sorted(ran) == list(range(total))  # ...then the rest, each once
+    assert sorted(ran) == list(range(5))  # ...then the rest, each once

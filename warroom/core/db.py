@@ -131,7 +131,23 @@ class Database:
         self.dialect: str = self.engine.dialect.name
         # Set when a transaction that enqueued a due-now outbox effect has committed.
         self.outbox_due = threading.Event()
+        # How many such commits there were, in all and per thread (see `due_elsewhere`).
+        self._due_commits = 0
+        self._due_commits_by: dict[int, int] = {}
+        self._due_lock = threading.Lock()
         self._write_lock: FairLock | None = FairLock() if self.dialect == "sqlite" else None
+
+    def due_mark(self) -> tuple[int, int]:
+        """A mark to ask `due_elsewhere` about later: due-now commits so far (all, this
+        thread's)."""
+        with self._due_lock:
+            return self._due_commits, self._due_commits_by.get(threading.get_ident(), 0)
+
+    def due_elsewhere(self, mark: tuple[int, int]) -> bool:
+        """Whether another thread of this process committed an effect due now since `mark`
+        (e.g. alert intake declaring an incident whose page is due)."""
+        all_now, mine_now = self.due_mark()
+        return all_now - mark[0] > mine_now - mark[1]
 
     @property
     def is_sqlite(self) -> bool:
@@ -168,6 +184,10 @@ class Database:
                     if raw is not None:
                         raw.execute(f"PRAGMA synchronous={self._synchronous}")
                 if conn.info.pop(_OUTBOX_DUE, False):
+                    me = threading.get_ident()
+                    with self._due_lock:
+                        self._due_commits += 1
+                        self._due_commits_by[me] = self._due_commits_by.get(me, 0) + 1
                     self.outbox_due.set()
         finally:
             if lock is not None:
