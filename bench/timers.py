@@ -452,6 +452,17 @@ def _handed(data_dir: Path) -> dict[str, float]:
     return handed
 
 
+def cpu_probe() -> float:
+    """Seconds for a fixed pure-Python loop (best of three): paging at 200 new incidents/s is
+    CPU-bound, so its figures only compare between runs with similar probes."""
+    best = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        sum(n * n for n in range(10**7))
+        best = min(best, time.perf_counter() - began)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--timers", type=int, default=100_000)
@@ -499,6 +510,7 @@ def main() -> None:
         if args.keep is not None
         else tempfile.TemporaryDirectory(prefix="bench-timers-")
     )
+    print(f"CPU probe: {cpu_probe():.2f} s for a fixed pure-Python loop (compare machines by it)")
     with place as tmp:
         if args.only != "paging":
             firing(Path(tmp), args.timers, args.due, args.batch, args.sync)
