@@ -42,7 +42,7 @@ from warroom.core.config import parse_config
 from warroom.core.runtime import Runtime, settle_heap
 from warroom.core.settings import Settings
 from warroom.oncall import models, paging
-from warroom.worker import Outcome, Worker
+from warroom.worker import Outcome, Worker, forward_wakeups, wake_on_input
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -135,16 +135,19 @@ def _recording_worker(
 
 
 def worker_child(data_dir: Path, database_url: str | None, concurrency: int) -> None:
-    """`warroom worker` in its own process next to `serve --no-worker`, polling every 50 ms."""
+    """The worker process of `serve --worker-process`: woken through its stdin by the server,
+    polling every 0.5 s otherwise, stopping at the end of its stdin."""
     settings = Settings(
         data_dir=data_dir, database_url=database_url, worker_concurrency=concurrency
     )
     runtime = Runtime.build(settings, config=_bench_config())
     worker, record = _recording_worker(runtime, data_dir)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    wake_on_input(worker, sys.stdin.fileno())
+    settle_heap()
     (data_dir / "worker-ready").write_text("1")
     try:
-        worker.run_forever(0.05)
+        worker.run_forever()
     finally:
         record.close()
         runtime.close()
@@ -154,7 +157,8 @@ def serve_child(
     data_dir: Path, port: int, database_url: str | None, concurrency: int, embedded: bool = True
 ) -> None:
     """The server: the ASGI app under uvicorn on 127.0.0.1 with the embedded worker (default
-    settings: poll 0.5 s, SQLite synchronous=FULL), or without one (`serve --no-worker`)."""
+    settings: poll 0.5 s, SQLite synchronous=FULL), or with a worker process it starts and
+    wakes through its stdin (`serve --worker-process`)."""
     import uvicorn
 
     from warroom.api.app import create_app
@@ -181,8 +185,13 @@ def serve_child(
         admin, "bench", "alertmanager", {"rate_limit": 0}
     )
     worker, record = _recording_worker(runtime, data_dir) if embedded else (None, None)
+    child = None
     if worker is not None:
         worker.start_thread()
+    else:
+        child = start_worker_child(data_dir, database_url, concurrency)
+        assert child.stdin is not None
+        forward_wakeups(runtime, child.stdin)
     settle_heap()  # as `warroom serve` does
     (data_dir / "key").write_text(key)
     # uvicorn re-raises the SIGTERM it caught once it has shut down: let that return here.
@@ -199,6 +208,9 @@ def serve_child(
         if worker is not None:
             worker.stop()
             record.close()
+        if child is not None and child.stdin is not None:
+            child.stdin.close()  # the worker stops at the end of its input
+            child.wait(timeout=30)
         runtime.close()
 
 
@@ -310,7 +322,7 @@ def start_child(
     args = [sys.executable, __file__, "--serve-child", str(data_dir), "--port", str(port)]
     args += ["--concurrency", str(concurrency)]
     if separate:
-        args += ["--separate-worker"]
+        args += ["--worker-process"]
     if database_url:
         args += ["--database-url", database_url]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
@@ -357,13 +369,14 @@ def start_worker_child(
         args += ["--database-url", database_url]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
     log = (data_dir.parent / f"{data_dir.name}-worker.log").open("wb")
-    proc = subprocess.Popen(args, env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen(args, env=env, stdin=subprocess.PIPE, stdout=log, stderr=log)
     deadline = time.time() + 60
     while not (data_dir / "worker-ready").exists():
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
             raise RuntimeError(f"the bench worker did not start; see {log.name}")
         time.sleep(0.1)
+    (data_dir / "worker-pid").write_text(str(proc.pid))
     return proc
 
 
@@ -380,15 +393,16 @@ def paging_latency(
     data_dir.mkdir()
     database_url = fresh_postgres(postgres) if postgres else None
     proc, port = start_child(data_dir, database_url, concurrency, separate)
-    worker = start_worker_child(data_dir, database_url, concurrency) if separate else None
-    processes = [proc] + ([worker] if worker is not None else [])
+    pids = [proc.pid]
+    if separate:  # started by the server, as `serve --worker-process` does
+        pids.append(int((data_dir / "worker-pid").read_text()))
     try:
         key = (data_dir / "key").read_text()
         # Warm-up: the first requests pay for imports and caches.
         warm = [(alertmanager_body(f"w{n}", "svc-0", [0], datetime.now(UTC)), 1) for n in range(5)]
         asyncio.run(drive(port, key, warm, 10))
         time.sleep(1.5)
-        cpu_before = sum(_cpu_seconds(p.pid) for p in processes)
+        cpu_before = sum(_cpu_seconds(pid) for pid in pids)
         results = asyncio.run(drive(port, key, workload(kind, rate, seconds), rate))
         opened: dict[str, float] = {}
         for due, _, status, _, payload in results:
@@ -399,15 +413,12 @@ def paging_latency(
         while time.time() < deadline and len(set(opened) - set(_handed(data_dir))) > 0:
             time.sleep(0.2)
         handed = _handed(data_dir)
-        cpu = sum(_cpu_seconds(p.pid) for p in processes) - cpu_before
-        for p in processes:
-            p.send_signal(signal.SIGTERM)
-        for p in processes:
-            p.wait(timeout=30)
+        cpu = sum(_cpu_seconds(pid) for pid in pids) - cpu_before
+        proc.send_signal(signal.SIGTERM)  # the server stops its worker process
+        proc.wait(timeout=60)
     finally:
-        for p in processes:
-            if p.poll() is None:
-                p.kill()
+        if proc.poll() is None:
+            proc.kill()
     first_due = min(r[0] for r in results)
     last_done = max(r[1] for r in results)
     ok = [r for r in results if r[2] == 200]
@@ -482,9 +493,10 @@ def main() -> None:
         help="paging: WARROOM_WORKER_CONCURRENCY (default: warroom's)",
     )
     parser.add_argument(
-        "--separate-worker",
+        "--worker-process",
+        dest="separate_worker",
         action="store_true",
-        help="paging: `serve --no-worker` plus `warroom worker` in its own process (poll 50 ms)",
+        help="paging: as `serve --worker-process`, the worker in a child process of the server",
     )
     parser.add_argument("--serve-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--worker-child", type=Path, help=argparse.SUPPRESS)

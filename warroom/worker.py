@@ -396,3 +396,47 @@ class _Deliveries:
 def status_summary(runtime: Runtime) -> dict[str, Any]:
     with runtime.db.read() as conn:
         return outbox.depth(conn)
+
+
+# ---- a worker in its own process, woken by its server ------------------------------------------
+
+
+def forward_wakeups(runtime: Runtime, stream: IO[bytes]) -> threading.Thread:
+    """In `serve --worker-process`: write a byte to the worker process's stdin whenever this
+    process commits an effect due now (a new incident's page), so the worker starts at once
+    instead of at its next poll."""
+
+    def run() -> None:
+        due = runtime.db.outbox_due
+        while True:
+            due.wait()
+            due.clear()
+            try:
+                stream.write(b"\n")
+                stream.flush()
+            except (OSError, ValueError):  # the worker has gone
+                return
+
+    thread = threading.Thread(target=run, name="warroom-worker-wakeups", daemon=True)
+    thread.start()
+    return thread
+
+
+def wake_on_input(worker: Worker, fd: int) -> threading.Thread:
+    """In `warroom worker --wake-on-stdin`: each byte from `fd` wakes the worker; its end (the
+    server has stopped or died) stops the worker."""
+
+    def run() -> None:
+        while True:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                worker.stop()
+                return
+            worker.runtime.db.outbox_due.set()
+
+    thread = threading.Thread(target=run, name="warroom-worker-wake-input", daemon=True)
+    thread.start()
+    return thread

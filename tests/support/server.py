@@ -57,7 +57,12 @@ def process_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, st
 
 
 def start_server(
-    database_url: str, data_dir: Path, *, worker: bool = True, **extra: str
+    database_url: str,
+    data_dir: Path,
+    *,
+    worker: bool = True,
+    worker_process: bool = False,
+    **extra: str,
 ) -> Process:
     """Start `warroom serve` on a free port and wait until it is ready."""
     port = free_port()
@@ -65,6 +70,8 @@ def start_server(
     args = [WARROOM, "serve", "--port", str(port), "--log-level", "warning"]
     if not worker:
         args.append("--no-worker")
+    if worker_process:
+        args.append("--worker-process")
     with log.open("wb") as out:
         popen = subprocess.Popen(
             args, env=process_env(database_url, data_dir, **extra), stdout=out, stderr=out

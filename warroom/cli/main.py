@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -181,9 +185,17 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Serve only; run workers apart.")
     ] = False,
+    worker_process: Annotated[
+        bool,
+        typer.Option(
+            "--worker-process",
+            help="Run the worker in a child process (a second CPU core for alert storms).",
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
-    """Run the API, web pages and (unless --no-worker) the worker in one process."""
+    """Run the API, web pages and (unless --no-worker) the worker, in this process or, with
+    --worker-process, in a child process it starts and stops."""
     import logging
 
     import uvicorn
@@ -211,7 +223,10 @@ def serve(
         new_token = ensure_admin_token(conn, secret, runtime.clock.now())
     app_ = create_app(runtime)
     worker = None
-    if not no_worker:
+    child: subprocess.Popen[bytes] | None = None
+    if worker_process and not no_worker:
+        child = _start_worker_process(runtime, settings)
+    elif not no_worker:
         worker = Worker(runtime)
         try:
             worker.acquire_single_writer_lock()
@@ -225,7 +240,8 @@ def serve(
 
     url = settings.public_url()
     say(f"[bold green]warroom[/] is running at [bold]{url}[/]  (API docs: {url}/api/docs)")
-    say(f"database: {_redact_url(runtime.db.url)}   worker: {'embedded' if worker else 'off'}")
+    where = "embedded" if worker else f"process {child.pid}" if child else "off"
+    say(f"database: {_redact_url(runtime.db.url)}   worker: {where}")
     if new_token:
         say(
             "[bold yellow]Admin token (shown once, only its hash is stored):[/] "
@@ -257,7 +273,41 @@ def serve(
     finally:
         if worker:
             worker.stop()
+        if child is not None:
+            _stop_worker_process(child)
         runtime.close()
+
+
+def _start_worker_process(runtime: Any, settings: Any) -> subprocess.Popen[bytes]:
+    """`warroom worker --wake-on-stdin` as a child: woken through its stdin when this process
+    commits an effect due now, and stopping when that pipe closes (this process stopped or
+    died, even by kill -9)."""
+    from warroom.worker import forward_wakeups
+
+    env = {**os.environ, "WARROOM_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["WARROOM_DATABASE_URL"] = settings.database_url
+    child = subprocess.Popen(
+        [sys.executable, "-m", "warroom", "worker", "--wake-on-stdin"],
+        stdin=subprocess.PIPE,
+        env=env,
+    )
+    time.sleep(0.5)
+    if child.poll() is not None:
+        fail("the worker process did not start (see its messages above)")
+    assert child.stdin is not None
+    forward_wakeups(runtime, child.stdin)
+    return child
+
+
+def _stop_worker_process(child: subprocess.Popen[bytes]) -> None:
+    if child.stdin is not None:
+        with contextlib.suppress(OSError):
+            child.stdin.close()  # the worker stops at the end of its input
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
 
 
 @app.command()
@@ -281,6 +331,13 @@ def worker(
             max=256,
         ),
     ] = None,
+    wake_on_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--wake-on-stdin",
+            help="Wake at each line on stdin and stop at its end (`serve --worker-process`).",
+        ),
+    ] = False,
 ) -> None:
     """Run a worker: fires due effects (notifications, escalations, reminders)."""
     import logging
@@ -299,6 +356,10 @@ def worker(
     except WorkerLocked as exc:
         fail(str(exc))
     console.print(f"worker {instance.name} on {_redact_url(runtime.db.url)}")
+    if wake_on_stdin:
+        from warroom.worker import wake_on_input
+
+        wake_on_input(instance, sys.stdin.fileno())
     settle_heap()
     try:
         instance.run_forever(poll)

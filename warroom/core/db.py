@@ -14,6 +14,7 @@ instead of waiting for its next poll.
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -86,7 +87,11 @@ class FairLock:
     releasing thread take it straight back, so a thread that writes in a loop could starve the
     others)."""
 
-    def __init__(self) -> None:
+    def __init__(self, across_processes: str | None = None) -> None:
+        # With a path: the owner also holds an exclusive flock on that file, so writers of
+        # other processes queue in the kernel (woken at once) instead of SQLite's busy
+        # handler, which sleeps and retries.
+        self._file = open(across_processes, "a+") if across_processes else None  # noqa: SIM115
         self._mutex = threading.Lock()
         self._waiters: deque[tuple[int, threading.Lock]] = deque()
         self._urgent: deque[tuple[int, threading.Lock]] = deque()
@@ -101,17 +106,30 @@ class FairLock:
                 return
             if self._owner is None and not self._waiters and not self._urgent:
                 self._owner, self._depth = me, 1
+                self._lock_file()
                 return
             turn = threading.Lock()
             turn.acquire()
             (self._urgent if urgent else self._waiters).append((me, turn))
         turn.acquire()  # released by `release` once it has made this thread the owner
+        self._lock_file()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _lock_file(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)  # blocks without the GIL
 
     def release(self) -> None:
         with self._mutex:
             self._depth -= 1
             if self._depth > 0:
                 return
+            if self._file is not None:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
             queue = self._urgent or self._waiters
             if queue:
                 self._owner, turn = queue.popleft()
@@ -135,7 +153,9 @@ class Database:
         self._due_commits = 0
         self._due_commits_by: dict[int, int] = {}
         self._due_lock = threading.Lock()
-        self._write_lock: FairLock | None = FairLock() if self.dialect == "sqlite" else None
+        self._write_lock: FairLock | None = (
+            FairLock(_sqlite_path(self.url) + ".writer-lock") if self.dialect == "sqlite" else None
+        )
 
     def due_mark(self) -> tuple[int, int]:
         """A mark to ask `due_elsewhere` about later: due-now commits so far (all, this
@@ -201,6 +221,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()
+
+
+def _sqlite_path(url: str) -> str:
+    return url.split("///", 1)[1].split("?", 1)[0]
 
 
 def _create_engine(url: str, sqlite_synchronous: str, echo: bool) -> Engine:

@@ -1,0 +1,76 @@
+"""`warroom serve --worker-process`: the worker in a child process on SQLite, woken by the
+server when a page is due, writing through the same cross-process writer queue, and gone when
+the server is gone (even after kill -9)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.receiver import http_receiver
+from tests.support.server import ADMIN_TOKEN, start_server
+
+pytestmark = pytest.mark.reliability
+HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def _children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(p) for p in found]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"  # a zombie has exited
+
+
+def test_serve_with_a_worker_process_pages_at_once_and_the_worker_ends_with_it(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    url = f"sqlite:///{data_dir / 'warroom.db'}"
+    config = tmp_path / "warroom.yaml"
+    config.write_text("policy: default\noncall:\n  default_escalation_policy: esc\n")
+    with http_receiver() as receiver:
+        server = start_server(url, data_dir, worker_process=True, WARROOM_CONFIG=str(config))
+        try:
+            workers = _children(server.popen.pid)
+            assert len(workers) == 1, workers
+            api = server.url + "/api/v1"
+            person = {"name": "ann", "contact_methods": [{"url": receiver.json_url("/ann")}]}
+            policy = {"name": "esc", "levels": [{"delay_minutes": 5, "targets": ["person:ann"]}]}
+            for path, body in (("/oncall/people", person), ("/oncall/escalation-policies", policy)):
+                reply = httpx.post(api + path, json=body, headers=HEADERS, timeout=30)
+                assert reply.status_code == 201, reply.text
+            declared_at = time.monotonic()
+            reply = httpx.post(
+                f"{api}/incidents",
+                json={"title": "Checkout down", "severity": "SEV1"},
+                headers=HEADERS,
+                timeout=30,
+            )
+            assert reply.status_code in (200, 201), reply.text
+            while not receiver.requests and time.monotonic() < declared_at + 20:
+                time.sleep(0.02)
+            # Woken by the server, not by its 0.5 s poll (a loaded CI machine gets slack).
+            assert receiver.requests, server.log.read_text()[-2000:]
+            assert time.monotonic() - declared_at < 5
+            assert "Checkout down" in receiver.requests[0].json()["title"]
+            incident = reply.json()["id"]
+            events = httpx.get(f"{api}/incidents/{incident}/timeline", headers=HEADERS).json()
+            assert [e["type"] for e in events["events"]].count("paged") == 1
+
+            server.kill9()
+            deadline = time.monotonic() + 10
+            while _alive(workers[0]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not _alive(workers[0]), "the worker outlived its server"
+        finally:
+            server.stop()
