@@ -24,13 +24,21 @@ class Clock:
         return self.now
 
 
-def test_an_expired_key_is_re_read_once_and_a_revocation_elsewhere_takes_effect(
+def _keyed(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Clock, alerts_service.AlertService, str]:
+    """The alert service on a clock the test moves, with one integration and its key."""
     clock = Clock()
     monkeypatch.setattr(alerts_service.time, "monotonic", clock)
     svc = service(runtime)
     _, key = svc.create_integration(ADMIN, "prom", "alertmanager", {})
+    return clock, svc, key
+
+
+def test_an_expired_key_is_re_read_once_and_a_revocation_elsewhere_takes_effect(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock, svc, key = _keyed(runtime, monkeypatch)
     with pytest.raises(LookupError):
         svc.authenticate_cached(key, "alertmanager")  # never read yet: the database decides
     assert svc.authenticate(key, "alertmanager").name == "prom"
@@ -55,10 +63,7 @@ def test_an_expired_key_is_re_read_once_and_a_revocation_elsewhere_takes_effect(
 def test_an_entry_is_not_used_long_after_it_expired(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = Clock()
-    monkeypatch.setattr(alerts_service.time, "monotonic", clock)
-    svc = service(runtime)
-    _, key = svc.create_integration(ADMIN, "prom", "alertmanager", {})
+    clock, svc, key = _keyed(runtime, monkeypatch)
     svc.authenticate(key, "alertmanager")
     clock.now += alerts_service.KEY_CACHE_SECONDS + 0.1
     with pytest.raises(LookupError):
