@@ -42,7 +42,7 @@ from warroom.core.config import parse_config
 from warroom.core.runtime import Runtime, settle_heap
 from warroom.core.settings import Settings
 from warroom.oncall import models, paging
-from warroom.worker import Outcome, Worker, forward_wakeups, wake_on_input
+from warroom.worker import Outcome, Worker, WorkerProcess, wake_on_input
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -189,9 +189,7 @@ def serve_child(
     if worker is not None:
         worker.start_thread()
     else:
-        child = start_worker_child(data_dir, database_url, concurrency)
-        assert child.stdin is not None
-        forward_wakeups(runtime, child.stdin)
+        child = start_worker_child(runtime, data_dir, database_url, concurrency)
     settle_heap()  # as `warroom serve` does
     (data_dir / "key").write_text(key)
     # uvicorn re-raises the SIGTERM it caught once it has shut down: let that return here.
@@ -208,9 +206,8 @@ def serve_child(
         if worker is not None:
             worker.stop()
             record.close()
-        if child is not None and child.stdin is not None:
-            child.stdin.close()  # the worker stops at the end of its input
-            child.wait(timeout=30)
+        if child is not None:
+            child.stop(timeout=30)
         runtime.close()
 
 
@@ -361,23 +358,25 @@ def fresh_postgres(url: str) -> str:
 
 
 def start_worker_child(
-    data_dir: Path, database_url: str | None, concurrency: int
-) -> subprocess.Popen[bytes]:
+    runtime: Runtime, data_dir: Path, database_url: str | None, concurrency: int
+) -> WorkerProcess:
+    """The bench worker as `serve --worker-process` runs `warroom worker`: a supervised child
+    woken through its stdin."""
     args = [sys.executable, __file__, "--worker-child", str(data_dir)]
     args += ["--concurrency", str(concurrency)]
     if database_url:
         args += ["--database-url", database_url]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
-    log = (data_dir.parent / f"{data_dir.name}-worker.log").open("wb")
-    proc = subprocess.Popen(args, env=env, stdin=subprocess.PIPE, stdout=log, stderr=log)
+    child = WorkerProcess(runtime, args, env)
+    child.start(check_seconds=0.2)
     deadline = time.time() + 60
     while not (data_dir / "worker-ready").exists():
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            raise RuntimeError(f"the bench worker did not start; see {log.name}")
+        if time.time() > deadline:
+            child.stop()
+            raise RuntimeError("the bench worker did not start; see the server's log")
         time.sleep(0.1)
-    (data_dir / "worker-pid").write_text(str(proc.pid))
-    return proc
+    (data_dir / "worker-pid").write_text(str(child.pid))
+    return child
 
 
 def paging_latency(

@@ -24,9 +24,12 @@ import logging
 import os
 import queue
 import socket
+import subprocess
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -401,25 +404,80 @@ def status_summary(runtime: Runtime) -> dict[str, Any]:
 # ---- a worker in its own process, woken by its server ------------------------------------------
 
 
-def forward_wakeups(runtime: Runtime, stream: IO[bytes]) -> threading.Thread:
-    """In `serve --worker-process`: write a byte to the worker process's stdin whenever this
-    process commits an effect due now (a new incident's page), so the worker starts at once
-    instead of at its next poll."""
+class WorkerProcess:
+    """A worker in a child process of this server (`serve --worker-process`): woken through
+    its stdin whenever this process commits an effect due now (a new incident's page), so it
+    starts at once instead of at its next poll; started again if it dies; stopped by closing
+    its stdin, which it also sees when this process dies, even by kill -9."""
 
-    def run() -> None:
-        due = runtime.db.outbox_due
-        while True:
+    def __init__(self, runtime: Runtime, args: list[str], env: dict[str, str]) -> None:
+        self.runtime = runtime
+        self.args = args
+        self.env = env
+        self._child: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child is not None else None
+
+    def start(self, *, check_seconds: float = 0.5) -> None:
+        """Start the child; RuntimeError if it exits at once (e.g. another worker runs)."""
+        child = self._spawn()
+        time.sleep(check_seconds)
+        if child.poll() is not None:
+            raise RuntimeError(f"the worker process exited at once (code {child.returncode})")
+        for target, name in ((self._forward, "wakeups"), (self._supervise, "supervisor")):
+            threading.Thread(target=target, name=f"warroom-worker-{name}", daemon=True).start()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stopping.set()
+        self.runtime.db.outbox_due.set()  # lets the forwarding thread see the stop
+        child = self._child
+        if child is None:
+            return
+        if child.stdin is not None:
+            with suppress(OSError):
+                child.stdin.close()  # the worker stops at the end of its input
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        child = subprocess.Popen(self.args, stdin=subprocess.PIPE, env=self.env)
+        with self._lock:
+            self._child = child
+        return child
+
+    def _forward(self) -> None:
+        due = self.runtime.db.outbox_due
+        while not self._stopping.is_set():
             due.wait()
             due.clear()
+            with self._lock:
+                stream = self._child.stdin if self._child is not None else None
+            if stream is None or self._stopping.is_set():
+                continue
             try:
                 stream.write(b"\n")
                 stream.flush()
-            except (OSError, ValueError):  # the worker has gone
-                return
+            except (OSError, ValueError):
+                pass  # it died: the supervisor starts another, which polls meanwhile
 
-    thread = threading.Thread(target=run, name="warroom-worker-wakeups", daemon=True)
-    thread.start()
-    return thread
+    def _supervise(self) -> None:
+        while True:
+            with self._lock:
+                child = self._child
+            assert child is not None
+            code = child.wait()
+            if self._stopping.is_set():
+                return
+            log.error("the worker process exited (code %s); starting another in 1 s", code)
+            if self._stopping.wait(1.0):
+                return
+            self._spawn()
 
 
 def wake_on_input(worker: Worker, fd: int) -> threading.Thread:

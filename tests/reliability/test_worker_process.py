@@ -1,9 +1,11 @@
 """`warroom serve --worker-process`: the worker in a child process on SQLite, woken by the
-server when a page is due, writing through the same cross-process writer queue, and gone when
-the server is gone (even after kill -9)."""
+server when a page is due, writing through the same cross-process writer queue, replaced when
+it dies, and gone when the server is gone (even after kill -9)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -18,8 +20,14 @@ HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def _children(pid: int) -> list[int]:
-    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(p) for p in found]
+    """The process's children, whichever of its threads started them."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except FileNotFoundError:  # a thread that just ended
+            continue
+    return sorted(found)
 
 
 def _alive(pid: int) -> bool:
@@ -66,6 +74,27 @@ def test_serve_with_a_worker_process_pages_at_once_and_the_worker_ends_with_it(
             incident = reply.json()["id"]
             events = httpx.get(f"{api}/incidents/{incident}/timeline", headers=HEADERS).json()
             assert [e["type"] for e in events["events"]].count("paged") == 1
+
+            # A worker process that dies is replaced, and the next page still goes out.
+            os.kill(workers[0], signal.SIGKILL)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                replaced = [p for p in _children(server.popen.pid) if _alive(p)]
+                if replaced and replaced != workers:
+                    break
+                time.sleep(0.05)
+            assert replaced and replaced != workers, server.log.read_text()[-2000:]
+            workers = replaced
+            reply = httpx.post(
+                f"{api}/incidents",
+                json={"title": "Search down", "severity": "SEV1"},
+                headers=HEADERS,
+                timeout=30,
+            )
+            assert reply.status_code in (200, 201), reply.text
+            while len(receiver.requests) < 2 and time.monotonic() < deadline + 20:
+                time.sleep(0.02)
+            assert "Search down" in receiver.requests[-1].json()["title"]
 
             server.kill9()
             deadline = time.monotonic() + 10

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -223,7 +220,7 @@ def serve(
         new_token = ensure_admin_token(conn, secret, runtime.clock.now())
     app_ = create_app(runtime)
     worker = None
-    child: subprocess.Popen[bytes] | None = None
+    child = None
     if worker_process and not no_worker:
         child = _start_worker_process(runtime, settings)
     elif not no_worker:
@@ -274,40 +271,24 @@ def serve(
         if worker:
             worker.stop()
         if child is not None:
-            _stop_worker_process(child)
+            child.stop()
         runtime.close()
 
 
-def _start_worker_process(runtime: Any, settings: Any) -> subprocess.Popen[bytes]:
-    """`warroom worker --wake-on-stdin` as a child: woken through its stdin when this process
-    commits an effect due now, and stopping when that pipe closes (this process stopped or
-    died, even by kill -9)."""
-    from warroom.worker import forward_wakeups
+def _start_worker_process(runtime: Any, settings: Any) -> Any:
+    """`warroom worker --wake-on-stdin` as a supervised child process (see WorkerProcess)."""
+    from warroom.worker import WorkerProcess
 
     env = {**os.environ, "WARROOM_DATA_DIR": str(settings.data_dir)}
     if settings.database_url:
         env["WARROOM_DATABASE_URL"] = settings.database_url
-    child = subprocess.Popen(
-        [sys.executable, "-m", "warroom", "worker", "--wake-on-stdin"],
-        stdin=subprocess.PIPE,
-        env=env,
-    )
-    time.sleep(0.5)
-    if child.poll() is not None:
-        fail("the worker process did not start (see its messages above)")
-    assert child.stdin is not None
-    forward_wakeups(runtime, child.stdin)
-    return child
-
-
-def _stop_worker_process(child: subprocess.Popen[bytes]) -> None:
-    if child.stdin is not None:
-        with contextlib.suppress(OSError):
-            child.stdin.close()  # the worker stops at the end of its input
+    args = [sys.executable, "-m", "warroom", "worker", "--wake-on-stdin"]
+    child = WorkerProcess(runtime, args, env)
     try:
-        child.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        child.kill()
+        child.start()
+    except RuntimeError as exc:
+        fail(f"{exc}; see its messages above")
+    return child
 
 
 @app.command()
