@@ -80,6 +80,14 @@ def test_validation_errors_change_nothing(oc_api: Api) -> None:
         ),
         ("/api/v1/oncall/pages", {"target": "ghost", "message": "x"}, 404),
     ]
+    reserved = [  # names of the web's own pages (/oncall/schedules/new, .../import)
+        ("/api/v1/oncall/schedules", {"name": "new"}),
+        ("/api/v1/oncall/escalation-policies", {"name": "import", "levels": [{"targets": []}]}),
+        ("/api/v1/oncall/people", {"name": "new"}),
+    ]
+    for path, body in reserved:
+        status, reply = oc_api.post(path, json=body)
+        assert status == 422 and "reserved" in str(reply), (path, reply)
     for path, body, code in bad:
         status, reply = oc_api.post(path, json=body)
         assert status == code, (path, reply)

@@ -22,9 +22,15 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Names the web's on-call pages use themselves (`/oncall/schedules/new`, `.../import`).
+RESERVED_NAMES = frozenset({"new", "import"})
+
+
 def _name(value: str) -> str:
     if not NAME.match(value):
         raise ValueError("a name is a lowercase slug (letters, digits, . _ -)")
+    if value in RESERVED_NAMES:
+        raise ValueError(f"{value!r} is reserved (the web's on-call pages use it); pick another")
     return value
 
 
