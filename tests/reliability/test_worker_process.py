@@ -30,6 +30,15 @@ def _children(pid: int) -> list[int]:
     return sorted(found)
 
 
+def _declare(api: str, title: str) -> str:
+    reply = httpx.post(
+        f"{api}/incidents", json={"title": title, "severity": "SEV1"}, headers=HEADERS, timeout=30
+    )
+    assert reply.status_code in (200, 201), reply.text
+    incident: str = reply.json()["id"]
+    return incident
+
+
 def _alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -58,20 +67,13 @@ def test_serve_with_a_worker_process_pages_at_once_and_the_worker_ends_with_it(
                 reply = httpx.post(api + path, json=body, headers=HEADERS, timeout=30)
                 assert reply.status_code == 201, reply.text
             declared_at = time.monotonic()
-            reply = httpx.post(
-                f"{api}/incidents",
-                json={"title": "Checkout down", "severity": "SEV1"},
-                headers=HEADERS,
-                timeout=30,
-            )
-            assert reply.status_code in (200, 201), reply.text
+            incident = _declare(api, "Checkout down")
             while not receiver.requests and time.monotonic() < declared_at + 20:
                 time.sleep(0.02)
             # Woken by the server, not by its 0.5 s poll (a loaded CI machine gets slack).
             assert receiver.requests, server.log.read_text()[-2000:]
             assert time.monotonic() - declared_at < 5
             assert "Checkout down" in receiver.requests[0].json()["title"]
-            incident = reply.json()["id"]
             events = httpx.get(f"{api}/incidents/{incident}/timeline", headers=HEADERS).json()
             assert [e["type"] for e in events["events"]].count("paged") == 1
 
@@ -85,13 +87,7 @@ def test_serve_with_a_worker_process_pages_at_once_and_the_worker_ends_with_it(
                 time.sleep(0.05)
             assert replaced and replaced != workers, server.log.read_text()[-2000:]
             workers = replaced
-            reply = httpx.post(
-                f"{api}/incidents",
-                json={"title": "Search down", "severity": "SEV1"},
-                headers=HEADERS,
-                timeout=30,
-            )
-            assert reply.status_code in (200, 201), reply.text
+            _declare(api, "Search down")
             while len(receiver.requests) < 2 and time.monotonic() < deadline + 20:
                 time.sleep(0.02)
             assert "Search down" in receiver.requests[-1].json()["title"]
