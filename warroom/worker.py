@@ -99,7 +99,7 @@ class Worker:
         """On SQLite, refuse to start a second worker for the same database."""
         if not self.runtime.db.is_sqlite:
             return
-        path = Path(self.runtime.db.url.removeprefix("sqlite:///") + ".worker.lock")
+        path = Path(f"{self.runtime.db.sqlite_file}.worker.lock")
         handle = path.open("a+")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

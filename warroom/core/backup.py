@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from warroom.core.db import sqlite_file
 from warroom.core.errors import InvalidInput, WarroomError
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -21,10 +22,10 @@ _PGDUMP_MAGIC = b"PGDMP"
 
 
 def _sqlite_path(url: str) -> Path:
-    database = make_url(url).database
-    if not database:
+    found = sqlite_file(url)
+    if found is None:
         raise InvalidInput("the SQLite URL names no file")
-    return Path(database)
+    return found
 
 
 def _libpq_args(url: str) -> tuple[list[str], dict[str, str]]:

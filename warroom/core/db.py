@@ -20,10 +20,11 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.pool import NullPool
 
 
@@ -153,8 +154,9 @@ class Database:
         self._due_commits = 0
         self._due_commits_by: dict[int, int] = {}
         self._due_lock = threading.Lock()
+        self.sqlite_file = sqlite_file(self.url)
         self._write_lock: FairLock | None = (
-            FairLock(_sqlite_path(self.url) + ".writer-lock") if self.dialect == "sqlite" else None
+            FairLock(f"{self.sqlite_file}.writer-lock") if self.sqlite_file is not None else None
         )
 
     def due_mark(self) -> tuple[int, int]:
@@ -225,8 +227,12 @@ class Database:
             self._write_lock.close()
 
 
-def _sqlite_path(url: str) -> str:
-    return url.split("///", 1)[1].split("?", 1)[0]
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other databases or no file)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database:
+        return None
+    return Path(parsed.database)
 
 
 def _create_engine(url: str, sqlite_synchronous: str, echo: bool) -> Engine:
