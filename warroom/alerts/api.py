@@ -39,7 +39,7 @@ webhooks = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
 def service(runtime: Runtime) -> AlertService:
-    svc: AlertService = runtime.extras["alerts"]
+    svc: AlertService = runtime.alerts
     return svc
 
 

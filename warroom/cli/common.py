@@ -77,6 +77,25 @@ def emit(as_json: bool, data: Any, human: Callable[[Any], None]) -> None:
         human(data)
 
 
+def past_time(value: str | None, name: str) -> str | None:
+    """Accept ISO 8601 or a relative '15m ago' / '15m'."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.astimezone()
+        return moment.astimezone(UTC).isoformat()
+    except ValueError:
+        pass
+    try:
+        delta = parse_duration(text.removesuffix("ago").strip())
+    except ValueError:
+        fail(f"{name}: give an ISO time (2026-11-23T10:00:00Z) or an age like '20m ago'")
+    return (datetime.now(UTC) - delta).isoformat()
+
+
 def future_time(value: str, name: str) -> str:
     """An ISO time (naive = local time), or a duration from now like `2h` / `7d`, as UTC ISO."""
     text = value.strip()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +11,8 @@ import typer
 from rich.table import Table
 
 from warroom.cli import common
-from warroom.cli.common import JsonOpt, call, emit, fail
+from warroom.cli.common import JsonOpt, call, emit, fail, past_time
+from warroom.cli.outbox import outbox_app
 from warroom.cli.output import (
     console,
     escape,
@@ -23,9 +23,10 @@ from warroom.cli.output import (
     severity_text,
     status_text,
 )
-from warroom.core.durations import parse_duration
+from warroom.cli.plugins import PluginCommands
 
 app = typer.Typer(
+    cls=PluginCommands,
     name="warroom",
     help="Self-hosted incident response, on the local database or a server (--server).",
     no_args_is_help=True,
@@ -37,12 +38,11 @@ token_app = typer.Typer(help="API tokens (admin).", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 policy_app = typer.Typer(help="The incident policy.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
-postmortem_app = typer.Typer(help="Post-mortems.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
 app.add_typer(config_app, name="config")
-app.add_typer(postmortem_app, name="postmortem")
+app.add_typer(outbox_app, name="outbox")
 
 
 @app.callback()
@@ -64,25 +64,6 @@ def main(
     obj = common.state(ctx)
     obj.server, obj.token, obj.actor = server, token, actor
     ctx.call_on_close(obj.close)
-
-
-def _time_option(value: str | None, name: str) -> str | None:
-    """Accept ISO 8601 or a relative '15m ago' / '15m'."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.astimezone()
-        return moment.astimezone(UTC).isoformat()
-    except ValueError:
-        pass
-    try:
-        delta = parse_duration(text.removesuffix("ago").strip())
-    except ValueError:
-        fail(f"{name}: give an ISO time (2026-11-23T10:00:00Z) or an age like '20m ago'")
-    return (datetime.now(UTC) - delta).isoformat()
 
 
 def _labels(pairs: list[str]) -> dict[str, str]:
@@ -256,7 +237,7 @@ def serve(
     from warroom.core.plugins import load_plugins
 
     for plugin in load_plugins():
-        for line in getattr(plugin, "first_start", lambda _runtime: [])(runtime):
+        for line in plugin.first_start(runtime):
             say(line)
     try:
         # Live pages hold server-sent event streams open; do not wait for them on shutdown.
@@ -412,8 +393,8 @@ def declare(
         "services": service,
         "labels": _labels(label),
         "impact": {k: v for k, v in impact.items() if v is not None},
-        "started_at": _time_option(started_at, "--started-at"),
-        "detected_at": _time_option(detected_at, "--detected-at"),
+        "started_at": past_time(started_at, "--started-at"),
+        "detected_at": past_time(detected_at, "--detected-at"),
     }
     if commander:
         body["roles"] = {"commander": commander}
@@ -551,7 +532,7 @@ def note(
     """Add a note to the timeline."""
     body: dict[str, Any] = {"text": text}
     if at:
-        body["occurred_at"] = _time_option(at, "--at")
+        body["occurred_at"] = past_time(at, "--at")
     data = call(ctx, "POST", f"/api/v1/incidents/{incident}/notes", json=body)
     _done(as_json, data, f"note added to {data['id']}")
 
@@ -661,30 +642,6 @@ def reopen(
     """Reopen a resolved or closed incident."""
     data = call(ctx, "POST", f"/api/v1/incidents/{incident}/reopen", json={"reason": reason})
     _done(as_json, data, f"{data['id']} reopened")
-
-
-@postmortem_app.command("schedule")
-def postmortem_schedule(
-    ctx: typer.Context,
-    incident: str,
-    owner: Annotated[str, typer.Option(help="Who writes it.")],
-    due: Annotated[str, typer.Option(help="ISO date/time or a duration from now like 48h.")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Schedule the post-mortem (owner and due date)."""
-    try:
-        due_at = (datetime.now(UTC) + parse_duration(due)).isoformat()
-    except ValueError:
-        due_at = _time_option(due, "--due") or ""
-    data = call(
-        ctx,
-        "POST",
-        f"/api/v1/incidents/{incident}/postmortem/schedule",
-        json={"owner": owner, "due_at": due_at},
-    )
-    _done(
-        as_json, data, f"post-mortem for {data['id']} scheduled: {owner}, due {local_time(due_at)}"
-    )
 
 
 # ---- triage ---------------------------------------------------------------------------
@@ -1072,18 +1029,6 @@ def config_check(
         console.print(f"[green]✓[/] {file} is valid")
     if problems:
         raise typer.Exit(1)
-
-
-def _register_plugins() -> None:
-    from warroom.core.plugins import load_plugins
-
-    for plugin in load_plugins():
-        register = getattr(plugin, "register_cli", None)
-        if register is not None:
-            register(app)
-
-
-_register_plugins()
 
 
 def run() -> None:

@@ -27,7 +27,7 @@ router = APIRouter(prefix="/api/v1", tags=["communications"])
 
 
 def _comms(runtime: Runtime) -> Any:
-    return runtime.extras["comms"]
+    return runtime.comms
 
 
 def _public(principal: Principal, runtime: Runtime, action: str) -> None:
@@ -36,7 +36,7 @@ def _public(principal: Principal, runtime: Runtime, action: str) -> None:
 
 
 def _page(runtime: Runtime) -> StatusPage:
-    page: StatusPage = runtime.extras["comms"].statuspage
+    page: StatusPage = runtime.comms.statuspage
     return page
 
 

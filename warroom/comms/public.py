@@ -49,7 +49,7 @@ _SECURITY = {
 
 
 def _page(runtime: Runtime) -> StatusPage:
-    page: StatusPage = runtime.extras["comms"].statuspage
+    page: StatusPage = runtime.comms.statuspage
     return page
 
 

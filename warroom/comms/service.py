@@ -39,7 +39,7 @@ from warroom.core.errors import NotFound
 from warroom.core.vocab import Status
 from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.service import IncidentService
-from warroom.notify.plugin import notify_effect
+from warroom.notify.effects import notify_effect
 from warroom.policy import Policy
 from warroom.worker import Outcome
 

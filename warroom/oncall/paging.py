@@ -30,8 +30,9 @@ from warroom.core.errors import NotFound
 from warroom.core.runtime import Runtime
 from warroom.core.vocab import Status
 from warroom.incidents.model import Event, IncidentState
+from warroom.incidents.service import Reactor
 from warroom.incidents.views import next_update_due
-from warroom.notify.plugin import handle_notify
+from warroom.notify.effects import handle_notify
 from warroom.oncall import links, tables
 from warroom.oncall.service import OncallService
 from warroom.policy import Policy
@@ -313,7 +314,7 @@ def _once(conn: Connection, key: tuple[Any, ...], read: Callable[..., T], *args:
 
 
 def _service(runtime: Runtime) -> OncallService:
-    service: OncallService = runtime.extras["oncall"]
+    service: OncallService = runtime.oncall
     return service
 
 
@@ -576,10 +577,11 @@ def _rule_body(state: IncidentState, info: dict[str, Any]) -> str:
     return f"{info.get('action') or 'Escalation'} ({info['rule']})."
 
 
-def install(runtime: Runtime) -> None:
+def reactor(runtime: Runtime) -> Reactor:
+    """The paging reactor: plans escalation steps, pages and policy rules for new events."""
     service = _service(runtime)
 
-    def reactor(
+    def react(
         *,
         incident_id: int,
         before: IncidentState | None,
@@ -597,14 +599,4 @@ def install(runtime: Runtime) -> None:
             now=now,
         )
 
-    runtime.incidents.reactors.append(reactor)
-    # Both record their step in the fired ledger inside their own transaction (idempotent).
-    handle_escalate.transactional = True  # type: ignore[attr-defined]
-    handle_escalate.in_transaction = escalate_in  # type: ignore[attr-defined]
-    handle_rule.transactional = True  # type: ignore[attr-defined]
-    runtime.effect_handlers[ESCALATE] = handle_escalate
-    runtime.effect_handlers[RULE] = handle_rule
-    runtime.effect_handlers[NOTIFY] = handle_oncall_notify
-    handle_oncall_notify.concurrent = True  # type: ignore[attr-defined]
-    # Pages go out before work that can wait (similar incidents, correlation, ...).
-    runtime.urgent_kinds.update((ESCALATE, NOTIFY))
+    return react

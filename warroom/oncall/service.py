@@ -322,7 +322,7 @@ class OncallService:
         """Who is on call at `at` (now by default) on one schedule or all of them.
 
         The service method other packages (web dashboard, MCP) call through
-        `runtime.extras["oncall"]`.
+        `runtime.oncall`.
         """
         moment = at or self.clock.now()
         with self.db.read() as conn:

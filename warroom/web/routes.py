@@ -527,13 +527,6 @@ async def reopen(
 # ---- war room panels: status updates and runbooks ------------------------------------
 
 
-def _extra(runtime: Runtime, name: str) -> Any:
-    service = runtime.extras.get(name)
-    if service is None:
-        raise NotFound(f"the {name} capability is not installed")
-    return service
-
-
 async def _panel_act(
     request: Request,
     runtime: Runtime,
@@ -581,7 +574,7 @@ async def status_update(
     request: Request, runtime: PageRuntime, session: PageSession, public_id: str
 ) -> Any:
     def action(p: Principal, f: Any) -> dict[str, Any] | None:
-        comms = _extra(runtime, "comms").service
+        comms = runtime.comms.service
         p.require("responder")
         body = _update_in(f)
         if f.get("mode") == "preview":
@@ -600,7 +593,7 @@ async def runbook_run(
         from warroom.workbench.schemas import RunIn
 
         body = RunIn(step=str(f.get("step") or "") or None)
-        result = _extra(runtime, "workbench").run(p, public_id, runbook_id, body)
+        result = runtime.workbench.run(p, public_id, runbook_id, body)
         return {"step_notice": result.get("results", [])}
 
     return await _panel_act(request, runtime, session, public_id, action)
@@ -614,7 +607,7 @@ async def runbook_approve(
         from warroom.workbench.schemas import ApproveIn
 
         body = ApproveIn(step=str(f.get("step") or ""))
-        result = _extra(runtime, "workbench").approve(p, public_id, runbook_id, body)
+        result = runtime.workbench.approve(p, public_id, runbook_id, body)
         return {
             "step_notice": [
                 {"step": body.step, "status": "approved" if result.get("approved") else "recorded"}

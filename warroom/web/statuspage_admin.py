@@ -33,9 +33,7 @@ BASE = "/admin/statuspage"
 
 
 def _page(runtime: Runtime) -> Any:
-    comms = runtime.extras.get("comms")
-    if comms is None:
-        raise NotFound("the comms capability is not installed")
+    comms = runtime.comms
     return comms.statuspage
 
 

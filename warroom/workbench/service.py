@@ -1133,7 +1133,7 @@ class Workbench:
         self._append(SYSTEM, state.public_id, events)
         urls = list(self.verification_config.notify_urls)
         if urls:
-            from warroom.notify.plugin import notify_effect
+            from warroom.notify.effects import notify_effect
 
             commander = state.roles.get("commander") or "the incident commander"
             effect = notify_effect(
