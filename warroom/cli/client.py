@@ -6,8 +6,6 @@ import getpass
 import os
 from typing import Any
 
-import httpx
-
 from warroom.core.errors import WarroomError
 
 
@@ -31,6 +29,8 @@ class Client:
 
     @classmethod
     def remote(cls, server: str, token: str | None) -> Client:
+        import httpx  # only when a command runs: `warroom --help` starts without it
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         http = httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=30.0)
         return cls(http, http.close)
@@ -64,6 +64,8 @@ class Client:
         json: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
+        import httpx
+
         try:
             response = self._http.request(method, path, json=json, params=params)
         except httpx.HTTPError as exc:
