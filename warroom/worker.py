@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from sqlalchemy.engine import Connection
 
@@ -388,11 +388,6 @@ class _Deliveries:
             finally:
                 for _ in batch:
                     self.slots.release()
-
-
-def status_summary(runtime: Runtime) -> dict[str, Any]:
-    with runtime.db.read() as conn:
-        return outbox.depth(conn)
 
 
 # ---- a worker in its own process, woken by its server ------------------------------------------

@@ -62,11 +62,6 @@ class Forbidden(WarroomError):
     code = "forbidden"
 
 
-class PayloadTooLarge(WarroomError):
-    status_code = 413
-    code = "payload_too_large"
-
-
 class RateLimited(WarroomError):
     status_code = 429
     code = "rate_limited"

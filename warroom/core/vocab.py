@@ -1,4 +1,7 @@
-"""The shared vocabulary: incident statuses, types and roles (see DESIGN.md)."""
+"""The shared vocabulary: incident statuses, types and roles.
+
+The transitions between statuses are `warroom/incidents/lifecycle.py`; docs/cli.md shows them.
+"""
 
 from __future__ import annotations
 
