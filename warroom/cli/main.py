@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +26,7 @@ from warroom.cli.output import (
     status_text,
 )
 from warroom.cli.plugins import PluginCommands
+from warroom.core.vocab import TRIAGE_QUESTIONS
 
 app = typer.Typer(
     cls=PluginCommands,
@@ -646,53 +649,47 @@ def reopen(
 
 # ---- triage ---------------------------------------------------------------------------
 
-_QUESTIONS: list[tuple[str, str]] = [
-    ("complete_outage", "Is the service completely down?"),
-    ("data_loss", "Has data been lost or corrupted?"),
-    ("security_breach", "Is a security breach suspected?"),
-    ("customer_facing", "Is it customer-facing?"),
-    ("workaround", "Is there a workaround?"),
-    ("data_at_risk", "Is data at risk?"),
-    ("recent_deploy", "Was there a recent deploy?"),
-    ("third_party", "Is a third-party dependency failing?"),
-    ("performance_only", "Is it only slow (working, but degraded)?"),
-]
-
 
 def _ask_triage() -> dict[str, Any]:
     answers: dict[str, Any] = {}
-    for key, question in _QUESTIONS:
-        answers[key] = typer.confirm(question, default=False)
+    for question in TRIAGE_QUESTIONS:
+        answers[question.key] = typer.confirm(question.text, default=False)
     pct = typer.prompt("Share of users affected (0-100 %)", default=0.0, type=float)
     answers["users_affected_pct"] = pct
     return answers
 
 
+def _with_triage_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` a `--KEY/--no-KEY` option per triage question, after its first two
+    parameters; their answers arrive in its `**answers`."""
+    signature = inspect.signature(command, eval_str=True)
+    params = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    flags = [
+        inspect.Parameter(
+            q.key,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=None,
+            annotation=Annotated[
+                bool | None, typer.Option(f"{q.yes_flag}/{q.no_flag}", help=q.text)
+            ],
+        )
+        for q in TRIAGE_QUESTIONS
+    ]
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*params[:2], *flags, *params[2:]]
+    )
+    return command
+
+
 @app.command()
+@_with_triage_flags
 def triage(
     ctx: typer.Context,
     incident: Annotated[
         str | None, typer.Argument(help="Record the triage on this incident.")
     ] = None,
-    complete_outage: Annotated[
-        bool | None, typer.Option("--complete-outage/--no-complete-outage")
-    ] = None,
-    data_loss: Annotated[bool | None, typer.Option("--data-loss/--no-data-loss")] = None,
-    security_breach: Annotated[
-        bool | None, typer.Option("--security-breach/--no-security-breach")
-    ] = None,
     users_pct: Annotated[
         float | None, typer.Option("--users-pct", help="Share of users affected, %.")
-    ] = None,
-    workaround: Annotated[bool | None, typer.Option("--workaround/--no-workaround")] = None,
-    customer_facing: Annotated[bool | None, typer.Option("--customer-facing/--internal")] = None,
-    data_at_risk: Annotated[bool | None, typer.Option("--data-at-risk/--no-data-at-risk")] = None,
-    recent_deploy: Annotated[
-        bool | None, typer.Option("--recent-deploy/--no-recent-deploy")
-    ] = None,
-    third_party: Annotated[bool | None, typer.Option("--third-party/--no-third-party")] = None,
-    performance_only: Annotated[
-        bool | None, typer.Option("--performance-only/--not-performance-only")
     ] = None,
     severity_: Annotated[
         str | None, typer.Option("--severity", help="Override the proposed severity.")
@@ -703,21 +700,11 @@ def triage(
         bool, typer.Option("--yes", "-y", help="Accept the proposal without asking.")
     ] = False,
     as_json: JsonOpt = False,
+    **flags: bool | None,
 ) -> None:
     """Answer the assessment questions; get a proposed severity and type with the deciding rule."""
-    answers: dict[str, Any] = {
-        "complete_outage": complete_outage,
-        "data_loss": data_loss,
-        "security_breach": security_breach,
-        "users_affected_pct": users_pct,
-        "workaround": workaround,
-        "customer_facing": customer_facing,
-        "data_at_risk": data_at_risk,
-        "recent_deploy": recent_deploy,
-        "third_party": third_party,
-        "performance_only": performance_only,
-    }
-    answers = {k: v for k, v in answers.items() if v is not None}
+    given: dict[str, Any] = {**flags, "users_affected_pct": users_pct}
+    answers = {k: v for k, v in given.items() if v is not None}
     interactive = not answers and sys.stdin.isatty() and not as_json
     if interactive:
         answers = _ask_triage()

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from warroom.core import tables
 from warroom.core.db import mark_outbox_due
+from warroom.core.upsert import Upsert
 
 if TYPE_CHECKING:
     from warroom.core.runtime import Runtime
@@ -122,38 +123,19 @@ def enqueue(conn: Connection, effects: list[Effect], now: datetime) -> int:
         )
     if not rows:
         return 0
-    added = len(conn.execute(_insert_ignoring_duplicates(conn), rows).all())
+    added = len(conn.execute(_INSERT_IGNORING_DUPLICATES.statement(conn), rows).all())
     if due_now and added:
         mark_outbox_due(conn)
     return added
 
 
-_INSERTS: dict[str, Any] = {}
-
-
-def _insert_ignoring_duplicates(conn: Connection) -> Any:
-    statement = _INSERTS.get(conn.dialect.name)
-    if statement is None:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            statement = (
-                pg_insert(tables.outbox)
-                .on_conflict_do_nothing(index_elements=["dedup_key"])
-                .returning(tables.outbox.c.id)
-            )
-        elif conn.dialect.name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            statement = (
-                sqlite_insert(tables.outbox)
-                .on_conflict_do_nothing(index_elements=["dedup_key"])
-                .returning(tables.outbox.c.id)
-            )
-        else:
-            raise RuntimeError(f"unsupported database {conn.dialect.name}")
-        _INSERTS[conn.dialect.name] = statement
-    return statement
+_INSERT_IGNORING_DUPLICATES = Upsert(
+    lambda insert: (
+        insert(tables.outbox)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(tables.outbox.c.id)
+    )
+)
 
 
 def claim_due(

@@ -16,7 +16,7 @@ from warroom.api.deps import PrincipalDep, RuntimeDep, bearer_token, get_princip
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from warroom.core.runtime import Runtime
-from warroom.incidents.model import Event
+from warroom.incidents.model import Event, IncidentState
 from warroom.oncall import ical, links, models
 from warroom.oncall import tables as oncall_tables
 from warroom.oncall.service import OncallService, import_ical
@@ -368,10 +368,9 @@ def ack_link(runtime: RuntimeDep, request: Request, token: str) -> Any:
             what = f"page {rest}"
         else:
             public = rest.rsplit(":", 1)[0]
-            from warroom.oncall.paging import UNACKED
 
-            def build(state: Any, at: datetime) -> list[Event]:
-                if state.status not in UNACKED:
+            def build(state: IncidentState, at: datetime) -> list[Event]:
+                if not state.status.awaiting_ack:
                     raise Conflict(f"{public} is already {state.status.value}", code="no_change")
                 return [Event("acknowledged", actor, at, {"via": "link"})]
 

@@ -77,10 +77,10 @@ def configure_app(app: FastAPI) -> None:
     from fastapi.responses import JSONResponse, RedirectResponse, Response
     from fastapi.staticfiles import StaticFiles
 
-    from warroom.core.errors import WarroomError
+    from warroom.core.errors import WarroomError, error_body
+    from warroom.core.ratelimit import LoginThrottle
     from warroom.web import pages
     from warroom.web.live import LiveHub
-    from warroom.web.routes import LoginThrottle
     from warroom.web.security import SecurityHeaders
 
     app.state.authenticators.append(pages.session_authenticator)
@@ -104,8 +104,7 @@ def configure_app(app: FastAPI) -> None:
             return Response(status_code=204)  # tells EventSource to stop reconnecting
         if _wants_html(request):
             return RedirectResponse(pages.login_url(exc.next_url), status_code=303)
-        body = {"error": {"code": "unauthorized", "message": "log in first", "details": None}}
-        return JSONResponse(body, status_code=401)
+        return JSONResponse(error_body("unauthorized", "log in first"), status_code=401)
 
     app.add_exception_handler(WarroomError, warroom_error)
     app.add_exception_handler(pages.LoginRequired, login_required)
