@@ -38,7 +38,7 @@ def _page(runtime: Runtime) -> Any:
 
 
 def _public(principal: Principal, runtime: Runtime, action: str) -> None:
-    from warroom.agents.guardrails import require_agent_permission
+    from warroom.core.guardrails import require_agent_permission
 
     require_agent_permission(principal, runtime.policy, "may_publish_public", action)
 
