@@ -5,21 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from warroom.cli.common import JsonOpt, call, emit
-from warroom.cli.output import console, escape, local_time
+from warroom.cli.output import console, local_time, print_table
 
 outbox_app = typer.Typer(help="Pending and failed effects.", invoke_without_command=True)
-
-
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[escape(str(c)) if c is not None else "—" for c in row])
-    console.print(table)
 
 
 @outbox_app.callback()
@@ -37,7 +27,7 @@ def outbox_list(
     data = call(ctx, "GET", "/api/v1/outbox", params=params)
 
     def human(d: Any) -> None:
-        _table(
+        print_table(
             "Outbox",
             ["id", "kind", "status", "due", "attempts", "last error"],
             [

@@ -415,9 +415,9 @@ def _with_triage_flags(command: Callable[..., None]) -> Callable[..., None]:
         )
         for q in TRIAGE_QUESTIONS
     ]
-    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[*params[:2], *flags, *params[2:]]
-    )
+    # Typer reads the parameters from `__signature__` when a function has one.
+    flagged = signature.replace(parameters=[*params[:2], *flags, *params[2:]])
+    setattr(command, "__signature__", flagged)  # noqa: B010
     return command
 
 

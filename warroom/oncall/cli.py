@@ -8,10 +8,9 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.table import Table
 
 from warroom.cli.common import JsonOpt, call, emit, fail
-from warroom.cli.output import console, escape, local_time, print_json
+from warroom.cli.output import console, escape, local_time, print_json, print_table
 
 oncall_app = typer.Typer(
     help="On-call: people, teams, schedules, escalation.", no_args_is_help=True
@@ -60,13 +59,7 @@ def _contacts(values: list[str]) -> list[dict[str, Any]]:
     return methods
 
 
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[escape(str(c)) if c is not None else "—" for c in row])
-    console.print(table)
+_table = print_table
 
 
 # ---- who ------------------------------------------------------------------------------------
