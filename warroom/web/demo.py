@@ -130,11 +130,8 @@ def load_into(
     _record_change(runtime, bob, "public-api", "deploy", "3.8.1", "ci",
                    "public-api 3.8.1 rolled out to eu-west-1")  # fmt: skip
     at(t1 + timedelta(minutes=1))
-    alerts = runtime.alerts
-    alerted = None
-    if alerts is not None:
-        # The load balancer's alerts arrive first and open the incident through alert intake.
-        alerted = _alert_sev1(runtime, alice, t1)
+    # The load balancer's alerts arrive first and open the incident through alert intake.
+    alerted = _alert_sev1(runtime, alice, t1)
     at(t1 + timedelta(minutes=2))
     sev1_details = schemas.DeclareIn(
         title="EU region: public API returns 503 for all requests",
@@ -183,14 +180,11 @@ def load_into(
         at(t1 + timedelta(minutes=minute))
         step(who)
 
-    workbench = runtime.workbench
-    if workbench is not None:
-        at(t1 + timedelta(minutes=20))
-        workbench.correlate_onto_timeline(sev1)
-        _run_first_manual_step(runtime, carol, sev1)
-    if alerts is not None:
-        at(t1 + timedelta(minutes=30))
-        _alert_sev1(runtime, alice, t1, again=True)
+    at(t1 + timedelta(minutes=20))
+    runtime.workbench.correlate_onto_timeline(sev1)
+    _run_first_manual_step(runtime, carol, sev1)
+    at(t1 + timedelta(minutes=30))
+    _alert_sev1(runtime, alice, t1, again=True)
 
     # ---- a few minutes ago: a SEV3 nobody has picked up yet --------------------------------
     at(now - timedelta(minutes=5))

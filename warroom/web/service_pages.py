@@ -99,7 +99,7 @@ def services_context(runtime: Runtime) -> dict[str, Any]:
                 "alerts": alert_counts.get(name, {"open": 0, "attached": 0}),
             }
         )
-    return {"services": rows, "has_alerts": alerts is not None, "has_changes": bool(workbench)}
+    return {"services": rows, "has_alerts": True, "has_changes": True}
 
 
 @router.get("/services")
@@ -127,9 +127,8 @@ def service_context(runtime: Runtime, name: str) -> dict[str, Any]:
         except NotFound:
             team = None
     open_alerts: list[dict[str, Any]] = []
-    if alerts is not None:
-        recent, _ = alerts.list_alerts(status="open", limit=200)
-        open_alerts = [a for a in recent if a.get("service") == name][:20]
+    recent, _ = alerts.list_alerts(status="open", limit=200)
+    open_alerts = [a for a in recent if a.get("service") == name][:20]
     return {
         "name": name,
         "service": entry,
@@ -142,8 +141,8 @@ def service_context(runtime: Runtime, name: str) -> dict[str, Any]:
         "changes": changes,
         "alert_counts": alert_counts or {"open": 0, "attached": 0},
         "open_alerts": open_alerts,
-        "has_alerts": alerts is not None,
-        "has_changes": workbench is not None,
+        "has_alerts": True,
+        "has_changes": True,
         "dependents": [s.name for s in runtime.config.services if name in s.dependencies],
     }
 
