@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.importers.vendor_api import VendorApi, serve
+
+__all__ = ["INSTANTS", "TOKEN", "PagerDutyApi", "save", "serve"]
 
 TOKEN = "pd-test-token"
 
@@ -202,14 +201,18 @@ FIXTURES: dict[str, Any] = {
 INSTANTS = sorted({at for _, at in FIXTURES["oncalls"]})
 
 
-class PagerDutyApi:
+class PagerDutyApi(VendorApi):
     """Serves FIXTURES (deep-copied, so a test may change its own) with PagerDuty's paging."""
 
+    unauthorized = {"error": {"message": "Unauthorized", "code": 2006}}
+    rate_limited = {"error": {"message": "Rate Limit Exceeded", "code": 2020}}
+
     def __init__(self) -> None:
+        super().__init__()
         self.data = copy.deepcopy(FIXTURES)
-        self.requests: list[str] = []
-        self.rate_limit_next = 0  # answer this many requests 429 first
-        self.page_size = 2
+
+    def authorized(self, authorization: str | None) -> bool:
+        return authorization == f"Token token={TOKEN}"
 
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         one = {k: v[0] for k, v in query.items()}
@@ -259,49 +262,6 @@ class PagerDutyApi:
             )
             return 200, {"oncalls": entries, "offset": 0, "limit": 25, "more": False}
         return 404, {"error": {"message": "Not Found", "code": 2100}}
-
-
-@contextmanager
-def serve(api: PagerDutyApi) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            api.requests.append(self.path)
-            if self.headers.get("Authorization") != f"Token token={TOKEN}":
-                self._send(401, {"error": {"message": "Unauthorized", "code": 2006}})
-                return
-            if api.rate_limit_next > 0:
-                api.rate_limit_next -= 1
-                self._send(
-                    429,
-                    {"error": {"message": "Rate Limit Exceeded", "code": 2020}},
-                    {"Retry-After": "0"},
-                )
-                return
-            status, body = api.answer(parts.path, parse_qs(parts.query))
-            self._send(status, body)
-
-        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def save(api: PagerDutyApi, root: Any) -> None:

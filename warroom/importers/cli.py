@@ -4,6 +4,8 @@ server), send the plan to warroom, print what was (or, with --dry-run, would be)
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,9 +15,9 @@ import typer
 from warroom.cli.common import JsonOpt, call, emit, fail
 from warroom.cli.output import console, escape, print_table
 from warroom.core.errors import WarroomError
-from warroom.importers import pagerduty
+from warroom.importers import opsgenie, pagerduty
 from warroom.importers.common import ContactTemplates
-from warroom.importers.plan import ImportPlan
+from warroom.importers.plan import ImportedPerson, ImportPlan
 from warroom.importers.source import ApiSource, DirectorySource, Source
 
 import_app = typer.Typer(
@@ -109,6 +111,99 @@ def _report(ctx: typer.Context, plan: ImportPlan, dry_run: bool, as_json: bool) 
     return report
 
 
+@dataclass(frozen=True)
+class _Vendor:
+    title: str
+    api_url: str
+    token_env: str
+    headers: Callable[[str], dict[str, str]]
+    read: Callable[[Source, ContactTemplates, datetime], ImportPlan]
+    who: Callable[[Source, str, datetime], str | None]
+    # How the vendor's who-is-on-call answer names a person of the plan.
+    key: Callable[[ImportedPerson], str]
+
+
+PAGERDUTY = _Vendor(
+    "PagerDuty",
+    pagerduty.API_URL,
+    "PAGERDUTY_TOKEN",
+    pagerduty.headers,
+    pagerduty.read,
+    pagerduty.who_is_on_call,
+    lambda person: person.vendor_id,
+)
+OPSGENIE = _Vendor(
+    "Opsgenie",
+    opsgenie.API_URL,
+    "OPSGENIE_API_KEY",
+    opsgenie.headers,
+    opsgenie.read,
+    opsgenie.who_is_on_call,
+    lambda person: person.person.email,
+)
+
+
+def _run(
+    ctx: typer.Context,
+    vendor: _Vendor,
+    *,
+    api_url: str | None,
+    token: str | None,
+    directory: Path | None,
+    dry_run: bool,
+    templates: ContactTemplates,
+    verify: bool,
+    verify_at: list[str],
+    as_json: bool,
+) -> None:
+    token = token or os.environ.get(vendor.token_env)
+    source = _source(api_url or vendor.api_url, token, directory, vendor.headers)
+    now = datetime.now(UTC)
+    try:
+        instants = [datetime.fromisoformat(v.replace("Z", "+00:00")) for v in verify_at] or [
+            now + timedelta(days=days, minutes=1) for days in (0, 1, 2, 7)
+        ]
+    except ValueError:
+        fail("--verify-at takes ISO 8601 instants, e.g. 2027-03-28T07:30:00Z")
+    if any(at.tzinfo is None for at in instants):
+        fail("--verify-at instants need an offset (or Z)")
+    try:
+        plan = vendor.read(source, templates, now)
+    except WarroomError as exc:
+        fail(exc.message)
+    _report(ctx, plan, dry_run, as_json)
+    if dry_run or not verify or directory is not None:
+        return
+    people = {vendor.key(p): p.person.name for p in plan.people}
+    mismatches = 0
+    for schedule in plan.schedules:
+        for at in instants:
+            try:
+                theirs = vendor.who(source, schedule.vendor_id, at)
+            except WarroomError as exc:
+                fail(f"cannot compare with {vendor.title}: {exc.message}", code=1)
+            expected = people.get(theirs) if theirs else None
+            ours = call(
+                ctx,
+                "GET",
+                "/api/v1/oncall/who",
+                params={"schedule": schedule.schedule.name, "at": at.isoformat()},
+            )
+            got = ours["items"][0]["person"] if ours["items"] else None
+            if got != expected:
+                mismatches += 1
+                console.print(
+                    f"[yellow]differs:[/] {escape(schedule.schedule.name)} at "
+                    f"{at:%Y-%m-%d %H:%M} UTC: {vendor.title} {expected or 'nobody'}, "
+                    f"warroom {got or 'nobody'}"
+                )
+    if mismatches:
+        fail(f"{mismatches} on-call answers differ from {vendor.title}'s (see above)", code=1)
+    if not as_json:
+        when = "at the given instants" if verify_at else "now and over the next week"
+        console.print(f"[green]✓[/] who is on call agrees with {vendor.title} {when}")
+
+
 @import_app.command("pagerduty")
 def import_pagerduty(
     ctx: typer.Context,
@@ -123,48 +218,48 @@ def import_pagerduty(
     verify_at: VerifyAt = [],
     as_json: JsonOpt = False,
 ) -> None:
-    """People (contact methods), teams, schedules (layers, restrictions, overrides),
-    escalation policies and services from PagerDuty's REST API v2."""
-    token = token or os.environ.get("PAGERDUTY_TOKEN")
-    source = _source(api_url or pagerduty.API_URL, token, directory, pagerduty.headers)
-    now = datetime.now(UTC)
-    try:
-        instants = [datetime.fromisoformat(v.replace("Z", "+00:00")) for v in verify_at] or [
-            now + timedelta(days=days, minutes=1) for days in (0, 1, 2, 7)
-        ]
-    except ValueError:
-        fail("--verify-at takes ISO 8601 instants, e.g. 2027-03-28T07:30:00Z")
-    if any(at.tzinfo is None for at in instants):
-        fail("--verify-at instants need an offset (or Z)")
-    try:
-        plan = pagerduty.read(source, ContactTemplates(email_url, sms_url, phone_url), now)
-    except WarroomError as exc:
-        fail(exc.message)
-    _report(ctx, plan, dry_run, as_json)
-    if dry_run or not verify or directory is not None:
-        return
-    people = {p.vendor_id: p.person.name for p in plan.people}
-    mismatches = 0
-    for schedule in plan.schedules:
-        for at in instants:
-            theirs = pagerduty.who_is_on_call(source, schedule.vendor_id, at)
-            expected = people.get(theirs) if theirs else None
-            ours = call(
-                ctx,
-                "GET",
-                "/api/v1/oncall/who",
-                params={"schedule": schedule.schedule.name, "at": at.isoformat()},
-            )
-            got = ours["items"][0]["person"] if ours["items"] else None
-            if got != expected:
-                mismatches += 1
-                console.print(
-                    f"[yellow]differs:[/] {escape(schedule.schedule.name)} at "
-                    f"{at:%Y-%m-%d %H:%M} UTC: PagerDuty {expected or 'nobody'}, "
-                    f"warroom {got or 'nobody'}"
-                )
-    if mismatches:
-        fail(f"{mismatches} on-call answers differ from PagerDuty's (see above)", code=1)
-    if not as_json:
-        when = "at the given instants" if verify_at else "now and over the next week"
-        console.print(f"[green]✓[/] who is on call agrees with PagerDuty {when}")
+    """People (contact methods), teams, schedules (layers, restrictions, overrides) and
+    escalation policies from PagerDuty's REST API v2 (token: --token or PAGERDUTY_TOKEN)."""
+    _run(
+        ctx,
+        PAGERDUTY,
+        api_url=api_url,
+        token=token,
+        directory=directory,
+        dry_run=dry_run,
+        templates=ContactTemplates(email_url, sms_url, phone_url),
+        verify=verify,
+        verify_at=verify_at,
+        as_json=as_json,
+    )
+
+
+@import_app.command("opsgenie")
+def import_opsgenie(
+    ctx: typer.Context,
+    api_url: ApiUrl = None,
+    token: Token = None,
+    directory: FromDir = None,
+    dry_run: DryRun = False,
+    email_url: EmailUrl = None,
+    sms_url: SmsUrl = None,
+    phone_url: PhoneUrl = None,
+    verify: Verify = True,
+    verify_at: VerifyAt = [],
+    as_json: JsonOpt = False,
+) -> None:
+    """People (contacts), teams, schedules (rotations, time restrictions, overrides) and
+    escalations from Opsgenie's API v2 (key: --token or OPSGENIE_API_KEY; EU accounts:
+    --api-url https://api.eu.opsgenie.com)."""
+    _run(
+        ctx,
+        OPSGENIE,
+        api_url=api_url,
+        token=token,
+        directory=directory,
+        dry_run=dry_run,
+        templates=ContactTemplates(email_url, sms_url, phone_url),
+        verify=verify,
+        verify_at=verify_at,
+        as_json=as_json,
+    )
