@@ -15,7 +15,7 @@ import typer
 from warroom.cli.common import JsonOpt, call, emit, fail
 from warroom.cli.output import console, escape, print_table
 from warroom.core.errors import WarroomError
-from warroom.importers import opsgenie, pagerduty
+from warroom.importers import grafana_oncall, opsgenie, pagerduty
 from warroom.importers.common import ContactTemplates
 from warroom.importers.plan import ImportedPerson, ImportPlan
 from warroom.importers.source import ApiSource, DirectorySource, Source
@@ -132,6 +132,15 @@ PAGERDUTY = _Vendor(
     pagerduty.who_is_on_call,
     lambda person: person.vendor_id,
 )
+GRAFANA_ONCALL = _Vendor(
+    "Grafana OnCall",
+    grafana_oncall.API_URL,
+    "GRAFANA_ONCALL_TOKEN",
+    grafana_oncall.headers,
+    grafana_oncall.read,
+    grafana_oncall.who_is_on_call,
+    lambda person: person.person.email,
+)
 OPSGENIE = _Vendor(
     "Opsgenie",
     opsgenie.API_URL,
@@ -157,6 +166,8 @@ def _run(
     as_json: bool,
 ) -> None:
     token = token or os.environ.get(vendor.token_env)
+    if directory is None and not (api_url or vendor.api_url):
+        fail(f"give {vendor.title}'s API URL (--api-url) or --from DIR")
     source = _source(api_url or vendor.api_url, token, directory, vendor.headers)
     now = datetime.now(UTC)
     try:
@@ -259,6 +270,35 @@ def import_opsgenie(
         directory=directory,
         dry_run=dry_run,
         templates=ContactTemplates(email_url, sms_url, phone_url),
+        verify=verify,
+        verify_at=verify_at,
+        as_json=as_json,
+    )
+
+
+@import_app.command("grafana-oncall")
+def import_grafana_oncall(
+    ctx: typer.Context,
+    api_url: ApiUrl = None,
+    token: Token = None,
+    directory: FromDir = None,
+    dry_run: DryRun = False,
+    email_url: EmailUrl = None,
+    verify: Verify = True,
+    verify_at: VerifyAt = [],
+    as_json: JsonOpt = False,
+) -> None:
+    """Users, teams, web schedules (rotations, overrides), escalation chains and integrations
+    from Grafana OnCall's public API (--api-url: its OnCall API URL; token: --token or
+    GRAFANA_ONCALL_TOKEN)."""
+    _run(
+        ctx,
+        GRAFANA_ONCALL,
+        api_url=api_url,
+        token=token,
+        directory=directory,
+        dry_run=dry_run,
+        templates=ContactTemplates(email_url),
         verify=verify,
         verify_at=verify_at,
         as_json=as_json,
