@@ -1,0 +1,13 @@
+"""The identity plugin: OIDC sign-in routes and the SCIM 2.0 API."""
+
+from __future__ import annotations
+
+from warroom.core.runtime import Runtime
+from warroom.identity import web
+from warroom.identity.service import IdentityService
+
+routers = [web.router]
+
+
+def install(runtime: Runtime) -> None:
+    runtime.extras["identity"] = IdentityService.from_runtime(runtime)
