@@ -5,8 +5,10 @@ from __future__ import annotations
 from warroom.core.runtime import Runtime
 from warroom.identity import web
 from warroom.identity.service import IdentityService
+from warroom.web import pages
 
 routers = [web.router]
+pages.add_templates("warroom.identity")
 
 
 def install(runtime: Runtime) -> None:

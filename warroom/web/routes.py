@@ -196,7 +196,14 @@ async def logout(request: Request, runtime: PageRuntime, session: PageSession) -
         return identity.logout_url(session.user_id) if identity is not None else None
 
     provider_logout = await run_in_threadpool(end)
-    response = _redirect(provider_logout or "/login")
+    if provider_logout:
+        # A link, not a redirect: the CSP's form-action keeps form posts on this site.
+        options = _login_options(runtime)
+        context = {"provider_logout": provider_logout, "sso_name": options["sso_name"]}
+        request.state.web_session = None  # the page is drawn logged out
+        response: Response = render(request, "signed_out.html", context)
+    else:
+        response = _redirect("/login")
     response.delete_cookie(pages.SESSION_COOKIE, path="/")
     return response
 
