@@ -2,7 +2,7 @@
 
 Tokens are 256-bit random strings; only their SHA-256 is stored (a fast hash is right for
 high-entropy secrets; passwords use argon2). Scopes: `admin` ⊃ `responder` ⊃ `viewer`;
-`ingest` only posts alerts.
+`ingest` only posts alerts; `scim` only provisions people and groups (`/scim/v2`).
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ from sqlalchemy.engine import Connection
 from warroom.core import audit, tables
 from warroom.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
-SCOPES = ("admin", "responder", "viewer", "ingest")
+SCOPES = ("admin", "responder", "viewer", "ingest", "scim")
 _IMPLIED: dict[str, frozenset[str]] = {
     "admin": frozenset({"admin", "responder", "viewer", "ingest"}),
     "responder": frozenset({"responder", "viewer"}),
     "viewer": frozenset({"viewer"}),
     "ingest": frozenset({"ingest"}),
+    # Provisioning by the identity provider (/scim/v2) only; not implied by admin.
+    "scim": frozenset({"scim"}),
 }
 TOKEN_PREFIX = "wr_"
 # A token belongs to a person or script ("token") or to an AI assistant ("agent").

@@ -108,6 +108,7 @@ def ensure_account(
             scim_id=str(uuid.uuid4()),
             user_name=(f"{user_name.lower()}#{user_id}" if taken else user_name.lower()),
             email=email,
+            emails=[{"value": email, "type": "work", "primary": True}] if email else [],
             display_name=display_name,
             version=1,
             created_at=now,
@@ -240,3 +241,9 @@ def enable_user(conn: Connection, user_id: int, *, actor: str, now: datetime) ->
         conn.execute(update(web_users).where(web_users.c.id == user_id).values(disabled_at=None))
         audit.record(conn, actor=actor, action="user.enable", target=f"user:{row.name}", now=now)
     return str(row.name)
+
+
+def team_slug(display_name: str) -> str:
+    """The on-call team name for a SCIM group ("SRE On-Call" -> "sre-on-call")."""
+    text = _SLUG_CHARS.sub("-", display_name.strip().lower()).strip("-._")[:80]
+    return text if text and text[0].isalnum() else f"group-{text}"[:80]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from warroom.core.runtime import Runtime
-from warroom.identity import web
+from warroom.identity import scim, web
 from warroom.identity.service import IdentityService
 from warroom.web import pages
 
-routers = [web.router]
+routers = [web.router, scim.router]
 pages.add_templates("warroom.identity")
 
 

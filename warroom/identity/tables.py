@@ -5,7 +5,7 @@ They extend the web package's users (`web_users`): a row here never exists witho
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Table, Text
 
 from warroom.core.db import UTCDateTime
 from warroom.core.tables import PK, metadata
@@ -22,7 +22,9 @@ accounts = Table(
     Column("display_name", String(200)),
     Column("given_name", String(200)),
     Column("family_name", String(200)),
+    # The primary email (lowercase, for matching sign-ins) and every email as SCIM sent them.
     Column("email", String(320)),
+    Column("emails", JSON, nullable=False),
     # The on-call person this account pages (same name as the web user), when there is one.
     Column("person", String(80)),
     # Bumped on every change: the SCIM ETag (W/"<version>").
@@ -64,6 +66,8 @@ scim_groups = Table(
     Column("external_id", String(255)),
     # The on-call team kept in step with this group's members (when groups become teams).
     Column("team", String(80)),
+    # Nested groups (their SCIM ids): kept and returned, not expanded into roles or teams.
+    Column("member_groups", JSON, nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
