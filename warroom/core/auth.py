@@ -11,14 +11,17 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from warroom.core import audit, tables
-from warroom.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from warroom.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+
+if TYPE_CHECKING:
+    from warroom.core.db import Database
 
 SCOPES = ("admin", "responder", "viewer", "ingest", "scim")
 _IMPLIED: dict[str, frozenset[str]] = {
@@ -151,17 +154,40 @@ def authenticate(conn: Connection, token: str, now: datetime) -> Principal:
         raise Unauthorized("invalid or revoked token")
     if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized("token expired")
+    used = {"last_used_at": row.last_used_at}
     if row.kind == "agent":
         return Principal(
-            name=f"agent:{row.name}", scopes=frozenset(row.scopes), token_id=row.id, kind="agent"
+            name=f"agent:{row.name}",
+            scopes=frozenset(row.scopes),
+            token_id=row.id,
+            kind="agent",
+            extra=used,
         )
-    return Principal(name=f"token:{row.name}", scopes=frozenset(row.scopes), token_id=row.id)
+    return Principal(
+        name=f"token:{row.name}", scopes=frozenset(row.scopes), token_id=row.id, extra=used
+    )
+
+
+# "Last used" is kept to this precision: at most one write per token per interval.
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def touch_token(conn: Connection, token_id: int, now: datetime) -> None:
     conn.execute(
         update(tables.api_tokens).where(tables.api_tokens.c.id == token_id).values(last_used_at=now)
     )
+
+
+def record_use(db: Database, principal: Principal, now: datetime) -> None:
+    """Note that a token was used, unless that was already noted within the last minute
+    (so a busy token costs one write a minute, not one per request)."""
+    if principal.token_id is None:
+        return
+    last = principal.extra.get("last_used_at")
+    if isinstance(last, datetime) and now - last < LAST_USED_PRECISION:
+        return
+    with db.write() as conn:
+        touch_token(conn, principal.token_id, now)
 
 
 def list_tokens(conn: Connection) -> list[dict[str, Any]]:
@@ -183,7 +209,26 @@ def list_tokens(conn: Connection) -> list[dict[str, Any]]:
     ]
 
 
+def _active_admin(now: datetime) -> Any:
+    t = tables.api_tokens
+    return select(t.c.id, t.c.scopes).where(
+        t.c.revoked_at.is_(None),
+        t.c.kind == "token",
+        (t.c.expires_at.is_(None)) | (t.c.expires_at > now),
+    )
+
+
 def revoke_token(conn: Connection, token_id: int, now: datetime) -> None:
+    """Revoke a token; the last working admin token is refused (it is the way back in)."""
+    active_admins = [r.id for r in conn.execute(_active_admin(now)) if "admin" in r.scopes]
+    if active_admins == [token_id]:
+        raise Conflict(
+            "this is the last admin token: revoking it would leave no way to administer "
+            "warroom over the API. Create another admin token first "
+            "(warroom token create NAME --scope admin), or set WARROOM_ADMIN_TOKEN to a new "
+            "value and restart (see docs/identity.md)",
+            code="last_admin_token",
+        )
     result = conn.execute(
         update(tables.api_tokens)
         .where(tables.api_tokens.c.id == token_id, tables.api_tokens.c.revoked_at.is_(None))

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     scim_groups_as_teams: bool = True
     # Local user name + password login on the web login page.
     password_login: bool = True
+    # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto/For from these addresses
+    # (comma-separated, or "*"), so cookies are Secure and login throttling sees the client.
+    proxy_headers: bool = True
+    forwarded_allow_ips: str = "127.0.0.1"
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file inside the data dir."""

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from warroom.api.deps import bearer_token
-from warroom.core.auth import Principal, authenticate
+from warroom.core.auth import Principal, authenticate, record_use
 from warroom.core.errors import WarroomError
 from warroom.core.runtime import Runtime
 from warroom.identity import accounts
@@ -614,11 +614,13 @@ def _principal(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise ScimError(401, "send 'Authorization: Bearer <token with the scim scope>'")
+    now = runtime.clock.now()
     try:
         with runtime.db.read() as conn:
-            principal = authenticate(conn, token, runtime.clock.now())
+            principal = authenticate(conn, token, now)
     except WarroomError as exc:
         raise ScimError(401, exc.message) from exc
+    record_use(runtime.db, principal, now)
     if "scim" not in principal.scopes:
         raise ScimError(403, f"{principal.name} lacks the 'scim' scope")
     return principal
