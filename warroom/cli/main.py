@@ -823,7 +823,7 @@ def token_create(
     ctx: typer.Context,
     name: str,
     scope: Annotated[
-        list[str], typer.Option("--scope", help="admin, responder, viewer, ingest (repeat).")
+        list[str], typer.Option("--scope", help="admin, responder, viewer, ingest, scim (repeat).")
     ] = [],
     agent: Annotated[
         bool,
