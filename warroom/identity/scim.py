@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from warroom.api.deps import bearer_token
 from warroom.core.auth import Principal, authenticate, record_use
-from warroom.core.errors import WarroomError
+from warroom.core.errors import NotFound, WarroomError
 from warroom.core.runtime import Runtime
 from warroom.identity import accounts
 from warroom.identity import scim_model as m
@@ -302,15 +303,17 @@ class ScimService:
             or name
         )
         try:
-            oncall.show("person", name)
-        except WarroomError:
-            oncall.create_person(
-                self._principal(),
-                models.PersonIn(name=name, display_name=display, email=data["email"] or ""),
-            )
-        else:
-            patch = models.PersonPatch(display_name=display, email=data["email"] or None)
-            oncall.update_person(self._principal(), name, patch)
+            try:
+                oncall.show("person", name)
+            except NotFound:
+                person = models.PersonIn(name=name, display_name=display, email=data["email"] or "")
+                oncall.create_person(self._principal(), person)
+            else:
+                patch = models.PersonPatch(display_name=display, email=data["email"] or None)
+                oncall.update_person(self._principal(), name, patch)
+        except (WarroomError, ValidationError) as exc:
+            # The account is provisioned; the on-call person can be fixed by hand.
+            log.warning("SCIM: on-call person %s not updated: %s", name, exc)
         self._disable_person(name, not active)
 
     def _disable_person(self, name: str, disabled: bool) -> None:
@@ -343,11 +346,16 @@ class ScimService:
                 )
             ]
         try:
-            oncall.show("team", group.team)
-        except WarroomError:
-            oncall.create_team(self._principal(), models.TeamIn(name=group.team, members=people))
-        else:
-            oncall.update_team(self._principal(), group.team, models.TeamPatch(members=people))
+            try:
+                oncall.show("team", group.team)
+            except NotFound:
+                team = models.TeamIn(name=group.team, members=people)
+                oncall.create_team(self._principal(), team)
+            else:
+                patch = models.TeamPatch(members=people)
+                oncall.update_team(self._principal(), group.team, patch)
+        except (WarroomError, ValidationError) as exc:
+            log.warning("SCIM: on-call team %s not updated: %s", group.team, exc)
 
     # ---- groups ------------------------------------------------------------------------
 
