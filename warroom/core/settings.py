@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,7 +49,7 @@ class Settings(BaseSettings):
     admin_groups: str = ""
     responder_groups: str = ""
     viewer_groups: str = ""
-    default_role: str | None = None
+    default_role: Literal["admin", "responder", "viewer"] | None = None
     # SCIM groups become on-call teams of the same name (slugged).
     scim_groups_as_teams: bool = True
     # Local user name + password login on the web login page.
