@@ -31,6 +31,7 @@ from tests.identity.conftest import (
     new_key,
 )
 from warroom.api.app import create_app
+from warroom.core import auth
 from warroom.core.clock import FixedClock
 from warroom.core.runtime import Runtime
 from warroom.core.settings import Settings
@@ -348,3 +349,32 @@ def test_the_state_cookie_is_secure_over_https(make_app: Callable[..., TestClien
     secure = TestClient(client.app, base_url="https://testserver")
     started = secure.get("/login/oidc", follow_redirects=False)
     assert "Secure" in started.headers["set-cookie"]
+
+
+def test_someone_provisioned_by_scim_signs_in_as_themselves(
+    make_app: Callable[..., TestClient],
+) -> None:
+    client = make_app(oidc_create_users=False)
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    with runtime.db.write() as conn:
+        _, token = auth.create_token(
+            conn, name="idp", scopes=["scim"], created_by="tests", now=runtime.clock.now()
+        )
+    scim = {"Authorization": f"Bearer {token}"}
+    user = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "Bob@Example.com",
+        "emails": [{"value": "bob@example.com", "primary": True}],
+    }
+    created = client.post("/scim/v2/Users", json=user, headers=scim)
+    assert created.status_code == 201, created.text
+    assert sign_in(client, "bob").status_code == 303  # matched by the verified email
+    with runtime.db.read() as conn:
+        names = [r.name for r in conn.execute(select(web_users.c.name))]
+    assert names == ["bob"] and _role(client, "bob") == "responder"
+    # Deprovisioned at the provider: the next sign-in is refused.
+    off = {"Operations": [{"op": "replace", "path": "active", "value": False}]}
+    assert client.patch(f"/scim/v2/Users/{created.json()['id']}", json=off, headers=scim).is_success
+    client.cookies.clear()
+    refused = sign_in(client, "bob")
+    assert refused.status_code == 403 and "account is disabled" in refused.text
