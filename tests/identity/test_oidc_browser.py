@@ -138,11 +138,9 @@ def test_sign_in_and_out_through_the_provider_in_a_browser(
     shot(page, f"identity-signed-in-{suffix}")
 
     # Logging out ends the provider's session too (RP-initiated logout, its confirmation).
-    if phone:
-        menu = page.get_by_role("button", name="Menu")
-        if menu.count():
-            menu.click()
     page.get_by_role("button", name="Log out").click()
+    page.get_by_role("heading", name="You are logged out of warroom").wait_for()
+    shot(page, f"identity-signed-out-{suffix}")
     page.get_by_role("link", name="Also sign out of Test IdP").click()
     page.wait_for_url(f"{op.issuer}/session/end**")
     page.locator("button[autofocus], button[type=submit]").first.click()
