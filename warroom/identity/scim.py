@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from warroom.api.deps import bearer_token
+from warroom.core import audit
 from warroom.core.auth import Principal, authenticate, record_use
 from warroom.core.errors import NotFound, WarroomError
 from warroom.core.runtime import Runtime
@@ -183,6 +184,12 @@ class ScimService:
         }
 
     def create_user(self, body: Any, actor: str) -> dict[str, Any]:
+        try:
+            return self._create_user(body, actor)
+        except IntegrityError as exc:  # the same userName posted twice at once
+            raise ScimError(409, "userName is taken", "uniqueness") from exc
+
+    def _create_user(self, body: Any, actor: str) -> dict[str, Any]:
         data = self._parse_user(body)
         now = self.runtime.clock.now()
         with self.runtime.db.write() as conn:
@@ -502,14 +509,18 @@ class ScimService:
                     .where(it.accounts.c.user_id == user_id)
                     .values(version=it.accounts.c.version + 1, updated_at=now)
                 )
-                from warroom.core import audit
-
                 audit.record(
                     conn, actor=actor, action="user.role", target=f"user:{user.name}", now=now,
                     details={"from": user.role, "to": role},
                 )  # fmt: skip
 
     def create_group(self, body: Any, actor: str) -> dict[str, Any]:
+        try:
+            return self._create_group(body, actor)
+        except IntegrityError as exc:  # the same displayName posted twice at once
+            raise ScimError(409, "displayName is taken", "uniqueness") from exc
+
+    def _create_group(self, body: Any, actor: str) -> dict[str, Any]:
         data = self._parse_group(body)
         now = self.runtime.clock.now()
         with self.runtime.db.write() as conn:
@@ -694,6 +705,8 @@ async def _run(request: Request, action: Any) -> Response:
         return response
     except ScimError as exc:
         return _error(exc)
+    except WarroomError as exc:  # from the services underneath (e.g. a name taken meanwhile)
+        return _error(ScimError(exc.status_code, exc.message))
 
 
 _USER_FILTERS = {"userName", "externalId", "id", "emails.value", "emails"}
