@@ -192,7 +192,7 @@ def test_groups_map_to_roles_and_on_call_teams(scim: Api, runtime: Runtime) -> N
     with runtime.db.read() as conn:
         roles = {u["name"]: u["role"] for u in users.list_users(conn)}
     assert roles["ann"] == "admin" and roles["ben"] == "responder"
-    oncall = runtime.extras["oncall"]
+    oncall = runtime.oncall
     assert oncall.show("team", "sre-on-call")["members"] == ["ann", "ben"]
     assert oncall.show("person", "ann")["email"] == "ann@example.com"
     # Leaving the admins' group takes the admin role away.
@@ -222,7 +222,7 @@ def test_deprovisioning_disables_the_person_at_once(
         _, token = auth.create_token(
             conn, name="dana-script", scopes=["responder"], created_by="user:dana", now=now
         )
-    oncall = runtime.extras["oncall"]
+    oncall = runtime.oncall
     principal = auth.SYSTEM
     oncall.update_person(
         principal,

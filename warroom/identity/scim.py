@@ -61,7 +61,7 @@ class ScimService:
         return self.runtime.settings
 
     def _oncall(self) -> Any:
-        return self.runtime.extras.get("oncall")
+        return getattr(self.runtime, "oncall", None)
 
     # ---- reading ---------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The identity service: OIDC sign-in use cases (one transaction each), found at
-`runtime.extras["identity"]`."""
+`runtime.identity`."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ _STATUS = {"denied": 403, "disabled": 403, "no_role": 403, "no_account": 403}
 
 
 def _service(request: Request) -> IdentityService:
-    service: IdentityService = request.app.state.runtime.extras["identity"]
+    service: IdentityService = request.app.state.runtime.identity
     return service
 
 
