@@ -12,16 +12,14 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from warroom.core import audit, tables
+from warroom.core.db import Database, serialise
 from warroom.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-
-if TYPE_CHECKING:
-    from warroom.core.db import Database
 
 SCOPES = ("admin", "responder", "viewer", "ingest", "scim")
 _IMPLIED: dict[str, frozenset[str]] = {
@@ -248,6 +246,7 @@ def ensure_admin_token(conn: Connection, configured: str | None, now: datetime) 
     With `configured` (WARROOM_ADMIN_TOKEN), that value is registered if it is not yet; without
     it, a token is generated on the first start only, and printed once by the caller.
     """
+    serialise(conn, "warroom.first-admin-token")
     if configured:
         existing = conn.execute(
             select(tables.api_tokens.c.id).where(
