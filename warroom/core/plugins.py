@@ -26,6 +26,7 @@ PLUGINS: tuple[str, ...] = (
     "warroom.comms.plugin",
     "warroom.web.plugin",
     "warroom.alerts.plugin",
+    "warroom.chat.plugin",
 )
 
 ALL_TABLE_MODULES: tuple[str, ...] = (
@@ -38,6 +39,7 @@ ALL_TABLE_MODULES: tuple[str, ...] = (
     "warroom.web.tables",
     "warroom.alerts.tables",
     "warroom.metrics.tables",
+    "warroom.chat.tables",
 )
 
 
