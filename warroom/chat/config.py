@@ -56,13 +56,12 @@ class MatrixSettings(_Strict):
 
 
 class SlackSettings(_Strict):
-    """A Slack app (bot token + signing secret; an app-level token for Socket Mode)."""
+    """A Slack app: its bot token and signing secret."""
 
     bot_token: str | None = None
     bot_token_env: str | None = "WARROOM_SLACK_BOT_TOKEN"
     signing_secret: str | None = None
     signing_secret_env: str | None = "WARROOM_SLACK_SIGNING_SECRET"
-    app_token_env: str | None = "WARROOM_SLACK_APP_TOKEN"
     # The Web API base (a test server, or Slack's own).
     api_url: str = "https://slack.com/api/"
     # Requests older than this are refused (Slack's guidance: five minutes).
@@ -73,9 +72,6 @@ class SlackSettings(_Strict):
 
     def secret(self) -> str | None:
         return _secret(self.signing_secret, self.signing_secret_env)
-
-    def app_token(self) -> str | None:
-        return _secret(None, self.app_token_env)
 
 
 class MattermostSettings(_Strict):

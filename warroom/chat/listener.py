@@ -1,5 +1,4 @@
-"""Inbound chat without a public URL: the Matrix `/sync` loop (and Slack Socket Mode, when
-configured) run by `warroom chat listen`."""
+"""Inbound Matrix without a public URL: the `/sync` loop run by `warroom chat listen`."""
 
 from __future__ import annotations
 

@@ -55,9 +55,14 @@ class Inbound:
     message_id: str | None = None
 
 
+def _quiet(text: str) -> str:
+    """No `@room` mention from user text (the bot may notify the whole room)."""
+    return text.replace("@room", "@\u200broom")
+
+
 def render_html(message: Message) -> str:
-    parts = [f"<b>{html.escape(message.title)}</b>"]
-    parts += [html.escape(line) for line in message.lines]
+    parts = [f"<b>{html.escape(_quiet(message.title))}</b>"]
+    parts += [html.escape(_quiet(line)) for line in message.lines]
     if message.link:
         link = html.escape(message.link, quote=True)
         parts.append(f'<a href="{link}">{link}</a>')
@@ -67,7 +72,7 @@ def render_html(message: Message) -> str:
 
 
 def render_plain(message: Message) -> str:
-    text = message.plain()
+    text = _quiet(message.plain())
     if message.ack:
         text += "\nAcknowledge: reply !warroom ack"
     return text

@@ -46,6 +46,29 @@ def platform_factories(
             )
 
         factories["matrix"] = matrix
+    if config.slack is not None:
+        slack_settings = config.slack
+
+        def slack() -> ChatPlatform:
+            from warroom.chat.slack import SlackPlatform
+
+            return SlackPlatform(slack_settings)
+
+        factories["slack"] = slack
+    if config.mattermost is not None:
+        mm_settings = config.mattermost
+
+        def mattermost() -> ChatPlatform:
+            from warroom.chat.mattermost import MattermostPlatform
+
+            chat = service()
+            return MattermostPlatform(
+                mm_settings,
+                action_url=f"{chat.runtime.settings.public_url()}/api/v1/chat/mattermost/action",
+                action_key=chat.action_key,
+            )
+
+        factories["mattermost"] = mattermost
     return factories
 
 

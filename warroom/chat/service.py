@@ -40,6 +40,13 @@ NAME_ATTEMPTS = 5
 INBOUND_TTL = timedelta(days=2)
 
 
+class ChannelNotOpen(ChatError):
+    """The incident's channel is not open yet: wait for it (not a call to the platform)."""
+
+    def __init__(self) -> None:
+        super().__init__("the channel is not open yet")
+
+
 @dataclass(frozen=True)
 class Reply:
     """The answer to a command: `private` answers are seen only by the person who asked."""
@@ -177,6 +184,8 @@ class ChatService:
                 model.POST: self._post,
                 model.ARCHIVE: self._archive,
             }[effect.kind](effect)
+        except ChannelNotOpen as exc:
+            return Outcome(False, exc.message, retryable=True)
         except ChatError as exc:
             self._log(effect, platform, incident, action, exc.message)
             final = not exc.retryable or effect.attempts >= outbox.MAX_ATTEMPTS
@@ -290,7 +299,7 @@ class ChatService:
         with self.runtime.db.read() as conn:
             row = self.channel(conn, state.public_id, str(p["platform"]))
         if row is None:
-            raise ChatError("the channel is not open yet")
+            raise ChannelNotOpen()
         people = list(dict.fromkeys([*state.roles.values(), *p.get("people", [])]))
         return self._sync_channel(state, row, people)
 
@@ -323,7 +332,7 @@ class ChatService:
         with self.runtime.db.read() as conn:
             row = self.channel(conn, str(p["incident"]), str(p["platform"]))
         if row is None:
-            raise ChatError("the channel is not open yet")
+            raise ChannelNotOpen()
         if row.archived_at is not None:
             return "skipped: channel archived"
         self.platform(row.platform).post(row.channel_id, Message.from_dict(p["message"]))
@@ -524,6 +533,13 @@ class ChatService:
             )
             if done.rowcount == 0:
                 conn.execute(insert(c).values(platform=platform, cursor=cursor, updated_at=now))
+
+    def action_key(self) -> bytes:
+        """The key signing chat button contexts (Mattermost does not sign its requests)."""
+        from warroom.oncall import links as signing
+
+        with self.runtime.db.write() as conn:
+            return signing.secret(conn, "chat-actions")
 
     def direct_room(self, platform: str, user: str) -> str | None:
         d = tables.direct_rooms

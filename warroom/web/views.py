@@ -206,5 +206,13 @@ def incident_page(
         + ",".join(view["roles_missing"]),
         "role_titles": {role.value: ROLE_TITLES[role] for role in Role},
         "severities": runtime.policy.severities,
+        "chat_channels": _chat_channels(runtime, state.public_id),
         **panels.incident_panels(runtime, state),
     }
+
+
+def _chat_channels(runtime: Runtime, public_id: str) -> list[dict[str, Any]]:
+    """The incident's chat channels (the chat package, when installed), for the header."""
+    chat = runtime.extras.get("chat")
+    channels: list[dict[str, Any]] = chat.channels_of(public_id) if chat is not None else []
+    return channels
