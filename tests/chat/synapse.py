@@ -55,6 +55,9 @@ registration_shared_secret: "{SHARED_SECRET}"
 trusted_key_servers: []
 suppress_key_server_warning: true
 enable_registration: false
+# No cached /sync answers: a test that resumes from an older token must see the server's state.
+caches:
+  sync_response_cache_duration: 0
 rc_message: {_LIMIT}
 rc_registration: {_LIMIT}
 rc_room_creation: {_LIMIT}

@@ -4,6 +4,7 @@ person, a refusal seen only by the person, close → room archived."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -74,7 +75,9 @@ def test_incident_room_end_to_end(
     users: dict[str, User],
     chat_runtime: Callable[[dict[str, Any]], Runtime],
     clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     url = synapse_server.url
     runtime = chat_runtime(
         {
@@ -132,6 +135,7 @@ def test_incident_room_end_to_end(
     assert any(b.startswith("token:root made bob Scribe") for b in _bodies(bot, room))
 
     # `!warroom ack` from alice: acknowledged as alice.
+    before_ack = chat.cursor("matrix")
     _send(alice, room, {"msgtype": "m.text", "body": "!warroom ack"})
     assert listener.poll_once() == 1
     assert runtime.incidents.get(incident).status.value == "acknowledged"
@@ -177,8 +181,32 @@ def test_incident_room_end_to_end(
     listener.poll_once()
     assert runtime.incidents.get(incident).is_open
 
-    # The same event delivered again (a replay) is not acted on twice.
+    # The same events delivered again (a replay: the sync resumed from an older point) are
+    # not acted on twice.
+    chat.save_cursor("matrix", before_ack)
     assert listener.poll_once() == 0
+    assert len(_timeline(runtime, incident, "acknowledged")) == 1
+
+    # A page from chat is posted with its acknowledgement; bob's ✅ acknowledges it as bob.
+    _send(alice, room, {"msgtype": "m.text", "body": "!warroom page bob Need DB eyes"})
+    assert listener.poll_once() == 1
+    worker.run_once()  # the page's notifications first (pages go before other work)
+    worker.run_once()
+    [page] = [
+        e
+        for e in _messages(bot, room)
+        if e["type"] == "m.room.message" and "org.warroom.ack" in e["content"]
+    ]
+    assert page["content"]["body"].startswith("user:alice paged bob")
+    _send(
+        bob,
+        room,
+        {"m.relates_to": {"rel_type": "m.annotation", "event_id": page["event_id"], "key": "✅"}},
+        "m.reaction",
+    )
+    assert listener.poll_once() == 1
+    [paged] = runtime.extras["oncall"].list_pages()
+    assert paged["acknowledged_by"] == "user:bob"
 
     # Resolve and close through the API; the room is archived after the policy delay.
     checklist = {
@@ -203,3 +231,5 @@ def test_incident_room_end_to_end(
     assert refused.status_code == 403
     assert _timeline(runtime, incident, "chat_channel_archived")
     assert SERVER_NAME in users["alice"].user_id
+    # The bot's access token never reached a log.
+    assert users["bot"].token not in caplog.text

@@ -26,10 +26,11 @@ from warroom.core.runtime import Runtime
 from warroom.core.vocab import Role
 from warroom.incidents import schemas
 from warroom.incidents.model import Event
+from warroom.web import users
 from warroom.worker import Worker
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-ALICE, BOB, MALLORY = "U0ALICE", "U0BOB", "U0MALLORY"
+ALICE, BOB, CAROL, MALLORY = "U0ALICE", "U0BOB", "U0CAROL", "U0MALLORY"
 
 
 @pytest.fixture
@@ -183,6 +184,32 @@ def test_slack_channel_commands_buttons_and_marks(
     assert after.roles["scribe"] == "bob" and after.status.value == "investigating"
     changed = [e for e in runtime.incidents.timeline(incident) if e.type == "status_changed"]
     assert changed[-1].actor == "user:alice"
+
+    # A status update from chat is published as alice.
+    update = _command(
+        client, clock, ALICE, channel, "update identified Card payments fail | Rolling back"
+    )
+    assert update.json()["text"] == f"status update published on {incident}", update.json()
+    [published] = [
+        e for e in runtime.incidents.timeline(incident) if e.type == "status_update_published"
+    ]
+    assert published.actor == "user:alice"
+
+    # carol's web account is a viewer: she acts with a viewer's permissions.
+    with runtime.db.write() as conn:
+        users.create_user(
+            conn,
+            name="carol",
+            password="password-123",
+            role="viewer",
+            created_by="t",
+            now=clock.now(),
+        )
+    state.users[CAROL] = "carol@example.com"
+    viewer = _command(client, clock, CAROL, channel, "note from a viewer").json()
+    assert (
+        "needs the 'responder' scope" in viewer["text"] and viewer["response_type"] == "ephemeral"
+    )
 
     # mallory's email is nobody's in warroom: she can read but not act.
     refused = _command(client, clock, MALLORY, channel, "severity SEV1").json()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from warroom.chat.matrix import Inbound, MatrixPlatform
+from warroom.chat.matrix import ACK_FIELD, ACK_REACTION, Inbound, MatrixPlatform
 from warroom.chat.model import Message, strip_prefix
 from warroom.chat.platform import ChatError
 from warroom.chat.service import Actor, ChatService, Reply
@@ -66,9 +66,23 @@ class MatrixListener:
             return 1
         if item.kind == "reaction" and item.text.startswith(self.service.config.note_reaction):
             return self._mark(item, actor)
+        if item.kind == "reaction" and item.text.startswith(ACK_REACTION) and item.message_id:
+            return self._acknowledge(item, actor)
         if item.kind == "mark":
             return self._mark(item, actor)
         return 0
+
+    def _acknowledge(self, item: Inbound, actor: Actor) -> int:
+        """✅ on a page message: acknowledge as the person who reacted."""
+        assert item.message_id is not None
+        reacted = self.matrix.event(item.channel, item.message_id)
+        value = (reacted.get("content") or {}).get(ACK_FIELD)
+        if reacted.get("sender") != self.matrix.user_id or not value:
+            return 0
+        reply = self.service.acknowledge_button(actor, str(value))
+        if not reply.ok:  # (success shows on the timeline, mirrored into the room)
+            self.matrix.reply_private(item.channel, item.user, reply.text)
+        return 1
 
     def _mark(self, item: Inbound, actor: Actor) -> int:
         if not item.message_id or self.service.incident_of_channel("matrix", item.channel) is None:

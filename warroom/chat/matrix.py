@@ -27,6 +27,10 @@ from warroom.chat.model import Message
 from warroom.chat.platform import Channel, ChatError
 
 API = "/_matrix/client/v3"
+# Matrix has no buttons: this reaction on a page message acknowledges (as whoever reacts).
+ACK_REACTION = "✅"
+# Where a message carries what its acknowledgement acts on (e.g. "incident:INC-...").
+ACK_FIELD = "org.warroom.ack"
 ROOM_EVENT_LEVELS = {
     "m.room.power_levels": 100,
     "m.room.history_visibility": 100,
@@ -67,14 +71,14 @@ def render_html(message: Message) -> str:
         link = html.escape(message.link, quote=True)
         parts.append(f'<a href="{link}">{link}</a>')
     if message.ack:
-        parts.append("<i>Acknowledge: reply <code>!warroom ack</code></i>")
+        parts.append(f"<i>Acknowledge: react {ACK_REACTION} or reply <code>!warroom ack</code></i>")
     return "<br>".join(parts)
 
 
 def render_plain(message: Message) -> str:
     text = _quiet(message.plain())
     if message.ack:
-        text += "\nAcknowledge: reply !warroom ack"
+        text += f"\nAcknowledge: react {ACK_REACTION} or reply !warroom ack"
     return text
 
 
@@ -183,6 +187,8 @@ class MatrixPlatform:
             "format": "org.matrix.custom.html",
             "formatted_body": render_html(message),
         }
+        if message.ack:
+            content[ACK_FIELD] = message.ack
         return self._send(channel, "m.room.message", content)
 
     def update(self, channel: str, message_id: str, message: Message) -> None:

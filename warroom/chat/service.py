@@ -705,6 +705,7 @@ class ChatService:
                 {"text": f"paged {', '.join(result['people'])}: {command.text}", "source": "chat"},
             )
             incidents.append_events(principal, incident, [note])
+            self._post_page(incident, principal.actor, result, command.text)
             return Reply(True, f"paged {', '.join(result['people'])} (page {result['id']})")
         if verb == "resolve":
             words = command.text.split()
@@ -716,6 +717,24 @@ class ChatService:
             )
             return Reply(True, f"resolved {incident}")
         raise InvalidInput(f"unknown command {verb}")
+
+    def _post_page(self, incident: str, actor: str, page: dict[str, Any], text: str) -> None:
+        """The page in the incident's channels, with its Acknowledge button (via the outbox)."""
+        message = Message(
+            f"{actor} paged {', '.join(page['people'])}", (text,), ack=f"page:{page['id']}"
+        )
+        now = self.runtime.clock.now()
+        effects = [
+            outbox.Effect(
+                model.POST,
+                {"incident": incident, "platform": platform, "message": message.to_dict()},
+                now,
+                dedup_key=f"chat.page:{page['id']}:{platform}",
+            )
+            for platform in self.config.platforms()
+        ]
+        with self.runtime.db.write() as conn:
+            outbox.enqueue(conn, effects, now)
 
     def acknowledge_button(self, actor: Actor, value: str) -> Reply:
         """The Acknowledge button of a page: acknowledges as the person who clicked."""
