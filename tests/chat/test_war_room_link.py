@@ -97,6 +97,18 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
         slack.stop()
 
 
+def problems_of(problems: list[str], kind: str) -> Any:
+    """A page listener collecting script errors and console errors into `problems`."""
+
+    def listen(item: Any) -> None:
+        if kind == "pageerror":
+            problems.append(str(item))
+        elif item.type == "error":
+            problems.append(item.text)
+
+    return listen
+
+
 def test_the_war_room_links_the_incident_channel(served: tuple[str, str, str]) -> None:
     url, incident, channel = served
     with playwright.sync_playwright() as p:
@@ -111,8 +123,8 @@ def test_the_war_room_links_the_incident_channel(served: tuple[str, str, str]) -
                 context = browser.new_context(base_url=url, **options)
                 page = context.new_page()
                 problems: list[str] = []
-                page.on("pageerror", lambda exc: problems.append(str(exc)))
-                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", problems_of(problems, "pageerror"))
+                page.on("console", problems_of(problems, "console"))
                 page.goto("/")
                 page.get_by_label("User name").fill("alice")
                 page.get_by_label("Password").fill(PASSWORD)
