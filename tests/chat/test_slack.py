@@ -152,7 +152,10 @@ def test_slack_channel_commands_buttons_and_marks(
     worker.run_once()
     log = runtime.extras["chat"].deliveries(incident)
     assert any(d["error"] and "ratelimited" in d["error"] for d in log)
-    clock.advance(timedelta(minutes=1))
+    clock.advance(timedelta(seconds=29))  # not before Slack's Retry-After
+    worker.run_once()
+    assert not any(m["text"].startswith("Paged bob") for m in state.messages[channel])
+    clock.advance(timedelta(seconds=2))
     worker.run_once()
     # bob (paged) is invited; the page is posted with an Acknowledge button.
     assert BOB in state.channels[channel]["members"]

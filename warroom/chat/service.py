@@ -188,6 +188,12 @@ class ChatService:
             return Outcome(False, exc.message, retryable=True)
         except ChatError as exc:
             self._log(effect, platform, incident, action, exc.message)
+            waits = int(p.get("rate_limited", 0))
+            if exc.retryable and exc.retry_after and waits < outbox.MAX_ATTEMPTS:
+                # Rate limited: the same work again when the platform said (its Retry-After),
+                # not on the outbox's own backoff.
+                self._again(effect, exc.retry_after, waits + 1)
+                return Outcome(True, f"{exc.message}; again in {exc.retry_after:g}s")
             final = not exc.retryable or effect.attempts >= outbox.MAX_ATTEMPTS
             if final and effect.kind == model.OPEN:
                 self._timeline(
@@ -198,6 +204,18 @@ class ChatService:
             return Outcome(True, "incident gone")
         self._log(effect, platform, incident, action, None)
         return Outcome(True, message)
+
+    def _again(self, effect: outbox.ClaimedEffect, seconds: float, waits: int) -> None:
+        now = self.runtime.clock.now()
+        again = outbox.Effect(
+            effect.kind,
+            {**effect.payload, "rate_limited": waits},
+            now + timedelta(seconds=min(seconds, 3600)),
+            incident_id=effect.incident_id,
+            dedup_key=f"{effect.dedup_key}:wait{waits}" if effect.dedup_key else None,
+        )
+        with self.runtime.db.write() as conn:
+            outbox.enqueue(conn, [again], now)
 
     def _log(
         self,
@@ -730,6 +748,15 @@ class ChatService:
                 {"incident": incident, "platform": platform, "message": message.to_dict()},
                 now,
                 dedup_key=f"chat.page:{page['id']}:{platform}",
+            )
+            for platform in self.config.platforms()
+        ]
+        effects += [
+            outbox.Effect(
+                model.SYNC,
+                {"incident": incident, "platform": platform, "people": page["people"]},
+                now,
+                dedup_key=f"chat.page-invite:{page['id']}:{platform}",
             )
             for platform in self.config.platforms()
         ]
