@@ -5,6 +5,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,9 @@ from typer.testing import CliRunner
 
 from tests.chat.conftest import ADMIN
 from tests.chat.slack_server import BOT_TOKEN, SlackServer
+from tests.chat.synapse import free_port
 from tests.support.cli import use_local_database
+from warroom.chat.listener import MatrixListener
 from warroom.cli.main import app
 from warroom.core import outbox, tables
 from warroom.core.clock import FixedClock
@@ -166,3 +171,33 @@ def test_link_commands(
     assert wr_json("chat", "links") == []
     human = runner.invoke(app, ["chat", "status"])
     assert human.exit_code == 0 and "slack" in human.output
+
+
+def test_a_matrix_listener_outage_shows_in_chat_status(
+    chat_runtime: Callable[[dict[str, Any]], Runtime],
+) -> None:
+    runtime = chat_runtime(
+        {
+            "matrix": {
+                "homeserver": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+                "user_id": "@warroom:example.org",
+                "access_token": "syt_never_logged",
+                "access_token_env": None,
+            }
+        }
+    )
+    chat = runtime.extras["chat"]
+    listener = MatrixListener(chat)
+    thread = threading.Thread(target=listener.run, kwargs={"timeout_ms": 0}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not chat.deliveries() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        listener.stop()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    [platform] = chat.status()["platforms"]
+    assert platform["state"] == "failing"
+    assert platform["last_error"] == "matrix GET /sync: ConnectError"

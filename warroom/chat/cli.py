@@ -151,21 +151,25 @@ def listen() -> None:
     import logging
 
     from warroom.chat.listener import MatrixListener
+    from warroom.chat.platform import ChatError
     from warroom.chat.service import ChatService
     from warroom.core.runtime import Runtime
     from warroom.core.settings import Settings
 
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long poll otherwise
     runtime = Runtime.build(Settings())
     service = runtime.extras.get("chat")
     if not isinstance(service, ChatService) or service.config.matrix is None:
         fail("no chat.matrix section in the config: nothing to listen to")
-    listener = MatrixListener(service)
-    console.print(f"listening to Matrix as {service.config.matrix.user_id}")
     try:
+        listener = MatrixListener(service)
+        console.print(f"listening to Matrix as {service.config.matrix.user_id}")
         listener.run()
+    except ChatError as exc:
+        fail(exc.message)
     except KeyboardInterrupt:
-        listener.stop()
+        pass
     finally:
         runtime.close()
 

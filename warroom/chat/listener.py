@@ -42,12 +42,21 @@ class MatrixListener:
         return acted
 
     def run(self, timeout_ms: int = 30_000) -> None:
+        """Long-poll until stopped; failures and recoveries go to the delivery log (so
+        `warroom chat status` shows them)."""
+        failing = False
         while not self._stop.is_set():
             try:
                 self.poll_once(timeout_ms)
             except ChatError as exc:
                 log.warning("chat: matrix sync failed: %s", exc.message)
+                self.service.record("matrix", "listen", exc.message)
+                failing = True
                 self._stop.wait(5)
+                continue
+            if failing:
+                self.service.record("matrix", "listen", None)
+                failing = False
 
     def stop(self) -> None:
         self._stop.set()

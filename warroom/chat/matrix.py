@@ -96,7 +96,9 @@ class MatrixPlatform:
         token = settings.token()
         if not token:
             raise ChatError(
-                "no Matrix access token (set chat.matrix.access_token_env)", retryable=False
+                "no Matrix access token: set "
+                + (settings.access_token_env or "chat.matrix.access_token"),
+                retryable=False,
             )
         self.settings = settings
         self.user_id = settings.user_id
@@ -114,10 +116,16 @@ class MatrixPlatform:
     # ---- HTTP ----------------------------------------------------------------------------
 
     def _call(
-        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> dict[str, Any]:
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         try:
-            response = self._client.request(method, API + path, json=body, params=params)
+            response = self._client.request(method, API + path, json=body, params=params, **extra)
         except httpx.HTTPError as exc:
             # The message names the endpoint only: never the token.
             raise ChatError(f"matrix {method} {path.split('?')[0]}: {type(exc).__name__}") from None
@@ -278,7 +286,9 @@ class MatrixPlatform:
             params["since"] = since
         else:
             params["timeout"] = 0
-        data = self._call("GET", "/sync", params=params)
+        # The server holds a long poll up to `timeout_ms`: wait a little longer than that.
+        wait = int(params["timeout"]) / 1000 + 10
+        data = self._call("GET", "/sync", params=params, timeout=wait)
         cursor = str(data.get("next_batch", since or ""))
         if not since:
             return cursor, []

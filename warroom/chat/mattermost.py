@@ -72,7 +72,9 @@ class MattermostPlatform:
         token = settings.token()
         if not token:
             raise ChatError(
-                "no Mattermost bot token (set chat.mattermost.bot_token_env)", retryable=False
+                "no Mattermost bot token: set "
+                + (settings.bot_token_env or "chat.mattermost.bot_token"),
+                retryable=False,
             )
         self.settings = settings
         self._action_url = action_url

@@ -239,6 +239,22 @@ class ChatService:
                 )
             )
 
+    def record(self, platform: str, action: str, error: str | None) -> None:
+        """A delivery-log entry not tied to an effect (the Matrix listener's connection)."""
+        with self.runtime.db.write() as conn:
+            conn.execute(
+                insert(tables.deliveries).values(
+                    outbox_id=None,
+                    incident=None,
+                    platform=platform,
+                    action=action,
+                    ok=error is None,
+                    error=error[:2000] if error else None,
+                    attempt=1,
+                    attempted_at=self.runtime.clock.now(),
+                )
+            )
+
     def _timeline(self, incident: str, kind: str, data: dict[str, Any]) -> None:
         event = Event(kind, SYSTEM.actor, self.runtime.clock.now(), data)
         with contextlib.suppress(NotFound):

@@ -95,7 +95,8 @@ class SlackPlatform:
     def __init__(self, settings: SlackSettings, timeout: int = 10) -> None:
         token = settings.token()
         if not token:
-            raise ChatError("no Slack bot token (set chat.slack.bot_token_env)", retryable=False)
+            where = settings.bot_token_env or "chat.slack.bot_token"
+            raise ChatError(f"no Slack bot token: set {where}", retryable=False)
         self.settings = settings
         self._client = WebClient(token=token, base_url=settings.api_url, timeout=timeout)
         self._team_url: str | None = None
