@@ -260,6 +260,33 @@ def test_slack_channel_commands_buttons_and_marks(
         notes
     )
 
+    # Pinning a message (pin_added, https://api.slack.com/events/pin_added) notes it too.
+    pinned = state.add_message(channel, ALICE, "Customer comms sent")
+    pin = {
+        "type": "pin_added",
+        "user": BOB,
+        "channel_id": channel,
+        "item": {
+            "type": "message",
+            "channel": channel,
+            "message": {
+                "type": "message",
+                "user": ALICE,
+                "text": "Customer comms sent",
+                "ts": pinned,
+            },
+            "created_by": BOB,
+        },
+        "event_ts": pinned,
+    }
+    assert _event(client, clock, "Ev0002", pin).status_code == 200
+    last = [e for e in runtime.incidents.timeline(incident) if e.type == "note_added"][-1]
+    assert (last.actor, last.data["text"], last.data["marked_by"]) == (
+        "user:alice",
+        "Customer comms sent",
+        "bob",
+    )
+
     # Timeline posts escape Slack's markup (a title with < > &).
     worker.run_once()
     texts = [

@@ -31,6 +31,8 @@ class MatrixListener:
         cursor, found = self.matrix.sync(since, timeout_ms)
         acted = 0
         for item in found:
+            if item.kind == "command" and strip_prefix(item.text, self.prefix) is None:
+                continue  # conversation, not a command: nothing to remember
             if not self.service.first_time(f"matrix:{item.event_id}"):
                 continue  # seen before: a replay or a re-delivered sync
             try:
