@@ -18,6 +18,7 @@
 - https://api.slack.com/methods/pins.add (channel + timestamp; errors already_pinned)
 - https://api.slack.com/methods/users.lookupByEmail (errors users_not_found)
 - https://api.slack.com/methods/users.info (errors user_not_found)
+- https://api.slack.com/methods/apps.connections.open (app-level token; the Socket Mode URL)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 BOT_TOKEN = "xoxb-test-bot-token"
+APP_TOKEN = "xapp-1-test-app-token"
 BOT_USER = "UBOT0WARROOM"
 _NAME = re.compile(r"^[a-z0-9_-]+$")
 
@@ -43,6 +45,8 @@ class SlackState:
         self.ephemeral: list[dict[str, Any]] = []
         self.users: dict[str, str] = {}  # id -> email
         self.fail_next: dict[str, tuple[str, int, int | None]] = {}
+        # apps.connections.open answers with this WebSocket URL (Socket Mode).
+        self.socket_url = ""
         self._ts = 1_700_000_000
 
     def next_ts(self) -> str:
@@ -278,6 +282,13 @@ class SlackServer:
                 auth = self.headers.get("Authorization", "")
                 with state.lock:
                     state.calls.append((method, args, kind))
+                    if method == "apps.connections.open":
+                        # https://api.slack.com/methods/apps.connections.open: app-level token.
+                        if auth != f"Bearer {APP_TOKEN}":
+                            self._send(200, {"ok": False, "error": "invalid_auth"})
+                        else:
+                            self._send(200, {"ok": True, "url": state.socket_url})
+                        return
                     if auth != f"Bearer {BOT_TOKEN}":
                         self._send(
                             200,

@@ -114,7 +114,7 @@ async def _slack_request(
     return service, body
 
 
-def _slack_actor(service: ChatService, user: str) -> Actor:
+def slack_actor(service: ChatService, user: str) -> Actor:
     return Actor("slack", user, service.person_of("slack", user))
 
 
@@ -136,11 +136,11 @@ async def slack_events(request: Request, runtime: RuntimeDep) -> Response:
     event_id = str(data.get("event_id", ""))
     if not event_id or not await run_in_threadpool(service.first_time, f"slack:event:{event_id}"):
         return JSONResponse({})  # a retry of an event already handled
-    await run_in_threadpool(_slack_event, service, data.get("event") or {})
+    await run_in_threadpool(handle_slack_event, service, data.get("event") or {})
     return JSONResponse({})
 
 
-def _slack_event(service: ChatService, event: dict[str, Any]) -> None:
+def handle_slack_event(service: ChatService, event: dict[str, Any]) -> None:
     from warroom.chat.slack import SlackPlatform
 
     platform = service.platform("slack")
@@ -172,7 +172,7 @@ def _slack_event(service: ChatService, event: dict[str, Any]) -> None:
         return
     if not text.strip():
         return
-    actor = _slack_actor(service, user)
+    actor = slack_actor(service, user)
     reply = service.mark(
         actor, channel, str(author) if author else None, text, f"slack:{channel}/{ts}"
     )
@@ -190,7 +190,7 @@ async def slack_command(request: Request, runtime: RuntimeDep) -> Response:
         return checked
     service, body = checked
     form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-    actor = await run_in_threadpool(_slack_actor, service, form.get("user_id", ""))
+    actor = await run_in_threadpool(slack_actor, service, form.get("user_id", ""))
     reply = await run_in_threadpool(
         service.run_command, actor, form.get("channel_id"), form.get("text", "")
     )
@@ -219,12 +219,14 @@ async def slack_interactivity(request: Request, runtime: RuntimeDep) -> Response
     for action in payload.get("actions") or []:
         if action.get("action_id") != ACK_ACTION:
             continue
-        await run_in_threadpool(_slack_ack, service, user, channel, str(action.get("value", "")))
+        await run_in_threadpool(
+            slack_acknowledge, service, user, channel, str(action.get("value", ""))
+        )
     return JSONResponse({})
 
 
-def _slack_ack(service: ChatService, user: str, channel: str | None, value: str) -> None:
-    reply = service.acknowledge_button(_slack_actor(service, user), value)
+def slack_acknowledge(service: ChatService, user: str, channel: str | None, value: str) -> None:
+    reply = service.acknowledge_button(slack_actor(service, user), value)
     if not reply.ok:
         service.platform("slack").reply_private(channel, user, reply.text)
 

@@ -147,8 +147,9 @@ def deliveries(
 
 @chat_app.command("listen")
 def listen() -> None:
-    """Receive chat without a public URL: Matrix /sync (runs until stopped)."""
+    """Receive chat without a public URL: Matrix /sync and Slack Socket Mode (until stopped)."""
     import logging
+    import threading
 
     from warroom.chat.listener import MatrixListener
     from warroom.chat.platform import ChatError
@@ -160,17 +161,33 @@ def listen() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long poll otherwise
     runtime = Runtime.build(Settings())
     service = runtime.extras.get("chat")
-    if not isinstance(service, ChatService) or service.config.matrix is None:
-        fail("no chat.matrix section in the config: nothing to listen to")
+    config = service.config if isinstance(service, ChatService) else None
+    socket = config is not None and config.slack is not None and config.slack.socket_mode
+    if config is None or (config.matrix is None and not socket):
+        fail("nothing to listen to: configure chat.matrix or chat.slack.socket_mode")
+    assert isinstance(service, ChatService)
+    stop = threading.Event()
+    slack: Any = None
     try:
-        listener = MatrixListener(service)
-        console.print(f"listening to Matrix as {service.config.matrix.user_id}")
-        listener.run()
+        if socket:
+            from warroom.chat.slack_socket import SlackSocketListener
+
+            slack = SlackSocketListener(service)
+            slack.connect()
+            console.print("connected to Slack (Socket Mode)")
+        if config.matrix is not None:
+            matrix = MatrixListener(service)
+            console.print(f"listening to Matrix as {config.matrix.user_id}")
+            matrix.run()
+        else:
+            stop.wait()
     except ChatError as exc:
         fail(exc.message)
     except KeyboardInterrupt:
         pass
     finally:
+        if slack is not None:
+            slack.close()
         runtime.close()
 
 

@@ -62,6 +62,11 @@ class SlackSettings(_Strict):
     bot_token_env: str | None = "WARROOM_SLACK_BOT_TOKEN"
     signing_secret: str | None = None
     signing_secret_env: str | None = "WARROOM_SLACK_SIGNING_SECRET"
+    # Socket Mode: receive events, commands and clicks over a WebSocket warroom opens
+    # (`warroom chat listen`), for installs Slack cannot reach; needs an app-level token.
+    socket_mode: bool = False
+    app_token: str | None = None
+    app_token_env: str | None = "WARROOM_SLACK_APP_TOKEN"
     # The Web API base (a test server, or Slack's own).
     api_url: str = "https://slack.com/api/"
     # Requests older than this are refused (Slack's guidance: five minutes).
@@ -72,6 +77,9 @@ class SlackSettings(_Strict):
 
     def secret(self) -> str | None:
         return _secret(self.signing_secret, self.signing_secret_env)
+
+    def app_token_value(self) -> str | None:
+        return _secret(self.app_token, self.app_token_env)
 
 
 class MattermostSettings(_Strict):
