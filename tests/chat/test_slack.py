@@ -317,3 +317,25 @@ def test_slack_channel_commands_buttons_and_marks(
     worker.run_once()
     assert state.channels[channel]["is_archived"]
     assert state.called("conversations.archive") == [{"channel": channel}]
+
+
+def test_a_channel_made_before_a_failure_is_finished_not_made_twice(
+    slack: SlackServer, chat_runtime: Callable[[dict[str, Any]], Runtime], clock: FixedClock
+) -> None:
+    runtime = chat_runtime(_config(slack.url))
+    worker = Worker(runtime)
+    # The channel is created, then posting the summary card fails (a transient Slack error).
+    slack.state.fail_next["chat.postMessage"] = ("internal_error", 200, None)
+    incident = runtime.incidents.declare(
+        ADMIN, schemas.DeclareIn(title="Cache stampede", severity="SEV3")
+    ).public_id
+    worker.run_once()
+    [channel] = slack.state.channels
+    assert slack.state.messages[channel] == []
+    clock.advance(timedelta(minutes=1))
+    worker.run_once()
+    assert list(slack.state.channels) == [channel]  # no second channel
+    [card] = slack.state.messages[channel]
+    assert slack.state.channels[channel]["pins"] == [card["ts"]]
+    opened = [e for e in runtime.incidents.timeline(incident) if e.type == "chat_channel_opened"]
+    assert len(opened) == 1

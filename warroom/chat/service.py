@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from warroom.chat import model, tables
 from warroom.chat.config import ChatConfig
@@ -267,7 +268,8 @@ class ChatService:
         with self.runtime.db.read() as conn:
             existing = self.channel(conn, state.public_id, platform_name)
         if existing is not None:
-            return self._sync_channel(state, existing, model.responders(state, self._paged(state)))
+            # A retry after the channel was made: finish what is missing (the card), then sync.
+            return self._finish(state, existing)
         if not state.is_open:
             return "skipped: the incident closed before its channel opened"
         platform = self.platform(platform_name)
@@ -286,8 +288,6 @@ class ChatService:
                     raise
                 name = f"{base[:76]}-{attempt + 2}"
         assert created is not None
-        card = model.summary_card(state, self.runtime.policy, url)
-        now = self.runtime.clock.now()
         with self.runtime.db.write() as conn:
             conn.execute(
                 insert(tables.channels).values(
@@ -297,23 +297,9 @@ class ChatService:
                     name=created.name,
                     url=created.url,
                     members=[],
-                    created_at=now,
+                    created_at=self.runtime.clock.now(),
                 )
             )
-        card_id = platform.post(created.id, card)
-        with self.runtime.db.write() as conn:
-            conn.execute(
-                update(tables.channels)
-                .where(
-                    tables.channels.c.incident == state.public_id,
-                    tables.channels.c.platform == platform_name,
-                )
-                .values(summary_message_id=card_id)
-            )
-        try:
-            platform.pin(created.id, card_id)
-        except ChatError as exc:
-            log.warning("chat: could not pin the summary card: %s", exc.message)
         self._timeline(
             state.public_id,
             "chat_channel_opened",
@@ -321,8 +307,30 @@ class ChatService:
         )
         with self.runtime.db.read() as conn:
             row = self.channel(conn, state.public_id, platform_name)
-        self._sync_channel(state, row, model.responders(state, self._paged(state)))
+        self._finish(state, row)
         return f"opened {created.name}"
+
+    def _finish(self, state: IncidentState, row: Any) -> str:
+        """The pinned summary card (once), then invitations, card and topic up to date."""
+        if row.summary_message_id is None:
+            platform = self.platform(row.platform)
+            card = model.summary_card(
+                state, self.runtime.policy, self.war_room_url(state.public_id)
+            )
+            card_id = platform.post(row.channel_id, card)
+            with self.runtime.db.write() as conn:
+                conn.execute(
+                    update(tables.channels)
+                    .where(tables.channels.c.id == row.id)
+                    .values(summary_message_id=card_id)
+                )
+            try:
+                platform.pin(row.channel_id, card_id)
+            except ChatError as exc:
+                log.warning("chat: could not pin the summary card: %s", exc.message)
+            with self.runtime.db.read() as conn:
+                row = self.channel(conn, state.public_id, row.platform)
+        return self._sync_channel(state, row, model.responders(state, self._paged(state)))
 
     def _paged(self, state: IncidentState) -> list[Event]:
         return self.runtime.incidents.timeline(state.public_id, types=("paged", "escalated"))
@@ -485,16 +493,19 @@ class ChatService:
             ).first()
         if found is None:
             return None
-        with self.runtime.db.write() as conn:
-            conn.execute(
-                insert(lk).values(
-                    platform=platform,
-                    chat_user=chat_user,
-                    person=str(found.name),
-                    linked_by="email",
-                    linked_at=self.runtime.clock.now(),
+        try:
+            with self.runtime.db.write() as conn:
+                conn.execute(
+                    insert(lk).values(
+                        platform=platform,
+                        chat_user=chat_user,
+                        person=str(found.name),
+                        linked_by="email",
+                        linked_at=self.runtime.clock.now(),
+                    )
                 )
-            )
+        except IntegrityError:
+            pass  # found by a concurrent request just now
         return str(found.name)
 
     def chat_user_of(self, platform: str, person: str) -> str | None:
