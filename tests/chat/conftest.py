@@ -38,7 +38,7 @@ def chat_runtime(
         config = parse_config({"chat": chat})
         runtime = Runtime.build(settings, clock=clock, config=config, run_migrations=False)
         built.append(runtime)
-        oncall = runtime.extras["oncall"]
+        oncall = runtime.oncall
         for name in ("alice", "bob", "carol"):
             oncall.create_person(ADMIN, PersonIn(name=name, email=f"{name}@example.com"))
         return runtime

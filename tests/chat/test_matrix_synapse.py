@@ -90,7 +90,7 @@ def test_incident_room_end_to_end(
             },
         }
     )
-    chat = runtime.extras["chat"]
+    chat = runtime.chat
     chat.link(ADMIN, "matrix", users["alice"].user_id, "alice")
     chat.link(ADMIN, "matrix", users["bob"].user_id, "bob")
     worker = Worker(runtime)
@@ -205,7 +205,7 @@ def test_incident_room_end_to_end(
         "m.reaction",
     )
     assert listener.poll_once() == 1
-    [paged] = runtime.extras["oncall"].list_pages()
+    [paged] = runtime.oncall.list_pages()
     assert paged["acknowledged_by"] == "user:bob"
 
     # Resolve and close through the API; the room is archived after the policy delay.

@@ -102,7 +102,7 @@ def test_mattermost_channel_command_and_button(
     # Rate limited on the first try: retried later.
     state.fail_next["POST /api/v4/channels"] = 429
     worker.run_once()
-    assert "429" in runtime.extras["chat"].deliveries(incident)[0]["error"]
+    assert "429" in runtime.chat.deliveries(incident)[0]["error"]
     clock.advance(timedelta(minutes=1))
     worker.run_once()
     [channel] = [c for c in state.channels.values() if c["id"] != "taken"]
@@ -162,7 +162,7 @@ def test_mattermost_channel_command_and_button(
     runtime.incidents.move(ADMIN, incident, schemas.StatusIn(status="investigating"))
     worker.run_once()
     assert any(
-        d["error"] and "403" in d["error"] for d in runtime.extras["chat"].deliveries(incident)
+        d["error"] and "403" in d["error"] for d in runtime.chat.deliveries(incident)
     )
     channel["members"].add(BOT_ID)
 

@@ -158,7 +158,7 @@ def test_link_commands(
     runtime = Runtime.build(
         settings, clock=clock, config=load_config(config_file), run_migrations=False
     )
-    runtime.extras["oncall"].create_person(ADMIN, PersonIn(name="alice", email="a@example.com"))
+    runtime.oncall.create_person(ADMIN, PersonIn(name="alice", email="a@example.com"))
     runtime.close()
     linked = wr_json("chat", "link", "slack", "U0ALICE", "alice")
     assert linked == {"platform": "slack", "chat_user": "U0ALICE", "person": "alice"}
@@ -186,7 +186,7 @@ def test_a_matrix_listener_outage_shows_in_chat_status(
             }
         }
     )
-    chat = runtime.extras["chat"]
+    chat = runtime.chat
     listener = MatrixListener(chat)
     thread = threading.Thread(target=listener.run, kwargs={"timeout_ms": 0}, daemon=True)
     thread.start()

@@ -139,7 +139,7 @@ def test_slack_channel_commands_buttons_and_marks(
     assert state.channels[channel]["pins"] == [card["ts"]]
     assert "Commander: alice" in card["text"]
     assert state.channels[channel]["topic"].startswith("[SEV3] triggered · IC alice")
-    [view] = runtime.extras["chat"].channels_of(incident)
+    [view] = runtime.chat.channels_of(incident)
     assert view["url"] == f"https://warroom-test.slack.com/archives/{channel}"
 
     # Rate limited: HTTP 429 with Retry-After; the effect is retried, the log shows it.
@@ -150,7 +150,7 @@ def test_slack_channel_commands_buttons_and_marks(
         [Event("paged", SYSTEM.actor, clock.now(), {"notified": ["bob"], "level": 1})],
     )
     worker.run_once()
-    log = runtime.extras["chat"].deliveries(incident)
+    log = runtime.chat.deliveries(incident)
     assert any(d["error"] and "ratelimited" in d["error"] for d in log)
     clock.advance(timedelta(seconds=29))  # not before Slack's Retry-After
     worker.run_once()
@@ -302,7 +302,7 @@ def test_slack_channel_commands_buttons_and_marks(
     runtime.incidents.add_note(ADMIN, incident, schemas.NoteIn(text="x"))  # not a key event
     runtime.incidents.change_severity(ADMIN, incident, schemas.SeverityIn(severity="SEV4"))
     worker.run_once()
-    log = runtime.extras["chat"].deliveries(incident)
+    log = runtime.chat.deliveries(incident)
     assert any(d["error"] and "not_in_channel" in d["error"] for d in log)
     state.channels[channel]["members"].add(BOT_USER)
 

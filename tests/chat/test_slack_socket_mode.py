@@ -93,7 +93,7 @@ def test_commands_and_events_over_socket_mode(
         incident = runtime.incidents.declare(
             ADMIN, schemas.DeclareIn(title="Disk full", severity="SEV3")
         ).public_id
-        listener = SlackSocketListener(runtime.extras["chat"])
+        listener = SlackSocketListener(runtime.chat)
         listener.connect()
         try:
             command = {

@@ -53,7 +53,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
             conn, name="alice", password=PASSWORD, role="responder", created_by="tests",
             now=runtime.clock.now(),
         )  # fmt: skip
-    runtime.extras["oncall"].create_person(ADMIN, PersonIn(name="alice", email="a@example.com"))
+    runtime.oncall.create_person(ADMIN, PersonIn(name="alice", email="a@example.com"))
     incident = runtime.incidents.declare(
         ADMIN,
         schemas.DeclareIn(

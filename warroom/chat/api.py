@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["chat"])
 
 
 def chat_service(runtime: Runtime) -> ChatService:
-    service = runtime.extras.get("chat")
+    service = runtime.chat
     if not isinstance(service, ChatService):
         raise InvalidInput("chat is not configured (add a chat section to the config file)")
     return service
@@ -95,7 +95,7 @@ async def _slack_request(
 ) -> tuple[ChatService, bytes] | JSONResponse:
     from warroom.chat.slack import verify
 
-    service = runtime.extras.get("chat")
+    service = runtime.chat
     if not isinstance(service, ChatService) or service.config.slack is None:
         return _refuse(404, "Slack is not configured")
     body = await request.body()
@@ -235,7 +235,7 @@ def slack_acknowledge(service: ChatService, user: str, channel: str | None, valu
 
 
 def _mattermost(runtime: Runtime) -> ChatService | JSONResponse:
-    service = runtime.extras.get("chat")
+    service = runtime.chat
     if not isinstance(service, ChatService) or service.config.mattermost is None:
         return _refuse(404, "Mattermost is not configured")
     return service

@@ -160,7 +160,7 @@ def listen() -> None:
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long poll otherwise
     runtime = Runtime.build(Settings())
-    service = runtime.extras.get("chat")
+    service = runtime.chat
     config = service.config if isinstance(service, ChatService) else None
     socket = config is not None and config.slack is not None and config.slack.socket_mode
     if config is None or (config.matrix is None and not socket):

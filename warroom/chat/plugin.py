@@ -3,25 +3,28 @@ handlers, API routes and the `warroom chat` commands. All of chat's registration
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from warroom.core.plugins import Plugin, Problem
 
-from warroom.chat import api, model
-from warroom.chat.config import ChatConfig
-from warroom.chat.platform import ChatPlatform
-from warroom.chat.service import ChatService
-from warroom.core.config import AppConfig
-from warroom.core.errors import InvalidInput
-from warroom.core.runtime import Runtime
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+    from pydantic import BaseModel
 
-config_sections: dict[str, type[BaseModel]] = {"chat": ChatConfig}
-routers: list[APIRouter] = [api.router]
+    from warroom.chat.config import ChatConfig
+    from warroom.chat.platform import ChatPlatform
+    from warroom.chat.service import ChatService
+    from warroom.core.config import AppConfig
+    from warroom.core.outbox import EffectHandler
+    from warroom.core.runtime import Runtime
+    from warroom.incidents.service import Reactor
 
 
 def chat_config(config: AppConfig) -> ChatConfig:
+    from warroom.chat.config import ChatConfig
+
     section = config.section("chat")
     return section if isinstance(section, ChatConfig) else ChatConfig()
 
@@ -72,22 +75,58 @@ def platform_factories(
     return factories
 
 
-def install(runtime: Runtime) -> None:
-    config = chat_config(runtime.config)
-    holder: list[ChatService] = []
-    service = ChatService(runtime, config, platform_factories(config, lambda: holder[0]))
-    holder.append(service)
-    runtime.extras["chat"] = service
-    if config.platforms():
-        runtime.incidents.reactors.append(model.Planner(config, runtime.policy, config.platforms()))
-    for kind in model.KINDS:
-        runtime.effect_handlers[kind] = service.handle
+class ChatPlugin(Plugin):
+    name = "chat"
+    tables = "warroom.chat.tables"
+    cli_commands = {"chat": "Incident channels in Matrix, Slack and Mattermost."}
+
+    def config_sections(self) -> Mapping[str, type[BaseModel]]:
+        from warroom.chat.config import ChatConfig
+
+        return {"chat": ChatConfig}
+
+    def check_config(self, config: AppConfig) -> list[Problem]:
+        return check_config(config)
+
+    def install(self, runtime: Runtime) -> None:
+        from warroom.chat.service import ChatService
+
+        config = chat_config(runtime.config)
+        holder: list[ChatService] = []
+        service = ChatService(runtime, config, platform_factories(config, lambda: holder[0]))
+        holder.append(service)
+        runtime.chat = service
+
+    def reactors(self, runtime: Runtime) -> Sequence[Reactor]:
+        from warroom.chat.model import Planner
+
+        config = runtime.chat.config
+        if not config.platforms():
+            return ()
+        return [Planner(config, runtime.policy, config.platforms())]
+
+    def effect_handlers(self) -> Sequence[EffectHandler]:
+        from warroom.chat.effects import HANDLERS
+
+        return HANDLERS
+
+    def routers(self) -> Sequence[APIRouter]:
+        from warroom.chat import api
+
+        return [api.router]
+
+    def register_cli(self, app: typer.Typer) -> None:
+        from warroom.chat.cli import register
+
+        register(app)
 
 
-def check_config(config: AppConfig) -> list[dict[str, str]]:
+def check_config(config: AppConfig) -> list[Problem]:
     """Severities are the policy's; platform URLs are http(s)."""
+    from warroom.core.errors import InvalidInput
+
     chat = chat_config(config)
-    problems: list[dict[str, str]] = []
+    problems: list[Problem] = []
     for severity in chat.severities:
         try:
             config.policy.severity(severity)
@@ -106,7 +145,4 @@ def check_config(config: AppConfig) -> list[dict[str, str]]:
     return problems
 
 
-def register_cli(app: Any) -> None:
-    from warroom.chat.cli import register
-
-    register(app)
+plugin = ChatPlugin()

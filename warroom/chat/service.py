@@ -27,16 +27,18 @@ from warroom.chat.platform import Channel, ChatError, ChatPlatform
 from warroom.core import outbox
 from warroom.core.auth import SYSTEM, Principal
 from warroom.core.errors import InvalidInput, NotFound, WarroomError
+from warroom.core.outbox import Outcome
 from warroom.core.runtime import Runtime
 from warroom.core.vocab import Role, Status
 from warroom.incidents import schemas
 from warroom.incidents.model import Event, IncidentState
-from warroom.worker import Outcome
 
 log = logging.getLogger("warroom.chat")
 
 # How many times a channel name is tried with a suffix when the platform says it is taken.
 NAME_ATTEMPTS = 5
+# The keyring entry that signs chat buttons' contexts.
+BUTTON_KEY = "chat_buttons"
 # Inbound keys (replay protection) are kept this long.
 INBOUND_TTL = timedelta(days=2)
 
@@ -581,10 +583,10 @@ class ChatService:
 
     def action_key(self) -> bytes:
         """The key signing chat button contexts (Mattermost does not sign its requests)."""
-        from warroom.oncall import links as signing
+        from warroom.core import keyring
 
         with self.runtime.db.write() as conn:
-            return signing.secret(conn, "chat-actions")
+            return keyring.key(conn, BUTTON_KEY)
 
     def direct_room(self, platform: str, user: str) -> str | None:
         d = tables.direct_rooms
@@ -721,7 +723,7 @@ class ChatService:
             from warroom.comms.updates import UpdateIn
 
             impact, _, action = command.text.partition("|")
-            comms = self.runtime.extras["comms"].service
+            comms = self.runtime.comms.service
             comms.publish(
                 principal,
                 incident,
@@ -734,7 +736,7 @@ class ChatService:
             from warroom.oncall.models import PageIn
 
             state = incidents.get(incident)
-            oncall = self.runtime.extras["oncall"]
+            oncall = self.runtime.oncall
             result = oncall.page(
                 principal,
                 PageIn(
@@ -801,7 +803,7 @@ class ChatService:
                 self.runtime.incidents.acknowledge(principal, target)
                 return Reply(True, f"{actor.person} acknowledged {target}", private=False)
             if kind == "page":
-                self.runtime.extras["oncall"].ack_page(principal, int(target))
+                self.runtime.oncall.ack_page(principal, int(target))
                 return Reply(True, f"{actor.person} acknowledged page {target}", private=False)
         except WarroomError as exc:
             return Reply(False, exc.message)
