@@ -161,9 +161,7 @@ def test_mattermost_channel_command_and_button(
     channel["members"].discard(BOT_ID)
     runtime.incidents.move(ADMIN, incident, schemas.StatusIn(status="investigating"))
     worker.run_once()
-    assert any(
-        d["error"] and "403" in d["error"] for d in runtime.chat.deliveries(incident)
-    )
+    assert any(d["error"] and "403" in d["error"] for d in runtime.chat.deliveries(incident))
     channel["members"].add(BOT_ID)
 
     # Close: archived (soft-deleted) after the delay.

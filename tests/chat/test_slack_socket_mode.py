@@ -20,6 +20,7 @@ from tests.chat.slack_server import APP_TOKEN, BOT_TOKEN, SlackServer
 from warroom.chat.slack_socket import SlackSocketListener
 from warroom.core.runtime import Runtime
 from warroom.incidents import schemas
+from warroom.worker import Worker
 
 ALICE = "U0ALICE"
 
@@ -123,6 +124,43 @@ def test_commands_and_events_over_socket_mode(
             )
             assert again == {"envelope_id": "env-1"}
             assert not [e for e in runtime.incidents.timeline(incident) if e.type == "note_added"]
+
+            # A page's Acknowledge click (interactive) on a second incident: acknowledged as
+            # alice; a 📌 reaction (events_api) in its channel: a note by the author.
+            worker = Worker(runtime)
+            second = runtime.incidents.declare(
+                ADMIN, schemas.DeclareIn(title="Queue stuck", severity="SEV3")
+            ).public_id
+            worker.run_once()
+            [view] = runtime.chat.channels_of(second)
+            channel = view["channel_id"]
+            click = {
+                "type": "block_actions",
+                "user": {"id": ALICE},
+                "channel": {"id": channel},
+                "actions": [
+                    {"action_id": "warroom_ack", "type": "button", "value": f"incident:{second}"}
+                ],
+            }
+            ack = socket_server.exchange(
+                {"envelope_id": "env-2", "type": "interactive", "payload": click}
+            )
+            assert ack == {"envelope_id": "env-2"}
+            assert runtime.incidents.get(second).status.value == "acknowledged"
+            said = slack.state.add_message(channel, ALICE, "Restarted the consumers")
+            event = {
+                "type": "event_callback",
+                "event_id": "Ev0SOCKET",
+                "event": {
+                    "type": "reaction_added",
+                    "user": ALICE,
+                    "reaction": "pushpin",
+                    "item": {"type": "message", "channel": channel, "ts": said},
+                },
+            }
+            socket_server.exchange({"envelope_id": "env-3", "type": "events_api", "payload": event})
+            [note] = [e for e in runtime.incidents.timeline(second) if e.type == "note_added"]
+            assert (note.actor, note.data["text"]) == ("user:alice", "Restarted the consumers")
         finally:
             listener.close()
         assert slack.state.called("apps.connections.open")
