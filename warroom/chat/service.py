@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -829,7 +829,3 @@ def _channel_view(row: Any) -> dict[str, Any]:
         "created_at": row.created_at.isoformat(),
         "archived_at": row.archived_at.isoformat() if row.archived_at else None,
     }
-
-
-def now_iso(value: datetime) -> str:
-    return value.isoformat()
