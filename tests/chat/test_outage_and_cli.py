@@ -92,6 +92,18 @@ def test_a_chat_outage_loses_nothing(
             ).all()
         assert rows and all(r.status == outbox.FAILED for r in rows)
 
+        # A long outage (two hours) outlasts the outbox's attempts: the work is kept, tried
+        # every 15 minutes, never given up on.
+        for _ in range(12):
+            clock.advance(timedelta(minutes=10))
+            worker.run_once()
+        with runtime.db.read() as conn:
+            rows = conn.execute(
+                tables.outbox.select().where(tables.outbox.c.kind.like("chat.%"))
+            ).all()
+        assert not [r for r in rows if r.status == outbox.DEAD]
+        assert len(wr_json("chat", "deliveries", "--incident", incident, "--limit", "100")) > 8
+
         # Chat is back: the retries open the channel and post what happened meanwhile.
         up = SlackServer(port=port)
         try:

@@ -39,6 +39,9 @@ log = logging.getLogger("warroom.chat")
 NAME_ATTEMPTS = 5
 # The keyring entry that signs chat buttons' contexts.
 BUTTON_KEY = "chat_buttons"
+# After the outbox's own attempts, a chat outage is retried this often, this many times (a day).
+OUTAGE_RETRY = timedelta(minutes=15)
+OUTAGE_RETRIES = 96
 # Inbound keys (replay protection) are kept this long.
 INBOUND_TTL = timedelta(days=2)
 
@@ -188,15 +191,23 @@ class ChatService:
                 model.ARCHIVE: self._archive,
             }[effect.kind](effect)
         except ChannelNotOpen as exc:
+            if effect.attempts >= outbox.MAX_ATTEMPTS and int(p.get("outage", 0)) < OUTAGE_RETRIES:
+                self._again(effect, OUTAGE_RETRY.total_seconds(), "outage")
+                return Outcome(True, f"{exc.message}; again in {OUTAGE_RETRY}")
             return Outcome(False, exc.message, retryable=True)
         except ChatError as exc:
             self._log(effect, platform, incident, action, exc.message)
-            waits = int(p.get("rate_limited", 0))
-            if exc.retryable and exc.retry_after and waits < outbox.MAX_ATTEMPTS:
+            if exc.retryable and exc.retry_after and int(p.get("rate_limited", 0)) < 8:
                 # Rate limited: the same work again when the platform said (its Retry-After),
                 # not on the outbox's own backoff.
-                self._again(effect, exc.retry_after, waits + 1)
+                self._again(effect, exc.retry_after, "rate_limited")
                 return Outcome(True, f"{exc.message}; again in {exc.retry_after:g}s")
+            outage = exc.retryable and effect.attempts >= outbox.MAX_ATTEMPTS
+            if outage and int(p.get("outage", 0)) < OUTAGE_RETRIES:
+                # A long outage outlasts the outbox's attempts: keep trying, less often, for
+                # a day before giving up.
+                self._again(effect, OUTAGE_RETRY.total_seconds(), "outage")
+                return Outcome(True, f"{exc.message}; again in {OUTAGE_RETRY}")
             final = not exc.retryable or effect.attempts >= outbox.MAX_ATTEMPTS
             if final and effect.kind == model.OPEN:
                 self._timeline(
@@ -208,14 +219,18 @@ class ChatService:
         self._log(effect, platform, incident, action, None)
         return Outcome(True, message)
 
-    def _again(self, effect: outbox.ClaimedEffect, seconds: float, waits: int) -> None:
+    def _again(self, effect: outbox.ClaimedEffect, seconds: float, counter: str) -> None:
+        """The same effect again in `seconds` (a new row, counting how often in `counter`)."""
         now = self.runtime.clock.now()
+        payload = dict(effect.payload)
+        payload[counter] = int(payload.get(counter, 0)) + 1
+        base = payload.setdefault("dedup_base", effect.dedup_key)
         again = outbox.Effect(
             effect.kind,
-            {**effect.payload, "rate_limited": waits},
+            payload,
             now + timedelta(seconds=min(seconds, 3600)),
             incident_id=effect.incident_id,
-            dedup_key=f"{effect.dedup_key}:wait{waits}" if effect.dedup_key else None,
+            dedup_key=f"{base}:{counter}{payload[counter]}" if base else None,
         )
         with self.runtime.db.write() as conn:
             outbox.enqueue(conn, [again], now)
