@@ -123,6 +123,8 @@ PLUGINS: tuple[str, ...] = (
     "warroom.web.plugin",
     "warroom.alerts.plugin",
     "warroom.chat.plugin",
+    "warroom.importers.plugin",
+    "warroom.identity.plugin",
 )
 
 
