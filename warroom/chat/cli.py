@@ -58,7 +58,7 @@ def link(
     ctx: typer.Context,
     platform: Annotated[str, typer.Argument(help="matrix, slack or mattermost")],
     chat_user: Annotated[str, typer.Argument(help="@alice:example.org, U012AB3CD, or a user id")],
-    person: Annotated[str, typer.Argument(help="The warroom person (oncall people)")],
+    person: Annotated[str, typer.Argument(help="The warroom person (warroom oncall person list)")],
     as_json: JsonOpt = False,
 ) -> None:
     """Link a chat user to a warroom person once (admin): they then act as that person."""

@@ -440,7 +440,7 @@ class ChatService:
         if not chat_user:
             raise InvalidInput("give the chat user id")
         if not self._person_exists(person):
-            raise InvalidInput(f"no person {person!r} (see `warroom oncall people`)")
+            raise InvalidInput(f"no person {person!r} (see `warroom oncall person list`)")
         now = self.runtime.clock.now()
         lk = tables.links
         with self.runtime.db.write() as conn:
