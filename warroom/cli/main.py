@@ -108,6 +108,12 @@ def _show_incident(data: dict[str, Any]) -> None:
             "[bold white on red] RECURRED [/] [bold red]this incident came back after being "
             "resolved (see recurrence_detected on the timeline)[/]"
         )
+    for rule, stop in (data.get("stops") or {}).items():
+        console.print(
+            f"[bold white on red] MUST STOP [/] [bold red]{escape(rule)}: "
+            f"{escape(str(stop.get('text', '')))} ({escape(str(stop.get('reason', '')))})[/] "
+            f"— decide, then: warroom stop ack {data['id']} {escape(rule)} --decision ..."
+        )
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
     grid.add_column()
@@ -621,6 +627,10 @@ def resolve(
         list[str], typer.Option("--confirm", help="Checklist item id confirmed (repeat), or 'all'.")
     ] = [],
     waive: Annotated[list[str], typer.Option("--waive", help="item=reason (repeat).")] = [],
+    waive_verification: Annotated[
+        str | None,
+        typer.Option(help="Resolve before the monitoring window passed, with this reason."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Resolve: needs a summary and every checklist item confirmed or waived with a reason."""
@@ -639,7 +649,8 @@ def resolve(
         ctx,
         "POST",
         f"/api/v1/incidents/{incident}/resolve",
-        json={"summary": summary, "checklist": checklist},
+        json={"summary": summary, "checklist": checklist}
+        | ({"waive_verification": waive_verification} if waive_verification is not None else {}),
     )
     _done(as_json, data, f"{data['id']} resolved")
 
@@ -1060,8 +1071,16 @@ def config_check(
     from warroom.core.config import check_config_file
 
     problems = check_config_file(file)
+    warnings: list[dict[str, str]] = []
+    if not problems:  # valid but unsafe choices (safety options a process asks for)
+        from warroom.core.config import load_config
+
+        found = load_config(file).policy.warnings()
+        warnings = [{"path": path, "message": message} for path, message in found]
+    for warning in [] if as_json else warnings:
+        console.print(f"[yellow]warning[/] {escape(warning['path'])}: {escape(warning['message'])}")
     if as_json:
-        print_json({"valid": not problems, "problems": problems})
+        print_json({"valid": not problems, "problems": problems, "warnings": warnings})
     elif problems:
         console.print(f"[red]{file}: {len(problems)} problem(s)[/]")
         for problem in problems:
@@ -1076,7 +1095,9 @@ def config_check(
 
 def _register_plugins() -> None:
     from warroom.core.plugins import load_plugins
+    from warroom.incidents.cli import register as register_incident_commands
 
+    register_incident_commands(app)
     for plugin in load_plugins():
         register = getattr(plugin, "register_cli", None)
         if register is not None:

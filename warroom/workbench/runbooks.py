@@ -22,30 +22,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from warroom.core.vocab import IncidentType
+from warroom.policy.schema import MITIGATION_ACTIONS as MITIGATION_ACTIONS
 from warroom.policy.schema import Duration
+from warroom.policy.schema import MitigationAction as MitigationAction
 
-MITIGATION_ACTIONS = (
-    "rollback",
-    "restart",
-    "failover",
-    "scale",
-    "feature_flag",
-    "config_change",
-    "block_traffic",
-    "hotfix",
-)
 # Mitigations that need a second person's approval before they run.
-DANGEROUS_ACTIONS = frozenset({"rollback", "scale", "block_traffic"})
-MitigationAction = Literal[
-    "rollback",
-    "restart",
-    "failover",
-    "scale",
-    "feature_flag",
-    "config_change",
-    "block_traffic",
-    "hotfix",
-]
+DANGEROUS_ACTIONS = frozenset({"rollback", "scale", "block_traffic", "redirect_traffic"})
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,79}$"
 
 
