@@ -24,6 +24,7 @@ from warroom.incidents import schemas, stops
 from warroom.incidents.conditions import SYSTEM_FLAGS, flag_events
 from warroom.incidents.lifecycle import MoveRequest, check_move, unmet_guards
 from warroom.incidents.model import MILESTONES, Event, IncidentState, apply, initial_state
+from warroom.incidents.people import same_person
 from warroom.policy import Policy
 from warroom.policy.triage import TriageProposal, propose
 
@@ -561,8 +562,7 @@ class IncidentService:
         """The role that lets this person waive the verification guard, or Forbidden."""
         allowed = [role.value for role in self.policy.verification_waiver_roles]
         for role in allowed:
-            holder = state.roles.get(role)
-            if holder and holder.strip().casefold() == principal.actor.strip().casefold():
+            if same_person(state.roles.get(role) or "", principal.actor):
                 return role
         raise Forbidden(
             f"only the {' or '.join(allowed)} of {state.public_id} may waive the monitoring "

@@ -101,9 +101,9 @@ def raise_stops(
                 reason = "; ".join(
                     after.flag_reasons.get(flag) or f"{flag} is set" for flag in rule.flags
                 )
-        elif rule.on == "recurrence":
+        elif rule.when == "recurrence":
             reason = _recurred(before, after, events)
-        elif rule.on == "eta_beyond_window":
+        elif rule.when == "eta_beyond_window":
             found = _eta_beyond_window(policy, after, events)
             if found is not None:
                 reason = str(found.pop("reason"))

@@ -199,7 +199,7 @@ class StopRule(Strict):
     """A MUST STOP rule: when it holds, warroom raises a stop that a person must acknowledge
     with a decision (surface, don't solve).
 
-    `flags`: every one of these incident flags is set. `on`: `recurrence` (the incident is
+    `flags`: every one of these incident flags is set. `when`: `recurrence` (the incident is
     reopened, by hand or by a repeat alert, or flagged `recurred`) or `eta_beyond_window` (a
     status update's ETA lies beyond the severity's response window).
     """
@@ -207,12 +207,12 @@ class StopRule(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,59}$")
     text: str = Field(min_length=1)
     flags: tuple[str, ...] = ()
-    on: Literal["recurrence", "eta_beyond_window"] | None = None
+    when: Literal["recurrence", "eta_beyond_window"] | None = None
 
     @model_validator(mode="after")
     def _one_trigger(self) -> StopRule:
-        if bool(self.flags) == (self.on is not None):
-            raise ValueError("a stop rule has either flags or on, not both and not neither")
+        if bool(self.flags) == (self.when is not None):
+            raise ValueError("a stop rule has either flags or when, not both and not neither")
         for flag in self.flags:
             if not _NAME.match(flag):
                 raise ValueError(f"flag {flag!r} must be lowercase with underscores")

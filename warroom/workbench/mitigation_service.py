@@ -138,7 +138,26 @@ class MitigationService:
                         },
                     )
                 )
-            elif flagged and data["outcome"] == "succeeded":
+            elif data["outcome"] == "failed" and (following := mitigation.next_option(found)):
+                # An alternative is left: tell the commander which one to try next.
+                why = f"{data['action']} failed; next option: {following.action} ({following.why})"
+                events.append(
+                    Event(
+                        "mitigation_next_option",
+                        SYSTEM.actor,
+                        now,
+                        {"failed": data["action"], "next": following.action, "why": why},
+                    )
+                )
+                events.append(
+                    Event(
+                        "flag_set",
+                        SYSTEM.actor,
+                        now,
+                        {"flag": "mitigation_failed", "value": True, "reason": why},
+                    )
+                )
+            if flagged and data["outcome"] == "succeeded":
                 events.append(
                     Event(
                         "flag_set",
@@ -149,6 +168,16 @@ class MitigationService:
                             "value": False,
                             "reason": f"{data['action']} succeeded",
                         },
+                    )
+                )
+            if state.flags.get("mitigation_failed") and data["outcome"] == "succeeded":
+                reason = f"{data['action']} succeeded"
+                events.append(
+                    Event(
+                        "flag_set",
+                        SYSTEM.actor,
+                        now,
+                        {"flag": "mitigation_failed", "value": False, "reason": reason},
                     )
                 )
             return events

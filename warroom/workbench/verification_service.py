@@ -283,7 +283,7 @@ class VerificationService:
         window = self.runtime.policy.severity(state.severity).verification_window
         return {
             "incident": state.public_id,
-            "window_seconds": window.total_seconds() if window else None,
+            "window_seconds": window.total_seconds() if window is not None else None,
             "passed": bool(state.flags.get("verification_passed")),
             "regressed": bool(state.flags.get("verification_regressed")),
             "events": events,
