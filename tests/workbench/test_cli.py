@@ -172,9 +172,13 @@ def test_hotfix_commands(cli_env: Path) -> None:
     refused = wr("hotfix", "deploy", incident, "hf-1")
     assert refused.exit_code == 2
     assert "review" in refused.output
-    self_review = wr("hotfix", "gate", incident, "hf-1", "--gate", "review=passed:bob")
+    typed_review = wr("hotfix", "gate", incident, "hf-1", "--gate", "review=passed:carol")
+    assert typed_review.exit_code == 2  # a review is never a name typed by someone else
+    assert "warroom hotfix review" in typed_review.output
+    self_review = wr("--as", "bob", "hotfix", "review", incident, "hf-1")
     assert self_review.exit_code == 2
-    wr_json("hotfix", "gate", incident, "hf-1", "--gate", "review=passed:carol")
+    reviewed = wr_json("--as", "carol", "hotfix", "review", incident, "hf-1", "--note", "read")
+    assert next(g for g in reviewed["gates"] if g["gate"] == "review")["by"] == "carol"
     assert wr_json("hotfix", "deploy", incident, "hf-1")["deployed"] is True
     assert (
         wr("hotfix", "record", incident, "hf-2", "--author", "x", "--gate", "tests").exit_code == 2

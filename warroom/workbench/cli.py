@@ -349,6 +349,8 @@ def _gates(values: list[str] | None) -> dict[str, dict[str, str]]:
         status, _, extra = rest.partition(":")
         if not sep or status not in ("passed", "skipped"):
             fail(f"--gate {value!r}: use GATE=passed[:BY] or GATE=skipped:REASON")
+        if gate.strip() == "review" and status == "passed":
+            fail("a review is recorded by the reviewer: warroom hotfix review INCIDENT NAME")
         answer = {"status": status}
         answer["by" if status == "passed" else "reason"] = extra.strip()
         gates[gate.strip()] = answer
@@ -375,7 +377,7 @@ def _show_hotfix(data: dict[str, Any]) -> None:
 
 GateOpt = Annotated[
     list[str] | None,
-    typer.Option("--gate", "-g", help="GATE=passed[:BY] or GATE=skipped:REASON (repeatable)"),
+    typer.Option("--gate", "-g", help="GATE=passed or GATE=skipped:REASON (repeatable)"),
 ]
 
 
@@ -384,10 +386,15 @@ def hotfix_record(
     ctx: typer.Context,
     incident: str,
     name: str,
-    author: Annotated[str, typer.Option("--author")],
+    author: Annotated[str, typer.Option("--author", help="Who wrote it (default: you).")] = "",
     gate: GateOpt = None,
     description: Annotated[str, typer.Option("--description", "-d")] = "",
     link: Annotated[str, typer.Option("--link")] = "",
+    why_not_rollback: Annotated[
+        str, typer.Option(help="Why rollback and feature flag are not possible.")
+    ] = "",
+    risk: Annotated[str | None, typer.Option(help="low or significant.")] = None,
+    root_cause: Annotated[str, typer.Option(help="For the emergency PR.")] = "",
     as_json: JsonOpt = False,
 ) -> None:
     """Record a hotfix and run the severity's quality gates."""
@@ -397,6 +404,9 @@ def hotfix_record(
         "description": description,
         "link": link,
         "gates": _gates(gate),
+        "why_not_rollback": why_not_rollback,
+        "root_cause": root_cause,
+        **({"risk": risk} if risk else {}),
     }
     emit(
         as_json,
@@ -412,6 +422,19 @@ def hotfix_gate(
     """Answer more gates of a recorded hotfix."""
     path = f"/api/v1/incidents/{incident}/hotfixes/{name}/gates"
     emit(as_json, call(ctx, "POST", path, json={"gates": _gates(gate)}), _show_hotfix)
+
+
+@hotfix_app.command("review")
+def hotfix_review(
+    ctx: typer.Context,
+    incident: str,
+    name: str,
+    note: Annotated[str, typer.Option("--note", "-n", help="What you checked.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Review a hotfix as yourself (your token or session); its author cannot."""
+    path = f"/api/v1/incidents/{incident}/hotfixes/{name}/review"
+    emit(as_json, call(ctx, "POST", path, json={"note": note}), _show_hotfix)
 
 
 @hotfix_app.command("deploy")

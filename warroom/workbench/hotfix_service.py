@@ -10,14 +10,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from warroom.agents.guardrails import refuse_self_approval, require_agent_permission
+from warroom.agents.guardrails import require_agent_permission
 from warroom.core.auth import Principal
-from warroom.core.errors import Conflict, GuardFailed, InvalidInput, NotFound
+from warroom.core.errors import Conflict, Forbidden, GuardFailed, InvalidInput, NotFound
 from warroom.incidents.model import Event, IncidentState
-from warroom.policy import Policy
+from warroom.incidents.people import person_of, same_person
 from warroom.workbench import hotfix
 from warroom.workbench.mitigation_service import MitigationService
-from warroom.workbench.schemas import GateIn, HotfixIn
+from warroom.workbench.schemas import GateIn, HotfixIn, ReviewIn
 
 if TYPE_CHECKING:
     from warroom.core.runtime import Runtime
@@ -38,6 +38,9 @@ class HotfixService:
             if event.type == "hotfix_recorded":
                 found[name] = {
                     "hotfix": name,
+                    "recorded_by": event.actor,
+                    "recorded_at": event.occurred_at,
+                    "root_cause": data.get("root_cause", ""),
                     "author": data.get("author", ""),
                     "description": data.get("description", ""),
                     "link": data.get("link", ""),
@@ -47,6 +50,10 @@ class HotfixService:
                 }
             elif event.type == "hotfix_gates_updated" and name in found:
                 found[name]["answers"].update(data.get("answers", {}))
+            elif event.type == "hotfix_reviewed" and name in found:
+                # The only way a review passes: recorded by the reviewer, authenticated.
+                review = {"status": "passed", "by": event.actor, "reason": data.get("note", "")}
+                found[name]["answers"]["review"] = review
             elif event.type == "hotfix_deployed" and name in found:
                 found[name]["deployed"] = True
             elif (
@@ -58,7 +65,15 @@ class HotfixService:
         return found
 
     def _gate_rules(self, state: IncidentState) -> dict[str, str]:
-        return dict(self.runtime.policy.severity(state.severity).hotfix_gates)
+        rules: dict[str, str] = dict(self.runtime.policy.severity(state.severity).hotfix_gates)
+        if self._review_may_skip(state):
+            rules["review"] = "may_skip"
+        return rules
+
+    def _review_may_skip(self, state: IncidentState) -> bool:
+        """The safety option hotfix.skip_review_if_sev1, at the most severe level only."""
+        policy = self.runtime.policy
+        return policy.hotfix.skip_review_if_sev1 and policy.rank(state.severity) == 1
 
     def _evaluate(
         self, state: IncidentState, answers: Mapping[str, Any], author: str
@@ -70,16 +85,52 @@ class HotfixService:
 
     def _hotfix_view(self, state: IncidentState, entry: Mapping[str, Any]) -> dict[str, Any]:
         results = self._evaluate(state, entry["answers"], str(entry["author"]))
-        return {
+        blockers = hotfix.deploy_blockers(
+            results, str(entry["author"]), review_may_skip=self._review_may_skip(state)
+        )
+        view = {
             "hotfix": entry["hotfix"],
             "author": entry["author"],
+            "recorded_by": entry["recorded_by"],
             "description": entry["description"],
             "link": entry["link"],
             "severity": state.severity,
             "gates": [r.to_dict() for r in results],
-            "deploy_blockers": hotfix.deploy_blockers(results, str(entry["author"])),
+            "deploy_blockers": blockers,
             "deployed": entry["deployed"],
         }
+        rules = self.runtime.policy.hotfix
+        box = next(
+            (
+                limit
+                for sev, limit in rules.staging_time_box.items()
+                if self.runtime.policy.severity(sev).id == state.severity
+            ),
+            None,
+        )
+        if box is not None:
+            ends = entry["recorded_at"] + box
+            staged = entry["answers"].get("staging", {}).get("status") in ("passed", "skipped")
+            view["staging_time_box"] = {
+                "minutes": int(box.total_seconds() // 60),
+                "ends_at": ends.isoformat(),
+                "exceeded": not staged and self.runtime.clock.now() > ends,
+            }
+        if rules.pr_template or rules.pr_labels:
+            fields = {
+                "incident": state.public_id,
+                "hotfix": entry["hotfix"],
+                "root_cause": entry["root_cause"] or "(to be filled in)",
+                "fix": entry["description"] or "(to be filled in)",
+            }
+            view["emergency_pr"] = {
+                "branch": f"hotfix/{state.public_id.lower()}",
+                "title": f"Hotfix for {state.public_id}: {entry['description'] or entry['hotfix']}",
+                "labels": list(rules.pr_labels),
+                "reviewers": list(rules.pr_reviewers),
+                "body": rules.pr_template.format_map(fields) if rules.pr_template else "",
+            }
+        return view
 
     def list_hotfixes(self, public_id: str) -> list[dict[str, Any]]:
         state = self.runtime.incidents.get(public_id)
@@ -91,35 +142,86 @@ class HotfixService:
         """Record a hotfix and run its quality gates; skipped gates become follow-ups."""
         principal.require("responder")
         answers = {k: v.model_dump() for k, v in request.gates.items()}
-        _guard_agent_review(self.runtime.policy, principal, answers, request.author)
+        _refuse_typed_review(answers)
+        author = request.author.strip() or person_of(principal.actor)
+        rules = self.runtime.policy.hotfix
+        why_not_rollback = request.why_not_rollback.strip()
+        if rules.requires_reason and not why_not_rollback:
+            raise InvalidInput(
+                "a hotfix is only for when rollback and feature flag are not possible: give "
+                "the reason (why_not_rollback) (policy hotfix.requires_reason)",
+                code="reason_required",
+            )
 
         def build(state: IncidentState, now: datetime) -> list[Event]:
+            allowed = [self.runtime.policy.severity(s).id for s in rules.severities]
+            if allowed and state.severity not in allowed:
+                raise GuardFailed(
+                    f"hotfixes are only for {', '.join(allowed)} incidents (policy "
+                    f"hotfix.severities); {public_id} is {state.severity}: use the normal "
+                    "release process",
+                    code="hotfix_not_allowed",
+                    details={"rule": "policy.hotfix.severities", "allowed": allowed},
+                )
             if request.name in self._hotfixes(public_id):
                 raise Conflict(f"hotfix {request.name} is already recorded", code="duplicate")
-            results = self._evaluate(state, answers, request.author)
+            results = self._evaluate(state, answers, author)
             data = {
                 "hotfix": request.name,
-                "author": request.author.strip(),
+                "author": author,
                 "description": request.description,
                 "link": request.link,
                 "answers": answers,
                 "gates": [r.to_dict() for r in results],
+                "why_not_rollback": why_not_rollback,
+                "risk": request.risk,
+                "root_cause": request.root_cause,
             }
             events = [Event("hotfix_recorded", principal.actor, now, data)]
             events += [
                 Event("follow_up_required", principal.actor, now, item)
                 for item in hotfix.follow_ups(results, request.name)
             ]
+            events += self._safety_option_events(state, answers, request.name, principal, now)
+            flags = []
+            if why_not_rollback and not state.flags.get("rollback_impossible"):
+                flags.append(("rollback_impossible", f"hotfix {request.name}: {why_not_rollback}"))
+            if request.risk == "significant" and not state.flags.get("hotfix_risky"):
+                flags.append(("hotfix_risky", f"hotfix {request.name} carries significant risk"))
+            events += [
+                Event("flag_set", principal.actor, now, {"flag": f, "value": True, "reason": r})
+                for f, r in flags
+            ]
             return events
 
         state = self.runtime.incidents.mutate(principal, public_id, build)
         return self._hotfix_view(state, self._hotfixes(public_id)[request.name])
 
-    def update_gates(
-        self, principal: Principal, public_id: str, name: str, request: GateIn
+    def _safety_option_events(
+        self,
+        state: IncidentState,
+        answers: Mapping[str, Any],
+        name: str,
+        principal: Principal,
+        now: datetime,
+    ) -> list[Event]:
+        review = answers.get("review") or {}
+        if review.get("status") != "skipped" or not self._review_may_skip(state):
+            return []
+        data = {
+            "option": "policy.hotfix.skip_review_if_sev1",
+            "hotfix": name,
+            "reason": review.get("reason", ""),
+            "what": f"hotfix {name} deployable without a review at {state.severity}",
+        }
+        return [Event("safety_option_used", principal.actor, now, data)]
+
+    def review(
+        self, principal: Principal, public_id: str, name: str, request: ReviewIn
     ) -> dict[str, Any]:
+        """The reviewer records their review, as themselves; never the hotfix's author."""
         principal.require("responder")
-        answers = {k: v.model_dump() for k, v in request.gates.items()}
+        require_agent_permission(principal, self.runtime.policy, "may_approve", "review a hotfix")
 
         def build(state: IncidentState, now: datetime) -> list[Event]:
             entry = self._hotfixes(public_id).get(name)
@@ -127,7 +229,37 @@ class HotfixService:
                 raise NotFound(f"no hotfix {name} on {public_id}")
             if entry["deployed"]:
                 raise Conflict(f"hotfix {name} is already deployed", code="already_deployed")
-            _guard_agent_review(self.runtime.policy, principal, answers, str(entry["author"]))
+            if entry["answers"].get("review", {}).get("status") == "passed":
+                raise Conflict(f"hotfix {name} is already reviewed", code="no_change")
+            authors = {str(entry["author"]), str(entry["recorded_by"])}
+            # Any kind of identity counts here: `review-bot` is the agent `agent:review-bot`.
+            bare = principal.actor.partition(":")[2] or principal.actor
+            if any(same_person(who, principal.actor) or same_person(who, bare) for who in authors):
+                raise Forbidden(
+                    f"{principal.actor} wrote or recorded hotfix {name}; someone else must "
+                    "review it",
+                    code="self_approval",
+                    details={"rule": "no_self_approval", "actor": principal.actor},
+                )
+            data = {"hotfix": name, "note": request.note, "reviewer_kind": principal.kind}
+            return [Event("hotfix_reviewed", principal.actor, now, data)]
+
+        state = self.runtime.incidents.mutate(principal, public_id, build)
+        return self._hotfix_view(state, self._hotfixes(public_id)[name])
+
+    def update_gates(
+        self, principal: Principal, public_id: str, name: str, request: GateIn
+    ) -> dict[str, Any]:
+        principal.require("responder")
+        answers = {k: v.model_dump() for k, v in request.gates.items()}
+        _refuse_typed_review(answers)
+
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            entry = self._hotfixes(public_id).get(name)
+            if entry is None:
+                raise NotFound(f"no hotfix {name} on {public_id}")
+            if entry["deployed"]:
+                raise Conflict(f"hotfix {name} is already deployed", code="already_deployed")
             merged = {**entry["answers"], **answers}
             results = self._evaluate(state, merged, str(entry["author"]))
             events = [
@@ -143,7 +275,7 @@ class HotfixService:
                 for item in hotfix.follow_ups(results, name)
                 if item["gate"] not in entry["followed_up"]
             ]
-            return events
+            return events + self._safety_option_events(state, answers, name, principal, now)
 
         state = self.runtime.incidents.mutate(principal, public_id, build)
         return self._hotfix_view(state, self._hotfixes(public_id)[name])
@@ -160,7 +292,9 @@ class HotfixService:
                 raise Conflict(f"hotfix {name} is already deployed", code="already_deployed")
             author = str(entry["author"])
             results = self._evaluate(state, entry["answers"], author)
-            blockers = hotfix.deploy_blockers(results, author)
+            blockers = hotfix.deploy_blockers(
+                results, author, review_may_skip=self._review_may_skip(state)
+            )
             if blockers:
                 raise GuardFailed(
                     f"hotfix {name} cannot be deployed: " + "; ".join(blockers),
@@ -168,13 +302,34 @@ class HotfixService:
                     details={"blockers": blockers, "gates": [r.to_dict() for r in results]},
                 )
             review = next(r for r in results if r.gate == "review")
-            data = {
+            data: dict[str, Any] = {
                 "hotfix": name,
                 "author": author,
                 "reviewed_by": review.by,
                 "gates": [r.to_dict() for r in results],
             }
-            return [Event("hotfix_deployed", principal.actor, now, data)]
+            canary = self.runtime.policy.hotfix.canary
+            if canary is not None:
+                data["canary"] = {
+                    "percent": canary.percent,
+                    "monitor_seconds": canary.monitor.total_seconds(),
+                }
+            events = [Event("hotfix_deployed", principal.actor, now, data)]
+            events += [
+                Event(
+                    "follow_up_required",
+                    principal.actor,
+                    now,
+                    {
+                        "title": f"{title} ({name})",
+                        "type": "process",
+                        "source": "hotfix_policy",
+                        "hotfix": name,
+                    },
+                )
+                for title in self.runtime.policy.hotfix.follow_ups
+            ]
+            return events
 
         self.runtime.incidents.mutate(principal, public_id, build)
         mitigation_data = {
@@ -189,15 +344,13 @@ class HotfixService:
         return self._hotfix_view(state, self._hotfixes(public_id)[name])
 
 
-def _guard_agent_review(
-    policy: Policy, principal: Principal, answers: dict[str, Any], author: str
-) -> None:
-    """An agent's hotfix review: only with the policy's permission, in its own name, and never
-    of its own hotfix (enforced here, not left to the prompt)."""
+def _refuse_typed_review(answers: Mapping[str, Any]) -> None:
+    """A review is never a name typed by someone else: the reviewer records it themselves."""
     review = answers.get("review")
-    if not principal.is_agent or not review or review.get("status") != "passed":
-        return
-    require_agent_permission(principal, policy, "may_approve", "review a hotfix")
-    if author.strip() in (principal.actor, principal.actor.removeprefix("agent:")):
-        refuse_self_approval(principal, principal.actor, "hotfix")
-    review["by"] = principal.actor  # an agent cannot sign a review with someone else's name
+    if review and review.get("status") == "passed":
+        raise InvalidInput(
+            "a review is recorded by the reviewer, signed in as themselves: "
+            "warroom hotfix review INCIDENT NAME (POST .../hotfixes/NAME/review)",
+            code="review_by_reviewer",
+            details={"rule": "hotfix_review_by_reviewer"},
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import typer
@@ -93,6 +93,19 @@ def _reactor(workbench: svc.Workbench) -> Any:
                             dedup_key=f"runbook_auto:{public_id}:{loaded.runbook.id}",
                         )
                     )
+        for event in events:
+            canary = event.data.get("canary") if event.type == "hotfix_deployed" else None
+            if isinstance(canary, dict) and after.is_open:
+                # The canary's monitor window is a verification step of its own.
+                ends = now + timedelta(seconds=float(canary.get("monitor_seconds", 0)))
+                payload = {
+                    "incident": public_id,
+                    "incident_id": incident_id,
+                    "verification": f"canary:{now.isoformat()}",
+                    "ends_at": ends.isoformat(),
+                    "trigger": "canary",
+                }
+                effects.append(svc.verify_effect(payload, 0, now))
         for event in events:
             mitigated = event.type == "mitigation_applied" and event.data.get("outcome") == (
                 "succeeded"

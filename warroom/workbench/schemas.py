@@ -55,10 +55,20 @@ class GateAnswerIn(_Strict):
 
 class HotfixIn(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,119}$")
-    author: str = Field(min_length=1, max_length=200)
+    # Who wrote the fix (default: whoever records it); never its reviewer.
+    author: str = Field(default="", max_length=200)
     description: str = Field(default="", max_length=4000)
     link: str = Field(default="", max_length=2000)
     gates: dict[str, GateAnswerIn] = Field(default_factory=dict)
+    # Why a rollback or feature flag was not possible (policy hotfix.requires_reason).
+    why_not_rollback: str = Field(default="", max_length=2000)
+    # "significant" risk with rollback impossible is a MUST STOP (seed 001).
+    risk: Literal["low", "significant"] | None = None
+    root_cause: str = Field(default="", max_length=2000)
+
+
+class ReviewIn(_Strict):
+    note: str = Field(default="", max_length=4000)
 
 
 class GateIn(_Strict):
