@@ -99,7 +99,7 @@ def test_change_record_and_correlate(cli_env: Path) -> None:
 
 def test_runbook_list_show_run(cli_env: Path) -> None:
     listed = {r["id"]: r for r in wr_json("runbook", "list")["items"]}
-    assert len(listed) == 8
+    assert len(listed) == 12  # 11 built-ins (seeds 000, 002, 003) and the config's own
     assert listed["ops"]["command_executor"] is True
     assert listed["service_down"]["builtin"] is True
     shown = wr("runbook", "show", "high_error_rate")
@@ -121,7 +121,7 @@ def test_runbook_list_show_run(cli_env: Path) -> None:
 
 def test_runbook_check(cli_env: Path) -> None:
     assert wr("runbook", "check").exit_code == 0
-    assert wr_json("runbook", "check")["runbooks"] == 8
+    assert wr_json("runbook", "check")["runbooks"] == 12
     bad = cli_env / "bad"
     bad.mkdir()
     (bad / "broken.yaml").write_text(

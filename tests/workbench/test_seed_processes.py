@@ -270,3 +270,57 @@ def test_seed003_skip_review_if_sev1_is_a_recorded_safety_option(bench: Any) -> 
     (used,) = b.events(incident, "safety_option_used")
     assert used["data"]["option"] == "policy.hotfix.skip_review_if_sev1"
     assert alice.ok("POST", f"{base}/hf-1/deploy")["deployed"] is True
+
+
+def _matching(api: Any, incident: str) -> list[str]:
+    items = api.ok("GET", f"/api/v1/incidents/{incident}/runbooks")["items"]
+    return [item["id"] for item in items]
+
+
+def test_seed000_parallel_investigation_checklists_as_a_builtin_runbook(bench: Any) -> None:
+    b: Bench = bench({"policy": "nexus-micro"})
+    alice = b.as_("alice")
+    incident = _declare(alice, severity="P1")
+    assert "nexus_parallel_investigation" in _matching(alice, incident)
+    runbook = alice.ok("GET", "/api/v1/runbooks/nexus_parallel_investigation")
+    checklists = {s["id"]: s["checklist"] for s in runbook["steps"] if s["kind"] == "manual"}
+    assert "Check CI/CD pipeline status" in checklists["devops-automator"]
+    assert "Check database health" in checklists["backend-architect"]
+    other: Bench = bench({"policy": "default"})
+    bob = other.as_("bob")
+    assert "nexus_parallel_investigation" not in _matching(bob, _declare(bob, severity="SEV2"))
+
+
+def test_seed002_generic_troubleshooting_when_no_runbook_matches_and_match_by_type_or_service(
+    bench: Any,
+) -> None:
+    b: Bench = bench({"policy": "bmad-p0-p4", "services": [{"name": "postgres-main"}]})
+    alice = b.as_("alice")
+    data_loss = _declare(alice, severity="P1", type="data_loss")
+    assert _matching(alice, data_loss) == ["generic_troubleshooting"]
+    slow = _declare(alice, severity="P2", type="performance_degradation")
+    assert "high_latency" in _matching(alice, slow)  # by type, without an alert label
+    database = _declare(alice, severity="P2", type="data_loss", services=["postgres-main"])
+    assert _matching(alice, database) == ["database_issues"]  # by service
+
+
+def test_seed003_structured_diagnosis_is_a_recordable_step(bench: Any) -> None:
+    b: Bench = bench({"policy": "hierarchical"})
+    alice = b.as_("alice")
+    incident = _declare(alice, severity="SEV2")
+    assert {"hierarchical_diagnose", "hierarchical_mitigate"} <= set(_matching(alice, incident))
+    path = f"/api/v1/incidents/{incident}/runbooks/hierarchical_diagnose/run"
+    status, body = alice.post(path, {"step": "diagnosis-summary"})
+    assert status == 422 and body["error"]["code"] == "diagnosis_required"
+    bad = {"hypothesis": "pool", "evidence": "x", "confidence": "certain"}
+    assert alice.post(path, {"step": "diagnosis-summary", "diagnosis": bad})[0] == 422
+    assert b.events(incident, "diagnosis_recorded") == []
+    diagnosis = {
+        "hypothesis": "connection pool exhausted by the batch job",
+        "evidence": "pool wait time 30s since 14:02; batch deploy at 14:00",
+        "confidence": "high",
+    }
+    alice.ok("POST", path, json={"step": "diagnosis-summary", "diagnosis": diagnosis})
+    (recorded,) = b.events(incident, "diagnosis_recorded")
+    assert recorded["data"]["confidence"] == "high"
+    assert recorded["data"]["hypothesis"] == diagnosis["hypothesis"]

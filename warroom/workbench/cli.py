@@ -164,10 +164,25 @@ def runbook_run(
         str | None, typer.Option("--step", help="Step number (1-based) or id; default: automatic")
     ] = None,
     note: Annotated[str | None, typer.Option("--note", "-m", help="Notes (manual steps).")] = None,
+    hypothesis: Annotated[
+        str | None, typer.Option(help="Diagnosis step: the root-cause hypothesis.")
+    ] = None,
+    evidence: Annotated[str | None, typer.Option(help="Diagnosis step: the evidence.")] = None,
+    confidence: Annotated[
+        str | None, typer.Option(help="Diagnosis step: low, medium or high.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run one step of a runbook for an incident, or all its automatic steps."""
     body: dict[str, Any] = {"step": step, "note": note}
+    if hypothesis is not None or evidence is not None or confidence is not None:
+        if not (hypothesis and evidence and confidence):
+            fail("a diagnosis needs --hypothesis, --evidence and --confidence together")
+        body["diagnosis"] = {
+            "hypothesis": hypothesis,
+            "evidence": evidence,
+            "confidence": confidence,
+        }
     path = f"/api/v1/incidents/{incident}/runbooks/{runbook}/run"
     emit(as_json, call(ctx, "POST", path, json=body), _show_results)
 

@@ -24,6 +24,7 @@ from warroom.workbench.config import HttpHealthCheck, RunbooksConfig, parse_heal
 from warroom.workbench.mitigation_service import MitigationService
 from warroom.workbench.runbooks import (
     CommandStep,
+    DiagnosisStep,
     HttpStep,
     LoadedRunbook,
     ManualStep,
@@ -33,6 +34,7 @@ from warroom.workbench.runbooks import (
     builtin_runbooks,
     check_references,
     combine,
+    is_fallback,
     load_directory,
     matches,
     needs_approval,
@@ -117,16 +119,21 @@ class RunbookService:
         return data
 
     def matching(self, state: IncidentState) -> list[LoadedRunbook]:
-        return [
+        """Runbooks matching the incident's type, services, labels and the policy in force;
+        the generic troubleshooting runbooks when none does."""
+        ordered = sorted(self.catalog.values(), key=lambda r: r.runbook.id)
+        found = [
             loaded
-            for loaded in sorted(self.catalog.values(), key=lambda r: r.runbook.id)
+            for loaded in ordered
             if matches(
                 loaded.runbook,
                 incident_type=state.type,
                 services=state.services,
                 labels=state.labels,
+                policy=self.runtime.policy.name,
             )
         ]
+        return found or [loaded for loaded in ordered if is_fallback(loaded.runbook)]
 
     def runnable_automatic(self, loaded: LoadedRunbook, state: IncidentState) -> list[str]:
         """The automatic steps that can run for this incident now (executor allowed, every
@@ -194,7 +201,15 @@ class RunbookService:
                 ) from None
         automatic = request.step is None
         results = [
-            self._run_step(principal, state, loaded, step, request.note, automatic=automatic)
+            self._run_step(
+                principal,
+                state,
+                loaded,
+                step,
+                request.note,
+                automatic=automatic,
+                diagnosis=request.diagnosis.model_dump() if request.diagnosis else None,
+            )
             for step in steps
         ]
         return {"incident": state.public_id, "runbook": loaded.runbook.id, "results": results}
@@ -263,6 +278,7 @@ class RunbookService:
         note: str | None,
         *,
         automatic: bool,
+        diagnosis: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         runbook = loaded.runbook
         base: dict[str, Any] = {
@@ -301,6 +317,31 @@ class RunbookService:
             if step.kind == "approval":
                 return {**base, "status": "approved", "approved_by": entry.approved_by}
             approved_by = entry.approved_by
+        if isinstance(step, DiagnosisStep):
+            if automatic:
+                return {**base, "status": "skipped", "output": "a diagnosis needs a person"}
+            if diagnosis is None:
+                raise InvalidInput(
+                    f"step {step.id} is a structured diagnosis: give the root-cause hypothesis, "
+                    "the evidence and your confidence (low, medium, high)",
+                    code="diagnosis_required",
+                )
+            now = self.runtime.clock.now()
+            data = {**base, "status": "done", "output": "", "diagnosis": diagnosis}
+            self._append(
+                principal,
+                state.public_id,
+                [
+                    Event("runbook_step_ran", principal.actor, now, data),
+                    Event(
+                        "diagnosis_recorded",
+                        principal.actor,
+                        now,
+                        {**diagnosis, "runbook": runbook.id, "step": step.id},
+                    ),
+                ],
+            )
+            return data
         result = self._execute(principal, state, loaded, step, note, automatic=automatic)
         data = {**base, **result}
         if approved_by:

@@ -15,10 +15,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class DiagnosisIn(_Strict):
+    """A structured diagnosis (seed 003's stage 2a output)."""
+
+    hypothesis: str = Field(min_length=1, max_length=4000, description="Root cause hypothesis")
+    evidence: str = Field(min_length=1, max_length=8000)
+    confidence: Literal["low", "medium", "high"]
+
+    @field_validator("hypothesis", "evidence")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
 class RunIn(_Strict):
     # A 1-based step number or a step id; without it, the runbook's automatic steps run.
     step: str | None = Field(default=None, max_length=80)
     note: str | None = Field(default=None, max_length=4000)
+    # For a diagnosis step.
+    diagnosis: DiagnosisIn | None = None
 
 
 class ApproveIn(_Strict):
