@@ -1072,11 +1072,15 @@ def config_check(
 
     problems = check_config_file(file)
     warnings: list[dict[str, str]] = []
-    if not problems:  # valid but unsafe choices (safety options a process asks for)
+    if not problems:  # valid but unsafe choices: plug-ins' `config_warnings(config)`
         from warroom.core.config import load_config
+        from warroom.core.plugins import load_plugins
 
-        found = load_config(file).policy.warnings()
-        warnings = [{"path": path, "message": message} for path, message in found]
+        config = load_config(file)
+        for plugin in load_plugins():
+            check = getattr(plugin, "config_warnings", None)
+            if check is not None:
+                warnings.extend(check(config))
     for warning in [] if as_json else warnings:
         console.print(f"[yellow]warning[/] {escape(warning['path'])}: {escape(warning['message'])}")
     if as_json:

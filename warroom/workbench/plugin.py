@@ -56,6 +56,11 @@ def check_config(config: AppConfig) -> list[dict[str, str]]:
     return problems
 
 
+def config_warnings(config: AppConfig) -> list[dict[str, str]]:
+    """Safety options the policy turns on (valid, but `config check` points them out)."""
+    return [{"path": path, "message": message} for path, message in config.policy.warnings()]
+
+
 def _reactor(workbench: svc.Workbench) -> Any:
     runtime = workbench.runtime
 
