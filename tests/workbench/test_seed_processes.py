@@ -18,7 +18,7 @@ def _declare(api: Any, **body: Any) -> str:
 
 
 def _mitigate(api: Any, incident: str, action: str, outcome: str) -> dict[str, Any]:
-    body = {"action": action, "outcome": outcome}
+    body = {"action": action, "outcome": outcome, "description": f"{action} tried"}
     result: dict[str, Any] = api.ok("POST", f"/api/v1/incidents/{incident}/mitigations", json=body)
     return result
 
@@ -46,6 +46,11 @@ def test_seed001_must_stop_all_mitigation_options_exhausted_until_acknowledged(
         "scale",
         "hotfix",
     ]
+    # 001 MUST NOT: modify configuration in production without documenting the change.
+    undocumented = {"action": "config_change", "outcome": "failed"}
+    status, body = alice.post(f"/api/v1/incidents/{incident}/mitigations", undocumented)
+    assert status == 422 and body["error"]["code"] == "description_required"
+    assert b.events(incident, "mitigation_applied") == []
     for action in ("rollback", "feature_flag", "config_change"):
         _mitigate(alice, incident, action, "failed")
     assert _incident(alice, incident)["stopped"] is False
@@ -210,7 +215,8 @@ def test_seed002_failed_mitigation_notifies_commander_with_next_option(bench: An
         f"/api/v1/incidents/{incident}/flags",
         json={"flag": "capacity", "reason": "CPU at 100%"},
     )
-    _mitigate(alice, incident, "rollback", "failed")
+    failed = _mitigate(alice, incident, "rollback", "failed")
+    assert failed["next_option"]["action"] == "scale"
     (nxt,) = b.events(incident, "mitigation_next_option")
     assert (nxt["data"]["failed"], nxt["data"]["next"]) == ("rollback", "scale")
     b.work()

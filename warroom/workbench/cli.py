@@ -349,6 +349,9 @@ def mitigation_record(
         console.print(f"[green]✓[/] recorded {action} ({outcome})")
         if d["mitigation_exhausted"]:
             console.print("[bold red]mitigation exhausted[/]: escalating per policy")
+        elif d.get("next_option"):
+            nxt = d["next_option"]
+            console.print(f"next option: [bold]{nxt['action']}[/] ({escape(nxt['why'])})")
 
     emit(as_json, data, human)
 

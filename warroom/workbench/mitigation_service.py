@@ -93,6 +93,12 @@ class MitigationService:
         self, principal: Principal, public_id: str, request: MitigationIn
     ) -> dict[str, Any]:
         principal.require("responder")
+        if request.action == "config_change" and not request.description.strip():
+            # Seed 001: never modify production configuration without documenting the change.
+            raise InvalidInput(
+                "a config change is recorded with what was changed (description)",
+                code="description_required",
+            )
         data = {
             "action": request.action,
             "outcome": request.outcome,
@@ -101,11 +107,17 @@ class MitigationService:
             "by": principal.actor,
         }
         state = self.record(principal, public_id, data, [])
-        return {
+        result: dict[str, Any] = {
             "incident": state.public_id,
             "mitigation": data,
             "mitigation_exhausted": bool(state.flags.get("mitigation_exhausted")),
         }
+        if request.outcome == "failed":
+            untried = [
+                s for s in self.suggestions(public_id)["suggestions"] if s["outcome"] is None
+            ]
+            result["next_option"] = untried[0] if untried else None
+        return result
 
     def record(
         self,
