@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from tests.conftest import Api
 from tests.workbench.conftest import Bench
+from warroom.core import auth
 from warroom.core.clock import FixedClock
 
 CHECKLIST_000 = (
@@ -203,3 +205,23 @@ def _commander(api: Any, incident: str, person: str) -> None:
     api.ok(
         "POST", f"/api/v1/incidents/{incident}/roles", json={"role": "commander", "person": person}
     )
+
+
+def test_seed001_a_must_stop_is_acknowledged_by_a_person_never_an_agent(bench: Any) -> None:
+    b: Bench = bench({"policy": "orchestrator"})
+    alice = b.as_("alice")
+    incident = _declare(alice, triage={"complete_outage": True, "data_loss": True})["id"]
+    with b.runtime.db.write() as conn:
+        _, token = auth.create_token(
+            conn,
+            name="helper-bot",
+            scopes=["responder"],
+            created_by="tests",
+            now=b.runtime.clock.now(),
+            kind="agent",
+        )
+    agent = Api(b.client, token)
+    path = f"/api/v1/incidents/{incident}/stops/data-loss/acknowledge"
+    status, body = agent.post(path, {"decision": "carry on"})
+    assert status == 403 and body["error"]["details"]["rule"] == "must_stop_needs_a_person"
+    assert b.runtime.incidents.get(incident).stopped is True
