@@ -185,9 +185,33 @@ def test_seed001_hotfix_staging_time_box_15_minutes_for_sev1(bench: Any, clock: 
     view = alice.ok("POST", base, json={"name": "hf-1", "why_not_rollback": "no flag"})
     assert view["staging_time_box"]["minutes"] == 15
     assert view["staging_time_box"]["exceeded"] is False
-    clock.advance(timedelta(minutes=16))
+    alice.ok(
+        "POST", f"/api/v1/incidents/{incident}/roles", json={"role": "commander", "person": "carol"}
+    )
+    clock.advance(timedelta(minutes=14))
+    b.work()
+    assert b.events(incident, "hotfix_staging_time_box_passed") == []
+    clock.advance(timedelta(minutes=2))
     (listed,) = alice.ok("GET", base)["items"]
     assert listed["staging_time_box"]["exceeded"] is True
+    b.work()
+    (passed,) = b.events(incident, "hotfix_staging_time_box_passed")
+    assert passed["data"]["minutes"] == 15
+    (escalated,) = [
+        e for e in b.events(incident, "escalated") if e["data"]["rule"] == "staging-time-box"
+    ]
+    assert escalated["data"]["targets"] == ["role:commander"]
+    # Staged in time: nothing to surface.
+    staged = _declare(alice, severity="SEV1")
+    gates = {"staging": {"status": "passed"}}
+    alice.ok(
+        "POST",
+        f"/api/v1/incidents/{staged}/hotfixes",
+        json={"name": "hf-2", "why_not_rollback": "no flag", "gates": gates},
+    )
+    clock.advance(timedelta(minutes=16))
+    b.work()
+    assert b.events(staged, "hotfix_staging_time_box_passed") == []
 
 
 def test_seed000_decision_tree_infrastructure_and_external_dependency(bench: Any) -> None:

@@ -7,11 +7,11 @@ Timeline events: `hotfix_recorded`, `hotfix_gates_updated`, `hotfix_deployed`, a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from warroom.agents.guardrails import require_agent_permission
-from warroom.core.auth import Principal
+from warroom.core.auth import SYSTEM, Principal
 from warroom.core.errors import Conflict, Forbidden, GuardFailed, InvalidInput, NotFound
 from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.people import person_of, same_person
@@ -100,14 +100,7 @@ class HotfixService:
             "deployed": entry["deployed"],
         }
         rules = self.runtime.policy.hotfix
-        box = next(
-            (
-                limit
-                for sev, limit in rules.staging_time_box.items()
-                if self.runtime.policy.severity(sev).id == state.severity
-            ),
-            None,
-        )
+        box = self.staging_time_box(state.severity)
         if box is not None:
             ends = entry["recorded_at"] + box
             staged = entry["answers"].get("staging", {}).get("status") in ("passed", "skipped")
@@ -131,6 +124,52 @@ class HotfixService:
                 "body": rules.pr_template.format_map(fields) if rules.pr_template else "",
             }
         return view
+
+    def staging_time_box(self, severity: str) -> timedelta | None:
+        """The policy's longest stay in staging for this severity, if any."""
+        policy = self.runtime.policy
+        return next(
+            (
+                limit
+                for sev, limit in policy.hotfix.staging_time_box.items()
+                if policy.severity(sev).id == policy.severity(severity).id
+            ),
+            None,
+        )
+
+    def check_staging_time_box(self, public_id: str, name: str) -> bool:
+        """At the end of a hotfix's staging time-box: if it is still neither staged nor
+        deployed, say so on the timeline and raise `hotfix_staging_overdue` (the policy's
+        condition rule tells the commander). True when it did."""
+        fired: list[str] = []
+
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            entry = self._hotfixes(public_id).get(name)
+            if entry is None or entry["deployed"] or not state.is_open:
+                return []
+            staging = entry["answers"].get("staging", {}).get("status")
+            box = self.staging_time_box(state.severity)
+            if staging in ("passed", "skipped") or box is None:
+                return []
+            minutes = int(box.total_seconds() // 60)
+            reason = (
+                f"hotfix {name} has been in staging for its {minutes}-minute time-box "
+                f"({state.severity}): deploy with monitoring, or choose another option"
+            )
+            data = {"hotfix": name, "minutes": minutes, "reason": reason}
+            fired.append(name)
+            return [
+                Event("hotfix_staging_time_box_passed", SYSTEM.actor, now, data),
+                Event(
+                    "flag_set",
+                    SYSTEM.actor,
+                    now,
+                    {"flag": "hotfix_staging_overdue", "value": True, "reason": reason},
+                ),
+            ]
+
+        self.runtime.incidents.mutate(SYSTEM, public_id, build)
+        return bool(fired)
 
     def list_hotfixes(self, public_id: str) -> list[dict[str, Any]]:
         state = self.runtime.incidents.get(public_id)

@@ -31,6 +31,7 @@ config_sections: dict[str, type[BaseModel]] = {
     "verification": VerificationConfig,
 }
 routers = [router]
+STAGING_TIME_BOX = "hotfix_staging_time_box"
 
 
 def check_config(config: AppConfig) -> list[dict[str, str]]:
@@ -99,6 +100,19 @@ def _reactor(workbench: svc.Workbench) -> Any:
                         )
                     )
         for event in events:
+            if event.type == "hotfix_recorded" and after.is_open:
+                box = workbench.hotfixes.staging_time_box(after.severity)
+                if box is not None:
+                    name = str(event.data.get("hotfix"))
+                    effects.append(
+                        outbox.Effect(
+                            STAGING_TIME_BOX,
+                            {"incident": public_id, "hotfix": name},
+                            event.occurred_at + box,
+                            incident_id=incident_id,
+                            dedup_key=f"staging-time-box:{public_id}:{name}",
+                        )
+                    )
             canary = event.data.get("canary") if event.type == "hotfix_deployed" else None
             if isinstance(canary, dict) and after.is_open:
                 # The canary's monitor window is a verification step of its own.
@@ -182,6 +196,18 @@ def _verify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
     return Outcome(True, "next check planned" if follow else "verification finished")
 
 
+def _staging_time_box(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    workbench: svc.Workbench = runtime.extras["workbench"]
+    payload = effect.payload
+    try:
+        fired = workbench.hotfixes.check_staging_time_box(
+            str(payload["incident"]), str(payload["hotfix"])
+        )
+    except NotFound as exc:
+        return Outcome(True, exc.message)
+    return Outcome(True, "staging time-box passed" if fired else "staged or deployed in time")
+
+
 def install(runtime: Runtime) -> None:
     workbench = svc.Workbench(runtime)
     runtime.extras["workbench"] = workbench
@@ -189,6 +215,7 @@ def install(runtime: Runtime) -> None:
     runtime.effect_handlers[svc.AUTO_RUN] = _auto_run
     runtime.effect_handlers[svc.CORRELATE] = _correlate
     runtime.effect_handlers[svc.VERIFY] = _verify
+    runtime.effect_handlers[STAGING_TIME_BOX] = _staging_time_box
 
 
 def register_cli(app: typer.Typer) -> None:
