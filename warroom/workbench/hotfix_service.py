@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from warroom.agents.guardrails import require_agent_permission
 from warroom.core.auth import SYSTEM, Principal
 from warroom.core.errors import Conflict, Forbidden, GuardFailed, InvalidInput, NotFound
+from warroom.core.guardrails import require_agent_permission
 from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.people import person_of, same_person
 from warroom.workbench import hotfix

@@ -15,9 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from warroom.agents.guardrails import require_agent_permission
 from warroom.core.auth import SYSTEM, Principal
 from warroom.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from warroom.core.guardrails import require_agent_permission
 from warroom.incidents.model import Event, IncidentState
 from warroom.workbench import executors
 from warroom.workbench.config import HttpHealthCheck, RunbooksConfig, parse_health_check

@@ -3,7 +3,7 @@
 Each concern has its own service and module: runbooks (`runbook_service`), changes and
 correlation (`change_service`), mitigations (`mitigation_service`), hotfixes
 (`hotfix_service`) and verification (`verification_service`). `Workbench` wires them together
-and keeps the names other packages call (`runtime.extras["workbench"].record_change(...)`).
+and keeps the names other packages call (`runtime.workbench.record_change(...)`).
 
 Timeline event types written here (read by other packages): `runbook_step_ran`,
 `approval_requested`, `approval_granted`, `mitigation_applied`, `mitigation_suggested`,

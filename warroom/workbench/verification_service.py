@@ -230,7 +230,7 @@ class VerificationService:
         self._append(state.public_id, events)
         urls = list(self.config.notify_urls)
         if urls:
-            from warroom.notify.plugin import notify_effect
+            from warroom.notify.effects import notify_effect
 
             commander = state.roles.get("commander") or "the incident commander"
             effect = notify_effect(
