@@ -45,6 +45,8 @@ def test_seed001_resolve_waives_the_monitoring_window_only_as_commander(
     orchestrator: Path,
 ) -> None:
     incident = wr_json("declare", "Checkout slow", "--severity", "SEV3")["id"]
+    shown = wr("show", incident).output
+    assert "monitoring" in shown and "no mitigation recorded yet" in shown
     args = ("resolve", incident, "-m", "restarted", "--confirm", "all")
     refused = wr(*args)
     assert refused.exit_code == 2 and "verification" in refused.output

@@ -100,6 +100,17 @@ def _show_incident(data: dict[str, Any]) -> None:
         grid.add_row(f"{name} target", text)
     if data.get("next_update_due_at"):
         grid.add_row("next update", relative(data["next_update_due_at"]))
+    monitoring = data.get("monitoring")
+    if monitoring and data.get("status") not in ("resolved", "closed"):
+        minutes = int(monitoring["window_seconds"] // 60)
+        if monitoring.get("resolve_allowed"):
+            text = "[green]done: resolving is allowed[/]"
+        elif monitoring.get("ends_at"):
+            text = f"{minutes} min after mitigation, ends {relative(monitoring['ends_at'])}"
+            text += "" if monitoring.get("passed") else "; verification not passed yet"
+        else:
+            text = f"{minutes} min after mitigation (no mitigation recorded yet)"
+        grid.add_row("monitoring", text)
     if data.get("postmortem"):
         pm = data["postmortem"]
         grid.add_row(
