@@ -70,6 +70,8 @@ def test_seed003_skip_if_sev1_is_off_by_default_and_on_in_its_preset_with_a_warn
     hierarchical = load_preset("hierarchical")
     assert hierarchical.hotfix.skip_review_if_sev1 is True
     assert [path for path, _ in hierarchical.warnings()] == ["policy.hotfix.skip_review_if_sev1"]
+    both = load_preset("phased").model_copy(update={"alerts_auto_resolve": True})
+    assert [path for path, _ in both.warnings()] == ["policy.alerts_auto_resolve"]
 
 
 def test_stop_rules_and_hotfix_rules_are_checked() -> None:

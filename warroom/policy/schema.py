@@ -533,6 +533,14 @@ class Policy(Strict):
                     "a review (recorded on the timeline, reviewed afterwards)",
                 )
             )
+        if self.alerts_auto_resolve and self.resolve_requires_verification:
+            found.append(
+                (
+                    "policy.alerts_auto_resolve",
+                    "incidents resolved because their alerts resolved skip the monitoring "
+                    "window that resolve_requires_verification asks of people",
+                )
+            )
         return found
 
     # ---- look-ups -----------------------------------------------------------------------
