@@ -123,6 +123,7 @@ PLUGINS: tuple[str, ...] = (
     "warroom.web.plugin",
     "warroom.alerts.plugin",
     "warroom.importers.plugin",
+    "warroom.identity.plugin",
 )
 
 
