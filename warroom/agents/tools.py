@@ -401,7 +401,7 @@ def _update(
 
 
 UpdateStatusArg = Annotated[
-    Literal["investigating", "identified", "monitoring", "resolved"],
+    Literal["investigating", "identified", "mitigating", "monitoring", "resolved"],
     Field(description="The status the update announces"),
 ]
 Impact = Annotated[str, Field(min_length=1, max_length=2000, description="Impact on users")]

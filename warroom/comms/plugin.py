@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from warroom.comms import api, delivery, public, templates
 from warroom.comms.config import CommsConfig
-from warroom.comms.service import RESOLUTION_KIND, CommsService
+from warroom.comms.service import INITIAL_KIND, RESOLUTION_KIND, CommsService
 from warroom.comms.statuspage import CONFIRM_KIND, DELIVER_KIND, FANOUT_KIND, StatusPage
 from warroom.core import outbox
 from warroom.core.config import AppConfig
@@ -49,7 +49,11 @@ def install(runtime: Runtime) -> None:
     def resolution(rt: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
         return service.handle_resolution(effect)
 
+    def initial(rt: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+        return service.handle_initial(effect)
+
     runtime.effect_handlers[RESOLUTION_KIND] = resolution
+    runtime.effect_handlers[INITIAL_KIND] = initial
     runtime.effect_handlers[CONFIRM_KIND] = delivery.handle_confirm
     runtime.effect_handlers[FANOUT_KIND] = delivery.handle_fanout
     runtime.effect_handlers[DELIVER_KIND] = delivery.handle_deliver

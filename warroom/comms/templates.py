@@ -25,10 +25,15 @@ DEFAULTS: dict[str, str] = {
         "Status: {{ status_label }}\n"
         "Impact: {{ impact }}\n"
         "Current action: {{ action }}\n"
+        "{% if eta %}ETA to resolution: {{ eta }}\n{% endif %}"
         "{% if note %}Internal note: {{ note }}\n{% endif %}"
         "Next update: {{ next_update }}"
     ),
-    "public": ("{{ status_label }} - {{ impact }}\n{{ action }}\nNext update: {{ next_update }}."),
+    "public": (
+        "{{ status_label }} - {{ impact }}\n{{ action }}\n"
+        "{% if eta %}ETA to resolution: {{ eta }}\n{% endif %}"
+        "Next update: {{ next_update }}."
+    ),
     "brief": (
         "INCIDENT BRIEF - {{ timestamp }}\n"
         "SITUATION: {{ services or 'The service' }} is {{ condition }} affecting {{ affected }}\n"
@@ -79,6 +84,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "status_label": "Identified",
         "impact": "i",
         "action": "a",
+        "eta": "e",
         "next_update": "10:30 UTC",
         "next_update_at": "2026-01-01T10:30:00+00:00",
     },

@@ -123,7 +123,8 @@ class SeverityLevel(Strict):
     definition: str = ""
     examples: tuple[str, ...] = ()
     response_target: Target
-    resolution_target: Target = Target(label="none", within=None)
+    # A target the process does not give is shown as such, never invented.
+    resolution_target: Target = Target(label="not set by this process", within=None)
     update_interval: Duration | None = None
     roles_required: tuple[Role, ...] = ()
     paging: Literal["all_hands", "page", "notify", "none"] = "page"
@@ -349,6 +350,21 @@ class AgentPermissions(Strict):
     close_requires_published_postmortem: bool = True
 
 
+class Communications(Strict):
+    """What the process says about status updates beyond the per-severity cadence."""
+
+    # At declaration an "Investigating" update is drafted and the responders are prompted to
+    # publish it (`draft`), or it is published at once (`publish`); severity ids or aliases.
+    initial_update_draft: tuple[str, ...] = ()
+    initial_update_publish: tuple[str, ...] = ()
+    # Updates carry "ETA to resolution" in their internal and public texts ("investigating"
+    # while no ETA is given), as the process's update template does.
+    eta_in_updates: bool = False
+    # The root cause, as written in the updates, goes into the PUBLIC resolution text. Off by
+    # default: internal causes can name systems, vendors or customers. `config check` warns.
+    root_cause_in_public_resolution: bool = False
+
+
 class Policy(Strict):
     """The whole incident process."""
 
@@ -376,6 +392,7 @@ class Policy(Strict):
     # The mitigation decision tree, in order (signals are incident flags or derived facts);
     # empty means the built-in tree from the process documents.
     mitigation_tree: tuple[MitigationRule, ...] = ()
+    communications: Communications = Communications()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
@@ -412,6 +429,10 @@ class Policy(Strict):
                     f"unknown severity {self.triage.fallback_severity!r}",
                 )
             )
+        for key in ("initial_update_draft", "initial_update_publish"):
+            for sev in getattr(self.communications, key):
+                if not known(sev):
+                    problems.append((f"communications.{key}", f"unknown severity {sev!r}"))
         ids = [item.id for item in self.resolution_checklist]
         if len(ids) != len(set(ids)):
             problems.append(("resolution_checklist", "checklist item ids must be unique"))
