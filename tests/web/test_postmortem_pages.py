@@ -174,6 +174,11 @@ def test_review_workflow_draft_review_publish(
     early = alice.post_form(f"{url}/publish")
     assert early.status_code == 409 and "submit it first" in early.text
     assert pms.get(incident)["status"] == "draft"
+    blank = alice.post_form(f"{url}/submit", {"reviewers": "bob, carol"})
+    assert blank.status_code == 409 and "Root cause" in blank.text  # the template requires it
+    version = str(pms.get(incident)["version"])
+    written = {"section": "Root cause", "text": "A pool limit of 10.", "version": version}
+    assert alice.post_form(f"{url}/sections", written).status_code == 303
     assert alice.post_form(f"{url}/submit", {"reviewers": "bob, carol"}).status_code == 303
     pm = pms.get(incident)
     assert pm["status"] == "in_review" and pm["reviewers"] == ["bob", "carol"]

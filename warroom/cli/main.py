@@ -669,6 +669,9 @@ def postmortem_schedule(
     incident: str,
     owner: Annotated[str, typer.Option(help="Who writes it.")],
     due: Annotated[str, typer.Option(help="ISO date/time or a duration from now like 48h.")],
+    reason: Annotated[
+        str | None, typer.Option(help="Why the due date moves (needed to move one already set).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Schedule the post-mortem (owner and due date)."""
@@ -680,7 +683,7 @@ def postmortem_schedule(
         ctx,
         "POST",
         f"/api/v1/incidents/{incident}/postmortem/schedule",
-        json={"owner": owner, "due_at": due_at},
+        json={"owner": owner, "due_at": due_at, **({"reason": reason} if reason else {})},
     )
     _done(
         as_json, data, f"post-mortem for {data['id']} scheduled: {owner}, due {local_time(due_at)}"

@@ -350,6 +350,47 @@ class AgentPermissions(Strict):
     close_requires_published_postmortem: bool = True
 
 
+DEFAULT_POSTMORTEM_SECTIONS = (
+    "Root cause",
+    "Contributing factors",
+    "Five whys",
+    "What went well",
+    "What went wrong",
+    "Where we got lucky",
+    "Lessons learned",
+    "Prevention",
+)
+
+
+class PostmortemTemplate(Strict):
+    """The sections people write in the post-mortem, in order (the recorded facts: summary,
+    impact, timeline, alerts, changes, runbooks, mitigations, responders and action items are
+    always drafted). A `required` section must be written, neither blank nor still holding its
+    prompt or a placeholder, before the post-mortem is submitted or published."""
+
+    sections: tuple[str, ...] = DEFAULT_POSTMORTEM_SECTIONS
+    required: tuple[str, ...] = ("Root cause",)
+
+    @field_validator("sections")
+    @classmethod
+    def _sections(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for title in value:
+            if not title.strip() or len(title) > 80 or "\n" in title or title.startswith("#"):
+                raise ValueError(f"{title!r}: a section title is one short line")
+        lowered = [title.strip().lower() for title in value]
+        if len(lowered) != len(set(lowered)):
+            raise ValueError("section titles must be unique")
+        return tuple(title.strip() for title in value)
+
+    @model_validator(mode="after")
+    def _required_are_sections(self) -> PostmortemTemplate:
+        known = {title.lower() for title in self.sections}
+        unknown = [title for title in self.required if title.strip().lower() not in known]
+        if unknown:
+            raise ValueError(f"required section(s) not in sections: {', '.join(unknown)}")
+        return self
+
+
 class Communications(Strict):
     """What the process says about status updates beyond the per-severity cadence."""
 
@@ -393,6 +434,7 @@ class Policy(Strict):
     # empty means the built-in tree from the process documents.
     mitigation_tree: tuple[MitigationRule, ...] = ()
     communications: Communications = Communications()
+    postmortem_template: PostmortemTemplate = PostmortemTemplate()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
