@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
+
+from typer.testing import CliRunner
 
 from tests.comms.conftest import Env
+from warroom.cli.main import app
+from warroom.core.config import check_config_file, config_file_warnings
 
 UPDATE = {
     "status": "mitigating",
@@ -129,3 +134,73 @@ def test_initial_update_of_an_unknown_incident_is_404(make_env: Callable[..., En
     env = make_env()
     status, body = env.api.request("POST", "/api/v1/incidents/INC-20200101-999/updates/initial")
     assert status == 404, body
+
+
+CONFIRM = {
+    item: {"confirmed": True}
+    for item in (
+        "issue_gone",
+        "error_rates_baseline",
+        "users_can_use_feature",
+        "monitoring_stable",
+        "stakeholders_notified",
+    )
+}
+
+
+def _resolve_with_cause(env: Env, incident: str) -> str:
+    env.api.ok(
+        "POST",
+        f"/api/v1/incidents/{incident}/updates",
+        json={**UPDATE, "cause": "A bad deploy of payments v2.3.1", "public_title": incident},
+    )
+    env.api.ok(
+        "POST",
+        f"/api/v1/incidents/{incident}/resolve",
+        json={"summary": "rolled back", "checklist": CONFIRM},
+    )
+    env.work()
+    listed = env.public.ok("GET", "/status/api/v2/incidents.json")["incidents"]
+    (public,) = [i for i in listed if i["name"] == incident]
+    assert public["status"] == "resolved"
+    body: str = public["incident_updates"][0]["body"]
+    return body
+
+
+def test_root_cause_reaches_the_public_resolution_only_by_explicit_policy(
+    make_env: Callable[..., Env],
+) -> None:
+    safe = make_env()
+    incident = safe.declare(severity="SEV1")
+    assert "bad deploy" not in _resolve_with_cause(safe, incident)
+    assert _events(safe, incident, "root_cause_made_public") == []
+
+    opted = make_env(policy="bmad-p0-p4")  # the process's resolution message names it
+    other = opted.declare(severity="P1")
+    text = _resolve_with_cause(opted, other)
+    assert "Root cause: A bad deploy of payments v2.3.1." in text
+    (recorded,) = _events(opted, other, "root_cause_made_public")
+    data = recorded["data"]
+    assert isinstance(data, dict)
+    assert data["policy"] == "communications.root_cause_in_public_resolution"
+    assert data["root_cause"] == "A bad deploy of payments v2.3.1"
+
+
+def test_config_check_warns_about_a_public_root_cause(tmp_path: Path) -> None:
+    path = tmp_path / "warroom.yaml"
+    path.write_text("policy: bmad-p0-p4\n")
+    assert check_config_file(path) == []
+    (warning,) = config_file_warnings(path)
+    assert warning["path"] == "policy.communications.root_cause_in_public_resolution"
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "warning" in result.output and "PUBLIC resolution" in result.output
+    safe = tmp_path / "safe.yaml"
+    safe.write_text("policy: default\n")
+    assert config_file_warnings(safe) == []
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "policy:\n  extends: default\n  communications:\n    initial_update_publish: [SEV9]\n"
+    )
+    (problem,) = check_config_file(bad)
+    assert problem["path"] == "policy.communications.initial_update_publish"

@@ -1060,11 +1060,12 @@ def config_check(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate a config file offline; exit 0 if valid, 1 with every problem listed."""
-    from warroom.core.config import check_config_file
+    from warroom.core.config import check_config_file, config_file_warnings
 
     problems = check_config_file(file)
+    warnings = config_file_warnings(file)
     if as_json:
-        print_json({"valid": not problems, "problems": problems})
+        print_json({"valid": not problems, "problems": problems, "warnings": warnings})
     elif problems:
         console.print(f"[red]{file}: {len(problems)} problem(s)[/]")
         for problem in problems:
@@ -1073,6 +1074,12 @@ def config_check(
             )
     else:
         console.print(f"[green]✓[/] {file} is valid")
+    if warnings and not as_json:
+        for warning in warnings:
+            console.print(
+                f"  [yellow]warning[/] {escape(str(warning.get('path')))}: "
+                f"{escape(str(warning.get('message')))}"
+            )
     if problems:
         raise typer.Exit(1)
 

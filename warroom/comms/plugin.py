@@ -109,6 +109,22 @@ def check_config(config: AppConfig) -> list[dict[str, str]]:
     return problems
 
 
+def config_warnings(config: AppConfig) -> list[dict[str, str]]:
+    """Unsafe communication options the policy turns on."""
+    if config.policy.communications.root_cause_in_public_resolution:
+        return [
+            {
+                "path": "policy.communications.root_cause_in_public_resolution",
+                "message": (
+                    "the root cause from the status updates goes into the PUBLIC resolution "
+                    "text; internal causes can name systems, vendors or customers (each use is "
+                    "recorded on the timeline)"
+                ),
+            }
+        ]
+    return []
+
+
 def register_cli(app: Any) -> None:
     from warroom.comms.cli import register
 

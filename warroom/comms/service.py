@@ -394,8 +394,12 @@ class CommsService:
             key = f"{incident_id}:{state.reopen_count}"
             linked = self.statuspage.linked_public_incident(conn, incident_id)
             public_text = None
+            disclosed = ""
             if linked is not None and linked.resolved_at is None:
                 names = self.statuspage.component_names(conn, linked.components)
+                # Only with the explicit policy option: causes are written for responders.
+                if self.policy.communications.root_cause_in_public_resolution:
+                    disclosed = context["root_cause"]
                 public_text = templates.render(
                     "public_resolution",
                     self.config.templates.public_resolution,
@@ -403,6 +407,7 @@ class CommsService:
                         "components": ", ".join(names),
                         "many": len(names) > 1,
                         "duration": context["duration"],
+                        "root_cause": disclosed,
                     },
                 )
                 self.statuspage.post_update(
@@ -434,21 +439,31 @@ class CommsService:
             ]
             outbox.enqueue(conn, effects, now)
         self.statuspage.touch()
-        with suppress(NotFound):
-            self.incidents.append_events(
-                SYSTEM,
-                public_id,
-                [
-                    Event(
-                        "resolution_message_sent",
-                        SYSTEM.actor,
-                        now,
-                        {
-                            "stakeholders": [g.name for g in groups],
-                            "public": public_text is not None,
-                            "text": text,
-                        },
-                    )
-                ],
+        recorded = [
+            Event(
+                "resolution_message_sent",
+                SYSTEM.actor,
+                now,
+                {
+                    "stakeholders": [g.name for g in groups],
+                    "public": public_text is not None,
+                    "text": text,
+                },
             )
+        ]
+        if disclosed:
+            recorded.append(
+                Event(
+                    "root_cause_made_public",
+                    SYSTEM.actor,
+                    now,
+                    {
+                        "root_cause": disclosed,
+                        "policy": "communications.root_cause_in_public_resolution",
+                        "public_text": public_text,
+                    },
+                )
+            )
+        with suppress(NotFound):
+            self.incidents.append_events(SYSTEM, public_id, recorded)
         return Outcome(True, f"resolution sent to {len(effects)} group(s)")

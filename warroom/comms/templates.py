@@ -53,7 +53,9 @@ DEFAULTS: dict[str, str] = {
     "public_resolution": (
         "This incident has been resolved"
         "{% if components %}; {{ components }} {{ 'are' if many else 'is' }} operating "
-        "normally{% endif %}. We apologise for the disruption."
+        "normally{% endif %}."
+        "{% if root_cause %} Root cause: {{ root_cause }}.{% endif %}"
+        " We apologise for the disruption."
     ),
 }
 
@@ -113,7 +115,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "postmortem": "due 2026-01-03",
         "resolved_at": "2026-01-01T11:05:00+00:00",
     },
-    "public_resolution": {"components": "Payments", "many": False, "duration": "1h 5m"},
+    "public_resolution": {
+        "components": "Payments",
+        "many": False,
+        "duration": "1h 5m",
+        "root_cause": "r",
+    },
 }
 
 _ENV = ImmutableSandboxedEnvironment(

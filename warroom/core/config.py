@@ -179,6 +179,27 @@ def load_config(path: Path | None) -> AppConfig:
     return parse_config(_read_yaml(path), source=str(path))
 
 
+def config_file_warnings(path: Path) -> list[dict[str, str]]:
+    """What a valid config file does that deserves a second look (unsafe options turned on).
+
+    A plug-in module may define `config_warnings(config: AppConfig) -> list[{path, message}]`.
+    """
+    from warroom.core.plugins import load_plugins
+
+    try:
+        config, problems = _problems_of(_read_yaml(path))
+    except ConfigError:
+        return []
+    if config is None or problems:
+        return []
+    warnings: list[dict[str, str]] = []
+    for plugin in load_plugins():
+        check = getattr(plugin, "config_warnings", None)
+        if check is not None:
+            warnings.extend(check(config))
+    return warnings
+
+
 def check_config_file(path: Path) -> list[dict[str, str]]:
     """Every problem in a config file (empty when it is valid)."""
     try:
