@@ -203,3 +203,17 @@ def test_a_bad_template_is_a_config_problem(
     )
     problems = check_config_file(path)
     assert any(message in p["message"] for p in problems), problems
+
+
+def test_a_meeting_too_far_in_the_future_is_refused(
+    make_runtime: Callable[[dict[str, Any]], Runtime],
+) -> None:
+    runtime = make_runtime({"policy": "default"})
+    api = api_for(runtime)
+    incident = resolved(api, "SEV1")
+    path = f"/api/v1/incidents/{incident}/postmortem/meeting"
+    for starts in ("9999-12-31T23:30:00Z", "9500-01-01T00:00:00Z"):
+        body = {"starts_at": starts, "facilitator": "erin", "attendees": ["bob"]}
+        status, error = api.post(path, body)
+        assert status == 422, error
+    assert api.get(path)[0] == 404

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from warroom.core.clock import ensure_utc
 from warroom.core.durations import parse_duration
@@ -105,6 +105,16 @@ class MeetingIn(Strict):
         if not timedelta(minutes=15) <= value <= timedelta(hours=8):
             raise ValueError("a review meeting lasts from 15 minutes to 8 hours")
         return value
+
+    @model_validator(mode="after")
+    def _ends(self) -> MeetingIn:
+        try:
+            _ = self.starts_at + self.duration  # the end must be a representable time
+        except OverflowError:
+            raise ValueError("the review meeting must end before the year 10000") from None
+        if self.starts_at.year > 9000:
+            raise ValueError("the review meeting must start within this millennium")
+        return self
 
     @field_validator("facilitator")
     @classmethod
