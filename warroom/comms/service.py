@@ -262,9 +262,11 @@ class CommsService:
                 conn, self.statuspage.components_for_services(conn, state.services)
             )
         affected = ", ".join(names) or "our service"
+        if len(affected) > 250:  # many components: the public title stays short
+            affected = "several of our services"
         return UpdateIn(
             status="investigating",
-            impact=f"We are investigating reports of {state.title}",
+            impact=f"We are investigating reports of {state.title}"[:2000],
             action=INITIAL_ACTION,
             public_impact=f"We are investigating reports of problems with {affected}",
             public_title=f"{affected} experiencing problems",
