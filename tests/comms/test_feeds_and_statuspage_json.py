@@ -67,7 +67,7 @@ def test_maintenance_is_in_the_feeds(make_env: Callable[..., Env], clock: FixedC
     ]
     assert titles == ["Database upgrade (maintenance scheduled)"]
     clock.advance(timedelta(hours=2))
-    env.runtime.extras["comms"].statuspage.touch()
+    env.runtime.comms.statuspage.touch()
     for path in ("/status/history.rss", "/status/history.atom"):
         feed = feedparser.parse(env.client.get(path).content)
         assert feed.bozo == 0
@@ -127,7 +127,7 @@ def test_statuspage_json_has_the_fields_consumers_read(
         },
     )
     clock.advance(timedelta(minutes=10))
-    env.runtime.extras["comms"].statuspage.touch()
+    env.runtime.comms.statuspage.touch()
     (active,) = env.public.ok("GET", "/status/api/v2/scheduled-maintenances/active.json")[
         "scheduled_maintenances"
     ]

@@ -16,6 +16,7 @@ from email.utils import format_datetime
 from xml.etree import ElementTree as ET
 
 from warroom.comms.views import Maintenance, Page, PublicIncident, PublicUpdate
+from warroom.core.clock import iso_utc
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MAINTENANCE_LABELS = {
@@ -79,7 +80,7 @@ def _text(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
 
 
 def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return iso_utc(moment, zulu=True)
 
 
 def html_of(text: str) -> str:

@@ -66,20 +66,15 @@ class AppConfig(BaseModel):
 
 
 def _plugin_sections() -> tuple[dict[str, type[BaseModel]], list[Any]]:
-    """Sections (name -> model) and cross-checks that plug-in packages declare.
-
-    A package module may define `config_sections: dict[str, type[BaseModel]]` and
-    `check_config(config: AppConfig) -> list[{path, message}]`.
-    """
+    """Sections (name -> model) and cross-checks that plug-in packages declare
+    (`Plugin.config_sections` and `Plugin.check_config`)."""
     from warroom.core.plugins import load_plugins
 
     sections: dict[str, type[BaseModel]] = {}
     checks: list[Any] = []
     for plugin in load_plugins():
-        sections.update(getattr(plugin, "config_sections", {}))
-        check = getattr(plugin, "check_config", None)
-        if check is not None:
-            checks.append(check)
+        sections.update(plugin.config_sections())
+        checks.append(plugin.check_config)
     return sections, checks
 
 
@@ -182,7 +177,7 @@ def load_config(path: Path | None) -> AppConfig:
 def config_file_warnings(path: Path) -> list[dict[str, str]]:
     """What a valid config file does that deserves a second look (unsafe options turned on).
 
-    A plug-in module may define `config_warnings(config: AppConfig) -> list[{path, message}]`.
+    Plug-ins report them through `Plugin.config_warnings`.
     """
     from warroom.core.plugins import load_plugins
 
@@ -194,9 +189,7 @@ def config_file_warnings(path: Path) -> list[dict[str, str]]:
         return []
     warnings: list[dict[str, str]] = []
     for plugin in load_plugins():
-        check = getattr(plugin, "config_warnings", None)
-        if check is not None:
-            warnings.extend(check(config))
+        warnings.extend(plugin.config_warnings(config))
     return warnings
 
 
