@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -22,10 +22,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from warroom.alerts import domain
 from warroom.alerts.service import AlertService, IntakeResult, Integration, new_dedup_key
-from warroom.api.deps import PrincipalDep, RuntimeDep, bearer_token
+from warroom.api.deps import Cursor, PrincipalDep, RowId, RuntimeDep, bearer_token
 from warroom.core.clock import ensure_utc, json_default
 from warroom.core.durations import parse_duration
 from warroom.core.errors import InvalidInput, RateLimited, Unauthorized, WarroomError, error_body
+from warroom.core.inputs import Moment
 from warroom.core.runtime import Runtime
 
 log = logging.getLogger("warroom.alerts")
@@ -345,7 +346,7 @@ def list_alerts(
     incident: str | None = None,
     silenced: bool | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-    cursor: int | None = None,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
     principal.require("viewer")
     items, next_cursor = service(runtime).list_alerts(
@@ -390,7 +391,7 @@ def test_route(runtime: RuntimeDep, principal: PrincipalDep, body: RouteTestIn) 
 
 
 @router.get("/alerts/{alert_id}", summary="One alert with its group, silence and incident")
-def get_alert(runtime: RuntimeDep, principal: PrincipalDep, alert_id: int) -> dict[str, Any]:
+def get_alert(runtime: RuntimeDep, principal: PrincipalDep, alert_id: RowId) -> dict[str, Any]:
     principal.require("viewer")
     return service(runtime).get_alert(alert_id)
 
@@ -402,8 +403,8 @@ class SilenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     matchers: list[str] = Field(min_length=1, max_length=50)
     comment: str = Field(min_length=1, max_length=2000)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: Moment | None = None
+    ends_at: Moment | None = None
     duration: str | None = Field(default=None, description="e.g. 2h (instead of ends_at)")
 
 
@@ -438,5 +439,7 @@ def list_silences(
 
 
 @router.post("/silences/{silence_id}/expire", summary="End a silence now")
-def expire_silence(runtime: RuntimeDep, principal: PrincipalDep, silence_id: int) -> dict[str, Any]:
+def expire_silence(
+    runtime: RuntimeDep, principal: PrincipalDep, silence_id: RowId
+) -> dict[str, Any]:
     return service(runtime).expire_silence(principal, silence_id)

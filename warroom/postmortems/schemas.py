@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from warroom.core.clock import ensure_utc
 from warroom.core.durations import parse_duration
+from warroom.core.inputs import Moment
 
 ItemType = Literal["prevent", "mitigate", "detect", "process"]
 ItemStatus = Literal["open", "in_progress", "done", "wont_do"]
@@ -41,7 +42,7 @@ class ActionItemIn(Strict):
     title: str = Field(min_length=1, max_length=500)
     description: str = Field(default="", max_length=20_000)
     owner: str | None = Field(default=None, max_length=200)
-    due_at: datetime | None = None
+    due_at: Moment | None = None
     priority: int = Field(default=2, ge=1, le=4)
     type: ItemType = "prevent"
     status: ItemStatus = "open"
@@ -60,7 +61,7 @@ class ActionItemPatch(Strict):
     title: str | None = Field(default=None, max_length=500)
     description: str | None = Field(default=None, max_length=20_000)
     owner: str | None = Field(default=None, max_length=200)
-    due_at: datetime | None = None
+    due_at: Moment | None = None
     priority: int | None = Field(default=None, ge=1, le=4)
     type: ItemType | None = None
     status: ItemStatus | None = None
@@ -79,7 +80,7 @@ class ListActions(Strict):
 class MeetingIn(Strict):
     """The post-incident review meeting: when, how long, who facilitates, who attends."""
 
-    starts_at: datetime
+    starts_at: Moment
     duration: timedelta = Field(
         default=timedelta(hours=1), description="e.g. 45m or 1h (15 minutes to 8 hours)"
     )
