@@ -139,7 +139,7 @@ def test_review_meeting_invite_fills_facilitator_and_attendees(
     }
     for change, fragment in (
         ({"starts_at": (clock.now() - timedelta(hours=1)).isoformat()}, "future"),
-        ({"duration": "10000000w"}, "15 minutes to 8 hours"),
+        ({"duration": "10000000w"}, "duration"),
         ({"duration": "5m"}, "15 minutes to 8 hours"),
         ({"duration": "soon"}, "duration"),
         ({"attendees": []}, "attendees"),
