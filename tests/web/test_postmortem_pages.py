@@ -174,6 +174,7 @@ def test_review_workflow_draft_review_publish(
     early = alice.post_form(f"{url}/publish")
     assert early.status_code == 409 and "submit it first" in early.text
     assert pms.get(incident)["status"] == "draft"
+    assert "To write before it can be submitted" in alice.get(url).text
     blank = alice.post_form(f"{url}/submit", {"reviewers": "bob, carol"})
     assert blank.status_code == 409 and "Root cause" in blank.text  # the template requires it
     version = str(pms.get(incident)["version"])

@@ -98,6 +98,10 @@ def postmortem_context(runtime: Runtime, public_id: str) -> dict[str, Any]:
         if pm
         else {},
         "meeting": meeting,
+        # The sections the policy's template still needs before submit / publish.
+        "incomplete": draft.unfilled(pm["body"], runtime.policy.postmortem_template.required)
+        if pm and pm["status"] != "published"
+        else [],
         "editable": bool(pm and pm["status"] != "published"),
         "items": items.list(ListActions(incident=state.public_id)),
         "categories": postmortems.config.root_cause_categories,
