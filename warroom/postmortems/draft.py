@@ -255,6 +255,15 @@ def describe(event: Event) -> str:
         return f"Post-mortem scheduled: owner {d.get('owner')}, due {d.get('due_at')}{moved}"
     if t == "postmortem_published":
         return "Post-mortem published"
+    if t == "postmortem_review_scheduled":
+        return (
+            f"Review meeting scheduled for {d.get('starts_at')}, "
+            f"facilitated by {d.get('facilitator')}"
+        )
+    if t == "initial_update_drafted":
+        return "Initial update drafted; the responders were prompted to publish it"
+    if t == "root_cause_made_public":
+        return "Root cause included in the public resolution text (policy option)"
     if t == "follow_up_required":
         return f"Follow-up required: {d.get('title', '')}"
     if t == "details_updated":
