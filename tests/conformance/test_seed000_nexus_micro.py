@@ -166,3 +166,130 @@ def test_step5_post_mortem_within_48_hours(nexus: Process) -> None:
     nexus.api.ok("POST", f"/api/v1/incidents/{incident}/postmortem/submit")
     nexus.api.ok("POST", f"/api/v1/incidents/{incident}/postmortem/publish")
     assert nexus.api.ok("POST", f"/api/v1/incidents/{incident}/close")["status"] == "closed"
+
+
+def test_escalation_matrix_conditions(nexus: Process) -> None:
+    """Data breach suspected → legal; user data affected → legal + executive summary;
+    revenue impact above the threshold → finance + studio producer. Set from triage answers
+    and impact, or by a responder with a reason (`warroom flag`)."""
+    answers = {"complete_outage": True, "security_breach": True, "data_at_risk": True}
+    breach = nexus.declare("P0", triage=answers)
+    flags = nexus.show(breach)["flags"]
+    assert flags["data_breach_suspected"] is True and flags["user_data_affected"] is True
+    assert {"data-breach", "user-data"} <= set(nexus.escalations(breach))
+    (legal,) = [e for e in nexus.events(breach, "escalated") if e["data"]["rule"] == "data-breach"]
+    assert legal["data"]["targets"]
+    quiet = nexus.declare("P2")
+    assert not {"data-breach", "user-data", "revenue"} & set(nexus.escalations(quiet))
+    nexus.api.ok("PATCH", f"/api/v1/incidents/{quiet}", json={"impact": {"revenue_per_hour": 500}})
+    nexus.work()
+    assert "revenue" not in nexus.escalations(quiet)
+    nexus.api.ok(
+        "PATCH", f"/api/v1/incidents/{quiet}", json={"impact": {"revenue_per_hour": 25000}}
+    )
+    nexus.work()
+    (revenue,) = [e for e in nexus.events(quiet, "escalated") if e["data"]["rule"] == "revenue"]
+    assert revenue["data"]["targets"] == ["contact:finance_tracker", "contact:studio_producer"]
+    # A responder raises a condition by hand, with the reason on the timeline.
+    flagged = nexus.api.ok(
+        "POST",
+        f"/api/v1/incidents/{quiet}/flags",
+        json={"flag": "user_data_affected", "reason": "support saw other users' orders"},
+    )
+    assert flagged["flags"]["user_data_affected"] is True
+    nexus.work()
+    assert "user-data" in nexus.escalations(quiet)
+    (raised,) = nexus.events(quiet, "flag_set")
+    assert raised["data"]["reason"] == "support saw other users' orders"
+
+
+def _runbooks(nexus: Process, incident: str) -> list[str]:
+    items = nexus.api.ok("GET", f"/api/v1/incidents/{incident}/runbooks")["items"]
+    return [str(item["id"]) for item in items]
+
+
+def test_step2_parallel_investigation(nexus: Process) -> None:
+    """Infrastructure Maintainer, Backend Architect and DevOps Automator each work their own
+    checklist in parallel: a built-in runbook every incident of this process is offered."""
+    incident = nexus.declare("P1")
+    assert "nexus_parallel_investigation" in _runbooks(nexus, incident)
+    runbook = nexus.api.ok("GET", "/api/v1/runbooks/nexus_parallel_investigation")
+    checklists = {s["id"]: s["checklist"] for s in runbook["steps"] if s["kind"] == "manual"}
+    assert set(checklists) == {"infrastructure-maintainer", "backend-architect", "devops-automator"}
+    assert "Check CI/CD pipeline status" in checklists["devops-automator"]
+    assert "Check database health" in checklists["backend-architect"]
+    assert all(checklists.values())
+
+
+def _suggested(nexus: Process, incident: str) -> list[str]:
+    found = nexus.api.ok("GET", f"/api/v1/incidents/{incident}/mitigations/suggestions")
+    return [str(s["action"]) for s in found["suggestions"]]
+
+
+def test_step3_mitigation_decision_tree(nexus: Process) -> None:
+    """Recent deployment → rollback; infrastructure → scale / restart / failover; code bug →
+    hotfix; external dependency → fallback and tell users."""
+    flags_for = {
+        "recent_deploy": ["rollback"],
+        "infrastructure": ["scale", "restart", "failover"],
+        "code_bug": ["hotfix"],
+        "third_party": ["fallback_cache"],
+    }
+    for flag, actions in flags_for.items():
+        incident = nexus.declare("P1")
+        nexus.api.ok(
+            "POST",
+            f"/api/v1/incidents/{incident}/flags",
+            json={"flag": flag, "reason": f"diagnosed: {flag}"},
+        )
+        assert _suggested(nexus, incident) == actions, flag
+    answered = nexus.declare("P1", triage={"infrastructure": True}, override_reason="P1 agreed")
+    assert _suggested(nexus, answered) == ["scale", "restart", "failover"]
+    found = nexus.api.ok("GET", f"/api/v1/incidents/{answered}/mitigations/suggestions")
+    assert "communicate to users" not in " ".join(s["why"] for s in found["suggestions"])
+
+
+def test_step4_monitor_30_minutes_post_fix(nexus: Process) -> None:
+    """The fix is watched for 30 minutes before the incident is resolved; only the commander
+    may waive the window, with a reason that stays on the timeline."""
+    incident = nexus.declare("P1")
+    nexus.api.ok(
+        "POST", f"/api/v1/incidents/{incident}/roles", json={"role": "commander", "person": "bob"}
+    )
+    nexus.advance(minutes=5)
+    nexus.api.ok(
+        "POST",
+        f"/api/v1/incidents/{incident}/mitigations",
+        json={"action": "rollback", "outcome": "succeeded"},
+    )
+    assert nexus.show(incident)["mitigated_at"] == nexus.clock.now().isoformat()
+    nexus.api.ok("POST", f"/api/v1/incidents/{incident}/verification/confirm", json={"note": "ok"})
+    checklist = {item.id: {"confirmed": True} for item in nexus.policy.resolution_checklist}
+    resolve = f"/api/v1/incidents/{incident}/resolve"
+    nexus.advance(minutes=29)
+    status, error = nexus.api.request(
+        "POST", resolve, json={"summary": "rolled back", "checklist": checklist}
+    )
+    assert status == 409 and "30 minutes" in error["error"]["message"], error
+    status, error = nexus.api.request(
+        "POST",
+        resolve,
+        json={"summary": "rolled back", "checklist": checklist, "waive_verification": "fine"},
+    )
+    assert status == 403, error  # alice is not the commander
+    assert nexus.show(incident)["status"] != "resolved"
+    nexus.advance(minutes=1)
+    nexus.api.ok("POST", resolve, json={"summary": "rolled back", "checklist": checklist})
+    assert nexus.show(incident)["status"] == "resolved"
+    # The commander may resolve at once, saying why.
+    waived = nexus.declare("P2")
+    nexus.api.ok(
+        "POST", f"/api/v1/incidents/{waived}/roles", json={"role": "commander", "person": "bob"}
+    )
+    nexus.bob.ok(
+        "POST",
+        f"/api/v1/incidents/{waived}/resolve",
+        json={"summary": "false alarm", "checklist": checklist, "waive_verification": "no fix"},
+    )
+    (event,) = nexus.events(waived, "guard_waived")
+    assert (event["data"]["role"], event["data"]["reason"]) == ("commander", "no fix")

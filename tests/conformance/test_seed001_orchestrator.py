@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from tests.conformance.conftest import Process
+from tests.conftest import Api
+from warroom.core import auth
 
 PRESET = "orchestrator"
 
@@ -179,3 +182,156 @@ def test_integration_with_beads(orchestrator: Process) -> None:
     assert task["issue_type"] == "task" and task["labels"] == ["post-mortem"]
     assert task["dependencies"][0]["type"] == "discovered-from"
     assert task["dependencies"][0]["depends_on_id"] == bug["id"]
+
+
+def _commander(orchestrator: Process, incident: str, person: str = "carol") -> None:
+    orchestrator.api.ok(
+        "POST", f"/api/v1/incidents/{incident}/roles", json={"role": "commander", "person": person}
+    )
+
+
+def _mitigate(orchestrator: Process, incident: str, action: str, outcome: str) -> Any:
+    body = {"action": action, "outcome": outcome, "description": f"{action}: see the log"}
+    return orchestrator.api.ok("POST", f"/api/v1/incidents/{incident}/mitigations", json=body)
+
+
+def _escalation(orchestrator: Process, incident: str, rule: str) -> dict[str, Any]:
+    (fired,) = [e for e in orchestrator.events(incident, "escalated") if e["data"]["rule"] == rule]
+    found: dict[str, Any] = fired["data"]
+    return found
+
+
+def test_phase3_mitigate_options_in_order(orchestrator: Process) -> None:
+    """Rollback, feature flag, config change, scale, hotfix, in that order; a configuration
+    change in production is documented; when every option failed the agent MUST STOP and
+    surface it, and work goes on only after a person acknowledges with a decision."""
+    incident = orchestrator.declare("SEV2")
+    _commander(orchestrator, incident)
+    path = f"/api/v1/incidents/{incident}/mitigations"
+    suggested = orchestrator.api.ok("GET", f"{path}/suggestions")["suggestions"]
+    assert [s["action"] for s in suggested] == [
+        "rollback",
+        "feature_flag",
+        "config_change",
+        "scale",
+        "hotfix",
+    ]
+    status, error = orchestrator.api.request(
+        "POST", path, json={"action": "config_change", "outcome": "failed"}
+    )
+    assert status == 422 and error["error"]["code"] == "description_required"
+    for action in ("rollback", "feature_flag", "config_change"):
+        _mitigate(orchestrator, incident, action, "failed")
+        remaining = orchestrator.api.ok("GET", f"{path}/suggestions")["suggestions"]
+        assert {s["action"]: s["outcome"] for s in remaining}[action] == "failed"
+    assert orchestrator.show(incident)["stopped"] is False
+    assert _mitigate(orchestrator, incident, "scale", "failed")["mitigation_exhausted"] is True
+    shown = orchestrator.show(incident)
+    assert shown["stopped"] is True and list(shown["stops"]) == ["mitigation-exhausted"]
+    orchestrator.work()
+    surfaced = _escalation(orchestrator, incident, "must-stop")
+    assert surfaced["targets"] == ["role:commander", "contact:engineering_manager"]
+    ack = f"/api/v1/incidents/{incident}/stops/mitigation-exhausted/acknowledge"
+    status, _ = orchestrator.api.request("POST", ack, json={"decision": " "})
+    assert status == 422 and orchestrator.show(incident)["stopped"] is True
+    decision = "accept the risk of a hotfix; vendor called"
+    done = orchestrator.bob.ok("POST", ack, json={"decision": decision})
+    assert done["stopped"] is False
+    (acknowledged,) = orchestrator.events(incident, "stop_acknowledged")
+    assert acknowledged["data"]["decision"] == decision
+    assert acknowledged["actor"] == "token:bob"
+
+
+def test_must_stop_and_surface(orchestrator: Process) -> None:
+    """Data loss, a security breach, rollback impossible with a risky hotfix, recurrence after
+    resolution, an ETA beyond the response window: each stops the incident until a person
+    (never an agent) acknowledges it with a decision."""
+    lost = orchestrator.declare("SEV1", triage={"complete_outage": True, "data_loss": True})
+    assert "data-loss" in orchestrator.show(lost)["stops"]
+    breach = orchestrator.declare("SEV2")
+    orchestrator.api.ok(
+        "POST",
+        f"/api/v1/incidents/{breach}/flags",
+        json={"flag": "data_breach_suspected", "reason": "unknown admin login"},
+    )
+    assert list(orchestrator.show(breach)["stops"]) == ["security-breach"]
+    risky = orchestrator.declare("SEV1")
+    orchestrator.api.ok(
+        "POST",
+        f"/api/v1/incidents/{risky}/hotfixes",
+        json={"name": "hf-1", "why_not_rollback": "migration ran", "risk": "significant"},
+    )
+    assert list(orchestrator.show(risky)["stops"]) == ["rollback-impossible-hotfix-risky"]
+    slow = orchestrator.declare("SEV3")  # response window < 4 hours
+    update = {"status": "identified", "impact": "Slow search", "action": "Reindexing"}
+    orchestrator.update(slow, **update, eta="3h")
+    assert orchestrator.show(slow)["stopped"] is False
+    orchestrator.update(slow, **update, eta="in 6h")
+    assert list(orchestrator.show(slow)["stops"]) == ["eta-beyond-window"]
+    recurring = orchestrator.declare("SEV3")
+    orchestrator.resolve(recurring)
+    reopened = orchestrator.api.ok(
+        "POST", f"/api/v1/incidents/{recurring}/reopen", json={"reason": "errors are back"}
+    )
+    assert list(reopened["stops"]) == ["recurred"]
+    with orchestrator.runtime.db.write() as conn:
+        _, token = auth.create_token(
+            conn,
+            name="helper-bot",
+            scopes=["responder"],
+            created_by="conformance",
+            now=orchestrator.clock.now(),
+            kind="agent",
+        )
+    agent = Api(orchestrator.client, token)
+    status, error = agent.request(
+        "POST", f"/api/v1/incidents/{lost}/stops/data-loss/acknowledge", json={"decision": "go"}
+    )
+    assert status == 403, error
+    assert orchestrator.show(lost)["stopped"] is True
+
+
+def test_phase4_hotfix_protocol(orchestrator: Process) -> None:
+    """A hotfix only for SEV-1/SEV-2, saying why rollback and the flag are impossible; never
+    deployed without a review by someone other than its author; staging time-boxed to 15
+    minutes at SEV-1; follow-up tasks (tests, cleanup, docs, merge to main) once deployed."""
+    minor = orchestrator.declare("SEV3")
+    status, error = orchestrator.api.request(
+        "POST",
+        f"/api/v1/incidents/{minor}/hotfixes",
+        json={"name": "hf-1", "why_not_rollback": "schema changed"},
+    )
+    assert status == 409 and error["error"]["code"] == "hotfix_not_allowed"
+    incident = orchestrator.declare("SEV1")
+    _commander(orchestrator, incident)
+    base = f"/api/v1/incidents/{incident}/hotfixes"
+    status, error = orchestrator.api.request("POST", base, json={"name": "hf-1"})
+    assert status == 422 and error["error"]["code"] == "reason_required"
+    view = orchestrator.api.ok(
+        "POST", base, json={"name": "hf-1", "why_not_rollback": "no flag guards the code"}
+    )
+    assert view["staging_time_box"]["minutes"] == 15
+    status, error = orchestrator.api.request("POST", f"{base}/hf-1/review", json={"note": "mine"})
+    assert status == 403 and error["error"]["code"] == "self_approval"
+    status, error = orchestrator.api.request("POST", f"{base}/hf-1/deploy")
+    assert status == 409 and error["error"]["code"] == "hotfix_gates"
+    orchestrator.advance(minutes=16)  # staging not passed within 15 minutes
+    assert _escalation(orchestrator, incident, "staging-time-box")["targets"] == ["role:commander"]
+    gates = {
+        "staging": {"status": "passed"},
+        "tests": {"status": "skipped", "reason": "SEV-1, tests after"},
+        "security_scan": {"status": "passed"},
+    }
+    orchestrator.api.ok("POST", f"{base}/hf-1/gates", json={"gates": gates})
+    orchestrator.bob.ok("POST", f"{base}/hf-1/review", json={"note": "diff read"})
+    assert orchestrator.api.ok("POST", f"{base}/hf-1/deploy")["deployed"] is True
+    (deployed,) = orchestrator.events(incident, "hotfix_deployed")
+    assert deployed["data"]["reviewed_by"] == "token:bob"
+    orchestrator.work()
+    items = orchestrator.api.ok("GET", "/api/v1/actions", params={"incident": incident})["items"]
+    titles = [item["title"] for item in items]
+    for wanted in ("Add proper tests", "Code cleanup", "Document the hotfix", "Merge the hotfix"):
+        assert any(t.startswith(wanted) for t in titles), (wanted, titles)
+    # Verify in production 15-30 minutes before resolving.
+    windows = {s.id: s.verification_window for s in orchestrator.policy.severities}
+    assert windows["SEV1"] == timedelta(minutes=30) and windows["SEV3"] == timedelta(minutes=15)
