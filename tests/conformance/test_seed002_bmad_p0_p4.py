@@ -14,7 +14,7 @@ import icalendar
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conformance.conftest import Process
+from tests.conformance.conftest import SERVICES, Process
 
 PRESET = "bmad-p0-p4"
 
@@ -213,3 +213,81 @@ def test_step11_schedule_post_incident_review(bmad: Process) -> None:
     assert bmad.events(incident, "postmortem_review_scheduled")
     bmad.api.ok("POST", f"/api/v1/incidents/{incident}/postmortem/submit")
     bmad.api.ok("POST", f"/api/v1/incidents/{incident}/postmortem/publish")
+
+
+def _runbooks(bmad: Process, incident: str) -> list[str]:
+    items = bmad.api.ok("GET", f"/api/v1/incidents/{incident}/runbooks")["items"]
+    return [str(item["id"]) for item in items]
+
+
+def test_step5_execute_runbook_procedures(process: Callable[..., Process]) -> None:
+    """The runbook matching the incident (by type, by affected service); a generic
+    troubleshooting approach when none matches."""
+    services = [*SERVICES, {"name": "postgres-main", "description": "Main database"}]
+    bmad = process(PRESET, services=services)
+    unmatched = bmad.declare("P1", type="data_loss")
+    assert _runbooks(bmad, unmatched) == ["generic_troubleshooting"]
+    slow = bmad.declare("P2", type="performance_degradation")
+    assert "high_latency" in _runbooks(bmad, slow)
+    database = bmad.declare("P2", type="data_loss", services=["postgres-main"])
+    assert _runbooks(bmad, database) == ["database_issues"]
+    generic = bmad.api.ok("GET", "/api/v1/runbooks/generic_troubleshooting")
+    assert generic["steps"]
+
+
+def test_step6_implement_mitigation(bmad: Process) -> None:
+    """A mitigation that works records the mitigation time (MTTM); one that fails tells the
+    commander and offers the next option."""
+    incident = bmad.declare("P1", type="deployment_related")
+    bmad.api.ok(
+        "POST", f"/api/v1/incidents/{incident}/roles", json={"role": "commander", "person": "bob"}
+    )
+    bmad.api.ok(
+        "POST",
+        f"/api/v1/incidents/{incident}/flags",
+        json={"flag": "capacity", "reason": "CPU at 100%"},
+    )
+    path = f"/api/v1/incidents/{incident}/mitigations"
+    bmad.advance(minutes=8)
+    failed = bmad.api.ok("POST", path, json={"action": "rollback", "outcome": "failed"})
+    assert failed["next_option"]["action"] == "scale"
+    assert bmad.show(incident)["mitigated_at"] is None
+    bmad.work()
+    (told,) = [
+        e for e in bmad.events(incident, "escalated") if e["data"]["rule"] == "mitigation-failed"
+    ]
+    assert told["data"]["targets"] == ["role:commander"]
+    assert "next option: scale" in told["data"]["detail"]
+    bmad.advance(minutes=4)
+    bmad.api.ok("POST", path, json={"action": "scale", "outcome": "succeeded"})
+    shown = bmad.show(incident)
+    assert shown["mitigated_at"] == bmad.clock.now().isoformat()
+    assert datetime.fromisoformat(shown["mitigated_at"]) - datetime.fromisoformat(
+        shown["started_at"]
+    ) == timedelta(minutes=12)
+
+
+def test_step7_verify_recovery(bmad: Process) -> None:
+    """Service health (latency, synthetic monitors among the checks) is confirmed and watched
+    15-30 minutes after the mitigation before the incident is resolved."""
+    checklist = {item.id for item in bmad.policy.resolution_checklist}
+    assert {"latency_normal", "synthetic_monitors_passing"} <= checklist
+    incident = bmad.declare("P2")
+    bmad.api.ok(
+        "POST",
+        f"/api/v1/incidents/{incident}/mitigations",
+        json={"action": "restart", "outcome": "succeeded"},
+    )
+    resolve = f"/api/v1/incidents/{incident}/resolve"
+    body = {"summary": "restarted", "checklist": {i: {"confirmed": True} for i in checklist}}
+    status, error = bmad.api.request("POST", resolve, json=body)
+    assert status == 409, error  # nothing verified yet
+    bmad.api.ok(
+        "POST", f"/api/v1/incidents/{incident}/verification/confirm", json={"note": "green"}
+    )
+    bmad.advance(minutes=14)
+    status, error = bmad.api.request("POST", resolve, json=body)
+    assert status == 409 and "15 minutes" in error["error"]["message"], error
+    bmad.advance(minutes=1)
+    bmad.api.ok("POST", resolve, json=body)
+    assert bmad.show(incident)["status"] == "resolved"

@@ -7,6 +7,7 @@ maps every requirement of the document to the test (or says what is not yet enfo
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -127,3 +128,122 @@ def test_stage5_postmortem(hierarchical: Process) -> None:
     hierarchical.write_postmortem(incident)
     hierarchical.api.ok("POST", f"/api/v1/incidents/{incident}/postmortem/submit")
     hierarchical.api.ok("POST", f"/api/v1/incidents/{incident}/postmortem/publish")
+
+
+def _runbooks(hierarchical: Process, incident: str) -> list[str]:
+    items = hierarchical.api.ok("GET", f"/api/v1/incidents/{incident}/runbooks")["items"]
+    return [str(item["id"]) for item in items]
+
+
+def test_stage2a_diagnose(hierarchical: Process) -> None:
+    """The diagnosis summary: hypothesis, evidence, confidence (high / medium / low), recorded
+    as a step of the built-in diagnose runbook."""
+    incident = hierarchical.declare("SEV2")
+    assert {"hierarchical_diagnose", "hierarchical_mitigate"} <= set(
+        _runbooks(hierarchical, incident)
+    )
+    path = f"/api/v1/incidents/{incident}/runbooks/hierarchical_diagnose/run"
+    status, error = hierarchical.api.request("POST", path, json={"step": "diagnosis-summary"})
+    assert status == 422 and error["error"]["code"] == "diagnosis_required"
+    vague = {"hypothesis": "pool", "evidence": "graphs", "confidence": "sure"}
+    status, _ = hierarchical.api.request(
+        "POST", path, json={"step": "diagnosis-summary", "diagnosis": vague}
+    )
+    assert status == 422 and hierarchical.events(incident, "diagnosis_recorded") == []
+    diagnosis = {
+        "hypothesis": "connection pool exhausted by the batch job",
+        "evidence": "pool wait 30 s since 14:02; batch deploy at 14:00",
+        "confidence": "medium",
+    }
+    hierarchical.api.ok("POST", path, json={"step": "diagnosis-summary", "diagnosis": diagnosis})
+    (recorded,) = hierarchical.events(incident, "diagnosis_recorded")
+    assert {k: recorded["data"][k] for k in diagnosis} == diagnosis
+
+
+def test_stage2b_mitigate(hierarchical: Process) -> None:
+    """Immediate relief (scale, restart, circuit breaker, redirect traffic); rollback when a
+    recent deploy is the suspected cause; the feature flag for a feature-specific issue."""
+    incident = hierarchical.declare("SEV2")
+    path = f"/api/v1/incidents/{incident}/mitigations/suggestions"
+    relief = ["scale", "restart", "circuit_breaker", "redirect_traffic"]
+    assert [s["action"] for s in hierarchical.api.ok("GET", path)["suggestions"]] == relief
+    for flag in ("recent_deploy", "feature_broken"):
+        hierarchical.api.ok(
+            "POST",
+            f"/api/v1/incidents/{incident}/flags",
+            json={"flag": flag, "reason": "seen in the diagnosis"},
+        )
+    found = [s["action"] for s in hierarchical.api.ok("GET", path)["suggestions"]]
+    assert found == [*relief, "rollback", "feature_flag"]
+
+
+def test_stage3_hotfix_and_stage4_deploy(hierarchical: Process) -> None:
+    """The emergency PR (template, labels hotfix/urgent, on-call reviewer), reviewed by someone
+    other than its author; after the deploy the canary is watched 5 minutes and stability 30
+    minutes before resolving."""
+    incident = hierarchical.declare("SEV2")
+    base = f"/api/v1/incidents/{incident}/hotfixes"
+    gates = {
+        "staging": {"status": "passed"},
+        "tests": {"status": "passed"},
+        "security_scan": {"status": "passed"},
+    }
+    body = {"name": "hf-1", "description": "guard nil", "root_cause": "nil map", "gates": gates}
+    pr = hierarchical.api.ok("POST", base, json=body)["emergency_pr"]
+    assert pr["labels"] == ["hotfix", "urgent"]
+    assert f"## Hotfix for {incident}" in pr["body"] and "**Root Cause:** nil map" in pr["body"]
+    status, error = hierarchical.api.request("POST", f"{base}/hf-1/review", json={})
+    assert status == 403 and error["error"]["code"] == "self_approval"
+    hierarchical.bob.ok("POST", f"{base}/hf-1/review", json={"note": "minimal, reads fine"})
+    hierarchical.api.ok("POST", f"{base}/hf-1/deploy")
+    hierarchical.work()
+    (canary,) = [
+        e
+        for e in hierarchical.events(incident, "verification_started")
+        if e["data"]["trigger"] == "canary"
+    ]
+    assert datetime.fromisoformat(canary["data"]["ends_at"]) == hierarchical.clock.now() + (
+        timedelta(minutes=5)
+    )
+    hierarchical.advance(minutes=5)  # the canary looked healthy: the fix worked
+    hierarchical.api.ok(
+        "POST",
+        f"/api/v1/incidents/{incident}/mitigations",
+        json={"action": "hotfix", "outcome": "succeeded", "description": "hf-1 after canary"},
+    )
+    checklist = {item.id for item in hierarchical.policy.resolution_checklist}
+    assert {"latency_within_sla", "no_new_errors"} <= checklist
+    hierarchical.api.ok(
+        "POST", f"/api/v1/incidents/{incident}/verification/confirm", json={"note": "stable"}
+    )
+    resolve = f"/api/v1/incidents/{incident}/resolve"
+    body = {"summary": "hotfix hf-1", "checklist": {i: {"confirmed": True} for i in checklist}}
+    hierarchical.advance(minutes=29)
+    status, error = hierarchical.api.request("POST", resolve, json=body)
+    assert status == 409 and "30 minutes" in error["error"]["message"], error
+    hierarchical.advance(minutes=1)
+    hierarchical.api.ok("POST", resolve, json=body)
+
+
+def test_stage3_skip_if_sev1(hierarchical: Process) -> None:
+    """`skip_if_sev1`: the review may be skipped at SEV-1 only, with a reason, and each use is
+    recorded as a safety option on the timeline."""
+    skipped = {"review": {"status": "skipped", "reason": "site down, reviewer unreachable"}}
+    gates = {
+        **skipped,
+        "staging": {"status": "passed"},
+        "tests": {"status": "passed"},
+        "security_scan": {"status": "passed"},
+    }
+    sev2 = hierarchical.declare("SEV2")
+    status, _ = hierarchical.api.request(
+        "POST", f"/api/v1/incidents/{sev2}/hotfixes", json={"name": "hf-1", "gates": gates}
+    )
+    assert status == 422
+    assert hierarchical.policy.hotfix.skip_review_if_sev1 is True
+    sev1 = hierarchical.declare("SEV1")
+    base = f"/api/v1/incidents/{sev1}/hotfixes"
+    hierarchical.api.ok("POST", base, json={"name": "hf-1", "gates": gates})
+    (used,) = hierarchical.events(sev1, "safety_option_used")
+    assert used["data"]["option"] == "policy.hotfix.skip_review_if_sev1"
+    assert hierarchical.api.ok("POST", f"{base}/hf-1/deploy")["deployed"] is True

@@ -156,3 +156,72 @@ def test_postmortem_due_date_moves_only_with_a_reason(phased: Process) -> None:
     )
     moved = phased.events(incident, "postmortem_scheduled")[-1]
     assert moved["data"]["reason"] == "waiting for vendor RCA"
+
+
+def test_phase3_mitigation(phased: Process) -> None:
+    """A mitigation that works is the mitigated milestone (MTTM), whatever the status, and the
+    "more than 30 minutes unmitigated" escalation does not fire for it."""
+    mitigated = phased.declare("SEV2")
+    left_alone = phased.declare("SEV2")
+    phased.advance(minutes=10)
+    phased.api.ok(
+        "POST",
+        f"/api/v1/incidents/{mitigated}/mitigations",
+        json={"action": "rollback", "outcome": "succeeded"},
+    )
+    shown = phased.show(mitigated)
+    assert shown["mitigated_at"] == phased.clock.now().isoformat()
+    assert shown["status"] == "triggered"
+    phased.advance(minutes=21)
+    assert "unmitigated-30m" not in phased.escalations(mitigated)
+    assert "unmitigated-30m" in phased.escalations(left_alone)
+
+
+def test_phase5_recovery_verify(phased: Process) -> None:
+    """Systems healthy, metrics normalized, user impact ended, critical paths tested: confirmed
+    in a verification before the incident is resolved."""
+    checklist = {item.id for item in phased.policy.resolution_checklist}
+    assert {"systems_healthy", "metrics_normalized", "user_impact_ended"} <= checklist
+    assert "critical_paths_tested" in checklist
+    incident = phased.declare("SEV3")
+    phased.api.ok(
+        "POST",
+        f"/api/v1/incidents/{incident}/mitigations",
+        json={"action": "restart", "outcome": "succeeded"},
+    )
+    resolve = f"/api/v1/incidents/{incident}/resolve"
+    body = {"summary": "restarted", "checklist": {i: {"confirmed": True} for i in checklist}}
+    status, error = phased.api.request("POST", resolve, json=body)
+    assert status == 409 and "verification" in error["error"]["message"], error
+    assert phased.show(incident)["status"] != "resolved"
+    phased.api.ok(
+        "POST",
+        f"/api/v1/incidents/{incident}/verification/confirm",
+        json={"note": "checkout and login paths tested"},
+    )
+    phased.api.ok("POST", resolve, json=body)
+    assert phased.show(incident)["status"] == "resolved"
+
+
+def test_escalation_paths_by_condition(phased: Process) -> None:
+    """Customer-facing → customer success; data breach → security and legal."""
+    incident = phased.declare("SEV3")
+    assert not {"customer-facing", "data-breach"} & set(phased.escalations(incident))
+    phased.api.ok(
+        "PATCH", f"/api/v1/incidents/{incident}", json={"impact": {"customer_facing": True}}
+    )
+    phased.work()
+    (customers,) = [
+        e for e in phased.events(incident, "escalated") if e["data"]["rule"] == "customer-facing"
+    ]
+    assert customers["data"]["targets"] == ["contact:customer_success"]
+    phased.api.ok(
+        "POST",
+        f"/api/v1/incidents/{incident}/flags",
+        json={"flag": "data_breach_suspected", "reason": "dump of the users table posted"},
+    )
+    phased.work()
+    (breach,) = [
+        e for e in phased.events(incident, "escalated") if e["data"]["rule"] == "data-breach"
+    ]
+    assert breach["data"]["targets"] == ["contact:security", "contact:legal"]
