@@ -225,3 +225,28 @@ def test_escalation_paths_by_condition(phased: Process) -> None:
         e for e in phased.events(incident, "escalated") if e["data"]["rule"] == "data-breach"
     ]
     assert breach["data"]["targets"] == ["contact:security", "contact:legal"]
+
+
+def test_phase3_identify_mitigation_options(phased: Process) -> None:
+    """Rollback when a recent deployment caused it, restart when the service is stuck,
+    failover on a region/zone failure, scale when capacity is exhausted, block on attack."""
+    strategies = {
+        "recent_deploy": "rollback",
+        "stuck": "restart",
+        "zone_failure": "failover",
+        "capacity": "scale",
+        "attack": "block_traffic",
+    }
+    for situation, strategy in strategies.items():
+        incident = phased.declare("SEV2")
+        path = f"/api/v1/incidents/{incident}/mitigations/suggestions"
+        before = [s["action"] for s in phased.api.ok("GET", path)["suggestions"]]
+        assert strategy not in before, situation
+        phased.api.ok(
+            "POST",
+            f"/api/v1/incidents/{incident}/flags",
+            json={"flag": situation, "reason": "seen in triage"},
+        )
+        found = phased.api.ok("GET", path)["suggestions"]
+        assert found[0]["action"] == strategy, (situation, found)
+        assert found[0]["why"]
