@@ -268,6 +268,12 @@ def test_must_stop_and_surface(orchestrator: Process) -> None:
     assert orchestrator.show(slow)["stopped"] is False
     orchestrator.update(slow, **update, eta="in 6h")
     assert list(orchestrator.show(slow)["stops"]) == ["eta-beyond-window"]
+    # SEV-1's "Immediate" counts as 5 minutes (a deliberate deviation, docs/processes.md).
+    urgent = orchestrator.declare("SEV1")
+    orchestrator.update(urgent, **update, eta="in 4m")
+    assert orchestrator.show(urgent)["stopped"] is False
+    orchestrator.update(urgent, **update, eta="in 10m")
+    assert list(orchestrator.show(urgent)["stops"]) == ["eta-beyond-window"]
     recurring = orchestrator.declare("SEV3")
     orchestrator.resolve(recurring)
     reopened = orchestrator.api.ok(
