@@ -45,16 +45,17 @@ class Process:
         self.clock = clock
         self.inbox = inbox
         self.public = Api(client, None)
-        self.api = Api(client, self._token("responder", "alice"))
-        self.bob = Api(client, self._token("responder", "bob"))
-        self.admin = Api(client, self._token("admin", "root"))
-        self.viewer = Api(client, self._token("viewer", "victor"))
+        self.api = Api(client, self.token("responder", "alice"))
+        self.bob = Api(client, self.token("responder", "bob"))
+        self.admin = Api(client, self.token("admin", "root"))
+        self.viewer = Api(client, self.token("viewer", "victor"))
 
     @property
     def policy(self) -> Any:
         return self.runtime.policy
 
-    def _token(self, scope: str, name: str) -> str:
+    def token(self, scope: str, name: str) -> str:
+        """A new API token with one scope, named after its holder."""
         with self.runtime.db.write() as conn:
             _, token = auth.create_token(
                 conn, name=name, scopes=[scope], created_by="conformance", now=self.clock.now()

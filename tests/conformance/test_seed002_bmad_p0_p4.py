@@ -15,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conformance.conftest import SERVICES, Process
+from tests.conftest import Api
 
 PRESET = "bmad-p0-p4"
 
@@ -291,3 +292,28 @@ def test_step7_verify_recovery(bmad: Process) -> None:
     bmad.advance(minutes=1)
     bmad.api.ok("POST", resolve, json=body)
     assert bmad.show(incident)["status"] == "resolved"
+
+
+def test_step4_gather_diagnostic_data(bmad: Process) -> None:
+    """Recent deployments are gathered for the incident: changes to the service and its
+    dependencies before the impact, each with the reason it is suspected."""
+    ci = Api(bmad.client, bmad.token("ingest", "ci"))
+    started = bmad.clock.now() - timedelta(minutes=1)
+    for service, version, minutes in (("payments", "v2.3.1", 8), ("search", "v9", 3)):
+        change = {
+            "service": service,
+            "kind": "deploy",
+            "version": version,
+            "by": "deploy-bot",
+            "at": (started - timedelta(minutes=minutes)).isoformat(),
+        }
+        status, body = ci.request("POST", "/api/v1/changes", json=change)
+        assert status == 201, body
+    incident = bmad.declare("P1", started_at=started.isoformat())
+    listed = bmad.api.ok("GET", f"/api/v1/incidents/{incident}/changes")["changes"]
+    assert [c["service"] for c in listed] == ["payments"]  # search is not affected
+    assert listed[0]["reason"].startswith("deploy of payments v2.3.1")
+    assert "same service" in listed[0]["reason"]
+    assert [e["data"]["service"] for e in bmad.events(incident, "deploy_correlated")] == [
+        "payments"
+    ]
