@@ -9,18 +9,15 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from warroom.api.deps import PrincipalDep, RuntimeDep, bearer_token, get_principal
 from warroom.core import outbox, tables
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from warroom.core.runtime import Runtime
-from warroom.incidents.model import Event
 from warroom.notify.tables import deliveries
 from warroom.oncall import ical, links, models
-from warroom.oncall import tables as oncall_tables
 from warroom.oncall.service import OncallService, import_ical
 
 router = APIRouter(prefix="/api/v1/oncall", tags=["oncall"])
@@ -351,39 +348,10 @@ def ack_link_page(runtime: RuntimeDep, token: str) -> HTMLResponse:
 @router.post("/ack/{token}")
 def ack_link(runtime: RuntimeDep, request: Request, token: str) -> Any:
     """Acknowledge with a signed one-click link (HMAC, expiring, single use)."""
-    now = runtime.clock.now()
-    service = svc(runtime)
-    with runtime.db.write() as conn:
-        link = links.verify(links.secret(conn), token, now)
-        try:
-            with conn.begin_nested():
-                conn.execute(
-                    insert(oncall_tables.used_links).values(
-                        nonce=link.nonce, used_at=now, used_by=link.person
-                    )
-                )
-        except IntegrityError:
-            raise Conflict("this acknowledgement link was already used", code="link_used") from None
-        kind, _, rest = link.subject.partition(":")
-        actor = f"{link.person} (ack link)"
-        if kind == "page":
-            result: dict[str, Any] = service.ack_page_in(conn, int(rest), actor)
-            what = f"page {rest}"
-        else:
-            public = rest.rsplit(":", 1)[0]
-            from warroom.oncall.paging import UNACKED
-
-            def build(state: Any, at: datetime) -> list[Event]:
-                if state.status not in UNACKED:
-                    raise Conflict(f"{public} is already {state.status.value}", code="no_change")
-                return [Event("acknowledged", actor, at, {"via": "link"})]
-
-            state = runtime.incidents.mutate_in(conn, public, build)
-            result = {"id": state.public_id, "status": state.status.value}
-            what = public
+    what, person, result = svc(runtime).ack_link(token)
     if "text/html" in request.headers.get("accept", ""):
-        return _page_html("Acknowledged", f"{what} acknowledged by {link.person}.")
-    return {"acknowledged": what, "by": link.person, **result}
+        return _page_html("Acknowledged", f"{what} acknowledged by {person}.")
+    return {"acknowledged": what, "by": person, **result}
 
 
 @router.get("/deliveries")

@@ -28,11 +28,11 @@ from warroom.core.auth import SYSTEM
 from warroom.core.db import transaction_memo
 from warroom.core.errors import NotFound
 from warroom.core.runtime import Runtime
-from warroom.core.vocab import Status
 from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.views import next_update_due
 from warroom.notify.plugin import handle_notify
 from warroom.oncall import links, tables
+from warroom.oncall.escalation import UNACKED
 from warroom.oncall.service import OncallService
 from warroom.policy import Policy
 from warroom.policy.schema import normalise_severity
@@ -46,7 +46,6 @@ ESCALATE = "oncall.escalate"
 RULE = "oncall.rule"
 NOTIFY = "oncall.notify"
 KINDS = (ESCALATE, RULE, NOTIFY)
-UNACKED = (Status.TRIGGERED, Status.REOPENED)
 PAGING_RANK = {"none": 0, "notify": 1, "page": 2, "all_hands": 3}
 
 

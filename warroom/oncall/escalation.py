@@ -1,0 +1,204 @@
+"""The escalation service: the only writer of escalation policies and manual pages, and the
+acknowledgements of pages and signed links. The escalation steps themselves run as outbox
+timers (`warroom.oncall.paging`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from warroom.core import outbox
+from warroom.core.auth import Principal
+from warroom.core.errors import Conflict, InvalidInput, NotFound
+from warroom.core.runtime import Runtime
+from warroom.core.vocab import Status
+from warroom.incidents.model import Event, IncidentState
+from warroom.oncall import links, models, tables
+from warroom.oncall.directory import DirectoryService
+from warroom.oncall.rows import OncallRows, iso
+
+if TYPE_CHECKING:
+    from warroom.oncall.service import OncallService
+
+# An incident is awaiting acknowledgement in these states.
+UNACKED = (Status.TRIGGERED, Status.REOPENED)
+
+
+class EscalationService(OncallRows):
+    def __init__(self, runtime: Runtime, directory: DirectoryService) -> None:
+        super().__init__(runtime)
+        self.directory = directory
+
+    # ---- escalation policies ----------------------------------------------------------
+
+    def create_policy(
+        self, principal: Principal, data: models.EscalationPolicyIn
+    ) -> dict[str, Any]:
+        principal.require("responder")
+        self.directory.check_targets([t for level in data.levels for t in level.targets])
+        values = data.model_dump(mode="json")
+        self.insert_row("escalation_policy", values)
+        return self.show_row("escalation_policy", data.name)
+
+    def update_policy(
+        self, principal: Principal, name: str, patch: models.EscalationPolicyPatch
+    ) -> dict[str, Any]:
+        principal.require("responder")
+        if patch.levels is not None:
+            self.directory.check_targets([t for level in patch.levels for t in level.targets])
+        self.update_row("escalation_policy", name, patch.model_dump(mode="json", exclude_none=True))
+        return self.show_row("escalation_policy", name)
+
+    def list_policies(self) -> list[dict[str, Any]]:
+        db_policies = self.list_items("escalation_policy")
+        names = {p["name"] for p in db_policies}
+        from_config = [
+            {**p.model_dump(mode="json"), "source": "config"}
+            for p in self.section.escalation_policies
+            if p.name not in names
+        ]
+        return sorted(db_policies + from_config, key=lambda p: p["name"])
+
+    def policy(self, conn: Connection, name: str) -> dict[str, Any] | None:
+        """A policy by name: the database's first, else the config file's."""
+        row = conn.execute(_POLICY_BY_NAME, {"name": name}).first()
+        if row is not None:
+            return {"name": row.name, "levels": row.levels, "repeat": row.repeat}
+        for p in self.section.escalation_policies:
+            if p.name == name:
+                return p.model_dump(mode="json")
+        return None
+
+    def policy_for_services(self, services: tuple[str, ...]) -> str | None:
+        for name in services:
+            service = self.runtime.config.service(name)
+            if service is not None and service.escalation_policy:
+                return service.escalation_policy
+        return self.section.default_escalation_policy
+
+    # ---- links ---------------------------------------------------------------------------
+
+    def ack_url(
+        self, conn: Connection, subject: str, person: str, now: datetime, key: bytes | None = None
+    ) -> str:
+        """A signed one-click acknowledgement link (`key`: the link key, if already read)."""
+        key = key if key is not None else links.secret(conn)
+        ttl = timedelta(minutes=self.section.ack_link_ttl_minutes)
+        token = links.sign(key, subject, person, now, ttl)
+        return f"{self.runtime.settings.public_url()}/api/v1/oncall/ack/{token}"
+
+    def ack_link(self, token: str) -> tuple[str, str, dict[str, Any]]:
+        """Acknowledge with a signed one-click link (HMAC, expiring, single use), in one
+        transaction: (what was acknowledged, by whom, the page's or incident's new state)."""
+        now = self.clock.now()
+        with self.db.write() as conn:
+            link = links.verify(links.secret(conn), token, now)
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        insert(tables.used_links).values(
+                            nonce=link.nonce, used_at=now, used_by=link.person
+                        )
+                    )
+            except IntegrityError:
+                raise Conflict(
+                    "this acknowledgement link was already used", code="link_used"
+                ) from None
+            kind, _, rest = link.subject.partition(":")
+            actor = f"{link.person} (ack link)"
+            if kind == "page":
+                return f"page {rest}", link.person, self.ack_page_in(conn, int(rest), actor)
+            public = rest.rsplit(":", 1)[0]
+
+            def build(state: IncidentState, at: datetime) -> list[Event]:
+                if state.status not in UNACKED:
+                    raise Conflict(f"{public} is already {state.status.value}", code="no_change")
+                return [Event("acknowledged", actor, at, {"via": "link"})]
+
+            state = self.runtime.incidents.mutate_in(conn, public, build)
+            return public, link.person, {"id": state.public_id, "status": state.status.value}
+
+    # ---- manual pages ------------------------------------------------------------------
+
+    def page(self, principal: Principal, data: models.PageIn) -> dict[str, Any]:
+        principal.require("responder")
+        target = data.target if ":" in data.target else self.directory.guess_target(data.target)
+        now = self.clock.now()
+        with self.db.write() as conn:
+            people = self.directory.resolve(conn, target, now)
+            if not people:
+                raise InvalidInput(f"{target} reaches nobody right now", code="nobody_on_call")
+            result = conn.execute(
+                insert(tables.pages).values(
+                    target=target,
+                    message=data.message,
+                    severity=data.severity,
+                    created_by=principal.actor,
+                    created_at=now,
+                )
+            )
+            assert result.inserted_primary_key is not None
+            page_id = int(result.inserted_primary_key[0])
+            from warroom.oncall.paging import person_effects
+
+            oncall: OncallService = self.runtime.extras["oncall"]
+            effects: list[outbox.Effect] = []
+            for person in people:
+                effects += person_effects(
+                    oncall,
+                    conn,
+                    person=person,
+                    severity=data.severity,
+                    title=f"Page from {principal.actor}",
+                    body=data.message,
+                    reason=f"page {page_id} ({target})",
+                    incident=None,
+                    incident_id=None,
+                    base=now,
+                    subject=f"page:{page_id}",
+                    key=f"page:{page_id}:{person}",
+                    now=now,
+                )
+            outbox.enqueue(conn, effects, now)
+        return {"id": page_id, "target": target, "people": people, "created_at": now.isoformat()}
+
+    def list_pages(self, limit: int = 50) -> list[dict[str, Any]]:
+        t = tables.pages
+        with self.db.read() as conn:
+            rows = conn.execute(select(t).order_by(t.c.id.desc()).limit(limit)).all()
+        return [_page_view(r) for r in rows]
+
+    def ack_page(self, principal: Principal, page_id: int) -> dict[str, Any]:
+        principal.require("responder")
+        with self.db.write() as conn:
+            return self.ack_page_in(conn, page_id, principal.actor)
+
+    def ack_page_in(self, conn: Connection, page_id: int, actor: str) -> dict[str, Any]:
+        t = tables.pages
+        row = conn.execute(select(t).where(t.c.id == page_id)).first()
+        if row is None:
+            raise NotFound(f"no page {page_id}")
+        if row.acknowledged_at is not None:
+            raise Conflict(f"page {page_id} is already acknowledged", code="no_change")
+        now = self.clock.now()
+        conn.execute(
+            update(t).where(t.c.id == page_id).values(acknowledged_at=now, acknowledged_by=actor)
+        )
+        return _page_view(conn.execute(select(t).where(t.c.id == page_id)).one())
+
+
+def _page_view(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    for key in ("created_at", "acknowledged_at"):
+        data[key] = iso(data[key])
+    return data
+
+
+# Prebuilt look-up: every escalation step runs it.
+_POLICY_BY_NAME = select(tables.escalation_policies).where(
+    tables.escalation_policies.c.name == bindparam("name")
+)
