@@ -283,6 +283,42 @@ def delete_policy(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> Re
     return Response(status_code=204)
 
 
+@router.get("/services")
+def list_service_policies(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Each service and the escalation policy that pages for it (and where that is set)."""
+    principal.require("viewer")
+    return {"items": svc(runtime).escalation.service_policies()}
+
+
+@router.get("/services/{service}")
+def show_service_policy(runtime: RuntimeDep, principal: PrincipalDep, service: str) -> Any:
+    principal.require("viewer")
+    return svc(runtime).escalation.service_policy(service)
+
+
+@router.put("/services/{service}")
+def set_service_policy(
+    runtime: RuntimeDep, principal: PrincipalDep, service: str, body: models.ServicePolicyIn
+) -> Any:
+    """Page through this escalation policy for the service from now on (no restart)."""
+    return svc(runtime).escalation.set_service_policy(principal, service, body.escalation_policy)
+
+
+@router.delete("/services/{service}")
+def clear_service_policy(runtime: RuntimeDep, principal: PrincipalDep, service: str) -> Any:
+    """Forget the mapping set here; the config file's (or the default) applies again."""
+    return svc(runtime).escalation.clear_service_policy(principal, service)
+
+
+@router.get("/paging-problems")
+def paging_problems(
+    runtime: RuntimeDep, principal: PrincipalDep, incident: str | None = None
+) -> dict[str, Any]:
+    """Open, unacknowledged incidents that must page but whose page reached nobody."""
+    principal.require("viewer")
+    return {"items": svc(runtime).escalation.paging_problems(incident)}
+
+
 @router.get("/contacts")
 def list_contacts(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("viewer")

@@ -22,6 +22,9 @@ schedule_app = typer.Typer(help="Schedules (rotations, restrictions).", no_args_
 override_app = typer.Typer(help="Schedule overrides (take a shift, swap).", no_args_is_help=True)
 escalation_app = typer.Typer(help="Escalation policies.", no_args_is_help=True)
 contact_app = typer.Typer(help="Policy contacts → people/teams/schedules.", no_args_is_help=True)
+service_app = typer.Typer(
+    help="Which escalation policy pages for each service.", no_args_is_help=True
+)
 outbox_app = typer.Typer(help="Pending and failed effects.", invoke_without_command=True)
 oncall_app.add_typer(person_app, name="person")
 oncall_app.add_typer(team_app, name="team")
@@ -29,6 +32,7 @@ oncall_app.add_typer(schedule_app, name="schedule")
 oncall_app.add_typer(override_app, name="override")
 oncall_app.add_typer(escalation_app, name="escalation")
 oncall_app.add_typer(contact_app, name="contact")
+oncall_app.add_typer(service_app, name="service")
 
 BASE = "/api/v1/oncall"
 _SHIFT = re.compile(r"^(\d+)\s*([hdw])$")
@@ -412,6 +416,67 @@ def contact_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             "Contacts",
             ["contact", "targets", "from"],
             [[c["name"], ", ".join(c["targets"]) or "(unmapped)", c["source"]] for c in d["items"]],
+        ),
+    )
+
+
+@service_app.command("list")
+def service_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Each service and the escalation policy that pages for it."""
+    data = call(ctx, "GET", f"{BASE}/services")
+    emit(
+        as_json,
+        data,
+        lambda d: _table(
+            "Services",
+            ["service", "escalation policy", "from"],
+            [
+                [i["service"], i["escalation_policy"] or "NOBODY IS PAGED", i["source"]]
+                for i in d["items"]
+            ],
+        ),
+    )
+
+
+@service_app.command("set")
+def service_set(
+    ctx: typer.Context,
+    service: Annotated[str, typer.Argument(help="The service, as incidents and alerts name it.")],
+    policy: Annotated[str, typer.Argument(help="An escalation policy.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Page through POLICY for SERVICE's incidents from now on (no restart)."""
+    data = call(ctx, "PUT", f"{BASE}/services/{service}", json={"escalation_policy": policy})
+    _done(as_json, data, f"{service} pages through {policy}")
+
+
+@service_app.command("unset")
+def service_unset(ctx: typer.Context, service: str, as_json: JsonOpt = False) -> None:
+    """Forget the policy set here for SERVICE (the config file's or the default applies)."""
+    data = call(ctx, "DELETE", f"{BASE}/services/{service}")
+    now = data["escalation_policy"] or "nobody is paged"
+    _done(as_json, data, f"{service}: mapping removed ({now}, from {data['source']})")
+
+
+@oncall_app.command("problems")
+def paging_problems(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Open incidents that must page but whose page reached nobody."""
+    data = call(ctx, "GET", f"{BASE}/paging-problems")
+    emit(
+        as_json,
+        data,
+        lambda d: _table(
+            "Incidents that paged nobody",
+            ["incident", "severity", "problem", "fallback notified"],
+            [
+                [
+                    i["incident"],
+                    i["severity"],
+                    i["problem"],
+                    ", ".join(i["fallback_notified"]) or "nobody",
+                ]
+                for i in d["items"]
+            ],
         ),
     )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -73,12 +73,143 @@ class EscalationService(OncallRows):
                 return p.model_dump(mode="json")
         return None
 
-    def policy_for_services(self, services: tuple[str, ...]) -> str | None:
+    def policy_for_services(
+        self, services: tuple[str, ...], conn: Connection | None = None
+    ) -> str | None:
+        """The escalation policy paging for an incident with these services: the first
+        service mapped (through the API first, else the config file), else the default."""
+        if conn is None:
+            with self.db.read() as read:
+                return self.policy_for_services(services, read)
+        mapped = _mapped(conn, services) if services else {}
         for name in services:
+            if name in mapped:
+                return mapped[name]
             service = self.runtime.config.service(name)
             if service is not None and service.escalation_policy:
                 return service.escalation_policy
         return self.section.default_escalation_policy
+
+    # ---- services → escalation policies ------------------------------------------------
+
+    def service_policies(self) -> list[dict[str, Any]]:
+        """Each service of the catalog or mapped here, with the policy that pages for it and
+        where that comes from (`database`, `config`, `default` or none)."""
+        t = tables.service_policies
+        with self.db.read() as conn:
+            rows = {r.service: r for r in conn.execute(select(t))}
+        default = self.section.default_escalation_policy
+        names = sorted({s.name for s in self.runtime.config.services} | set(rows))
+        items = []
+        for name in names:
+            entry = self.runtime.config.service(name)
+            item: dict[str, Any] = {
+                "service": name,
+                "in_catalog": entry is not None,
+                "config_policy": entry.escalation_policy if entry is not None else None,
+            }
+            if name in rows:
+                row = rows[name]
+                item.update(
+                    escalation_policy=row.escalation_policy,
+                    source="database",
+                    updated_by=row.updated_by,
+                    updated_at=iso(row.updated_at),
+                )
+            elif item["config_policy"]:
+                item.update(escalation_policy=item["config_policy"], source="config")
+            else:
+                item.update(escalation_policy=default, source="default" if default else None)
+            items.append(item)
+        return items
+
+    def service_policy(self, service: str) -> dict[str, Any]:
+        models.check_service_name(service)
+        found = [i for i in self.service_policies() if i["service"] == service]
+        if found:
+            return found[0]
+        default = self.section.default_escalation_policy
+        return {
+            "service": service,
+            "in_catalog": False,
+            "config_policy": None,
+            "escalation_policy": default,
+            "source": "default" if default else None,
+        }
+
+    def set_service_policy(self, principal: Principal, service: str, policy: str) -> dict[str, Any]:
+        """Page through `policy` for `service` from now on (no restart)."""
+        principal.require("responder")
+        models.check_service_name(service)
+        catalog = [s.name for s in self.runtime.config.services]
+        if catalog and service not in catalog:
+            # Incidents only name the catalog's services: a mapping for another never pages.
+            raise InvalidInput(
+                f"unknown service {service!r}; the service catalog has {', '.join(catalog)}",
+                code="unknown_service",
+            )
+        known = {p["name"] for p in self.list_policies()}
+        if policy not in known:
+            raise InvalidInput(
+                f"unknown escalation policy {policy!r}; known: {', '.join(sorted(known)) or 'none'}"
+                " (create one with `warroom oncall escalation add`)",
+                code="unknown_policy",
+            )
+        t = tables.service_policies
+        with self.db.write() as conn:
+            conn.execute(delete(t).where(t.c.service == service))
+            conn.execute(
+                insert(t).values(
+                    service=service,
+                    escalation_policy=policy,
+                    updated_by=principal.actor,
+                    updated_at=self.clock.now(),
+                )
+            )
+        return self.service_policy(service)
+
+    def clear_service_policy(self, principal: Principal, service: str) -> dict[str, Any]:
+        """Forget the mapping set here: the config file's (or the default) applies again."""
+        principal.require("responder")
+        models.check_service_name(service)
+        t = tables.service_policies
+        with self.db.write() as conn:
+            result = conn.execute(delete(t).where(t.c.service == service))
+            if result.rowcount != 1:
+                raise NotFound(f"no escalation policy was set for service {service!r} here")
+        return self.service_policy(service)
+
+    # ---- incidents that could page nobody -----------------------------------------------
+
+    def paging_problems(self, incident: str | None = None) -> list[dict[str, Any]]:
+        """Open, unacknowledged incidents whose page reached nobody, newest first: what the
+        dashboard and the war room show as a warning (`incident`: that one only)."""
+        t = tables.paging_problems
+        query = select(t).order_by(t.c.created_at.desc())
+        if incident is not None:
+            query = query.where(t.c.incident == incident.upper())
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        items = []
+        for row in rows:
+            try:
+                state = self.runtime.incidents.get(row.incident)
+            except NotFound:
+                continue
+            if state.status not in UNACKED or state.reopen_count != row.generation:
+                continue
+            items.append(
+                {
+                    "incident": row.incident,
+                    "title": state.title,
+                    "severity": state.severity,
+                    "services": list(state.services),
+                    "problem": row.problem,
+                    **row.detail,
+                    "since": iso(row.created_at),
+                }
+            )
+        return items
 
     # ---- links ---------------------------------------------------------------------------
 
@@ -202,3 +333,11 @@ def _page_view(row: Any) -> dict[str, Any]:
 _POLICY_BY_NAME = select(tables.escalation_policies).where(
     tables.escalation_policies.c.name == bindparam("name")
 )
+
+
+def _mapped(conn: Connection, services: tuple[str, ...]) -> dict[str, str]:
+    t = tables.service_policies
+    rows = conn.execute(
+        select(t.c.service, t.c.escalation_policy).where(t.c.service.in_(services))
+    ).all()
+    return {r.service: r.escalation_policy for r in rows}

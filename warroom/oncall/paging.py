@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -64,7 +64,6 @@ def _matches(policy: Policy, severity: str, severities: Sequence[str]) -> bool:
 def plan(
     policy: Policy,
     *,
-    escalation_policy: str | None,
     incident_id: int,
     before: IncidentState | None,
     after: IncidentState,
@@ -92,8 +91,9 @@ def plan(
         and after.status in UNACKED
         and PAGING_RANK[paging] > PAGING_RANK[policy.severity(before.severity).paging]
     )
-    # Without an escalation policy for its services (or a default) nobody is paged.
-    if (started or raised) and after.is_open and paging != "none" and escalation_policy:
+    # The escalation policy is looked up when the step fires: one mapped meanwhile (API, CLI,
+    # web) applies, and a missing one is reported there rather than silently skipped.
+    if (started or raised) and after.is_open and paging != "none":
         run = policy.severity(after.severity).id
         effects.append(
             outbox.Effect(
@@ -370,7 +370,7 @@ def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect
     now = runtime.clock.now()
     if not _mark_fired(conn, effect, now):
         return Outcome(True, "already fired")
-    name = service.policy_for_services(state.services)
+    name = _once(conn, ("policy-for", state.services), _policy_name, service, state.services)
     policy = _once(conn, ("policy", name), service.policy, name) if name else None
     effects: list[outbox.Effect] = []
     data: dict[str, Any] = {
@@ -403,7 +403,7 @@ def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect
             person=person,
             severity=state.severity,
             title=_title(state),
-            body=state.summary or state.title,
+            body=_page_body(state),
             reason=f"{'page' if level_no == 0 and loop == 0 else 'escalation'} "
             f"level {level_no + 1}",
             incident=state.public_id,
@@ -413,6 +413,27 @@ def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect
             key=f"n:{effect.dedup_key}:{person}",
             now=now,
         )
+    silent = [
+        person
+        for person in people
+        if not _once(
+            conn,
+            ("methods", person, state.severity),
+            service.person_methods,
+            person,
+            state.severity,
+        )
+    ]
+    first = level_no == 0 and loop == 0
+    warnings: list[Event] = []
+    if people and len(silent) < len(people):
+        _clear_problem(conn, state.public_id)
+    elif first and paging in ("page", "all_hands"):
+        more, warning = _cannot_page(
+            runtime, service, conn, state, effect, data, targets, unreached, silent, now
+        )
+        effects += more
+        warnings.append(warning)
     if policy is not None and paging != "notify":
         levels = policy["levels"]
         delay = timedelta(minutes=int(levels[level_no].get("delay_minutes", 15)))
@@ -437,8 +458,108 @@ def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect
     data.update(targets=targets, notified=people, unreached=unreached)
     kind = "paged" if level_no == 0 and loop == 0 else "escalated"
     outbox.enqueue(conn, effects, now)
-    runtime.incidents.append_in(conn, loaded, [Event(kind, SYSTEM.actor, now, data)])
+    runtime.incidents.append_in(conn, loaded, [Event(kind, SYSTEM.actor, now, data), *warnings])
     return Outcome(True, f"{kind}: {', '.join(people) or 'nobody'}")
+
+
+def _policy_name(conn: Connection, service: OncallService, services: tuple[str, ...]) -> str | None:
+    return service.policy_for_services(services, conn)
+
+
+def _page_body(state: IncidentState) -> str:
+    """The page's text: the summary, and that it recurred when it was reopened."""
+    body = state.summary or state.title
+    if state.reopen_count:
+        times = "once" if state.reopen_count == 1 else f"{state.reopen_count} times"
+        body = f"Recurred: {state.public_id} was resolved and reopened ({times}).\n\n{body}"
+    return body
+
+
+def _problem_text(
+    data: dict[str, Any], targets: list[str], unreached: list[str], silent: list[str]
+) -> str:
+    if "problem" in data:
+        return str(data["problem"])
+    if silent:
+        return (
+            f"nobody with a contact method: {', '.join(silent)} "
+            f"{'has' if len(silent) == 1 else 'have'} none"
+        )
+    if targets:
+        return f"the escalation policy's first level reaches nobody ({', '.join(unreached)})"
+    return "the escalation policy's first level has no targets"
+
+
+def _cannot_page(
+    runtime: Runtime,
+    service: OncallService,
+    conn: Connection,
+    state: IncidentState,
+    effect: outbox.ClaimedEffect,
+    data: dict[str, Any],
+    targets: list[str],
+    unreached: list[str],
+    silent: list[str],
+    now: datetime,
+) -> tuple[list[outbox.Effect], Event]:
+    """An incident that must page reached nobody: say so on the timeline, keep the warning
+    for the dashboard (`paging_problems`), and notify the first fallback contact that reaches
+    someone with a contact method."""
+    problem = _problem_text(data, targets, unreached, silent)
+    fallback, fallback_people = None, []
+    for contact in service.section.fallback_contacts:
+        if contact not in runtime.policy.contacts:
+            continue
+        found = service.resolve(conn, f"contact:{contact}", now, state.services)
+        found = [person for person in found if service.person_methods(conn, person, state.severity)]
+        if found:
+            fallback, fallback_people = contact, found
+            break
+    effects: list[outbox.Effect] = []
+    for person in fallback_people:
+        effects += person_effects(
+            service,
+            conn,
+            person=person,
+            severity=state.severity,
+            title=f"Nobody was paged for {_title(state)}",
+            body=f"{state.public_id} must page, but nobody could be paged: {problem}. "
+            f"You are the {fallback.replace('_', ' ') if fallback else 'fallback'} contact: "
+            "find someone to respond, then fix the on-call setup "
+            "(warroom oncall service set SERVICE POLICY).",
+            reason=f"fallback: nobody paged ({fallback})",
+            incident=state.public_id,
+            incident_id=int(effect.payload["incident_id"]),
+            base=now,
+            subject=None,
+            key=f"fallback:{effect.dedup_key}:{person}",
+            now=now,
+        )
+    detail = {
+        "policy": data.get("policy"),
+        "targets": targets,
+        "unreached": unreached,
+        "without_contact_methods": silent,
+        "fallback_contact": fallback,
+        "fallback_notified": fallback_people,
+    }
+    t = tables.paging_problems
+    conn.execute(delete(t).where(t.c.incident == state.public_id))
+    conn.execute(
+        insert(t).values(
+            incident=state.public_id,
+            generation=state.reopen_count,
+            problem=problem,
+            detail=detail,
+            created_at=now,
+        )
+    )
+    return effects, Event("paging_failed", SYSTEM.actor, now, {"problem": problem, **detail})
+
+
+def _clear_problem(conn: Connection, incident: str) -> None:
+    t = tables.paging_problems
+    conn.execute(delete(t).where(t.c.incident == incident))
 
 
 def _rule_applies(
@@ -576,8 +697,6 @@ def _rule_body(state: IncidentState, info: dict[str, Any]) -> str:
 
 
 def install(runtime: Runtime) -> None:
-    service = _service(runtime)
-
     def reactor(
         *,
         incident_id: int,
@@ -588,7 +707,6 @@ def install(runtime: Runtime) -> None:
     ) -> list[outbox.Effect]:
         return plan(
             runtime.policy,
-            escalation_policy=service.policy_for_services(after.services),
             incident_id=incident_id,
             before=before,
             after=after,
