@@ -206,6 +206,21 @@ class DirectoryService(OncallRows):
             methods = [by_name[n] for n in chosen if n in by_name]
         return methods
 
+    def sender_name(self, conn: Connection, principal: Principal) -> str:
+        """The person behind a principal as people know them (their display name when they
+        are in the directory): "ann" or "Ann Example", never "token:ann"."""
+        name = str(principal.extra.get("user") or principal.name)
+        kind, sep, bare = name.partition(":")
+        if sep and kind in ("token", "user", "agent"):
+            name = bare
+        p = tables.people
+        row = conn.execute(
+            select(p.c.display_name).where((p.c.name == name) | (p.c.email == name))
+        ).first()
+        if row is not None and row.display_name:
+            return str(row.display_name)
+        return f"agent {name}" if kind == "agent" else name
+
     def guess_target(self, name: str) -> str:
         """`kind:name` for a bare name: a person, else a schedule, else a team."""
         with self.db.read() as conn:

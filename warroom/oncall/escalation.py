@@ -243,9 +243,17 @@ class EscalationService(OncallRows):
             actor = f"{link.person} (ack link)"
             if kind == "page":
                 return f"page {rest}", link.person, self.ack_page_in(conn, int(rest), actor)
-            public = rest.rsplit(":", 1)[0]
+            public, _, generation = rest.rpartition(":")
 
             def build(state: IncidentState, at: datetime) -> list[Event]:
+                if str(state.reopen_count) != generation:
+                    # A link from the page before a reopen: whoever holds it was paged for
+                    # the earlier occurrence, not this one.
+                    raise Conflict(
+                        f"this link was for {public} before it was reopened; acknowledge the "
+                        "reopened incident from its new page or in the war room",
+                        code="link_superseded",
+                    )
                 if state.status not in UNACKED:
                     raise Conflict(f"{public} is already {state.status.value}", code="no_change")
                 return [Event("acknowledged", actor, at, {"via": "link"})]
@@ -277,6 +285,7 @@ class EscalationService(OncallRows):
             from warroom.oncall.paging import person_effects
 
             oncall: OncallService = self.runtime.extras["oncall"]
+            sender = self.directory.sender_name(conn, principal)
             effects: list[outbox.Effect] = []
             for person in people:
                 effects += person_effects(
@@ -284,7 +293,7 @@ class EscalationService(OncallRows):
                     conn,
                     person=person,
                     severity=data.severity,
-                    title=f"Page from {principal.actor}",
+                    title=f"Page from {sender}",
                     body=data.message,
                     reason=f"page {page_id} ({target})",
                     incident=None,

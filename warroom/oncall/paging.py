@@ -215,6 +215,7 @@ def person_effects(
                     "urls": [],
                     "title": title,
                     "body": body,
+                    "format": "text",
                     "recipient": person,
                     "reason": f"{reason} (no contact methods)",
                     "incident": incident,
@@ -240,6 +241,7 @@ def person_effects(
                     "urls": urls,
                     "title": title,
                     "body": text,
+                    "format": "text",
                     "recipient": person,
                     "reason": reason,
                     "incident": incident,
@@ -317,7 +319,8 @@ def _service(runtime: Runtime) -> OncallService:
 
 
 def _title(state: IncidentState) -> str:
-    return f"[{state.severity}] {state.public_id}: {state.title}"
+    recurred = " (recurred)" if state.reopen_count else ""
+    return f"[{state.severity}] {state.public_id}: {state.title}{recurred}"
 
 
 def _people_for(
