@@ -206,7 +206,7 @@ def schedule_feed(
 ) -> Response:
     _feed_auth(request, runtime, f"/api/v1/oncall/schedules/{name}/calendar.ics", key)
     now = runtime.clock.now()
-    shifts = svc(runtime).shifts(name, now - timedelta(days=7), now + timedelta(days=60))
+    shifts = svc(runtime).feed_shifts(name, now - timedelta(days=7), now + timedelta(days=60))
     body = ical.feed(name, [(name, s) for s in shifts], now)
     return Response(body, media_type="text/calendar")
 

@@ -267,7 +267,9 @@ def schedule_import(
     name: str,
     file: Annotated[Path | None, typer.Option(help="An .ics file.")] = None,
     url: Annotated[str | None, typer.Option(help="An iCal URL (the server fetches it).")] = None,
-    tz: Annotated[str, typer.Option("--tz")] = "UTC",
+    tz: Annotated[
+        str, typer.Option("--tz", help="The zone of the calendar's floating times.")
+    ] = "UTC",
     days: Annotated[int, typer.Option(help="How far ahead to import.")] = 90,
     as_json: JsonOpt = False,
 ) -> None:
@@ -284,6 +286,11 @@ def schedule_import(
         fail("give --file or --url")
     data = call(ctx, "POST", f"{BASE}/schedules/import", json=body)
     message = f"{data['shifts_added']} shift(s) imported into {name}"
+    if data.get("shifts_unchanged") or data.get("shifts_removed"):
+        message += (
+            f" ({data['shifts_unchanged']} already there, "
+            f"{data['shifts_removed']} replaced or removed)"
+        )
     if data["skipped"]:
         message += f"; {len(data['skipped'])} skipped (no matching person)"
     _done(as_json, data, message)

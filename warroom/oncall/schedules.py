@@ -50,11 +50,18 @@ class ScheduleService(OncallRows):
             return next(o for o in self._overrides(conn, row.id) if o["id"] == new_id)
 
     def _insert_override(
-        self, conn: Connection, schedule_id: int, data: models.OverrideIn, actor: str
+        self,
+        conn: Connection,
+        schedule_id: int,
+        data: models.OverrideIn,
+        actor: str,
+        *,
+        ical_uid: str | None = None,
     ) -> int:
         result = conn.execute(
             insert(tables.overrides).values(
                 schedule_id=schedule_id,
+                ical_uid=ical_uid,
                 user_name=data.user,
                 replaces=data.replaces,
                 start_at=data.start,
@@ -134,13 +141,23 @@ class ScheduleService(OncallRows):
             schedule = self.load_schedule(conn, name)
         return sm.shifts(schedule, start, end)
 
+    def feed_shifts(self, name: str, start: datetime, end: datetime) -> list[sm.Shift]:
+        """Shifts for a calendar feed: the first one with its true start, not the window's,
+        so its event (its UID) stays the same as the window moves."""
+        if end <= start or end - start > timedelta(days=400):
+            raise InvalidInput("the window must end after it starts and span at most 400 days")
+        with self.db.read() as conn:
+            schedule = self.load_schedule(conn, name)
+        return _true_first(schedule, sm.shifts(schedule, start, end), start)
+
     def person_shifts(self, person: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         with self.db.read() as conn:
             self.get_row(conn, "person", person)
             names = [r.name for r in conn.execute(select(tables.schedules.c.name))]
             result = []
             for name in names:
-                for shift in sm.shifts(self.load_schedule(conn, name), start, end):
+                schedule = self.load_schedule(conn, name)
+                for shift in _true_first(schedule, sm.shifts(schedule, start, end), start):
                     if shift.user == person:
                         result.append({"schedule": name, "shift": shift})
         return result
@@ -187,13 +204,22 @@ class ScheduleService(OncallRows):
         timezone: str = "UTC",
         days: int = 90,
     ) -> dict[str, Any]:
-        """Create (or add to) a schedule from an iCal file: each event becomes an override."""
+        """Create (or add to) a schedule from an iCal file: each event becomes an override.
+
+        Floating times are in `timezone`. Importing the same calendar again matches shifts by
+        their event's UID: unchanged ones stay, changed ones are replaced, and occurrences no
+        longer in an event are removed; nothing is added twice.
+        """
+        from zoneinfo import ZoneInfo
+
         from warroom.oncall import ical
 
         principal.require("responder")
+        models.ScheduleIn(name=name, timezone=timezone)  # both valid before anything is read
         now = self.clock.now()
+        window_start = now - timedelta(days=1)
         try:
-            shifts = ical.parse(data, now - timedelta(days=1), now + timedelta(days=days))
+            shifts = ical.parse(data, window_start, now + timedelta(days=days), ZoneInfo(timezone))
         except ValueError as exc:
             raise InvalidInput(str(exc), code="bad_ical") from None
         with self.db.read() as conn:
@@ -205,17 +231,62 @@ class ScheduleService(OncallRows):
             self.create_schedule(
                 principal, models.ScheduleIn(name=name, timezone=timezone, description="imported")
             )
-        added, skipped = 0, []
+        wanted: dict[str, tuple[ical.ImportedShift, str]] = {}
+        skipped = []
         for shift in shifts:
             person = _match_person(people, shift.who)
             if person is None:
                 skipped.append({"who": shift.who, "start": shift.start.isoformat()})
-                continue
-            self.add_override(
-                principal, name, models.OverrideIn(start=shift.start, end=shift.end, user=person)
-            )
-            added += 1
-        return {"schedule": name, "shifts_added": added, "skipped": skipped}
+            else:
+                wanted[shift.key] = (shift, person)
+        uids = {shift.uid for shift in shifts}
+        t = tables.overrides
+        added = unchanged = removed = 0
+        with self.db.write() as conn:
+            row = self.get_row(conn, "schedule", name)
+            previous = conn.execute(
+                select(t).where(
+                    t.c.schedule_id == row.id, t.c.ical_uid.is_not(None), t.c.end_at > window_start
+                )
+            ).all()
+            kept: set[str] = set()
+            for old in previous:
+                uid = str(old.ical_uid).split("|", 1)[0]
+                found = wanted.get(old.ical_uid)
+                same = found is not None and (
+                    found[0].start == old.start_at
+                    and found[0].end == old.end_at
+                    and found[1] == old.user_name
+                )
+                if same and old.ical_uid not in kept:
+                    kept.add(old.ical_uid)
+                    unchanged += 1
+                elif uid in uids or found is not None:
+                    conn.execute(delete(t).where(t.c.id == old.id))
+                    removed += 1
+            for key, (shift, person) in wanted.items():
+                if key in kept:
+                    continue
+                override = models.OverrideIn(start=shift.start, end=shift.end, user=person)
+                self._insert_override(conn, row.id, override, principal.actor, ical_uid=key)
+                added += 1
+        return {
+            "schedule": name,
+            "shifts_added": added,
+            "shifts_unchanged": unchanged,
+            "shifts_removed": removed,
+            "skipped": skipped,
+        }
+
+
+def _true_first(schedule: sm.Schedule, shifts: list[sm.Shift], start: datetime) -> list[sm.Shift]:
+    """`shifts` with the first one's start moved back from the window's to the shift's own."""
+    if not shifts or shifts[0].start != start:
+        return shifts
+    true = sm.current_shift(schedule, start, timedelta(days=31))
+    if true is None or true.user != shifts[0].user or true.start >= start:
+        return shifts
+    return [sm.Shift(true.start, shifts[0].end, shifts[0].user), *shifts[1:]]
 
 
 def _match_person(people: Any, who: str) -> str | None:
@@ -223,6 +294,9 @@ def _match_person(people: Any, who: str) -> str | None:
     for prefix in ("on call:", "on-call:", "oncall:"):
         if text.startswith(prefix):
             text = text[len(prefix) :].strip()
+    # warroom's own feeds say "On call: ann (primary)": the schedule in brackets
+    if text.endswith(")") and " (" in text:
+        text = text[: text.rindex(" (")].strip()
     for row in people:
         if text in (row.name.lower(), row.email.lower(), row.display_name.lower()):
             return str(row.name)

@@ -53,6 +53,7 @@ class OncallService:
         self.delete_override = self.schedules.delete_override
         self.load_schedule = self.schedules.load_schedule
         self.shifts = self.schedules.shifts
+        self.feed_shifts = self.schedules.feed_shifts
         self.person_shifts = self.schedules.person_shifts
         self.who_is_on_call = self.schedules.who_is_on_call
         # Escalation policies, pages, acknowledgements.
