@@ -43,7 +43,9 @@ def test_delivers_once_and_records_on_the_timeline(runtime: Runtime, api: Api) -
     incident = api.ok("POST", "/api/v1/incidents", json={"title": "x", "severity": "SEV2"})["id"]
     with http_receiver() as receiver:
         _enqueue(runtime, [receiver.json_url()], incident, "page:1")
-        assert Worker(runtime).run_once() == 1
+        # The incident's own page step (it has no escalation policy) runs alongside.
+        while Worker(runtime).run_once():
+            pass
         assert Worker(runtime).run_once() == 0
         got = receiver.wait_for(1)
     assert len(got) == 1

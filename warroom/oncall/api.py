@@ -319,6 +319,13 @@ def paging_problems(
     return {"items": svc(runtime).escalation.paging_problems(incident)}
 
 
+@router.get("/activation/{incident}")
+def activation(runtime: RuntimeDep, principal: PrincipalDep, incident: str) -> Any:
+    """The response team the policy requires for the incident and which roles are missing."""
+    principal.require("viewer")
+    return svc(runtime).escalation.activation(incident)
+
+
 @router.get("/contacts")
 def list_contacts(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("viewer")

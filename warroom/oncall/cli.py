@@ -465,6 +465,25 @@ def service_unset(ctx: typer.Context, service: str, as_json: JsonOpt = False) ->
     _done(as_json, data, f"{service}: mapping removed ({now}, from {data['source']})")
 
 
+@oncall_app.command("activation")
+def activation(ctx: typer.Context, incident: str, as_json: JsonOpt = False) -> None:
+    """The response team the policy requires for INCIDENT, and the roles still missing."""
+    data = call(ctx, "GET", f"{BASE}/activation/{incident}")
+
+    def human(d: dict[str, Any]) -> None:
+        console.print(f"{escape(d['incident'])} ({escape(d['severity'])}, paging {d['paging']})")
+        for role in d["roles_required"]:
+            holder = d["roles"].get(role)
+            mark = "[green]✓[/]" if holder else "[red]✗[/]"
+            console.print(f"  {mark} {escape(role)}: {escape(holder or 'missing')}")
+        if d["roles_missing"] and d["remind_at"]:
+            console.print(f"  the commander is reminded at {local_time(d['remind_at'])}")
+        if d["paging_problem"]:
+            console.print(f"  [red]nobody was paged:[/] {escape(d['paging_problem'])}")
+
+    emit(as_json, data, human)
+
+
 @oncall_app.command("problems")
 def paging_problems(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Open incidents that must page but whose page reached nobody."""

@@ -4,6 +4,8 @@ timers (`warroom.oncall.paging`)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +30,17 @@ if TYPE_CHECKING:
 UNACKED = (Status.TRIGGERED, Status.REOPENED)
 
 
+# How long the paging reactor trusts its copy of the service → policy mappings. A mapping
+# changed in another process meanwhile still pages: the step re-reads it when it fires.
+MAPPINGS_TTL_S = 5.0
+
+
 class EscalationService(OncallRows):
     def __init__(self, runtime: Runtime, directory: DirectoryService) -> None:
         super().__init__(runtime)
         self.directory = directory
+        self._mappings: tuple[float, dict[str, str]] | None = None
+        self._mappings_lock = threading.Lock()
 
     # ---- escalation policies ----------------------------------------------------------
 
@@ -90,6 +99,34 @@ class EscalationService(OncallRows):
                 return service.escalation_policy
         return self.section.default_escalation_policy
 
+    def policy_for_services_cached(self, services: tuple[str, ...]) -> str | None:
+        """`policy_for_services` from a copy of the mappings at most MAPPINGS_TTL_S old: for
+        the paging reactor, which plans inside the incident's transaction."""
+        mapped = self._cached_mappings()
+        for name in services:
+            if name in mapped:
+                return mapped[name]
+            service = self.runtime.config.service(name)
+            if service is not None and service.escalation_policy:
+                return service.escalation_policy
+        return self.section.default_escalation_policy
+
+    def _cached_mappings(self) -> dict[str, str]:
+        with self._mappings_lock:
+            cached = self._mappings
+            if cached is not None and time.monotonic() - cached[0] < MAPPINGS_TTL_S:
+                return cached[1]
+            t = tables.service_policies
+            with self.db.read() as conn:
+                rows = conn.execute(select(t.c.service, t.c.escalation_policy)).all()
+            mapped = {r.service: r.escalation_policy for r in rows}
+            self._mappings = (time.monotonic(), mapped)
+            return mapped
+
+    def _forget_mappings(self) -> None:
+        with self._mappings_lock:
+            self._mappings = None
+
     # ---- services → escalation policies ------------------------------------------------
 
     def service_policies(self) -> list[dict[str, Any]]:
@@ -98,44 +135,37 @@ class EscalationService(OncallRows):
         t = tables.service_policies
         with self.db.read() as conn:
             rows = {r.service: r for r in conn.execute(select(t))}
-        default = self.section.default_escalation_policy
         names = sorted({s.name for s in self.runtime.config.services} | set(rows))
-        items = []
-        for name in names:
-            entry = self.runtime.config.service(name)
-            item: dict[str, Any] = {
-                "service": name,
-                "in_catalog": entry is not None,
-                "config_policy": entry.escalation_policy if entry is not None else None,
-            }
-            if name in rows:
-                row = rows[name]
-                item.update(
-                    escalation_policy=row.escalation_policy,
-                    source="database",
-                    updated_by=row.updated_by,
-                    updated_at=iso(row.updated_at),
-                )
-            elif item["config_policy"]:
-                item.update(escalation_policy=item["config_policy"], source="config")
-            else:
-                item.update(escalation_policy=default, source="default" if default else None)
-            items.append(item)
-        return items
+        return [self._service_view(name, rows.get(name)) for name in names]
 
     def service_policy(self, service: str) -> dict[str, Any]:
+        """One service's escalation policy and where it comes from."""
         models.check_service_name(service)
-        found = [i for i in self.service_policies() if i["service"] == service]
-        if found:
-            return found[0]
+        t = tables.service_policies
+        with self.db.read() as conn:
+            row = conn.execute(select(t).where(t.c.service == service)).first()
+        return self._service_view(service, row)
+
+    def _service_view(self, name: str, row: Any) -> dict[str, Any]:
+        entry = self.runtime.config.service(name)
         default = self.section.default_escalation_policy
-        return {
-            "service": service,
-            "in_catalog": False,
-            "config_policy": None,
-            "escalation_policy": default,
-            "source": "default" if default else None,
+        item: dict[str, Any] = {
+            "service": name,
+            "in_catalog": entry is not None,
+            "config_policy": entry.escalation_policy if entry is not None else None,
         }
+        if row is not None:
+            item.update(
+                escalation_policy=row.escalation_policy,
+                source="database",
+                updated_by=row.updated_by,
+                updated_at=iso(row.updated_at),
+            )
+        elif item["config_policy"]:
+            item.update(escalation_policy=item["config_policy"], source="config")
+        else:
+            item.update(escalation_policy=default, source="default" if default else None)
+        return item
 
     def set_service_policy(self, principal: Principal, service: str, policy: str) -> dict[str, Any]:
         """Page through `policy` for `service` from now on (no restart)."""
@@ -166,6 +196,7 @@ class EscalationService(OncallRows):
                     updated_at=self.clock.now(),
                 )
             )
+        self._forget_mappings()
         return self.service_policy(service)
 
     def clear_service_policy(self, principal: Principal, service: str) -> dict[str, Any]:
@@ -177,6 +208,7 @@ class EscalationService(OncallRows):
             result = conn.execute(delete(t).where(t.c.service == service))
             if result.rowcount != 1:
                 raise NotFound(f"no escalation policy was set for service {service!r} here")
+        self._forget_mappings()
         return self.service_policy(service)
 
     # ---- incidents that could page nobody -----------------------------------------------
@@ -210,6 +242,38 @@ class EscalationService(OncallRows):
                 }
             )
         return items
+
+    # ---- team activation -----------------------------------------------------------------
+
+    def activation(self, incident: str) -> dict[str, Any]:
+        """The response team the policy asks for at the incident's severity, and what is
+        missing: what the war room shows (the reminder goes to the commander at `remind_at`)."""
+        state = self.runtime.incidents.get(incident.upper())
+        policy = self.runtime.policy
+        level = policy.severity(state.severity)
+        required = [r.value for r in level.roles_required]
+        missing = [r for r in required if r not in state.roles]
+        delay = policy.escalation.missing_roles_after
+        remind_at = state.declared_at + delay if delay is not None and missing else None
+        with self.db.read() as conn:
+            problem = conn.execute(
+                select(tables.paging_problems.c.problem).where(
+                    tables.paging_problems.c.incident == state.public_id
+                )
+            ).first()
+        return {
+            "incident": state.public_id,
+            "severity": state.severity,
+            "paging": level.paging,
+            "commander_notified_at_declaration": level.paging == "all_hands"
+            or level.notify_commander,
+            "roles_required": required,
+            "roles": dict(state.roles),
+            "roles_missing": missing,
+            "remind_at": iso(remind_at) if state.is_open else None,
+            "add_to_backlog": level.add_to_backlog,
+            "paging_problem": problem.problem if problem is not None else None,
+        }
 
     # ---- links ---------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from warroom.core.errors import NotFound
+from warroom.core.errors import InvalidInput, NotFound
 from warroom.core.runtime import Runtime
 from warroom.incidents import schemas
 from warroom.web import pages, views
@@ -44,13 +44,19 @@ def _on_call(runtime: Runtime, policy_name: str | None, now: datetime) -> dict[s
 
 
 def _policy_name(runtime: Runtime, name: str) -> tuple[str | None, bool]:
-    """A service's escalation policy, and whether it is the config's default."""
+    """A service's escalation policy (mapped through the API, else the config file's), and
+    whether it is the config's default."""
+    oncall = runtime.extras.get("oncall")
+    if oncall is not None:
+        try:
+            mapped = oncall.escalation.service_policy(name)
+        except InvalidInput:  # a name from an alert that is not a catalog slug
+            mapped = {"escalation_policy": None, "source": None}
+        return mapped["escalation_policy"], mapped["source"] == "default"
     service = runtime.config.service(name)
     if service is not None and service.escalation_policy:
         return service.escalation_policy, False
-    oncall = runtime.extras.get("oncall")
-    default = oncall.section.default_escalation_policy if oncall is not None else None
-    return default, default is not None
+    return None, False
 
 
 def services_context(runtime: Runtime) -> dict[str, Any]:
