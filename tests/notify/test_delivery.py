@@ -13,7 +13,7 @@ from tests.support.smtp import smtp_server
 from warroom.core import outbox, tables
 from warroom.core.runtime import Runtime
 from warroom.notify.delivery import channel_of, deliver, escape_for
-from warroom.notify.plugin import notify_effect
+from warroom.notify.effects import notify_effect
 from warroom.worker import Worker
 
 

@@ -15,19 +15,16 @@ from sqlalchemy.exc import IntegrityError
 
 from warroom.core import outbox
 from warroom.core.auth import Principal
+from warroom.core.clock import iso
 from warroom.core.errors import Conflict, InvalidInput, NotFound
 from warroom.core.runtime import Runtime
-from warroom.core.vocab import Status
 from warroom.incidents.model import Event, IncidentState
 from warroom.oncall import links, models, tables
 from warroom.oncall.directory import DirectoryService
-from warroom.oncall.rows import OncallRows, iso
+from warroom.oncall.rows import OncallRows
 
 if TYPE_CHECKING:
     from warroom.oncall.service import OncallService
-
-# An incident is awaiting acknowledgement in these states.
-UNACKED = (Status.TRIGGERED, Status.REOPENED)
 
 
 # How long the paging reactor trusts its copy of the service → policy mappings. A mapping
@@ -228,7 +225,7 @@ class EscalationService(OncallRows):
                 state = self.runtime.incidents.get(row.incident)
             except NotFound:
                 continue
-            if state.status not in UNACKED or state.reopen_count != row.generation:
+            if not state.status.awaiting_ack or state.reopen_count != row.generation:
                 continue
             items.append(
                 {
@@ -318,7 +315,7 @@ class EscalationService(OncallRows):
                         "reopened incident from its new page or in the war room",
                         code="link_superseded",
                     )
-                if state.status not in UNACKED:
+                if not state.status.awaiting_ack:
                     raise Conflict(f"{public} is already {state.status.value}", code="no_change")
                 return [Event("acknowledged", actor, at, {"via": "link"})]
 
@@ -348,7 +345,7 @@ class EscalationService(OncallRows):
             page_id = int(result.inserted_primary_key[0])
             from warroom.oncall.paging import person_effects
 
-            oncall: OncallService = self.runtime.extras["oncall"]
+            oncall: OncallService = self.runtime.oncall
             sender = self.directory.sender_name(conn, principal)
             effects: list[outbox.Effect] = []
             for person in people:

@@ -3,7 +3,6 @@ policies) looked up, written and shown by kind, and the `oncall:` config section
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -11,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from warroom.core.auth import Principal
+from warroom.core.clock import iso
 from warroom.core.errors import Conflict, InvalidInput, NotFound
 from warroom.core.runtime import Runtime
 from warroom.oncall import models, tables
@@ -21,10 +21,6 @@ KINDS = {
     "schedule": tables.schedules,
     "escalation_policy": tables.escalation_policies,
 }
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 class OncallRows:

@@ -10,10 +10,11 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 
 from warroom.core.auth import Principal
+from warroom.core.clock import iso
 from warroom.core.errors import InvalidInput, NotFound
 from warroom.oncall import models, tables
 from warroom.oncall import schedule as sm
-from warroom.oncall.rows import OncallRows, iso
+from warroom.oncall.rows import OncallRows
 
 
 class ScheduleService(OncallRows):

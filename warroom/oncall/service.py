@@ -6,8 +6,8 @@
 - `escalation` (`warroom.oncall.escalation`): escalation policies, manual pages and
   acknowledgements (signed links included).
 
-Other packages reach it as `runtime.extras["oncall"]`; its methods are those of the three
-services, under the names they have always had.
+Other packages reach it as `runtime.oncall`; its methods are those of the three services,
+under the names they have always had.
 """
 
 from __future__ import annotations

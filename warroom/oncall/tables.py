@@ -115,13 +115,6 @@ fired = Table(
     Column("fired_at", UTCDateTime, nullable=False),
 )
 
-secrets = Table(
-    "oncall_secrets",
-    metadata,
-    Column("name", String(40), primary_key=True),
-    Column("value", String(128), nullable=False),
-)
-
 # Which escalation policy pages for a service, set through the API/CLI/web (no restart); it
 # takes precedence over the config file's `services[].escalation_policy`.
 service_policies = Table(
