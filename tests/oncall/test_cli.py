@@ -267,3 +267,15 @@ def test_service_mapping_bad_input_exits_2_and_changes_nothing(cli_env: Path) ->
     assert wr("oncall", "service", "unset", "checkout-api").exit_code == 2
     assert wr_json("oncall", "service", "list")["items"] == []
     assert wr_json("oncall", "problems")["items"] == []
+    assert wr("oncall", "activation", "INC-20990101-001").exit_code == 2
+
+
+def test_activation_shows_the_roles_the_severity_requires(cli_env: Path) -> None:
+    incident = wr_json("declare", "Checkout failing", "--severity", "SEV1")["id"]
+    wr_json("assign", incident, "commander", "carol")
+    shown = wr_json("oncall", "activation", incident)
+    assert shown["roles"] == {"commander": "carol"}
+    assert "commander" in shown["roles_required"] and "commander" not in shown["roles_missing"]
+    assert shown["commander_notified_at_declaration"] is True  # SEV1 is all hands
+    text = wr("oncall", "activation", incident)
+    assert text.exit_code == 0 and "commander: carol" in text.stdout
