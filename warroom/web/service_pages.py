@@ -139,6 +139,8 @@ def service_context(runtime: Runtime, name: str) -> dict[str, Any]:
         "policy_is_default": is_default,
         "on_call": _on_call(runtime, policy_name, now),
         "escalation_policies": [p["name"] for p in runtime.oncall.list_policies()],
+        # A mapping is only taken for the catalog's services (or any, without a catalog).
+        "can_map_policy": entry is not None or not runtime.config.services,
         "incidents": incidents,
         "open_incidents": [i for i in incidents if i.get("status") not in ("resolved", "closed")],
         "changes": changes,
