@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from warroom.core.auth import Principal
@@ -68,6 +68,17 @@ class DirectoryService(OncallRows):
         values.pop("name")
         self.update_row("person", name, values)
         return self.show_row("person", name)
+
+    def set_person_disabled(self, principal: Principal, name: str, disabled: bool) -> None:
+        """A disabled person is never paged and their shifts show as gaps (account disabled)."""
+        principal.require("admin")
+        with self.db.write() as conn:
+            self.get_row(conn, "person", name)
+            conn.execute(
+                update(tables.people)
+                .where(tables.people.c.name == name)
+                .values(disabled_at=self.clock.now() if disabled else None)
+            )
 
     def contact_urls(self, name: str) -> dict[str, str]:
         """A person's contact method URLs by method name (they hold secrets: never render
@@ -234,5 +245,10 @@ class DirectoryService(OncallRows):
 
 
 # Prebuilt look-ups: every escalation step runs them.
-_PERSON_EXISTS = select(tables.people.c.name).where(tables.people.c.name == bindparam("name"))
-_PERSON_BY_NAME = select(tables.people).where(tables.people.c.name == bindparam("name"))
+# A disabled person (account deprovisioned) is never paged.
+_PERSON_EXISTS = select(tables.people.c.name).where(
+    tables.people.c.name == bindparam("name"), tables.people.c.disabled_at.is_(None)
+)
+_PERSON_BY_NAME = select(tables.people).where(
+    tables.people.c.name == bindparam("name"), tables.people.c.disabled_at.is_(None)
+)

@@ -126,6 +126,10 @@ class ScheduleService(OncallRows):
         rows = conn.execute(
             select(t).where(t.c.schedule_id == row.id).order_by(t.c.created_at, t.c.id)
         ).all()
+        people = tables.people
+        unavailable = conn.execute(
+            select(people.c.name).where(people.c.disabled_at.is_not(None))
+        ).scalars()
         return sm.Schedule(
             name=row.name,
             timezone=row.timezone,
@@ -133,6 +137,7 @@ class ScheduleService(OncallRows):
             overrides=tuple(
                 sm.Override(r.start_at, r.end_at, r.user_name, r.replaces) for r in rows
             ),
+            unavailable=frozenset(unavailable),
         )
 
     def shifts(self, name: str, start: datetime, end: datetime) -> list[sm.Shift]:

@@ -37,6 +37,7 @@ class OncallService:
         # People, teams, contacts, resolution.
         self.create_person = self.directory.create_person
         self.update_person = self.directory.update_person
+        self.set_person_disabled = self.directory.set_person_disabled
         self.contact_urls = self.directory.contact_urls
         self.create_team = self.directory.create_team
         self.update_team = self.directory.update_team
