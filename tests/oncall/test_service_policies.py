@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
 from tests.conftest import Api
 from tests.oncall.conftest import drain, events, person
@@ -16,6 +17,7 @@ from warroom.core.clock import FixedClock
 from warroom.core.config import parse_config
 from warroom.core.runtime import Runtime
 from warroom.core.settings import Settings
+from warroom.oncall import tables
 
 # A newcomer's catalog: checkout-api has no escalation policy yet; search names one that
 # does not exist.
@@ -162,3 +164,28 @@ def test_a_policy_that_only_notifies_is_not_a_paging_problem(
     low = declare(oc_api, "SEV4", service="checkout-api")  # SEV4 notifies, does not page
     drain(oc_runtime)
     assert events(oc_api, low, "paging_failed") == []
+
+
+def test_a_mapping_set_elsewhere_after_declaration_still_pages(
+    oc_runtime: Runtime, oc_api: Api
+) -> None:
+    """Another server maps the service between the declaration and the page step: the step
+    (planned as `oncall.unmapped`) looks the mapping up again and pages."""
+    with http_receiver() as ann:
+        person(oc_api, "ann", ann.json_url())
+        primary_policy(oc_api, ["ann"])
+        incident = declare(oc_api, service="checkout-api")
+        t = tables.service_policies
+        with oc_runtime.db.write() as conn:  # as another process would, behind this one's back
+            conn.execute(
+                insert(t).values(
+                    service="checkout-api",
+                    escalation_policy="checkout",
+                    updated_by="elsewhere",
+                    updated_at=oc_runtime.clock.now(),
+                )
+            )
+        drain(oc_runtime)
+        assert len(ann.wait_for(1)) == 1
+        assert events(oc_api, incident, "paged")[0]["data"]["policy"] == "checkout"
+        assert events(oc_api, incident, "paging_failed") == []
