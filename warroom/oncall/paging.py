@@ -658,6 +658,8 @@ def _rule_applies(
             "when": cond.when,
             "action": cond.action,
         }
+        if state.flag_reasons.get(cond.when):  # e.g. which stop, or the next mitigation option
+            info["detail"] = state.flag_reasons[cond.when]
         if kind == "clock" and cond.clock is not None:
             if cond.clock.stop_flag and state.flags.get(cond.clock.stop_flag):
                 return False, [], {}
@@ -782,7 +784,8 @@ def _rule_body(state: IncidentState, info: dict[str, Any]) -> str:
         )
     if kind in ("clock_reminder", "clock_deadline"):
         return f"{info['clock']}: deadline {info['deadline']}. {info.get('action', '')}"
-    return f"{info.get('action') or 'Escalation'} ({info['rule']})."
+    detail = f" {info['detail']}" if info.get("detail") else ""
+    return f"{info.get('action') or 'Escalation'} ({info['rule']}).{detail}"
 
 
 def handle_backlog(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
