@@ -292,7 +292,7 @@ async def heartbeat_keyed(request: Request, name: str, key: str) -> JSONResponse
 @router.get("/heartbeats", summary="Heartbeat monitors and their state")
 def list_heartbeats(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("viewer")
-    return {"items": service(runtime).heartbeats()}
+    return {"items": service(runtime).heartbeats.list_heartbeats()}
 
 
 # ---- integrations ----------------------------------------------------------------------

@@ -7,7 +7,9 @@ from typing import Any
 from warroom.alerts import domain
 from warroom.alerts.api import intake, router, webhooks
 from warroom.alerts.cli import register_cli
-from warroom.alerts.service import HEARTBEAT_CHECK, AlertService, IntegrationsSection
+from warroom.alerts.heartbeats import HEARTBEAT_CHECK
+from warroom.alerts.integrations import IntegrationsSection
+from warroom.alerts.service import AlertService
 from warroom.core import outbox
 from warroom.core.config import AppConfig
 from warroom.core.errors import InvalidInput
