@@ -12,9 +12,9 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +36,12 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"])
 # The webhook endpoints under /api/v1, apart so the app can match them before its other routes
 # (an intake request would otherwise be tried against every page and API route first).
 webhooks = APIRouter(prefix="/api/v1", tags=["alerts"])
+
+# Row ids are 64-bit on both databases: a larger number is the caller's 422, not a 500.
+MAX_ROW_ID = 2**63 - 1
+AlertId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="An alert's id")]
+_NO_NUL = r"^[^\x00]*$"
+SilenceId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A silence's id")]
 
 
 def service(runtime: Runtime) -> AlertService:
@@ -346,11 +352,13 @@ def list_alerts(
     runtime: RuntimeDep,
     principal: PrincipalDep,
     status: str | None = Query(default=None, pattern="^(open|firing|acknowledged|resolved)$"),
-    integration: str | None = None,
-    incident: str | None = None,
+    integration: str | None = Query(default=None, max_length=120, pattern=_NO_NUL),
+    incident: str | None = Query(default=None, max_length=32, pattern=_NO_NUL),
     silenced: bool | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-    cursor: int | None = None,
+    cursor: int | None = Query(
+        default=None, ge=1, le=MAX_ROW_ID, description="`next_cursor` of the previous page"
+    ),
 ) -> dict[str, Any]:
     principal.require("viewer")
     items, next_cursor = service(runtime).list_alerts(
@@ -395,7 +403,7 @@ def test_route(runtime: RuntimeDep, principal: PrincipalDep, body: RouteTestIn) 
 
 
 @router.get("/alerts/{alert_id}", summary="One alert with its group, silence and incident")
-def get_alert(runtime: RuntimeDep, principal: PrincipalDep, alert_id: int) -> dict[str, Any]:
+def get_alert(runtime: RuntimeDep, principal: PrincipalDep, alert_id: AlertId) -> dict[str, Any]:
     principal.require("viewer")
     return service(runtime).get_alert(alert_id)
 
@@ -422,7 +430,12 @@ def add_silence(runtime: RuntimeDep, principal: PrincipalDep, body: SilenceIn) -
             delta = parse_duration(body.duration)
         except ValueError as exc:
             raise InvalidInput(f"duration: {exc}") from None
-        ends_at = (starts_at or runtime.clock.now()) + delta
+        except OverflowError:
+            raise InvalidInput("duration: too long") from None
+        try:
+            ends_at = (starts_at or runtime.clock.now()) + delta
+        except OverflowError:
+            raise InvalidInput("duration: the silence would end after the year 9999") from None
     else:
         ends_at = (starts_at or runtime.clock.now()) + timedelta(hours=1)
     return service(runtime).add_silence(
@@ -443,5 +456,7 @@ def list_silences(
 
 
 @router.post("/silences/{silence_id}/expire", summary="End a silence now")
-def expire_silence(runtime: RuntimeDep, principal: PrincipalDep, silence_id: int) -> dict[str, Any]:
+def expire_silence(
+    runtime: RuntimeDep, principal: PrincipalDep, silence_id: SilenceId
+) -> dict[str, Any]:
     return service(runtime).expire_silence(principal, silence_id)

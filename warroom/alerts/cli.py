@@ -170,7 +170,8 @@ def alerts_list(
                 severity_text(item["severity"]) if item.get("severity") else "-",
                 escape(item["summary"]),
                 escape(item.get("service") or "-"),
-                item.get("incident") or ("recorded" if item["action"] == "record" else "-"),
+                item.get("incident")
+                or {"record": "recorded", "test": "test"}.get(item["action"], "-"),
                 str(item["count"]),
                 relative(item.get("last_seen")),
             )

@@ -167,6 +167,8 @@ class AlertIn:
     # Alertmanager may redeliver an old notification after a newer one: a firing alert whose
     # startsAt equals an already resolved alert's is a stale duplicate, not a new alert.
     stale_guard: bool = False
+    # A sender's "test this contact point" notification: recorded, never declares or pages.
+    test: bool = False
 
 
 # ---- Alertmanager (webhook payload version 4) and Grafana -------------------------------
@@ -249,9 +251,21 @@ def parse_alertmanager(body: Any, *, grafana: bool = False) -> list[AlertIn]:
                 or None,
                 details=details,
                 stale_guard=starts_at is not None,
+                test=grafana and is_grafana_test(labels),
             )
         )
     return parsed
+
+
+def is_grafana_test(labels: Mapping[str, str]) -> bool:
+    """Grafana's contact-point Test button sends one made-up alert: labels
+    `alertname=TestAlert, instance=Grafana` (grafana/alerting `newTestAlert`), and none of the
+    labels Grafana puts on the alerts of its rules (`grafana_folder`)."""
+    return (
+        labels.get("alertname") == "TestAlert"
+        and labels.get("instance") == "Grafana"
+        and "grafana_folder" not in labels
+    )
 
 
 def _label_text(labels: Mapping[str, str]) -> str:

@@ -51,6 +51,7 @@ class IntakeResult:
     silenced: int = 0
     recorded: int = 0
     dropped: int = 0
+    tests: int = 0
     alert_ids: list[int] = field(default_factory=list)
     incidents: list[str] = field(default_factory=list)
     states: list[IncidentState] = field(default_factory=list)
@@ -65,6 +66,7 @@ class IntakeResult:
             "silenced": self.silenced,
             "recorded": self.recorded,
             "dropped": self.dropped,
+            "tests": self.tests,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -282,6 +284,9 @@ class IntakeService:
         result: IntakeResult,
     ) -> None:
         result.received += 1
+        if item.test:
+            self._record_test(conn, integration, item, now, result)
+            return
         if item.status == FIRING:
             if item.stale_guard and self._seen_resolved(conn, integration, item):
                 result.deduplicated += 1
@@ -330,6 +335,49 @@ class IntakeService:
             # incident hears about it when its last alert resolves.
             plan.check_resolved.add(incident_id)
             self._incident(conn, plan, incident_id)
+
+    def _record_test(
+        self,
+        conn: Connection,
+        integration: Integration,
+        item: AlertIn,
+        now: datetime,
+        result: IntakeResult,
+    ) -> None:
+        """A sender's test notification: kept (visible with `alerts list`) as already over,
+        with the action `test`; no incident, page or open alert."""
+        group_id, _ = self._group(conn, integration.name, item.group_key, now)
+        alert_id = conn.execute(
+            _INSERT_ALERT,
+            {
+                "integration": integration.name,
+                "kind": integration.kind,
+                "identity": item.identity,
+                "open_key": None,
+                "group_id": group_id,
+                "status": RESOLVED,
+                "summary": item.summary,
+                "labels": item.labels,
+                "annotations": item.annotations,
+                "details": item.details,
+                "source_severity": (item.source_severity or "")[:40] or None,
+                "severity": None,
+                "service": None,
+                "action": "test",
+                "route": "test notification",
+                "silence_id": None,
+                "incident_id": None,
+                "starts_at": now,
+                "ends_at": now,
+                "first_seen": now,
+                "last_seen": now,
+                "count": 1,
+                "resolved_at": now,
+                "generator_url": item.generator_url,
+            },
+        ).inserted_primary_key[0]  # type: ignore[index]
+        result.alert_ids.append(int(alert_id))
+        result.tests += 1
 
     def _seen_resolved(self, conn: Connection, integration: Integration, item: AlertIn) -> bool:
         found = conn.execute(
@@ -792,6 +840,7 @@ def alert_counts(conn: Connection) -> dict[str, int]:
             "silenced",
             "recorded",
             "dropped",
+            "tests",
         )
     }
     counts.update({str(name): int(value or 0) for name, value in rows})

@@ -66,6 +66,8 @@ class SilenceService:
         principal.require("responder")
         if not matchers:
             raise InvalidInput("a silence needs at least one matcher (e.g. service=payments)")
+        if "\x00" in comment or any("\x00" in m for m in matchers):
+            raise InvalidInput("a silence's matchers and comment cannot hold NUL characters")
         parsed = domain.parse_matchers(matchers)
         if all(m.matches({}) for m in parsed):
             raise InvalidInput("these matchers match every alert; add one that needs a label")
