@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Api
+from warroom.api.deps import MAX_ID
 
 TOO_BIG = "9223372036854775808"  # 2**63: one past SQLite's and PostgreSQL's bigint
 
@@ -30,9 +31,9 @@ def test_out_of_range_reads_are_422(api: Api, path: str) -> None:
 
 
 def test_the_largest_id_is_a_404(api: Api) -> None:
-    status, body = api.get(f"/api/v1/alerts/{2**63 - 1}")
+    status, body = api.get(f"/api/v1/alerts/{MAX_ID}")
     assert status == 404, body
-    status, body = api.get(f"/api/v1/alerts?cursor={2**63 - 1}")
+    status, body = api.get(f"/api/v1/alerts?cursor={MAX_ID}")
     assert status == 200 and body == {"items": [], "next_cursor": None}
 
 

@@ -12,9 +12,9 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from warroom.alerts import domain
 from warroom.alerts.service import AlertService, IntakeResult, Integration, new_dedup_key
-from warroom.api.deps import PrincipalDep, RuntimeDep, bearer_token
+from warroom.api.deps import Cursor, PrincipalDep, RowId, RuntimeDep, bearer_token
 from warroom.core.clock import ensure_utc
 from warroom.core.durations import parse_duration
 from warroom.core.errors import InvalidInput, RateLimited, Unauthorized, WarroomError
@@ -37,11 +37,7 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"])
 # (an intake request would otherwise be tried against every page and API route first).
 webhooks = APIRouter(prefix="/api/v1", tags=["alerts"])
 
-# Row ids are 64-bit on both databases: a larger number is the caller's 422, not a 500.
-MAX_ROW_ID = 2**63 - 1
-AlertId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="An alert's id")]
 _NO_NUL = r"^[^\x00]*$"
-SilenceId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A silence's id")]
 
 
 def service(runtime: Runtime) -> AlertService:
@@ -77,12 +73,21 @@ def parse_json(raw: bytes) -> Any:
         raise InvalidInput("the request body is not valid JSON", code="malformed_json") from None
 
 
-async def _authenticate(svc: AlertService, key: str | None, kind: str) -> Integration:
-    """From the key cache without a thread hop, else a database read in the thread pool."""
+async def _authenticate(
+    svc: AlertService, key: str | None, kind: str, request: Request | None = None
+) -> Integration:
+    """From the key cache without a thread hop, else a database read in the thread pool.
+
+    An API token with the `ingest` scope is accepted too (when `request` is given), for the
+    integration named by `?integration=NAME` or the only one of this kind."""
     try:
         return svc.authenticate_cached(key, kind)
     except LookupError:
-        return await run_in_threadpool(svc.authenticate, key, kind)
+        pass
+    if request is not None and key and svc.integrations.looks_like_token(key):
+        name = request.query_params.get("integration")
+        return await run_in_threadpool(svc.integrations.for_ingest_token, key, kind, name)
+    return await run_in_threadpool(svc.authenticate, key, kind)
 
 
 async def _ingest(
@@ -104,7 +109,7 @@ async def _run_intake(
     runtime: Runtime = request.app.state.runtime
     svc = service(runtime)
     try:
-        integration = await _authenticate(svc, path_key or bearer_token(request), kind)
+        integration = await _authenticate(svc, path_key or bearer_token(request), kind, request)
         svc.check_rate(integration)
         raw = await request.body()
         try:
@@ -259,9 +264,14 @@ async def _ping(request: Request, name: str, key: str | None) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     svc = service(runtime)
     try:
-        integration = await run_in_threadpool(
-            svc.authenticate, key or bearer_token(request), "heartbeat", name
-        )
+        key = key or bearer_token(request)
+        if svc.integrations.looks_like_token(key):
+            assert key is not None
+            integration = await run_in_threadpool(
+                svc.integrations.for_ingest_token, key, "heartbeat", name
+            )
+        else:
+            integration = await run_in_threadpool(svc.authenticate, key, "heartbeat", name)
         svc.check_rate(integration)
         data = await run_in_threadpool(svc.heartbeat, integration)
     except RateLimited as exc:
@@ -356,9 +366,7 @@ def list_alerts(
     incident: str | None = Query(default=None, max_length=32, pattern=_NO_NUL),
     silenced: bool | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-    cursor: int | None = Query(
-        default=None, ge=1, le=MAX_ROW_ID, description="`next_cursor` of the previous page"
-    ),
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
     principal.require("viewer")
     items, next_cursor = service(runtime).list_alerts(
@@ -403,7 +411,7 @@ def test_route(runtime: RuntimeDep, principal: PrincipalDep, body: RouteTestIn) 
 
 
 @router.get("/alerts/{alert_id}", summary="One alert with its group, silence and incident")
-def get_alert(runtime: RuntimeDep, principal: PrincipalDep, alert_id: AlertId) -> dict[str, Any]:
+def get_alert(runtime: RuntimeDep, principal: PrincipalDep, alert_id: RowId) -> dict[str, Any]:
     principal.require("viewer")
     return service(runtime).get_alert(alert_id)
 
@@ -457,6 +465,6 @@ def list_silences(
 
 @router.post("/silences/{silence_id}/expire", summary="End a silence now")
 def expire_silence(
-    runtime: RuntimeDep, principal: PrincipalDep, silence_id: SilenceId
+    runtime: RuntimeDep, principal: PrincipalDep, silence_id: RowId
 ) -> dict[str, Any]:
     return service(runtime).expire_silence(principal, silence_id)

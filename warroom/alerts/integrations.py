@@ -22,7 +22,8 @@ from sqlalchemy import insert, select, update
 
 from warroom.alerts import domain
 from warroom.alerts import tables as t
-from warroom.core.auth import Principal, hash_token
+from warroom.core.auth import TOKEN_PREFIX, Principal, hash_token
+from warroom.core.auth import authenticate as authenticate_token
 from warroom.core.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthorized
 
 if TYPE_CHECKING:
@@ -326,6 +327,39 @@ class IntegrationService:
             raise Unauthorized(f"invalid, revoked or wrong-kind key for the {kind} endpoint")
         if name is not None and integration.name != name:
             raise Unauthorized("this key belongs to another integration")
+        return integration
+
+    @staticmethod
+    def looks_like_token(key: str | None) -> bool:
+        """API tokens (`wr_...`) and integration keys (32 hex digits) never look alike."""
+        return bool(key) and str(key).strip().startswith(TOKEN_PREFIX)
+
+    def for_ingest_token(self, token: str, kind: str, name: str | None = None) -> Integration:
+        """The integration an API token with the `ingest` scope posts for: the one named
+        (`?integration=NAME`), else the only integration of this kind."""
+        with self.db.read() as conn:
+            principal = authenticate_token(conn, token.strip(), self.clock.now())
+        principal.require("ingest")
+        if name:
+            try:
+                integration = self.get(name)
+            except NotFound:
+                raise InvalidInput(f"no integration {name}") from None
+            if integration.kind != kind:
+                raise InvalidInput(
+                    f"integration {name} is a {integration.kind} integration, not {kind}"
+                )
+        else:
+            usable = [i for i in self.list_integrations() if i.kind == kind]
+            if len(usable) != 1:
+                found = ", ".join(i.name for i in usable) or "none"
+                raise InvalidInput(
+                    f"name the {kind} integration to post for with ?integration=NAME "
+                    f"({kind} integrations: {found})"
+                )
+            integration = usable[0]
+        if integration.revoked_at is not None:
+            raise Unauthorized(f"integration {integration.name} is revoked")
         return integration
 
     def check_rate(self, integration: Integration) -> None:
