@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -408,6 +409,48 @@ def test_route(runtime: RuntimeDep, principal: PrincipalDep, body: RouteTestIn) 
         and domain.matches_all(domain.parse_matchers(s["matchers"]), labels)
     ]
     return {**decision.to_dict(), "labels": labels, "silenced_by": silenced_by}
+
+
+class RouteIn(BaseModel):
+    """A routing rule: the first whose matchers all match an alert decides for it."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=120, description="A lowercase slug.")
+    matchers: list[str] = Field(
+        min_length=1, max_length=50, description='Label matchers: service=payments env=~"prod.*"'
+    )
+    service: str | None = Field(default=None, max_length=120, description="A fixed service.")
+    service_label: str = Field(default="service", max_length=120)
+    severity: str | None = Field(default=None, max_length=40, description="A policy severity.")
+    severity_map: dict[str, str] = Field(
+        default_factory=dict, description="Source severity label value -> policy severity."
+    )
+    severity_label: str = Field(default="severity", max_length=120)
+    action: str | None = Field(default=None, pattern="^(declare|record)$")
+    position: int | None = Field(
+        default=None, ge=1, le=10_000, description="1 = tried first; default: after the others."
+    )
+
+
+@router.get("/routes", summary="Routing rules in the order they are tried")
+def list_routes(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("viewer")
+    return {"items": [r.to_dict() for r in service(runtime).routing.list_routes()]}
+
+
+@router.post("/routes", status_code=201, summary="Add a routing rule (admin; audited)")
+def add_route(runtime: RuntimeDep, principal: PrincipalDep, body: RouteIn) -> dict[str, Any]:
+    rule = body.model_dump(exclude={"position"}, exclude_none=True)
+    return service(runtime).routing.add(principal, rule, position=body.position).to_dict()
+
+
+@router.delete("/routes/{name}", summary="Remove a routing rule (admin; audited)")
+def remove_route(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    name: str = PathParam(max_length=120, pattern=_NO_NUL),
+) -> dict[str, Any]:
+    return service(runtime).routing.remove(principal, name).to_dict()
 
 
 @router.get("/alerts/{alert_id}", summary="One alert with its group, silence and incident")

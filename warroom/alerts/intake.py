@@ -25,8 +25,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from warroom.alerts import domain
 from warroom.alerts import tables as t
 from warroom.alerts.batching import GroupCommitter
-from warroom.alerts.domain import ACKNOWLEDGED, FIRING, RESOLVED, AlertIn, AlertRoutes
+from warroom.alerts.domain import ACKNOWLEDGED, FIRING, RESOLVED, AlertIn
 from warroom.alerts.integrations import Integration, IntegrationService
+from warroom.alerts.routes import RouteService
 from warroom.alerts.silences import ActiveSilences, SilenceService, silence_dict
 from warroom.core import tables
 from warroom.core.auth import SYSTEM
@@ -120,6 +121,7 @@ class IntakeService:
         runtime: Runtime,
         integrations: IntegrationService,
         silences: SilenceService,
+        routing: RouteService,
         *,
         group_commit: bool | None = None,
     ) -> None:
@@ -128,8 +130,7 @@ class IntakeService:
         self.clock = runtime.clock
         self.integrations = integrations
         self.silences = silences
-        section = runtime.config.section("alert_routes")
-        self.routes: AlertRoutes = section if isinstance(section, AlertRoutes) else AlertRoutes()
+        self.routing = routing
         # Counters of jobs in the current group-commit batch, written once before its commit.
         self._batch_counters: dict[tuple[str, str], int] = {}
         use_batching = True if group_commit is None else group_commit
@@ -161,14 +162,16 @@ class IntakeService:
         labels: Mapping[str, str],
         integration: Integration | None = None,
         explicit_service: str | None = None,
+        conn: Connection | None = None,
     ) -> domain.RouteDecision:
+        """The route, service, policy severity and action for an alert with these labels."""
         policy = self.runtime.policy
         routing_labels = dict(labels)
         if integration is not None:
             routing_labels.setdefault("integration", integration.name)
         return domain.route_alert(
             routing_labels,
-            self.routes,
+            self.routing.effective(conn),
             policy.severity_ids(),
             lambda key: policy.severity(key).id,
             default_service=integration.options.service if integration else None,
@@ -396,7 +399,7 @@ class IntakeService:
         plan: _Plan,
         result: IntakeResult,
     ) -> None:
-        decision = self.route(item.labels, integration, item.service)
+        decision = self.route(item.labels, integration, item.service, conn)
         routing_labels = {"integration": integration.name, **item.labels}
         silence_id = next(
             (sid for sid, matchers in silences if domain.matches_all(matchers, routing_labels)),

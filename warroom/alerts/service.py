@@ -1,8 +1,8 @@
-"""The alerts package's services, composed: integrations, intake, silences and heartbeats.
+"""The alerts package's services, composed: integrations, routing, intake, silences, heartbeats.
 
 `AlertService` is what the plug-in installs (`runtime.extras["alerts"]`). Each concern lives in
-its own module and service (`integrations`, `intake`, `silences`, `heartbeats`); this class
-holds one of each and keeps the names other packages call.
+its own module and service (`integrations`, `routes`, `intake`, `silences`, `heartbeats`);
+this class holds one of each and keeps the names other packages call.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from warroom.alerts.integrations import (
     IntegrationsSection,
     generate_key,
 )
+from warroom.alerts.routes import RouteService
 from warroom.alerts.silences import SilenceService
 from warroom.core.auth import Principal
 
@@ -58,7 +59,7 @@ __all__ = [
 
 
 class AlertService:
-    """One integrations, silences, intake and heartbeats service, sharing the runtime."""
+    """One integrations, silences, routing, intake and heartbeats service, sharing the runtime."""
 
     @staticmethod
     def alert_counts(conn: Connection) -> dict[str, int]:
@@ -69,8 +70,9 @@ class AlertService:
         self.runtime = runtime
         self.integrations = IntegrationService(runtime)
         self.silences = SilenceService(runtime)
+        self.routing = RouteService(runtime)
         self.intake = IntakeService(
-            runtime, self.integrations, self.silences, group_commit=group_commit
+            runtime, self.integrations, self.silences, self.routing, group_commit=group_commit
         )
         self.heartbeats = HeartbeatService(runtime, self.integrations, self.intake)
 

@@ -116,3 +116,16 @@ alert_counters = Table(
     Column("counter", String(40), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+# Routing rules added through the API/CLI (`warroom routes add`), tried in `position` order
+# before the config file's `alert_routes`. `rule` is a `domain.RouteRule` as JSON.
+alert_route_rules = Table(
+    "alert_route_rules",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("position", Integer, nullable=False),
+    Column("rule", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
