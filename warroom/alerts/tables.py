@@ -78,7 +78,9 @@ alerts = Table(
     Column("acknowledged_at", UTCDateTime),
     Column("resolved_at", UTCDateTime),
     Column("generator_url", Text),
-    Index("ix_alerts_identity", "integration", "identity"),
+    # With starts_at: "was this episode already resolved?" (stale re-deliveries) is one probe,
+    # not a scan of every past episode of a flapping alert.
+    Index("ix_alerts_identity", "integration", "identity", "starts_at"),
     Index("ix_alerts_incident", "incident_id", "status"),
     Index("ix_alerts_group", "group_id", "status"),
     Index("ix_alerts_status", "status", "id"),

@@ -1,4 +1,4 @@
-"""alerts: routing rules managed through the API and CLI
+"""alerts: routing rules managed through the API and CLI; starts_at in the identity index
 
 Revision ID: alerts_0002
 Revises: alerts_0001
@@ -35,7 +35,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_route_rules")),
         sa.UniqueConstraint("name", name=op.f("uq_alert_route_rules_name")),
     )
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index("ix_alerts_identity")
+        batch_op.create_index(
+            "ix_alerts_identity", ["integration", "identity", "starts_at"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index("ix_alerts_identity")
+        batch_op.create_index("ix_alerts_identity", ["integration", "identity"], unique=False)
     op.drop_table("alert_route_rules")
