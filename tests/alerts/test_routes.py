@@ -109,7 +109,7 @@ def test_rules_are_durable_across_restarts(
     admin_api.ok("POST", "/api/v1/routes", json=CHECKOUT)
     other = Runtime.build(settings, clock=clock, run_migrations=False)
     try:
-        svc = other.extras["alerts"]
+        svc = other.alerts
         decision = svc.route({"alertname": "CheckoutDown"})
         assert (decision.route, decision.severity) == ("checkout-pages", "SEV1")
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -109,12 +110,8 @@ def test_token_buckets_refill() -> None:
 def test_per_token_rate_limit_answers_429_with_retry_after(
     settings: Settings, runtime: Runtime, make_token: Callable[..., str]
 ) -> None:
-    limited = Runtime(
-        **{
-            **runtime.__dict__,
-            "settings": settings.model_copy(update={"token_rate_limit": 1, "token_rate_burst": 2}),
-        }
-    )
+    limited = copy.copy(runtime)
+    limited.settings = settings.model_copy(update={"token_rate_limit": 1, "token_rate_burst": 2})
     token = make_token("viewer")
     with TestClient(create_app(limited)) as client:
         headers = {"Authorization": f"Bearer {token}"}

@@ -24,9 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from warroom.alerts import domain
 from warroom.alerts.service import AlertService, IntakeResult, Integration, new_dedup_key
 from warroom.api.deps import Cursor, PrincipalDep, RowId, RuntimeDep, bearer_token
-from warroom.core.clock import ensure_utc
+from warroom.core.clock import ensure_utc, json_default
 from warroom.core.durations import parse_duration
-from warroom.core.errors import InvalidInput, RateLimited, Unauthorized, WarroomError
+from warroom.core.errors import InvalidInput, RateLimited, Unauthorized, WarroomError, error_body
 from warroom.core.runtime import Runtime
 
 log = logging.getLogger("warroom.alerts")
@@ -42,13 +42,14 @@ _NO_NUL = r"^[^\x00]*$"
 
 
 def service(runtime: Runtime) -> AlertService:
-    svc: AlertService = runtime.extras["alerts"]
+    svc: AlertService = runtime.alerts
     return svc
 
 
 def _error(status: int, code: str, message: str, details: Any = None, **headers: str) -> Any:
-    body = {"error": {"code": code, "message": message, "details": details}}
-    return JSONResponse(body, status_code=status, headers=headers or None)
+    return JSONResponse(
+        error_body(code, message, details), status_code=status, headers=headers or None
+    )
 
 
 def _unavailable(exc: BaseException) -> JSONResponse:
@@ -285,13 +286,7 @@ async def _ping(request: Request, name: str, key: str | None) -> JSONResponse:
         return resp
     except (SQLAlchemyError, OSError, TimeoutError, RuntimeError) as exc:
         return _unavailable(exc)
-    return JSONResponse(json.loads(json.dumps(data, default=_iso)))
-
-
-def _iso(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
+    return JSONResponse(json.loads(json.dumps(data, default=json_default)))
 
 
 @webhooks.post("/heartbeats/{name}", summary="Heartbeat ping (key as Bearer or ?key=)")

@@ -777,12 +777,7 @@ def follow_alerts(
                 },
             )
         )
-    if (
-        tally.acknowledged
-        and tally.firing == 0
-        and tally.open > 0
-        and after.status in (Status.TRIGGERED, Status.REOPENED)
-    ):
+    if tally.acknowledged and tally.firing == 0 and tally.open > 0 and after.status.awaiting_ack:
         add(
             Event(
                 "acknowledged",

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -32,6 +31,7 @@ from warroom.alerts.silences import ActiveSilences, SilenceService, silence_dict
 from warroom.core import tables
 from warroom.core.auth import SYSTEM
 from warroom.core.errors import NotFound
+from warroom.core.upsert import InsertOf, Upsert
 from warroom.core.vocab import IncidentType
 from warroom.incidents.model import Event, IncidentState
 
@@ -273,7 +273,7 @@ class IntakeService:
         self._batch_counters.clear()
         if pending:
             rows = [{"integration": i, "counter": c, "value": v} for (i, c), v in pending.items()]
-            conn.execute(_counter_upsert(conn.dialect.name), rows)
+            conn.execute(_COUNTER_UPSERT.statement(conn), rows)
 
     def _ingest_one(
         self,
@@ -871,24 +871,19 @@ def _bump(conn: Connection, integration: str, deltas: Mapping[str, int]) -> None
         if delta
     ]
     if rows:
-        conn.execute(_counter_upsert(conn.dialect.name), rows)
+        conn.execute(_COUNTER_UPSERT.statement(conn), rows)
 
 
-_UPSERTS: dict[str, Any] = {}
+def _add_to_counters(insert: InsertOf) -> Any:
+    c = t.alert_counters
+    stmt = insert(c)
+    return stmt.on_conflict_do_update(
+        index_elements=[c.c.integration, c.c.counter],
+        set_={"value": c.c.value + stmt.excluded.value},
+    )
 
 
-def _counter_upsert(dialect: str) -> Any:
-    statement = _UPSERTS.get(dialect)
-    if statement is None:
-        c = t.alert_counters
-        insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert_fn(c)
-        statement = stmt.on_conflict_do_update(
-            index_elements=[c.c.integration, c.c.counter],
-            set_={"value": c.c.value + stmt.excluded.value},
-        )
-        _UPSERTS[dialect] = statement
-    return statement
+_COUNTER_UPSERT = Upsert(_add_to_counters)
 
 
 # Prebuilt statements: the intake path runs them thousands of times a second.

@@ -25,6 +25,7 @@ from warroom.alerts import tables as t
 from warroom.core.auth import TOKEN_PREFIX, Principal, hash_token
 from warroom.core.auth import authenticate as authenticate_token
 from warroom.core.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthorized
+from warroom.core.ratelimit import TokenBuckets
 
 if TYPE_CHECKING:
     from warroom.core.runtime import Runtime
@@ -114,26 +115,6 @@ def generate_key() -> str:
     return secrets.token_hex(16)
 
 
-class _TokenBucket:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def take(self, name: str, rate: float, burst: int) -> float:
-        """0 when allowed, else the seconds to wait."""
-        if rate <= 0:
-            return 0.0
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(name, (float(burst), now))
-            tokens = min(float(burst), tokens + (now - last) * rate)
-            if tokens >= 1.0:
-                self._buckets[name] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[name] = (tokens, now)
-            return (1.0 - tokens) / rate
-
-
 class IntegrationService:
     """The only writer of integrations; authenticates intake keys and enforces rate limits."""
 
@@ -150,7 +131,7 @@ class IntegrationService:
                 self._config_keys[cfg.key_sha256] = name
             elif cfg.key_env and os.environ.get(cfg.key_env):
                 self._config_keys[hash_token(os.environ[cfg.key_env])] = name
-        self.limiter = _TokenBucket()
+        self.limiter = TokenBuckets()
         # Valid keys are remembered briefly (a DB read per request is most of the cost of a
         # small webhook); rotate/revoke clear it at once here, other processes within seconds.
         self._key_cache: dict[str, tuple[Integration, float]] = {}
@@ -363,9 +344,8 @@ class IntegrationService:
         return integration
 
     def check_rate(self, integration: Integration) -> None:
-        wait = self.limiter.take(
-            integration.name, integration.options.rate_limit, integration.options.burst
-        )
+        options = integration.options
+        wait = self.limiter.take(integration.name, rate=options.rate_limit, burst=options.burst)
         if wait > 0:
             with self._rate_lock:
                 self.rate_limited[integration.name] = self.rate_limited.get(integration.name, 0) + 1

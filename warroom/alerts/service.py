@@ -1,6 +1,6 @@
 """The alerts package's services, composed: integrations, routing, intake, silences, heartbeats.
 
-`AlertService` is what the plug-in installs (`runtime.extras["alerts"]`). Each concern lives in
+`AlertService` is what the plug-in installs (`runtime.alerts`). Each concern lives in
 its own module and service (`integrations`, `routes`, `intake`, `silences`, `heartbeats`);
 this class holds one of each and keeps the names other packages call.
 """

@@ -11,13 +11,9 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from warroom.core.errors import RateLimited, WarroomError
+from warroom.core.errors import RateLimited, WarroomError, error_body
 
 log = logging.getLogger("warroom.api")
-
-
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details}}
 
 
 def _location(loc: tuple[Any, ...]) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
-from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from warroom.core.errors import error_body
+from warroom.core.ratelimit import TokenBuckets
+
+__all__ = ["BodySizeLimit", "TokenBuckets"]
 
 
 class BodySizeLimit:
@@ -60,13 +62,11 @@ class _BodyTooLarge(HTTPException):
 
 
 async def _too_large(send: Send, max_bytes: int) -> None:
-    body: dict[str, Any] = {
-        "error": {
-            "code": "payload_too_large",
-            "message": f"request body is larger than {max_bytes} bytes",
-            "details": {"max_bytes": max_bytes},
-        }
-    }
+    body = error_body(
+        "payload_too_large",
+        f"request body is larger than {max_bytes} bytes",
+        {"max_bytes": max_bytes},
+    )
     payload = json.dumps(body).encode()
     await send(
         {
@@ -79,31 +79,3 @@ async def _too_large(send: Send, max_bytes: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": payload})
-
-
-class TokenBuckets:
-    """Per-key token buckets (one per API token): `rate` requests/s sustained, `burst` at once.
-
-    Kept in memory per process: with N replicas a client gets at most N times the rate, which
-    bounds abuse without a shared store.
-    """
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = float(burst)
-        self._buckets: dict[object, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: object, now: float | None = None) -> float:
-        """Spend one token; return 0 when allowed, else the seconds until one is available."""
-        if self.rate <= 0:
-            return 0.0
-        moment = time.monotonic() if now is None else now
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, moment))
-            tokens = min(self.burst, tokens + (moment - last) * self.rate)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, moment)
-                return 0.0
-            self._buckets[key] = (tokens, moment)
-            return (1 - tokens) / self.rate

@@ -156,12 +156,6 @@ def authenticate(conn: Connection, token: str, now: datetime) -> Principal:
     return Principal(name=f"token:{row.name}", scopes=frozenset(row.scopes), token_id=row.id)
 
 
-def touch_token(conn: Connection, token_id: int, now: datetime) -> None:
-    conn.execute(
-        update(tables.api_tokens).where(tables.api_tokens.c.id == token_id).values(last_used_at=now)
-    )
-
-
 def list_tokens(conn: Connection) -> list[dict[str, Any]]:
     rows = conn.execute(select(tables.api_tokens).order_by(tables.api_tokens.c.id)).all()
     return [

@@ -24,12 +24,7 @@ TextParam = Annotated[str | None, Query(max_length=64)]
 
 
 def service_of(runtime: Runtime) -> MetricsService:
-    service: MetricsService | None = runtime.extras.get("metrics")
-    if service is None:  # plugin not installed on this runtime: build one on the fly
-        service = MetricsService(
-            runtime.db, runtime.clock, runtime.policy, runtime.config, runtime.extras
-        )
-    return service
+    return runtime.metrics
 
 
 def window(

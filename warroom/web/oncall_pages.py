@@ -37,9 +37,7 @@ UPCOMING = timedelta(days=14)
 
 
 def _oncall(runtime: Runtime) -> Any:
-    service = runtime.extras.get("oncall")
-    if service is None:
-        raise NotFound("the oncall capability is not installed")
+    service = runtime.oncall
     return service
 
 

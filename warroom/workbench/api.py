@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1", tags=["workbench"])
 
 
 def _wb(runtime: Runtime) -> Workbench:
-    workbench: Workbench = runtime.extras["workbench"]
+    workbench: Workbench = runtime.workbench
     return workbench
 
 
