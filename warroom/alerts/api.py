@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -27,6 +27,7 @@ from warroom.api.deps import Cursor, PrincipalDep, RowId, RuntimeDep, bearer_tok
 from warroom.core.clock import ensure_utc, json_default
 from warroom.core.durations import parse_duration
 from warroom.core.errors import InvalidInput, RateLimited, Unauthorized, WarroomError, error_body
+from warroom.core.inputs import Moment
 from warroom.core.runtime import Runtime
 
 log = logging.getLogger("warroom.alerts")
@@ -461,8 +462,8 @@ class SilenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     matchers: list[str] = Field(min_length=1, max_length=50)
     comment: str = Field(min_length=1, max_length=2000)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: Moment | None = None
+    ends_at: Moment | None = None
     duration: str | None = Field(default=None, description="e.g. 2h (instead of ends_at)")
 
 

@@ -7,8 +7,8 @@ from fastapi import FastAPI
 from warroom import __version__
 from warroom.api import outbox, system
 from warroom.api.deps import Authenticator
-from warroom.api.errors import install_error_handlers
-from warroom.api.limits import BodySizeLimit, TokenBuckets
+from warroom.api.errors import declare_error_responses, install_error_handlers
+from warroom.api.limits import BodySizeLimit, RefuseNul, TokenBuckets
 from warroom.core.auth import Principal
 from warroom.core.plugins import load_plugins
 from warroom.core.runtime import Runtime
@@ -50,7 +50,9 @@ def create_app(runtime: Runtime, *, local_principal: Principal | None = None) ->
             app.include_router(router)
         plugin.mount(app, runtime)
 
+    app.add_middleware(RefuseNul)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     for plugin in plugins:
         plugin.configure_app(app)
+    declare_error_responses(app)
     return app

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from warroom.api.deps import PrincipalDep, RuntimeDep
+from warroom.api.deps import PrincipalDep, RowId, RuntimeDep
 from warroom.core import outbox, tables
 from warroom.core.errors import Conflict
 
@@ -54,7 +54,7 @@ def list_outbox(
 
 
 @router.post("/{effect_id}/retry")
-def retry_effect(runtime: RuntimeDep, principal: PrincipalDep, effect_id: int) -> Any:
+def retry_effect(runtime: RuntimeDep, principal: PrincipalDep, effect_id: RowId) -> Any:
     principal.require("admin")
     with runtime.db.write() as conn:
         if not outbox.retry(conn, effect_id, runtime.clock.now()):

@@ -18,6 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from warroom.core import audit, tables
+from warroom.core.db import serialise
 from warroom.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
 SCOPES = ("admin", "responder", "viewer", "ingest")
@@ -195,6 +196,7 @@ def ensure_admin_token(conn: Connection, configured: str | None, now: datetime) 
     With `configured` (WARROOM_ADMIN_TOKEN), that value is registered if it is not yet; without
     it, a token is generated on the first start only, and printed once by the caller.
     """
+    serialise(conn, "warroom.first-admin-token")
     if configured:
         existing = conn.execute(
             select(tables.api_tokens.c.id).where(

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from warroom.api.deps import PrincipalDep, RuntimeDep, bearer_token, get_principal
+from warroom.api.deps import PrincipalDep, RowId, RuntimeDep, bearer_token, get_principal
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from warroom.core.runtime import Runtime
@@ -144,7 +144,7 @@ def swap_shifts(
 
 @router.delete("/schedules/{name}/overrides/{override_id}", status_code=204)
 def delete_override(
-    runtime: RuntimeDep, principal: PrincipalDep, name: str, override_id: int
+    runtime: RuntimeDep, principal: PrincipalDep, name: str, override_id: RowId
 ) -> Response:
     svc(runtime).delete_override(principal, name, override_id)
     return Response(status_code=204)
@@ -322,7 +322,7 @@ def list_pages(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
 
 
 @router.post("/pages/{page_id}/ack")
-def ack_page(runtime: RuntimeDep, principal: PrincipalDep, page_id: int) -> Any:
+def ack_page(runtime: RuntimeDep, principal: PrincipalDep, page_id: RowId) -> Any:
     return svc(runtime).ack_page(principal, page_id)
 
 
