@@ -122,6 +122,8 @@ PLUGINS: tuple[str, ...] = (
     "warroom.comms.plugin",
     "warroom.web.plugin",
     "warroom.alerts.plugin",
+    "warroom.importers.plugin",
+    "warroom.identity.plugin",
 )
 
 
