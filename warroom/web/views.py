@@ -192,5 +192,11 @@ def incident_page(
         + ",".join(view["roles_missing"]),
         "role_titles": {role.value: ROLE_TITLES[role] for role in Role},
         "severities": runtime.policy.severities,
+        "chat_channels": _chat_channels(runtime, state.public_id),
         **panels.incident_panels(runtime, state),
     }
+
+
+def _chat_channels(runtime: Runtime, public_id: str) -> list[dict[str, Any]]:
+    """The incident's chat channels (warroom.chat), for the header."""
+    return runtime.chat.channels_of(public_id)
