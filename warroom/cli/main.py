@@ -549,8 +549,16 @@ def config_check(
     from warroom.core.config import check_config_file
 
     problems = check_config_file(file)
+    warnings: list[dict[str, str]] = []
+    if not problems:  # valid but unsafe choices: the policy's safety options turned on
+        from warroom.core.config import load_config
+
+        found = load_config(file).policy.warnings()
+        warnings = [{"path": path, "message": message} for path, message in found]
+    for warning in [] if as_json else warnings:
+        console.print(f"[yellow]warning[/] {escape(warning['path'])}: {escape(warning['message'])}")
     if as_json:
-        print_json({"valid": not problems, "problems": problems})
+        print_json({"valid": not problems, "problems": problems, "warnings": warnings})
     elif problems:
         console.print(f"[red]{file}: {len(problems)} problem(s)[/]")
         for problem in problems:
