@@ -316,6 +316,12 @@ class IntegrationIn(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     kind: str
     options: dict[str, Any] = Field(default_factory=dict)
+    key: str | None = Field(
+        default=None,
+        min_length=20,
+        max_length=64,
+        description="keep a key senders already use (e.g. a PagerDuty routing key)",
+    )
 
 
 @router.get("/integrations", summary="Integrations (never their keys)")
@@ -329,7 +335,7 @@ def create_integration(
     runtime: RuntimeDep, principal: PrincipalDep, body: IntegrationIn
 ) -> dict[str, Any]:
     integration, key = service(runtime).create_integration(
-        principal, body.name, body.kind, body.options
+        principal, body.name, body.kind, body.options, body.key
     )
     return {**integration.to_dict(), "key": key}
 

@@ -65,6 +65,14 @@ def integrations_create(
         str | None,
         typer.Option("--options", help='More options as JSON, e.g. {"mapping": {...}}.'),
     ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="Keep a key senders already use (e.g. a PagerDuty routing key); "
+            "default: a new one.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an integration and print its key once."""
@@ -87,7 +95,7 @@ def integrations_create(
         ctx,
         "POST",
         "/api/v1/integrations",
-        json={"name": name, "kind": kind, "options": options},
+        json={"name": name, "kind": kind, "options": options, "key": key},
     )
     emit(as_json, data, _show_key)
 

@@ -110,6 +110,9 @@ ENDPOINTS = {
 }
 
 
+_BROUGHT_KEY = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
 def generate_key() -> str:
     """32 hex characters, the shape of a PagerDuty integration (routing) key."""
     return secrets.token_hex(16)
@@ -149,9 +152,15 @@ class IntegrationService:
         name: str,
         kind: str,
         options: Mapping[str, Any] | None = None,
+        key: str | None = None,
     ) -> tuple[Integration, str]:
-        """Create an integration; return it with its key (shown once, only a hash is kept)."""
+        """Create an integration; return it with its key (shown once, only a hash is kept).
+
+        `key` keeps a key senders already use (a PagerDuty routing key when moving from
+        PagerDuty), so they need no change but their URL."""
         principal.require("admin")
+        if key is not None and not _BROUGHT_KEY.match(key):
+            raise InvalidInput("a key brought along is 20-64 letters, digits, _ or -")
         name = name.strip()
         if not _SLUG.match(name):
             raise InvalidInput("an integration name is a lowercase slug (letters, digits, . _ -)")
@@ -160,7 +169,7 @@ class IntegrationService:
         opts = _options(options or {})
         if name in self.config_integrations:
             raise Conflict(f"integration {name} is defined in the config file")
-        key = generate_key()
+        key = key or generate_key()
         now = self.clock.now()
         with self.db.write() as conn:
             exists = conn.execute(
@@ -168,6 +177,13 @@ class IntegrationService:
             ).first()
             if exists is not None:
                 raise Conflict(f"integration {name} already exists")
+            taken = conn.execute(
+                select(t.alert_integrations.c.name).where(
+                    t.alert_integrations.c.key_hash == hash_token(key)
+                )
+            ).first()
+            if taken is not None:
+                raise Conflict(f"integration {taken.name} already has this key")
             conn.execute(
                 insert(t.alert_integrations).values(
                     name=name,

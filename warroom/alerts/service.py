@@ -87,8 +87,9 @@ class AlertService:
         name: str,
         kind: str,
         options: Mapping[str, Any] | None = None,
+        key: str | None = None,
     ) -> tuple[Integration, str]:
-        return self.integrations.create(principal, name, kind, options)
+        return self.integrations.create(principal, name, kind, options, key)
 
     def rotate_integration(self, principal: Principal, name: str) -> tuple[Integration, str]:
         return self.integrations.rotate(principal, name)
