@@ -107,7 +107,12 @@ def describe(event: Event) -> str:
         case "details_updated":
             return "details updated: " + ", ".join(sorted(d))
         case "postmortem_scheduled":
-            return f"post-mortem scheduled, owner {d.get('owner')}, due {d.get('due_at')}"
+            moved = f" (moved: {d.get('reason')})" if d.get("reason") else ""
+            return f"post-mortem scheduled, owner {d.get('owner')}, due {d.get('due_at')}{moved}"
+        case "initial_update_drafted":
+            return f"initial update drafted. {d.get('prompt', '')}"
+        case "root_cause_made_public":
+            return "root cause included in the public resolution (policy option)"
         case "notification_sent":
             return f"notified {d.get('recipient')} via {d.get('channel')}"
         case "notification_failed":
