@@ -139,7 +139,7 @@ def test_war_room_actions_go_through_the_service(
     assert state.status.value == "resolved"
     assert state.resolution_checklist[items[0]] == {"confirmed": False, "waived": "not applicable"}
     page = alice.get(f"/incidents/{incident}").text
-    assert "<strong>v2</strong>" in page and "user:alice" in page
+    assert "<strong>v2</strong>" in page and '<span class="actor">alice</span>' in page
     assert (
         alice.post_form(f"/incidents/{incident}/reopen", {"reason": "came back"}).status_code == 303
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from warroom.core.errors import WarroomError
 from warroom.core.runtime import Runtime
@@ -69,7 +70,25 @@ def configure_app(app: FastAPI) -> None:
         body = {"error": {"code": "unauthorized", "message": "log in first", "details": None}}
         return JSONResponse(body, status_code=401)
 
+    http_handler = app.exception_handlers[StarletteHTTPException]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """An unknown page (or a wrong method) in a browser: the HTML error page, not JSON."""
+        assert isinstance(exc, StarletteHTTPException)
+        if not _wants_html(request) or exc.status_code not in (404, 405):
+            response: Response = await http_handler(request, exc)  # type: ignore[misc]
+            return response
+        pages.current_session(request, request.app.state.runtime)  # for the menu, if logged in
+        message = (
+            f"There is no page at {request.url.path}."
+            if exc.status_code == 404
+            else f"{request.method} is not allowed on {request.url.path}."
+        )
+        context = {"status": exc.status_code, "message": message}
+        return pages.render(request, "error.html", context, status_code=exc.status_code)
+
     app.add_exception_handler(WarroomError, warroom_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(pages.LoginRequired, login_required)
 
 
