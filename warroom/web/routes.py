@@ -245,8 +245,13 @@ def _list_context(request: Request, runtime: Runtime) -> dict[str, Any]:
     more = None
     if page.next_cursor is not None:
         more = "/incidents?" + urlencode({**query, "before": page.next_cursor})
+    # Most severe first, newest first within a severity (the page's incidents).
+    items = sorted(
+        page.items,
+        key=lambda i: (views.severity_rank(runtime, i["severity"]), -i["declared_at"].timestamp()),
+    )
     return {
-        "items": page.items,
+        "items": items,
         "form": form,
         "more": more,
         "live_query": urlencode(query),
@@ -286,7 +291,9 @@ def _yes_no(value: Any) -> bool | None:
     return {"yes": True, "no": False}.get(str(value or ""))
 
 
-def _triage_from(form: Any) -> schemas.TriageIn:
+def _triage_from(form: Any) -> schemas.TriageIn | None:
+    """The triage answers of a form, or None when every question is left unknown (then no
+    severity is proposed: an all-unknown triage is not evidence of a small incident)."""
     answers: dict[str, Any] = {name: _yes_no(form.get(name)) for name, _ in views.TRIAGE_QUESTIONS}
     pct = str(form.get("users_affected_pct") or "").strip()
     if pct:
@@ -294,6 +301,8 @@ def _triage_from(form: Any) -> schemas.TriageIn:
             answers["users_affected_pct"] = float(pct)
         except ValueError as exc:
             raise InvalidInput("users affected must be a percentage (0-100)") from exc
+    if all(value is None for value in answers.values()):
+        return None
     try:
         return schemas.TriageIn(**answers)
     except ValidationError as exc:
@@ -303,7 +312,8 @@ def _triage_from(form: Any) -> schemas.TriageIn:
 def _declare_context(runtime: Runtime, form: Any) -> dict[str, Any]:
     proposal = None
     try:
-        proposal = runtime.incidents.propose_triage(_triage_from(form))
+        answers = _triage_from(form)
+        proposal = runtime.incidents.propose_triage(answers) if answers else None
     except InvalidInput:
         proposal = None
     return {
