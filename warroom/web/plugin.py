@@ -18,14 +18,15 @@ from warroom.web import (
     postmortem_pages,
     service_pages,
     statuspage_admin,
+    user_admin,
     war_room_extras,
 )
 from warroom.web.cli import register_cli as register_cli
 from warroom.web.live import LiveHub
-from warroom.web.routes import LoginThrottle, api_router, router
+from warroom.web.routes import LoginThrottle, router
 from warroom.web.security import SecurityHeaders
 
-routers = [api_router, router, capability_pages.router]
+routers = [user_admin.api_router, router, user_admin.router, capability_pages.router]
 routers += [war_room_extras.router, postmortem_pages.router, statuspage_admin.router]
 routers += [oncall_pages.router, service_pages.router]
 

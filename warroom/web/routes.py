@@ -1,4 +1,4 @@
-"""The pages: login, dashboard, incident list, declare, the war room, tokens and users.
+"""The pages: login, dashboard, incident list, declare, the war room and tokens.
 
 Every action calls the same service as the REST API (no second write path); the service
 checks the role, so a viewer's forged post is refused with 403 like an API call would be.
@@ -14,10 +14,9 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from warroom.api.deps import PrincipalDep, RuntimeDep
 from warroom.core import auth
 from warroom.core.auth import Principal
 from warroom.core.errors import (
@@ -35,7 +34,6 @@ from warroom.web.pages import PageRuntime, PageSession, render
 from warroom.web.security import check_csrf
 
 router = APIRouter(include_in_schema=False)
-api_router = APIRouter(prefix="/api/v1", tags=["users"])
 
 LOGIN_CSRF_COOKIE = "warroom_login_csrf"
 
@@ -690,77 +688,3 @@ async def token_revoke(
 
     await run_in_threadpool(revoke)
     return _redirect("/admin/tokens")
-
-
-def _users_context(runtime: Runtime) -> dict[str, Any]:
-    with runtime.db.read() as conn:
-        return {"users": users.list_users(conn), "roles": users.ROLES}
-
-
-@router.get("/admin/users")
-def users_page(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
-    pages.require_scope(session, "admin")
-    return render(request, "users.html", _users_context(runtime), session=session)
-
-
-@router.post("/admin/users")
-async def user_create_page(
-    request: Request, runtime: PageRuntime, session: PageSession
-) -> Response:
-    form = await request.form()
-
-    def create() -> dict[str, Any]:
-        principal = pages.form_principal(session, form)
-        return create_user(
-            runtime,
-            principal,
-            UserIn(
-                name=str(form.get("name") or ""),
-                password=str(form.get("password") or ""),
-                role=str(form.get("role") or "viewer"),
-            ),
-        )
-
-    context: dict[str, Any]
-    try:
-        created = await run_in_threadpool(create)
-        context, status = {"created": created}, 201
-    except WarroomError as exc:
-        context, status = {"error": exc.message}, exc.status_code
-    context.update(await run_in_threadpool(_users_context, runtime))
-    return render(request, "users.html", context, status_code=status, session=session)
-
-
-# ---- users API (the CLI's `warroom user` goes through it) ------------------------------
-
-
-class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=1000)
-    role: str = "viewer"
-
-
-def create_user(runtime: Runtime, principal: Principal, body: UserIn) -> dict[str, Any]:
-    principal.require("admin")
-    with runtime.db.write() as conn:
-        return users.create_user(
-            conn,
-            name=body.name,
-            password=body.password,
-            role=body.role,
-            created_by=principal.actor,
-            now=runtime.clock.now(),
-        )
-
-
-@api_router.post("/users", status_code=201, summary="Create a web user (admin)")
-def api_create_user(runtime: RuntimeDep, principal: PrincipalDep, body: UserIn) -> dict[str, Any]:
-    return create_user(runtime, principal, body)
-
-
-@api_router.get("/users", summary="List web users (admin)")
-def api_list_users(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
-    principal.require("admin")
-    with runtime.db.read() as conn:
-        return {"items": users.list_users(conn)}
