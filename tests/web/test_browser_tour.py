@@ -261,3 +261,21 @@ def test_unknown_page_is_an_html_404(visit: Any, demo: dict[str, Any]) -> None:
     # The API keeps answering JSON.
     api = page.request.get("/api/v1/no-such-thing")
     assert api.status == 404 and api.headers["content-type"].startswith("application/json")
+
+
+def test_schedule_calendar_and_take_this_shift(visit: Any) -> None:
+    page = visit("carol")
+    page.goto("/oncall/schedules/platform-primary")
+    calendar = page.locator("#calendar svg.shift-calendar")
+    playwright.expect(calendar.locator("text.cal-day")).to_have_count(14)
+    for person in ("bob", "dave", "erin"):
+        playwright.expect(page.locator("#calendar .cal-legend")).to_contain_text(person)
+    assert calendar.locator("rect.cal-shift").count() >= 14  # every day has someone
+    playwright.expect(calendar.locator("line.cal-now")).to_have_count(1)
+    # "Take this shift" offers the signed-in person first.
+    take = page.locator("#next-shifts tbody tr").first
+    playwright.expect(take.locator("select")).to_have_value("carol")
+    take.get_by_role("button", name="Take").click()
+    playwright.expect(page.locator("#calendar .cal-legend")).to_contain_text("carol")
+    shot(page, "schedule-calendar-taken")
+    assert page.problems == []
