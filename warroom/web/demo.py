@@ -358,5 +358,7 @@ def _publish_postmortem(
         created = items.create(carol, public_id, item)
         if kind == "detect":  # one is done already
             items.update(carol, created["id"], ActionItemPatch(status="done"))
+    # The recorded facts (owner, due date, action items) as they are now, before review.
+    postmortems.regenerate(carol, public_id)
     postmortems.submit(carol, public_id, reviewers=["alice"])
     postmortems.publish(alice, public_id)
