@@ -279,3 +279,18 @@ def test_schedule_calendar_and_take_this_shift(visit: Any) -> None:
     playwright.expect(page.locator("#calendar .cal-legend")).to_contain_text("carol")
     shot(page, "schedule-calendar-taken")
     assert page.problems == []
+
+
+def test_api_docs_render_offline(visit: Any, demo: dict[str, Any]) -> None:
+    page = visit("alice")
+    elsewhere: list[str] = []
+    page.on(
+        "request",
+        lambda r: elsewhere.append(r.url) if not r.url.startswith(demo["url"]) else None,
+    )
+    page.goto("/api/docs")
+    page.wait_for_timeout(3000)
+    page.locator(".swagger-ui .info .title", has_text="warroom").wait_for()
+    page.locator(".opblock-summary-path", has_text="/api/v1/incidents").first.wait_for()
+    shot(page, "tour-api-docs-desktop")
+    assert elsewhere == [] and page.problems == []

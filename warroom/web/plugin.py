@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from warroom.core.errors import WarroomError
 from warroom.core.runtime import Runtime
 from warroom.web import (
+    api_docs,
     capability_pages,
     oncall_pages,
     pages,
@@ -28,7 +29,7 @@ from warroom.web.security import SecurityHeaders
 
 routers = [user_admin.api_router, router, user_admin.router, capability_pages.router]
 routers += [war_room_extras.router, postmortem_pages.router, statuspage_admin.router]
-routers += [oncall_pages.router, service_pages.router]
+routers += [oncall_pages.router, service_pages.router, api_docs.router]
 
 pages.register_nav("Dashboard", "/", order=0)
 pages.register_nav("Incidents", "/incidents", order=10)
@@ -51,6 +52,7 @@ def configure_app(app: FastAPI) -> None:
     app.state.login_throttle = LoginThrottle()
     app.state.live_hub = LiveHub(app.state.runtime)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    api_docs.mount_assets(app)
     app.add_middleware(SecurityHeaders)
     json_handler = app.exception_handlers[WarroomError]
 
