@@ -189,7 +189,9 @@ def demo(
     if result.get("oncall"):
         schedules = ", ".join(result["oncall"]["schedules"])
         console.print(f"On call: people, teams, escalation policies and schedules ({schedules}).")
-    if not result.get("catalog"):
+    if result.get("catalog"):
+        console.print(f"Service catalog: {escape(result['catalog_path'])} (read by warroom serve).")
+    else:
         console.print(
             "For the demo's service catalog (owner teams, escalation policies), start with "
             f"[bold]WARROOM_CONFIG={escape(result['catalog_path'])}[/]"

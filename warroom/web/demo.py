@@ -7,6 +7,7 @@ nobody has acknowledged yet.
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -16,9 +17,10 @@ from sqlalchemy import func, select
 from warroom.core import tables
 from warroom.core.auth import Principal
 from warroom.core.clock import FixedClock, SystemClock
+from warroom.core.config import load_config
 from warroom.core.errors import Conflict, NotFound
 from warroom.core.runtime import Runtime
-from warroom.core.settings import Settings
+from warroom.core.settings import DATA_DIR_CONFIG, Settings
 from warroom.incidents import schemas
 from warroom.web import users
 from warroom.web.demo_oncall import CATALOG, load_oncall
@@ -38,13 +40,23 @@ def _person(name: str, role: str) -> Principal:
 
 
 def load_demo(settings: Settings, *, password: str | None = None) -> dict[str, Any]:
+    """Load the demo; without a config file of its own, the demo's service catalog goes to
+    `warroom.yaml` in the data dir, where `warroom serve` finds it."""
+    own_catalog = settings.config_file() is None and settings.database_url is None
     now = SystemClock().now().replace(microsecond=0)
     clock = FixedClock(now)
-    runtime = Runtime.build(settings, clock=clock)
+    config = load_config(CATALOG) if own_catalog else None
+    runtime = Runtime.build(settings, clock=clock, config=config)
     try:
-        return load_into(runtime, clock, password=password)
+        result = load_into(runtime, clock, password=password)
     finally:
         runtime.close()
+    if own_catalog:
+        target = settings.data_dir / DATA_DIR_CONFIG
+        with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(CATALOG.read_text())
+        result["catalog_path"] = str(target)
+    return result
 
 
 def load_into(
