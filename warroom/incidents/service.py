@@ -321,8 +321,9 @@ class IncidentService:
     ) -> IncidentState:
         """Move to a working status; resolve, close and reopen have their own use cases."""
         if request.status in (Status.RESOLVED, Status.CLOSED, Status.REOPENED):
+            action = {Status.RESOLVED: "resolve", Status.CLOSED: "close", Status.REOPENED: "reopen"}
             raise InvalidInput(
-                f"use the {request.status.value.rstrip('d').rstrip('e')} action to move to "
+                f"use the {action[request.status]} action to move to "
                 f"{request.status.value}: it takes the data its guard needs",
                 code="use_dedicated_action",
             )
