@@ -110,6 +110,8 @@ def tour_pages(incidents: dict[str, str]) -> list[tuple[str, str]]:
         ("status-public", "/status"),
         ("users", "/admin/users"),
         ("tokens", "/admin/tokens"),
+        ("audit-log", "/admin/audit"),
+        ("account", "/account"),
         ("not-found", "/no/such/page"),
     ]
 

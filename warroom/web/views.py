@@ -170,10 +170,13 @@ def next_steps(context: dict[str, Any], events: list[Any], now: datetime) -> lis
         })  # fmt: skip
     if state.is_open:
         titles = context["role_titles"]
-        for role in context["view"]["roles_missing"]:
+        missing = list(context["view"]["roles_missing"])
+        if missing:
+            names = ", ".join(titles.get(role, role).lower() for role in missing)
             out.append({
-                "kind": "role", "tone": "bad", "role": role, "title": titles.get(role, role),
-                "text": f"No {titles.get(role, role).lower()} (required for {state.severity})",
+                "kind": "role", "tone": "bad", "roles": [(r, titles.get(r, r)) for r in missing],
+                "role": ",".join(missing),
+                "text": f"No {names} (required for {state.severity})",
             })  # fmt: skip
         due = context["next_update_due"]
         if due is not None and context.get("has_comms"):
