@@ -115,5 +115,10 @@ def test_demo_alone_brings_its_service_catalog(
             assert login(client, "alice", "demo password").status_code == 303
             services = client.get("/services").text
             assert "not in the catalog" not in services and "platform" in services
+            # The public page shows public names: no internal description, no team groups.
+            public = client.get("/status").text
+            assert "Public API" in public and "api.example.com" not in public
+            assert "Load balancers in front of every region" not in public
+            assert "<h3>platform</h3>" not in public and ">platform<" not in public
     finally:
         runtime.close()

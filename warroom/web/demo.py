@@ -302,11 +302,20 @@ def _status_page(runtime: Runtime, admin: Principal, now: Any) -> None:
     from warroom.comms.statuspage import ComponentIn, ComponentPatch, MaintenanceIn
 
     page = comms.statuspage
-    # With a service catalog, the status page already made components for its services.
-    existing = {key for c in page.list_components() for key in (c["id"], c["service"])}
-    for n, (slug, name) in enumerate(
-        (("public-api", "Public API"), ("checkout", "Checkout"), ("search", "Search"))
-    ):
+    public = {"public-api": "Public API", "checkout": "Checkout", "search": "Search"}
+    # With a service catalog, the status page already made components for its services,
+    # named after the catalog's internal descriptions and grouped by owner team: give the
+    # public ones public names, no team groups, and keep internal services off the page.
+    existing: set[str] = set()
+    for component in page.list_components():
+        key = component["service"] or component["id"]
+        existing |= {component["id"], key}
+        if key in public:
+            patch = ComponentPatch(name=public[key], description=None, group=None)
+        else:
+            patch = ComponentPatch(archived=True)
+        page.update_component(admin, component["id"], patch)
+    for n, (slug, name) in enumerate(public.items()):
         if slug not in existing:
             component = ComponentIn(slug=slug, name=name, service=slug, position=n)
             page.create_component(admin, component)
