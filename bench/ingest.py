@@ -342,7 +342,7 @@ def in_process(seconds: float) -> None:
 
     with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
         runtime = Runtime.build(Settings(data_dir=Path(tmp), config=None, database_url=None))
-        svc = runtime.extras["alerts"]
+        svc = runtime.alerts
         integration, _ = svc.create_integration(SYSTEM, "bench", "alertmanager", {})
         workload = Workload()
         for group in range(FINGERPRINTS // GROUP_SIZE):

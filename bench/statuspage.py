@@ -122,7 +122,7 @@ def main() -> None:
         f"components={args.components} public incidents={args.incidents} "
         f"subscribers={args.subscribers} (SQLite, {args.rounds} rounds)"
     )
-    page = runtime.extras["comms"].statuspage
+    page = runtime.comms.statuspage
     for name, path in (
         ("summary.json", "/status/api/v2/summary.json"),
         ("status page HTML", "/status"),
@@ -140,7 +140,7 @@ def main() -> None:
             f"{name:18s} p50 {statistics.median(samples):7.1f} ms   "
             f"p99 {percentile(samples, 99):7.1f} ms   cached p50 {statistics.median(warm):5.1f} ms"
         )
-    service = runtime.extras["comms"].service
+    service = runtime.comms.service
     request = UpdateIn(status="identified", impact="slow", action="scaling", public=True)
     samples = timed(lambda: service.publish(principal, incident, request), args.rounds)
     print(

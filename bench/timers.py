@@ -39,6 +39,7 @@ from sqlalchemy import create_engine, insert
 from warroom.core import outbox, tables
 from warroom.core.auth import Principal
 from warroom.core.config import parse_config
+from warroom.core.outbox import EffectHandler
 from warroom.core.runtime import Runtime, settle_heap
 from warroom.core.settings import Settings
 from warroom.oncall import models, paging
@@ -82,8 +83,9 @@ def firing(data_dir: Path, total: int, due: int, batch: int, sync: str) -> None:
         lateness.append((datetime.now(UTC) - effect.due_at).total_seconds())
         return Outcome(True)
 
-    handler.transactional = True  # type: ignore[attr-defined]
-    worker = Worker(runtime, {"bench.timer": handler}, batch=batch)
+    worker = Worker(
+        runtime, [EffectHandler("bench.timer", handler, transactional=True)], batch=batch
+    )
     while datetime.now(UTC) < start_due:
         time.sleep(0.01)
     began = time.perf_counter()
@@ -128,8 +130,8 @@ def _recording_worker(
         record.write(f"{effect.payload.get('incident')} {time.time()}\n")
         return Outcome(True)
 
-    notifier.concurrent = True  # type: ignore[attr-defined]  # as the handler it stands in for
-    worker = Worker(runtime, {paging.NOTIFY: notifier})
+    # Run as the handler it stands in for: concurrent and urgent.
+    worker = Worker(runtime, [EffectHandler(paging.NOTIFY, notifier, concurrent=True, urgent=True)])
     worker.acquire_single_writer_lock()
     return worker, record
 
@@ -168,7 +170,7 @@ def serve_child(
     )
     runtime = Runtime.build(settings, config=_bench_config())
     admin = Principal(name="bench", scopes=frozenset({"admin"}))
-    oncall = runtime.extras["oncall"]
+    oncall = runtime.oncall
     oncall.create_person(
         admin,
         models.PersonIn(
@@ -181,9 +183,7 @@ def serve_child(
             name="ops", levels=[models.LevelIn(delay_minutes=5, targets=["person:ann"])]
         ),
     )
-    _, key = runtime.extras["alerts"].create_integration(
-        admin, "bench", "alertmanager", {"rate_limit": 0}
-    )
+    _, key = runtime.alerts.create_integration(admin, "bench", "alertmanager", {"rate_limit": 0})
     worker, record = _recording_worker(runtime, data_dir) if embedded else (None, None)
     child = None
     if worker is not None:

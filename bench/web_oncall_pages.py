@@ -56,7 +56,7 @@ def config(services: int, schedules: int) -> dict[str, Any]:
 
 
 def extra(runtime: Runtime, schedules: int) -> None:
-    oncall = runtime.extras["oncall"]
+    oncall = runtime.oncall
     start = (runtime.clock.now() - timedelta(days=60)).astimezone(UTC).replace(tzinfo=None)
     for n in range(schedules):
         people = [f"p{n:02d}-{k}" for k in range(4)]

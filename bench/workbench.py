@@ -112,7 +112,7 @@ def main() -> None:
         with runtime.db.write() as conn:
             for start in range(0, len(rows), 5000):
                 conn.execute(insert(wt.changes), rows[start : start + 5000])
-        workbench: Workbench = runtime.extras["workbench"]
+        workbench: Workbench = runtime.workbench
         state = runtime.incidents.declare(
             SYSTEM,
             schemas.DeclareIn(title="bench", severity="SEV2", services=["svc-01"]),

@@ -1,7 +1,8 @@
 """The worker: claims due outbox effects with a lease and runs their handlers.
 
-Handlers are registered per effect kind. Each handler re-checks its condition at fire time
-(the incident may have been acknowledged since the effect was planned) and returns an Outcome.
+Handlers are declared per effect kind (`warroom.core.outbox.EffectHandler`, listed by each
+plug-in). Each handler re-checks its condition at fire time (the incident may have been
+acknowledged since the effect was planned) and returns an Outcome.
 A handler whose work is only database writes may also offer `in_transaction(runtime, conn,
 effect)`: the worker then runs all such effects of a round in one transaction (each in a
 savepoint) and marks them done in it, one commit for the lot instead of two per effect.
@@ -10,7 +11,7 @@ at a time in a thread pool; their outcomes are recorded as they finish, those fi
 the previous record was committing together in one commit (SQLite commits one transaction at
 a time, each an fsync). A crash repeats at most `worker_concurrency` deliveries (in flight or
 not yet recorded); with concurrency 1, at most the one in flight, as before.
-Kinds in `runtime.urgent_kinds` (pages) are claimed and run before the others due at the same
+Handlers marked `urgent` (pages) are claimed and run before the others due at the same
 time. The worker polls every `worker_poll_seconds`, and wakes at once when a transaction in its own
 process commits an effect due now (other processes' effects wait for the poll).
 On SQLite only one worker may run per database (a lock file in the data dir enforces it); on
@@ -27,13 +28,12 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from sqlalchemy.engine import Connection
 
@@ -43,15 +43,9 @@ from warroom.core.runtime import Runtime
 log = logging.getLogger("warroom.worker")
 
 
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    message: str = ""
-    retryable: bool = True
-
-
-Handler = Callable[[Runtime, outbox.ClaimedEffect], Outcome]
-InTransaction = Callable[[Runtime, Connection, outbox.ClaimedEffect], Outcome]
+# Re-exported: handlers written before the outbox declared them import these from here.
+Outcome = outbox.Outcome
+EffectHandler = outbox.EffectHandler
 
 
 # While pages are due, other effects wait unless they are overdue by more than this.
@@ -73,7 +67,7 @@ class Worker:
     def __init__(
         self,
         runtime: Runtime,
-        handlers: dict[str, Handler] | None = None,
+        handlers: Iterable[EffectHandler] = (),
         *,
         name: str | None = None,
         lease: timedelta = timedelta(seconds=60),
@@ -81,8 +75,9 @@ class Worker:
         concurrency: int | None = None,
     ) -> None:
         self.runtime = runtime
-        self.handlers: dict[str, Handler] = dict(runtime.effect_handlers)
-        self.handlers.update(handlers or {})
+        self.handlers: dict[str, EffectHandler] = dict(runtime.effect_handlers)
+        self.handlers.update((h.kind, h) for h in handlers)
+        self.urgent_kinds = frozenset(k for k, h in self.handlers.items() if h.urgent)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.lease = lease
         # SQLite has one worker: bigger rounds fire a burst of due timers sooner. On PostgreSQL
@@ -117,8 +112,8 @@ class Worker:
             return 0
         now = self.runtime.clock.now()
         mark = self.runtime.db.due_mark()
-        urgent = tuple(k for k in self.handlers if k in self.runtime.urgent_kinds)
-        others = tuple(k for k in self.handlers if k not in self.runtime.urgent_kinds)
+        urgent = tuple(k for k in self.handlers if k in self.urgent_kinds)
+        others = tuple(k for k in self.handlers if k not in self.urgent_kinds)
         # Short, and pages wait on it: ahead of other writers of this process.
         with self.runtime.db.write(urgent=bool(urgent)) as conn:
             claimed = []
@@ -155,16 +150,16 @@ class Worker:
             # Deliveries first: they run in the pool while this thread fires the steps below.
             for effect in claimed:
                 handler = self.handlers[effect.kind]
-                if getattr(handler, "concurrent", False):
+                if handler.concurrent:
                     deliveries.submit(handler, effect)
                     done.add(effect.id)
         batched = [e for e in claimed if self._in_transaction(e.kind) is not None]
         # Pages' steps commit on their own, not held back by slower work of the round.
-        pages = [e for e in batched if e.kind in self.runtime.urgent_kinds]
+        pages = [e for e in batched if e.kind in self.urgent_kinds]
         if pages and self._run_in_one_transaction(pages, urgent=True):
             done.update(e.id for e in pages)
         # else the shared transaction failed: run them one by one below
-        rest = [e for e in batched if e.kind not in self.runtime.urgent_kinds]
+        rest = [e for e in batched if e.kind not in self.urgent_kinds]
         for start in range(0, len(rest), OTHERS_PER_TRANSACTION):
             if start and self._pages_waiting(urgent, mark):
                 break  # released below, for a later round
@@ -177,7 +172,7 @@ class Worker:
         for effect in claimed:
             if effect.id in done:
                 continue
-            if effect.kind not in self.runtime.urgent_kinds:
+            if effect.kind not in self.urgent_kinds:
                 if ran_other and self._pages_waiting(urgent, mark):
                     released.append(effect)  # other work yields to pages due meanwhile
                     continue
@@ -193,11 +188,11 @@ class Worker:
                     ):
                         continue
             handler = self.handlers[effect.kind]
-            if deliveries is not None and getattr(handler, "concurrent", False):
+            if deliveries is not None and handler.concurrent:
                 deliveries.submit(handler, effect)
                 continue
             outcome = self._call(handler, effect)
-            if getattr(handler, "transactional", False):
+            if handler.transactional:
                 # Its writes are its own idempotent transaction: re-running it after a crash
                 # is harmless, so its completion is recorded with the rest of the batch.
                 pending.append((effect, outcome))
@@ -223,9 +218,8 @@ class Worker:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="warroom-delivery")
         return self._pool
 
-    def _in_transaction(self, kind: str) -> InTransaction | None:
-        found: InTransaction | None = getattr(self.handlers[kind], "in_transaction", None)
-        return found
+    def _in_transaction(self, kind: str) -> outbox.HandleInTransaction | None:
+        return self.handlers[kind].in_transaction
 
     def _run_in_one_transaction(
         self, effects: list[outbox.ClaimedEffect], *, urgent: bool = False
@@ -269,9 +263,9 @@ class Worker:
         savepoint.commit()
         return outcome
 
-    def _call(self, handler: Handler, effect: outbox.ClaimedEffect) -> Outcome:
+    def _call(self, handler: EffectHandler, effect: outbox.ClaimedEffect) -> Outcome:
         try:
-            return handler(self.runtime, effect)
+            return handler.handle(self.runtime, effect)
         except Exception as exc:
             log.exception("effect %s (%s) failed", effect.id, effect.kind)
             return Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
@@ -347,7 +341,7 @@ class _Deliveries:
         self.finished: queue.Queue[tuple[outbox.ClaimedEffect, Outcome] | None] = queue.Queue()
         self.recorder: threading.Thread | None = None
 
-    def submit(self, handler: Handler, effect: outbox.ClaimedEffect) -> None:
+    def submit(self, handler: EffectHandler, effect: outbox.ClaimedEffect) -> None:
         self.slots.acquire()
         if self.recorder is None:
             self.recorder = threading.Thread(
@@ -367,7 +361,7 @@ class _Deliveries:
         for _ in range(self.worker.concurrency):
             self.slots.release()
 
-    def _run(self, handler: Handler, effect: outbox.ClaimedEffect) -> None:
+    def _run(self, handler: EffectHandler, effect: outbox.ClaimedEffect) -> None:
         self.finished.put((effect, self.worker._call(handler, effect)))
 
     def _record(self) -> None:
@@ -394,11 +388,6 @@ class _Deliveries:
             finally:
                 for _ in batch:
                     self.slots.release()
-
-
-def status_summary(runtime: Runtime) -> dict[str, Any]:
-    with runtime.db.read() as conn:
-        return outbox.depth(conn)
 
 
 # ---- a worker in its own process, woken by its server ------------------------------------------

@@ -8,14 +8,10 @@ from typing import Any
 
 import pytest
 
-from warroom.agents.guardrails import (
-    refusal_text,
-    refuse_self_approval,
-    require_agent_permission,
-    rule_of,
-)
+from warroom.agents.guardrails import refusal_text, rule_of
 from warroom.core.auth import Principal
 from warroom.core.errors import Conflict, Forbidden, GuardFailed
+from warroom.core.guardrails import refuse_self_approval, require_agent_permission
 from warroom.core.vocab import Status
 from warroom.incidents.lifecycle import MoveRequest, check_move
 from warroom.incidents.model import Event, IncidentState, fold

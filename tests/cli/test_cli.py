@@ -107,6 +107,16 @@ def test_triage_non_interactive(cli_env: Path) -> None:
     assert data["severity"] == "SEV2"
 
 
+def test_every_triage_question_is_a_cli_flag(cli_env: Path) -> None:
+    """The CLI asks what the web form and the agent tool ask (warroom.core.vocab)."""
+    from warroom.core.vocab import TRIAGE_QUESTIONS
+
+    help_text = wr("triage", "--help").output
+    assert all(q.yes_flag in help_text for q in TRIAGE_QUESTIONS)
+    assert wr_json("triage", "--infrastructure")["type"] == "infrastructure_failure"
+    assert wr_json("triage", "--no-infrastructure", "--data-loss")["type"] == "data_loss"
+
+
 def test_tokens_and_policy_and_config_check(cli_env: Path, tmp_path: Path) -> None:
     created = wr_json("token", "create", "ci-bot", "--scope", "ingest")
     assert created["scopes"] == ["ingest"]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import os
+import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -74,6 +78,65 @@ def test_backup_and_restore_round_trip(
     assert _ok("show", kept)["title"] == "Kept"
 
 
+def test_backup_is_owner_only_from_its_first_byte(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    """The backup file (and so SQLite's journal beside it, which copies its mode) is never
+    readable by others, not even while it is being written."""
+    use_local_database(monkeypatch, tmp_path, database_url)
+    _ok("declare", "Secret-ish", "-s", "SEV3")
+    target = tmp_path / "backups" / "warroom.bak"
+    seen: list[int] = []
+    real_connect = sqlite3.connect
+
+    def watching_connect(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        if Path(str(database)) == target:
+            seen.append(target.stat().st_mode & 0o777 if target.exists() else -1)
+        return real_connect(database, *args, **kwargs)
+
+    fake_pg_dump = tmp_path / "bin" / "pg_dump"
+    fake_pg_dump.parent.mkdir()
+    real_pg_dump = shutil.which("pg_dump")
+    # A pg_dump that reports the mode of the file it is to write, then runs the real one.
+    fake_pg_dump.write_text(
+        "#!/bin/sh\n"
+        'for a; do [ "$prev" = --file ] && stat -c %a "$a" >> "$SEEN"; prev=$a; done\n'
+        f'exec {real_pg_dump or "false"} "$@"\n'
+    )
+    fake_pg_dump.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_pg_dump.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("SEEN", str(tmp_path / "seen"))
+    monkeypatch.setattr(sqlite3, "connect", watching_connect)
+    old_umask = os.umask(0o022)
+    try:
+        _ok("db", "backup", str(target))
+    finally:
+        os.umask(old_umask)
+    if database_url.startswith("sqlite"):
+        assert seen == [0o600]
+    else:
+        assert (tmp_path / "seen").read_text().split() == ["600"]
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_failed_backup_leaves_no_file_behind(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    use_local_database(monkeypatch, tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    _ok("declare", "Kept", "-s", "SEV3")
+    target = tmp_path / "warroom.bak"
+    real_connect = sqlite3.connect
+
+    def full_disk(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        if Path(str(database)) == target:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", full_disk)
+    assert runner.invoke(cli, ["db", "backup", str(target)]).exit_code != 0
+    assert not target.exists()  # so the next try is not refused as "exists"
+
+
 def test_restore_refuses_a_file_that_is_not_a_backup(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
 ) -> None:
@@ -109,12 +172,8 @@ def test_token_buckets_refill() -> None:
 def test_per_token_rate_limit_answers_429_with_retry_after(
     settings: Settings, runtime: Runtime, make_token: Callable[..., str]
 ) -> None:
-    limited = Runtime(
-        **{
-            **runtime.__dict__,
-            "settings": settings.model_copy(update={"token_rate_limit": 1, "token_rate_burst": 2}),
-        }
-    )
+    limited = copy.copy(runtime)
+    limited.settings = settings.model_copy(update={"token_rate_limit": 1, "token_rate_burst": 2})
     token = make_token("viewer")
     with TestClient(create_app(limited)) as client:
         headers = {"Authorization": f"Bearer {token}"}

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from warroom.core import outbox, tables
+from warroom.core.outbox import EffectHandler
 from warroom.core.runtime import Runtime
 from warroom.worker import Outcome, Worker
 
@@ -45,7 +46,7 @@ def test_worker_runs_due_effects_only_and_once(runtime: Runtime) -> None:
 
     with runtime.db.write() as conn:
         outbox.enqueue(conn, [effect(n=1), effect(n=2, delay=10), effect(kind="other", n=3)], T(0))
-    worker = Worker(runtime, {"test": handler})
+    worker = Worker(runtime, [EffectHandler("test", handler)])
     assert worker.run_once() == 1
     assert worker.run_once() == 0
     assert fired == [1]
@@ -65,7 +66,7 @@ def test_failures_retry_with_backoff_then_die(runtime: Runtime) -> None:
 
     with runtime.db.write() as conn:
         outbox.enqueue(conn, [effect()], T(0))
-    worker = Worker(runtime, {"test": flaky})
+    worker = Worker(runtime, [EffectHandler("test", flaky)])
     for _ in range(outbox.MAX_ATTEMPTS):
         assert worker.run_once() == 1
         assert worker.run_once() == 0  # backoff: not due again yet
@@ -82,7 +83,9 @@ def test_failures_retry_with_backoff_then_die(runtime: Runtime) -> None:
 def test_permanent_failure_dies_at_once(runtime: Runtime) -> None:
     with runtime.db.write() as conn:
         outbox.enqueue(conn, [effect()], T(0))
-    worker = Worker(runtime, {"test": lambda rt, c: Outcome(False, "bad url", retryable=False)})
+    worker = Worker(
+        runtime, [EffectHandler("test", lambda rt, c: Outcome(False, "bad url", retryable=False))]
+    )
     worker.run_once()
     assert statuses(runtime) == ["dead"]
 
@@ -95,7 +98,10 @@ def test_expired_lease_is_reclaimed(runtime: Runtime) -> None:
         )
     assert len(claimed) == 1
     fired: list[int] = []
-    worker = Worker(runtime, {"test": lambda rt, c: fired.append(c.attempts) or Outcome(True)})
+    worker = Worker(
+        runtime,
+        [EffectHandler("test", lambda rt, c: fired.append(c.attempts) or Outcome(True))],
+    )
     assert worker.run_once() == 0  # still leased by the crashed worker
     runtime.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
     assert worker.run_once() == 1
@@ -114,7 +120,6 @@ def test_pages_go_first_and_other_work_waits_unless_overdue(runtime: Runtime) ->
         ran.append(str(claimed.payload["n"]))
         return Outcome(True)
 
-    runtime.urgent_kinds.add("page")
     overdue = -int(STARVATION_LIMIT.total_seconds() // 60) - 1
     with runtime.db.write() as conn:
         outbox.enqueue(
@@ -122,7 +127,9 @@ def test_pages_go_first_and_other_work_waits_unless_overdue(runtime: Runtime) ->
             [effect(kind="page", n="page"), effect(n="fresh"), effect(n="overdue", delay=overdue)],
             T(0),
         )
-    worker = Worker(runtime, {"page": handler, "test": handler})
+    worker = Worker(
+        runtime, [EffectHandler("page", handler, urgent=True), EffectHandler("test", handler)]
+    )
     assert worker.run_once() == 2
     assert sorted(ran) == ["overdue", "page"]
     assert worker.run_once() == 1  # no page due any more: the rest runs
@@ -143,10 +150,9 @@ def test_shared_transaction_keeps_the_others_when_one_effect_fails(runtime: Runt
             raise RuntimeError("boom")
         return Outcome(True)
 
-    noop.in_transaction = write_in  # type: ignore[attr-defined]
     with runtime.db.write() as conn:
         outbox.enqueue(conn, [effect(n=1), effect(n=2), effect(n=3)], T(0))
-    worker = Worker(runtime, {"test": noop})
+    worker = Worker(runtime, [EffectHandler("test", noop, in_transaction=write_in)])
     assert worker.run_once() == 3
     with runtime.db.read() as conn:
         rows = conn.execute(select(tables.outbox).order_by(tables.outbox.c.id)).all()
@@ -181,10 +187,12 @@ def test_other_work_yields_to_a_page_that_becomes_due(runtime: Runtime) -> None:
         pages.append(claimed.payload["n"])
         return Outcome(True)
 
-    runtime.urgent_kinds.add("page")
     with runtime.db.write() as conn:
         outbox.enqueue(conn, [effect(n=n) for n in range(5)], T(0))
-    worker = Worker(runtime, {"test": slow_work, "page": page})
+    worker = Worker(
+        runtime,
+        [EffectHandler("test", slow_work), EffectHandler("page", page, urgent=True)],
+    )
     assert worker.run_once() == 1
     with runtime.db.read() as conn:
         rows = conn.execute(select(tables.outbox).where(tables.outbox.c.kind == "test")).all()

@@ -273,7 +273,7 @@ def test_prometheus_exposition(
             [outbox.Effect("notify", {}, clock.now() - timedelta(seconds=90))],
             clock.now(),
         )
-    runtime.extras["alerts"] = FakeAlerts()
+    runtime.alerts = FakeAlerts()
     exposition.register_collector(
         "test-extra",
         lambda rt, conn: [GaugeMetricFamily("warroom_test_extra", "A test family.", value=3)],

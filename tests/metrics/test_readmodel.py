@@ -145,7 +145,7 @@ def metrics_of(runtime: Runtime, **policy_changes: Any) -> MetricsService:
     config = runtime.config.model_copy(
         update={"services": tuple(ServiceConfig(name=s, owner_team=t) for s, t in owners.items())}
     )
-    return MetricsService(runtime.db, runtime.clock, policy, config, runtime.extras)
+    return MetricsService(runtime.db, runtime.clock, policy, config)
 
 
 def assert_same_reports(metrics: MetricsService, **kwargs: Any) -> dict[str, Any]:
@@ -186,9 +186,7 @@ def test_other_rules_and_mttr_origin_give_the_reference_figures(
     generate(runtime, clock, 4)
     for changes in ({"mttr_from": "detected_at"}, {}):
         assert_same_reports(metrics_of(runtime, **changes), by="severity")
-    other = MetricsService(
-        runtime.db, clock, load_preset("bmad-p0-p4"), runtime.config, runtime.extras
-    )
+    other = MetricsService(runtime.db, clock, load_preset("bmad-p0-p4"), runtime.config)
     assert_same_reports(other, by="type")
 
 

@@ -11,7 +11,7 @@ from tests.support.receiver import http_receiver
 from warroom.core import outbox, tables
 from warroom.core.runtime import Runtime
 from warroom.notify.delivery import channel_of, deliver
-from warroom.notify.plugin import notify_effect
+from warroom.notify.effects import notify_effect
 from warroom.worker import Worker
 
 

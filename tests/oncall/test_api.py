@@ -124,7 +124,7 @@ def test_calendar_feeds_need_a_key_or_a_token(oc_api: Api, oc_client: Any) -> No
 
 def test_who_is_on_call_is_a_service_method(oc_runtime: Runtime, oc_api: Api) -> None:
     _schedule(oc_api)
-    service = oc_runtime.extras["oncall"]
+    service = oc_runtime.oncall
     at = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # day 22 of the rotation → ann
     found = service.who_is_on_call(at=at)
     assert found[0]["schedule"] == "primary" and found[0]["person"] == "ann"
@@ -194,7 +194,7 @@ def test_config_defined_escalation_policy_pages(settings: Settings, clock: Any) 
 
 def test_swap_writes_both_overrides_or_neither(oc_runtime: Runtime, oc_api: Api) -> None:
     _schedule(oc_api)
-    service = oc_runtime.extras["oncall"]
+    service = oc_runtime.oncall
     ann_day = {"start": "2026-11-23T05:00Z", "end": "2026-11-24T05:00Z"}
     bob_day = {"start": "2026-11-24T05:00Z", "end": "2026-11-25T05:00Z"}
     bad = [

@@ -25,7 +25,7 @@ from warroom.core.clock import FixedClock
 from warroom.core.db import Database
 from warroom.core.runtime import Runtime
 from warroom.incidents import schemas
-from warroom.notify.plugin import notify_effect
+from warroom.notify.effects import notify_effect
 from warroom.oncall import paging
 from warroom.worker import Worker, WorkerLocked
 

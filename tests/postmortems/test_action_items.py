@@ -108,7 +108,7 @@ def test_follow_up_events_become_one_action_item_each(
     worker.run_once()
     # The same event delivered again (at-least-once) does not make a second item.
     from warroom.postmortems.config import PostmortemsConfig
-    from warroom.postmortems.plugin import FOLLOW_UP, plan_effects
+    from warroom.postmortems.effects import FOLLOW_UP, plan_effects
 
     state = runtime.incidents.get(incident)
     with runtime.db.write() as conn:

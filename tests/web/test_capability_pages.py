@@ -37,7 +37,7 @@ def test_metrics_page_shows_figures_and_inline_svg_charts(
 def test_oncall_page_and_dashboard_panel(
     web_as: Callable[[str, str], WebUser], runtime: Runtime
 ) -> None:
-    oncall = runtime.extras["oncall"]
+    oncall = runtime.oncall
     oncall.create_person(ADMIN, models.PersonIn(name="carol", display_name="Carol"))
     start = (runtime.clock.now() - timedelta(days=1)).astimezone(UTC).replace(tzinfo=None)
     oncall.create_schedule(
@@ -67,7 +67,7 @@ def test_oncall_page_and_dashboard_panel(
 def test_alerts_page_silences_for_responders_only(
     web_as: Callable[[str, str], WebUser], runtime: Runtime
 ) -> None:
-    alerts = runtime.extras["alerts"]
+    alerts = runtime.alerts
     integration, _ = alerts.create_integration(ADMIN, "prom", "alertmanager")
     alerts.ingest(
         integration,
@@ -112,7 +112,7 @@ def test_alerts_page_silences_for_responders_only(
 def test_alert_list_acknowledges_the_incident_an_alert_opened(
     web_as: Callable[[str, str], WebUser], runtime: Runtime
 ) -> None:
-    alerts = runtime.extras["alerts"]
+    alerts = runtime.alerts
     integration, _ = alerts.create_integration(ADMIN, "prom", "alertmanager")
     alerts.ingest(
         integration,

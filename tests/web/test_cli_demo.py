@@ -69,10 +69,10 @@ def test_demo_loads_a_living_system(runtime: Runtime, clock: FixedClock) -> None
     sev1_events = [e.type for e in runtime.incidents.timeline(sev1.public_id)]
     assert sev1_events.count("alert_attached") >= 2
     assert "deploy_correlated" in sev1_events and "runbook_step_ran" in sev1_events
-    attached, _ = runtime.extras["alerts"].list_alerts(incident=sev1.public_id)
+    attached, _ = runtime.alerts.list_alerts(incident=sev1.public_id)
     assert len(attached) >= 2
-    assert runtime.extras["postmortems"].get(sev2.public_id)["status"] == "published"
-    items = runtime.extras["action_items"].list(ListActions(incident=sev2.public_id))
+    assert runtime.postmortems.get(sev2.public_id)["status"] == "published"
+    items = runtime.action_items.list(ListActions(incident=sev2.public_id))
     assert len(items) == 3
     with TestClient(create_app(runtime)) as client:
         assert login(client, "victor", "demo password").status_code == 303

@@ -48,7 +48,7 @@ def runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
 
 
 def _oncall(runtime: Runtime) -> Any:
-    return runtime.extras["oncall"]
+    return runtime.oncall
 
 
 def _people(runtime: Runtime, *names: str) -> None:
@@ -102,11 +102,11 @@ def test_services_page_shows_owner_policy_on_call_incidents_changes_and_alerts(
     ).public_id
     from warroom.workbench.schemas import ChangeIn
 
-    runtime.extras["workbench"].record_change(
+    runtime.workbench.record_change(
         ADMIN,
         ChangeIn(service="payments-api", kind="deploy", version="2.14.0", description="pool 5"),
     )
-    alerts = runtime.extras["alerts"]
+    alerts = runtime.alerts
     integration, _ = alerts.create_integration(ADMIN, "prom", "alertmanager")
     alerts.ingest(
         integration,

@@ -39,16 +39,16 @@ def test_status_update_composer_publishes_through_comms(
     preview = alice.post_form(f"/incidents/{incident}/updates", {**form, "mode": "preview"})
     assert preview.status_code == 200 and "Preview (internal)" in preview.text
     assert "<script>alert(1)" not in preview.text and "&lt;script&gt;" in preview.text
-    assert runtime.extras["comms"].service.updates(incident) == []
+    assert runtime.comms.service.updates(incident) == []
     sent = alice.post_form(f"/incidents/{incident}/updates", {**form, "mode": "publish"})
     assert sent.status_code == 303
-    assert len(runtime.extras["comms"].service.updates(incident)) == 1
+    assert len(runtime.comms.service.updates(incident)) == 1
     page = alice.get(f"/incidents/{incident}").text
     assert "Rolling back" in page
     assert "<script>alert(1)" not in page and "<img src=x" not in page
     bad = alice.post_form(f"/incidents/{incident}/updates", {"status": "nope", "impact": "x"})
     assert bad.status_code == 422
-    assert len(runtime.extras["comms"].service.updates(incident)) == 1
+    assert len(runtime.comms.service.updates(incident)) == 1
 
 
 def test_changes_mitigations_and_runbook_steps(
@@ -57,7 +57,7 @@ def test_changes_mitigations_and_runbook_steps(
     alice = web_as("alice", "responder")
     bob = web_as("bob", "responder")
     service = runtime.config.services[0].name if runtime.config.services else "checkout"
-    runtime.extras["workbench"].record_change(
+    runtime.workbench.record_change(
         ALICE,
         ChangeIn(
             service=service,
@@ -88,7 +88,7 @@ def test_changes_mitigations_and_runbook_steps(
     events = [e.type for e in runtime.incidents.timeline(incident)]
     assert "runbook_step_ran" in events
     # A step that needs an approval is refused until a second responder approves it.
-    wb = runtime.extras["workbench"]
+    wb = runtime.workbench
     loaded = wb.runbook("service_down")
     gated = next(
         s.id
@@ -131,7 +131,7 @@ def test_alerts_similar_and_postmortem_panels(
     assert alice.get(f"/incidents/{incident}/panels/nope").status_code == 404
     assert alice.get("/incidents/INC-NOPE/panels/similar").status_code == 404
     assert "Post-mortem" in page
-    runtime.extras["postmortems"].ensure(ALICE, incident, on_demand=True)
+    runtime.postmortems.ensure(ALICE, incident, on_demand=True)
     page = alice.get(f"/incidents/{incident}").text
     assert f'href="/incidents/{incident}/postmortem"' in page
     assert "draft" in page

@@ -19,7 +19,7 @@ XSS = '<script>window.pwned=1</script> <img src=x onerror="alert(1)"> [x](javasc
 def incident_with_postmortem(runtime: Runtime) -> str:
     request = schemas.DeclareIn(title="Checkout down", severity="SEV2", services=["checkout"])
     public_id = runtime.incidents.declare(ALICE, request).public_id
-    runtime.extras["postmortems"].ensure(ALICE, public_id, on_demand=True)
+    runtime.postmortems.ensure(ALICE, public_id, on_demand=True)
     return public_id
 
 
@@ -40,7 +40,7 @@ def test_list_and_create_on_demand(web_as: Callable[[str, str], WebUser], runtim
     created = alice.post_form(f"/incidents/{incident}/postmortem/create")
     assert created.status_code == 303
     assert created.headers["location"] == f"/incidents/{incident}/postmortem"
-    assert runtime.extras["postmortems"].get(incident)["status"] == "draft"
+    assert runtime.postmortems.get(incident)["status"] == "draft"
     listing = alice.get("/postmortems").text
     assert f'href="/incidents/{incident}/postmortem"' in listing and "Search slow" in listing
     assert incident in alice.get("/postmortems?status=draft").text
@@ -62,7 +62,7 @@ def test_edit_a_section_renders_sanitised(
         {"section": "Root cause", "text": text, "version": version},
     )
     assert saved.status_code == 303
-    pm = runtime.extras["postmortems"].get(incident)
+    pm = runtime.postmortems.get(incident)
     assert "The pool **ran dry**" in pm["body"] and pm["version"] == int(version) + 1
     assert "## Summary" in pm["body"] and "## Lessons learned" in pm["body"]
     page = alice.get(f"/incidents/{incident}/postmortem").text
@@ -77,7 +77,7 @@ def test_bad_section_edits_change_nothing(
 ) -> None:
     alice = web_as("alice", "responder")
     incident = incident_with_postmortem(runtime)
-    before = runtime.extras["postmortems"].get(incident)
+    before = runtime.postmortems.get(incident)
     version = str(before["version"])
     url = f"/incidents/{incident}/postmortem/sections"
     stale = alice.post_form(url, {"section": "Root cause", "text": "x", "version": "0"})
@@ -99,7 +99,7 @@ def test_bad_section_edits_change_nothing(
     assert category.status_code == 422 and "unknown root-cause category" in category.text
     no_csrf = alice.post_form(url, {"section": "Root cause", "text": "x"}, csrf=False)
     assert no_csrf.status_code == 403
-    assert runtime.extras["postmortems"].get(incident) == before
+    assert runtime.postmortems.get(incident) == before
     # The refused page keeps what was typed and says why.
     assert 'role="alert"' in stale.text
 
@@ -109,7 +109,7 @@ def test_action_items_add_edit_assign_done_delete(
 ) -> None:
     alice = web_as("alice", "responder")
     incident = incident_with_postmortem(runtime)
-    items = runtime.extras["action_items"]
+    items = runtime.action_items
     base = f"/incidents/{incident}/postmortem/actions"
     added = alice.post_form(
         base,
@@ -169,7 +169,7 @@ def test_review_workflow_draft_review_publish(
 ) -> None:
     alice = web_as("alice", "responder")
     incident = incident_with_postmortem(runtime)
-    pms = runtime.extras["postmortems"]
+    pms = runtime.postmortems
     url = f"/incidents/{incident}/postmortem"
     early = alice.post_form(f"{url}/publish")
     assert early.status_code == 409 and "submit it first" in early.text
@@ -202,7 +202,7 @@ def test_viewer_reads_but_cannot_edit(
 ) -> None:
     victor = web_as("victor", "viewer")
     incident = incident_with_postmortem(runtime)
-    before = runtime.extras["postmortems"].get(incident)
+    before = runtime.postmortems.get(incident)
     page = victor.get(f"/incidents/{incident}/postmortem")
     assert page.status_code == 200 and 'id="pm-document"' in page.text
     assert "Save Root cause" not in page.text and "Add action item" not in page.text
@@ -215,5 +215,5 @@ def test_viewer_reads_but_cannot_edit(
         (f"{url}/actions", {"title": "sneaky"}),
     ):
         assert victor.post_form(path, form).status_code == 403
-    assert runtime.extras["postmortems"].get(incident) == before
-    assert runtime.extras["action_items"].list(ListActions(incident=incident)) == []
+    assert runtime.postmortems.get(incident) == before
+    assert runtime.action_items.list(ListActions(incident=incident)) == []

@@ -39,7 +39,7 @@ def test_components_states_and_public_page(
     assert page.status_code == 200
     assert "Acme status" in page.text and 'href="/status"' in page.text
     assert "Checkout" in page.text and "Add a component" in page.text
-    statuspage = runtime.extras["comms"].statuspage
+    statuspage = runtime.comms.statuspage
 
     created = alice.post_form(
         f"{URL}/components", {"slug": "api", "name": "Public API", "group": "Core"}
@@ -75,7 +75,7 @@ def test_public_incident_updates_and_maintenance(
     web_as: Callable[[str, str], WebUser], runtime: Runtime
 ) -> None:
     bob = web_as("bob", "responder")
-    statuspage = runtime.extras["comms"].statuspage
+    statuspage = runtime.comms.statuspage
     published = bob.post_form(
         f"{URL}/incidents",
         {"name": "Payments delayed", "status": "investigating", "impact": "major",
@@ -129,7 +129,7 @@ def test_subscribers_are_admin_only(
     web_as: Callable[[str, str], WebUser], runtime: Runtime
 ) -> None:
     alice = web_as("alice", "admin")
-    statuspage = runtime.extras["comms"].statuspage
+    statuspage = runtime.comms.statuspage
     added = alice.post_form(
         f"{URL}/subscribers", {"target": "http://127.0.0.1:9/hook", "components": "checkout"}
     )

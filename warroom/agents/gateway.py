@@ -13,17 +13,14 @@ from typing import Any
 import httpx
 
 from warroom.agents.guardrails import refusal_text, rule_of
+from warroom.api.client import ApiError, decode
 
 
-class Refusal(Exception):
+class Refusal(ApiError):
     """The API refused the call: its JSON error plus the rule that refused it."""
 
     def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
+        super().__init__(status, code, message, details)
         self.rule = rule_of(code, details)
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,20 +62,8 @@ class Gateway:
                 headers={"Authorization": f"Bearer {self.token}"},
             )
         except httpx.HTTPError as exc:
-            raise Refusal(0, "unreachable", f"cannot reach warroom: {exc}") from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code >= 400:
-            error = body.get("error", {}) if isinstance(body, dict) else {}
-            raise Refusal(
-                response.status_code,
-                str(error.get("code", "http_error")),
-                str(error.get("message", response.text[:200] or response.reason_phrase)),
-                error.get("details"),
-            )
-        return body
+            raise Refusal.unreachable("warroom", exc) from exc
+        return decode(response, Refusal)
 
     async def get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None and v != []}

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from warroom.core.errors import error_body
 from warroom.core.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -49,9 +50,7 @@ class LazyMcp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         group = self._group
         if group is None:
-            body = json.dumps(
-                {"error": {"code": "unavailable", "message": "MCP runs under warroom serve"}}
-            ).encode()
+            body = json.dumps(error_body("unavailable", "MCP runs under warroom serve")).encode()
             await send(
                 {
                     "type": "http.response.start",

@@ -2,60 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import typer
-from fastapi import APIRouter, FastAPI
+from warroom.core.plugins import Plugin
 
-from warroom.api.deps import PrincipalDep
-from warroom.core.runtime import Runtime
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter, FastAPI
 
-router = APIRouter(prefix="/api/v1", tags=["agents"])
+    from warroom.core.runtime import Runtime
 
 
-@router.get("/agents/me", summary="Who the caller is: name on the timeline, kind, scopes")
-def whoami(principal: PrincipalDep) -> dict[str, Any]:
-    return {
-        "name": principal.actor,
-        "kind": principal.kind,
-        "scopes": sorted(principal.scopes),
-        "effective_scopes": sorted(principal.effective_scopes),
+class AgentsPlugin(Plugin):
+    name = "agents"
+    cli_commands = {
+        "mcp": "Serve the MCP tools for an AI assistant over stdio (an agent token is required).",
     }
 
+    def routers(self) -> Sequence[APIRouter]:
+        from warroom.agents.api import router
 
-routers = [router]
+        return [router]
+
+    def mount(self, app: FastAPI, runtime: Runtime) -> None:
+        """Mount the MCP streamable-HTTP transport at /mcp."""
+        from warroom.agents.mount import mount as mount_mcp
+
+        mount_mcp(app, runtime)
+
+    def register_cli(self, app: typer.Typer) -> None:
+        from warroom.agents.cli import register_cli
+
+        register_cli(app)
 
 
-def mount(app: FastAPI, runtime: Runtime) -> None:
-    """Mount the MCP streamable-HTTP transport at /mcp."""
-    from warroom.agents.mount import mount as mount_mcp
-
-    mount_mcp(app, runtime)
-
-
-def register_cli(app: typer.Typer) -> None:
-    @app.command("mcp")
-    def mcp_command(
-        ctx: typer.Context,
-        token: Annotated[
-            str | None,
-            typer.Option(help="The agent's token (default: WARROOM_TOKEN or the global --token)."),
-        ] = None,
-    ) -> None:
-        """Serve the MCP tools for an AI assistant over stdio (an agent token is required)."""
-        from warroom.agents.stdio import StartError, run
-        from warroom.cli.common import fail, state
-
-        cli = state(ctx)
-        value = token or cli.token
-        if not value:
-            fail(
-                "give the agent's token with --token or WARROOM_TOKEN "
-                "(create one: warroom token create NAME --agent --scope responder)"
-            )
-        try:
-            run(value, cli.server)
-        except StartError as exc:
-            fail(str(exc))
-        except KeyboardInterrupt:
-            pass
+plugin = AgentsPlugin()

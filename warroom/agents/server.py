@@ -24,7 +24,6 @@ from warroom import __version__
 from warroom.agents import context, prompts
 from warroom.agents.gateway import Gateway, Refusal
 from warroom.agents.tools import TOOLS, ToolSpec
-from warroom.core.plugins import load_plugins
 from warroom.policy import Policy
 
 GatewayFor = Callable[[Any], Gateway | None]
@@ -117,7 +116,6 @@ def build_server(gateway_for: GatewayFor) -> MCPServer[Any]:
     )
     server.middleware.append(_binder(gateway_for))
     server.middleware.append(_scope_filter())
-    load_plugins()  # packages register their agent tools when their plugin module loads
     for spec in TOOLS:
         server.add_tool(
             _as_mcp_tool(spec),

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from warroom.agents.context import api
-from warroom.core.vocab import IncidentType, Role, Status
+from warroom.core.vocab import TRIAGE_KEYS, IncidentType, Role, Status
 
 IncidentRef = Annotated[
     str, Field(description="The incident's id, e.g. INC-20261123-001", max_length=40)
@@ -62,9 +62,9 @@ Answers = Annotated[
     dict[str, bool | float],
     Field(
         description=(
-            "Assessment answers (omit what you do not know): complete_outage, data_loss, "
-            "security_breach, users_affected_pct (0-100), workaround, customer_facing, "
-            "data_at_risk, performance_only, third_party, recent_deploy, infrastructure"
+            "Assessment answers (omit what you do not know): "
+            + ", ".join(TRIAGE_KEYS)
+            + ", users_affected_pct (0-100)"
         )
     ),
 ]

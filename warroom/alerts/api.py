@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -22,10 +22,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from warroom.alerts import domain
 from warroom.alerts.service import AlertService, IntakeResult, Integration, new_dedup_key
-from warroom.api.deps import PrincipalDep, RuntimeDep, bearer_token
-from warroom.core.clock import ensure_utc
+from warroom.api.deps import Cursor, PrincipalDep, RowId, RuntimeDep, bearer_token
+from warroom.core.clock import ensure_utc, json_default
 from warroom.core.durations import parse_duration
-from warroom.core.errors import InvalidInput, RateLimited, Unauthorized, WarroomError
+from warroom.core.errors import InvalidInput, RateLimited, Unauthorized, WarroomError, error_body
+from warroom.core.inputs import Moment
 from warroom.core.runtime import Runtime
 
 log = logging.getLogger("warroom.alerts")
@@ -39,13 +40,14 @@ webhooks = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
 def service(runtime: Runtime) -> AlertService:
-    svc: AlertService = runtime.extras["alerts"]
+    svc: AlertService = runtime.alerts
     return svc
 
 
 def _error(status: int, code: str, message: str, details: Any = None, **headers: str) -> Any:
-    body = {"error": {"code": code, "message": message, "details": details}}
-    return JSONResponse(body, status_code=status, headers=headers or None)
+    return JSONResponse(
+        error_body(code, message, details), status_code=status, headers=headers or None
+    )
 
 
 def _unavailable(exc: BaseException) -> JSONResponse:
@@ -268,13 +270,7 @@ async def _ping(request: Request, name: str, key: str | None) -> JSONResponse:
         return resp
     except (SQLAlchemyError, OSError, TimeoutError, RuntimeError) as exc:
         return _unavailable(exc)
-    return JSONResponse(json.loads(json.dumps(data, default=_iso)))
-
-
-def _iso(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
+    return JSONResponse(json.loads(json.dumps(data, default=json_default)))
 
 
 @webhooks.post("/heartbeats/{name}", summary="Heartbeat ping (key as Bearer or ?key=)")
@@ -350,7 +346,7 @@ def list_alerts(
     incident: str | None = None,
     silenced: bool | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-    cursor: int | None = None,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
     principal.require("viewer")
     items, next_cursor = service(runtime).list_alerts(
@@ -395,7 +391,7 @@ def test_route(runtime: RuntimeDep, principal: PrincipalDep, body: RouteTestIn) 
 
 
 @router.get("/alerts/{alert_id}", summary="One alert with its group, silence and incident")
-def get_alert(runtime: RuntimeDep, principal: PrincipalDep, alert_id: int) -> dict[str, Any]:
+def get_alert(runtime: RuntimeDep, principal: PrincipalDep, alert_id: RowId) -> dict[str, Any]:
     principal.require("viewer")
     return service(runtime).get_alert(alert_id)
 
@@ -407,8 +403,8 @@ class SilenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     matchers: list[str] = Field(min_length=1, max_length=50)
     comment: str = Field(min_length=1, max_length=2000)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: Moment | None = None
+    ends_at: Moment | None = None
     duration: str | None = Field(default=None, description="e.g. 2h (instead of ends_at)")
 
 
@@ -443,5 +439,7 @@ def list_silences(
 
 
 @router.post("/silences/{silence_id}/expire", summary="End a silence now")
-def expire_silence(runtime: RuntimeDep, principal: PrincipalDep, silence_id: int) -> dict[str, Any]:
+def expire_silence(
+    runtime: RuntimeDep, principal: PrincipalDep, silence_id: RowId
+) -> dict[str, Any]:
     return service(runtime).expire_silence(principal, silence_id)

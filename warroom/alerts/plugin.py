@@ -1,45 +1,76 @@
-"""The alerts plugin: intake service, routes, CLI, config sections and the heartbeat timer."""
+"""The alerts plug-in: intake service, webhooks, routes, CLI, config sections, the heartbeat
+timer."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from warroom.alerts import domain
-from warroom.alerts.api import intake, router, webhooks
-from warroom.alerts.cli import register_cli
-from warroom.alerts.service import HEARTBEAT_CHECK, AlertService, IntegrationsSection
-from warroom.core import outbox
-from warroom.core.config import AppConfig
-from warroom.core.errors import InvalidInput
-from warroom.core.runtime import Runtime
-from warroom.worker import Outcome
+from warroom.core.plugins import Plugin, Problem
 
-routers = [router]
-# Matched before every other route: webhooks arrive by the hundred per second.
-first_routers = [intake, webhooks]
-config_sections: dict[str, Any] = {
-    "alert_routes": domain.AlertRoutes,
-    "integrations": IntegrationsSection,
-}
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+    from pydantic import BaseModel
 
-__all__ = ["check_config", "config_sections", "first_routers", "install", "register_cli", "routers"]
+    from warroom.core.config import AppConfig
+    from warroom.core.outbox import EffectHandler
+    from warroom.core.runtime import Runtime
 
 
-def install(runtime: Runtime) -> None:
-    runtime.extras["alerts"] = AlertService(runtime)
-    runtime.effect_handlers[HEARTBEAT_CHECK] = handle_heartbeat_check
+class AlertsPlugin(Plugin):
+    name = "alerts"
+    tables = "warroom.alerts.tables"
+    cli_commands = {
+        "integrations": "Alert integrations and their keys (admin).",
+        "alerts": "Alerts received from integrations.",
+        "routes": "Alert routing rules.",
+        "silence": "Silences / maintenance windows.",
+    }
+
+    def config_sections(self) -> Mapping[str, type[BaseModel]]:
+        from warroom.alerts.domain import AlertRoutes
+        from warroom.alerts.service import IntegrationsSection
+
+        return {"alert_routes": AlertRoutes, "integrations": IntegrationsSection}
+
+    def check_config(self, config: AppConfig) -> list[Problem]:
+        return check_config(config)
+
+    def install(self, runtime: Runtime) -> None:
+        from warroom.alerts.service import AlertService
+
+        runtime.alerts = AlertService(runtime)
+
+    def effect_handlers(self) -> Sequence[EffectHandler]:
+        from warroom.alerts.effects import HANDLERS
+
+        return HANDLERS
+
+    def first_routers(self) -> Sequence[APIRouter]:
+        # Matched before every other route: webhooks arrive by the hundred per second.
+        from warroom.alerts.api import intake, webhooks
+
+        return [intake, webhooks]
+
+    def routers(self) -> Sequence[APIRouter]:
+        from warroom.alerts.api import router
+
+        return [router]
+
+    def register_cli(self, app: typer.Typer) -> None:
+        from warroom.alerts.cli import register_cli
+
+        register_cli(app)
 
 
-def handle_heartbeat_check(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
-    """Re-check at fire time: raise the alert only if no ping came since this one was planned."""
-    svc: AlertService = runtime.extras["alerts"]
-    payload = effect.payload
-    message = svc.check_heartbeat(str(payload.get("integration")), str(payload.get("last_seen")))
-    return Outcome(True, message)
+def check_config(config: AppConfig) -> list[Problem]:
+    """Routes name known severities and services; integrations have a key and known names."""
+    from warroom.alerts import domain
+    from warroom.alerts.service import IntegrationsSection
+    from warroom.core.errors import InvalidInput
 
-
-def check_config(config: AppConfig) -> list[dict[str, str]]:
-    problems: list[dict[str, str]] = []
+    problems: list[Problem] = []
     policy = config.policy
     services = [s.name for s in config.services]
 
@@ -83,3 +114,6 @@ def check_config(config: AppConfig) -> list[dict[str, str]]:
                             }
                         )
     return problems
+
+
+plugin = AlertsPlugin()

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
 from sqlalchemy import and_, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -34,6 +33,8 @@ from warroom.alerts.domain import ACKNOWLEDGED, FIRING, RESOLVED, AlertIn, Alert
 from warroom.core import outbox, tables
 from warroom.core.auth import SYSTEM, Principal, hash_token
 from warroom.core.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthorized
+from warroom.core.ratelimit import TokenBuckets
+from warroom.core.upsert import InsertOf, Upsert
 from warroom.core.vocab import IncidentType, Status
 from warroom.incidents.model import Event, IncidentState, apply
 
@@ -203,26 +204,6 @@ class _Plan:
         self.events.setdefault(incident_id, []).extend(events)
 
 
-class _TokenBucket:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def take(self, name: str, rate: float, burst: int) -> float:
-        """0 when allowed, else the seconds to wait."""
-        if rate <= 0:
-            return 0.0
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(name, (float(burst), now))
-            tokens = min(float(burst), tokens + (now - last) * rate)
-            if tokens >= 1.0:
-                self._buckets[name] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[name] = (tokens, now)
-            return (1.0 - tokens) / rate
-
-
 # ---- the service -----------------------------------------------------------------------
 
 
@@ -252,7 +233,7 @@ class AlertService:
                 self._config_keys[cfg.key_sha256] = name
             elif cfg.key_env and os.environ.get(cfg.key_env):
                 self._config_keys[hash_token(os.environ[cfg.key_env])] = name
-        self.limiter = _TokenBucket()
+        self.limiter = TokenBuckets()
         # Valid keys are remembered briefly (a DB read per request is most of the cost of a
         # small webhook); rotate/revoke clear it at once here, other processes within seconds.
         self._key_cache: dict[str, tuple[Integration, float]] = {}
@@ -454,9 +435,8 @@ class AlertService:
         return integration
 
     def check_rate(self, integration: Integration) -> None:
-        wait = self.limiter.take(
-            integration.name, integration.options.rate_limit, integration.options.burst
-        )
+        options = integration.options
+        wait = self.limiter.take(integration.name, rate=options.rate_limit, burst=options.burst)
         if wait > 0:
             with self._rate_lock:
                 self.rate_limited[integration.name] = self.rate_limited.get(integration.name, 0) + 1
@@ -584,7 +564,7 @@ class AlertService:
         self._batch_counters.clear()
         if pending:
             rows = [{"integration": i, "counter": c, "value": v} for (i, c), v in pending.items()]
-            conn.execute(_counter_upsert(conn.dialect.name), rows)
+            conn.execute(_COUNTER_UPSERT.statement(conn), rows)
 
     def _ingest_one(
         self,
@@ -1002,7 +982,7 @@ class AlertService:
                     check_ack
                     and open_counts.get(FIRING, 0) == 0
                     and still_open > 0
-                    and after.status in (Status.TRIGGERED, Status.REOPENED)
+                    and after.status.awaiting_ack
                 ):
                     ack = Event(
                         "acknowledged",
@@ -1431,24 +1411,19 @@ def _bump(conn: Connection, integration: str, deltas: Mapping[str, int]) -> None
         if delta
     ]
     if rows:
-        conn.execute(_counter_upsert(conn.dialect.name), rows)
+        conn.execute(_COUNTER_UPSERT.statement(conn), rows)
 
 
-_UPSERTS: dict[str, Any] = {}
+def _add_to_counters(insert: InsertOf) -> Any:
+    c = t.alert_counters
+    stmt = insert(c)
+    return stmt.on_conflict_do_update(
+        index_elements=[c.c.integration, c.c.counter],
+        set_={"value": c.c.value + stmt.excluded.value},
+    )
 
 
-def _counter_upsert(dialect: str) -> Any:
-    statement = _UPSERTS.get(dialect)
-    if statement is None:
-        c = t.alert_counters
-        insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert_fn(c)
-        statement = stmt.on_conflict_do_update(
-            index_elements=[c.c.integration, c.c.counter],
-            set_={"value": c.c.value + stmt.excluded.value},
-        )
-        _UPSERTS[dialect] = statement
-    return statement
+_COUNTER_UPSERT = Upsert(_add_to_counters)
 
 
 # Prebuilt statements: the intake path runs them thousands of times a second.

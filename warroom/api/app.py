@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from warroom import __version__
-from warroom.api import system
+from warroom.api import outbox, system
 from warroom.api.deps import Authenticator
-from warroom.api.errors import install_error_handlers
-from warroom.api.limits import BodySizeLimit, TokenBuckets
+from warroom.api.errors import declare_error_responses, install_error_handlers
+from warroom.api.limits import BodySizeLimit, RefuseNul, TokenBuckets
 from warroom.core.auth import Principal
 from warroom.core.plugins import load_plugins
 from warroom.core.runtime import Runtime
@@ -39,24 +39,21 @@ def create_app(runtime: Runtime, *, local_principal: Principal | None = None) ->
     app.state.authenticators = authenticators
     install_error_handlers(app)
     app.include_router(system.router)
+    app.include_router(outbox.router)
     plugins = load_plugins()
     # Hot machine-to-machine endpoints (alert webhooks) first: routes are tried in order.
     for plugin in plugins:
-        for router in getattr(plugin, "first_routers", ()):
+        for router in plugin.first_routers():
             app.include_router(router)
     app.include_router(incidents_api.router)
     for plugin in plugins:
-        for router in getattr(plugin, "routers", ()):
+        for router in plugin.routers():
             app.include_router(router)
-        # A plugin may also mount an ASGI sub-application (e.g. the MCP transport at /mcp).
-        mount = getattr(plugin, "mount", None)
-        if mount is not None:
-            mount(app, runtime)
+        plugin.mount(app, runtime)
 
+    app.add_middleware(RefuseNul)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
-    # A plugin may wrap the app (e.g. request metrics): `configure_app(app)`.
     for plugin in plugins:
-        configure = getattr(plugin, "configure_app", None)
-        if configure is not None:
-            configure(app)
+        plugin.configure_app(app)
+    declare_error_responses(app)
     return app

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from warroom.core.auth import Principal, authenticate
 from warroom.core.errors import Forbidden, RateLimited, Unauthorized
+from warroom.core.inputs import MAX_ID
 from warroom.core.runtime import Runtime
 
 Authenticator = Callable[[Request, Runtime], Principal | None]
@@ -31,7 +33,16 @@ def bearer_token(request: Request) -> str | None:
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Principal:
+# Declares bearer authentication in the OpenAPI document (Swagger's "Authorize"); the token
+# itself is read by `_authenticate`, which also accepts web sessions.
+_bearer = HTTPBearer(auto_error=False, description="an API token: warroom token create NAME")
+
+
+def get_principal(
+    request: Request,
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+) -> Principal:
     """The authenticated principal; read-only principals are refused every write up front."""
     principal = _authenticate(request, runtime)
     if request.method not in READ_METHODS and principal.effective_scopes <= {"viewer"}:
@@ -69,7 +80,6 @@ def _authenticate(request: Request, runtime: Runtime) -> Principal:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
-# Ids and cursors are 64-bit database keys; larger numbers are bad input, not a server error.
-MAX_ID = 2**62
+# Ids and cursors: 64-bit database keys (larger numbers are bad input, not a server error).
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Cursor = Annotated[int | None, Query(ge=1, le=MAX_ID, description="next_cursor of the page before")]

@@ -9,15 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from warroom.core.errors import RateLimited, WarroomError
+from warroom.core.errors import RateLimited, WarroomError, error_body
 
 log = logging.getLogger("warroom.api")
-
-
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details}}
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -73,9 +70,79 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
 
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # The input layer (warroom.core.inputs) should have refused this value; answer as the
+        # bad input it is, and log it so the missing bound gets added.
+        log.warning("out-of-range input on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(
+            error_body("invalid_input", "a value in the request is out of range"), status_code=422
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(
             error_body("internal_error", "internal error; see the server log"), status_code=500
         )
+
+
+_ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {},
+            },
+        }
+    },
+}
+_WHY = {
+    "400": "Malformed request (e.g. the body is not JSON)",
+    "401": "Not authenticated",
+    "403": "Authenticated, but the scope does not allow this",
+    "404": "No such resource",
+    "409": "Conflicts with the current state (a guard, a stale version, a duplicate)",
+    "413": "Request body too large",
+    "422": "Invalid input; nothing was changed",
+    "429": "Too many requests; see Retry-After",
+}
+
+
+def declare_error_responses(app: FastAPI) -> None:
+    """Declare in the OpenAPI document the error answers each API operation (those that take a
+    bearer token) can give, all with the one error body: 401/403/413/422/429 for each; 404
+    where the path names a resource; 400 and 409 for writes."""
+    from fastapi.openapi.utils import get_openapi
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                if not operation.get("security"):
+                    continue  # webhooks and public pages answer in their own formats
+                codes = {"401", "403", "413", "422", "429"}
+                if "{" in path:
+                    codes.add("404")
+                if method not in ("get", "head"):
+                    codes |= {"400", "409"}
+                responses = operation.setdefault("responses", {})
+                for code in sorted(codes):
+                    responses.setdefault(code, {"description": _WHY[code], "content": error})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = build  # type: ignore[method-assign]

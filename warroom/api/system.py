@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -14,6 +13,7 @@ from warroom import __version__
 from warroom.api.deps import Cursor, PrincipalDep, RowId, RuntimeDep
 from warroom.core import audit, auth, migrate
 from warroom.core.clock import ensure_utc
+from warroom.core.inputs import Moment
 from warroom.policy.loader import PRESET_NAMES, load_preset, policy_to_data
 
 router = APIRouter(tags=["system"])
@@ -47,7 +47,7 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(min_length=1)
-    expires_at: datetime | None = None
+    expires_at: Moment | None = None
     kind: Literal["token", "agent"] = Field(
         default="token", description="'agent' for an AI assistant (shown as agent:<name>)"
     )

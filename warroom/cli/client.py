@@ -6,20 +6,10 @@ import getpass
 import os
 from typing import Any
 
-import httpx
-
+from warroom.api.client import ApiError, decode
 from warroom.core.errors import WarroomError
 
-
-class ApiError(Exception):
-    """An error reply, with the HTTP status and the JSON error body."""
-
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
+__all__ = ["ApiError", "Client"]
 
 
 class Client:
@@ -31,6 +21,8 @@ class Client:
 
     @classmethod
     def remote(cls, server: str, token: str | None) -> Client:
+        import httpx  # only when a command runs: `warroom --help` starts without it
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         http = httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=30.0)
         return cls(http, http.close)
@@ -64,25 +56,15 @@ class Client:
         json: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
+        import httpx
+
         try:
             response = self._http.request(method, path, json=json, params=params)
         except httpx.HTTPError as exc:
-            raise ApiError(0, "unreachable", f"cannot reach the server: {exc}") from exc
+            raise ApiError.unreachable("the server", exc) from exc
         except WarroomError as exc:
             raise ApiError(exc.status_code, exc.code, exc.message, exc.details) from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code >= 400:
-            error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
-            raise ApiError(
-                response.status_code,
-                str(error.get("code", "http_error")),
-                str(error.get("message", response.text[:200] or response.reason_phrase)),
-                error.get("details"),
-            )
-        return body
+        return decode(response)
 
     def close(self) -> None:
         if self._closer is not None:

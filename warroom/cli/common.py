@@ -12,7 +12,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from warroom.cli.client import ApiError, Client
-from warroom.cli.output import err_console, print_json
+from warroom.cli.output import console, err_console, print_json
 from warroom.core.durations import parse_duration
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -75,6 +75,32 @@ def emit(as_json: bool, data: Any, human: Callable[[Any], None]) -> None:
         print_json(data)
     else:
         human(data)
+
+
+def past_time(value: str | None, name: str) -> str | None:
+    """Accept ISO 8601 or a relative '15m ago' / '15m'."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.astimezone()
+        return moment.astimezone(UTC).isoformat()
+    except ValueError:
+        pass
+    try:
+        delta = parse_duration(text.removesuffix("ago").strip())
+    except ValueError:
+        fail(f"{name}: give an ISO time (2026-11-23T10:00:00Z) or an age like '20m ago'")
+    return (datetime.now(UTC) - delta).isoformat()
+
+
+def done(as_json: bool, data: dict[str, Any], message: str) -> None:
+    if as_json:
+        print_json(data)
+    else:
+        console.print(f"[green]✓[/] {message}")
 
 
 def future_time(value: str, name: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,20 +11,20 @@ import typer
 from rich.table import Table
 
 from warroom.cli import common
-from warroom.cli.common import JsonOpt, call, emit, fail
+from warroom.cli.common import JsonOpt, call, done, emit, fail
+from warroom.cli.outbox import outbox_app
 from warroom.cli.output import (
     console,
     escape,
-    incidents_table,
     local_time,
     print_json,
     relative,
-    severity_text,
-    status_text,
 )
-from warroom.core.durations import parse_duration
+from warroom.cli.plugins import PluginCommands
+from warroom.incidents.cli import register as register_incident_commands
 
 app = typer.Typer(
+    cls=PluginCommands,
     name="warroom",
     help="Self-hosted incident response, on the local database or a server (--server).",
     no_args_is_help=True,
@@ -37,12 +36,11 @@ token_app = typer.Typer(help="API tokens (admin).", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 policy_app = typer.Typer(help="The incident policy.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
-postmortem_app = typer.Typer(help="Post-mortems.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
 app.add_typer(config_app, name="config")
-app.add_typer(postmortem_app, name="postmortem")
+app.add_typer(outbox_app, name="outbox")
 
 
 @app.callback()
@@ -64,111 +62,6 @@ def main(
     obj = common.state(ctx)
     obj.server, obj.token, obj.actor = server, token, actor
     ctx.call_on_close(obj.close)
-
-
-def _time_option(value: str | None, name: str) -> str | None:
-    """Accept ISO 8601 or a relative '15m ago' / '15m'."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.astimezone()
-        return moment.astimezone(UTC).isoformat()
-    except ValueError:
-        pass
-    try:
-        delta = parse_duration(text.removesuffix("ago").strip())
-    except ValueError:
-        fail(f"{name}: give an ISO time (2026-11-23T10:00:00Z) or an age like '20m ago'")
-    return (datetime.now(UTC) - delta).isoformat()
-
-
-def _labels(pairs: list[str]) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            fail(f"label {pair!r} must look like key=value")
-        labels[key.strip()] = value.strip()
-    return labels
-
-
-def _show_incident(data: dict[str, Any]) -> None:
-    console.print(
-        f"[bold]{data['id']}[/]  {severity_text(data['severity'])} "
-        f"({escape(data.get('severity_name', ''))})  {status_text(data['status'])}  "
-        f"[bold]{escape(data['title'])}[/]"
-    )
-    if data.get("summary"):
-        console.print(escape(data["summary"]))
-    if (data.get("flags") or {}).get("recurred"):
-        console.print(
-            "[bold white on red] RECURRED [/] [bold red]this incident came back after being "
-            "resolved (see recurrence_detected on the timeline)[/]"
-        )
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="dim")
-    grid.add_column()
-    grid.add_row("type", data["type"])
-    grid.add_row("services", ", ".join(data.get("services") or []) or "-")
-    if data.get("labels"):
-        grid.add_row("labels", escape(", ".join(f"{k}={v}" for k, v in data["labels"].items())))
-    for milestone in (
-        "started_at",
-        "detected_at",
-        "acknowledged_at",
-        "mitigated_at",
-        "resolved_at",
-        "closed_at",
-    ):
-        if data.get(milestone):
-            grid.add_row(
-                milestone.removesuffix("_at"),
-                f"{local_time(data[milestone])} ({relative(data[milestone])})",
-            )
-    roles = data.get("roles") or {}
-    grid.add_row("roles", escape(", ".join(f"{r}: {p}" for r, p in roles.items())) or "-")
-    if data.get("roles_missing"):
-        grid.add_row("roles missing", "[yellow]" + ", ".join(data["roles_missing"]) + "[/]")
-    impact = {k: v for k, v in (data.get("impact") or {}).items() if v is not None}
-    if impact:
-        grid.add_row("impact", ", ".join(f"{k}={v}" for k, v in impact.items()))
-    for name, target in (data.get("targets") or {}).items():
-        text = target.get("label", "")
-        if target.get("due_at"):
-            state = (
-                "met"
-                if target.get("met")
-                else "MISSED"
-                if target.get("met") is False
-                else (
-                    "[red]overdue[/]"
-                    if target.get("overdue")
-                    else f"due {relative(target['due_at'])}"
-                )
-            )
-            text = f"{text} ({state})"
-        grid.add_row(f"{name} target", text)
-    if data.get("next_update_due_at"):
-        grid.add_row("next update", relative(data["next_update_due_at"]))
-    if data.get("postmortem"):
-        pm = data["postmortem"]
-        grid.add_row(
-            "post-mortem", f"{pm.get('status')} owner={pm.get('owner')} due={pm.get('due_at')}"
-        )
-    if data.get("resolution_summary"):
-        grid.add_row("resolution", escape(data["resolution_summary"]))
-    grid.add_row("next moves", ", ".join(data.get("allowed_moves") or []) or "-")
-    console.print(grid)
-
-
-def _done(as_json: bool, data: dict[str, Any], message: str) -> None:
-    if as_json:
-        print_json(data)
-    else:
-        console.print(f"[green]✓[/] {message}")
 
 
 # ---- serving --------------------------------------------------------------------------
@@ -256,7 +149,7 @@ def serve(
     from warroom.core.plugins import load_plugins
 
     for plugin in load_plugins():
-        for line in getattr(plugin, "first_start", lambda _runtime: [])(runtime):
+        for line in plugin.first_start(runtime):
             say(line)
     try:
         # Live pages hold server-sent event streams open; do not wait for them on shutdown.
@@ -368,432 +261,9 @@ def _redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-# ---- incidents ------------------------------------------------------------------------
+# ---- incidents (warroom.incidents.cli) ---------------------------------------------------
 
-
-@app.command()
-def declare(
-    ctx: typer.Context,
-    title: Annotated[str, typer.Argument(help="What is broken, in a few words.")],
-    severity: Annotated[
-        str | None, typer.Option("--severity", "-s", help="e.g. SEV2 or P1.")
-    ] = None,
-    type_: Annotated[str | None, typer.Option("--type", "-t", help="Incident type.")] = None,
-    service: Annotated[
-        list[str], typer.Option("--service", help="Affected service (repeat).")
-    ] = [],
-    label: Annotated[list[str], typer.Option("--label", help="key=value (repeat).")] = [],
-    summary: Annotated[str, typer.Option(help="What is known so far.")] = "",
-    started_at: Annotated[
-        str | None, typer.Option(help="When impact began (ISO or '20m ago').")
-    ] = None,
-    detected_at: Annotated[str | None, typer.Option(help="When it was detected.")] = None,
-    users_affected: Annotated[int | None, typer.Option(help="Estimated users affected.")] = None,
-    customer_facing: Annotated[bool | None, typer.Option("--customer-facing/--internal")] = None,
-    data_at_risk: Annotated[bool | None, typer.Option("--data-at-risk/--no-data-at-risk")] = None,
-    revenue_per_hour: Annotated[
-        float | None, typer.Option(help="Revenue at risk per hour.")
-    ] = None,
-    commander: Annotated[str | None, typer.Option(help="Incident commander.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Declare an incident."""
-    impact = {
-        "users_affected": users_affected,
-        "customer_facing": customer_facing,
-        "data_at_risk": data_at_risk,
-        "revenue_per_hour": revenue_per_hour,
-    }
-    body: dict[str, Any] = {
-        "title": title,
-        "summary": summary,
-        "severity": severity,
-        "type": type_,
-        "services": service,
-        "labels": _labels(label),
-        "impact": {k: v for k, v in impact.items() if v is not None},
-        "started_at": _time_option(started_at, "--started-at"),
-        "detected_at": _time_option(detected_at, "--detected-at"),
-    }
-    if commander:
-        body["roles"] = {"commander": commander}
-    if severity is None and sys.stdin.isatty() and not as_json:
-        answers = _ask_triage()
-        body["triage"] = answers
-    data = call(
-        ctx, "POST", "/api/v1/incidents", json={k: v for k, v in body.items() if v is not None}
-    )
-    if as_json:
-        print_json(data)
-        return
-    console.print(
-        f"[green]✓[/] declared [bold]{data['id']}[/] {severity_text(data['severity'])} "
-        f"{escape(data['title'])}"
-    )
-    if data.get("roles_missing"):
-        console.print(f"  roles to fill for {data['severity']}: {', '.join(data['roles_missing'])}")
-
-
-@app.command("list")
-def list_(
-    ctx: typer.Context,
-    status: Annotated[list[str], typer.Option("--status", help="Filter by status (repeat).")] = [],
-    severity: Annotated[
-        list[str], typer.Option("--severity", "-s", help="Filter by severity (repeat).")
-    ] = [],
-    service: Annotated[str | None, typer.Option(help="Filter by service.")] = None,
-    open_: Annotated[
-        bool | None, typer.Option("--open/--closed", help="Only open / only resolved+closed.")
-    ] = None,
-    text: Annotated[
-        str | None, typer.Option("--text", "-q", help="Search title, summary, id.")
-    ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
-    as_json: JsonOpt = False,
-) -> None:
-    """List incidents, newest first."""
-    params: dict[str, Any] = {"status": status, "severity": severity, "limit": limit}
-    if service:
-        params["service"] = service
-    if open_ is not None:
-        params["open"] = str(open_).lower()
-    if text:
-        params["q"] = text
-    data = call(ctx, "GET", "/api/v1/incidents", params=params)
-
-    def human(page: dict[str, Any]) -> None:
-        if not page["items"]:
-            console.print("no incidents match")
-            return
-        console.print(incidents_table(page["items"]))
-
-    emit(as_json, data, human)
-
-
-@app.command()
-def show(ctx: typer.Context, incident: str, as_json: JsonOpt = False) -> None:
-    """Show one incident."""
-    emit(as_json, call(ctx, "GET", f"/api/v1/incidents/{incident}"), _show_incident)
-
-
-@app.command()
-def ack(ctx: typer.Context, incident: str, as_json: JsonOpt = False) -> None:
-    """Acknowledge an incident (stops its escalation)."""
-    data = call(ctx, "POST", f"/api/v1/incidents/{incident}/acknowledge")
-    _done(as_json, data, f"{data['id']} acknowledged")
-
-
-@app.command()
-def status(
-    ctx: typer.Context,
-    incident: str,
-    new_status: Annotated[
-        str,
-        typer.Argument(
-            metavar="STATUS", help="investigating, identified, mitigating, monitoring..."
-        ),
-    ],
-    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Move an incident to a working status."""
-    body = {"status": new_status, **({"reason": reason} if reason else {})}
-    data = call(ctx, "POST", f"/api/v1/incidents/{incident}/status", json=body)
-    _done(as_json, data, f"{data['id']} is now {data['status']}")
-
-
-@app.command()
-def severity(
-    ctx: typer.Context,
-    incident: str,
-    new_severity: Annotated[str, typer.Argument(metavar="SEVERITY")],
-    reason: Annotated[str, typer.Option(help="Why it changed.")] = "",
-    as_json: JsonOpt = False,
-) -> None:
-    """Change an incident's severity."""
-    data = call(
-        ctx,
-        "POST",
-        f"/api/v1/incidents/{incident}/severity",
-        json={"severity": new_severity, "reason": reason},
-    )
-    _done(as_json, data, f"{data['id']} is now {data['severity']}")
-
-
-@app.command()
-def assign(
-    ctx: typer.Context,
-    incident: str,
-    role: Annotated[
-        str,
-        typer.Argument(
-            help="commander, deployer, investigator, communications_lead, executive_liaison, "
-            "verifier, scribe"
-        ),
-    ],
-    person: Annotated[str, typer.Argument(help="Who takes it ('-' to clear).")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Assign a role."""
-    body = {"role": role.replace("-", "_"), "person": None if person == "-" else person}
-    data = call(ctx, "POST", f"/api/v1/incidents/{incident}/roles", json=body)
-    _done(as_json, data, f"{data['id']}: {body['role']} → {person}")
-
-
-@app.command()
-def note(
-    ctx: typer.Context,
-    incident: str,
-    text: Annotated[str, typer.Argument(help="The note.")],
-    at: Annotated[str | None, typer.Option(help="Backdate: ISO time or '10m ago'.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Add a note to the timeline."""
-    body: dict[str, Any] = {"text": text}
-    if at:
-        body["occurred_at"] = _time_option(at, "--at")
-    data = call(ctx, "POST", f"/api/v1/incidents/{incident}/notes", json=body)
-    _done(as_json, data, f"note added to {data['id']}")
-
-
-@app.command()
-def timeline(
-    ctx: typer.Context,
-    incident: str,
-    as_json: JsonOpt = False,
-) -> None:
-    """Show the incident's timeline."""
-    data = call(ctx, "GET", f"/api/v1/incidents/{incident}/timeline")
-
-    def human(payload: dict[str, Any]) -> None:
-        table = Table(show_header=True, header_style="bold")
-        for column in ("When", "Event", "Who", "Details"):
-            table.add_column(column, overflow="fold")
-        for event in payload["events"]:
-            table.add_row(
-                local_time(event["occurred_at"]),
-                event["type"],
-                escape(event["actor"]),
-                escape(_describe(event)),
-            )
-        console.print(table)
-
-    emit(as_json, data, human)
-
-
-def _describe(event: dict[str, Any]) -> str:
-    data = event.get("data") or {}
-    kind = event["type"]
-    if kind == "declared":
-        return f"{data.get('severity')} {data.get('title')}"
-    if kind == "note_added":
-        return str(data.get("text", ""))
-    if kind in ("status_changed", "severity_changed", "type_changed"):
-        reason = f" ({data['reason']})" if data.get("reason") else ""
-        return f"{data.get('from')} → {data.get('to')}{reason}"
-    if kind == "role_assigned":
-        return f"{data.get('role')}: {data.get('person') or '(cleared)'}"
-    if kind == "resolved":
-        return str(data.get("summary", ""))
-    if kind == "reopened":
-        return str(data.get("reason", ""))
-    if kind == "recurrence_detected":
-        return (
-            f"RECURRENCE of {data.get('previous_incident')} (resolved "
-            f"{data.get('previous_resolved_at')}), alert {data.get('fingerprint')}"
-        )
-    if kind in ("alert_attached", "alert_resolved", "alert_acknowledged"):
-        return f"{data.get('integration')}: {data.get('summary') or data.get('alert')}"
-    if kind == "triaged":
-        text = f"{data.get('severity')}/{data.get('type')} by rule '{data.get('severity_rule')}'"
-        if data.get("overridden"):
-            text += f"; overrode {data.get('proposed_severity')}: {data.get('override_reason')}"
-        return text
-    return ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, dict | list))
-
-
-@app.command()
-def resolve(
-    ctx: typer.Context,
-    incident: str,
-    summary: Annotated[str, typer.Option("--summary", "-m", help="What fixed it.")] = "",
-    confirm: Annotated[
-        list[str], typer.Option("--confirm", help="Checklist item id confirmed (repeat), or 'all'.")
-    ] = [],
-    waive: Annotated[list[str], typer.Option("--waive", help="item=reason (repeat).")] = [],
-    as_json: JsonOpt = False,
-) -> None:
-    """Resolve: needs a summary and every checklist item confirmed or waived with a reason."""
-    checklist: dict[str, dict[str, Any]] = {}
-    if "all" in confirm:
-        policy = call(ctx, "GET", "/api/v1/policy")
-        confirm = [item["id"] for item in policy.get("resolution_checklist", [])]
-    for item in confirm:
-        checklist[item] = {"confirmed": True}
-    for pair in waive:
-        item, sep, reason = pair.partition("=")
-        if not sep:
-            fail(f"--waive {pair!r} must look like item=reason")
-        checklist[item] = {"waived": reason}
-    data = call(
-        ctx,
-        "POST",
-        f"/api/v1/incidents/{incident}/resolve",
-        json={"summary": summary, "checklist": checklist},
-    )
-    _done(as_json, data, f"{data['id']} resolved")
-
-
-@app.command()
-def close(ctx: typer.Context, incident: str, as_json: JsonOpt = False) -> None:
-    """Close a resolved incident (post-mortem requirement permitting)."""
-    data = call(ctx, "POST", f"/api/v1/incidents/{incident}/close")
-    _done(as_json, data, f"{data['id']} closed")
-
-
-@app.command()
-def reopen(
-    ctx: typer.Context,
-    incident: str,
-    reason: Annotated[str, typer.Option("--reason", "-r", help="Why it is back.")] = "",
-    as_json: JsonOpt = False,
-) -> None:
-    """Reopen a resolved or closed incident."""
-    data = call(ctx, "POST", f"/api/v1/incidents/{incident}/reopen", json={"reason": reason})
-    _done(as_json, data, f"{data['id']} reopened")
-
-
-@postmortem_app.command("schedule")
-def postmortem_schedule(
-    ctx: typer.Context,
-    incident: str,
-    owner: Annotated[str, typer.Option(help="Who writes it.")],
-    due: Annotated[str, typer.Option(help="ISO date/time or a duration from now like 48h.")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Schedule the post-mortem (owner and due date)."""
-    try:
-        due_at = (datetime.now(UTC) + parse_duration(due)).isoformat()
-    except ValueError:
-        due_at = _time_option(due, "--due") or ""
-    data = call(
-        ctx,
-        "POST",
-        f"/api/v1/incidents/{incident}/postmortem/schedule",
-        json={"owner": owner, "due_at": due_at},
-    )
-    _done(
-        as_json, data, f"post-mortem for {data['id']} scheduled: {owner}, due {local_time(due_at)}"
-    )
-
-
-# ---- triage ---------------------------------------------------------------------------
-
-_QUESTIONS: list[tuple[str, str]] = [
-    ("complete_outage", "Is the service completely down?"),
-    ("data_loss", "Has data been lost or corrupted?"),
-    ("security_breach", "Is a security breach suspected?"),
-    ("customer_facing", "Is it customer-facing?"),
-    ("workaround", "Is there a workaround?"),
-    ("data_at_risk", "Is data at risk?"),
-    ("recent_deploy", "Was there a recent deploy?"),
-    ("third_party", "Is a third-party dependency failing?"),
-    ("performance_only", "Is it only slow (working, but degraded)?"),
-]
-
-
-def _ask_triage() -> dict[str, Any]:
-    answers: dict[str, Any] = {}
-    for key, question in _QUESTIONS:
-        answers[key] = typer.confirm(question, default=False)
-    pct = typer.prompt("Share of users affected (0-100 %)", default=0.0, type=float)
-    answers["users_affected_pct"] = pct
-    return answers
-
-
-@app.command()
-def triage(
-    ctx: typer.Context,
-    incident: Annotated[
-        str | None, typer.Argument(help="Record the triage on this incident.")
-    ] = None,
-    complete_outage: Annotated[
-        bool | None, typer.Option("--complete-outage/--no-complete-outage")
-    ] = None,
-    data_loss: Annotated[bool | None, typer.Option("--data-loss/--no-data-loss")] = None,
-    security_breach: Annotated[
-        bool | None, typer.Option("--security-breach/--no-security-breach")
-    ] = None,
-    users_pct: Annotated[
-        float | None, typer.Option("--users-pct", help="Share of users affected, %.")
-    ] = None,
-    workaround: Annotated[bool | None, typer.Option("--workaround/--no-workaround")] = None,
-    customer_facing: Annotated[bool | None, typer.Option("--customer-facing/--internal")] = None,
-    data_at_risk: Annotated[bool | None, typer.Option("--data-at-risk/--no-data-at-risk")] = None,
-    recent_deploy: Annotated[
-        bool | None, typer.Option("--recent-deploy/--no-recent-deploy")
-    ] = None,
-    third_party: Annotated[bool | None, typer.Option("--third-party/--no-third-party")] = None,
-    performance_only: Annotated[
-        bool | None, typer.Option("--performance-only/--not-performance-only")
-    ] = None,
-    severity_: Annotated[
-        str | None, typer.Option("--severity", help="Override the proposed severity.")
-    ] = None,
-    type_: Annotated[str | None, typer.Option("--type", help="Override the proposed type.")] = None,
-    reason: Annotated[str | None, typer.Option(help="Why you override the proposal.")] = None,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Accept the proposal without asking.")
-    ] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Answer the assessment questions; get a proposed severity and type with the deciding rule."""
-    answers: dict[str, Any] = {
-        "complete_outage": complete_outage,
-        "data_loss": data_loss,
-        "security_breach": security_breach,
-        "users_affected_pct": users_pct,
-        "workaround": workaround,
-        "customer_facing": customer_facing,
-        "data_at_risk": data_at_risk,
-        "recent_deploy": recent_deploy,
-        "third_party": third_party,
-        "performance_only": performance_only,
-    }
-    answers = {k: v for k, v in answers.items() if v is not None}
-    interactive = not answers and sys.stdin.isatty() and not as_json
-    if interactive:
-        answers = _ask_triage()
-    if not answers:
-        fail("give the assessment answers as flags (see --help), or run in a terminal to be asked")
-    proposal = call(ctx, "POST", "/api/v1/triage", json=answers)
-    if not as_json:
-        console.print(
-            f"Proposed: {severity_text(proposal['severity'])} / {proposal['type']}  "
-            f"(severity rule: {escape(proposal['severity_rule'])}; "
-            f"type rule: {escape(proposal['type_rule'])})"
-        )
-    if incident is None:
-        if as_json:
-            print_json(proposal)
-        return
-    if (
-        interactive
-        and not yes
-        and not severity_
-        and not typer.confirm(f"Accept {proposal['severity']}?", default=True)
-    ):
-        severity_ = typer.prompt("Severity")
-        reason = typer.prompt("Reason for overriding")
-    body: dict[str, Any] = {"answers": answers}
-    if severity_:
-        body["severity"] = severity_
-    if type_:
-        body["type"] = type_
-    if reason:
-        body["override_reason"] = reason
-    data = call(ctx, "POST", f"/api/v1/incidents/{incident}/triage", json=body)
-    _done(as_json, data, f"triage recorded on {data['id']}: {data['severity']} / {data['type']}")
+register_incident_commands(app)
 
 
 # ---- tokens ---------------------------------------------------------------------------
@@ -852,7 +322,7 @@ def token_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def token_revoke(ctx: typer.Context, token_id: int, as_json: JsonOpt = False) -> None:
     """Revoke a token."""
     data = call(ctx, "DELETE", f"/api/v1/tokens/{token_id}")
-    _done(as_json, data, f"token {token_id} revoked")
+    done(as_json, data, f"token {token_id} revoked")
 
 
 # ---- db, policy, config ---------------------------------------------------------------
@@ -878,7 +348,7 @@ def db_upgrade(as_json: JsonOpt = False) -> None:
     finally:
         db.dispose()
     data = {"from": before, "to": after, "database": _redact_url(db.url)}
-    _done(as_json, data, f"database at revision {after} (was {before or 'empty'})")
+    done(as_json, data, f"database at revision {after} (was {before or 'empty'})")
 
 
 def _database_url() -> str:
@@ -906,7 +376,7 @@ def db_backup(
     except WarroomError as exc:
         fail(exc.message, code=2 if exc.status_code < 500 else 1)
     data = {"file": str(file), "bytes": size, "database": _redact_url(url)}
-    _done(as_json, data, f"backup of {data['database']} written to {file} ({size:,} bytes)")
+    done(as_json, data, f"backup of {data['database']} written to {file} ({size:,} bytes)")
 
 
 @db_app.command("restore")
@@ -932,7 +402,7 @@ def db_restore(
     except WarroomError as exc:
         fail(exc.message, code=2 if exc.status_code < 500 else 1)
     data = {"file": str(file), "database": _redact_url(url)}
-    _done(as_json, data, f"{data['database']} restored from {file}")
+    done(as_json, data, f"{data['database']} restored from {file}")
 
 
 @app.command("audit")
@@ -1072,18 +542,6 @@ def config_check(
         console.print(f"[green]✓[/] {file} is valid")
     if problems:
         raise typer.Exit(1)
-
-
-def _register_plugins() -> None:
-    from warroom.core.plugins import load_plugins
-
-    for plugin in load_plugins():
-        register = getattr(plugin, "register_cli", None)
-        if register is not None:
-            register(app)
-
-
-_register_plugins()
 
 
 def run() -> None:

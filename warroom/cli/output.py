@@ -124,3 +124,13 @@ def escape(text: str) -> str:
     from rich.markup import escape as rich_escape
 
     return rich_escape(text)
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """A titled table of plain values (escaped; None shows as a dash)."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[escape(str(c)) if c is not None else "—" for c in row])
+    console.print(table)

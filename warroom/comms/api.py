@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from warroom.agents.guardrails import require_agent_permission
 from warroom.api.deps import PrincipalDep, RuntimeDep
 from warroom.comms import report as reports
 from warroom.comms.statuspage import (
@@ -20,6 +19,7 @@ from warroom.comms.statuspage import (
 )
 from warroom.comms.updates import UpdateIn
 from warroom.core.auth import Principal
+from warroom.core.guardrails import require_agent_permission
 from warroom.core.runtime import Runtime
 from warroom.notify.delivery import channel_of
 
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/api/v1", tags=["communications"])
 
 
 def _comms(runtime: Runtime) -> Any:
-    return runtime.extras["comms"]
+    return runtime.comms
 
 
 def _public(principal: Principal, runtime: Runtime, action: str) -> None:
@@ -36,7 +36,7 @@ def _public(principal: Principal, runtime: Runtime, action: str) -> None:
 
 
 def _page(runtime: Runtime) -> StatusPage:
-    page: StatusPage = runtime.extras["comms"].statuspage
+    page: StatusPage = runtime.comms.statuspage
     return page
 
 

@@ -30,7 +30,7 @@ from warroom.worker import Outcome
 
 
 def _statuspage(runtime: Runtime) -> StatusPage:
-    page: StatusPage = runtime.extras["comms"].statuspage
+    page: StatusPage = runtime.comms.statuspage
     return page
 
 

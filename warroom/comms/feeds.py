@@ -9,6 +9,7 @@ from email.utils import format_datetime
 from xml.etree import ElementTree as ET
 
 from warroom.comms.views import Page, PublicIncident, PublicUpdate
+from warroom.core.clock import iso_utc
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
@@ -20,7 +21,7 @@ def _text(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
 
 
 def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return iso_utc(moment, zulu=True)
 
 
 def _item_text(incident: PublicIncident, update: PublicUpdate) -> str:

@@ -3,69 +3,108 @@ routes and commands."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
-from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError
+from warroom.core.plugins import Plugin, Problem
 
-from warroom.comms import api, delivery, public, templates
-from warroom.comms.config import CommsConfig
-from warroom.comms.service import RESOLUTION_KIND, CommsService
-from warroom.comms.statuspage import CONFIRM_KIND, DELIVER_KIND, FANOUT_KIND, StatusPage
-from warroom.core import outbox
-from warroom.core.config import AppConfig
-from warroom.core.errors import InvalidInput
-from warroom.core.runtime import Runtime
-from warroom.notify.delivery import is_valid_url
-from warroom.worker import Outcome
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+    from pydantic import BaseModel
 
-config_sections: dict[str, type[BaseModel]] = {"comms": CommsConfig}
-routers: list[APIRouter] = [api.router, public.router]
+    from warroom.comms.config import CommsConfig
+    from warroom.comms.service import CommsService
+    from warroom.comms.statuspage import StatusPage
+    from warroom.core.config import AppConfig
+    from warroom.core.outbox import EffectHandler
+    from warroom.core.runtime import Runtime
+    from warroom.incidents.service import Reactor
 
 
 @dataclass
 class Comms:
+    """The communications services on the runtime (`runtime.comms`)."""
+
     config: CommsConfig
     service: CommsService
     statuspage: StatusPage
 
 
 def comms_config(config: AppConfig) -> CommsConfig:
+    from warroom.comms.config import CommsConfig
+
     section = config.section("comms")
     return section if isinstance(section, CommsConfig) else CommsConfig()
 
 
-def install(runtime: Runtime) -> None:
-    config = comms_config(runtime.config)
-    page = StatusPage(runtime.db, runtime.clock, runtime.settings, config, runtime.config.services)
-    service = CommsService(
-        runtime.db, runtime.clock, runtime.policy, config, runtime.incidents, page
-    )
-    runtime.extras["comms"] = Comms(config=config, service=service, statuspage=page)
-    runtime.incidents.reactors.append(service.react)
+class CommsPlugin(Plugin):
+    name = "comms"
+    tables = "warroom.comms.tables"
+    cli_commands = {
+        "update": "Publish a structured status update (internal, public and executive renderings).",
+        "report": "Write the incident report under the data dir's reports folder.",
+        "statuspage": "The public status page.",
+    }
 
-    def resolution(rt: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
-        return service.handle_resolution(effect)
+    def config_sections(self) -> Mapping[str, type[BaseModel]]:
+        from warroom.comms.config import CommsConfig
 
-    runtime.effect_handlers[RESOLUTION_KIND] = resolution
-    runtime.effect_handlers[CONFIRM_KIND] = delivery.handle_confirm
-    runtime.effect_handlers[FANOUT_KIND] = delivery.handle_fanout
-    runtime.effect_handlers[DELIVER_KIND] = delivery.handle_deliver
-    if runtime.config.services:
-        # Components for catalog services; skipped when the schema is not there yet.
-        try:
-            with runtime.db.write() as conn:
-                page.sync_components(conn, runtime.clock.now())
-        except DBAPIError:
-            pass
+        return {"comms": CommsConfig}
+
+    def check_config(self, config: AppConfig) -> list[Problem]:
+        return check_config(config)
+
+    def install(self, runtime: Runtime) -> None:
+        from sqlalchemy.exc import DBAPIError
+
+        from warroom.comms.service import CommsService
+        from warroom.comms.statuspage import StatusPage
+
+        config = comms_config(runtime.config)
+        page = StatusPage(
+            runtime.db, runtime.clock, runtime.settings, config, runtime.config.services
+        )
+        service = CommsService(
+            runtime.db, runtime.clock, runtime.policy, config, runtime.incidents, page
+        )
+        runtime.comms = Comms(config=config, service=service, statuspage=page)
+        if runtime.config.services:
+            # Components for catalog services; skipped when the schema is not there yet.
+            try:
+                with runtime.db.write() as conn:
+                    page.sync_components(conn, runtime.clock.now())
+            except DBAPIError:
+                pass
+
+    def reactors(self, runtime: Runtime) -> Sequence[Reactor]:
+        return [runtime.comms.service.react]
+
+    def effect_handlers(self) -> Sequence[EffectHandler]:
+        from warroom.comms.effects import HANDLERS
+
+        return HANDLERS
+
+    def routers(self) -> Sequence[APIRouter]:
+        from warroom.comms import api, public
+
+        return [api.router, public.router]
+
+    def register_cli(self, app: typer.Typer) -> None:
+        from warroom.comms.cli import register
+
+        register(app)
 
 
-def check_config(config: AppConfig) -> list[dict[str, str]]:
+def check_config(config: AppConfig) -> list[Problem]:
     """Templates render in the sandbox; groups name known severities, services, valid URLs."""
+    from warroom.comms import templates
+    from warroom.core.errors import InvalidInput
+    from warroom.notify.delivery import is_valid_url
+
     comms = comms_config(config)
-    problems: list[dict[str, str]] = []
+    problems: list[Problem] = []
     for kind in templates.KINDS:
         problem = templates.check(kind, getattr(comms.templates, kind))
         if problem:
@@ -105,7 +144,4 @@ def check_config(config: AppConfig) -> list[dict[str, str]]:
     return problems
 
 
-def register_cli(app: Any) -> None:
-    from warroom.comms.cli import register
-
-    register(app)
+plugin = CommsPlugin()

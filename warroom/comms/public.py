@@ -18,7 +18,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from warroom.api.deps import RuntimeDep
 from warroom.comms import feeds, views
 from warroom.comms.statuspage import StatusPage, SubscribeIn
-from warroom.core.errors import InvalidInput, WarroomError
+from warroom.core.clock import iso_utc
+from warroom.core.errors import InvalidInput, WarroomError, error_body
 from warroom.core.runtime import Runtime
 
 PUBLIC_PREFIX = "/status"
@@ -49,12 +50,12 @@ _SECURITY = {
 
 
 def _page(runtime: Runtime) -> StatusPage:
-    page: StatusPage = runtime.extras["comms"].statuspage
+    page: StatusPage = runtime.comms.statuspage
     return page
 
 
 def _iso(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).isoformat() if moment else ""
+    return iso_utc(moment) if moment else ""
 
 
 def _when(moment: datetime | None) -> str:
@@ -355,7 +356,7 @@ async def subscribe(request: Request, runtime: RuntimeDep) -> Response:
     except ValueError as exc:  # pydantic validation of the body
         message = str(exc).splitlines()[-1].strip() if str(exc) else "invalid input"
         if is_json:
-            error = {"error": {"code": "invalid_input", "message": message, "details": None}}
+            error = error_body("invalid_input", message)
             return JSONResponse(error, status_code=422, headers=_NO_STORE)
         settings = page.config.statuspage
         return _html(

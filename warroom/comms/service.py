@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from warroom.agents.guardrails import require_agent_permission
 from warroom.comms import templates
 from warroom.comms.config import CommsConfig, StakeholderGroup
 from warroom.comms.statuspage import StatusPage
@@ -36,10 +35,11 @@ from warroom.core.auth import SYSTEM, Principal
 from warroom.core.clock import Clock
 from warroom.core.db import Database
 from warroom.core.errors import NotFound
+from warroom.core.guardrails import require_agent_permission
 from warroom.core.vocab import Status
 from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.service import IncidentService
-from warroom.notify.plugin import notify_effect
+from warroom.notify.effects import notify_effect
 from warroom.policy import Policy
 from warroom.worker import Outcome
 

@@ -1,47 +1,26 @@
 """Signed links for subscription confirmation and unsubscribe.
 
-A token is `<purpose>.<subscriber id>.<nonce>.<HMAC-SHA256>`; the key is a random secret kept
-in the database (so every replica agrees) and never logged. Rotating a subscriber's nonce
-invalidates the links sent before.
+A token is `<purpose>.<subscriber id>.<nonce>.<HMAC-SHA256>`; the key is the keyring's
+`subscription_links` (warroom.core.keyring). Rotating a subscriber's nonce invalidates the
+links sent before.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
-from datetime import datetime
 
-from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
-from warroom.comms import tables
-
-_NAME = "subscription_links"
+from warroom.core import keyring
 
 
-def secret(conn: Connection, now: datetime) -> bytes:
+def secret(conn: Connection) -> bytes:
     """The signing key, created on first use."""
-    t = tables.comms_secrets
-    row = conn.execute(select(t.c.value).where(t.c.name == _NAME)).first()
-    if row is not None:
-        return base64.urlsafe_b64decode(row.value)
-    value = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-    try:
-        with conn.begin_nested():
-            conn.execute(insert(t).values(name=_NAME, value=value, created_at=now))
-    except IntegrityError:  # another process created it first
-        row = conn.execute(select(t.c.value).where(t.c.name == _NAME)).first()
-        assert row is not None
-        return base64.urlsafe_b64decode(row.value)
-    return base64.urlsafe_b64decode(value)
+    return keyring.key(conn, keyring.SUBSCRIPTION_LINKS)
 
 
 def _mac(key: bytes, message: str) -> str:
-    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    return keyring.b64(keyring.mac(key, message.encode()))
 
 
 def sign(key: bytes, purpose: str, subscriber_id: int, nonce: str) -> str:
@@ -55,7 +34,7 @@ def verify(key: bytes, purpose: str, token: str) -> tuple[int, str] | None:
     if len(parts) != 4 or parts[0] != purpose or not parts[1].isdigit():
         return None
     message = ".".join(parts[:3])
-    if not hmac.compare_digest(_mac(key, message), parts[3]):
+    if not keyring.same(_mac(key, message), parts[3]):
         return None
     return int(parts[1]), parts[2]
 

@@ -718,7 +718,7 @@ class StatusPage:
         return {"status": "pending_confirmation", "kind": kind}
 
     def links(self, conn: Connection, subscriber_id: int, nonce: str) -> dict[str, str]:
-        key = signing.secret(conn, self.clock.now())
+        key = signing.secret(conn)
         base = self.base_url + "/subscribers"
         return {
             "confirm": f"{base}/confirm?token={signing.sign(key, 'confirm', subscriber_id, nonce)}",
@@ -728,7 +728,7 @@ class StatusPage:
         }
 
     def _by_token(self, conn: Connection, purpose: str, token: str) -> Row[Any]:
-        key = signing.secret(conn, self.clock.now())
+        key = signing.secret(conn)
         found = signing.verify(key, purpose, token)
         s = tables.subscribers
         row = None

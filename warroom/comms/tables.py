@@ -95,11 +95,3 @@ subscribers = Table(
     Index("ix_status_subscribers_kind_target", "kind", "target"),
     Index("ix_status_subscribers_status", "status"),
 )
-
-comms_secrets = Table(
-    "comms_secrets",
-    metadata,
-    Column("name", String(40), primary_key=True),
-    Column("value", String(128), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-)

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from warroom.comms.updates import COMPONENT_STATUSES
+from warroom.core.clock import iso_utc
 
 STATUS_RANK = {status: n for n, status in enumerate(COMPONENT_STATUSES)}
 # Downtime weights for the uptime bars (Statuspage counts partial outages at 30 %).
@@ -158,9 +159,7 @@ def indicator(snapshot: Snapshot) -> str:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return iso_utc(moment, zulu=True) if moment is not None else None
 
 
 def slugify(text: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from warroom.core import audit, tables
+from warroom.core.db import serialise
 from warroom.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
 SCOPES = ("admin", "responder", "viewer", "ingest")
@@ -156,12 +157,6 @@ def authenticate(conn: Connection, token: str, now: datetime) -> Principal:
     return Principal(name=f"token:{row.name}", scopes=frozenset(row.scopes), token_id=row.id)
 
 
-def touch_token(conn: Connection, token_id: int, now: datetime) -> None:
-    conn.execute(
-        update(tables.api_tokens).where(tables.api_tokens.c.id == token_id).values(last_used_at=now)
-    )
-
-
 def list_tokens(conn: Connection) -> list[dict[str, Any]]:
     rows = conn.execute(select(tables.api_tokens).order_by(tables.api_tokens.c.id)).all()
     return [
@@ -201,6 +196,7 @@ def ensure_admin_token(conn: Connection, configured: str | None, now: datetime) 
     With `configured` (WARROOM_ADMIN_TOKEN), that value is registered if it is not yet; without
     it, a token is generated on the first start only, and printed once by the caller.
     """
+    serialise(conn, "warroom.first-admin-token")
     if configured:
         existing = conn.execute(
             select(tables.api_tokens.c.id).where(

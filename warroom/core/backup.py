@@ -7,6 +7,7 @@ restored data. PostgreSQL uses `pg_dump --format=custom` / `pg_restore --clean`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -55,22 +56,38 @@ def _tool(name: str) -> str:
 
 def backup(url: str, target: Path) -> int:
     """Write a consistent backup of the database at `url` to `target`; return its size."""
-    if target.exists():
-        raise InvalidInput(f"{target} exists; choose a new file (backups never overwrite)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    if url.startswith("sqlite"):
-        source = sqlite3.connect(_sqlite_path(url))
-        dest = sqlite3.connect(target)
-        try:
-            source.backup(dest)
-        finally:
-            dest.close()
-            source.close()
-    else:
-        args, env = _libpq_args(url)
-        _run([_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(target), *args], env)
-    target.chmod(0o600)
+    _create_owner_only(target)
+    try:
+        if url.startswith("sqlite"):
+            source = sqlite3.connect(_sqlite_path(url))
+            dest = sqlite3.connect(target)
+            try:
+                source.backup(dest)
+            finally:
+                dest.close()
+                source.close()
+        else:
+            args, env = _libpq_args(url)
+            command = [_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(target)]
+            _run([*command, *args], env)
+    except BaseException:
+        target.unlink(missing_ok=True)  # a half-written backup must not pass for one
+        raise
     return target.stat().st_size
+
+
+def _create_owner_only(target: Path) -> None:
+    """Create `target` empty and owner-only before a byte of the backup is written: SQLite gives
+    its journal the database file's mode, and pg_dump keeps the mode of a file it truncates."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InvalidInput(
+            f"{target} exists; choose a new file (backups never overwrite)"
+        ) from None
+    os.fchmod(fd, 0o600)  # the umask may have taken bits away, never added: make it exact
+    os.close(fd)
 
 
 def restore(url: str, source: Path) -> None:
@@ -107,8 +124,6 @@ def restore(url: str, source: Path) -> None:
 
 
 def _run(command: list[str], env: dict[str, str]) -> None:
-    import os
-
     result = subprocess.run(
         command, env={**os.environ, **env}, capture_output=True, text=True, timeout=3600
     )

@@ -66,20 +66,15 @@ class AppConfig(BaseModel):
 
 
 def _plugin_sections() -> tuple[dict[str, type[BaseModel]], list[Any]]:
-    """Sections (name -> model) and cross-checks that plug-in packages declare.
-
-    A package module may define `config_sections: dict[str, type[BaseModel]]` and
-    `check_config(config: AppConfig) -> list[{path, message}]`.
-    """
+    """Sections (name -> model) and cross-checks that plug-in packages declare
+    (`Plugin.config_sections` and `Plugin.check_config`)."""
     from warroom.core.plugins import load_plugins
 
     sections: dict[str, type[BaseModel]] = {}
     checks: list[Any] = []
     for plugin in load_plugins():
-        sections.update(getattr(plugin, "config_sections", {}))
-        check = getattr(plugin, "check_config", None)
-        if check is not None:
-            checks.append(check)
+        sections.update(plugin.config_sections())
+        checks.append(plugin.check_config)
     return sections, checks
 
 

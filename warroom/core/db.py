@@ -15,6 +15,7 @@ instead of waiting for its next poll.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.pool import NullPool
 
@@ -225,6 +226,18 @@ class Database:
         self.engine.dispose()
         if self._write_lock is not None:
             self._write_lock.close()
+
+
+def serialise(conn: Connection, name: str) -> None:
+    """Hold the lock `name` until `conn`'s transaction ends, across processes and replicas.
+
+    For check-then-create work that must run once however many processes start together
+    (migrations, the first admin). PostgreSQL: a transaction-scoped advisory lock. SQLite's
+    write transactions (`BEGIN IMMEDIATE`) already exclude each other."""
+    if conn.dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def sqlite_file(url: str) -> Path | None:

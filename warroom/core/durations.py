@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from warroom.core.inputs import MAX_DURATION
+
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
 _UNITS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 
@@ -25,6 +27,8 @@ def parse_duration(text: str) -> timedelta:
         position = match.end()
     if position == 0 or cleaned[position:].strip():
         raise ValueError(f"invalid duration {text!r}: use e.g. 30s, 15m, 2h, 1d, 1w")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"duration {text!r} is too long: at most {MAX_DURATION.days}d")
     return timedelta(seconds=seconds)
 
 

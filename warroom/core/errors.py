@@ -9,6 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The one JSON error shape: `{"error": {"code", "message", "details"}}`."""
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
 class WarroomError(Exception):
     """Base error: carries an HTTP status, a stable code and optional details."""
 
@@ -23,7 +28,7 @@ class WarroomError(Exception):
             self.code = code
 
     def to_dict(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+        return error_body(self.code, self.message, self.details)
 
 
 class InvalidInput(WarroomError):
@@ -60,11 +65,6 @@ class Unauthorized(WarroomError):
 class Forbidden(WarroomError):
     status_code = 403
     code = "forbidden"
-
-
-class PayloadTooLarge(WarroomError):
-    status_code = 413
-    code = "payload_too_large"
 
 
 class RateLimited(WarroomError):

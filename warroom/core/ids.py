@@ -7,38 +7,30 @@ transaction, so concurrent declares on SQLite or PostgreSQL never share a number
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from warroom.core import tables
+from warroom.core.upsert import Upsert
 
-_BUMPS: dict[str, Any] = {}
-
-
-def _bump_statement(dialect: str) -> Any:
-    """Built once per dialect: the declare path runs it for every incident."""
-    statement = _BUMPS.get(dialect)
-    if statement is None:
-        t = tables.id_sequences
-        insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert_fn(t)
-            .values(scope=bindparam("scope"), last_value=1)
-            .on_conflict_do_update(
-                index_elements=[t.c.scope], set_={"last_value": t.c.last_value + 1}
-            )
-            .returning(t.c.last_value)
+_SEQ = tables.id_sequences
+# The declare path runs it for every incident.
+_BUMP = Upsert(
+    lambda insert: (
+        insert(_SEQ)
+        .values(scope=bindparam("scope"), last_value=1)
+        .on_conflict_do_update(
+            index_elements=[_SEQ.c.scope], set_={"last_value": _SEQ.c.last_value + 1}
         )
-        _BUMPS[dialect] = statement
-    return statement
+        .returning(_SEQ.c.last_value)
+    )
+)
 
 
 def next_in_sequence(conn: Connection, scope: str) -> int:
     """Atomically increment and return the counter named `scope` (starting at 1)."""
-    return int(conn.execute(_bump_statement(conn.dialect.name), {"scope": scope}).scalar_one())
+    return int(conn.execute(_BUMP.statement(conn), {"scope": scope}).scalar_one())
 
 
 def next_incident_id(conn: Connection, now: datetime) -> str:

@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from warroom.core.db import Database
+from warroom.core.db import Database, serialise
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -43,9 +43,11 @@ def upgrade(db: Database, revision: str = "heads") -> None:
     """Bring the schema to `revision` (idempotent)."""
     config = _config()
     with db.engine.connect() as conn:
-        # BEGIN IMMEDIATE serialises concurrent upgraders on SQLite.
+        # Replicas started together upgrade one after the other: BEGIN IMMEDIATE on SQLite, an
+        # advisory lock on PostgreSQL; the later ones then find the schema current.
         conn = conn.execution_options(warroom_write=True)
         with conn.begin():
+            serialise(conn, "warroom.migrate")
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
 

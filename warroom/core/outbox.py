@@ -8,15 +8,20 @@ effect exactly-once per logical step: enqueueing the same key twice keeps the fi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from warroom.core import tables
 from warroom.core.db import mark_outbox_due
+from warroom.core.upsert import Upsert
+
+if TYPE_CHECKING:
+    from warroom.core.runtime import Runtime
 
 PENDING = "pending"
 RUNNING = "running"
@@ -50,6 +55,44 @@ class ClaimedEffect:
     dedup_key: str | None
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a handler reports: done (`ok`), or failed and whether to try again later."""
+
+    ok: bool
+    message: str = ""
+    retryable: bool = True
+
+
+Handle = Callable[["Runtime", ClaimedEffect], Outcome]
+HandleInTransaction = Callable[["Runtime", Connection, ClaimedEffect], Outcome]
+
+
+@dataclass(frozen=True)
+class EffectHandler:
+    """How the worker runs one kind of effect. A package declares its handlers in its
+    `effects.py` and lists them in its plug-in (`Plugin.effect_handlers`).
+
+    `handle(runtime, effect)` re-checks its condition at fire time and returns an Outcome.
+    The options say how the worker may schedule it:
+    - `in_transaction(runtime, conn, effect)`: the same work done only through `conn` (database
+      writes, no outside effect): a round runs all such effects in one transaction, each in a
+      savepoint, and records their outcomes in it;
+    - `transactional`: `handle` writes only in its own idempotent transaction, so its outcome
+      may be recorded with the rest of the round (a crash repeats it harmlessly);
+    - `concurrent`: one outside delivery each; up to `worker_concurrency` run at a time in a
+      thread pool;
+    - `urgent`: pages: claimed and run before the other effects due at the same time.
+    """
+
+    kind: str
+    handle: Handle
+    in_transaction: HandleInTransaction | None = None
+    transactional: bool = False
+    concurrent: bool = False
+    urgent: bool = False
+
+
 def enqueue(conn: Connection, effects: list[Effect], now: datetime) -> int:
     """Insert effects; rows whose dedup_key already exists are skipped. Returns rows added.
 
@@ -80,38 +123,19 @@ def enqueue(conn: Connection, effects: list[Effect], now: datetime) -> int:
         )
     if not rows:
         return 0
-    added = len(conn.execute(_insert_ignoring_duplicates(conn), rows).all())
+    added = len(conn.execute(_INSERT_IGNORING_DUPLICATES.statement(conn), rows).all())
     if due_now and added:
         mark_outbox_due(conn)
     return added
 
 
-_INSERTS: dict[str, Any] = {}
-
-
-def _insert_ignoring_duplicates(conn: Connection) -> Any:
-    statement = _INSERTS.get(conn.dialect.name)
-    if statement is None:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            statement = (
-                pg_insert(tables.outbox)
-                .on_conflict_do_nothing(index_elements=["dedup_key"])
-                .returning(tables.outbox.c.id)
-            )
-        elif conn.dialect.name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            statement = (
-                sqlite_insert(tables.outbox)
-                .on_conflict_do_nothing(index_elements=["dedup_key"])
-                .returning(tables.outbox.c.id)
-            )
-        else:
-            raise RuntimeError(f"unsupported database {conn.dialect.name}")
-        _INSERTS[conn.dialect.name] = statement
-    return statement
+_INSERT_IGNORING_DUPLICATES = Upsert(
+    lambda insert: (
+        insert(tables.outbox)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(tables.outbox.c.id)
+    )
+)
 
 
 def claim_due(

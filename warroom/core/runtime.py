@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from warroom.core import migrate, outbox
 from warroom.core.clock import Clock, SystemClock
@@ -16,6 +15,15 @@ from warroom.core.settings import Settings
 from warroom.incidents.service import IncidentService
 from warroom.policy import Policy
 
+if TYPE_CHECKING:
+    from warroom.alerts.service import AlertService
+    from warroom.comms.plugin import Comms
+    from warroom.metrics.service import MetricsService
+    from warroom.oncall.service import OncallService
+    from warroom.postmortems.service import ActionItemService, PostmortemService
+    from warroom.postmortems.similarity import SimilarityService
+    from warroom.workbench.service import Workbench
+
 
 @dataclass
 class Runtime:
@@ -25,14 +33,17 @@ class Runtime:
     db: Database
     clock: Clock
     incidents: IncidentService
-    # Services that plug-in packages add, by name (see warroom.core.plugins).
-    extras: dict[str, Any] = field(default_factory=dict)
-    # Outbox effect kind -> handler(runtime, effect) -> worker Outcome.
-    effect_handlers: dict[str, Callable[[Runtime, outbox.ClaimedEffect], Any]] = field(
-        default_factory=dict
-    )
-    # Effect kinds a worker runs before the others due at the same time (pages).
-    urgent_kinds: set[str] = field(default_factory=set)
+    # The services the plug-in packages build in their `install` (warroom.core.plugins).
+    alerts: AlertService = field(init=False, repr=False)
+    oncall: OncallService = field(init=False, repr=False)
+    comms: Comms = field(init=False, repr=False)
+    workbench: Workbench = field(init=False, repr=False)
+    postmortems: PostmortemService = field(init=False, repr=False)
+    action_items: ActionItemService = field(init=False, repr=False)
+    similarity: SimilarityService = field(init=False, repr=False)
+    metrics: MetricsService = field(init=False, repr=False)
+    # Outbox effect kind -> how the worker runs it (each plug-in's `effect_handlers`).
+    effect_handlers: dict[str, outbox.EffectHandler] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -68,10 +79,14 @@ class Runtime:
             clock=clock,
             incidents=incidents,
         )
-        for plugin in load_plugins():
-            install = getattr(plugin, "install", None)
-            if install is not None:
-                install(runtime)
+        plugins = load_plugins()
+        for plugin in plugins:
+            plugin.install(runtime)
+        for plugin in plugins:
+            incidents.reactors.extend(plugin.reactors(runtime))
+            incidents.projectors.extend(plugin.projectors(runtime))
+            incidents.after_commit.extend(plugin.after_commit(runtime))
+            runtime.effect_handlers.update((h.kind, h) for h in plugin.effect_handlers())
         return runtime
 
     def close(self) -> None:

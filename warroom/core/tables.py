@@ -142,3 +142,11 @@ audit_log = Table(
     Column("details", JSON, nullable=False),
     Index("ix_audit_log_at", "at"),
 )
+
+# The keyring (warroom.core.keyring): random keys that sign links, by name; hex, never logged.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("key", String(128), nullable=False),
+)

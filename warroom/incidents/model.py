@@ -156,10 +156,6 @@ def _dt(value: Any) -> datetime:
 Handler = Callable[[IncidentState, Event], IncidentState]
 
 
-def _declared(_: IncidentState, event: Event) -> IncidentState:
-    raise AssertionError("declared is handled by fold")  # pragma: no cover
-
-
 def _acknowledged(state: IncidentState, event: Event) -> IncidentState:
     return replace(
         state,

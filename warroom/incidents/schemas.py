@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from warroom.core.clock import ensure_utc
+from warroom.core.inputs import Moment
 from warroom.core.vocab import IncidentType, Role, Status
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
@@ -73,8 +73,8 @@ class DeclareIn(Strict):
     services: list[str] = Field(default_factory=list, max_length=50)
     labels: dict[str, str] = Field(default_factory=dict)
     impact: ImpactIn = Field(default_factory=ImpactIn)
-    started_at: datetime | None = None
-    detected_at: datetime | None = None
+    started_at: Moment | None = None
+    detected_at: Moment | None = None
     roles: dict[Role, str] = Field(default_factory=dict)
     triage: TriageIn | None = None
     override_reason: str | None = Field(default=None, max_length=2000)
@@ -133,7 +133,7 @@ class RoleIn(Strict):
 
 class NoteIn(Strict):
     text: str = Field(min_length=1, max_length=20000)
-    occurred_at: datetime | None = Field(default=None, description="Backdate the note")
+    occurred_at: Moment | None = Field(default=None, description="Backdate the note")
 
     _occurred = field_validator("occurred_at")(_aware)
 
@@ -197,7 +197,3 @@ class ListFilter(Strict):
     before_id: int | None = Field(
         default=None, description="Cursor: only incidents older than this"
     )
-
-
-def dump(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json", exclude_none=True)

@@ -306,7 +306,7 @@ class IncidentService:
 
     def acknowledge(self, principal: Principal, public_id: str) -> IncidentState:
         def build(state: IncidentState, now: datetime) -> list[Event]:
-            if state.status not in (Status.TRIGGERED, Status.REOPENED):
+            if not state.status.awaiting_ack:
                 raise Conflict(
                     f"{public_id} is {state.status.value}; only triggered or reopened incidents "
                     "can be acknowledged",

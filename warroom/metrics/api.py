@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from warroom.api.deps import PrincipalDep, RuntimeDep, get_principal
 from warroom.core.errors import InvalidInput, NotFound
+from warroom.core.inputs import moment, time_zone
 from warroom.core.runtime import Runtime
 from warroom.metrics import charts, compute, exposition
 from warroom.metrics.service import MetricsService, parse_moment
@@ -24,12 +24,7 @@ TextParam = Annotated[str | None, Query(max_length=64)]
 
 
 def service_of(runtime: Runtime) -> MetricsService:
-    service: MetricsService | None = runtime.extras.get("metrics")
-    if service is None:  # plugin not installed on this runtime: build one on the fly
-        service = MetricsService(
-            runtime.db, runtime.clock, runtime.policy, runtime.config, runtime.extras
-        )
-    return service
+    return runtime.metrics
 
 
 def window(
@@ -39,18 +34,24 @@ def window(
     tz: tzinfo | None = None
     if tz_name:
         try:
-            tz = ZoneInfo(tz_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(f"unknown time zone {tz_name!r}; use e.g. Europe/Berlin") from None
+            tz = time_zone(tz_name)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
     now = runtime.clock.now()
     try:
         end = parse_moment(until, now, tz) if until else now
         start = parse_moment(since, now, tz) if since else end - DEFAULT_SPAN
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InvalidInput(
             "since/until must be an ISO date or datetime (2026-11-01, 2026-11-01T08:00+01:00) "
             "or a duration ago (30d, 12w)",
             details={"since": since, "until": until},
+        ) from None
+    try:
+        start, end = moment(start), moment(end)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"since/until: {exc}", details={"since": since, "until": until}
         ) from None
     if start >= end:
         raise InvalidInput("since must be before until", details={"since": since, "until": until})

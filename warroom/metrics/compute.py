@@ -937,11 +937,6 @@ def _summary_dict(
     }
 
 
-def summarise_rows(rows: Sequence[MeasuredRow]) -> dict[str, Any]:
-    """`summarise` over measured rows."""
-    return _summary(_partial(rows))
-
-
 def weekly_rows(
     rows: Sequence[MeasuredRow],
     opts: Options,

@@ -7,7 +7,7 @@ histogram of this process. Other packages add their own families with `register_
     from warroom.metrics.exposition import register_collector
     register_collector("alerts", lambda runtime, conn: [...metric families...])
 
-The alerts package can instead (or also) expose `runtime.extras["alerts"].alert_counts(conn)`
+The alerts package can instead (or also) expose `runtime.alerts.alert_counts(conn)`
 returning `{"received": n, "deduplicated": n, "silenced": n}`; those become
 `warroom_alerts_total{outcome=...}`.
 """
@@ -182,16 +182,11 @@ def core_families(conn: Connection, now: Any) -> Iterable[Metric]:
 
 
 def alert_families(runtime: Runtime, conn: Connection) -> list[Metric]:
-    provider = runtime.extras.get("alerts")
-    counts_of = getattr(provider, "alert_counts", None)
     available = GaugeMetricFamily(
         "warroom_alerts_available", "1 when the alerts package reports alert counts."
     )
-    if counts_of is None:
-        available.add_metric([], 0.0)
-        return [available]
     available.add_metric([], 1.0)
-    counts = dict(counts_of(conn))
+    counts = runtime.alerts.alert_counts(conn)
     alerts = CounterMetricFamily(
         "warroom_alerts", "Alerts received, deduplicated and silenced.", labels=["outcome"]
     )

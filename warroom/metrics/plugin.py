@@ -2,46 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import typer
-from pydantic import BaseModel, ConfigDict
+from warroom.core.plugins import Plugin
 
-from warroom.core.runtime import Runtime
-from warroom.metrics.api import router, scrape_router
-from warroom.metrics.exposition import LatencyMiddleware, RequestMetrics
-from warroom.metrics.projection import MetricsProjector
-from warroom.metrics.service import MetricsService
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter, FastAPI
+    from pydantic import BaseModel
 
-
-class MetricsConfig(BaseModel):
-    """The `metrics:` section of the config file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    # Serve /metrics without a token (only on a private network); default: a viewer token.
-    exposition_public: bool = False
+    from warroom.core.runtime import Runtime
+    from warroom.incidents.service import Projector
 
 
-config_sections: dict[str, type[BaseModel]] = {"metrics": MetricsConfig}
-routers = [router, scrape_router]
+class MetricsPlugin(Plugin):
+    name = "metrics"
+    tables = "warroom.metrics.tables"
+    cli_commands = {"metrics": "Incident metrics: MTTx, SLA, update cadence, trends, charts."}
+
+    def config_sections(self) -> Mapping[str, type[BaseModel]]:
+        from warroom.metrics.config import MetricsConfig
+
+        return {"metrics": MetricsConfig}
+
+    def install(self, runtime: Runtime) -> None:
+        from warroom.metrics.service import MetricsService
+
+        runtime.metrics = MetricsService(runtime.db, runtime.clock, runtime.policy, runtime.config)
+
+    def projectors(self, runtime: Runtime) -> Sequence[Projector]:
+        from warroom.metrics.projection import MetricsProjector
+
+        # The per-incident metrics row is written with the incident's events.
+        return [MetricsProjector(runtime.policy)]
+
+    def routers(self) -> Sequence[APIRouter]:
+        from warroom.metrics.api import router, scrape_router
+
+        return [router, scrape_router]
+
+    def configure_app(self, app: FastAPI) -> None:
+        from warroom.metrics.exposition import LatencyMiddleware, RequestMetrics
+
+        metrics = RequestMetrics()
+        app.state.request_metrics = metrics
+        app.add_middleware(LatencyMiddleware, metrics=metrics)
+
+    def register_cli(self, app: typer.Typer) -> None:
+        from warroom.metrics.cli import metrics_app
+
+        app.add_typer(metrics_app, name="metrics")
 
 
-def install(runtime: Runtime) -> None:
-    runtime.extras["metrics"] = MetricsService(
-        runtime.db, runtime.clock, runtime.policy, runtime.config, runtime.extras
-    )
-    # The per-incident metrics row is written with the incident's events.
-    runtime.incidents.projectors.append(MetricsProjector(runtime.policy))
-
-
-def configure_app(app: Any) -> None:
-    metrics = RequestMetrics()
-    app.state.request_metrics = metrics
-    app.add_middleware(LatencyMiddleware, metrics=metrics)
-
-
-def register_cli(app: typer.Typer) -> None:
-    from warroom.metrics.cli import metrics_app
-
-    app.add_typer(metrics_app, name="metrics")
+plugin = MetricsPlugin()

@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, and_, bindparam, case, false, literal, null, or_, select, true
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from warroom.core import tables
 from warroom.core.db import Database
+from warroom.core.upsert import InsertOf, Upsert
 from warroom.incidents.model import Event, IncidentState
 from warroom.metrics import compute, readmodel
 from warroom.metrics.compute import Details, MeasuredRow, Options
@@ -36,10 +36,9 @@ _CHUNK = 500
 def _upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert or update rows, never replacing a row of a newer incident version."""
     if rows:
-        conn.execute(_upsert_statement(conn.dialect.name), list(rows))
+        conn.execute(_UPSERT.statement(conn), list(rows))
 
 
-_UPSERTS: dict[str, Any] = {}
 _BUMP_VERSION = (
     incident_metrics.update()
     .where(
@@ -50,21 +49,18 @@ _BUMP_VERSION = (
 )
 
 
-def _upsert_statement(dialect_name: str) -> Any:
-    # Built once per dialect: building it costs more than the upsert itself, and the same
-    # statement object lets SQLAlchemy reuse its compiled form on every incident write.
-    stmt = _UPSERTS.get(dialect_name)
-    if stmt is None:
-        m = incident_metrics
-        dialect = sqlite if dialect_name == "sqlite" else postgresql
-        insert = dialect.insert(m)
-        stmt = insert.on_conflict_do_update(
-            index_elements=[m.c.incident_id],
-            set_={c.name: insert.excluded[c.name] for c in m.columns if c.name != "incident_id"},
-            where=m.c.version <= insert.excluded.version,
-        )
-        _UPSERTS[dialect_name] = stmt
-    return stmt
+def _newer_version_upsert(insert_of: InsertOf) -> Any:
+    m = incident_metrics
+    insert = insert_of(m)
+    return insert.on_conflict_do_update(
+        index_elements=[m.c.incident_id],
+        set_={c.name: insert.excluded[c.name] for c in m.columns if c.name != "incident_id"},
+        where=m.c.version <= insert.excluded.version,
+    )
+
+
+# Built once per dialect: the same statement on every incident write.
+_UPSERT = Upsert(_newer_version_upsert)
 
 
 def _identity(state: IncidentState, incident_id: int) -> Identity:

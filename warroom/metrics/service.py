@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -42,13 +42,11 @@ class MetricsService:
         clock: Clock,
         policy: Policy,
         config: AppConfig,
-        extras: dict[str, Any] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.policy = policy
         self.config = config
-        self.extras = extras if extras is not None else {}
 
     def teams(self) -> dict[str, str | None]:
         """Service -> owning team, from the service catalog (`owner_team`)."""
@@ -144,12 +142,10 @@ class MetricsService:
         return data
 
     def _action_items(self, conn: Connection, since: datetime, until: datetime) -> dict[str, Any]:
-        """Action-item completion from the post-mortem package's hook, when it is installed."""
-        provider = self.extras.get("postmortems")
-        stats: Callable[..., Any] | None = getattr(provider, "action_item_stats", None)
-        if stats is None:
-            return {"available": False, "reason": "the post-mortem package is not installed"}
-        return {"available": True, **dict(stats(conn, since, until))}
+        """Action-item completion, from the post-mortem package."""
+        from warroom.postmortems.service import action_item_stats
+
+        return {"available": True, **action_item_stats(conn, since, until)}
 
 
 class epoch_ms(FunctionElement[int]):

@@ -1,122 +1,32 @@
-"""The `notify` outbox effect: deliver a message and record the outcome on the timeline.
-
-Payload: `{"urls": [...], "title": str, "body": str, "recipient": str, "reason": str,
-"incident": public id or null}`. URLs are tried in order until one succeeds (a failed channel
-falls back to the next one).
-"""
+"""The notify plug-in: delivers `notify` effects (warroom.notify.effects), keeps their log and
+serves it (warroom.notify.api)."""
 
 from __future__ import annotations
 
-from contextlib import suppress
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from sqlalchemy import insert
+from warroom.core.plugins import Plugin
 
-from warroom.core import outbox
-from warroom.core.auth import SYSTEM
-from warroom.core.errors import NotFound
-from warroom.core.runtime import Runtime
-from warroom.incidents.model import Event
-from warroom.notify.delivery import Delivery, deliver
-from warroom.notify.tables import deliveries
-from warroom.worker import Outcome
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
-KIND = "notify"
+    from warroom.core.outbox import EffectHandler
 
 
-def notify_effect(
-    *,
-    urls: list[str],
-    title: str,
-    body: str,
-    recipient: str,
-    reason: str,
-    due_at: Any,
-    incident: str | None = None,
-    incident_id: int | None = None,
-    dedup_key: str | None = None,
-) -> outbox.Effect:
-    """An effect that the worker delivers (exactly once per dedup_key)."""
-    payload = {
-        "urls": urls,
-        "title": title,
-        "body": body,
-        "recipient": recipient,
-        "reason": reason,
-        "incident": incident,
-    }
-    return outbox.Effect(KIND, payload, due_at, incident_id=incident_id, dedup_key=dedup_key)
+class NotifyPlugin(Plugin):
+    name = "notify"
+    tables = "warroom.notify.tables"
+
+    def effect_handlers(self) -> Sequence[EffectHandler]:
+        from warroom.notify.effects import HANDLERS
+
+        return HANDLERS
+
+    def routers(self) -> Sequence[APIRouter]:
+        from warroom.notify.api import router
+
+        return [router]
 
 
-def handle_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
-    payload = effect.payload
-    attempts: list[Delivery] = []
-    for url in payload.get("urls", []):
-        result = deliver(url, str(payload.get("title", "")), str(payload.get("body", "")))
-        attempts.append(result)
-        if result.ok:
-            break
-    _log_attempts(runtime, effect, attempts)
-    delivered = next((a for a in attempts if a.ok), None)
-    retryable = any(a.retryable for a in attempts)
-    final = delivered is not None or not retryable or effect.attempts >= outbox.MAX_ATTEMPTS
-    incident = payload.get("incident")
-    if incident and final:
-        data = {
-            "recipient": payload.get("recipient", ""),
-            "reason": payload.get("reason", ""),
-            "channels": [a.channel for a in attempts],
-            "attempt": effect.attempts,
-        }
-        if delivered is not None:
-            event = Event(
-                "notification_sent",
-                SYSTEM.actor,
-                runtime.clock.now(),
-                {**data, "channel": delivered.channel},
-            )
-        else:
-            event = Event(
-                "notification_failed",
-                SYSTEM.actor,
-                runtime.clock.now(),
-                {**data, "error": "; ".join(a.message for a in attempts) or "no URLs"},
-            )
-        with suppress(NotFound):  # the incident may have been deleted since
-            runtime.incidents.append_events(SYSTEM, str(incident), [event])
-    if delivered is not None:
-        return Outcome(True, f"sent via {delivered.channel}")
-    message = "; ".join(a.message for a in attempts) or "no URLs to deliver to"
-    return Outcome(False, message, retryable=retryable)
-
-
-def _log_attempts(runtime: Runtime, effect: outbox.ClaimedEffect, attempts: list[Delivery]) -> None:
-    """The delivery log: one row per channel tried (the channel only, never the URL)."""
-    if not attempts:
-        return
-    payload = effect.payload
-    now = runtime.clock.now()
-    with runtime.db.write() as conn:
-        conn.execute(
-            insert(deliveries),
-            [
-                {
-                    "outbox_id": effect.id,
-                    "incident": payload.get("incident"),
-                    "recipient": str(payload.get("recipient", ""))[:200],
-                    "reason": str(payload.get("reason", ""))[:200],
-                    "channel": a.channel[:40],
-                    "position": n,
-                    "ok": a.ok,
-                    "error": a.message or None,
-                    "attempt": effect.attempts,
-                    "attempted_at": now,
-                }
-                for n, a in enumerate(attempts)
-            ],
-        )
-
-
-def install(runtime: Runtime) -> None:
-    runtime.effect_handlers[KIND] = handle_notify
-    handle_notify.concurrent = True  # type: ignore[attr-defined]  # one message each
+plugin = NotifyPlugin()

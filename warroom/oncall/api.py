@@ -1,4 +1,4 @@
-"""REST endpoints for on-call under /api/v1/oncall, plus /api/v1/outbox."""
+"""REST endpoints for on-call under /api/v1/oncall."""
 
 from __future__ import annotations
 
@@ -7,30 +7,27 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from warroom.api.deps import PrincipalDep, RuntimeDep, bearer_token, get_principal
-from warroom.core import outbox, tables
+from warroom.api.deps import PrincipalDep, RowId, RuntimeDep, bearer_token, get_principal
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from warroom.core.runtime import Runtime
-from warroom.incidents.model import Event
-from warroom.notify.tables import deliveries
+from warroom.incidents.model import Event, IncidentState
 from warroom.oncall import ical, links, models
 from warroom.oncall import tables as oncall_tables
 from warroom.oncall.service import OncallService, import_ical
 
 router = APIRouter(prefix="/api/v1/oncall", tags=["oncall"])
-outbox_router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
 
 RESOURCES = {"people": "person", "teams": "team", "schedules": "schedule"}
 
 
 def svc(runtime: Runtime) -> OncallService:
-    service: OncallService = runtime.extras["oncall"]
+    service: OncallService = runtime.oncall
     return service
 
 
@@ -147,7 +144,7 @@ def swap_shifts(
 
 @router.delete("/schedules/{name}/overrides/{override_id}", status_code=204)
 def delete_override(
-    runtime: RuntimeDep, principal: PrincipalDep, name: str, override_id: int
+    runtime: RuntimeDep, principal: PrincipalDep, name: str, override_id: RowId
 ) -> Response:
     svc(runtime).delete_override(principal, name, override_id)
     return Response(status_code=204)
@@ -325,7 +322,7 @@ def list_pages(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
 
 
 @router.post("/pages/{page_id}/ack")
-def ack_page(runtime: RuntimeDep, principal: PrincipalDep, page_id: int) -> Any:
+def ack_page(runtime: RuntimeDep, principal: PrincipalDep, page_id: RowId) -> Any:
     return svc(runtime).ack_page(principal, page_id)
 
 
@@ -371,10 +368,9 @@ def ack_link(runtime: RuntimeDep, request: Request, token: str) -> Any:
             what = f"page {rest}"
         else:
             public = rest.rsplit(":", 1)[0]
-            from warroom.oncall.paging import UNACKED
 
-            def build(state: Any, at: datetime) -> list[Event]:
-                if state.status not in UNACKED:
+            def build(state: IncidentState, at: datetime) -> list[Event]:
+                if not state.status.awaiting_ack:
                     raise Conflict(f"{public} is already {state.status.value}", code="no_change")
                 return [Event("acknowledged", actor, at, {"via": "link"})]
 
@@ -384,78 +380,3 @@ def ack_link(runtime: RuntimeDep, request: Request, token: str) -> Any:
     if "text/html" in request.headers.get("accept", ""):
         return _page_html("Acknowledged", f"{what} acknowledged by {link.person}.")
     return {"acknowledged": what, "by": link.person, **result}
-
-
-@router.get("/deliveries")
-def list_deliveries(
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    incident: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> dict[str, Any]:
-    principal.require("viewer")
-    query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
-    if incident:
-        query = query.where(deliveries.c.incident == incident.upper())
-    with runtime.db.read() as conn:
-        rows = conn.execute(query).all()
-    items = []
-    for row in rows:
-        item = dict(row._mapping)
-        item["attempted_at"] = row.attempted_at.isoformat()
-        items.append(item)
-    return {"items": items}
-
-
-# ---- the outbox -------------------------------------------------------------------------------
-
-
-def _effect_view(row: Any) -> dict[str, Any]:
-    payload = dict(row.payload)
-    if "urls" in payload:  # secrets: channels only
-        from warroom.notify.delivery import channel_of
-
-        payload["urls"] = [channel_of(u) for u in payload["urls"]]
-    if "body" in payload:
-        payload["body"] = "(hidden: may hold an acknowledgement link)"
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "status": row.status,
-        "due_at": row.due_at.isoformat(),
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "dedup_key": row.dedup_key,
-        "incident_id": row.incident_id,
-        "payload": payload,
-    }
-
-
-@outbox_router.get("")
-def list_outbox(
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    status: Annotated[list[str] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
-    principal.require("viewer")
-    wanted = status or [outbox.PENDING, outbox.RUNNING, outbox.FAILED, outbox.DEAD]
-    t = tables.outbox
-    with runtime.db.read() as conn:
-        rows = conn.execute(
-            select(t).where(t.c.status.in_(wanted)).order_by(t.c.due_at, t.c.id).limit(limit)
-        ).all()
-        depth = outbox.depth(conn)
-    return {"items": [_effect_view(r) for r in rows], "depth": depth}
-
-
-@outbox_router.post("/{effect_id}/retry")
-def retry_effect(runtime: RuntimeDep, principal: PrincipalDep, effect_id: int) -> Any:
-    principal.require("admin")
-    with runtime.db.write() as conn:
-        if not outbox.retry(conn, effect_id, runtime.clock.now()):
-            raise Conflict(
-                f"effect {effect_id} does not exist or is not failed/dead", code="not_retryable"
-            )
-        row = conn.execute(select(tables.outbox).where(tables.outbox.c.id == effect_id)).one()
-    return _effect_view(row)

@@ -1,4 +1,4 @@
-"""`warroom oncall ...`, `warroom page` and `warroom outbox`: all through the REST API."""
+"""`warroom oncall ...` and `warroom page`: all through the REST API."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.table import Table
 
 from warroom.cli.common import JsonOpt, call, emit, fail
-from warroom.cli.output import console, escape, local_time, print_json
+from warroom.cli.output import console, escape, local_time, print_json, print_table
 
 oncall_app = typer.Typer(
     help="On-call: people, teams, schedules, escalation.", no_args_is_help=True
@@ -22,7 +21,6 @@ schedule_app = typer.Typer(help="Schedules (rotations, restrictions).", no_args_
 override_app = typer.Typer(help="Schedule overrides (take a shift, swap).", no_args_is_help=True)
 escalation_app = typer.Typer(help="Escalation policies.", no_args_is_help=True)
 contact_app = typer.Typer(help="Policy contacts → people/teams/schedules.", no_args_is_help=True)
-outbox_app = typer.Typer(help="Pending and failed effects.", invoke_without_command=True)
 oncall_app.add_typer(person_app, name="person")
 oncall_app.add_typer(team_app, name="team")
 oncall_app.add_typer(schedule_app, name="schedule")
@@ -61,13 +59,7 @@ def _contacts(values: list[str]) -> list[dict[str, Any]]:
     return methods
 
 
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[escape(str(c)) if c is not None else "—" for c in row])
-    console.print(table)
+_table = print_table
 
 
 # ---- who ------------------------------------------------------------------------------------
@@ -464,7 +456,7 @@ _crud(schedule_app, "schedules", ["name", "timezone", "layers"], "schedules")
 _crud(escalation_app, "escalation-policies", ["name", "levels", "repeat", "source"], "policies")
 
 
-# ---- pages, acknowledgement, the outbox -------------------------------------------------------
+# ---- pages, acknowledgement ---------------------------------------------------------------
 
 
 def page(
@@ -513,49 +505,6 @@ def pages(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     )
 
 
-@outbox_app.callback()
-def outbox_list(
-    ctx: typer.Context,
-    status: Annotated[
-        list[str], typer.Option(help="pending, running, failed, dead, done; repeat.")
-    ] = [],
-    as_json: JsonOpt = False,
-) -> None:
-    """Effects not yet done (pending, running, failed, dead); `retry ID` re-queues one."""
-    if ctx.invoked_subcommand is not None:
-        return
-    params: dict[str, Any] = {"status": status} if status else {}
-    data = call(ctx, "GET", "/api/v1/outbox", params=params)
-
-    def human(d: Any) -> None:
-        _table(
-            "Outbox",
-            ["id", "kind", "status", "due", "attempts", "last error"],
-            [
-                [
-                    e["id"],
-                    e["kind"],
-                    e["status"],
-                    local_time(e["due_at"]),
-                    e["attempts"],
-                    (e["last_error"] or "")[:80],
-                ]
-                for e in d["items"]
-            ],
-        )
-        console.print("depth: " + ", ".join(f"{k} {v}" for k, v in sorted(d["depth"].items())))
-
-    emit(as_json, data, human)
-
-
-@outbox_app.command("retry")
-def outbox_retry(ctx: typer.Context, effect_id: int, as_json: JsonOpt = False) -> None:
-    """Queue a failed or dead effect again, due now."""
-    data = call(ctx, "POST", f"/api/v1/outbox/{effect_id}/retry")
-    _done(as_json, data, f"effect {effect_id} queued again")
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(oncall_app, name="oncall")
-    app.add_typer(outbox_app, name="outbox")
     app.command("page")(page)

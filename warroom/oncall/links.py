@@ -2,14 +2,12 @@
 
 A link token is `base64url(json).base64url(hmac)`; the JSON names the subject (an incident and
 its paging generation, or a manual page), the person, a random nonce and the expiry. Links are
-single-use: the nonce is recorded when used. The secret lives in the database so every server
-and worker shares it.
+single-use: the nonce is recorded when used. The key is the keyring's `ack_links`
+(warroom.core.keyring), shared by every server and worker.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
 import secrets
@@ -17,14 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
+from warroom.core import keyring
 from warroom.core.errors import Forbidden
-from warroom.oncall import tables
-
-_SECRET = select(tables.secrets.c.value).where(tables.secrets.c.name == bindparam("name"))
 
 
 @dataclass(frozen=True)
@@ -35,35 +29,17 @@ class AckLink:
     expires_at: datetime
 
 
-def existing_secret(conn: Connection, name: str = "links") -> bytes | None:
-    """The signing secret if it was created already (a read, for pages that only show links)."""
-    t = tables.secrets
-    row = conn.execute(select(t.c.value).where(t.c.name == name)).first()
-    return bytes.fromhex(row.value) if row is not None else None
+def existing_secret(conn: Connection) -> bytes | None:
+    """The signing key if it was created already (a read, for pages that only show links)."""
+    return keyring.existing_key(conn, keyring.ACK_LINKS)
 
 
-def secret(conn: Connection, name: str = "links") -> bytes:
-    """The shared signing secret, created on first use."""
-    t = tables.secrets
-    row = conn.execute(_SECRET, {"name": name}).first()
-    if row is not None:
-        return bytes.fromhex(row.value)
-    value = secrets.token_hex(32)
-    try:
-        with conn.begin_nested():
-            conn.execute(insert(t).values(name=name, value=value))
-    except IntegrityError:
-        row = conn.execute(select(t.c.value).where(t.c.name == name)).one()
-        value = row.value
-    return bytes.fromhex(value)
+def secret(conn: Connection) -> bytes:
+    """The signing key, created on first use."""
+    return keyring.key(conn, keyring.ACK_LINKS)
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+_b64, _unb64 = keyring.b64, keyring.unb64
 
 
 def sign(key: bytes, subject: str, person: str, now: datetime, ttl: timedelta) -> str:
@@ -74,8 +50,7 @@ def sign(key: bytes, subject: str, person: str, now: datetime, ttl: timedelta) -
         "e": int((now + ttl).timestamp()),
     }
     raw = json.dumps(body, separators=(",", ":")).encode()
-    mac = hmac.new(key, raw, hashlib.sha256).digest()
-    return f"{_b64(raw)}.{_b64(mac)}"
+    return f"{_b64(raw)}.{_b64(keyring.mac(key, raw))}"
 
 
 def verify(key: bytes, token: str, now: datetime) -> AckLink:
@@ -85,8 +60,7 @@ def verify(key: bytes, token: str, now: datetime) -> AckLink:
         raw, mac = _unb64(raw_text), _unb64(mac_text)
     except (ValueError, TypeError):
         raise Forbidden("this acknowledgement link is malformed", code="bad_link") from None
-    expected = hmac.new(key, raw, hashlib.sha256).digest()
-    if not hmac.compare_digest(mac, expected):
+    if not hmac.compare_digest(mac, keyring.mac(key, raw)):
         raise Forbidden("this acknowledgement link is not valid", code="bad_link")
     body = json.loads(raw)
     expires = datetime.fromtimestamp(int(body["e"]), UTC)
@@ -97,9 +71,8 @@ def verify(key: bytes, token: str, now: datetime) -> AckLink:
 
 def feed_key(key: bytes, path: str) -> str:
     """A key for a read-only calendar feed URL (calendar apps cannot send tokens)."""
-    return _b64(hmac.new(key, f"feed:{path}".encode(), hashlib.sha256).digest()[:18])
+    return _b64(keyring.mac(key, f"feed:{path}".encode())[:18])
 
 
 def check_feed_key(key: bytes, path: str, given: str) -> bool:
-    # compare_digest refuses non-ASCII str; comparing bytes keeps it constant-time for any input.
-    return hmac.compare_digest(feed_key(key, path).encode(), given.encode("utf-8", "replace"))
+    return keyring.same(feed_key(key, path), given)

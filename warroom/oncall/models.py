@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, time
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from warroom.core.inputs import time_zone
 from warroom.oncall import schedule as sm
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
@@ -35,10 +35,7 @@ def _name(value: str) -> str:
 
 
 def _tz(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {value!r} (an IANA name like Europe/Berlin)") from None
+    time_zone(value)
     return value
 
 

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from warroom.core import outbox
@@ -28,10 +27,11 @@ from warroom.core.auth import SYSTEM
 from warroom.core.db import transaction_memo
 from warroom.core.errors import NotFound
 from warroom.core.runtime import Runtime
-from warroom.core.vocab import Status
+from warroom.core.upsert import Upsert
 from warroom.incidents.model import Event, IncidentState
+from warroom.incidents.service import Reactor
 from warroom.incidents.views import next_update_due
-from warroom.notify.plugin import handle_notify
+from warroom.notify.effects import handle_notify
 from warroom.oncall import links, tables
 from warroom.oncall.service import OncallService
 from warroom.policy import Policy
@@ -46,7 +46,6 @@ ESCALATE = "oncall.escalate"
 RULE = "oncall.rule"
 NOTIFY = "oncall.notify"
 KINDS = (ESCALATE, RULE, NOTIFY)
-UNACKED = (Status.TRIGGERED, Status.REOPENED)
 PAGING_RANK = {"none": 0, "notify": 1, "page": 2, "all_hands": 3}
 
 
@@ -90,7 +89,7 @@ def plan(
     raised = (
         before is not None
         and "severity_changed" in types
-        and after.status in UNACKED
+        and after.status.awaiting_ack
         and PAGING_RANK[paging] > PAGING_RANK[policy.severity(before.severity).paging]
     )
     # Without an escalation policy for its services (or a default) nobody is paged.
@@ -270,7 +269,7 @@ def still_unacknowledged(runtime: Runtime, subject: str) -> bool:
         state = runtime.incidents.get(public)
     except NotFound:
         return False
-    return state.status in UNACKED and str(state.reopen_count) == gen
+    return state.status.awaiting_ack and str(state.reopen_count) == gen
 
 
 def handle_oncall_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
@@ -283,22 +282,19 @@ def handle_oncall_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outc
 # ---- firing steps -------------------------------------------------------------------------
 
 
-_FIRE: dict[str, Any] = {}
+_FIRE = Upsert(
+    lambda insert: (
+        insert(tables.fired)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(tables.fired.c.key)
+    )
+)
 
 
 def _mark_fired(conn: Connection, effect: outbox.ClaimedEffect, now: datetime) -> bool:
     """Record the step as fired; False when it already was (a re-run after a crash)."""
     key = effect.dedup_key or f"outbox:{effect.id}"
-    statement = _FIRE.get(conn.dialect.name)
-    if statement is None:
-        insert_fn = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        statement = (
-            insert_fn(tables.fired)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(tables.fired.c.key)
-        )
-        _FIRE[conn.dialect.name] = statement
-    inserted = conn.execute(statement, {"key": key[:255], "fired_at": now}).first()
+    inserted = conn.execute(_FIRE.statement(conn), {"key": key[:255], "fired_at": now}).first()
     return inserted is not None
 
 
@@ -313,7 +309,7 @@ def _once(conn: Connection, key: tuple[Any, ...], read: Callable[..., T], *args:
 
 
 def _service(runtime: Runtime) -> OncallService:
-    service: OncallService = runtime.extras["oncall"]
+    service: OncallService = runtime.oncall
     return service
 
 
@@ -364,7 +360,7 @@ def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect
     except NotFound:
         return Outcome(True, "incident gone")
     state = loaded.state
-    if state.status not in UNACKED or state.reopen_count != int(p["generation"]):
+    if not state.status.awaiting_ack or state.reopen_count != int(p["generation"]):
         return Outcome(True, "skipped: acknowledged or superseded")
     level_no, loop = int(p["level"]), int(p["loop"])
     paging = str(p.get("paging", "page"))
@@ -456,7 +452,7 @@ def _rule_applies(
         if not _matches(policy, state.severity, time_rule.severities):
             return False, [], {}
         pending = {
-            "unacknowledged": state.status in UNACKED,
+            "unacknowledged": state.status.awaiting_ack,
             "unmitigated": state.mitigated_at is None and state.is_open,
             "unresolved": state.is_open,
         }[time_rule.condition]
@@ -576,10 +572,11 @@ def _rule_body(state: IncidentState, info: dict[str, Any]) -> str:
     return f"{info.get('action') or 'Escalation'} ({info['rule']})."
 
 
-def install(runtime: Runtime) -> None:
+def reactor(runtime: Runtime) -> Reactor:
+    """The paging reactor: plans escalation steps, pages and policy rules for new events."""
     service = _service(runtime)
 
-    def reactor(
+    def react(
         *,
         incident_id: int,
         before: IncidentState | None,
@@ -597,14 +594,4 @@ def install(runtime: Runtime) -> None:
             now=now,
         )
 
-    runtime.incidents.reactors.append(reactor)
-    # Both record their step in the fired ledger inside their own transaction (idempotent).
-    handle_escalate.transactional = True  # type: ignore[attr-defined]
-    handle_escalate.in_transaction = escalate_in  # type: ignore[attr-defined]
-    handle_rule.transactional = True  # type: ignore[attr-defined]
-    runtime.effect_handlers[ESCALATE] = handle_escalate
-    runtime.effect_handlers[RULE] = handle_rule
-    runtime.effect_handlers[NOTIFY] = handle_oncall_notify
-    handle_oncall_notify.concurrent = True  # type: ignore[attr-defined]
-    # Pages go out before work that can wait (similar incidents, correlation, ...).
-    runtime.urgent_kinds.update((ESCALATE, NOTIFY))
+    return react

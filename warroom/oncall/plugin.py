@@ -1,33 +1,75 @@
-"""The on-call plug-in: services, the paging reactor, effect handlers, API, CLI and config."""
+"""The on-call plug-in: people, schedules and escalation, the paging reactor, API, CLI, config."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
+from warroom.core.plugins import Plugin, Problem
 
-from warroom.core.runtime import Runtime
-from warroom.oncall import api, paging
-from warroom.oncall.models import OncallSection
-from warroom.oncall.service import OncallService
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+    from pydantic import BaseModel
 
-routers: list[APIRouter] = [api.router, api.outbox_router]
-config_sections: dict[str, Any] = {"oncall": OncallSection}
-
-
-def install(runtime: Runtime) -> None:
-    runtime.extras["oncall"] = OncallService(runtime)
-    paging.install(runtime)
+    from warroom.core.config import AppConfig
+    from warroom.core.outbox import EffectHandler
+    from warroom.core.runtime import Runtime
+    from warroom.incidents.service import Reactor
 
 
-def check_config(config: Any) -> list[dict[str, str]]:
+class OncallPlugin(Plugin):
+    name = "oncall"
+    tables = "warroom.oncall.tables"
+    cli_commands = {
+        "oncall": "On-call: people, teams, schedules, escalation.",
+        "page": "Page a person, whoever is on call on a schedule, or a team.",
+    }
+
+    def config_sections(self) -> Mapping[str, type[BaseModel]]:
+        from warroom.oncall.models import OncallSection
+
+        return {"oncall": OncallSection}
+
+    def check_config(self, config: AppConfig) -> list[Problem]:
+        return check_config(config)
+
+    def install(self, runtime: Runtime) -> None:
+        from warroom.oncall.service import OncallService
+
+        runtime.oncall = OncallService(runtime)
+
+    def reactors(self, runtime: Runtime) -> Sequence[Reactor]:
+        from warroom.oncall.paging import reactor
+
+        return [reactor(runtime)]
+
+    def effect_handlers(self) -> Sequence[EffectHandler]:
+        from warroom.oncall.effects import HANDLERS
+
+        return HANDLERS
+
+    def routers(self) -> Sequence[APIRouter]:
+        from warroom.oncall.api import router
+
+        return [router]
+
+    def register_cli(self, app: typer.Typer) -> None:
+        from warroom.oncall.cli import register
+
+        register(app)
+
+
+def check_config(config: AppConfig) -> list[Problem]:
     """Cross-references: contacts name policy contacts; services name known policies.
 
     Escalation policies may also live in the database; a service's policy is only checked
     when the config file defines escalation policies of its own.
     """
+    from warroom.oncall.models import OncallSection
+
     section: OncallSection = config.section("oncall") or OncallSection()
-    problems: list[dict[str, str]] = []
+    problems: list[Problem] = []
     for name in section.contacts:
         if name not in config.policy.contacts:
             problems.append(
@@ -64,7 +106,4 @@ def check_config(config: Any) -> list[dict[str, str]]:
     return problems
 
 
-def register_cli(app: Any) -> None:
-    from warroom.oncall.cli import register
-
-    register(app)
+plugin = OncallPlugin()

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from warroom.core import outbox
 from warroom.core.auth import Principal
+from warroom.core.clock import iso as _iso
 from warroom.core.errors import Conflict, InvalidInput, NotFound
 from warroom.core.runtime import Runtime
 from warroom.oncall import links, models, tables
@@ -26,10 +27,6 @@ KINDS = {
     "schedule": tables.schedules,
     "escalation_policy": tables.escalation_policies,
 }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 class OncallService:
@@ -322,7 +319,7 @@ class OncallService:
         """Who is on call at `at` (now by default) on one schedule or all of them.
 
         The service method other packages (web dashboard, MCP) call through
-        `runtime.extras["oncall"]`.
+        `runtime.oncall`.
         """
         moment = at or self.clock.now()
         with self.db.read() as conn:

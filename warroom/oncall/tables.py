@@ -110,10 +110,3 @@ fired = Table(
     Column("key", String(255), primary_key=True),
     Column("fired_at", UTCDateTime, nullable=False),
 )
-
-secrets = Table(
-    "oncall_secrets",
-    metadata,
-    Column("name", String(40), primary_key=True),
-    Column("value", String(128), nullable=False),
-)

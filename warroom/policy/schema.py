@@ -25,7 +25,7 @@ from pydantic import (
 
 from warroom.core.durations import parse_duration
 from warroom.core.errors import InvalidInput
-from warroom.core.vocab import IncidentType, Role
+from warroom.core.vocab import TRIAGE_KEYS, IncidentType, Role
 
 
 def _to_timedelta(value: Any) -> timedelta:
@@ -236,18 +236,7 @@ class Escalation(Strict):
     missed_update_factor: float = Field(default=2.0, ge=1.0)
 
 
-ANSWER_KEYS = (
-    "complete_outage",
-    "data_loss",
-    "security_breach",
-    "workaround",
-    "customer_facing",
-    "data_at_risk",
-    "performance_only",
-    "third_party",
-    "recent_deploy",
-    "infrastructure",
-)
+ANSWER_KEYS = TRIAGE_KEYS  # the yes/no questions (warroom.core.vocab.TRIAGE_QUESTIONS)
 
 
 class TriageAnswers(BaseModel):

@@ -33,12 +33,12 @@ router = APIRouter(prefix="/api/v1", tags=["post-mortems"])
 
 
 def _pm(runtime: Runtime) -> PostmortemService:
-    service: PostmortemService = runtime.extras["postmortems"]
+    service: PostmortemService = runtime.postmortems
     return service
 
 
 def _items(runtime: Runtime) -> ActionItemService:
-    service: ActionItemService = runtime.extras["action_items"]
+    service: ActionItemService = runtime.action_items
     return service
 
 
@@ -299,7 +299,7 @@ def similar_incidents(
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> dict[str, Any]:
     principal.require("viewer")
-    service: SimilarityService = runtime.extras["similarity"]
+    service: SimilarityService = runtime.similarity
     return {"incident": incident_id.upper(), "matches": service.similar(incident_id, limit=limit)}
 
 
@@ -318,7 +318,7 @@ class SimilarQuery(BaseModel):
 @router.post("/similar", summary="Past incidents like a description (before declaring)")
 def similar_to(runtime: RuntimeDep, principal: PrincipalDep, body: SimilarQuery) -> dict[str, Any]:
     principal.require("viewer")
-    service: SimilarityService = runtime.extras["similarity"]
+    service: SimilarityService = runtime.similarity
     features = Features.of(
         services=body.services,
         fingerprints=body.fingerprints,

@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,8 +15,9 @@ import yaml
 from rich.markdown import Markdown
 from rich.table import Table
 
-from warroom.cli.common import JsonOpt, call, fail, future_time
+from warroom.cli.common import JsonOpt, call, fail, future_time, past_time
 from warroom.cli.output import console, escape, local_time, print_json
+from warroom.core.durations import parse_duration
 
 actions_app = typer.Typer(help="Post-mortem action items.", no_args_is_help=True)
 
@@ -48,6 +50,31 @@ def _path(incident: str) -> str:
 
 
 def register_postmortem(pm: typer.Typer) -> None:
+    @pm.command("schedule")
+    def schedule(
+        ctx: typer.Context,
+        incident: str,
+        owner: Annotated[str, typer.Option(help="Who writes it.")],
+        due: Annotated[str, typer.Option(help="ISO date/time or a duration from now like 48h.")],
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Schedule the post-mortem (owner and due date)."""
+        try:
+            due_at = (datetime.now(UTC) + parse_duration(due)).isoformat()
+        except ValueError:
+            due_at = past_time(due, "--due") or ""
+        data = call(
+            ctx,
+            "POST",
+            f"/api/v1/incidents/{incident}/postmortem/schedule",
+            json={"owner": owner, "due_at": due_at},
+        )
+        _done(
+            as_json,
+            data,
+            f"post-mortem for {data['id']} scheduled: {owner}, due {local_time(due_at)}",
+        )
+
     @pm.command("show")
     def show(
         ctx: typer.Context,

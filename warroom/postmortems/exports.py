@@ -5,10 +5,8 @@ from __future__ import annotations
 import html
 import re
 
-import nh3
-from markdown_it import MarkdownIt
+from warroom.core.markdown import render_markdown
 
-_md = MarkdownIt("commonmark", {"html": False}).enable("table")
 _SAFE = re.compile(r"^INC-\d{8}-\d{3,}$")
 
 
@@ -21,8 +19,9 @@ def file_stem(public_id: str) -> str:
 
 
 def to_html(markdown_text: str, title: str) -> str:
-    """A standalone HTML page; raw HTML in the source is escaped, the result sanitised."""
-    body = nh3.clean(_md.render(markdown_text))
+    """A standalone HTML page, rendered as the post-mortem page renders it (raw HTML in the
+    source is escaped, the result sanitised)."""
+    body = render_markdown(markdown_text)
     return (
         "<!doctype html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n"
         f"<title>{html.escape(title)}</title>\n"

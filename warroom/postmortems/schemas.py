@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from warroom.core.clock import ensure_utc
+from warroom.core.inputs import Moment
 
 ItemType = Literal["prevent", "mitigate", "detect", "process"]
 ItemStatus = Literal["open", "in_progress", "done", "wont_do"]
@@ -40,7 +41,7 @@ class ActionItemIn(Strict):
     title: str = Field(min_length=1, max_length=500)
     description: str = Field(default="", max_length=20_000)
     owner: str | None = Field(default=None, max_length=200)
-    due_at: datetime | None = None
+    due_at: Moment | None = None
     priority: int = Field(default=2, ge=1, le=4)
     type: ItemType = "prevent"
     status: ItemStatus = "open"
@@ -59,7 +60,7 @@ class ActionItemPatch(Strict):
     title: str | None = Field(default=None, max_length=500)
     description: str | None = Field(default=None, max_length=20_000)
     owner: str | None = Field(default=None, max_length=200)
-    due_at: datetime | None = None
+    due_at: Moment | None = None
     priority: int | None = Field(default=None, ge=1, le=4)
     type: ItemType | None = None
     status: ItemStatus | None = None

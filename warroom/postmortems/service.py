@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from warroom.core import outbox, tables
 from warroom.core.auth import Principal
 from warroom.core.clock import Clock, ensure_utc
+from warroom.core.clock import iso as _iso
 from warroom.core.db import Database
 from warroom.core.errors import Conflict, InvalidInput, NotFound
 from warroom.incidents.model import Event, IncidentState
@@ -66,10 +67,6 @@ def load_events(conn: Connection, incident_id: int) -> list[Event]:
     ]
     events.sort(key=lambda ev: (ev.occurred_at, ev.seq or 0))
     return events
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _parse(value: Any) -> datetime | None:

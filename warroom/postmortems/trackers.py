@@ -233,7 +233,7 @@ def sync_item(runtime: Runtime, item_id: int, tracker: str) -> SyncResult:
     from warroom.postmortems.plugin import _config
     from warroom.postmortems.service import ActionItemService
 
-    items: ActionItemService = runtime.extras["action_items"]
+    items: ActionItemService = runtime.action_items
     config = _config(runtime)
     try:
         item = items.get(item_id)

@@ -1,7 +1,7 @@
 """Pages over the capability packages: metrics with charts, on call, alerts and silences.
 
-Each page reads the package's service from `runtime.extras`; a package that is not installed
-shows a 404 page instead of a fake. Writes go through the same service methods as the API.
+Each page reads the package's service from the runtime. Writes go through the same service
+methods as the API.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from warroom.core.durations import parse_duration
-from warroom.core.errors import InvalidInput, NotFound, WarroomError
+from warroom.core.errors import InvalidInput, WarroomError
 from warroom.core.runtime import Runtime
 from warroom.web import pages
 from warroom.web.pages import PageRuntime, PageSession, render
@@ -25,13 +25,6 @@ router = APIRouter(include_in_schema=False)
 pages.register_nav("On call", "/oncall", order=30)
 pages.register_nav("Alerts", "/alerts", order=40)
 pages.register_nav("Metrics", "/reports/metrics", order=50)
-
-
-def _extra(runtime: Runtime, name: str) -> Any:
-    service = runtime.extras.get(name)
-    if service is None:
-        raise NotFound(f"the {name} capability is not installed")
-    return service
 
 
 # ---- metrics --------------------------------------------------------------------------
@@ -96,7 +89,7 @@ def metrics_page(
 
 @router.get("/oncall")
 def oncall_page(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
-    oncall = _extra(runtime, "oncall")
+    oncall = runtime.oncall
     context = {
         "now_on_call": oncall.who_is_on_call(),
         "schedules": oncall.list_items("schedule"),
@@ -115,7 +108,7 @@ ALERT_STATES = ("open", "firing", "all")
 
 
 def alerts_context(runtime: Runtime, state: str, silence_for: int | None = None) -> dict[str, Any]:
-    alerts = _extra(runtime, "alerts")
+    alerts = runtime.alerts
     state = state if state in ALERT_STATES else "open"
     status = {"open": "open", "firing": "firing", "all": None}[state]
     items, _ = alerts.list_alerts(status=status, limit=100)
@@ -193,7 +186,7 @@ async def silence_add(request: Request, runtime: PageRuntime, session: PageSessi
     def add() -> None:
         principal = pages.form_principal(session, form)
         principal.require("responder")
-        alerts = _extra(runtime, "alerts")
+        alerts = runtime.alerts
         raw = str(form.get("matchers") or "")
         matchers = [m.strip() for m in raw.replace("\n", ",").split(",") if m.strip()]
         if len(matchers) > 50:
@@ -218,7 +211,7 @@ async def silence_expire(
 
     def expire() -> None:
         principal = pages.form_principal(session, form)
-        _extra(runtime, "alerts").expire_silence(principal, silence_id)
+        runtime.alerts.expire_silence(principal, silence_id)
 
     await run_in_threadpool(expire)
     return RedirectResponse("/alerts", status_code=303)

@@ -142,11 +142,8 @@ def load_into(
     _record_change(runtime, bob, "public-api", "deploy", "3.8.1", "ci",
                    "public-api 3.8.1 rolled out to eu-west-1")  # fmt: skip
     at(t1 + timedelta(minutes=1))
-    alerts = runtime.extras.get("alerts")
-    alerted = None
-    if alerts is not None:
-        # The load balancer's alerts arrive first and open the incident through alert intake.
-        alerted = _alert_sev1(runtime, alice, t1)
+    # The load balancer's alerts arrive first and open the incident through alert intake.
+    alerted = _alert_sev1(runtime, alice, t1)
     at(t1 + timedelta(minutes=2))
     sev1_details = schemas.DeclareIn(
         title="EU region: public API returns 503 for all requests",
@@ -195,14 +192,11 @@ def load_into(
         at(t1 + timedelta(minutes=minute))
         step(who)
 
-    workbench = runtime.extras.get("workbench")
-    if workbench is not None:
-        at(t1 + timedelta(minutes=20))
-        workbench.correlate_onto_timeline(sev1)
-        _run_first_manual_step(runtime, carol, sev1)
-    if alerts is not None:
-        at(t1 + timedelta(minutes=30))
-        _alert_sev1(runtime, alice, t1, again=True)
+    at(t1 + timedelta(minutes=20))
+    runtime.workbench.correlate_onto_timeline(sev1)
+    _run_first_manual_step(runtime, carol, sev1)
+    at(t1 + timedelta(minutes=30))
+    _alert_sev1(runtime, alice, t1, again=True)
 
     # ---- a few minutes ago: a SEV3 nobody has picked up yet --------------------------------
     at(now - timedelta(minutes=5))
@@ -246,9 +240,7 @@ def _note(text: str) -> schemas.NoteIn:
 def _record_change(
     runtime: Runtime, who: Principal, service: str, kind: str, version: str, by: str, text: str
 ) -> None:
-    workbench = runtime.extras.get("workbench")
-    if workbench is None:
-        return
+    workbench = runtime.workbench
     from warroom.workbench.schemas import ChangeIn
 
     known = {s.name for s in runtime.config.services}
@@ -262,7 +254,7 @@ def _alert_sev1(runtime: Runtime, admin: Principal, t1: Any, *, again: bool = Fa
     """Two load-balancer alerts through the real intake; the first opens the incident."""
     from warroom.alerts.domain import AlertIn
 
-    alerts = runtime.extras["alerts"]
+    alerts = runtime.alerts
     try:
         integration = alerts.integration("demo-prometheus")
     except NotFound:
@@ -296,9 +288,7 @@ def _alert_sev1(runtime: Runtime, admin: Principal, t1: Any, *, again: bool = Fa
 
 def _status_page(runtime: Runtime, admin: Principal, now: Any) -> None:
     """Components for the public services and tomorrow night's maintenance window."""
-    comms = runtime.extras.get("comms")
-    if comms is None:
-        return
+    comms = runtime.comms
     from warroom.comms.statuspage import ComponentIn, ComponentPatch, MaintenanceIn
 
     page = comms.statuspage
@@ -307,14 +297,14 @@ def _status_page(runtime: Runtime, admin: Principal, now: Any) -> None:
     # named after the catalog's internal descriptions and grouped by owner team: give the
     # public ones public names, no team groups, and keep internal services off the page.
     existing: set[str] = set()
-    for component in page.list_components():
-        key = component["service"] or component["id"]
-        existing |= {component["id"], key}
+    for made in page.list_components():
+        key = made["service"] or made["id"]
+        existing |= {made["id"], key}
         if key in public:
             patch = ComponentPatch(name=public[key], description=None, group=None)
         else:
             patch = ComponentPatch(archived=True)
-        page.update_component(admin, component["id"], patch)
+        page.update_component(admin, made["id"], patch)
     for n, (slug, name) in enumerate(public.items()):
         if slug not in existing:
             component = ComponentIn(slug=slug, name=name, service=slug, position=n)
@@ -337,7 +327,7 @@ def _status_page(runtime: Runtime, admin: Principal, now: Any) -> None:
 def _run_first_manual_step(runtime: Runtime, who: Principal, public_id: str) -> None:
     from warroom.workbench.schemas import RunIn
 
-    workbench = runtime.extras["workbench"]
+    workbench = runtime.workbench
     for loaded in workbench.matching(runtime.incidents.get(public_id)):
         for step in loaded.runbook.steps:
             if step.kind == "manual":
@@ -349,14 +339,13 @@ def _run_first_manual_step(runtime: Runtime, who: Principal, public_id: str) -> 
 def _publish_postmortem(
     runtime: Runtime, alice: Principal, carol: Principal, public_id: str, now: Any
 ) -> None:
-    postmortems = runtime.extras.get("postmortems")
-    items = runtime.extras.get("action_items")
-    if postmortems is None or items is None:
-        return
+    postmortems = runtime.postmortems
+    items = runtime.action_items
     from warroom.postmortems import draft
     from warroom.postmortems.schemas import ActionItemIn, ActionItemPatch
 
     pm = postmortems.ensure(carol, public_id, on_demand=True)
+    assert pm is not None  # on demand: always made
     body = pm["body"]
     for heading, text in (
         ("Root cause", "payments-api 2.14.0 shipped `DB_POOL_SIZE=5` (was 50): a default in "

@@ -35,10 +35,8 @@ def _monday_before(moment: datetime, zone: ZoneInfo, weeks: int) -> datetime:
 
 
 def load_oncall(runtime: Runtime, clock: FixedClock, admin: Principal) -> dict[str, Any] | None:
-    """Create the demo's on-call data; None when the oncall package is not installed."""
-    oncall = runtime.extras.get("oncall")
-    if oncall is None:
-        return None
+    """Create the demo's on-call data."""
+    oncall = runtime.oncall
     from warroom.oncall import models
 
     now = clock.now()

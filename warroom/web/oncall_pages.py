@@ -38,9 +38,7 @@ CALENDAR_DAYS = 14
 
 
 def _oncall(runtime: Runtime) -> Any:
-    service = runtime.extras.get("oncall")
-    if service is None:
-        raise NotFound("the oncall capability is not installed")
+    service = runtime.oncall
     return service
 
 

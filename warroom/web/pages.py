@@ -28,9 +28,9 @@ from markupsafe import Markup, escape
 from warroom.api.deps import bearer_token, get_principal, get_runtime
 from warroom.core.auth import Principal
 from warroom.core.errors import Forbidden, WarroomError
+from warroom.core.markdown import render_markdown
 from warroom.core.runtime import Runtime
 from warroom.web import users
-from warroom.web.markdown import render_markdown
 from warroom.web.security import check_csrf
 from warroom.web.timeline import actor_name
 

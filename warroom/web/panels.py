@@ -1,8 +1,8 @@
 """The war room's capability panels: status updates, changes, mitigations, runbooks, alerts,
-similar incidents and the post-mortem, read from the services in `runtime.extras`.
+similar incidents and the post-mortem, read from the services on the runtime.
 
-A capability that is not installed, or that refuses a read, leaves its panel out (with the
-reason) instead of breaking the page.
+A capability that refuses a read leaves its panel out (with the reason) instead of breaking
+the page.
 """
 
 from __future__ import annotations
@@ -37,61 +37,53 @@ def _step_view(step: Any) -> dict[str, Any]:
 
 def incident_panels(runtime: Runtime, state: IncidentState) -> dict[str, Any]:
     """Everything the capability panels show for one incident (reads only)."""
-    extras = runtime.extras
     public_id = state.public_id
     out: dict[str, Any] = {"panel_errors": {}}
     errors: dict[str, str] = out["panel_errors"]
 
-    comms = extras.get("comms")
-    out["has_comms"] = comms is not None
+    out["has_comms"] = True
     out["update_statuses"] = UPDATE_STATUSES
-    if comms is not None:
-        try:
-            out["status_updates"] = list(reversed(comms.service.updates(public_id)))[:5]
-        except WarroomError as exc:
-            errors["comms"] = exc.message
+    try:
+        out["status_updates"] = list(reversed(runtime.comms.service.updates(public_id)))[:5]
+    except WarroomError as exc:
+        errors["comms"] = exc.message
 
-    workbench = extras.get("workbench")
-    out["has_workbench"] = workbench is not None
-    if workbench is not None:
-        # Suspected changes and similar incidents load lazily (`lazy_panel`): not on every
-        # live update.
-        try:
-            out["mitigations"] = workbench.suggestions(public_id)
-        except WarroomError as exc:
-            errors["mitigations"] = exc.message
-        out["runbooks"] = [
-            {
-                "id": loaded.runbook.id,
-                "title": loaded.runbook.title,
-                "steps": [_step_view(s) for s in loaded.runbook.steps],
-            }
-            for loaded in workbench.matching(state)
-        ]
-        out["step_runs"] = _step_runs(runtime, public_id)
-        try:
-            out["verification"] = verification_view(workbench, state)
-        except WarroomError as exc:
-            errors["verification"] = exc.message
+    workbench = runtime.workbench
+    out["has_workbench"] = True
+    # Suspected changes and similar incidents load lazily (`lazy_panel`): not on every
+    # live update.
+    try:
+        out["mitigations"] = workbench.suggestions(public_id)
+    except WarroomError as exc:
+        errors["mitigations"] = exc.message
+    out["runbooks"] = [
+        {
+            "id": loaded.runbook.id,
+            "title": loaded.runbook.title,
+            "steps": [_step_view(s) for s in loaded.runbook.steps],
+        }
+        for loaded in workbench.matching(state)
+    ]
+    out["step_runs"] = _step_runs(runtime, public_id)
+    try:
+        out["verification"] = verification_view(workbench, state)
+    except WarroomError as exc:
+        errors["verification"] = exc.message
 
-    alerts = extras.get("alerts")
-    out["has_alerts"] = alerts is not None
-    if alerts is not None:
-        try:
-            out["alerts"], _ = alerts.list_alerts(incident=public_id, limit=20)
-        except WarroomError as exc:
-            errors["alerts"] = exc.message
+    out["has_alerts"] = True
+    try:
+        out["alerts"], _ = runtime.alerts.list_alerts(incident=public_id, limit=20)
+    except WarroomError as exc:
+        errors["alerts"] = exc.message
 
-    out["has_similar"] = extras.get("similarity") is not None
+    out["has_similar"] = True
 
-    postmortems = extras.get("postmortems")
-    out["has_postmortem"] = postmortems is not None
-    if postmortems is not None:
-        try:
-            out["postmortem"] = postmortems.get(public_id)
-        except WarroomError as exc:
-            out["postmortem"] = None
-            out["postmortem_missing"] = exc.message
+    out["has_postmortem"] = True
+    try:
+        out["postmortem"] = runtime.postmortems.get(public_id)
+    except WarroomError as exc:
+        out["postmortem"] = None
+        out["postmortem_missing"] = exc.message
     return out
 
 
@@ -101,22 +93,16 @@ LAZY_PANELS = ("changes", "similar")
 def lazy_panel(runtime: Runtime, public_id: str, name: str) -> dict[str, Any]:
     """One of the panels the war room loads after the page (htmx `load`), not on live updates.
 
-    Returns `{"items": [...]}` or `{"error": "..."}`; NotFound when the capability is missing.
+    Returns `{"items": [...]}` or `{"error": "..."}`; NotFound for an unknown panel.
     """
     if name == "changes":
-        workbench = runtime.extras.get("workbench")
-        if workbench is None:
-            raise NotFound("the workbench capability is not installed")
         try:
-            return {"items": workbench.incident_changes(public_id)["changes"][:10]}
+            return {"items": runtime.workbench.incident_changes(public_id)["changes"][:10]}
         except WarroomError as exc:
             return {"error": exc.message}
     if name == "similar":
-        similarity = runtime.extras.get("similarity")
-        if similarity is None:
-            raise NotFound("the similarity capability is not installed")
         try:
-            return {"items": similarity.similar(public_id, limit=5)}
+            return {"items": runtime.similarity.similar(public_id, limit=5)}
         except WarroomError as exc:
             return {"error": exc.message}
     raise NotFound(f"no panel {name}")
@@ -194,9 +180,6 @@ def _step_runs(runtime: Runtime, public_id: str) -> dict[str, dict[str, Any]]:
 
 
 def on_call_now(runtime: Runtime) -> list[dict[str, Any]] | None:
-    """Who is on call now per schedule, or None when the on-call package is not installed."""
-    oncall = runtime.extras.get("oncall")
-    if oncall is None:
-        return None
-    result: list[dict[str, Any]] = oncall.who_is_on_call()
+    """Who is on call now per schedule."""
+    result: list[dict[str, Any]] = runtime.oncall.who_is_on_call()
     return result

@@ -2,42 +2,72 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from warroom.core.plugins import Plugin
 
-from warroom.core.errors import WarroomError
-from warroom.core.runtime import Runtime
-from warroom.web import (
-    api_docs,
-    capability_pages,
-    oncall_pages,
-    pages,
-    postmortem_pages,
-    service_pages,
-    statuspage_admin,
-    user_admin,
-    war_room_extras,
-)
-from warroom.web.cli import register_cli as register_cli
-from warroom.web.live import LiveHub
-from warroom.web.routes import LoginThrottle, router
-from warroom.web.security import SecurityHeaders
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter, FastAPI, Request
 
-routers = [user_admin.api_router, router, user_admin.router, capability_pages.router]
-routers += [war_room_extras.router, postmortem_pages.router, statuspage_admin.router]
-routers += [oncall_pages.router, service_pages.router, api_docs.router]
-
-pages.register_nav("Dashboard", "/", order=0)
-pages.register_nav("Incidents", "/incidents", order=10)
-pages.register_nav("Declare", "/incidents/new", order=20, scope="responder")
-pages.register_nav("Users", "/admin/users", order=90, scope="admin")
-pages.register_nav("Tokens", "/admin/tokens", order=91, scope="admin")
+    from warroom.core.runtime import Runtime
 
 STATIC_DIR = Path(__file__).parent / "static"
+
+
+class WebPlugin(Plugin):
+    name = "web"
+    tables = "warroom.web.tables"
+    cli_commands = {
+        "user": "Web users (admin): who can log in to the web UI.",
+        "demo": "Load a demo dataset into the local database: users, a resolved SEV2, an "
+        "active SEV1.",
+    }
+
+    def routers(self) -> Sequence[APIRouter]:
+        from warroom.web import (
+            api_docs,
+            capability_pages,
+            oncall_pages,
+            pages,
+            postmortem_pages,
+            service_pages,
+            statuspage_admin,
+            user_admin,
+            war_room_extras,
+        )
+        from warroom.web.routes import router
+
+        pages.register_nav("Dashboard", "/", order=0)
+        pages.register_nav("Incidents", "/incidents", order=10)
+        pages.register_nav("Declare", "/incidents/new", order=20, scope="responder")
+        pages.register_nav("Users", "/admin/users", order=90, scope="admin")
+        pages.register_nav("Tokens", "/admin/tokens", order=91, scope="admin")
+        return [
+            user_admin.api_router,
+            router,
+            user_admin.router,
+            capability_pages.router,
+            war_room_extras.router,
+            postmortem_pages.router,
+            statuspage_admin.router,
+            oncall_pages.router,
+            service_pages.router,
+            api_docs.router,
+        ]
+
+    def configure_app(self, app: FastAPI) -> None:
+        configure_app(app)
+
+    def register_cli(self, app: typer.Typer) -> None:
+        from warroom.web.cli import register_cli
+
+        register_cli(app)
+
+    def first_start(self, runtime: Runtime) -> list[str]:
+        return first_start(runtime)
 
 
 def _wants_html(request: Request) -> bool:
@@ -47,7 +77,17 @@ def _wants_html(request: Request) -> bool:
 
 
 def configure_app(app: FastAPI) -> None:
-    """Called by create_app: session login for the API too, static files, headers, errors."""
+    """Session login for the API too, static files, headers, errors."""
+    from fastapi.responses import JSONResponse, RedirectResponse, Response
+    from fastapi.staticfiles import StaticFiles
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from warroom.core.errors import WarroomError, error_body
+    from warroom.core.ratelimit import LoginThrottle
+    from warroom.web import api_docs, pages
+    from warroom.web.live import LiveHub
+    from warroom.web.security import SecurityHeaders
+
     app.state.authenticators.append(pages.session_authenticator)
     app.state.login_throttle = LoginThrottle()
     app.state.live_hub = LiveHub(app.state.runtime)
@@ -70,8 +110,7 @@ def configure_app(app: FastAPI) -> None:
             return Response(status_code=204)  # tells EventSource to stop reconnecting
         if _wants_html(request):
             return RedirectResponse(pages.login_url(exc.next_url), status_code=303)
-        body = {"error": {"code": "unauthorized", "message": "log in first", "details": None}}
-        return JSONResponse(body, status_code=401)
+        return JSONResponse(error_body("unauthorized", "log in first"), status_code=401)
 
     http_handler = app.exception_handlers[StarletteHTTPException]
 
@@ -107,3 +146,6 @@ def first_start(runtime: Runtime) -> list[str]:
         f"Web login (shown once): user [bold]admin[/], password [bold]{password}[/]  "
         "(more users: warroom user create NAME --role responder)"
     ]
+
+
+plugin = WebPlugin()

@@ -34,10 +34,8 @@ ITEM_TYPES = ("prevent", "mitigate", "detect", "process")
 
 
 def _services(runtime: Runtime) -> tuple[Any, Any]:
-    postmortems = runtime.extras.get("postmortems")
-    items = runtime.extras.get("action_items")
-    if postmortems is None or items is None:
-        raise NotFound("the postmortems capability is not installed")
+    postmortems = runtime.postmortems
+    items = runtime.action_items
     return postmortems, items
 
 

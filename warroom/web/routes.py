@@ -7,7 +7,6 @@ checks the role, so a viewer's forged post is refused with 403 like an API call 
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +25,7 @@ from warroom.core.errors import (
     Unauthorized,
     WarroomError,
 )
+from warroom.core.ratelimit import LoginThrottle
 from warroom.core.runtime import Runtime
 from warroom.core.vocab import Status
 from warroom.incidents import schemas
@@ -36,44 +36,6 @@ from warroom.web.security import check_csrf
 router = APIRouter(include_in_schema=False)
 
 LOGIN_CSRF_COOKIE = "warroom_login_csrf"
-
-
-class LoginThrottle:
-    """At most `limit` failed logins per user name and per client address in `window` seconds.
-
-    Kept in memory per process (argon2 already makes each guess slow); a success clears it.
-    """
-
-    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
-        self.limit = limit
-        self.window = window
-        self.failures: dict[str, list[float]] = {}
-
-    def _recent(self, key: str, now: float) -> list[float]:
-        kept = [t for t in self.failures.get(key, []) if t > now - self.window]
-        if kept:
-            self.failures[key] = kept
-        else:
-            self.failures.pop(key, None)
-        return kept
-
-    def check(self, keys: list[str]) -> None:
-        now = time.monotonic()
-        for key in keys:
-            recent = self._recent(key, now)
-            if len(recent) >= self.limit:
-                retry = int(recent[0] + self.window - now) + 1
-                raise RateLimited(
-                    f"too many failed logins; try again in {retry} s", retry_after=retry
-                )
-
-    def failed(self, keys: list[str]) -> None:
-        for key in keys:
-            self.failures.setdefault(key, []).append(time.monotonic())
-
-    def succeeded(self, keys: list[str]) -> None:
-        for key in keys:
-            self.failures.pop(key, None)
 
 
 def _secure(request: Request) -> bool:
@@ -535,13 +497,6 @@ async def reopen(
 # ---- war room panels: status updates and runbooks ------------------------------------
 
 
-def _extra(runtime: Runtime, name: str) -> Any:
-    service = runtime.extras.get(name)
-    if service is None:
-        raise NotFound(f"the {name} capability is not installed")
-    return service
-
-
 async def _panel_act(
     request: Request,
     runtime: Runtime,
@@ -589,7 +544,7 @@ async def status_update(
     request: Request, runtime: PageRuntime, session: PageSession, public_id: str
 ) -> Any:
     def action(p: Principal, f: Any) -> dict[str, Any] | None:
-        comms = _extra(runtime, "comms").service
+        comms = runtime.comms.service
         p.require("responder")
         body = _update_in(f)
         if f.get("mode") == "preview":
@@ -608,7 +563,7 @@ async def runbook_run(
         from warroom.workbench.schemas import RunIn
 
         body = RunIn(step=str(f.get("step") or "") or None)
-        result = _extra(runtime, "workbench").run(p, public_id, runbook_id, body)
+        result = runtime.workbench.run(p, public_id, runbook_id, body)
         return {"step_notice": result.get("results", [])}
 
     return await _panel_act(request, runtime, session, public_id, action)
@@ -622,7 +577,7 @@ async def runbook_approve(
         from warroom.workbench.schemas import ApproveIn
 
         body = ApproveIn(step=str(f.get("step") or ""))
-        result = _extra(runtime, "workbench").approve(p, public_id, runbook_id, body)
+        result = runtime.workbench.approve(p, public_id, runbook_id, body)
         return {
             "step_notice": [
                 {"step": body.step, "status": "approved" if result.get("approved") else "recorded"}

@@ -29,8 +29,8 @@ RECENT_INCIDENTS = 200
 
 def _on_call(runtime: Runtime, policy_name: str | None, now: datetime) -> dict[str, Any]:
     """The policy (database or config) and who its first level reaches right now."""
-    oncall = runtime.extras.get("oncall")
-    if oncall is None or not policy_name:
+    oncall = runtime.oncall
+    if not policy_name:
         return {"policy": None, "people": [], "targets": []}
     with runtime.db.read() as conn:
         policy = oncall.policy(conn, policy_name)
@@ -48,8 +48,8 @@ def _policy_name(runtime: Runtime, name: str) -> tuple[str | None, bool]:
     service = runtime.config.service(name)
     if service is not None and service.escalation_policy:
         return service.escalation_policy, False
-    oncall = runtime.extras.get("oncall")
-    default = oncall.section.default_escalation_policy if oncall is not None else None
+    oncall = runtime.oncall
+    default = oncall.section.default_escalation_policy
     return default, default is not None
 
 
@@ -59,15 +59,15 @@ def services_context(runtime: Runtime) -> dict[str, Any]:
     for state in views.open_states(runtime):
         for name in state.services:
             open_by_service.setdefault(name, []).append(state)
-    workbench = runtime.extras.get("workbench")
-    changes = workbench.list_changes(limit=RECENT_CHANGES) if workbench is not None else []
+    workbench = runtime.workbench
+    changes = workbench.list_changes(limit=RECENT_CHANGES)
     last_change: dict[str, dict[str, Any]] = {}
     change_count: dict[str, int] = {}
     for change in changes:  # newest first
         last_change.setdefault(change["service"], change)
         change_count[change["service"]] = change_count.get(change["service"], 0) + 1
-    alerts = runtime.extras.get("alerts")
-    alert_counts = alerts.counts_by_service() if alerts is not None else {}
+    alerts = runtime.alerts
+    alert_counts = alerts.counts_by_service()
 
     catalog = {s.name: s for s in runtime.config.services}
     recent = runtime.incidents.search(schemas.ListFilter(limit=RECENT_INCIDENTS)).items
@@ -99,7 +99,7 @@ def services_context(runtime: Runtime) -> dict[str, Any]:
                 "alerts": alert_counts.get(name, {"open": 0, "attached": 0}),
             }
         )
-    return {"services": rows, "has_alerts": alerts is not None, "has_changes": bool(workbench)}
+    return {"services": rows, "has_alerts": True, "has_changes": True}
 
 
 @router.get("/services")
@@ -110,26 +110,25 @@ def services_page(request: Request, runtime: PageRuntime, session: PageSession) 
 def service_context(runtime: Runtime, name: str) -> dict[str, Any]:
     now = runtime.clock.now()
     entry = runtime.config.service(name)
-    workbench = runtime.extras.get("workbench")
-    alerts = runtime.extras.get("alerts")
-    changes = workbench.list_changes(service=name, limit=20) if workbench is not None else []
-    alert_counts = alerts.counts_by_service().get(name) if alerts is not None else None
+    workbench = runtime.workbench
+    alerts = runtime.alerts
+    changes = workbench.list_changes(service=name, limit=20)
+    alert_counts = alerts.counts_by_service().get(name)
     flt = schemas.ListFilter(service=name, limit=20)
     incidents = runtime.incidents.search(flt).items
     if entry is None and not changes and not alert_counts and not incidents:
         raise NotFound(f"no service {name!r} in the catalog, and nothing mentions it")
     policy_name, is_default = _policy_name(runtime, name)
-    oncall = runtime.extras.get("oncall")
+    oncall = runtime.oncall
     team = None
-    if oncall is not None and entry is not None and entry.owner_team:
+    if entry is not None and entry.owner_team:
         try:
             team = oncall.show("team", entry.owner_team)
         except NotFound:
             team = None
     open_alerts: list[dict[str, Any]] = []
-    if alerts is not None:
-        recent, _ = alerts.list_alerts(status="open", limit=200)
-        open_alerts = [a for a in recent if a.get("service") == name][:20]
+    recent, _ = alerts.list_alerts(status="open", limit=200)
+    open_alerts = [a for a in recent if a.get("service") == name][:20]
     return {
         "name": name,
         "service": entry,
@@ -142,8 +141,8 @@ def service_context(runtime: Runtime, name: str) -> dict[str, Any]:
         "changes": changes,
         "alert_counts": alert_counts or {"open": 0, "attached": 0},
         "open_alerts": open_alerts,
-        "has_alerts": alerts is not None,
-        "has_changes": workbench is not None,
+        "has_alerts": True,
+        "has_changes": True,
         "dependents": [s.name for s in runtime.config.services if name in s.dependencies],
     }
 

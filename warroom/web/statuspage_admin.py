@@ -33,14 +33,12 @@ BASE = "/admin/statuspage"
 
 
 def _page(runtime: Runtime) -> Any:
-    comms = runtime.extras.get("comms")
-    if comms is None:
-        raise NotFound("the comms capability is not installed")
+    comms = runtime.comms
     return comms.statuspage
 
 
 def _public(principal: Principal, runtime: Runtime, action: str) -> None:
-    from warroom.agents.guardrails import require_agent_permission
+    from warroom.core.guardrails import require_agent_permission
 
     require_agent_permission(principal, runtime.policy, "may_publish_public", action)
 

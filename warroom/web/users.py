@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from warroom.core import audit
 from warroom.core.auth import Principal
+from warroom.core.db import serialise
 from warroom.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from warroom.core.tables import api_tokens
 from warroom.web.tables import web_sessions, web_users
@@ -96,6 +97,7 @@ def create_user(
 
 def ensure_first_admin(conn: Connection, now: datetime) -> str | None:
     """On an empty user table, create `admin` with a random password and return it (once)."""
+    serialise(conn, "warroom.first-web-admin")
     if conn.execute(select(web_users.c.id).limit(1)).first() is not None:
         return None
     password = secrets.token_urlsafe(12)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from warroom.core import vocab
 from warroom.core.errors import WarroomError
 from warroom.core.runtime import Runtime
 from warroom.core.vocab import ROLE_TITLES, TYPE_TITLES, IncidentType, Role, Status
@@ -17,21 +18,7 @@ ROLE_CHOICES = [(role.value, ROLE_TITLES[role]) for role in Role]
 TYPE_CHOICES = [(t.value, TYPE_TITLES[t]) for t in IncidentType]
 # Moves the status form offers; acknowledge, resolve, close and reopen have their own forms.
 WORKING_MOVES = ("investigating", "identified", "mitigating", "monitoring")
-TRIAGE_QUESTIONS: list[tuple[str, str]] = [
-    ("complete_outage", "Is the service completely down?"),
-    ("data_loss", "Has data been lost or corrupted?"),
-    ("security_breach", "Is this a security breach?"),
-    ("workaround", "Is there a workaround for users?"),
-    ("customer_facing", "Are customers affected?"),
-    ("data_at_risk", "Is data at risk?"),
-    ("performance_only", "Is it only slowness (no errors)?"),
-    ("third_party", "Is a third-party provider failing?"),
-    ("recent_deploy", "Did a deploy happen shortly before?"),
-    ("infrastructure", "Is infrastructure (network, hosts, cloud) failing?"),
-]
-
-
-_WAITING_FOR_ACK = (Status.TRIGGERED.value, Status.REOPENED.value)
+TRIAGE_QUESTIONS: list[tuple[str, str]] = [(q.key, q.text) for q in vocab.TRIAGE_QUESTIONS]
 
 
 def open_states(runtime: Runtime) -> list[IncidentState]:
@@ -81,7 +68,7 @@ def dashboard(runtime: Runtime) -> dict[str, Any]:
     return {
         "open_count": len(cards),
         "by_severity": by_severity,
-        "unacknowledged": [c for c in cards if c["status"] in _WAITING_FOR_ACK],
+        "unacknowledged": [c for c in cards if Status(c["status"]).awaiting_ack],
         "overdue": [c for c in cards if c["update_overdue"]],
         "now_on_call": panels.on_call_now(runtime),
     }
@@ -114,7 +101,7 @@ def incident_page(
         "hidden_events": len(events) - len(shown),
         "last_seq": max((e.seq or 0 for e in events), default=after_seq),
         "moves": [m for m in WORKING_MOVES if m in allowed and m != state.status.value],
-        "can_ack": state.status in (Status.TRIGGERED, Status.REOPENED),
+        "can_ack": state.status.awaiting_ack,
         "can_resolve": "resolved" in allowed,
         "can_close": "closed" in allowed,
         "can_reopen": "reopened" in allowed,

@@ -47,9 +47,7 @@ async def verification_confirm(
     def action(principal: Principal, form: Any) -> dict[str, Any] | None:
         from warroom.workbench.schemas import ConfirmIn
 
-        workbench = runtime.extras.get("workbench")
-        if workbench is None:
-            raise NotFound("the workbench capability is not installed")
+        workbench = runtime.workbench
         # A blank note is refused by the schema (422 on the page, nothing recorded).
         body = ConfirmIn(note=str(form.get("note") or "").strip())
         workbench.confirm_verification(principal, public_id, body)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from warroom.api.deps import PrincipalDep, RuntimeDep
+from warroom.core.inputs import Moment
 from warroom.core.runtime import Runtime
 from warroom.workbench import schemas
 from warroom.workbench.service import Workbench
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1", tags=["workbench"])
 
 
 def _wb(runtime: Runtime) -> Workbench:
-    workbench: Workbench = runtime.extras["workbench"]
+    workbench: Workbench = runtime.workbench
     return workbench
 
 
@@ -86,7 +86,7 @@ def list_changes(
     runtime: RuntimeDep,
     principal: PrincipalDep,
     service: str | None = None,
-    since: datetime | None = None,
+    since: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     principal.require("viewer")

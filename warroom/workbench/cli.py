@@ -218,7 +218,7 @@ def change_record(
     as_json: JsonOpt = False,
 ) -> None:
     """Record a change (one line to add to a CI/CD pipeline)."""
-    from warroom.cli.main import _time_option
+    from warroom.cli.common import past_time as _time_option
 
     if kind not in ("deploy", "config", "flag", "infra"):
         fail("--kind must be one of deploy, config, flag, infra")

@@ -1,41 +1,79 @@
-"""Plugs the workbench into the core: config sections, reactors, worker handlers, API, CLI."""
+"""Plugs the workbench into the core: config sections, reactor, worker handlers
+(warroom.workbench.effects), API, CLI."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import typer
-from pydantic import BaseModel
-from sqlalchemy.engine import Connection
+from warroom.core.plugins import Plugin, Problem
 
-from warroom.core import outbox
-from warroom.core.config import AppConfig
-from warroom.core.errors import NotFound, WarroomError
-from warroom.core.runtime import Runtime
-from warroom.incidents.model import Event, IncidentState
-from warroom.workbench import service as svc
-from warroom.workbench.api import router
-from warroom.workbench.config import (
-    ChangesConfig,
-    RunbooksConfig,
-    VerificationConfig,
-    health_check_problems,
-)
-from warroom.worker import Outcome
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+    from pydantic import BaseModel
 
-config_sections: dict[str, type[BaseModel]] = {
-    "runbooks": RunbooksConfig,
-    "changes": ChangesConfig,
-    "verification": VerificationConfig,
-}
-routers = [router]
+    from warroom.core.config import AppConfig
+    from warroom.core.outbox import EffectHandler
+    from warroom.core.runtime import Runtime
+    from warroom.incidents.service import Reactor
 
 
-def check_config(config: AppConfig) -> list[dict[str, str]]:
+class WorkbenchPlugin(Plugin):
+    name = "workbench"
+    tables = "warroom.workbench.tables"
+    cli_commands = {
+        "runbook": "Runbooks: list, show, check, run, approve.",
+        "change": "Changes (deploys, config, flags, infra).",
+        "mitigation": "Mitigation suggestions and outcomes.",
+        "hotfix": "Hotfixes and their quality gates.",
+        "verify": "Verification after mitigation.",
+    }
+
+    def config_sections(self) -> Mapping[str, type[BaseModel]]:
+        from warroom.workbench.config import ChangesConfig, RunbooksConfig, VerificationConfig
+
+        return {
+            "runbooks": RunbooksConfig,
+            "changes": ChangesConfig,
+            "verification": VerificationConfig,
+        }
+
+    def check_config(self, config: AppConfig) -> list[Problem]:
+        return check_config(config)
+
+    def install(self, runtime: Runtime) -> None:
+        from warroom.workbench.service import Workbench
+
+        runtime.workbench = Workbench(runtime)
+
+    def reactors(self, runtime: Runtime) -> Sequence[Reactor]:
+        from warroom.workbench.effects import reactor
+
+        return [reactor(runtime)]
+
+    def effect_handlers(self) -> Sequence[EffectHandler]:
+        from warroom.workbench.effects import HANDLERS
+
+        return HANDLERS
+
+    def routers(self) -> Sequence[APIRouter]:
+        from warroom.workbench.api import router
+
+        return [router]
+
+    def register_cli(self, app: typer.Typer) -> None:
+        from warroom.workbench.cli import register
+
+        register(app)
+
+
+def check_config(config: AppConfig) -> list[Problem]:
     """Runbooks in the configured directory, and the catalog's health checks."""
-    problems: list[dict[str, str]] = []
+    from warroom.workbench import service as svc
+    from warroom.workbench.config import RunbooksConfig, health_check_problems
+
+    problems: list[Problem] = []
     for n, service in enumerate(config.services):
         for m, check in enumerate(service.health_checks):
             problems.extend(health_check_problems(check, f"services.{n}.health_checks.{m}"))
@@ -56,124 +94,4 @@ def check_config(config: AppConfig) -> list[dict[str, str]]:
     return problems
 
 
-def _reactor(workbench: svc.Workbench) -> Any:
-    runtime = workbench.runtime
-
-    def react(
-        *,
-        incident_id: int,
-        before: IncidentState | None,
-        after: IncidentState,
-        events: Sequence[Event],
-        now: datetime,
-    ) -> list[outbox.Effect]:
-        effects: list[outbox.Effect] = []
-        types = [e.type for e in events]
-        public_id = after.public_id
-        moved_to_investigating = any(
-            e.type == "status_changed" and e.data.get("to") == "investigating" for e in events
-        )
-        services_changed = before is not None and before.services != after.services
-        if after.services and ("declared" in types or moved_to_investigating or services_changed):
-            effects.append(
-                svc.correlate_effect(public_id, incident_id, now, f"{types[0]}:{now.isoformat()}")
-            )
-        relabelled = before is not None and (
-            before.labels != after.labels or before.services != after.services
-        )
-        if workbench.config.auto_run and after.is_open and ("declared" in types or relabelled):
-            for loaded in workbench.matching(after):
-                if workbench.runnable_automatic(loaded, after):
-                    effects.append(
-                        outbox.Effect(
-                            svc.AUTO_RUN,
-                            {"incident": public_id, "runbook": loaded.runbook.id},
-                            now,
-                            incident_id=incident_id,
-                            dedup_key=f"runbook_auto:{public_id}:{loaded.runbook.id}",
-                        )
-                    )
-        for event in events:
-            mitigated = event.type == "mitigation_applied" and event.data.get("outcome") == (
-                "succeeded"
-            )
-            monitoring = event.type == "status_changed" and event.data.get("to") == "monitoring"
-            if not (mitigated or monitoring) or not after.is_open:
-                continue
-            window = runtime.policy.severity(after.severity).verification_window
-            if window is None:
-                break
-            payload = {
-                "incident": public_id,
-                "incident_id": incident_id,
-                "verification": now.isoformat(),
-                "ends_at": (now + window).isoformat(),
-                "trigger": event.type,
-            }
-            effects.append(svc.verify_effect(payload, 0, now))
-            break
-        return effects
-
-    return react
-
-
-def _auto_run(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
-    workbench: svc.Workbench = runtime.extras["workbench"]
-    try:
-        results = workbench.run_automatic(
-            str(effect.payload["incident"]), str(effect.payload["runbook"])
-        )
-    except NotFound as exc:
-        return Outcome(True, f"nothing to run: {exc.message}")
-    except WarroomError as exc:
-        return Outcome(False, exc.message, retryable=False)
-    return Outcome(True, ", ".join(f"{r['step']}={r['status']}" for r in results))
-
-
-def _correlate(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
-    workbench: svc.Workbench = runtime.extras["workbench"]
-    try:
-        added = workbench.correlate_onto_timeline(str(effect.payload["incident"]))
-    except NotFound as exc:
-        return Outcome(True, exc.message)
-    return Outcome(True, f"{added} correlation(s) added")
-
-
-def _correlate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect) -> Outcome:
-    """`_correlate` inside the worker's shared transaction."""
-    workbench: svc.Workbench = runtime.extras["workbench"]
-    try:
-        added = workbench.correlate_in(conn, str(effect.payload["incident"]))
-    except NotFound as exc:
-        return Outcome(True, exc.message)
-    return Outcome(True, f"{added} correlation(s) added")
-
-
-_correlate.in_transaction = _correlate_in  # type: ignore[attr-defined]
-
-
-def _verify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
-    workbench: svc.Workbench = runtime.extras["workbench"]
-    try:
-        follow = workbench.verify_once(effect.payload)
-    except NotFound as exc:
-        return Outcome(True, exc.message)
-    if follow:
-        with runtime.db.write() as conn:
-            outbox.enqueue(conn, follow, runtime.clock.now())
-    return Outcome(True, "next check planned" if follow else "verification finished")
-
-
-def install(runtime: Runtime) -> None:
-    workbench = svc.Workbench(runtime)
-    runtime.extras["workbench"] = workbench
-    runtime.incidents.reactors.append(_reactor(workbench))
-    runtime.effect_handlers[svc.AUTO_RUN] = _auto_run
-    runtime.effect_handlers[svc.CORRELATE] = _correlate
-    runtime.effect_handlers[svc.VERIFY] = _verify
-
-
-def register_cli(app: typer.Typer) -> None:
-    from warroom.workbench.cli import register
-
-    register(app)
+plugin = WorkbenchPlugin()

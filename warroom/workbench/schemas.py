@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from warroom.core.clock import ensure_utc
+from warroom.core.inputs import Moment
 from warroom.workbench.runbooks import MitigationAction
 
 
@@ -33,7 +34,7 @@ class ChangeIn(_Strict):
     by: str = Field(default="", max_length=200)
     link: str = Field(default="", max_length=2000)
     description: str = Field(default="", max_length=4000)
-    at: datetime | None = None
+    at: Moment | None = None
 
     @field_validator("at")
     @classmethod

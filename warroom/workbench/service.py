@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, insert, select
 from sqlalchemy.engine import Connection
 
-from warroom.agents.guardrails import refuse_self_approval, require_agent_permission
 from warroom.core import outbox, tables
 from warroom.core.auth import SYSTEM, Principal
 from warroom.core.errors import Conflict, Forbidden, GuardFailed, InvalidInput, NotFound
+from warroom.core.guardrails import refuse_self_approval, require_agent_permission
 from warroom.incidents.model import Event, IncidentState
 from warroom.policy import Policy
 from warroom.workbench import correlation, executors, hotfix, mitigation
@@ -1133,7 +1133,7 @@ class Workbench:
         self._append(SYSTEM, state.public_id, events)
         urls = list(self.verification_config.notify_urls)
         if urls:
-            from warroom.notify.plugin import notify_effect
+            from warroom.notify.effects import notify_effect
 
             commander = state.roles.get("commander") or "the incident commander"
             effect = notify_effect(

@@ -1,4 +1,5 @@
-"""User Markdown to safe HTML: markdown-it-py renders (raw HTML off), nh3 sanitises."""
+"""User Markdown to safe HTML, the same everywhere (pages, post-mortem exports): markdown-it-py
+renders (raw HTML off), nh3 sanitises."""
 
 from __future__ import annotations
 
