@@ -44,7 +44,7 @@ def shift_calendar(
     parts = [
         f'<svg class="shift-calendar" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-labelledby="cal-title" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="cal-title">Who is on call, day by day, for the next {days} days '
+        f'<title id="cal-title">On-call calendar of the next {days} days, one row a day '
         f"({escape(str(zone))} time)</title>",
     ]
     for hour in (0, 6, 12, 18, 24):
