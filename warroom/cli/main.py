@@ -83,6 +83,19 @@ def serve(
         ),
     ] = False,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+    proxy_headers: Annotated[
+        bool | None,
+        typer.Option(
+            "--proxy-headers/--no-proxy-headers",
+            help="Trust X-Forwarded-Proto/For from --forwarded-allow-ips (WARROOM_PROXY_HEADERS).",
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxy addresses to trust, comma-separated or '*' (WARROOM_FORWARDED_ALLOW_IPS)."
+        ),
+    ] = None,
 ) -> None:
     """Run the API, web pages and (unless --no-worker) the worker, in this process or, with
     --worker-process, in a child process it starts and stops."""
@@ -103,6 +116,10 @@ def serve(
         overrides["port"] = port
     if data_dir is not None:
         overrides["data_dir"] = data_dir
+    if proxy_headers is not None:
+        overrides["proxy_headers"] = proxy_headers
+    if forwarded_allow_ips is not None:
+        overrides["forwarded_allow_ips"] = forwarded_allow_ips
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -159,6 +176,8 @@ def serve(
             port=settings.port,
             log_level=log_level.lower(),
             timeout_graceful_shutdown=3,
+            proxy_headers=settings.proxy_headers,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
         )
     finally:
         if worker:
@@ -274,7 +293,7 @@ def token_create(
     ctx: typer.Context,
     name: str,
     scope: Annotated[
-        list[str], typer.Option("--scope", help="admin, responder, viewer, ingest (repeat).")
+        list[str], typer.Option("--scope", help="admin, responder, viewer, ingest, scim (repeat).")
     ] = [],
     agent: Annotated[
         bool,
@@ -530,8 +549,16 @@ def config_check(
     from warroom.core.config import check_config_file
 
     problems = check_config_file(file)
+    warnings: list[dict[str, str]] = []
+    if not problems:  # valid but unsafe choices: the policy's safety options turned on
+        from warroom.core.config import load_config
+
+        found = load_config(file).policy.warnings()
+        warnings = [{"path": path, "message": message} for path, message in found]
+    for warning in [] if as_json else warnings:
+        console.print(f"[yellow]warning[/] {escape(warning['path'])}: {escape(warning['message'])}")
     if as_json:
-        print_json({"valid": not problems, "problems": problems})
+        print_json({"valid": not problems, "problems": problems, "warnings": warnings})
     elif problems:
         console.print(f"[red]{file}: {len(problems)} problem(s)[/]")
         for problem in problems:

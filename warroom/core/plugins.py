@@ -122,6 +122,9 @@ PLUGINS: tuple[str, ...] = (
     "warroom.comms.plugin",
     "warroom.web.plugin",
     "warroom.alerts.plugin",
+    "warroom.chat.plugin",
+    "warroom.importers.plugin",
+    "warroom.identity.plugin",
 )
 
 

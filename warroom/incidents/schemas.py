@@ -153,6 +153,22 @@ class ChecklistAnswer(Strict):
 class ResolveIn(Strict):
     summary: str = Field(default="", max_length=20000)
     checklist: dict[str, ChecklistAnswer] = Field(default_factory=dict)
+    waive_verification: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Reason to resolve before the monitoring window passed (policy roles only)",
+    )
+
+
+class StopAckIn(Strict):
+    decision: str = Field(min_length=1, max_length=4000, description="What was decided")
+
+    @field_validator("decision")
+    @classmethod
+    def _decision(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the decision must not be blank")
+        return value
 
 
 class ReasonIn(Strict):
