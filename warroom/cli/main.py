@@ -546,17 +546,10 @@ def config_check(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate a config file offline; exit 0 if valid, 1 with every problem listed."""
-    from warroom.core.config import check_config_file
+    from warroom.core.config import check_config_file, config_file_warnings
 
     problems = check_config_file(file)
-    warnings: list[dict[str, str]] = []
-    if not problems:  # valid but unsafe choices: the policy's safety options turned on
-        from warroom.core.config import load_config
-
-        found = load_config(file).policy.warnings()
-        warnings = [{"path": path, "message": message} for path, message in found]
-    for warning in [] if as_json else warnings:
-        console.print(f"[yellow]warning[/] {escape(warning['path'])}: {escape(warning['message'])}")
+    warnings = config_file_warnings(file)
     if as_json:
         print_json({"valid": not problems, "problems": problems, "warnings": warnings})
     elif problems:
@@ -567,6 +560,12 @@ def config_check(
             )
     else:
         console.print(f"[green]✓[/] {file} is valid")
+    if warnings and not as_json:
+        for warning in warnings:
+            console.print(
+                f"  [yellow]warning[/] {escape(str(warning.get('path')))}: "
+                f"{escape(str(warning.get('message')))}"
+            )
     if problems:
         raise typer.Exit(1)
 

@@ -178,6 +178,8 @@ class ReasonIn(Strict):
 class PostmortemScheduleIn(Strict):
     owner: str = Field(min_length=1, max_length=200)
     due_at: datetime
+    # Moving a due date already set needs a reason (recorded on the timeline).
+    reason: str | None = Field(default=None, max_length=2000)
 
     _due = field_validator("due_at")(_aware)
 

@@ -495,6 +495,18 @@ class IncidentService:
             if request.due_at < now - _CLOCK_SKEW:
                 raise InvalidInput("the post-mortem due date is in the past")
             data = {"owner": request.owner.strip(), "due_at": request.due_at.isoformat()}
+            previous = (state.postmortem or {}).get("due_at")
+            if previous:
+                before = ensure_utc(datetime.fromisoformat(str(previous)))
+                reason = (request.reason or "").strip()
+                if abs(request.due_at - before) > _CLOCK_SKEW:
+                    if not reason:
+                        raise InvalidInput(
+                            f"moving the post-mortem due date (from {before.isoformat()}) "
+                            "needs a reason",
+                            code="reason_required",
+                        )
+                    data.update(previous_due_at=before.isoformat(), reason=reason)
             return [Event("postmortem_scheduled", principal.actor, now, data)]
 
         return self.mutate(principal, public_id, build)

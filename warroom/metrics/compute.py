@@ -174,6 +174,10 @@ def _rules(policy: Policy, severity: str) -> _Rules | None:
 # ---- per incident ---------------------------------------------------------------------------
 
 
+# The verdict of a target the policy does not set (no measurable duration).
+NOT_SET = "not_set"
+
+
 def _verdict(start: int | None, end: int | None, target: int | None, now: int) -> str | None:
     if target is None:
         return None
@@ -706,6 +710,8 @@ def _verdicts(counter: Mapping[str | None, int]) -> dict[str, Any]:
         "missed": missed,
         "pending": counter.get("pending", 0),
         "unknown": counter.get("unknown", 0),
+        # Incidents whose severity has no measurable target: not set by the process.
+        "not_set": counter.get(None, 0),
         "compliance": _share(met, met + missed),
     }
 
@@ -957,8 +963,8 @@ def _incident_row_of(r: MeasuredRow, who: Details, parse: _Services) -> dict[str
         "services": list(parse(r[R_SERVICES])),
         "declared_at": from_ms(r[R_DECLARED]).isoformat(),
         **{name: r[index] for name, index in zip(FIGURES, (*R_PHASES, R_MTTR), strict=True)},
-        "sla_response": response,
-        "sla_resolution": resolution,
+        "sla_response": response or NOT_SET,
+        "sla_resolution": resolution or NOT_SET,
         "sla_met": sla_met,
         "update_intervals": r[R_INTERVALS],
         "updates_on_time": r[R_ON_TIME],

@@ -123,7 +123,8 @@ class SeverityLevel(Strict):
     definition: str = ""
     examples: tuple[str, ...] = ()
     response_target: Target
-    resolution_target: Target = Target(label="none", within=None)
+    # A target the process does not give is shown as such, never invented.
+    resolution_target: Target = Target(label="not set by this process", within=None)
     update_interval: Duration | None = None
     roles_required: tuple[Role, ...] = ()
     paging: Literal["all_hands", "page", "notify", "none"] = "page"
@@ -419,6 +420,62 @@ class AgentPermissions(Strict):
     close_requires_published_postmortem: bool = True
 
 
+DEFAULT_POSTMORTEM_SECTIONS = (
+    "Root cause",
+    "Contributing factors",
+    "Five whys",
+    "What went well",
+    "What went wrong",
+    "Where we got lucky",
+    "Lessons learned",
+    "Prevention",
+)
+
+
+class PostmortemTemplate(Strict):
+    """The sections people write in the post-mortem, in order (the recorded facts: summary,
+    impact, timeline, alerts, changes, runbooks, mitigations, responders and action items are
+    always drafted). A `required` section must be written, neither blank nor still holding its
+    prompt or a placeholder, before the post-mortem is submitted or published."""
+
+    sections: tuple[str, ...] = DEFAULT_POSTMORTEM_SECTIONS
+    required: tuple[str, ...] = ("Root cause",)
+
+    @field_validator("sections")
+    @classmethod
+    def _sections(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for title in value:
+            if not title.strip() or len(title) > 80 or "\n" in title or title.startswith("#"):
+                raise ValueError(f"{title!r}: a section title is one short line")
+        lowered = [title.strip().lower() for title in value]
+        if len(lowered) != len(set(lowered)):
+            raise ValueError("section titles must be unique")
+        return tuple(title.strip() for title in value)
+
+    @model_validator(mode="after")
+    def _required_are_sections(self) -> PostmortemTemplate:
+        known = {title.lower() for title in self.sections}
+        unknown = [title for title in self.required if title.strip().lower() not in known]
+        if unknown:
+            raise ValueError(f"required section(s) not in sections: {', '.join(unknown)}")
+        return self
+
+
+class Communications(Strict):
+    """What the process says about status updates beyond the per-severity cadence."""
+
+    # At declaration an "Investigating" update is drafted and the responders are prompted to
+    # publish it (`draft`), or it is published at once (`publish`); severity ids or aliases.
+    initial_update_draft: tuple[str, ...] = ()
+    initial_update_publish: tuple[str, ...] = ()
+    # Updates carry "ETA to resolution" in their internal and public texts ("investigating"
+    # while no ETA is given), as the process's update template does.
+    eta_in_updates: bool = False
+    # The root cause, as written in the updates, goes into the PUBLIC resolution text. Off by
+    # default: internal causes can name systems, vendors or customers. `config check` warns.
+    root_cause_in_public_resolution: bool = False
+
+
 class Policy(Strict):
     """The whole incident process."""
 
@@ -451,6 +508,8 @@ class Policy(Strict):
     # The mitigation decision tree, in order (signals are incident flags or derived facts);
     # empty means the built-in tree from the process documents.
     mitigation_tree: tuple[MitigationRule, ...] = ()
+    communications: Communications = Communications()
+    postmortem_template: PostmortemTemplate = PostmortemTemplate()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
@@ -496,6 +555,10 @@ class Policy(Strict):
         stop_ids = [rule.id for rule in self.stop_rules]
         if len(stop_ids) != len(set(stop_ids)):
             problems.append(("stop_rules", "stop rule ids must be unique"))
+        for key in ("initial_update_draft", "initial_update_publish"):
+            for sev in getattr(self.communications, key):
+                if not known(sev):
+                    problems.append((f"communications.{key}", f"unknown severity {sev!r}"))
         ids = [item.id for item in self.resolution_checklist]
         if len(ids) != len(set(ids)):
             problems.append(("resolution_checklist", "checklist item ids must be unique"))
