@@ -141,6 +141,9 @@ def test_page_and_outbox(cli_env: Path) -> None:
         assert listing.exit_code == 0 and "oncall.notify" in listing.stdout
         acked = wr_json("oncall", "ack", str(page["id"]))
         assert acked["acknowledged_by"] == "alice"
+        # Delivery happens in the worker: the CLI says a page is queued, not sent.
+        human = wr("page", "ann", "--message", "still on fire")
+        assert human.exit_code == 0 and "queued for ann" in human.output
 
 
 def test_ical_feed_and_import_round_trip(cli_env: Path, tmp_path: Path) -> None:

@@ -562,7 +562,8 @@ def page(
     """Page a person, whoever is on call on a schedule, or a team."""
     body = {"target": target, "message": message, "severity": severity}
     data = call(ctx, "POST", f"{BASE}/pages", json=body)
-    _done(as_json, data, f"page {data['id']} sent to {', '.join(data['people'])}")
+    # The page is queued: the worker delivers it (`warroom oncall pages` shows acknowledgement).
+    _done(as_json, data, f"page {data['id']} queued for {', '.join(data['people']) or 'nobody'}")
 
 
 @oncall_app.command("ack")
