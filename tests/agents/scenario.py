@@ -179,7 +179,12 @@ async def work_an_incident(agent: Client, agent_name: str) -> str:
     scheduled = await ok(
         agent,
         "schedule_postmortem",
-        {"incident": incident, "owner": "alice", "due_at": _in_two_days()},
+        {
+            "incident": incident,
+            "owner": "alice",
+            "due_at": _in_two_days(),
+            "reason": "alice writes it; two days from now",
+        },
     )
     assert scheduled["postmortem"]["status"] == "scheduled"
     # Scheduled is not enough: the policy wants it published.

@@ -241,13 +241,16 @@ def test_an_agent_reviews_a_hotfix_only_when_allowed_and_in_its_own_name(
         base = f"/api/v1/incidents/{incident}/hotfixes"
         recorded = person.post(base, json={"name": "hf-1", "author": author})
         assert recorded.status_code in (200, 201), recorded.text
-        # The agent claims the review was someone else's: it is recorded in its own name.
+        # A review is recorded by the reviewer itself: a typed reviewer name is refused.
         gates = {"gates": {"review": {"status": "passed", "by": "carol"}}}
-        reply = agent.post(f"{base}/hf-1/gates", json=gates)
+        typed = agent.post(f"{base}/hf-1/gates", json=gates)
+        assert typed.status_code == 422, typed.text
+        assert typed.json()["error"]["code"] == "review_by_reviewer"
+        reply = agent.post(f"{base}/hf-1/review", json={"note": "diff read"})
         assert reply.status_code == status, reply.text
         if rule is not None:
             assert reply.json()["error"]["details"]["rule"] == rule
-            assert "hotfix_gates_updated" not in _types(person, incident)
+            assert "hotfix_reviewed" not in _types(person, incident)
             return
         review = next(g for g in reply.json()["gates"] if g["gate"] == "review")
         assert review["by"] == "agent:review-bot"

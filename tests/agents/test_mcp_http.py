@@ -85,6 +85,13 @@ def test_an_agent_works_an_incident_over_http(served: str, agent_token: Callable
         checklist = {item: {"confirmed": True} for item in scenario.ALL_CHECKLIST}
         body = {"summary": "fixed", "checklist": checklist}
         assert http.post(f"/api/v1/incidents/{incident}/resolve", json=body).status_code == 200
+        pm = http.get(f"/api/v1/incidents/{incident}/postmortem").json()
+        written = pm["body"].replace(
+            "What in the system allowed this to happen? Describe mechanisms, not people.",
+            "A connection pool limit starved the service.",
+        )
+        edit = {"body": written, "version": pm["version"]}
+        assert http.put(f"/api/v1/incidents/{incident}/postmortem", json=edit).status_code == 200
         for step in ("submit", "publish"):
             reply = http.post(f"/api/v1/incidents/{incident}/postmortem/{step}")
             assert reply.status_code == 200, reply.text

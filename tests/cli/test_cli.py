@@ -55,6 +55,15 @@ def test_declare_show_and_lifecycle(cli_env: Path) -> None:
     assert "post-mortem" in closed.output
     wr_json("postmortem", "schedule", incident, "--owner", "dana", "--due", "48h")
     assert wr("close", incident).exit_code == 2  # required: must be published, not just scheduled
+    assert wr("postmortem", "submit", incident).exit_code == 2  # its root cause is not written
+    source = cli_env / "pm.md"
+    source.write_text(
+        wr_json("postmortem", "show", incident)["body"].replace(
+            "What in the system allowed this to happen? Describe mechanisms, not people.",
+            "A bad deploy of payments v2.3.1.",
+        )
+    )
+    wr_json("postmortem", "edit", incident, "--file", str(source))
     wr_json("postmortem", "submit", incident)
     wr_json("postmortem", "publish", incident)
     assert wr_json("close", incident)["status"] == "closed"

@@ -63,10 +63,16 @@ def make_env(settings: Settings, clock: FixedClock) -> Iterator[Callable[..., En
     made: list[tuple[Runtime, TestClient]] = []
 
     def make(
-        comms: dict[str, Any] | None = None, services: list[dict[str, Any]] | None = None
+        comms: dict[str, Any] | None = None,
+        services: list[dict[str, Any]] | None = None,
+        policy: Any = "default",
     ) -> Env:
         config = parse_config(
-            {"services": SERVICES if services is None else services, "comms": comms or {}}
+            {
+                "services": SERVICES if services is None else services,
+                "comms": comms or {},
+                "policy": policy,
+            }
         )
         runtime = Runtime.build(settings, clock=clock, config=config, run_migrations=False)
         client = TestClient(create_app(runtime), raise_server_exceptions=False)

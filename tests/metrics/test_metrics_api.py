@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import T0, Api
 from warroom.api.app import create_app
-from warroom.core import outbox
+from warroom.core import auth, outbox
 from warroom.core.auth import SYSTEM
 from warroom.core.clock import FixedClock
 from warroom.core.config import parse_config
@@ -354,3 +354,69 @@ def test_rebuild_needs_admin_and_is_audited(
         {"all": True, "written": 4},
         {"all": False, "written": 0},
     ]
+
+
+def test_prometheus_exports_mttr_and_mttm_by_severity(
+    client: TestClient,
+    api: Api,
+    make_token: Callable[..., str],
+    scenario: dict[str, str],
+) -> None:
+    """A process that logs its MTTR figures to monitoring scrapes them as summaries."""
+    viewer = {"Authorization": f"Bearer {make_token('viewer', name='prometheus')}"}
+    found = families(client.get("/metrics", headers=viewer).text)
+    mttr = found["warroom_incident_time_to_resolve_seconds"]
+    assert mttr.type == "summary"
+    # SEV2 (clean): impact 10 min before declaration, resolved 60 min after it.
+    assert (
+        sample_value(mttr, "warroom_incident_time_to_resolve_seconds_count", severity="SEV2") == 1
+    )
+    assert (
+        sample_value(mttr, "warroom_incident_time_to_resolve_seconds_sum", severity="SEV2") == 4200
+    )
+    # The SEV1 incident is still open: not counted yet.
+    assert (
+        sample_value(mttr, "warroom_incident_time_to_resolve_seconds_count", severity="SEV1") == 0
+    )
+    mttm = found["warroom_incident_time_to_mitigate_seconds"]
+    assert (
+        sample_value(mttm, "warroom_incident_time_to_mitigate_seconds_sum", severity="SEV2") == 1500
+    )
+    mtta = found["warroom_incident_time_to_acknowledge_seconds"]
+    assert (
+        sample_value(mtta, "warroom_incident_time_to_acknowledge_seconds_count", severity="SEV2")
+        == 1
+    )
+
+
+def test_a_target_the_process_does_not_set_is_reported_as_not_set(
+    tmp_path: Any, database_url: str, clock: FixedClock
+) -> None:
+    """Presets whose process gives no resolution target never invent one."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, config=None)
+    config = parse_config({"policy": "phased"})
+    runtime = Runtime.build(settings, clock=clock, config=config, run_migrations=False)
+    try:
+        level = runtime.policy.severity("SEV1")
+        assert level.resolution_target.within is None
+        assert level.resolution_target.label == "not set by this process"
+        with TestClient(create_app(runtime)) as client:
+            with runtime.db.write() as conn:
+                _, token = auth.create_token(
+                    conn, name="t", scopes=["responder"], created_by="tests", now=clock.now()
+                )
+            api = Api(client, token)
+            incident = declare(api, "total outage", "SEV1")
+            shown = api.ok("GET", f"/api/v1/incidents/{incident}")
+            assert shown["targets"]["resolution"] == {"label": "not set by this process"}
+            assert shown["targets"]["response"]["label"] == "Immediate"
+            clock.advance(timedelta(minutes=2))
+            api.ok("POST", f"/api/v1/incidents/{incident}/acknowledge")
+            data = api.ok("GET", "/api/v1/metrics", params={**PERIOD, "incidents": "true"})
+            (row,) = data["incidents"]
+            assert row["sla_resolution"] == "not_set"
+            assert row["sla_response"] == "met"
+            assert data["overall"]["sla"]["resolution"]["not_set"] == 1
+            assert data["overall"]["sla"]["response"]["not_set"] == 0
+    finally:
+        runtime.close()

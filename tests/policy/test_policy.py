@@ -20,8 +20,72 @@ from warroom.policy.triage import propose
 def test_every_preset_is_valid_and_round_trips(name: str) -> None:
     policy = load_preset(name)
     assert policy.name == name
-    assert len(policy.resolution_checklist) == 5
+    assert len(policy.resolution_checklist) >= 4
     assert parse_policy(policy_to_data(policy)) == policy
+
+
+@pytest.mark.parametrize(
+    ("name", "items"),
+    [
+        ("nexus-micro", {"no_cascading_failures", "response_times_normal"}),  # 000 step 4
+        ("orchestrator", {"monitoring_stable", "users_can_use_feature"}),  # 001 phase 5
+        ("bmad-p0-p4", {"latency_normal", "synthetic_monitors_passing"}),  # 002 step 7
+        ("hierarchical", {"latency_within_sla", "no_new_errors"}),  # 003 stage 4
+        ("phased", {"critical_paths_tested", "user_impact_ended"}),  # 004 step 5.1
+    ],
+)
+def test_seed_verification_checklists_list_latency_synthetic_checks_and_critical_paths(
+    name: str, items: set[str]
+) -> None:
+    assert items <= {item.id for item in load_preset(name).resolution_checklist}
+
+
+@pytest.mark.parametrize(
+    ("name", "windows"),
+    [
+        ("nexus-micro", {"P0": 30, "P1": 30, "P2": 30, "P3": 30}),  # 000: 30 minutes post-fix
+        ("orchestrator", {"SEV1": 30, "SEV2": 30, "SEV3": 15, "SEV4": 15}),  # 001: 15-30
+        ("bmad-p0-p4", {"P0": 30, "P1": 30, "P2": 15, "P3": 15, "P4": 15}),  # 002: 15-30
+        ("hierarchical", {"SEV1": 30, "SEV2": 30, "SEV3": 30, "SEV4": 30}),  # 003: 30m
+        ("phased", {"SEV1": 0, "SEV2": 0, "SEV3": 0, "SEV4": 0}),  # 004: a verification phase
+    ],
+)
+def test_seed_presets_require_monitoring_before_resolve_with_the_seeds_window(
+    name: str, windows: dict[str, int]
+) -> None:
+    policy = load_preset(name)
+    assert policy.resolve_requires_verification is True
+    found = {
+        level.id: int(level.verification_window.total_seconds() // 60)
+        for level in policy.severities
+        if level.verification_window is not None
+    }
+    assert found == windows
+    assert load_preset("default").resolve_requires_verification is False
+
+
+def test_seed003_skip_if_sev1_is_off_by_default_and_on_in_its_preset_with_a_warning() -> None:
+    assert load_preset("default").hotfix.skip_review_if_sev1 is False
+    assert load_preset("default").warnings() == []
+    hierarchical = load_preset("hierarchical")
+    assert hierarchical.hotfix.skip_review_if_sev1 is True
+    assert [path for path, _ in hierarchical.warnings()] == ["policy.hotfix.skip_review_if_sev1"]
+    both = load_preset("phased").model_copy(update={"alerts_auto_resolve": True})
+    assert [path for path, _ in both.warnings()] == ["policy.alerts_auto_resolve"]
+
+
+def test_stop_rules_and_hotfix_rules_are_checked() -> None:
+    base = policy_to_data(load_preset("default"))
+    bad = {
+        **base,
+        "stop_rules": [{"id": "x", "text": "t", "flags": ["a"], "when": "recurrence"}],
+    }
+    with pytest.raises(ConfigError) as both:
+        parse_policy(bad)
+    assert "either flags or when" in str(both.value.details)
+    with pytest.raises(ConfigError) as unknown:
+        parse_policy({**base, "hotfix": {"severities": ["SEV9"]}})
+    assert "SEV9" in str(unknown.value.details)
 
 
 @pytest.mark.parametrize(

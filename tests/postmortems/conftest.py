@@ -147,3 +147,19 @@ def api_for(runtime: Runtime, scope: str = "responder", name: str = "alice") -> 
             conn, name=name, scopes=[scope], created_by="tests", now=runtime.clock.now()
         )
     return Api(TestClient(create_app(runtime), raise_server_exceptions=False), token)
+
+
+ROOT_CAUSE_PROMPT = "What in the system allowed this to happen? Describe mechanisms, not people."
+
+
+def write_sections(api: Api, incident: str, **texts: str) -> dict[str, Any]:
+    """Write sections of the post-mortem (keyword = title with underscores), as a person would."""
+    from warroom.postmortems import draft
+
+    path = f"/api/v1/incidents/{incident}/postmortem"
+    pm = api.ok("GET", path)
+    body = pm["body"]
+    for key, text in (texts or {"Root_cause": "A pool limit of 10 starved payments."}).items():
+        body = draft.replace_section(body, key.replace("_", " "), text)
+    edited: dict[str, Any] = api.ok("PUT", path, json={"body": body, "version": pm["version"]})
+    return edited

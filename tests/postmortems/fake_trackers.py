@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 
 @dataclass
@@ -24,6 +25,8 @@ class FakeTracker:
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     fail_with: tuple[int, Any, dict[str, str]] | None = None
+    # Jira: the create/edit screen has no due date field (a common project setup).
+    no_duedate: bool = False
     transitions: list[dict[str, Any]] = field(
         default_factory=lambda: [
             {"id": "11", "name": "In Progress", "to": {"name": "In Progress"}},
@@ -42,6 +45,24 @@ Reply = tuple[int, Any, dict[str, str]]
 def _github(fake: FakeTracker, method: str, path: str, body: Any, headers: Any) -> Reply:
     if headers.get("authorization") != f"Bearer {fake.token}":
         return 401, {"message": "Bad credentials", "status": "401"}, {}
+    labels = re.fullmatch(r"/repos/acme/([^/]+)/issues/(\d+)/labels(?:/([^/]+))?", path)
+    if labels is not None:
+        # https://docs.github.com/en/rest/issues/labels: add (POST) and remove (DELETE) one.
+        issue = fake.issues.get(labels.group(2))
+        if issue is None:
+            return 404, {"message": "Not Found"}, {}
+        names = [label["name"] for label in issue["labels"]]
+        if method == "POST" and labels.group(3) is None:
+            names += [n for n in body.get("labels", []) if n not in names]
+        elif method == "DELETE" and labels.group(3) is not None:
+            name = unquote(labels.group(3))
+            if name not in names:
+                return 404, {"message": "Label does not exist"}, {}
+            names.remove(name)
+        else:
+            return 404, {"message": "Not Found"}, {}
+        issue["labels"] = [{"name": n} for n in names]
+        return 200, issue["labels"], {}
     match = re.fullmatch(r"/repos/([^/]+)/([^/]+)/issues(?:/(\d+))?", path)
     if match is None or match.group(1) != "acme":
         return 404, {"message": "Not Found", "status": "404"}, {}
@@ -74,6 +95,8 @@ def _github(fake: FakeTracker, method: str, path: str, body: Any, headers: Any) 
         for key in ("title", "body", "state", "state_reason"):
             if key in body:
                 issue[key] = body[key]
+        if "labels" in body:  # documented: replaces the whole set
+            issue["labels"] = [{"name": n} for n in body["labels"]]
         return 200, issue, {}
     return 404, {"message": "Not Found"}, {}
 
@@ -82,6 +105,13 @@ def _jira(fake: FakeTracker, method: str, path: str, body: Any, headers: Any) ->
     expected = "Basic " + base64.b64encode(f"ops@example.com:{fake.token}".encode()).decode()
     if headers.get("authorization") != expected:
         return 401, {"errorMessages": ["You are not authenticated."], "errors": {}}, {}
+    no_duedate = {
+        "duedate": (
+            "Field 'duedate' cannot be set. It is not on the appropriate screen, or unknown."
+        )
+    }
+    if fake.no_duedate and "duedate" in (body or {}).get("fields", {}):
+        return 400, {"errorMessages": [], "errors": no_duedate}, {}
     if method == "POST" and path == "/rest/api/2/issue":
         fields = body.get("fields", {})
         errors = {}
@@ -141,7 +171,7 @@ def fake_tracker(kind: str) -> Iterator[FakeTracker]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_PATCH = _handle
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -405,3 +405,62 @@ def test_beads_priority_from_severity(api: Api, severity: str, priority: int, la
     (bug,) = api.ok("GET", "/api/v1/exports/beads", params={"incident": incident})["issues"]
     assert bug["priority"] == priority and bug["labels"] == ["incident", label]
     assert bug["status"] == "open" and "closed_at" not in bug
+
+
+def test_github_sync_keeps_labels_people_edit_in_github(
+    github_runtime: Any, clock: FixedClock
+) -> None:
+    """Labels (docs.github.com/en/rest/issues/labels): warroom adds and removes only its own
+    changed labels; an update never replaces the set people edited in GitHub."""
+    with fake_tracker("github") as github:
+        runtime = github_runtime(github.url)
+        api = api_for(runtime)
+        incident = declare(api)
+        item = add_item(api, incident)
+        Worker(runtime).run_once()
+        issue = github.issues["1"]
+        # The issue body links the web war room, not the JSON API.
+        assert f"/incidents/{incident}" in issue["body"]
+        assert "/api/v1/" not in issue["body"]
+        # Someone triages in GitHub: adds "needs-design", removes "post-mortem".
+        issue["labels"] = [{"name": "type:detect"}, {"name": "P2"}, {"name": "needs-design"}]
+        api.ok("PATCH", f"/api/v1/actions/{item['id']}", json={"title": "Alert earlier"})
+        Worker(runtime).run_once()
+        assert issue["title"] == "Alert earlier"
+        names = [label["name"] for label in issue["labels"]]
+        assert names == ["type:detect", "P2", "needs-design"]
+        # A priority change in warroom swaps only its own priority label.
+        api.ok("PATCH", f"/api/v1/actions/{item['id']}", json={"priority": 1})
+        Worker(runtime).run_once()
+        names = [label["name"] for label in issue["labels"]]
+        assert names == ["type:detect", "needs-design", "P1"]
+        assert not any(
+            method == "PATCH" and "labels" in (body or {}) for method, _, body in github.requests
+        )
+
+
+def test_jira_project_without_a_due_date_field_still_syncs(
+    jira_runtime: Any, clock: FixedClock
+) -> None:
+    """Jira answers 400 {"errors": {"duedate": "Field 'duedate' cannot be set..."}} when the
+    project's screen has no due date (REST v2 create/edit issue): not a permanent failure."""
+    with fake_tracker("jira") as jira:
+        jira.no_duedate = True
+        runtime = jira_runtime(jira.url)
+        api = api_for(runtime)
+        incident = declare(api)
+        due = (clock.now() + timedelta(days=14)).isoformat()
+        item = add_item(api, incident, due_at=due)
+        Worker(runtime).run_once()
+        fields = jira.issues["OPS-1"]["fields"]
+        assert "duedate" not in fields
+        assert f"Due: {due[:10]}" in fields["description"]  # still told, in the description
+        assert f"/incidents/{incident}" in fields["description"]
+        external = api.ok("GET", f"/api/v1/actions/{item['id']}")["external"]["jira"]
+        assert external["error"] is None and external["no_duedate"] is True
+        api.ok("PATCH", f"/api/v1/actions/{item['id']}", json={"title": "Alert earlier"})
+        Worker(runtime).run_once()
+        assert jira.issues["OPS-1"]["fields"]["summary"] == "Alert earlier"
+        # Known since: the edit went out without the field, in one request.
+        puts = [body for method, _, body in jira.requests if method == "PUT"]
+        assert len(puts) == 1 and "duedate" not in puts[0]["fields"]

@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy import select
 
 from tests.conftest import T0, Api
-from tests.postmortems.conftest import ALL_CONFIRMED, api_for, declare, record_incident
+from tests.postmortems.conftest import (
+    ALL_CONFIRMED,
+    api_for,
+    declare,
+    record_incident,
+    write_sections,
+)
 from tests.support.receiver import http_receiver
 from warroom.core import tables
 from warroom.core.clock import FixedClock
@@ -84,6 +90,14 @@ def test_close_needs_a_published_postmortem(api: Api, runtime: Runtime, clock: F
     # publishing straight from draft is refused: review comes first
     status, body = api.post(f"{path}/postmortem/publish")
     assert status == 409 and "submit" in body["error"]["message"]
+    # The template requires its root cause: a draft holding only the prompt is refused.
+    status, body = api.post(f"{path}/postmortem/submit", json={"reviewers": ["erin"]})
+    assert status == 409 and body["error"]["code"] == "postmortem_incomplete"
+    assert body["error"]["details"]["sections"] == [
+        {"section": "Root cause", "problem": "blank (only the prompt)"}
+    ]
+    assert api.ok("GET", f"{path}/postmortem")["status"] == "draft"  # refused: nothing changed
+    write_sections(api, incident)
     api.ok("POST", f"{path}/postmortem/submit", json={"reviewers": ["erin"]})
     assert api.post(f"{path}/close")[0] == 409  # in review is not published
     published = api.ok("POST", f"{path}/postmortem/publish")
@@ -157,6 +171,7 @@ def test_viewer_cannot_write(
 def test_export_markdown_and_sanitised_html(api: Api, runtime: Runtime, clock: FixedClock) -> None:
     incident = record_incident(api, runtime, clock, title="Pay <script>alert(1)</script> down")
     path = f"/api/v1/incidents/{incident}/postmortem"
+    write_sections(api, incident)
     api.ok("POST", f"{path}/submit")
     assert api.ok("GET", "/api/v1/postmortems/export")["files"] == []  # only published ones
     api.ok("POST", f"{path}/publish")
@@ -236,13 +251,25 @@ def test_published_or_rescheduled_postmortems_are_not_chased(
     incident = record_incident(api, runtime, clock)
     path = f"/api/v1/incidents/{incident}"
     new_due = (clock.now() + timedelta(days=5)).isoformat()
-    api.ok("POST", f"{path}/postmortem/schedule", json={"owner": "erin", "due_at": new_due})
+    move = {"owner": "erin", "due_at": new_due}
+    status, body = api.post(f"{path}/postmortem/schedule", json=move)
+    assert status == 422 and body["error"]["code"] == "reason_required"
+    assert api.ok("GET", f"{path}/postmortem")["owner"] != "erin"  # refused: nothing changed
+    api.ok("POST", f"{path}/postmortem/schedule", json={**move, "reason": "erin is on leave"})
     assert api.ok("GET", f"{path}/postmortem")["owner"] == "erin"
+    (moved,) = [
+        e
+        for e in api.ok("GET", f"{path}/timeline")["events"]
+        if e["type"] == "postmortem_scheduled" and e["data"].get("reason")
+    ]
+    assert moved["data"]["reason"] == "erin is on leave"
+    assert moved["data"]["previous_due_at"] and moved["actor"] == "token:alice"
     clock.advance(timedelta(hours=49))
     worker = Worker(runtime)
     worker.run_once()
     worker.run_once()
     assert "postmortem_overdue" not in _types(api, incident)  # the old due date no longer holds
+    write_sections(api, incident)
     api.ok("POST", f"{path}/postmortem/submit")
     api.ok("POST", f"{path}/postmortem/publish")
     clock.advance(timedelta(days=5))

@@ -26,6 +26,8 @@ PUBLIC = (
     re.compile(r"^/api/v1/heartbeats/"),
     re.compile(r"^/status(/|$)"),  # the public status page (warroom.comms.public)
     re.compile(r"^/login$"),
+    # Sign-in through the OpenID provider (state, nonce and PKCE checked; tests/identity).
+    re.compile(r"^/login/oidc(/callback)?$"),
 )
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -174,6 +174,12 @@ def test_review_workflow_draft_review_publish(
     early = alice.post_form(f"{url}/publish")
     assert early.status_code == 409 and "submit it first" in early.text
     assert pms.get(incident)["status"] == "draft"
+    assert "To write before it can be submitted" in alice.get(url).text
+    blank = alice.post_form(f"{url}/submit", {"reviewers": "bob, carol"})
+    assert blank.status_code == 409 and "Root cause" in blank.text  # the template requires it
+    version = str(pms.get(incident)["version"])
+    written = {"section": "Root cause", "text": "A pool limit of 10.", "version": version}
+    assert alice.post_form(f"{url}/sections", written).status_code == 303
     assert alice.post_form(f"{url}/submit", {"reviewers": "bob, carol"}).status_code == 303
     pm = pms.get(incident)
     assert pm["status"] == "in_review" and pm["reviewers"] == ["bob", "carol"]
@@ -217,3 +223,26 @@ def test_viewer_reads_but_cannot_edit(
         assert victor.post_form(path, form).status_code == 403
     assert runtime.postmortems.get(incident) == before
     assert runtime.action_items.list(ListActions(incident=incident)) == []
+
+
+def test_review_meeting_is_scheduled_from_the_page_with_an_ics_invite(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime
+) -> None:
+    alice = web_as("alice", "responder")
+    incident = incident_with_postmortem(runtime)
+    url = f"/incidents/{incident}/postmortem"
+    assert "Schedule the review meeting" in alice.get(url).text
+    form = {
+        "starts_at": "2031-01-15T10:00",
+        "duration": "45m",
+        "facilitator": "erin",
+        "attendees": "alice, bob@example.com",
+    }
+    bad = alice.post_form(f"{url}/meeting", {**form, "duration": "10000000w"})
+    assert bad.status_code == 422
+    assert alice.post_form(f"{url}/meeting", form).status_code == 303
+    page = alice.get(url).text
+    assert "facilitator erin" in page and "alice, bob@example.com" in page
+    invite = alice.get(f"/api/v1/incidents/{incident}/postmortem/meeting?format=ics")
+    assert invite.status_code == 200 and "BEGIN:VCALENDAR" in invite.text
+    assert "DTSTART:20310115T100000Z" in invite.text

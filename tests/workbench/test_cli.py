@@ -99,7 +99,7 @@ def test_change_record_and_correlate(cli_env: Path) -> None:
 
 def test_runbook_list_show_run(cli_env: Path) -> None:
     listed = {r["id"]: r for r in wr_json("runbook", "list")["items"]}
-    assert len(listed) == 8
+    assert len(listed) == 12  # 11 built-ins (seeds 000, 002, 003) and the config's own
     assert listed["ops"]["command_executor"] is True
     assert listed["service_down"]["builtin"] is True
     shown = wr("runbook", "show", "high_error_rate")
@@ -121,7 +121,7 @@ def test_runbook_list_show_run(cli_env: Path) -> None:
 
 def test_runbook_check(cli_env: Path) -> None:
     assert wr("runbook", "check").exit_code == 0
-    assert wr_json("runbook", "check")["runbooks"] == 8
+    assert wr_json("runbook", "check")["runbooks"] == 12
     bad = cli_env / "bad"
     bad.mkdir()
     (bad / "broken.yaml").write_text(
@@ -172,9 +172,13 @@ def test_hotfix_commands(cli_env: Path) -> None:
     refused = wr("hotfix", "deploy", incident, "hf-1")
     assert refused.exit_code == 2
     assert "review" in refused.output
-    self_review = wr("hotfix", "gate", incident, "hf-1", "--gate", "review=passed:bob")
+    typed_review = wr("hotfix", "gate", incident, "hf-1", "--gate", "review=passed:carol")
+    assert typed_review.exit_code == 2  # a review is never a name typed by someone else
+    assert "warroom hotfix review" in typed_review.output
+    self_review = wr("--as", "bob", "hotfix", "review", incident, "hf-1")
     assert self_review.exit_code == 2
-    wr_json("hotfix", "gate", incident, "hf-1", "--gate", "review=passed:carol")
+    reviewed = wr_json("--as", "carol", "hotfix", "review", incident, "hf-1", "--note", "read")
+    assert next(g for g in reviewed["gates"] if g["gate"] == "review")["by"] == "carol"
     assert wr_json("hotfix", "deploy", incident, "hf-1")["deployed"] is True
     assert (
         wr("hotfix", "record", incident, "hf-2", "--author", "x", "--gate", "tests").exit_code == 2

@@ -150,7 +150,7 @@ def test_hotfix_gates_review_and_follow_ups(bench: Callable[..., Bench]) -> None
         },
     )
     assert status == 422
-    assert "other than" in body["error"]["message"]
+    assert body["error"]["code"] == "review_by_reviewer"  # never a typed reviewer name
     assert wb.events(incident, "hotfix_recorded") == []
 
     recorded = bob.ok(
@@ -168,20 +168,14 @@ def test_hotfix_gates_review_and_follow_ups(bench: Callable[..., Bench]) -> None
     assert body["error"]["code"] == "hotfix_gates"
     assert wb.events(incident, "hotfix_deployed") == []
 
-    bob.ok(
-        "POST",
-        f"{hotfixes}/hf-1/gates",
-        json={
-            "gates": {
-                "review": {"status": "passed", "by": "carol"},
-                "staging": {"status": "passed", "by": "dave"},
-            }
-        },
-    )
+    status, body = bob.post(f"{hotfixes}/hf-1/review", {"note": "my own fix"})
+    assert status == 403 and body["error"]["code"] == "self_approval"
+    bob.ok("POST", f"{hotfixes}/hf-1/gates", json={"gates": {"staging": {"status": "passed"}}})
+    wb.as_("carol").ok("POST", f"{hotfixes}/hf-1/review", json={"note": "diff read"})
     deployed = bob.ok("POST", f"{hotfixes}/hf-1/deploy")
     assert deployed["deployed"] is True
     (event,) = wb.events(incident, "hotfix_deployed")
-    assert event["data"]["reviewed_by"] == "carol"
+    assert event["data"]["reviewed_by"] == "token:carol"
     follow = {e["data"]["gate"]: e["data"] for e in wb.events(incident, "follow_up_required")}
     assert set(follow) == {"tests", "security_scan", "docs"}
     assert {k: follow["tests"][k] for k in ("type", "source", "gate", "hotfix")} == {

@@ -24,6 +24,10 @@ SEED_RUNBOOKS = {
     "memory_leak",
     "security_breach",
     "third_party_outage",
+    "generic_troubleshooting",  # 002: when no runbook matches
+    "nexus_parallel_investigation",  # 000: step 2's parallel checklists
+    "hierarchical_diagnose",  # 003: stage 2a
+    "hierarchical_mitigate",  # 003: stage 2b
 }
 
 
@@ -31,7 +35,7 @@ def test_the_seven_builtins_load_and_are_valid() -> None:
     loaded = {r.runbook.id: r.runbook for r in builtin_runbooks()}
     assert set(loaded) == SEED_RUNBOOKS
     for runbook in loaded.values():
-        assert runbook.steps and not runbook.match.empty
+        assert runbook.steps and (not runbook.match.empty or runbook.match.fallback)
     # Machine-checkable first steps run by themselves.
     for rid in ("service_down", "high_error_rate", "high_latency", "memory_leak"):
         assert loaded[rid].steps[0].automatic, rid

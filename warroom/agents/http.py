@@ -58,8 +58,10 @@ class McpEndpoint:
     def _authenticate(self, token: str | None) -> auth.Principal:
         if token is None:
             raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
+        now = self.runtime.clock.now()
         with self.runtime.db.read() as conn:
-            principal = auth.authenticate(conn, token, self.runtime.clock.now())
+            principal = auth.authenticate(conn, token, now)
+        auth.record_use(self.runtime.db, principal, now)
         if not principal.is_agent:
             raise Forbidden(
                 "the MCP endpoint is for agent tokens, so that actions show as agent:<name>; "

@@ -279,9 +279,12 @@ async def schedule_postmortem(
     incident: IncidentRef,
     owner: Annotated[str, Field(min_length=1, max_length=200)],
     due_at: Annotated[str, Field(description="ISO 8601 date-time, e.g. 2026-11-25T17:00:00Z")],
+    reason: Annotated[
+        str | None, Field(max_length=2000, description="Why a due date already set moves")
+    ] = None,
 ) -> dict[str, Any]:
     """Schedule the post-mortem: who writes it and by when."""
-    body = {"owner": owner, "due_at": due_at}
+    body = {"owner": owner, "due_at": due_at, **({"reason": reason} if reason else {})}
     return dict(await api().post(f"/incidents/{incident}/postmortem/schedule", body))
 
 
@@ -401,7 +404,7 @@ def _update(
 
 
 UpdateStatusArg = Annotated[
-    Literal["investigating", "identified", "monitoring", "resolved"],
+    Literal["investigating", "identified", "mitigating", "monitoring", "resolved"],
     Field(description="The status the update announces"),
 ]
 Impact = Annotated[str, Field(min_length=1, max_length=2000, description="Impact on users")]

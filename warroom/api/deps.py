@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from warroom.core.auth import Principal, authenticate
+from warroom.core.auth import Principal, authenticate, record_use
 from warroom.core.errors import Forbidden, RateLimited, Unauthorized
 from warroom.core.inputs import MAX_ID
 from warroom.core.runtime import Runtime
@@ -58,8 +58,10 @@ def _authenticate(request: Request, runtime: Runtime) -> Principal:
     """A bearer token, else another registered authenticator (web session), else the local CLI."""
     token = bearer_token(request)
     if token is not None:
+        now = runtime.clock.now()
         with runtime.db.read() as conn:
-            principal: Principal = authenticate(conn, token, runtime.clock.now())
+            principal: Principal = authenticate(conn, token, now)
+        record_use(runtime.db, principal, now)
         wait = request.app.state.token_limiter.take(principal.token_id)
         if wait > 0:
             raise RateLimited(

@@ -83,6 +83,19 @@ def serve(
         ),
     ] = False,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+    proxy_headers: Annotated[
+        bool | None,
+        typer.Option(
+            "--proxy-headers/--no-proxy-headers",
+            help="Trust X-Forwarded-Proto/For from --forwarded-allow-ips (WARROOM_PROXY_HEADERS).",
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxy addresses to trust, comma-separated or '*' (WARROOM_FORWARDED_ALLOW_IPS)."
+        ),
+    ] = None,
 ) -> None:
     """Run the API, web pages and (unless --no-worker) the worker, in this process or, with
     --worker-process, in a child process it starts and stops."""
@@ -103,6 +116,10 @@ def serve(
         overrides["port"] = port
     if data_dir is not None:
         overrides["data_dir"] = data_dir
+    if proxy_headers is not None:
+        overrides["proxy_headers"] = proxy_headers
+    if forwarded_allow_ips is not None:
+        overrides["forwarded_allow_ips"] = forwarded_allow_ips
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -159,6 +176,8 @@ def serve(
             port=settings.port,
             log_level=log_level.lower(),
             timeout_graceful_shutdown=3,
+            proxy_headers=settings.proxy_headers,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
         )
     finally:
         if worker:
@@ -274,7 +293,7 @@ def token_create(
     ctx: typer.Context,
     name: str,
     scope: Annotated[
-        list[str], typer.Option("--scope", help="admin, responder, viewer, ingest (repeat).")
+        list[str], typer.Option("--scope", help="admin, responder, viewer, ingest, scim (repeat).")
     ] = [],
     agent: Annotated[
         bool,
@@ -527,11 +546,12 @@ def config_check(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate a config file offline; exit 0 if valid, 1 with every problem listed."""
-    from warroom.core.config import check_config_file
+    from warroom.core.config import check_config_file, config_file_warnings
 
     problems = check_config_file(file)
+    warnings = config_file_warnings(file)
     if as_json:
-        print_json({"valid": not problems, "problems": problems})
+        print_json({"valid": not problems, "problems": problems, "warnings": warnings})
     elif problems:
         console.print(f"[red]{file}: {len(problems)} problem(s)[/]")
         for problem in problems:
@@ -540,6 +560,12 @@ def config_check(
             )
     else:
         console.print(f"[green]✓[/] {file} is valid")
+    if warnings and not as_json:
+        for warning in warnings:
+            console.print(
+                f"  [yellow]warning[/] {escape(str(warning.get('path')))}: "
+                f"{escape(str(warning.get('message')))}"
+            )
     if problems:
         raise typer.Exit(1)
 

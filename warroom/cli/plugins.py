@@ -41,6 +41,8 @@ class PluginCommands(TyperGroup):
             plugin = _declaring(args[0])
             if plugin is not None:
                 self.load(plugin)
+            else:  # a typo: suggest from every command
+                self.load_all()
         return super().resolve_command(ctx, args)
 
     def load(self, plugin: Plugin) -> None:

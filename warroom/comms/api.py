@@ -57,6 +57,33 @@ def preview_update(
     return result
 
 
+@router.get(
+    "/incidents/{incident_id}/updates/initial",
+    summary="The drafted initial 'Investigating' update (nothing is sent)",
+)
+def initial_update_draft(
+    runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
+) -> dict[str, Any]:
+    principal.require("viewer")
+    result: dict[str, Any] = _comms(runtime).service.draft_initial(incident_id)
+    return result
+
+
+@router.post(
+    "/incidents/{incident_id}/updates/initial",
+    status_code=201,
+    summary="Publish the drafted initial 'Investigating' update",
+)
+def publish_initial_update(
+    runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
+) -> dict[str, Any]:
+    service = _comms(runtime).service
+    result: dict[str, Any] = service.publish(
+        principal, incident_id, service.initial_update(incident_id)
+    )
+    return result
+
+
 @router.get("/incidents/{incident_id}/updates", summary="The incident's published updates")
 def list_updates(runtime: RuntimeDep, principal: PrincipalDep, incident_id: str) -> dict[str, Any]:
     principal.require("viewer")

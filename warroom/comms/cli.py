@@ -17,10 +17,13 @@ def update(
     ctx: typer.Context,
     incident: str,
     status: Annotated[
-        str, typer.Option("--status", help="investigating, identified, monitoring or resolved")
-    ],
-    impact: Annotated[str, typer.Option("--impact", help="Impact on users.")],
-    action: Annotated[str, typer.Option("--action", help="What is being done now.")],
+        str | None,
+        typer.Option(
+            "--status", help="investigating, identified, mitigating, monitoring or resolved"
+        ),
+    ] = None,
+    impact: Annotated[str | None, typer.Option("--impact", help="Impact on users.")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="What is being done now.")] = None,
     next_: Annotated[
         str | None,
         typer.Option("--next", help="Next update in (30m) or at (ISO); default: policy cadence."),
@@ -48,9 +51,25 @@ def update(
         str | None, typer.Option(help="degraded_performance, partial_outage, major_outage...")
     ] = None,
     preview: Annotated[bool, typer.Option("--preview", help="Render only; send nothing.")] = False,
+    initial: Annotated[
+        bool,
+        typer.Option("--initial", help="Publish the drafted initial 'Investigating' update."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Publish a structured status update (internal, public and executive renderings)."""
+    if initial:
+        base = f"/api/v1/incidents/{incident}/updates/initial"
+        data = call(ctx, "GET", base) if preview else call(ctx, "POST", base)
+        _show_update(data, preview=preview, as_json=as_json)
+        return
+    missing = [
+        f"--{name}"
+        for name, value in (("status", status), ("impact", impact), ("action", action))
+        if value is None
+    ]
+    if missing:
+        fail(f"give {', '.join(missing)} (or --initial for the drafted initial update)")
     body: dict[str, Any] = {
         "status": status,
         "impact": impact,
@@ -72,6 +91,10 @@ def update(
     body = {k: v for k, v in body.items() if v is not None}
     path = f"/api/v1/incidents/{incident}/updates" + ("/preview" if preview else "")
     data = call(ctx, "POST", path, json=body)
+    _show_update(data, preview=preview, as_json=as_json)
+
+
+def _show_update(data: dict[str, Any], *, preview: bool, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return

@@ -4,7 +4,7 @@ page's subscriber confirmations, fan-out and deliveries (warroom.comms.delivery)
 from __future__ import annotations
 
 from warroom.comms import delivery
-from warroom.comms.service import RESOLUTION_KIND
+from warroom.comms.service import INITIAL_KIND, RESOLUTION_KIND
 from warroom.comms.statuspage import CONFIRM_KIND, DELIVER_KIND, FANOUT_KIND
 from warroom.core import outbox
 from warroom.core.outbox import EffectHandler, Outcome
@@ -15,8 +15,13 @@ def handle_resolution(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome
     return runtime.comms.service.handle_resolution(effect)
 
 
+def handle_initial(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    return runtime.comms.service.handle_initial(effect)
+
+
 HANDLERS = [
     EffectHandler(RESOLUTION_KIND, handle_resolution),
+    EffectHandler(INITIAL_KIND, handle_initial),
     EffectHandler(CONFIRM_KIND, delivery.handle_confirm),
     EffectHandler(FANOUT_KIND, delivery.handle_fanout),
     EffectHandler(DELIVER_KIND, delivery.handle_deliver),

@@ -56,6 +56,9 @@ class CommsPlugin(Plugin):
     def check_config(self, config: AppConfig) -> list[Problem]:
         return check_config(config)
 
+    def config_warnings(self, config: AppConfig) -> list[Problem]:
+        return config_warnings(config)
+
     def install(self, runtime: Runtime) -> None:
         from sqlalchemy.exc import DBAPIError
 
@@ -145,3 +148,19 @@ def check_config(config: AppConfig) -> list[Problem]:
 
 
 plugin = CommsPlugin()
+
+
+def config_warnings(config: AppConfig) -> list[Problem]:
+    """Unsafe communication options the policy turns on."""
+    if config.policy.communications.root_cause_in_public_resolution:
+        return [
+            {
+                "path": "policy.communications.root_cause_in_public_resolution",
+                "message": (
+                    "the root cause from the status updates goes into the PUBLIC resolution "
+                    "text; internal causes can name systems, vendors or customers (each use is "
+                    "recorded on the timeline)"
+                ),
+            }
+        ]
+    return []

@@ -213,11 +213,16 @@ def maintenances_active(runtime: RuntimeDep) -> Response:
 # ---- feeds ----------------------------------------------------------------------------
 
 
+def _feed_entries(runtime: Runtime) -> list[feeds.FeedEntry]:
+    page = _page(runtime)
+    snapshot = page.snapshot(history_days=0, updates_for="open")
+    return feeds.entries(page.page(), page.history(), snapshot.maintenances, snapshot.now)
+
+
 @router.get("/history.rss", summary="Incident history (RSS 2.0)")
 def history_rss(runtime: RuntimeDep) -> Response:
     def build() -> Response:
-        page = _page(runtime)
-        body = feeds.rss(page.page(), page.history(), runtime.clock.now())
+        body = feeds.rss(_page(runtime).page(), _feed_entries(runtime), runtime.clock.now())
         return Response(body, media_type="application/rss+xml; charset=utf-8")
 
     return _cached(runtime, "rss", build, _CACHE)
@@ -226,8 +231,7 @@ def history_rss(runtime: RuntimeDep) -> Response:
 @router.get("/history.atom", summary="Incident history (Atom 1.0)")
 def history_atom(runtime: RuntimeDep) -> Response:
     def build() -> Response:
-        page = _page(runtime)
-        body = feeds.atom(page.page(), page.history(), runtime.clock.now())
+        body = feeds.atom(_page(runtime).page(), _feed_entries(runtime), runtime.clock.now())
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     return _cached(runtime, "atom", build, _CACHE)

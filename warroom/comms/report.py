@@ -132,6 +132,7 @@ def build(
     metrics.append(("Timeline events", str(len(events))))
     level = policy.severity(state.severity)
     return {
+        "sla": sla_rows(state, policy, now),
         "id": state.public_id,
         "title": state.title,
         "severity": f"{level.id} ({level.name})",
@@ -160,6 +161,23 @@ def build(
         "postmortem": dict(state.postmortem) if state.postmortem else None,
         "generated_at": _when(now),
     }
+
+
+def sla_rows(state: IncidentState, policy: Policy, now: datetime) -> list[dict[str, str]]:
+    """The severity's targets and whether they were met; an unset one says so."""
+    from warroom.incidents.views import incident_view
+
+    rows = []
+    for name, entry in incident_view(state, policy, now)["targets"].items():
+        if "due_at" not in entry:
+            rows.append({"target": name, "label": entry["label"], "verdict": "not measured"})
+            continue
+        met = entry.get("met")
+        verdict = "SLA met" if met else "SLA missed" if met is False else "pending"
+        if entry.get("overdue"):
+            verdict = "SLA missed (still open)"
+        rows.append({"target": name, "label": entry["label"], "verdict": verdict})
+    return rows
 
 
 def format_duration_s(value: float | None) -> str:
@@ -199,6 +217,8 @@ def to_markdown(report: dict[str, Any]) -> str:
     ]
     if report["mttx_flags"]:
         lines += ["", "Notes: " + "; ".join(md(f) for f in report["mttx_flags"])]
+    lines += ["", "| SLA target | Target | Status |", "|---|---|---|"]
+    lines += [f"| {r['target']} | {md(r['label'])} | {r['verdict']} |" for r in report["sla"]]
     lines += ["", "## Summary", "", md(report["summary"]), "", "## Timeline", ""]
     lines += [
         f"- **{row['at']}** ({md(row['actor'])}): {md(row['text'])}" for row in report["timeline"]

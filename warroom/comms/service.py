@@ -24,11 +24,13 @@ from warroom.comms.updates import (
     brief_context,
     clock_text,
     duration_text,
+    eta_text,
     impact_for,
     internal_context,
     matching_groups,
     next_update_at,
     public_context,
+    public_status,
 )
 from warroom.core import outbox, tables
 from warroom.core.auth import SYSTEM, Principal
@@ -44,6 +46,8 @@ from warroom.policy import Policy
 from warroom.worker import Outcome
 
 RESOLUTION_KIND = "comms_resolution"
+INITIAL_KIND = "comms_initial_update"
+INITIAL_ACTION = "Our team is actively working on this issue."
 
 
 def _group_text(
@@ -104,8 +108,9 @@ class CommsService:
                     require_agent_permission(
                         principal, self.policy, "may_publish_public", "publish a public update"
                     )
+                eta = eta_text(request, self.policy)
                 internal = templates.render(
-                    "internal", tpl.internal, internal_context(request, state, now, promised)
+                    "internal", tpl.internal, internal_context(request, state, now, promised, eta)
                 )
                 slugs = (
                     components
@@ -116,7 +121,7 @@ class CommsService:
                 if who.public:
                     names = self.statuspage.component_names(conn, slugs)
                     public = templates.render(
-                        "public", tpl.public, public_context(request, names, now, promised)
+                        "public", tpl.public, public_context(request, names, now, promised, eta)
                     )
                 brief = None
                 if who.brief:
@@ -163,7 +168,7 @@ class CommsService:
                     incident_id=incident_id,
                     public_incident_id=None,
                     name=name,
-                    status=request.status,
+                    status=public_status(request.status),
                     body=data["public"],
                     impact=impact,
                     components=result["slugs"],
@@ -201,6 +206,7 @@ class CommsService:
         promised = next_update_at(request.next, request.status, level.update_interval, now)
         who = audience(request, self.config, self.policy, state)
         tpl = self.config.templates
+        eta = eta_text(request, self.policy)
         with self.db.read() as conn:
             slugs = request.components or self.statuspage.components_for_services(
                 conn, state.services
@@ -208,10 +214,10 @@ class CommsService:
             names = self.statuspage.component_names(conn, slugs)
         return {
             "internal": templates.render(
-                "internal", tpl.internal, internal_context(request, state, now, promised)
+                "internal", tpl.internal, internal_context(request, state, now, promised, eta)
             ),
             "public": templates.render(
-                "public", tpl.public, public_context(request, names, now, promised)
+                "public", tpl.public, public_context(request, names, now, promised, eta)
             )
             if who.public
             else None,
@@ -236,6 +242,75 @@ class CommsService:
 
     # ---- resolution ----------------------------------------------------------------------
 
+    # ---- the initial update at declaration -------------------------------------------------
+
+    def initial_mode(self, severity: str) -> str | None:
+        """`publish`, `draft` or None: what the policy says about the first update."""
+        rules = self.policy.communications
+        level = self.policy.severity(severity).id
+        if level in {self.policy.severity(s).id for s in rules.initial_update_publish}:
+            return "publish"
+        if level in {self.policy.severity(s).id for s in rules.initial_update_draft}:
+            return "draft"
+        return None
+
+    def initial_update(self, public_id: str) -> UpdateIn:
+        """The "Investigating" update the process sends first, from what is known so far."""
+        state = self.incidents.get(public_id)
+        with self.db.read() as conn:
+            names = self.statuspage.component_names(
+                conn, self.statuspage.components_for_services(conn, state.services)
+            )
+        affected = ", ".join(names) or "our service"
+        if len(affected) > 250:  # many components: the public title stays short
+            affected = "several of our services"
+        return UpdateIn(
+            status="investigating",
+            impact=f"We are investigating reports of {state.title}"[:2000],
+            action=INITIAL_ACTION,
+            public_impact=f"We are investigating reports of problems with {affected}",
+            public_title=f"{affected} experiencing problems",
+        )
+
+    def draft_initial(self, public_id: str) -> dict[str, Any]:
+        """The drafted initial update, as `preview` renders it (nothing is sent)."""
+        request = self.initial_update(public_id)
+        return {"update": request.model_dump(exclude_none=True), **self.preview(public_id, request)}
+
+    def handle_initial(self, effect: outbox.ClaimedEffect) -> Outcome:
+        """Publish the first update, or put the draft on the timeline and prompt for it."""
+        public_id = str(effect.payload["incident"])
+        try:
+            state = self.incidents.get(public_id)
+        except NotFound:
+            return Outcome(True, "incident gone")
+        mode = self.initial_mode(state.severity)
+        if not state.is_open or mode is None:
+            return Outcome(True, "no initial update needed any more")
+        if state.last_update_at is not None:
+            return Outcome(True, "an update was already published")
+        if mode == "publish":
+            self.publish(SYSTEM, public_id, self.initial_update(public_id))
+            return Outcome(True, "initial update published")
+        drafted = self.draft_initial(public_id)
+        prompt = (
+            f"Publish the initial update now: warroom update {public_id} --initial "
+            "(or edit it: warroom update ... --status investigating)"
+        )
+        self.incidents.append_events(
+            SYSTEM,
+            public_id,
+            [
+                Event(
+                    "initial_update_drafted",
+                    SYSTEM.actor,
+                    self.clock.now(),
+                    {"prompt": prompt, **drafted},
+                )
+            ],
+        )
+        return Outcome(True, "initial update drafted")
+
     def react(
         self,
         *,
@@ -245,7 +320,18 @@ class CommsService:
         events: Sequence[Event],
         now: datetime,
     ) -> list[outbox.Effect]:
-        """Plan the resolution message when an incident is resolved (sent by the worker)."""
+        """Plan the initial update at declaration and the resolution message at resolve."""
+        declared = any(e.type == "declared" for e in events)
+        if declared and self.initial_mode(after.severity) is not None:
+            return [
+                outbox.Effect(
+                    INITIAL_KIND,
+                    {"incident": after.public_id},
+                    now,
+                    incident_id=incident_id,
+                    dedup_key=f"comms:initial:{incident_id}",
+                )
+            ]
         if not any(e.type == "resolved" for e in events):
             return []
         return [
@@ -310,8 +396,12 @@ class CommsService:
             key = f"{incident_id}:{state.reopen_count}"
             linked = self.statuspage.linked_public_incident(conn, incident_id)
             public_text = None
+            disclosed = ""
             if linked is not None and linked.resolved_at is None:
                 names = self.statuspage.component_names(conn, linked.components)
+                # Only with the explicit policy option: causes are written for responders.
+                if self.policy.communications.root_cause_in_public_resolution:
+                    disclosed = context["root_cause"]
                 public_text = templates.render(
                     "public_resolution",
                     self.config.templates.public_resolution,
@@ -319,6 +409,7 @@ class CommsService:
                         "components": ", ".join(names),
                         "many": len(names) > 1,
                         "duration": context["duration"],
+                        "root_cause": disclosed,
                     },
                 )
                 self.statuspage.post_update(
@@ -350,21 +441,31 @@ class CommsService:
             ]
             outbox.enqueue(conn, effects, now)
         self.statuspage.touch()
-        with suppress(NotFound):
-            self.incidents.append_events(
-                SYSTEM,
-                public_id,
-                [
-                    Event(
-                        "resolution_message_sent",
-                        SYSTEM.actor,
-                        now,
-                        {
-                            "stakeholders": [g.name for g in groups],
-                            "public": public_text is not None,
-                            "text": text,
-                        },
-                    )
-                ],
+        recorded = [
+            Event(
+                "resolution_message_sent",
+                SYSTEM.actor,
+                now,
+                {
+                    "stakeholders": [g.name for g in groups],
+                    "public": public_text is not None,
+                    "text": text,
+                },
             )
+        ]
+        if disclosed:
+            recorded.append(
+                Event(
+                    "root_cause_made_public",
+                    SYSTEM.actor,
+                    now,
+                    {
+                        "root_cause": disclosed,
+                        "policy": "communications.root_cause_in_public_resolution",
+                        "public_text": public_text,
+                    },
+                )
+            )
+        with suppress(NotFound):
+            self.incidents.append_events(SYSTEM, public_id, recorded)
         return Outcome(True, f"resolution sent to {len(effects)} group(s)")

@@ -22,7 +22,8 @@ from sqlalchemy.engine import Connection, Row
 
 from warroom.comms import signing, tables, views
 from warroom.comms.config import CommsConfig
-from warroom.comms.updates import IMPACT_TO_COMPONENT, ComponentStatus, UpdateStatus
+from warroom.comms.updates import IMPACT_TO_COMPONENT, ComponentStatus
+from warroom.comms.updates import PublicStatus as UpdateStatus
 from warroom.core import outbox
 from warroom.core.auth import Principal
 from warroom.core.clock import Clock, ensure_utc

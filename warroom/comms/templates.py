@@ -25,10 +25,15 @@ DEFAULTS: dict[str, str] = {
         "Status: {{ status_label }}\n"
         "Impact: {{ impact }}\n"
         "Current action: {{ action }}\n"
+        "{% if eta %}ETA to resolution: {{ eta }}\n{% endif %}"
         "{% if note %}Internal note: {{ note }}\n{% endif %}"
         "Next update: {{ next_update }}"
     ),
-    "public": ("{{ status_label }} - {{ impact }}\n{{ action }}\nNext update: {{ next_update }}."),
+    "public": (
+        "{{ status_label }} - {{ impact }}\n{{ action }}\n"
+        "{% if eta %}ETA to resolution: {{ eta }}\n{% endif %}"
+        "Next update: {{ next_update }}."
+    ),
     "brief": (
         "INCIDENT BRIEF - {{ timestamp }}\n"
         "SITUATION: {{ services or 'The service' }} is {{ condition }} affecting {{ affected }}\n"
@@ -48,7 +53,9 @@ DEFAULTS: dict[str, str] = {
     "public_resolution": (
         "This incident has been resolved"
         "{% if components %}; {{ components }} {{ 'are' if many else 'is' }} operating "
-        "normally{% endif %}. We apologise for the disruption."
+        "normally{% endif %}."
+        "{% if root_cause %} Root cause: {{ root_cause }}.{% endif %}"
+        " We apologise for the disruption."
     ),
 }
 
@@ -79,6 +86,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "status_label": "Identified",
         "impact": "i",
         "action": "a",
+        "eta": "e",
         "next_update": "10:30 UTC",
         "next_update_at": "2026-01-01T10:30:00+00:00",
     },
@@ -107,7 +115,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "postmortem": "due 2026-01-03",
         "resolved_at": "2026-01-01T11:05:00+00:00",
     },
-    "public_resolution": {"components": "Payments", "many": False, "duration": "1h 5m"},
+    "public_resolution": {
+        "components": "Payments",
+        "many": False,
+        "duration": "1h 5m",
+        "root_cause": "r",
+    },
 }
 
 _ENV = ImmutableSandboxedEnvironment(

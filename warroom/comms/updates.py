@@ -21,13 +21,25 @@ from warroom.core.errors import InvalidInput
 from warroom.incidents.model import IncidentState
 from warroom.policy import Policy
 
-UpdateStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+# The statuses of a public (Statuspage) incident.
+PublicStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+# The statuses of a status update: the public ones plus `mitigating` (a fix is being applied),
+# which the public status page shows as `identified` (Statuspage has no such status).
+UpdateStatus = Literal["investigating", "identified", "mitigating", "monitoring", "resolved"]
 STATUS_LABELS = {
     "investigating": "Investigating",
     "identified": "Identified",
+    "mitigating": "Mitigating",
     "monitoring": "Monitoring",
     "resolved": "Resolved",
 }
+
+
+def public_status(status: str) -> str:
+    """The Statuspage status of a public incident for an update's status."""
+    return "identified" if status == "mitigating" else status
+
+
 ComponentStatus = Literal[
     "operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"
 ]
@@ -177,8 +189,22 @@ def _incident(state: IncidentState) -> dict[str, Any]:
     }
 
 
+def eta_text(request: UpdateIn, policy: Policy) -> str:
+    """The ETA shown in the texts: the one given, "investigating" when the process always shows
+    one (`communications.eta_in_updates`), else empty (no ETA line)."""
+    if request.eta and request.eta.strip():
+        return request.eta.strip()
+    if policy.communications.eta_in_updates and request.status != "resolved":
+        return "investigating"
+    return ""
+
+
 def internal_context(
-    request: UpdateIn, state: IncidentState, now: datetime, promised: datetime | None
+    request: UpdateIn,
+    state: IncidentState,
+    now: datetime,
+    promised: datetime | None,
+    eta: str = "",
 ) -> dict[str, Any]:
     return {
         "incident": _incident(state),
@@ -190,7 +216,7 @@ def internal_context(
         "action": request.action,
         "note": request.note,
         "cause": request.cause or "",
-        "eta": request.eta or "",
+        "eta": eta or request.eta or "",
         "business_impact": request.business_impact or "",
         "next_update": clock_text(promised),
         "next_update_at": promised.isoformat() if promised else "",
@@ -198,7 +224,11 @@ def internal_context(
 
 
 def public_context(
-    request: UpdateIn, component_names: Sequence[str], now: datetime, promised: datetime | None
+    request: UpdateIn,
+    component_names: Sequence[str],
+    now: datetime,
+    promised: datetime | None,
+    eta: str = "",
 ) -> dict[str, Any]:
     """Only public wording goes in: no note, title, summary, cause or internal ids."""
     return {
@@ -208,6 +238,7 @@ def public_context(
         "status_label": STATUS_LABELS[request.status],
         "impact": request.public_impact or request.impact,
         "action": request.public_action or request.action,
+        "eta": eta or request.eta or "",
         "next_update": clock_text(promised),
         "next_update_at": promised.isoformat() if promised else "",
     }

@@ -97,6 +97,40 @@ class Maintenance:
             return "in_progress"
         return "completed"
 
+    def updates(self, now: datetime) -> list[PublicUpdate]:
+        """Its updates as Statuspage shows them, newest first: scheduled, then in progress
+        and completed once their times have come (derived from the window, never stored)."""
+        found = [
+            PublicUpdate(
+                f"{self.code}-scheduled",
+                "scheduled",
+                self.body or f"{self.name} is scheduled.",
+                self.created_at,
+                self.created_at,
+            )
+        ]
+        if now >= self.scheduled_for:
+            found.append(
+                PublicUpdate(
+                    f"{self.code}-in_progress",
+                    "in_progress",
+                    "Scheduled maintenance is in progress. We will provide updates as necessary.",
+                    self.scheduled_for,
+                    self.scheduled_for,
+                )
+            )
+        if now >= self.scheduled_until:
+            found.append(
+                PublicUpdate(
+                    f"{self.code}-completed",
+                    "completed",
+                    "The scheduled maintenance has been completed.",
+                    self.scheduled_until,
+                    self.scheduled_until,
+                )
+            )
+        return found[::-1]
+
 
 @dataclass(frozen=True)
 class Page:
@@ -206,6 +240,7 @@ def components_json(snapshot: Snapshot) -> list[dict[str, Any]]:
                     "position": component.position,
                     "description": None,
                     "showcase": False,
+                    "start_date": None,
                     "group_id": None,
                     "page_id": snapshot.page.id,
                     "group": True,
@@ -217,40 +252,75 @@ def components_json(snapshot: Snapshot) -> list[dict[str, Any]]:
             group["components"].append(component.slug)
             status = snapshot.effective.get(component.slug, component.status)
             group["status"] = worst([group["status"], status])
-        items.append(
-            {
-                "id": component.slug,
-                "name": component.name,
-                "status": snapshot.effective.get(component.slug, component.status),
-                "created_at": _iso(component.created_at),
-                "updated_at": _iso(component.updated_at),
-                "position": component.position,
-                "description": component.description or None,
-                "showcase": component.showcase,
-                "group_id": group_id,
-                "page_id": snapshot.page.id,
-                "group": False,
-                "only_show_if_degraded": component.only_show_if_degraded,
-            }
-        )
+        items.append(component_json(snapshot, component))
     return items
 
 
-def _affected(snapshot: Snapshot, slugs: Sequence[str]) -> list[dict[str, Any]]:
+def component_json(snapshot: Snapshot, component: Component) -> dict[str, Any]:
+    """One component in Statuspage's shape, with its effective status."""
+    return {
+        "id": component.slug,
+        "name": component.name,
+        "status": snapshot.effective.get(component.slug, component.status),
+        "created_at": _iso(component.created_at),
+        "updated_at": _iso(component.updated_at),
+        "position": component.position,
+        "description": component.description or None,
+        "showcase": component.showcase,
+        "start_date": component.created_at.astimezone(UTC).date().isoformat(),
+        "group_id": "group-" + slugify(component.group) if component.group else None,
+        "page_id": snapshot.page.id,
+        "group": False,
+        "only_show_if_degraded": component.only_show_if_degraded,
+    }
+
+
+def _affected(
+    snapshot: Snapshot, slugs: Sequence[str], statuses: Sequence[tuple[str, str]]
+) -> list[list[dict[str, Any]]]:
+    """Per update (newest first), each affected component's old and new status.
+
+    `statuses` are the updates' (old, new) statuses, newest first; the component's own status
+    (set by hand) stands for operational, so a component already degraded stays so.
+    """
     by_slug = {c.slug: c for c in snapshot.components}
+    known = [slug for slug in slugs if slug in by_slug]
+
+    def actual(slug: str, status: str) -> str:
+        return by_slug[slug].status if status == "operational" else status
+
     return [
-        {
-            "code": slug,
-            "name": by_slug[slug].name,
-            "new_status": snapshot.effective.get(slug, "operational"),
-        }
-        for slug in slugs
-        if slug in by_slug
+        [
+            {
+                "code": slug,
+                "name": by_slug[slug].name,
+                "old_status": actual(slug, old),
+                "new_status": actual(slug, new),
+            }
+            for slug in known
+        ]
+        for old, new in statuses
     ]
+
+
+def _transitions(news: Sequence[str]) -> list[tuple[str, str]]:
+    """(old, new) per update from each update's new status, both newest first."""
+    oldest_first = list(reversed(news))
+    pairs = []
+    previous = "operational"
+    for new in oldest_first:
+        pairs.append((previous, new))
+        previous = new
+    return pairs[::-1]
 
 
 def incident_json(snapshot: Snapshot, incident: PublicIncident) -> dict[str, Any]:
     by_slug = {c.slug: c for c in snapshot.components}
+    news = [
+        "operational" if u.status == "resolved" else incident.component_status
+        for u in incident.updates
+    ]
+    affected = _affected(snapshot, incident.components, _transitions(news))
     return {
         "id": incident.code,
         "name": incident.name,
@@ -272,12 +342,12 @@ def incident_json(snapshot: Snapshot, incident: PublicIncident) -> dict[str, Any
                 "created_at": _iso(update.created_at),
                 "updated_at": _iso(update.created_at),
                 "display_at": _iso(update.display_at),
-                "affected_components": _affected(snapshot, incident.components),
+                "affected_components": affected[n],
             }
-            for update in incident.updates
+            for n, update in enumerate(incident.updates)
         ],
         "components": [
-            {"id": slug, "name": by_slug[slug].name}
+            component_json(snapshot, by_slug[slug])
             for slug in incident.components
             if slug in by_slug
         ],
@@ -287,6 +357,9 @@ def incident_json(snapshot: Snapshot, incident: PublicIncident) -> dict[str, Any
 def maintenance_json(snapshot: Snapshot, window: Maintenance) -> dict[str, Any]:
     by_slug = {c.slug: c for c in snapshot.components}
     status = window.status(snapshot.now)
+    updates = window.updates(snapshot.now)
+    news = ["under_maintenance" if u.status == "in_progress" else "operational" for u in updates]
+    affected = _affected(snapshot, window.components, _transitions(news))
     return {
         "id": window.code,
         "name": window.name,
@@ -296,30 +369,26 @@ def maintenance_json(snapshot: Snapshot, window: Maintenance) -> dict[str, Any]:
         "updated_at": _iso(window.updated_at),
         "monitoring_at": None,
         "resolved_at": _iso(window.scheduled_until) if status == "completed" else None,
+        "started_at": _iso(window.scheduled_for),
         "scheduled_for": _iso(window.scheduled_for),
         "scheduled_until": _iso(window.scheduled_until),
         "shortlink": f"{snapshot.page.url}#maintenance-{window.code}",
         "page_id": snapshot.page.id,
-        "incident_updates": (
-            [
-                {
-                    "id": f"{window.code}-0",
-                    "status": "scheduled",
-                    "body": window.body,
-                    "incident_id": window.code,
-                    "created_at": _iso(window.created_at),
-                    "updated_at": _iso(window.updated_at),
-                    "display_at": _iso(window.created_at),
-                    "affected_components": [],
-                }
-            ]
-            if window.body
-            else []
-        ),
+        "incident_updates": [
+            {
+                "id": update.code,
+                "status": update.status,
+                "body": update.body,
+                "incident_id": window.code,
+                "created_at": _iso(update.created_at),
+                "updated_at": _iso(update.created_at),
+                "display_at": _iso(update.display_at),
+                "affected_components": affected[n],
+            }
+            for n, update in enumerate(updates)
+        ],
         "components": [
-            {"id": slug, "name": by_slug[slug].name}
-            for slug in window.components
-            if slug in by_slug
+            component_json(snapshot, by_slug[slug]) for slug in window.components if slug in by_slug
         ],
     }
 

@@ -2,7 +2,7 @@
 
 Tokens are 256-bit random strings; only their SHA-256 is stored (a fast hash is right for
 high-entropy secrets; passwords use argon2). Scopes: `admin` ⊃ `responder` ⊃ `viewer`;
-`ingest` only posts alerts.
+`ingest` only posts alerts; `scim` only provisions people and groups (`/scim/v2`).
 """
 
 from __future__ import annotations
@@ -11,22 +11,24 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from warroom.core import audit, tables
-from warroom.core.db import serialise
-from warroom.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from warroom.core.db import Database, serialise
+from warroom.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
-SCOPES = ("admin", "responder", "viewer", "ingest")
+SCOPES = ("admin", "responder", "viewer", "ingest", "scim")
 _IMPLIED: dict[str, frozenset[str]] = {
     "admin": frozenset({"admin", "responder", "viewer", "ingest"}),
     "responder": frozenset({"responder", "viewer"}),
     "viewer": frozenset({"viewer"}),
     "ingest": frozenset({"ingest"}),
+    # Provisioning by the identity provider (/scim/v2) only; not implied by admin.
+    "scim": frozenset({"scim"}),
 }
 TOKEN_PREFIX = "wr_"
 # A token belongs to a person or script ("token") or to an AI assistant ("agent").
@@ -150,11 +152,40 @@ def authenticate(conn: Connection, token: str, now: datetime) -> Principal:
         raise Unauthorized("invalid or revoked token")
     if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized("token expired")
+    used = {"last_used_at": row.last_used_at}
     if row.kind == "agent":
         return Principal(
-            name=f"agent:{row.name}", scopes=frozenset(row.scopes), token_id=row.id, kind="agent"
+            name=f"agent:{row.name}",
+            scopes=frozenset(row.scopes),
+            token_id=row.id,
+            kind="agent",
+            extra=used,
         )
-    return Principal(name=f"token:{row.name}", scopes=frozenset(row.scopes), token_id=row.id)
+    return Principal(
+        name=f"token:{row.name}", scopes=frozenset(row.scopes), token_id=row.id, extra=used
+    )
+
+
+# "Last used" is kept to this precision: at most one write per token per interval.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def touch_token(conn: Connection, token_id: int, now: datetime) -> None:
+    conn.execute(
+        update(tables.api_tokens).where(tables.api_tokens.c.id == token_id).values(last_used_at=now)
+    )
+
+
+def record_use(db: Database, principal: Principal, now: datetime) -> None:
+    """Note that a token was used, unless that was already noted within the last minute
+    (so a busy token costs one write a minute, not one per request)."""
+    if principal.token_id is None:
+        return
+    last = principal.extra.get("last_used_at")
+    if isinstance(last, datetime) and now - last < LAST_USED_PRECISION:
+        return
+    with db.write() as conn:
+        touch_token(conn, principal.token_id, now)
 
 
 def list_tokens(conn: Connection) -> list[dict[str, Any]]:
@@ -176,7 +207,26 @@ def list_tokens(conn: Connection) -> list[dict[str, Any]]:
     ]
 
 
+def _active_admin(now: datetime) -> Any:
+    t = tables.api_tokens
+    return select(t.c.id, t.c.scopes).where(
+        t.c.revoked_at.is_(None),
+        t.c.kind == "token",
+        (t.c.expires_at.is_(None)) | (t.c.expires_at > now),
+    )
+
+
 def revoke_token(conn: Connection, token_id: int, now: datetime) -> None:
+    """Revoke a token; the last working admin token is refused (it is the way back in)."""
+    active_admins = [r.id for r in conn.execute(_active_admin(now)) if "admin" in r.scopes]
+    if active_admins == [token_id]:
+        raise Conflict(
+            "this is the last admin token: revoking it would leave no way to administer "
+            "warroom over the API. Create another admin token first "
+            "(warroom token create NAME --scope admin), or set WARROOM_ADMIN_TOKEN to a new "
+            "value and restart (see docs/identity.md)",
+            code="last_admin_token",
+        )
     result = conn.execute(
         update(tables.api_tokens)
         .where(tables.api_tokens.c.id == token_id, tables.api_tokens.c.revoked_at.is_(None))

@@ -174,6 +174,25 @@ def load_config(path: Path | None) -> AppConfig:
     return parse_config(_read_yaml(path), source=str(path))
 
 
+def config_file_warnings(path: Path) -> list[dict[str, str]]:
+    """What a valid config file does that deserves a second look (unsafe options turned on).
+
+    Plug-ins report them through `Plugin.config_warnings`.
+    """
+    from warroom.core.plugins import load_plugins
+
+    try:
+        config, problems = _problems_of(_read_yaml(path))
+    except ConfigError:
+        return []
+    if config is None or problems:
+        return []
+    warnings = [{"path": path, "message": message} for path, message in config.policy.warnings()]
+    for plugin in load_plugins():
+        warnings.extend(plugin.config_warnings(config))
+    return warnings
+
+
 def check_config_file(path: Path) -> list[dict[str, str]]:
     """Every problem in a config file (empty when it is valid)."""
     try:

@@ -64,6 +64,11 @@ class Plugin:
         severities, contacts...). `warroom config check` and the server's start list them."""
         return []
 
+    def config_warnings(self, config: AppConfig) -> list[Problem]:
+        """Valid but unsafe choices in a whole config (an option that publishes internal
+        text...). `warroom config check` prints them without failing."""
+        return []
+
     def install(self, runtime: Runtime) -> None:
         """Build the package's services and set them on the runtime's typed attributes
         (declare a new attribute on `Runtime`). Runs once per runtime, in `PLUGINS` order."""
@@ -122,6 +127,9 @@ PLUGINS: tuple[str, ...] = (
     "warroom.comms.plugin",
     "warroom.web.plugin",
     "warroom.alerts.plugin",
+    "warroom.chat.plugin",
+    "warroom.importers.plugin",
+    "warroom.identity.plugin",
 )
 
 

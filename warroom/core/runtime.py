@@ -17,7 +17,9 @@ from warroom.policy import Policy
 
 if TYPE_CHECKING:
     from warroom.alerts.service import AlertService
+    from warroom.chat.service import ChatService
     from warroom.comms.plugin import Comms
+    from warroom.identity.service import IdentityService
     from warroom.metrics.service import MetricsService
     from warroom.oncall.service import OncallService
     from warroom.postmortems.service import ActionItemService, PostmortemService
@@ -42,6 +44,8 @@ class Runtime:
     action_items: ActionItemService = field(init=False, repr=False)
     similarity: SimilarityService = field(init=False, repr=False)
     metrics: MetricsService = field(init=False, repr=False)
+    chat: ChatService = field(init=False, repr=False)
+    identity: IdentityService = field(init=False, repr=False)
     # Outbox effect kind -> how the worker runs it (each plug-in's `effect_handlers`).
     effect_handlers: dict[str, outbox.EffectHandler] = field(default_factory=dict)
 

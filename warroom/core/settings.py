@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,30 @@ class Settings(BaseSettings):
     # Per API token: sustained requests per second and burst (0 disables the limit).
     token_rate_limit: float = Field(default=50.0, ge=0)
     token_rate_burst: int = Field(default=200, ge=1)
+    # Sign-in with an OpenID provider (warroom.identity; docs/identity.md). Set the issuer, the
+    # client id and secret to enable it.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile groups"
+    oidc_provider_name: str = "single sign-on"
+    oidc_groups_claim: str = "groups"
+    oidc_create_users: bool = True
+    # Group names (comma-separated) that grant each role, from OIDC claims and SCIM groups;
+    # the highest matching role wins. `default_role` is given to people in none of them
+    # (unset: they are refused).
+    admin_groups: str = ""
+    responder_groups: str = ""
+    viewer_groups: str = ""
+    default_role: Literal["admin", "responder", "viewer"] | None = None
+    # SCIM groups become on-call teams of the same name (slugged).
+    scim_groups_as_teams: bool = True
+    # Local user name + password login on the web login page.
+    password_login: bool = True
+    # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto/For from these addresses
+    # (comma-separated, or "*"), so cookies are Secure and login throttling sees the client.
+    proxy_headers: bool = True
+    forwarded_allow_ips: str = "127.0.0.1"
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file inside the data dir."""

@@ -167,6 +167,20 @@ def set_flag(
     return _view(runtime, runtime.incidents.set_flag(principal, incident_id, body))
 
 
+@router.post(
+    "/incidents/{incident_id}/stops/{rule}/acknowledge",
+    summary="Acknowledge a raised MUST STOP with the decision taken",
+)
+def acknowledge_stop(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    incident_id: str,
+    rule: str,
+    body: schemas.StopAckIn,
+) -> dict[str, Any]:
+    return _view(runtime, runtime.incidents.acknowledge_stop(principal, incident_id, rule, body))
+
+
 @router.post("/triage", summary="Propose severity and type from the assessment answers")
 def propose_triage(
     runtime: RuntimeDep, principal: PrincipalDep, body: schemas.TriageIn

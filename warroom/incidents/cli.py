@@ -1,5 +1,6 @@
 """The incident commands (`warroom declare`, `list`, `show`, `ack`, `status`, `severity`,
-`assign`, `note`, `timeline`, `resolve`, `close`, `reopen`, `triage`), all through the REST API."""
+`assign`, `note`, `timeline`, `flag`, `resolve`, `close`, `reopen`, `triage`, `stop`), all through
+the REST API."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ def _show_incident(data: dict[str, Any]) -> None:
             "[bold white on red] RECURRED [/] [bold red]this incident came back after being "
             "resolved (see recurrence_detected on the timeline)[/]"
         )
+    for rule, stop in (data.get("stops") or {}).items():
+        console.print(
+            f"[bold white on red] MUST STOP [/] [bold red]{escape(rule)}: "
+            f"{escape(str(stop.get('text', '')))} ({escape(str(stop.get('reason', '')))})[/] "
+            f"— decide, then: warroom stop ack {data['id']} {escape(rule)} --decision ..."
+        )
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
     grid.add_column()
@@ -93,6 +100,17 @@ def _show_incident(data: dict[str, Any]) -> None:
         grid.add_row(f"{name} target", text)
     if data.get("next_update_due_at"):
         grid.add_row("next update", relative(data["next_update_due_at"]))
+    monitoring = data.get("monitoring")
+    if monitoring and data.get("status") not in ("resolved", "closed"):
+        minutes = int(monitoring["window_seconds"] // 60)
+        if monitoring.get("resolve_allowed"):
+            text = "[green]done: resolving is allowed[/]"
+        elif monitoring.get("ends_at"):
+            text = f"{minutes} min after mitigation, ends {relative(monitoring['ends_at'])}"
+            text += "" if monitoring.get("passed") else "; verification not passed yet"
+        else:
+            text = f"{minutes} min after mitigation (no mitigation recorded yet)"
+        grid.add_row("monitoring", text)
     if data.get("postmortem"):
         pm = data["postmortem"]
         grid.add_row(
@@ -347,6 +365,10 @@ def resolve(
         list[str], typer.Option("--confirm", help="Checklist item id confirmed (repeat), or 'all'.")
     ] = [],
     waive: Annotated[list[str], typer.Option("--waive", help="item=reason (repeat).")] = [],
+    waive_verification: Annotated[
+        str | None,
+        typer.Option(help="Resolve before the monitoring window passed, with this reason."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Resolve: needs a summary and every checklist item confirmed or waived with a reason."""
@@ -365,7 +387,8 @@ def resolve(
         ctx,
         "POST",
         f"/api/v1/incidents/{incident}/resolve",
-        json={"summary": summary, "checklist": checklist},
+        json={"summary": summary, "checklist": checklist}
+        | ({"waive_verification": waive_verification} if waive_verification is not None else {}),
     )
     done(as_json, data, f"{data['id']} resolved")
 
@@ -479,6 +502,81 @@ def triage(
     done(as_json, data, f"triage recorded on {data['id']}: {data['severity']} / {data['type']}")
 
 
+# ---- condition flags and MUST STOP ----------------------------------------------------
+
+
+def flag(
+    ctx: typer.Context,
+    incident: str,
+    name: Annotated[
+        str,
+        typer.Argument(help="The flag, e.g. data_loss, data_breach_suspected, customer_facing."),
+    ],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (on the timeline).")],
+    off: Annotated[bool, typer.Option("--off", help="Turn the flag off.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set (or with --off clear) a condition flag; escalation rules on it fire at once."""
+    if not reason.strip():
+        fail("--reason must not be blank: say why the flag changes")
+    body = {"flag": name, "value": not off, "reason": reason}
+    data = call(ctx, "POST", f"/api/v1/incidents/{incident}/flags", json=body)
+    if as_json:
+        print_json(data)
+    else:
+        state = "off" if off else "on"
+        console.print(f"[green]✓[/] {escape(data['id'])}: {escape(name)} is {state}")
+        if data.get("stopped"):
+            _print_stops(data)
+
+
+def _print_stops(data: dict[str, Any]) -> None:
+    stops = data.get("stops") or {}
+    if not stops:
+        console.print(f"{escape(data['id'])}: no MUST STOP raised")
+        return
+    for rule, stop in stops.items():
+        console.print(
+            f"[bold white on red] MUST STOP [/] [bold]{escape(rule)}[/]: "
+            f"{escape(str(stop.get('text', '')))} — {escape(str(stop.get('reason', '')))}"
+        )
+    console.print(
+        f'Decide, then: warroom stop ack {escape(data["id"])} RULE --decision "what you decided"'
+    )
+
+
+def stop_list(ctx: typer.Context, incident: str, as_json: JsonOpt = False) -> None:
+    """The MUST STOP rules raised and not yet acknowledged."""
+    data = call(ctx, "GET", f"/api/v1/incidents/{incident}")
+    emit(as_json, {"id": data["id"], "stops": data.get("stops") or {}}, _print_stops)
+
+
+def stop_ack(
+    ctx: typer.Context,
+    incident: str,
+    rule: Annotated[str, typer.Argument(help="The stop rule id (warroom stop list INCIDENT).")],
+    decision: Annotated[
+        str, typer.Option("--decision", "-d", help="What was decided (on the timeline).")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Acknowledge a raised MUST STOP with the decision taken."""
+    if not decision.strip():
+        fail("--decision must not be blank: record what was decided")
+    data = call(
+        ctx,
+        "POST",
+        f"/api/v1/incidents/{incident}/stops/{rule}/acknowledge",
+        json={"decision": decision},
+    )
+    if as_json:
+        print_json(data)
+    else:
+        console.print(f"[green]✓[/] {escape(data['id'])}: stop {escape(rule)} acknowledged")
+        if data.get("stopped"):
+            _print_stops(data)
+
+
 def register(app: typer.Typer) -> None:
     """Add the incident commands to `warroom`, in the order its help lists them."""
     app.command("declare")(declare)
@@ -490,7 +588,15 @@ def register(app: typer.Typer) -> None:
     app.command("assign")(assign)
     app.command("note")(note)
     app.command("timeline")(timeline)
+    app.command("flag")(flag)
     app.command("resolve")(resolve)
     app.command("close")(close)
     app.command("reopen")(reopen)
     app.command("triage")(triage)
+    stop_app = typer.Typer(
+        help="MUST STOP rules raised on an incident: list them, acknowledge with a decision.",
+        no_args_is_help=True,
+    )
+    stop_app.command("list")(stop_list)
+    stop_app.command("ack")(stop_ack)
+    app.add_typer(stop_app, name="stop")

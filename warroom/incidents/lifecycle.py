@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from warroom.core.errors import Conflict, GuardFailed
@@ -46,6 +47,11 @@ class MoveRequest:
     checklist: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Made by an AI assistant (agent token): the policy's `agents` rules apply too.
     by_agent: bool = False
+    # When the move happens (time-based guards: the monitoring window).
+    at: datetime | None = None
+    # A reason to resolve before the monitoring window passed, from a role the policy allows
+    # (checked by the service before the move).
+    verification_waiver: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,18 +148,63 @@ def _agent_needs_published_postmortem(
 def _needs_verification(
     state: IncidentState, request: MoveRequest, policy: Policy
 ) -> UnmetGuard | None:
+    """Monitoring before resolve: a passed verification and the severity's window elapsed
+    since mitigation, unless waived with a reason."""
     if not policy.resolve_requires_verification:
         return None
-    if policy.severity(state.severity).verification_window is None:
+    window = policy.severity(state.severity).verification_window
+    if window is None:
         return None
+    if request.verification_waiver and request.verification_waiver.strip():
+        return None
+    hint = (
+        " (or waive it with a reason, as "
+        + " or ".join(role.value for role in policy.verification_waiver_roles)
+        + ")"
+    )
+    details: dict[str, Any] = {
+        "window_seconds": window.total_seconds(),
+        "mitigated_at": state.mitigated_at.isoformat() if state.mitigated_at else None,
+        "verification_passed": bool(state.flags.get("verification_passed")),
+        "verification_regressed": bool(state.flags.get("verification_regressed")),
+    }
+    if state.flags.get("verification_regressed"):
+        return UnmetGuard(
+            "verification",
+            f"{state.severity} requires a stable verification before resolving, and the last "
+            "one regressed" + hint,
+            details,
+        )
+    if state.mitigated_at is None:
+        return UnmetGuard(
+            "verification",
+            f"{state.severity} requires monitoring after mitigation before resolving: record "
+            "the mitigation that worked (warroom mitigation record ... --outcome succeeded) or "
+            "move to monitoring, then watch for the verification window" + hint,
+            details,
+        )
+    ends = state.mitigated_at + window
+    details["window_ends_at"] = ends.isoformat()
+    if request.at is not None and request.at < ends:
+        return UnmetGuard(
+            "verification",
+            f"{state.severity} requires {_minutes(window)} of monitoring after mitigation "
+            f"before resolving; the window ends at {ends.isoformat()}" + hint,
+            details,
+        )
     if state.flags.get("verification_passed"):
         return None
     return UnmetGuard(
         "verification",
         f"{state.severity} requires a passed verification after mitigation before resolving "
-        "(wait for the verification window, or confirm it: warroom verify confirm)",
-        {"verification_regressed": bool(state.flags.get("verification_regressed"))},
+        "(wait for the verification checks, or confirm it: warroom verify confirm)" + hint,
+        details,
     )
+
+
+def _minutes(window: Any) -> str:
+    minutes = int(window.total_seconds() // 60)
+    return f"{minutes} minutes" if minutes else "a verification"
 
 
 def _needs_reason(state: IncidentState, request: MoveRequest, policy: Policy) -> UnmetGuard | None:

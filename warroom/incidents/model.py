@@ -87,6 +87,10 @@ class IncidentState:
     postmortem: Mapping[str, Any] | None = None
     reopen_count: int = 0
     flags: Mapping[str, bool] = field(default_factory=dict)
+    # Why each flag has its current value (the reason of its latest `flag_set`).
+    flag_reasons: Mapping[str, str] = field(default_factory=dict)
+    # MUST STOP rules raised and not yet acknowledged: rule id -> {text, reason, raised_at}.
+    stops: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     triage: Mapping[str, Any] | None = None
     source: str = "manual"
     last_update_at: datetime | None = None
@@ -99,6 +103,11 @@ class IncidentState:
     @property
     def is_open(self) -> bool:
         return self.status.is_open
+
+    @property
+    def stopped(self) -> bool:
+        """A MUST STOP rule is raised and no person has acknowledged it with a decision."""
+        return bool(self.stops)
 
     def to_dict(self) -> dict[str, Any]:
         # Field by field rather than dataclasses.asdict (which deep-copies every value first):
@@ -265,9 +274,35 @@ def _postmortem_published(state: IncidentState, event: Event) -> IncidentState:
 
 
 def _flag_set(state: IncidentState, event: Event) -> IncidentState:
+    name = str(event.data["flag"])
     flags = dict(state.flags)
-    flags[str(event.data["flag"])] = bool(event.data.get("value", True))
-    return replace(state, flags=flags)
+    flags[name] = bool(event.data.get("value", True))
+    reasons = dict(state.flag_reasons)
+    reasons[name] = str(event.data.get("reason") or "")
+    return replace(state, flags=flags, flag_reasons=reasons)
+
+
+def _mitigation_applied(state: IncidentState, event: Event) -> IncidentState:
+    # A mitigation that worked is the mitigated milestone (MTTM), whatever the status says.
+    if event.data.get("outcome") != "succeeded" or state.mitigated_at is not None:
+        return state
+    return replace(state, mitigated_at=event.occurred_at)
+
+
+def _stop_raised(state: IncidentState, event: Event) -> IncidentState:
+    stops = dict(state.stops)
+    stops[str(event.data["rule"])] = {
+        "text": str(event.data.get("text", "")),
+        "reason": str(event.data.get("reason", "")),
+        "raised_at": event.occurred_at.isoformat(),
+    }
+    return replace(state, stops=stops)
+
+
+def _stop_acknowledged(state: IncidentState, event: Event) -> IncidentState:
+    stops = dict(state.stops)
+    stops.pop(str(event.data["rule"]), None)
+    return replace(state, stops=stops)
 
 
 def _status_update_published(state: IncidentState, event: Event) -> IncidentState:
@@ -294,6 +329,9 @@ HANDLERS: dict[str, Handler] = {
     "postmortem_scheduled": _postmortem_scheduled,
     "postmortem_published": _postmortem_published,
     "flag_set": _flag_set,
+    "mitigation_applied": _mitigation_applied,
+    "stop_raised": _stop_raised,
+    "stop_acknowledged": _stop_acknowledged,
     "status_update_published": _status_update_published,
 }
 

@@ -153,6 +153,22 @@ class ChecklistAnswer(Strict):
 class ResolveIn(Strict):
     summary: str = Field(default="", max_length=20000)
     checklist: dict[str, ChecklistAnswer] = Field(default_factory=dict)
+    waive_verification: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Reason to resolve before the monitoring window passed (policy roles only)",
+    )
+
+
+class StopAckIn(Strict):
+    decision: str = Field(min_length=1, max_length=4000, description="What was decided")
+
+    @field_validator("decision")
+    @classmethod
+    def _decision(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the decision must not be blank")
+        return value
 
 
 class ReasonIn(Strict):
@@ -162,6 +178,8 @@ class ReasonIn(Strict):
 class PostmortemScheduleIn(Strict):
     owner: str = Field(min_length=1, max_length=200)
     due_at: datetime
+    # Moving a due date already set needs a reason (recorded on the timeline).
+    reason: str | None = Field(default=None, max_length=2000)
 
     _due = field_validator("due_at")(_aware)
 

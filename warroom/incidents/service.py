@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -17,12 +17,14 @@ from warroom.core import outbox, tables
 from warroom.core.auth import Principal
 from warroom.core.clock import Clock, ensure_utc
 from warroom.core.db import Database
-from warroom.core.errors import Conflict, InvalidInput, NotFound
+from warroom.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from warroom.core.ids import next_incident_id
 from warroom.core.vocab import IncidentType, Status
-from warroom.incidents import schemas
-from warroom.incidents.lifecycle import MoveRequest, check_move
+from warroom.incidents import schemas, stops
+from warroom.incidents.conditions import SYSTEM_FLAGS, flag_events
+from warroom.incidents.lifecycle import MoveRequest, check_move, unmet_guards
 from warroom.incidents.model import MILESTONES, Event, IncidentState, apply, initial_state
+from warroom.incidents.people import same_person
 from warroom.policy import Policy
 from warroom.policy.triage import TriageProposal, propose
 
@@ -286,6 +288,13 @@ class IncidentService:
             events = [Event("declared", principal.actor, now, data)]
             if triage is not None:
                 events.append(Event("triaged", principal.actor, now, triage))
+            events += flag_events(
+                {},
+                answers=triage["answers"] if triage is not None else None,
+                impact=data["impact"],
+                actor=principal.actor,
+                now=now,
+            )
             _, state = self._insert(conn, events, now)
         self._after(state)
         return state
@@ -405,7 +414,14 @@ class IncidentService:
             self._check_services(request.services)
 
         def build(state: IncidentState, now: datetime) -> list[Event]:
-            return [Event("details_updated", principal.actor, now, changes)]
+            events = [Event("details_updated", principal.actor, now, changes)]
+            return events + flag_events(
+                state.flags,
+                answers=None,
+                impact=changes.get("impact"),
+                actor=principal.actor,
+                now=now,
+            )
 
         return self.mutate(principal, public_id, build)
 
@@ -421,17 +437,34 @@ class IncidentService:
                 f"{', '.join(sorted(known))}"
             )
 
+        waiver = (request.waive_verification or "").strip() or None
+        if request.waive_verification is not None and waiver is None:
+            raise InvalidInput("waiving the verification needs a reason", code="reason_required")
+
         def build(state: IncidentState, now: datetime) -> list[Event]:
+            role = self._waiver_role(principal, state) if waiver else None
             move = MoveRequest(
-                target=Status.RESOLVED, resolution_summary=request.summary, checklist=checklist
+                target=Status.RESOLVED,
+                resolution_summary=request.summary,
+                checklist=checklist,
+                at=now,
+                verification_waiver=waiver,
             )
             check_move(state, move, self.policy)
-            data = {
+            data: dict[str, Any] = {
                 "from": state.status.value,
                 "summary": request.summary.strip(),
                 "checklist": checklist,
             }
-            return [Event("resolved", principal.actor, now, data)]
+            events = []
+            without = replace(move, verification_waiver=None)
+            if waiver and any(
+                u.guard == "verification" for u in unmet_guards(state, without, self.policy)
+            ):
+                waived = {"guard": "verification", "reason": waiver, "role": role}
+                data["waived"] = waived
+                events.append(Event("guard_waived", principal.actor, now, waived))
+            return [*events, Event("resolved", principal.actor, now, data)]
 
         return self.mutate(principal, public_id, build)
 
@@ -462,6 +495,18 @@ class IncidentService:
             if request.due_at < now - _CLOCK_SKEW:
                 raise InvalidInput("the post-mortem due date is in the past")
             data = {"owner": request.owner.strip(), "due_at": request.due_at.isoformat()}
+            previous = (state.postmortem or {}).get("due_at")
+            if previous:
+                before = ensure_utc(datetime.fromisoformat(str(previous)))
+                reason = (request.reason or "").strip()
+                if abs(request.due_at - before) > _CLOCK_SKEW:
+                    if not reason:
+                        raise InvalidInput(
+                            f"moving the post-mortem due date (from {before.isoformat()}) "
+                            "needs a reason",
+                            code="reason_required",
+                        )
+                    data.update(previous_due_at=before.isoformat(), reason=reason)
             return [Event("postmortem_scheduled", principal.actor, now, data)]
 
         return self.mutate(principal, public_id, build)
@@ -480,6 +525,9 @@ class IncidentService:
 
         def build(state: IncidentState, now: datetime) -> list[Event]:
             events = [Event("triaged", principal.actor, now, data)]
+            events += flag_events(
+                state.flags, answers=data["answers"], impact=None, actor=principal.actor, now=now
+            )
             if severity != state.severity:
                 events.append(
                     Event(
@@ -517,11 +565,52 @@ class IncidentService:
     def set_flag(
         self, principal: Principal, public_id: str, request: schemas.FlagIn
     ) -> IncidentState:
+        if request.flag in SYSTEM_FLAGS:
+            raise InvalidInput(
+                f"{request.flag} is set by warroom itself (verification and MUST STOP depend on "
+                "it); it cannot be set by hand",
+                code="system_flag",
+            )
+
         def build(state: IncidentState, now: datetime) -> list[Event]:
             if state.flags.get(request.flag, False) == request.value:
                 raise Conflict(f"{request.flag} is already {request.value}", code="no_change")
             data = {"flag": request.flag, "value": request.value, "reason": request.reason or ""}
             return [Event("flag_set", principal.actor, now, data)]
+
+        return self.mutate(principal, public_id, build)
+
+    def _waiver_role(self, principal: Principal, state: IncidentState) -> str:
+        """The role that lets this person waive the verification guard, or Forbidden."""
+        allowed = [role.value for role in self.policy.verification_waiver_roles]
+        for role in allowed:
+            if same_person(state.roles.get(role) or "", principal.actor):
+                return role
+        raise Forbidden(
+            f"only the {' or '.join(allowed)} of {state.public_id} may waive the monitoring "
+            f"before resolve (policy verification_waiver_roles); {principal.actor} is not",
+            code="waiver_not_allowed",
+            details={"rule": "policy.verification_waiver_roles", "actor": principal.actor},
+        )
+
+    def acknowledge_stop(
+        self, principal: Principal, public_id: str, rule: str, request: schemas.StopAckIn
+    ) -> IncidentState:
+        """A person acknowledges a raised MUST STOP with the decision taken."""
+        if principal.is_agent:
+            raise Forbidden(
+                "a MUST STOP is acknowledged by a person, not an agent: surface it and ask",
+                code="agent_not_permitted",
+                details={"rule": "must_stop_needs_a_person", "actor": principal.actor},
+            )
+
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            if rule not in state.stops:
+                raised = ", ".join(sorted(state.stops)) or "none"
+                raise NotFound(f"no raised stop {rule!r} on {public_id} (raised: {raised})")
+            return stops.acknowledgement(
+                state, rule, request.decision.strip(), principal.actor, now
+            )
 
         return self.mutate(principal, public_id, build)
 
@@ -621,6 +710,9 @@ class IncidentService:
         state = initial_state(events[0])
         for event in events[1:]:
             state = apply(state, event)
+        for event in (raised := stops.raise_stops(self.policy, None, state, events, now)):
+            state = apply(state, event)
+        events = [*events, *raised]
         result = conn.execute(
             _INSERT_INCIDENT, {"version": len(events), **self._projection(state, now)}
         )
@@ -646,6 +738,9 @@ class IncidentService:
         state = before
         for event in events:
             state = apply(state, event)
+        for event in (raised := stops.raise_stops(self.policy, before, state, events, now)):
+            state = apply(state, event)
+        events = [*events, *raised]
         self._write_events(conn, incident_id, version, events, now)
         result = conn.execute(
             _UPDATE_INCIDENT,

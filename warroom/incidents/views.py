@@ -32,6 +32,21 @@ def incident_view(state: IncidentState, policy: Policy, now: datetime) -> dict[s
             entry["overdue"] = reached is None and now > due
         targets[name] = entry
     data["targets"] = targets
+    data["stopped"] = state.stopped
+    window = level.verification_window
+    if policy.resolve_requires_verification and window is not None:
+        ends = state.mitigated_at + window if state.mitigated_at else None
+        data["monitoring"] = {
+            "window_seconds": window.total_seconds(),
+            "ends_at": ends.isoformat() if ends else None,
+            "passed": bool(state.flags.get("verification_passed")),
+            "resolve_allowed": bool(
+                ends is not None
+                and now >= ends
+                and state.flags.get("verification_passed")
+                and not state.flags.get("verification_regressed")
+            ),
+        }
     update_due = next_update_due(state, policy)
     data["next_update_due_at"] = update_due.isoformat() if update_due else None
     return data

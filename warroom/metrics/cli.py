@@ -113,7 +113,7 @@ def _human(data: dict[str, Any], incidents: bool) -> None:
             _secs(f["time_to_mitigate"]["median"]),
             _secs(f["mttr"]["median"]),
             _secs(f["mttr"]["p90"]),
-            _pct(group["sla"]["compliance"]),
+            _sla_text(group["sla"], group["incidents"]),
             _pct(group["update_cadence"]["compliance"]),
             _pct(group["postmortems"]["completion"]),
             f"{group['cost']['estimate']:,.0f}" if group["cost"]["incidents_with_revenue"] else "-",
@@ -147,11 +147,25 @@ def _human(data: dict[str, Any], incidents: bool) -> None:
                 escape(row["severity"]),
                 row["status"],
                 _secs(row["mttr"]),
-                row["sla_response"] or "-",
-                row["sla_resolution"] or "-",
+                _verdict_text(row["sla_response"]),
+                _verdict_text(row["sla_resolution"]),
                 "yes" if met is True else "no" if met is False else "-",
             )
         console.print(rows)
+
+
+def _sla_text(sla: dict[str, Any], incidents: int) -> str:
+    """The compliance, or "not set" when the process sets no measurable target for the group."""
+    unset = min(sla["response"].get("not_set", 0), sla["resolution"].get("not_set", 0))
+    if sla["compliance"] is None and incidents and unset == incidents:
+        return "not set"
+    return _pct(sla["compliance"])
+
+
+def _verdict_text(verdict: str | None) -> str:
+    if verdict in (None, "not_set"):
+        return "not set by this process"
+    return str(verdict)
 
 
 @metrics_app.command("rebuild")

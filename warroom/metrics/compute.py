@@ -2,9 +2,9 @@
 
 One `IncidentFacts` per incident (milestones folded from its timeline events, plus the few
 events metrics need: status updates, milestone corrections, backdated entries). `measure`
-turns facts into per-incident figures (MTTx phases, SLA, update cadence, cost, flags) and
-`report` aggregates them into breakdowns (count, mean, median, p90), weekly trends and the
-flagged list. Definitions are in docs/metrics.md.
+turns facts into per-incident figures (MTTx phases, SLA, update cadence, cost, flags);
+`report_rows` aggregates measured rows into breakdowns (count, mean, median, p90), weekly
+trends and the flagged list. Definitions are in docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -172,6 +172,10 @@ def _rules(policy: Policy, severity: str) -> _Rules | None:
 
 
 # ---- per incident ---------------------------------------------------------------------------
+
+
+# The verdict of a target the policy does not set (no measurable duration).
+NOT_SET = "not_set"
 
 
 def _verdict(start: int | None, end: int | None, target: int | None, now: int) -> str | None:
@@ -398,76 +402,6 @@ class _Calendar:
         return found
 
 
-def group_keys(
-    item: Measured, by: str, opts: Options, calendar: _Calendar | None = None
-) -> list[str]:
-    facts = item.facts
-    if by == "severity":
-        return [facts.severity]
-    if by == "type":
-        return [facts.type]
-    if by == "service":
-        return list(facts.services) or [NO_SERVICE]
-    if by == "team":
-        teams = {opts.teams.get(s) or NO_TEAM for s in facts.services}
-        return sorted(teams) or [NO_TEAM]
-    calendar = calendar or _Calendar(opts.tz)
-    if by == "week":
-        return [calendar.week(facts.declared).isoformat()]
-    if by == "month":
-        return [calendar.month(facts.declared)]
-    raise ValueError(f"unknown grouping {by!r}; choose from {', '.join(GROUPINGS)}")
-
-
-def summarise(items: Sequence[Measured]) -> dict[str, Any]:
-    """Every figure of one group of incidents (column-wise passes: this runs per group)."""
-    values = [[x for it in items if (x := it.phases[n]) is not None] for n in range(4)]
-    values.append([x for it in items if (x := it.mttr) is not None])
-    open_ = sum(1 for it in items if it.is_open)
-    flagged_items = [it for it in items if it.flags]
-    flag_kinds: Counter[str] = Counter(
-        kind for it in flagged_items for kind in {_flag_kind(f) for f in it.flags}
-    )
-    verdicts_response = Counter(it.sla_response for it in items)
-    verdicts_resolution = Counter(it.sla_resolution for it in items)
-    met_counts = Counter(it.met for it in items)
-    with_updates = [it for it in items if it.cadence_intervals or it.promises_made]
-    intervals = sum(it.cadence_intervals for it in with_updates)
-    on_time = sum(it.cadence_on_time for it in with_updates)
-    made = sum(it.promises_made for it in with_updates)
-    kept = sum(it.promises_kept for it in with_updates)
-    pm: Counter[str] = Counter()
-    for it in items:
-        if it.postmortem_rule != "optional" and not it.is_open:
-            pm[it.postmortem_rule] += 1
-            if it.postmortem_done:
-                pm[it.postmortem_rule + "_published"] += 1
-            if it.postmortem_overdue:
-                pm["overdue"] += 1
-    costs = [c for it in items if (c := it.cost) is not None]
-    figures = {}
-    for name, found in zip(FIGURES, values, strict=True):
-        figure = stats(found)
-        # Not counted in this figure: the incident is open, or a milestone is missing or
-        # out of order (see `flagged`).
-        figure["excluded"] = len(items) - len(found)
-        figures[name] = figure
-
-    return _summary_dict(
-        count=len(items),
-        open_=open_,
-        flagged=len(flagged_items),
-        flag_kinds=flag_kinds,
-        figures=figures,
-        response=verdicts_response,
-        resolution=verdicts_resolution,
-        met_counts=met_counts,
-        cadence=(intervals, on_time, made, kept),
-        pm=pm,
-        costs=costs,
-    )
-
-
 def _flag_kind(flag: str) -> str:
     if flag.startswith("missing"):
         return "missing_milestone"
@@ -480,114 +414,6 @@ def _flag_kind(flag: str) -> str:
     if flag.startswith("backdated"):
         return "backdated"
     return "other"
-
-
-def weekly(
-    items: Sequence[Measured],
-    opts: Options,
-    severities: Sequence[str],
-    calendar: _Calendar | None = None,
-) -> list[dict[str, Any]]:
-    """One row per week from `since` to `until` (empty weeks included), by declared time."""
-    calendar = calendar or _Calendar(opts.tz)
-    weeks_of = calendar._weeks
-    counts: dict[date, dict[str, int]] = {}
-    mttrs: dict[date, list[float]] = defaultdict(list)
-    verdicts: dict[date, list[int]] = {}
-    for item in items:
-        facts = item.facts
-        week = weeks_of.get(facts.declared // 900_000) or calendar.week(facts.declared)
-        by_severity = counts.get(week)
-        if by_severity is None:
-            by_severity = counts[week] = dict.fromkeys(severities, 0)
-            verdicts[week] = [0, 0]
-        by_severity[facts.severity] = by_severity.get(facts.severity, 0) + 1
-        if item.mttr is not None:
-            mttrs[week].append(item.mttr)
-        if item.met is not None:
-            verdicts[week][0 if item.met else 1] += 1
-    return _weekly_table(counts, mttrs, verdicts, opts, severities)
-
-
-def incident_row(item: Measured) -> dict[str, Any]:
-    facts = item.facts
-    return {
-        "id": facts.public_id,
-        "title": facts.title,
-        "severity": facts.severity,
-        "type": facts.type,
-        "status": facts.status,
-        "services": list(facts.services),
-        "declared_at": from_ms(facts.declared).isoformat(),
-        **item.seconds,
-        "sla_response": item.sla_response,
-        "sla_resolution": item.sla_resolution,
-        "sla_met": item.sla_met,
-        "update_intervals": item.cadence_intervals,
-        "updates_on_time": item.cadence_on_time,
-        "postmortem": item.postmortem_rule,
-        "postmortem_published": item.postmortem_done,
-        "cost": round(item.cost, 2) if item.cost is not None else None,
-        "flags": list(item.flags),
-    }
-
-
-def report(
-    facts: Iterable[IncidentFacts],
-    policy: Policy,
-    opts: Options,
-    *,
-    include_incidents: bool = False,
-    flagged_limit: int = 200,
-) -> dict[str, Any]:
-    """The whole metrics report for the incidents declared in [since, until)."""
-    if opts.by not in GROUPINGS:
-        raise ValueError(f"unknown grouping {opts.by!r}; choose from {', '.join(GROUPINGS)}")
-    origin, now = _origin(opts.mttr_from), ms(opts.now) or 0
-    facts = list(facts)
-    rules = {severity: _rules(policy, severity) for severity in {f.severity for f in facts}}
-    items = [_measure(f, rules[f.severity], origin, now) for f in facts]
-    calendar = _Calendar(opts.tz)
-    groups: dict[str, list[Measured]] = defaultdict(list)
-    by = opts.by
-    if by in ("severity", "type"):
-        for item in items:
-            groups[getattr(item.facts, by)].append(item)
-    else:
-        for item in items:
-            for key in group_keys(item, by, opts, calendar):
-                groups[key].append(item)
-    order = {s: n for n, s in enumerate(policy.severity_ids())}
-    keys = sorted(groups, key=lambda k: (order.get(k, len(order)), k))
-    flagged = [item for item in items if item.flags]
-    span_days = max((opts.until - opts.since).total_seconds() / 86400, 1e-9)
-    result: dict[str, Any] = {
-        "since": opts.since.isoformat(),
-        "until": opts.until.isoformat(),
-        "generated_at": opts.now.isoformat(),
-        "by": opts.by,
-        "timezone": str(opts.tz) if opts.tz is not None else "UTC",
-        "mttr_from": opts.mttr_from,
-        "overall": summarise(items),
-        "groups": [{"key": key, **summarise(groups[key])} for key in keys],
-        "incidents_per_week": len(items) / span_days * 7,
-        "weekly": weekly(items, opts, policy.severity_ids(), calendar),
-        "flagged": {
-            "total": len(flagged),
-            "items": [
-                {
-                    "id": i.facts.public_id,
-                    "title": i.facts.title,
-                    "severity": i.facts.severity,
-                    "flags": list(i.flags),
-                }
-                for i in flagged[:flagged_limit]
-            ],
-        },
-    }
-    if include_incidents:
-        result["incidents"] = [incident_row(item) for item in items]
-    return result
 
 
 # ---- CSV ------------------------------------------------------------------------------------
@@ -699,10 +525,11 @@ def _cell(value: Any) -> Any:
 
 # ---- the same report over measured rows (the fast path) ---------------------------------------
 #
-# `report` above is the reference: facts -> `Measured` objects -> per-group passes. The fast
-# path (MetricsService.report over the `incident_metrics` read model) hands in one plain
-# tuple per incident instead, most of them read as stored, and aggregates them column-wise.
-# Both give the same report; tests/metrics/test_readmodel.py holds them to it.
+# The reference computation (facts -> `Measured` objects -> per-group passes) lives in the
+# tests (tests/metrics/reference.py). This path (MetricsService.report over the
+# `incident_metrics` read model) hands in one plain tuple per incident instead, most of them
+# read as stored, and aggregates them column-wise. tests/metrics/test_readmodel.py holds the
+# two to the same report.
 
 # Positions in a measured row: the figures of `Measured` as plain values. Durations in seconds;
 # services as JSON text (a list); flags as one text, one flag a line (None: no flag).
@@ -883,6 +710,8 @@ def _verdicts(counter: Mapping[str | None, int]) -> dict[str, Any]:
         "missed": missed,
         "pending": counter.get("pending", 0),
         "unknown": counter.get("unknown", 0),
+        # Incidents whose severity has no measurable target: not set by the process.
+        "not_set": counter.get(None, 0),
         "compliance": _share(met, met + missed),
     }
 
@@ -1134,8 +963,8 @@ def _incident_row_of(r: MeasuredRow, who: Details, parse: _Services) -> dict[str
         "services": list(parse(r[R_SERVICES])),
         "declared_at": from_ms(r[R_DECLARED]).isoformat(),
         **{name: r[index] for name, index in zip(FIGURES, (*R_PHASES, R_MTTR), strict=True)},
-        "sla_response": response,
-        "sla_resolution": resolution,
+        "sla_response": response or NOT_SET,
+        "sla_resolution": resolution or NOT_SET,
         "sla_met": sla_met,
         "update_intervals": r[R_INTERVALS],
         "updates_on_time": r[R_ON_TIME],

@@ -19,7 +19,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -98,6 +103,7 @@ class _DatabaseCollector(Collector):
         now = runtime.clock.now()
         with runtime.db.read() as conn:
             families = list(core_families(conn, now))
+            families += duration_families(conn)
             families += alert_families(runtime, conn)
             for name, fn in list(_collectors.items()):
                 try:
@@ -179,6 +185,49 @@ def core_families(conn: Connection, now: Any) -> Iterable[Metric]:
         "How long the oldest due effect has waited for a worker (0 when none is due).",
         value=lag,
     )
+
+
+# (metric name, read-model column, help): the incident durations Prometheus can trend.
+DURATIONS = (
+    (
+        "warroom_incident_time_to_resolve_seconds",
+        "mttr",
+        "Time to resolve (MTTR) of resolved incidents, by severity.",
+    ),
+    (
+        "warroom_incident_time_to_mitigate_seconds",
+        "time_to_mitigate",
+        "Time to mitigate (MTTM: acknowledged to mitigated) of incidents, by severity.",
+    ),
+    (
+        "warroom_incident_time_to_acknowledge_seconds",
+        "time_to_acknowledge",
+        "Time to acknowledge (MTTA) of incidents, by severity.",
+    ),
+)
+
+
+def duration_families(conn: Connection) -> Iterable[Metric]:
+    """MTTR, MTTM and MTTA as summaries (count and sum per severity) from the read model.
+
+    `rate(..._sum[1d]) / rate(..._count[1d])` gives the mean over a window. An incident counts
+    once its phase is measured; a reopened one counts with its latest figures.
+    """
+    from warroom.metrics.tables import incident_metrics as m
+
+    columns = [m.c[column] for _, column, _ in DURATIONS]
+    query = select(
+        m.c.severity,
+        *(func.count(c) for c in columns),
+        *(func.coalesce(func.sum(c), 0.0) for c in columns),
+    ).group_by(m.c.severity)
+    rows = conn.execute(query).all()
+    for n, (name, _, text) in enumerate(DURATIONS):
+        family = SummaryMetricFamily(name, text, labels=["severity"])
+        for row in rows:
+            count, total = row[1 + n], row[1 + len(DURATIONS) + n]
+            family.add_metric([str(row[0])], count_value=int(count), sum_value=float(total))
+        yield family
 
 
 def alert_families(runtime: Runtime, conn: Connection) -> list[Metric]:

@@ -1,28 +1,21 @@
 """Builds the metrics report.
 
 `report` reads the `incident_metrics` read model (one row per incident, written with the
-incident's events; see projection.py) and aggregates it column-wise. `reference_report` is
-the original computation, kept as the reference the fast path is tested against: milestones
-from the incident projection (`incidents` columns and `state` JSON, the fold of the timeline
-events written in the same transaction as the events: event times, never row update times),
-and the few events metrics need beyond the fold (status updates, milestone corrections,
-backdated milestone events) read from `events` with the `(type, occurred_at)` index.
+incident's events; see projection.py) and aggregates it column-wise. The original
+computation, from the incidents and their events, is kept in the tests
+(tests/metrics/reference.py) as the reference this path is held to.
 """
 
 from __future__ import annotations
 
 import gc
-import json
-from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import BigInteger, String, and_, func, select, type_coerce
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from warroom.core import audit, tables
 from warroom.core.auth import Principal
@@ -30,9 +23,13 @@ from warroom.core.clock import Clock
 from warroom.core.config import AppConfig
 from warroom.core.db import Database
 from warroom.metrics import compute, projection
-from warroom.metrics.compute import IncidentFacts, Options
-from warroom.metrics.readmodel import CORRECTION_EVENT, MILESTONE_EVENTS, UPDATE_EVENT
+from warroom.metrics.compute import Options
 from warroom.policy import Policy
+
+# Events of the period's incidents are read by type from `since - EVENT_MARGIN` on (the
+# `(type, occurred_at)` index), then kept only for the period's incidents. The margin covers
+# milestones backdated before their incident's declaration.
+EVENT_MARGIN = timedelta(days=30)
 
 
 class MetricsService:
@@ -121,39 +118,11 @@ class MetricsService:
             )
         return {"written": written, "incidents": int(total), "all": everything}
 
-    def reference_report(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        by: str = "severity",
-        tz: tzinfo | None = None,
-        include_incidents: bool = False,
-    ) -> dict[str, Any]:
-        """The report computed from the projection and the events (the reference)."""
-        opts = self.options(since, until, by, tz)
-        with self.db.read() as conn:
-            action_items = self._action_items(conn, since, until)
-            with no_gc():
-                facts = load_facts(conn, since, until)
-        with no_gc():
-            data = compute.report(facts, self.policy, opts, include_incidents=include_incidents)
-        data["action_items"] = action_items
-        return data
-
     def _action_items(self, conn: Connection, since: datetime, until: datetime) -> dict[str, Any]:
         """Action-item completion, from the post-mortem package."""
         from warroom.postmortems.service import action_item_stats
 
         return {"available": True, **action_item_stats(conn, since, until)}
-
-
-class epoch_ms(FunctionElement[int]):
-    """Epoch milliseconds of a UTC datetime column, computed by the database."""
-
-    type = BigInteger()
-    inherit_cache = True
-    name = "epoch_ms"
 
 
 @contextmanager
@@ -168,208 +137,6 @@ def no_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-@compiles(epoch_ms, "sqlite")
-def _epoch_ms_sqlite(element: epoch_ms, compiler: Any, **kw: Any) -> str:
-    # julianday() reads the stored naive-UTC text and ISO strings with offsets alike.
-    arg = compiler.process(next(iter(element.clauses)), **kw)
-    return f"CAST(ROUND((julianday({arg}) - 2440587.5) * 86400000.0) AS INTEGER)"
-
-
-@compiles(epoch_ms, "postgresql")
-def _epoch_ms_postgresql(element: epoch_ms, compiler: Any, **kw: Any) -> str:
-    arg = compiler.process(next(iter(element.clauses)), **kw)
-    return f"CAST(ROUND(EXTRACT(EPOCH FROM {arg}) * 1000) AS BIGINT)"
-
-
-class text_epoch_ms(FunctionElement[int]):
-    """Epoch milliseconds of an ISO-8601 text with offset (e.g. from event JSON data)."""
-
-    type = BigInteger()
-    inherit_cache = True
-    name = "text_epoch_ms"
-
-
-@compiles(text_epoch_ms, "sqlite")
-def _text_epoch_ms_sqlite(element: text_epoch_ms, compiler: Any, **kw: Any) -> str:
-    return _epoch_ms_sqlite(element, compiler, **kw)  # type: ignore[arg-type]
-
-
-@compiles(text_epoch_ms, "postgresql")
-def _text_epoch_ms_postgresql(element: text_epoch_ms, compiler: Any, **kw: Any) -> str:
-    arg = compiler.process(next(iter(element.clauses)), **kw)
-    return (
-        f"CAST(ROUND(EXTRACT(EPOCH FROM CAST({arg} AS TIMESTAMP WITH TIME ZONE)) * 1000) AS BIGINT)"
-    )
-
-
-class state_fields(FunctionElement[Any]):
-    """[reopen_count, impact.revenue_per_hour, postmortem.status] of the state JSON, parsed
-    once per row by the database (three separate extractions would parse it three times)."""
-
-    type = String()
-    inherit_cache = True
-    name = "state_fields"
-
-
-@compiles(state_fields, "sqlite")
-def _state_fields_sqlite(element: state_fields, compiler: Any, **kw: Any) -> str:
-    arg = compiler.process(next(iter(element.clauses)), **kw)
-    return (
-        f"json_extract({arg}, '$.reopen_count', '$.impact.revenue_per_hour', '$.postmortem.status')"
-    )
-
-
-@compiles(state_fields, "postgresql")
-def _state_fields_postgresql(element: state_fields, compiler: Any, **kw: Any) -> str:
-    arg = compiler.process(next(iter(element.clauses)), **kw)
-    return (
-        f"json_build_array({arg} -> 'reopen_count', {arg} #> '{{impact,revenue_per_hour}}', "
-        f"{arg} #> '{{postmortem,status}}')::text"
-    )
-
-
-def load_facts(conn: Connection, since: datetime, until: datetime) -> list[IncidentFacts]:
-    """Facts of the incidents declared in [since, until), moments in epoch milliseconds."""
-    i = tables.incidents
-    state = i.c.state
-    in_period = and_(i.c.declared_at >= since, i.c.declared_at < until)
-    query = (
-        select(
-            i.c.id,
-            i.c.public_id,
-            i.c.title,
-            i.c.severity,
-            i.c.type,
-            i.c.status,
-            type_coerce(i.c.services, String).label("services"),
-            epoch_ms(i.c.declared_at),
-            epoch_ms(i.c.started_at),
-            epoch_ms(i.c.detected_at),
-            epoch_ms(i.c.acknowledged_at),
-            epoch_ms(i.c.mitigated_at),
-            epoch_ms(i.c.resolved_at),
-            state_fields(state),
-        )
-        .where(in_period)
-        .order_by(i.c.declared_at, i.c.id)
-    )
-    facts: list[IncidentFacts] = []
-    append = facts.append
-    parsed: dict[str, tuple[str, ...]] = {}
-    empty: dict[str, Any] = {}
-    rows = _raw(conn, query)
-    extra = _event_facts(conn, {row[0] for row in rows}, since)
-    for row in rows:
-        n, public_id, title, severity, kind, status, services = row[:7]
-        declared, started, detected, acked, mitigated, resolved = row[7:13]
-        fields = row[13]
-        reopens, revenue, pm = json.loads(fields) if isinstance(fields, str) else fields
-        if isinstance(services, str):  # SQLite: JSON text (PostgreSQL drivers decode it)
-            found = parsed.get(services)
-            if found is None:
-                found = parsed[services] = tuple(json.loads(services))
-        else:
-            found = tuple(services or ())
-        events = extra.get(n, empty)
-        append(
-            IncidentFacts(
-                n,
-                public_id,
-                title,
-                severity,
-                kind,
-                status,
-                found,
-                declared,
-                started,
-                detected,
-                acked,
-                mitigated,
-                resolved,
-                reopens or 0,
-                revenue,
-                pm,
-                events.get("corrected", ()),
-                events.get("backdated", ()),
-                events.get("updates", ()),
-            )
-        )
-    return facts
-
-
-# Events of the period's incidents are read by type from `since - EVENT_MARGIN` on (the
-# `(type, occurred_at)` index), then kept only for the period's incidents. The margin covers
-# milestones backdated before their incident's declaration.
-EVENT_MARGIN = timedelta(days=30)
-
-
-def _event_facts(conn: Connection, ids: set[int], since: datetime) -> dict[int, dict[str, Any]]:
-    """Status updates, corrections and backdated milestone events of the given incidents."""
-    e = tables.events
-    found: dict[int, dict[str, Any]] = defaultdict(dict)
-    if not ids:
-        return found
-    after = e.c.occurred_at >= since - EVENT_MARGIN
-    updates = _raw(
-        conn,
-        select(
-            e.c.incident_id,
-            epoch_ms(e.c.occurred_at),
-            e.c.seq,
-            text_epoch_ms(e.c.data["next_update_at"].as_string()),
-        ).where(e.c.type == UPDATE_EVENT, after),
-    )
-    pending: dict[int, list[tuple[int, int, int | None]]] = defaultdict(list)
-    for incident_id, occurred, seq, promised in updates:
-        if incident_id in ids:
-            pending[incident_id].append((occurred, seq, promised))
-    for incident_id, items in pending.items():
-        items.sort(key=_first_two)  # time order; updates at the same time in timeline order
-        found[incident_id]["updates"] = tuple((at, promised) for at, _, promised in items)
-    corrections = conn.execute(
-        select(e.c.incident_id, e.c.data["milestone"].as_string()).where(
-            e.c.type == CORRECTION_EVENT, after
-        )
-    ).all()
-    corrected: dict[int, set[str]] = defaultdict(set)
-    for incident_id, milestone in corrections:
-        if incident_id in ids:
-            corrected[incident_id].add(str(milestone))
-    for incident_id, names in corrected.items():
-        found[incident_id]["corrected"] = tuple(sorted(names))
-    # Milestone events recorded later than they say they happened; the comparison runs in SQL
-    # so only the (rare) candidates come back, then the tolerance is applied here.
-    late = _raw(
-        conn,
-        select(
-            e.c.incident_id, e.c.type, epoch_ms(e.c.occurred_at), epoch_ms(e.c.recorded_at)
-        ).where(e.c.type.in_(MILESTONE_EVENTS), after, e.c.occurred_at < e.c.recorded_at),
-    )
-    tolerance = compute.BACKDATE_TOLERANCE.total_seconds() * 1000
-    backdated: dict[int, set[str]] = defaultdict(set)
-    for incident_id, kind, occurred, recorded in late:
-        if incident_id in ids and recorded - occurred > tolerance:
-            backdated[incident_id].add(str(kind))
-    for incident_id, kinds in backdated.items():
-        found[incident_id]["backdated"] = tuple(sorted(kinds))
-    return found
-
-
-def _raw(conn: Connection, query: Any) -> Sequence[Any]:
-    """All rows as plain DBAPI tuples: every selected value is already a plain int, float or
-    text (moments come as epoch milliseconds), so SQLAlchemy's row processing is skipped."""
-    result = conn.execute(query)
-    try:
-        rows: Sequence[Any] = result.cursor.fetchall()
-    finally:
-        result.close()
-    return rows
-
-
-def _first_two(item: tuple[int, int, int | None]) -> tuple[int, int]:
-    return item[0], item[1]
 
 
 def parse_moment(text: str, now: datetime, tz: tzinfo | None = None) -> datetime:

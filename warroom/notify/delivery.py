@@ -52,7 +52,9 @@ def deliver(url: str, title: str, body: str) -> Delivery:
     if not sender.add(_with_timeouts(url)):
         return Delivery(False, channel, f"unsupported or malformed {channel} URL", retryable=False)
     try:
-        ok = bool(sender.notify(title=title, body=body))
+        # Every message warroom writes is plain text: saying so makes Apprise escape it for
+        # HTML channels (email's HTML part) instead of reading user text as markup.
+        ok = bool(sender.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT))
     except Exception as exc:  # a plug-in of Apprise failing must not take the worker down
         log.warning("delivery via %s raised %s", channel, type(exc).__name__)
         return Delivery(False, channel, f"{channel} delivery raised {type(exc).__name__}")

@@ -35,7 +35,11 @@ def _name(value: str) -> str:
 
 
 def _tz(value: str) -> str:
-    time_zone(value)
+    try:
+        time_zone(value)
+    except ValueError:
+        shown = value[:64]
+        raise ValueError(f"unknown timezone {shown!r} (an IANA name like Europe/Berlin)") from None
     return value
 
 

@@ -480,6 +480,8 @@ def _rule_applies(
             "when": cond.when,
             "action": cond.action,
         }
+        if state.flag_reasons.get(cond.when):  # e.g. which stop, or the next mitigation option
+            info["detail"] = state.flag_reasons[cond.when]
         if kind == "clock" and cond.clock is not None:
             if cond.clock.stop_flag and state.flags.get(cond.clock.stop_flag):
                 return False, [], {}
@@ -569,7 +571,8 @@ def _rule_body(state: IncidentState, info: dict[str, Any]) -> str:
         return f"No status update for {state.public_id} since {info['last_update_at']}."
     if kind in ("clock_reminder", "clock_deadline"):
         return f"{info['clock']}: deadline {info['deadline']}. {info.get('action', '')}"
-    return f"{info.get('action') or 'Escalation'} ({info['rule']})."
+    detail = f" {info['detail']}" if info.get("detail") else ""
+    return f"{info.get('action') or 'Escalation'} ({info['rule']}).{detail}"
 
 
 def reactor(runtime: Runtime) -> Reactor:

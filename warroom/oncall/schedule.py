@@ -51,6 +51,8 @@ class Schedule:
     timezone: str
     layers: tuple[Layer, ...] = ()
     overrides: tuple[Override, ...] = ()
+    # People who may not be paged (disabled accounts): their shifts become gaps.
+    unavailable: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def on_call(schedule: Schedule, at: datetime) -> str | None:
             override.replaces is None or override.replaces == user
         ):
             user = override.user
-    return user
+    return None if user in schedule.unavailable else user
 
 
 def _boundaries(schedule: Schedule, start: datetime, end: datetime) -> list[datetime]:

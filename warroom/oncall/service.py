@@ -286,6 +286,10 @@ class OncallService:
         rows = conn.execute(
             select(t).where(t.c.schedule_id == row.id).order_by(t.c.created_at, t.c.id)
         ).all()
+        people = tables.people
+        unavailable = conn.execute(
+            select(people.c.name).where(people.c.disabled_at.is_not(None))
+        ).scalars()
         return sm.Schedule(
             name=row.name,
             timezone=row.timezone,
@@ -293,7 +297,19 @@ class OncallService:
             overrides=tuple(
                 sm.Override(r.start_at, r.end_at, r.user_name, r.replaces) for r in rows
             ),
+            unavailable=frozenset(unavailable),
         )
+
+    def set_person_disabled(self, principal: Principal, name: str, disabled: bool) -> None:
+        """A disabled person is never paged and their shifts show as gaps (account disabled)."""
+        principal.require("admin")
+        with self.db.write() as conn:
+            self._get(conn, "person", name)
+            conn.execute(
+                update(tables.people)
+                .where(tables.people.c.name == name)
+                .values(disabled_at=self.clock.now() if disabled else None)
+            )
 
     def shifts(self, name: str, start: datetime, end: datetime) -> list[sm.Shift]:
         if end <= start or end - start > timedelta(days=400):
@@ -657,5 +673,9 @@ def import_ical(
 _POLICY_BY_NAME = select(tables.escalation_policies).where(
     tables.escalation_policies.c.name == bindparam("name")
 )
-_PERSON_EXISTS = select(tables.people.c.name).where(tables.people.c.name == bindparam("name"))
-_PERSON_BY_NAME = select(tables.people).where(tables.people.c.name == bindparam("name"))
+_PERSON_EXISTS = select(tables.people.c.name).where(
+    tables.people.c.name == bindparam("name"), tables.people.c.disabled_at.is_(None)
+)
+_PERSON_BY_NAME = select(tables.people).where(
+    tables.people.c.name == bindparam("name"), tables.people.c.disabled_at.is_(None)
+)

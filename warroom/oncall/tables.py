@@ -19,6 +19,9 @@ people = Table(
     Column("preferences", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Set when the person's account is disabled (SCIM deprovisioning): never paged, and their
+    # shifts show as gaps. Added by oncall_people_disabled.
+    Column("disabled_at", UTCDateTime),
 )
 
 teams = Table(

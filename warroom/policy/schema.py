@@ -123,7 +123,8 @@ class SeverityLevel(Strict):
     definition: str = ""
     examples: tuple[str, ...] = ()
     response_target: Target
-    resolution_target: Target = Target(label="none", within=None)
+    # A target the process does not give is shown as such, never invented.
+    resolution_target: Target = Target(label="not set by this process", within=None)
     update_interval: Duration | None = None
     roles_required: tuple[Role, ...] = ()
     paging: Literal["all_hands", "page", "notify", "none"] = "page"
@@ -151,21 +152,102 @@ class SeverityLevel(Strict):
         return value
 
 
+# Every kind of mitigation warroom knows (runbook mitigation steps, the decision tree).
+MITIGATION_ACTIONS = (
+    "rollback",
+    "restart",
+    "failover",
+    "scale",
+    "feature_flag",
+    "config_change",
+    "block_traffic",
+    "rate_limit",
+    "circuit_breaker",
+    "redirect_traffic",
+    "fallback_cache",
+    "hotfix",
+)
+MitigationAction = Literal[
+    "rollback",
+    "restart",
+    "failover",
+    "scale",
+    "feature_flag",
+    "config_change",
+    "block_traffic",
+    "rate_limit",
+    "circuit_breaker",
+    "redirect_traffic",
+    "fallback_cache",
+    "hotfix",
+]
+
+
 class MitigationRule(Strict):
-    """One branch of the mitigation decision tree: when `signal` holds, suggest `action`."""
+    """One branch of the mitigation decision tree: when `signal` holds, suggest `action`.
+
+    The signal `always` always holds (an option to try whatever the cause). `exhausts: false`
+    marks a last resort that does not count when deciding that every option is exhausted.
+    """
 
     signal: str = Field(pattern=r"^[a-z][a-z0-9_]{0,59}$")
-    action: Literal[
-        "rollback",
-        "restart",
-        "failover",
-        "scale",
-        "feature_flag",
-        "config_change",
-        "block_traffic",
-        "hotfix",
-    ]
+    action: MitigationAction
     why: str = ""
+    exhausts: bool = True
+
+
+class StopRule(Strict):
+    """A MUST STOP rule: when it holds, warroom raises a stop that a person must acknowledge
+    with a decision (surface, don't solve).
+
+    `flags`: every one of these incident flags is set. `when`: `recurrence` (the incident is
+    reopened, by hand or by a repeat alert, or flagged `recurred`) or `eta_beyond_window` (a
+    status update's ETA lies beyond the severity's response window).
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,59}$")
+    text: str = Field(min_length=1)
+    flags: tuple[str, ...] = ()
+    when: Literal["recurrence", "eta_beyond_window"] | None = None
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> StopRule:
+        if bool(self.flags) == (self.when is not None):
+            raise ValueError("a stop rule has either flags or when, not both and not neither")
+        for flag in self.flags:
+            if not _NAME.match(flag):
+                raise ValueError(f"flag {flag!r} must be lowercase with underscores")
+        return self
+
+
+class CanaryRule(Strict):
+    """A canary deploy: this share of traffic first, watched for `monitor` before the rest."""
+
+    percent: int = Field(ge=1, le=99)
+    monitor: Duration
+
+
+class HotfixPolicy(Strict):
+    """When a hotfix may be used and what it brings with it."""
+
+    # Severities at which a hotfix is allowed at all (empty: any severity).
+    severities: tuple[str, ...] = ()
+    # Recording a hotfix needs the reason a rollback or feature flag was not possible.
+    requires_reason: bool = False
+    # Action items created when a hotfix is deployed (the proper fix behind it).
+    follow_ups: tuple[str, ...] = ()
+    # The longest the hotfix may spend in staging, per severity (e.g. SEV1: 15m).
+    staging_time_box: dict[str, Duration] = Field(default_factory=dict)
+    # The emergency pull request: labels and a template (placeholders {incident}, {hotfix},
+    # {root_cause}, {fix}).
+    pr_labels: tuple[str, ...] = ()
+    pr_reviewers: tuple[str, ...] = ()
+    pr_template: str = ""
+    # Deploy to a share of traffic first and watch it (a verification window of `monitor`).
+    canary: CanaryRule | None = None
+    # SAFETY OPTION, off by default: at the most severe level the review may be skipped (with
+    # a reason, recorded on the timeline, reviewed afterwards as a follow-up).
+    skip_review_if_sev1: bool = False
 
 
 class ChecklistItem(Strict):
@@ -338,6 +420,62 @@ class AgentPermissions(Strict):
     close_requires_published_postmortem: bool = True
 
 
+DEFAULT_POSTMORTEM_SECTIONS = (
+    "Root cause",
+    "Contributing factors",
+    "Five whys",
+    "What went well",
+    "What went wrong",
+    "Where we got lucky",
+    "Lessons learned",
+    "Prevention",
+)
+
+
+class PostmortemTemplate(Strict):
+    """The sections people write in the post-mortem, in order (the recorded facts: summary,
+    impact, timeline, alerts, changes, runbooks, mitigations, responders and action items are
+    always drafted). A `required` section must be written, neither blank nor still holding its
+    prompt or a placeholder, before the post-mortem is submitted or published."""
+
+    sections: tuple[str, ...] = DEFAULT_POSTMORTEM_SECTIONS
+    required: tuple[str, ...] = ("Root cause",)
+
+    @field_validator("sections")
+    @classmethod
+    def _sections(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for title in value:
+            if not title.strip() or len(title) > 80 or "\n" in title or title.startswith("#"):
+                raise ValueError(f"{title!r}: a section title is one short line")
+        lowered = [title.strip().lower() for title in value]
+        if len(lowered) != len(set(lowered)):
+            raise ValueError("section titles must be unique")
+        return tuple(title.strip() for title in value)
+
+    @model_validator(mode="after")
+    def _required_are_sections(self) -> PostmortemTemplate:
+        known = {title.lower() for title in self.sections}
+        unknown = [title for title in self.required if title.strip().lower() not in known]
+        if unknown:
+            raise ValueError(f"required section(s) not in sections: {', '.join(unknown)}")
+        return self
+
+
+class Communications(Strict):
+    """What the process says about status updates beyond the per-severity cadence."""
+
+    # At declaration an "Investigating" update is drafted and the responders are prompted to
+    # publish it (`draft`), or it is published at once (`publish`); severity ids or aliases.
+    initial_update_draft: tuple[str, ...] = ()
+    initial_update_publish: tuple[str, ...] = ()
+    # Updates carry "ETA to resolution" in their internal and public texts ("investigating"
+    # while no ETA is given), as the process's update template does.
+    eta_in_updates: bool = False
+    # The root cause, as written in the updates, goes into the PUBLIC resolution text. Off by
+    # default: internal causes can name systems, vendors or customers. `config check` warns.
+    root_cause_in_public_resolution: bool = False
+
+
 class Policy(Strict):
     """The whole incident process."""
 
@@ -359,12 +497,19 @@ class Policy(Strict):
     # MTTR is measured from started_at by default (impact), or from detected_at.
     mttr_from: Literal["started_at", "detected_at"] = "started_at"
     agents: AgentPermissions = AgentPermissions()
-    # Resolving needs a passed post-mitigation verification (for severities that have a
-    # verification window); off by default.
+    # Resolving needs a passed post-mitigation verification and the severity's
+    # verification_window elapsed since mitigation (for severities that have a window); off by
+    # default. A person holding one of `verification_waiver_roles` may waive it with a reason.
     resolve_requires_verification: bool = False
+    verification_waiver_roles: tuple[Role, ...] = (Role.COMMANDER,)
+    # MUST STOP rules (empty: none).
+    stop_rules: tuple[StopRule, ...] = ()
+    hotfix: HotfixPolicy = HotfixPolicy()
     # The mitigation decision tree, in order (signals are incident flags or derived facts);
     # empty means the built-in tree from the process documents.
     mitigation_tree: tuple[MitigationRule, ...] = ()
+    communications: Communications = Communications()
+    postmortem_template: PostmortemTemplate = PostmortemTemplate()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
@@ -401,6 +546,19 @@ class Policy(Strict):
                     f"unknown severity {self.triage.fallback_severity!r}",
                 )
             )
+        for n, hsev in enumerate(self.hotfix.severities):
+            if not known(hsev):
+                problems.append((f"hotfix.severities.{n}", f"unknown severity {hsev!r}"))
+        for box_sev in self.hotfix.staging_time_box:
+            if not known(box_sev):
+                problems.append(("hotfix.staging_time_box", f"unknown severity {box_sev!r}"))
+        stop_ids = [rule.id for rule in self.stop_rules]
+        if len(stop_ids) != len(set(stop_ids)):
+            problems.append(("stop_rules", "stop rule ids must be unique"))
+        for key in ("initial_update_draft", "initial_update_publish"):
+            for sev in getattr(self.communications, key):
+                if not known(sev):
+                    problems.append((f"communications.{key}", f"unknown severity {sev!r}"))
         ids = [item.id for item in self.resolution_checklist]
         if len(ids) != len(set(ids)):
             problems.append(("resolution_checklist", "checklist item ids must be unique"))
@@ -426,6 +584,27 @@ class Policy(Strict):
                 )
             )
         return problems
+
+    def warnings(self) -> list[tuple[str, str]]:
+        """Valid but unsafe choices, each (path, message): `config check` shows them."""
+        found: list[tuple[str, str]] = []
+        if self.hotfix.skip_review_if_sev1:
+            found.append(
+                (
+                    "policy.hotfix.skip_review_if_sev1",
+                    f"safety option on: a {self.severities[0].id} hotfix may be deployed without "
+                    "a review (recorded on the timeline, reviewed afterwards)",
+                )
+            )
+        if self.alerts_auto_resolve and self.resolve_requires_verification:
+            found.append(
+                (
+                    "policy.alerts_auto_resolve",
+                    "incidents resolved because their alerts resolved skip the monitoring "
+                    "window that resolve_requires_verification asks of people",
+                )
+            )
+        return found
 
     # ---- look-ups -----------------------------------------------------------------------
 

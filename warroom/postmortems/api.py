@@ -17,6 +17,7 @@ from warroom.postmortems.schemas import (
     ActionItemIn,
     ActionItemPatch,
     ListActions,
+    MeetingIn,
     PostmortemEditIn,
     ReasonIn,
     SubmitIn,
@@ -116,6 +117,41 @@ def publish_postmortem(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
 ) -> dict[str, Any]:
     return _pm(runtime).publish(principal, incident_id)
+
+
+@router.post(
+    "/incidents/{incident_id}/postmortem/meeting",
+    status_code=201,
+    summary="Schedule the review meeting (facilitator, attendees) and get its .ics invite",
+)
+def schedule_review_meeting(
+    runtime: RuntimeDep, principal: PrincipalDep, incident_id: str, body: MeetingIn
+) -> dict[str, Any]:
+    return _pm(runtime).schedule_meeting(principal, incident_id, body)
+
+
+@router.get(
+    "/incidents/{incident_id}/postmortem/meeting",
+    summary="The scheduled review meeting (JSON, or the invite with ?format=ics)",
+    response_model=None,
+)
+def review_meeting(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    incident_id: str,
+    format: Annotated[str, Query(pattern="^(json|ics)$")] = "json",
+) -> dict[str, Any] | Response:
+    principal.require("viewer")
+    meeting = _pm(runtime).meeting(incident_id)
+    if format == "ics":
+        return Response(
+            meeting["ics"],
+            media_type="text/calendar; charset=utf-8",
+            headers={
+                "Content-Disposition": (f'attachment; filename="review-{meeting["incident"]}.ics"')
+            },
+        )
+    return meeting
 
 
 @router.get("/postmortems", summary="Post-mortems (optionally by status)")

@@ -50,12 +50,65 @@ def _path(incident: str) -> str:
 
 
 def register_postmortem(pm: typer.Typer) -> None:
+    @pm.command("meeting")
+    def meeting(
+        ctx: typer.Context,
+        incident: str,
+        at: Annotated[
+            str | None,
+            typer.Option("--at", help="When: ISO time, or a duration from now like 1d."),
+        ] = None,
+        duration: Annotated[str, typer.Option(help="How long, e.g. 45m or 1h.")] = "1h",
+        facilitator: Annotated[str | None, typer.Option(help="Who facilitates.")] = None,
+        attendee: Annotated[
+            list[str], typer.Option("--attendee", help="A name or email (repeat).")
+        ] = [],
+        location: Annotated[str | None, typer.Option(help="Room or call link.")] = None,
+        output: Annotated[
+            Path | None, typer.Option("--output", "-o", help="Write the .ics invite here.")
+        ] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Schedule the review meeting and write its .ics invite (without --at: show it)."""
+        if at is None:
+            data = call(ctx, "GET", f"{_path(incident)}/meeting")
+        else:
+            if not facilitator or not attendee:
+                fail("give --facilitator and at least one --attendee")
+            body: dict[str, Any] = {
+                "starts_at": future_time(at, "--at"),
+                "duration": duration,
+                "facilitator": facilitator,
+                "attendees": attendee,
+            }
+            if location:
+                body["location"] = location
+            data = call(ctx, "POST", f"{_path(incident)}/meeting", json=body)
+        if output is not None:
+            output.write_text(data["ics"], encoding="utf-8")
+        if as_json:
+            print_json(data)
+            return
+        console.print(
+            f"[bold]{data['incident']}[/] review meeting {local_time(data['starts_at'])} "
+            f"facilitator={escape(data['facilitator'])} "
+            f"attendees={escape(', '.join(data['attendees']))}"
+        )
+        if output is not None:
+            console.print(f"[green]✓[/] invite written to {escape(str(output))}")
+        else:
+            typer.echo(data["ics"])
+
     @pm.command("schedule")
     def schedule(
         ctx: typer.Context,
         incident: str,
         owner: Annotated[str, typer.Option(help="Who writes it.")],
         due: Annotated[str, typer.Option(help="ISO date/time or a duration from now like 48h.")],
+        reason: Annotated[
+            str | None,
+            typer.Option(help="Why the due date moves (needed to move one already set)."),
+        ] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Schedule the post-mortem (owner and due date)."""
@@ -67,7 +120,7 @@ def register_postmortem(pm: typer.Typer) -> None:
             ctx,
             "POST",
             f"/api/v1/incidents/{incident}/postmortem/schedule",
-            json={"owner": owner, "due_at": due_at},
+            json={"owner": owner, "due_at": due_at, **({"reason": reason} if reason else {})},
         )
         _done(
             as_json,

@@ -21,7 +21,8 @@ from warroom.incidents.mttx import breakdown
 SYSTEM_ACTORS = frozenset({"warroom", "system"})
 _WORKED = frozenset({"success", "succeeded", "worked", "resolved", "mitigated", "ok", "effective"})
 
-# Sections people fill in, in order, with the prompt shown under each.
+# Sections people fill in, in order, with the prompt shown under each (the default template;
+# the policy's `postmortem_template.sections` chooses and orders them).
 HUMAN_SECTIONS: tuple[tuple[str, str], ...] = (
     ("Root cause", "What in the system allowed this to happen? Describe mechanisms, not people."),
     ("Contributing factors", "- (e.g. a missing alert, a test gap, deploy timing)"),
@@ -34,6 +35,22 @@ HUMAN_SECTIONS: tuple[tuple[str, str], ...] = (
     ("Where we got lucky", "- "),
     ("Lessons learned", "- "),
 )
+# Prompts of the other sections a process's template can ask for.
+MORE_PROMPTS: dict[str, str] = {
+    "why it was not caught earlier": "What let it through review, testing and monitoring?",
+    "what went poorly": "- ",
+    "reputation impact": (
+        "How did customers, partners and the public see it (support tickets, social media, press)?"
+    ),
+    "data impact": "Was data lost, corrupted or exposed? Which data, how much, and is it back?",
+    "revenue impact": "What did it cost beyond the estimate above (refunds, credits, churn)?",
+    "sla impact": "Which commitments to customers were broken, and what follows (credits)?",
+    "monitoring improvements": "Which monitoring gaps did this reveal, and what closes them?",
+    "prevention measures": "How do we prevent this from happening again?",
+}
+REVIEW_MEETING = "Review meeting"
+FACILITATOR_PLACEHOLDER = "{facilitator}"
+ATTENDEES_PLACEHOLDER = "{attendees}"
 PREVENTION_AREAS = ("Monitoring", "Testing", "Process", "Infrastructure")
 PREVENTION_PROMPTS = {
     "Monitoring": "What signal would have caught this sooner?",
@@ -41,6 +58,84 @@ PREVENTION_PROMPTS = {
     "Process": "What change to how we work would prevent or shorten it?",
     "Infrastructure": "What change to the platform would contain it?",
 }
+DEFAULT_SECTIONS = (*(title for title, _ in HUMAN_SECTIONS), "Prevention")
+
+
+def prompt_of(title: str) -> str:
+    """The prompt drafted under a section people write."""
+    key = title.strip().lower()
+    for known, prompt in HUMAN_SECTIONS:
+        if known.lower() == key:
+            return prompt
+    if key == "prevention":
+        return "\n\n".join(f"### {a}\n\n{PREVENTION_PROMPTS[a]}" for a in PREVENTION_AREAS)
+    if key == REVIEW_MEETING.lower():
+        return review_meeting_text(None)
+    return MORE_PROMPTS.get(key, "- ")
+
+
+@dataclass(frozen=True)
+class ReviewMeeting:
+    """The scheduled post-incident review meeting."""
+
+    starts_at: datetime
+    duration: timedelta
+    facilitator: str
+    attendees: tuple[str, ...]
+
+
+def review_meeting_text(meeting: ReviewMeeting | None) -> str:
+    """The Review meeting section: placeholders until the meeting is scheduled."""
+    if meeting is None:
+        return (
+            "- **Date:** not scheduled yet (`warroom postmortem meeting`)\n"
+            f"- **Facilitator:** {FACILITATOR_PLACEHOLDER}\n"
+            f"- **Attendees:** {ATTENDEES_PLACEHOLDER}"
+        )
+    return (
+        f"- **Date:** {_time(meeting.starts_at)} ({format_duration(meeting.duration)})\n"
+        f"- **Facilitator:** {meeting.facilitator}\n"
+        f"- **Attendees:** {', '.join(meeting.attendees)}"
+    )
+
+
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])?\s*(?:\[[ xX]?\]\s*)?")
+_LABEL = re.compile(r"^\*\*[^*]+\*\*:?\s*")
+# A line (after its list marker and bold label) that is only a placeholder, as process
+# templates write them: {name}, {{ name }}, [Name 1], TODO / TBD.
+_PLACEHOLDER = re.compile(
+    r"^(?:\{\{[^}]*\}\}|\{[a-z_][a-z0-9_]*\}|\[[^\]]+\]|(?:TODO|TBD|FIXME)\b.*)$",
+    re.IGNORECASE,
+)
+
+
+def unfilled(body: str, required: Sequence[str]) -> list[dict[str, str]]:
+    """The required sections still blank or holding their prompt or a placeholder."""
+    present = {heading.lower(): text for heading, text in sections(body)}
+    problems = []
+    for title in required:
+        text = present.get(title.strip().lower())
+        if text is None:
+            problems.append({"section": title, "problem": "missing"})
+            continue
+        prompt_lines = {line.strip() for line in prompt_of(title).splitlines()}
+        written = []
+        placeholder = False
+        for raw in text.splitlines():
+            line = raw.strip()
+            content = _LIST_MARKER.sub("", line, count=1).strip()
+            if content and _PLACEHOLDER.match(_LABEL.sub("", content, count=1).strip()):
+                placeholder = True
+                continue
+            if not line or line in prompt_lines or line.startswith("###"):
+                continue
+            if content:
+                written.append(content)
+        if placeholder:
+            problems.append({"section": title, "problem": "still holds a template placeholder"})
+        elif not written:
+            problems.append({"section": title, "problem": "blank (only the prompt)"})
+    return problems
 
 
 @dataclass(frozen=True)
@@ -152,9 +247,23 @@ def describe(event: Event) -> str:
     if t == "milestone_corrected":
         return f"Milestone {d.get('milestone')} corrected to {d.get('at')}"
     if t == "postmortem_scheduled":
-        return f"Post-mortem scheduled: owner {d.get('owner')}, due {d.get('due_at')}"
+        moved = (
+            f" (moved from {d.get('previous_due_at')}: {d.get('reason')})"
+            if d.get("previous_due_at")
+            else ""
+        )
+        return f"Post-mortem scheduled: owner {d.get('owner')}, due {d.get('due_at')}{moved}"
     if t == "postmortem_published":
         return "Post-mortem published"
+    if t == "postmortem_review_scheduled":
+        return (
+            f"Review meeting scheduled for {d.get('starts_at')}, "
+            f"facilitated by {d.get('facilitator')}"
+        )
+    if t == "initial_update_drafted":
+        return "Initial update drafted; the responders were prompted to publish it"
+    if t == "root_cause_made_public":
+        return "Root cause included in the public resolution text (policy option)"
     if t == "follow_up_required":
         return f"Follow-up required: {d.get('title', '')}"
     if t == "details_updated":
@@ -248,6 +357,9 @@ def render(
     requirement: str,
     action_items: Sequence[ActionItemLine] = (),
     mttr_from: str = "started_at",
+    human_sections: Sequence[str] = DEFAULT_SECTIONS,
+    sla_impact: str | None = None,
+    meeting: ReviewMeeting | None = None,
 ) -> str:
     """The Markdown draft of the post-mortem."""
     facts = gather(state, events)
@@ -297,6 +409,8 @@ def render(
         )
     else:
         add("- **Revenue estimate:** no revenue rate recorded")
+    if sla_impact:
+        add(f"- **SLA impact:** {sla_impact}")
     add("")
     add("## Timeline")
     add("")
@@ -416,17 +530,13 @@ def render(
     else:
         add("None yet: add them with `warroom actions add " + state.public_id + "`.")
     add("")
-    for title, prompt in HUMAN_SECTIONS:
+    for title in human_sections:
         add(f"## {title}")
         add("")
-        add(prompt)
-        add("")
-    add("## Prevention")
-    add("")
-    for area in PREVENTION_AREAS:
-        add(f"### {area}")
-        add("")
-        add(PREVENTION_PROMPTS[area])
+        if title.lower() == REVIEW_MEETING.lower():
+            add(review_meeting_text(meeting))
+        else:
+            add(prompt_of(title))
         add("")
     return "\n".join(out).rstrip() + "\n"
 
@@ -482,9 +592,11 @@ def _split(body: str) -> list[tuple[str, str]]:
     return [(heading, "\n".join(lines)) for heading, lines in parts]
 
 
-def merge_human_sections(fresh: str, previous: str) -> str:
+def merge_human_sections(
+    fresh: str, previous: str, human_sections: Sequence[str] = DEFAULT_SECTIONS
+) -> str:
     """The fresh draft with every section people write taken from the previous text."""
-    human = {title.lower() for title, _ in HUMAN_SECTIONS} | {"prevention"}
+    human = {title.lower() for title in human_sections}
     old = {heading.lower(): text for heading, text in _split(previous) if heading}
     fresh_parts = _split(fresh)
     fresh_names = {heading.lower() for heading, _ in fresh_parts}

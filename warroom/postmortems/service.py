@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from contextlib import suppress
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
@@ -27,7 +28,7 @@ from warroom.incidents.service import IncidentService
 from warroom.policy import Policy
 from warroom.postmortems import draft
 from warroom.postmortems.config import PostmortemsConfig
-from warroom.postmortems.schemas import ActionItemIn, ActionItemPatch, ListActions
+from warroom.postmortems.schemas import ActionItemIn, ActionItemPatch, ListActions, MeetingIn
 from warroom.postmortems.tables import action_items, postmortems
 
 DRAFT, IN_REVIEW, PUBLISHED = "draft", "in_review", "published"
@@ -212,6 +213,9 @@ class PostmortemService:
             requirement=requirement,
             action_items=item_lines(conn, int(incident.id)),
             mttr_from=self.policy.mttr_from,
+            human_sections=self.policy.postmortem_template.sections,
+            sla_impact=self.sla_impact(state),
+            meeting=latest_meeting(events),
         )
         result = conn.execute(
             insert(postmortems).values(
@@ -250,16 +254,21 @@ class PostmortemService:
             self._editable(row)
             state = IncidentState.from_dict(incident.state)
             pm = state.postmortem or {}
+            events = load_events(conn, int(incident.id))
+            sections = self.policy.postmortem_template.sections
             fresh = draft.render(
                 state,
-                load_events(conn, int(incident.id)),
+                events,
                 owner=pm.get("owner"),
                 due_at=_parse(pm.get("due_at")),
                 requirement=row.requirement,
                 action_items=item_lines(conn, int(incident.id)),
                 mttr_from=self.policy.mttr_from,
+                human_sections=sections,
+                sla_impact=self.sla_impact(state),
+                meeting=latest_meeting(events),
             )
-            body = draft.merge_human_sections(fresh, row.body)
+            body = draft.merge_human_sections(fresh, row.body, sections)
             self._save(conn, row, body=body)
         return self.get(public_id)
 
@@ -312,6 +321,7 @@ class PostmortemService:
                     f"only a draft can be submitted for review (this one is {row.status})",
                     code="illegal_transition",
                 )
+            self._complete(row.body, "submitted")
             now = self.clock.now()
             conn.execute(
                 update(postmortems)
@@ -366,6 +376,7 @@ class PostmortemService:
                     "(submit it first)",
                     code="illegal_transition",
                 )
+            self._complete(row.body, "published")
             now = self.clock.now()
             conn.execute(
                 update(postmortems)
@@ -394,6 +405,89 @@ class PostmortemService:
             raise NotFound("this incident has no post-mortem yet", code="no_postmortem")
         return row
 
+    def _complete(self, body: str, what: str) -> None:
+        """Refuse a post-mortem whose required sections are blank or still placeholders."""
+        problems = draft.unfilled(body, self.policy.postmortem_template.required)
+        if problems:
+            listed = "; ".join(f"{p['section']}: {p['problem']}" for p in problems)
+            raise Conflict(
+                f"the post-mortem cannot be {what} yet: the template requires {listed}",
+                code="postmortem_incomplete",
+                details={"sections": problems},
+            )
+
+    def sla_impact(self, state: IncidentState) -> str:
+        """The incident's targets and whether they were met, for the Impact section."""
+        from warroom.incidents.views import incident_view
+
+        targets = incident_view(state, self.policy, self.clock.now())["targets"]
+        parts = []
+        for name, entry in targets.items():
+            if "due_at" not in entry:
+                parts.append(f"{name} target {entry['label']}")
+                continue
+            verdict = (
+                "met" if entry.get("met") else "missed" if entry.get("met") is False else "pending"
+            )
+            parts.append(f"{name} target ({entry['label']}) {verdict}")
+        return "; ".join(parts)
+
+    # ---- the review meeting ------------------------------------------------------------
+
+    def schedule_meeting(
+        self, principal: Principal, public_id: str, request: MeetingIn
+    ) -> dict[str, Any]:
+        """Record the review meeting on the timeline and fill the Review meeting section."""
+        principal.require("responder")
+        now = self.clock.now()
+        if request.starts_at <= now:
+            raise InvalidInput("the review meeting must start in the future")
+        with self.db.write() as conn:
+            incident = _incident_row(conn, public_id, lock=True)
+            row = self._locked(conn, int(incident.id))
+            previous = [e for e in load_events(conn, int(incident.id)) if e.type == MEETING_EVENT]
+            data = {
+                "starts_at": request.starts_at.isoformat(),
+                "duration_seconds": int(request.duration.total_seconds()),
+                "facilitator": request.facilitator,
+                "attendees": list(request.attendees),
+                "location": request.location,
+                "sequence": len(previous),
+            }
+            self.incidents.mutate_in(
+                conn,
+                incident.public_id,
+                lambda _s, at: [Event(MEETING_EVENT, principal.actor, at, data)],
+            )
+            if row.status != PUBLISHED:
+                meeting = meeting_of(data)
+                with suppress(KeyError):
+                    body = draft.replace_section(
+                        row.body, draft.REVIEW_MEETING, draft.review_meeting_text(meeting)
+                    )
+                    self._save(conn, row, body=body)
+        return self.meeting(public_id)
+
+    def meeting(self, public_id: str) -> dict[str, Any]:
+        """The scheduled review meeting and its iCalendar invite."""
+        with self.db.read() as conn:
+            incident = _incident_row(conn, public_id)
+            events = load_events(conn, int(incident.id))
+        found = [e for e in events if e.type == MEETING_EVENT]
+        if not found:
+            raise NotFound(
+                f"no review meeting is scheduled for {incident.public_id}; schedule one with "
+                f"POST /api/v1/incidents/{incident.public_id}/postmortem/meeting",
+                code="no_meeting",
+            )
+        data = dict(found[-1].data)
+        state = IncidentState.from_dict(incident.state)
+        return {
+            "incident": incident.public_id,
+            **data,
+            "ics": meeting_ics(state, data, self.clock.now()),
+        }
+
     def _editable(self, row: Row[Any]) -> None:
         if row.status == PUBLISHED:
             raise Conflict("a published post-mortem is final and cannot be edited")
@@ -405,6 +499,63 @@ class PostmortemService:
             .where(postmortems.c.id == row.id)
             .values(updated_at=self.clock.now(), version=row.version + 1, **values)
         )
+
+
+MEETING_EVENT = "postmortem_review_scheduled"
+
+
+def meeting_of(data: Mapping[str, Any]) -> draft.ReviewMeeting:
+    return draft.ReviewMeeting(
+        starts_at=ensure_utc(datetime.fromisoformat(str(data["starts_at"]))),
+        duration=timedelta(seconds=int(data["duration_seconds"])),
+        facilitator=str(data["facilitator"]),
+        attendees=tuple(str(a) for a in data.get("attendees") or ()),
+    )
+
+
+def latest_meeting(events: Sequence[Event]) -> draft.ReviewMeeting | None:
+    found = [e for e in events if e.type == MEETING_EVENT]
+    return meeting_of(found[-1].data) if found else None
+
+
+def meeting_ics(state: IncidentState, data: Mapping[str, Any], now: datetime) -> str:
+    """An RFC 5545 invite (METHOD:REQUEST) for the review meeting; the UID is stable per
+    incident and SEQUENCE grows with each reschedule, so calendars update the one event."""
+    from icalendar import Calendar, vCalAddress, vText
+    from icalendar import Event as CalendarEvent
+
+    meeting = meeting_of(data)
+    calendar = Calendar()
+    calendar.add("prodid", "-//warroom//post-incident review//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "REQUEST")
+    event = CalendarEvent()
+    event.add("uid", f"postmortem-review-{state.public_id}@warroom")
+    event.add("sequence", int(data.get("sequence") or 0))
+    event.add("dtstamp", now)
+    event.add("dtstart", meeting.starts_at)
+    event.add("dtend", meeting.starts_at + meeting.duration)
+    event.add("summary", f"Post-incident review: {state.public_id} {state.title}")
+    event.add(
+        "description",
+        f"Blameless review of {state.public_id} ({state.severity}).\n"
+        f"Facilitator: {meeting.facilitator}\n"
+        f"Attendees: {', '.join(meeting.attendees)}\n"
+        f"Post-mortem: warroom postmortem show {state.public_id}",
+    )
+    if data.get("location"):
+        event.add("location", str(data["location"]))
+    for name in (meeting.facilitator, *meeting.attendees):
+        if "@" in name:  # a calendar address needs an email; names stay in the description
+            address = vCalAddress(f"mailto:{name}")
+            address.params["cn"] = vText(name)
+            address.params["role"] = vText(
+                "CHAIR" if name == meeting.facilitator else "REQ-PARTICIPANT"
+            )
+            event.add("organizer" if name == meeting.facilitator else "attendee", address)
+    calendar.add_component(event)
+    text: str = calendar.to_ical().decode("utf-8")
+    return text
 
 
 def _resolver(events: Sequence[Event], fallback: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 
@@ -110,16 +111,15 @@ def github_sync(
     known = dict((item.get("external") or {}).get("github") or {})
     number = known.get("number")
     closed = item["status"] in CLOSED
-    payload: dict[str, Any] = {
-        "title": item["title"],
-        "body": issue_body(item, link),
-        "labels": [*cfg.labels, f"type:{item['type']}", f"P{item['priority']}"],
-    }
+    labels = [*cfg.labels, f"type:{item['type']}", f"P{item['priority']}"]
+    # Labels are set when the issue is created; afterwards only the labels warroom itself set
+    # and that changed are added or removed, so labels people edit in GitHub are kept.
+    payload: dict[str, Any] = {"title": item["title"], "body": issue_body(item, link)}
     base = cfg.api_url.rstrip("/") + f"/repos/{cfg.repo}/issues"
     try:
         with httpx.Client(headers=headers, timeout=cfg.timeout_seconds) as http:
             if number is None:
-                response = http.post(base, json=payload)
+                response = http.post(base, json={**payload, "labels": labels})
                 if response.status_code != 201:
                     return classify("GitHub", response)
                 created = response.json()
@@ -131,10 +131,20 @@ def github_sync(
                         f"created #{number}",
                         ref=f"{cfg.repo}#{number}",
                         url=url,
-                        extra={"number": number},
+                        extra={"number": number, "labels": labels},
                     )
             else:
                 url = known.get("url")
+                previous = list(known.get("labels") or labels)
+                added = [name for name in labels if name not in previous]
+                if added:
+                    response = http.post(f"{base}/{number}/labels", json={"labels": added})
+                    if response.status_code != 200:
+                        return classify("GitHub", response)
+                for name in (name for name in previous if name not in labels):
+                    response = http.delete(f"{base}/{number}/labels/{quote(name, safe='')}")
+                    if response.status_code not in (200, 404):  # 404: already removed there
+                        return classify("GitHub", response)
             payload["state"] = "closed" if closed else "open"
             if closed:
                 payload["state_reason"] = "completed" if item["status"] == "done" else "not_planned"
@@ -145,7 +155,11 @@ def github_sync(
     except httpx.TransportError as exc:
         return SyncResult(False, f"GitHub unreachable: {type(exc).__name__}", retryable=True)
     return SyncResult(
-        True, f"updated #{number}", ref=f"{cfg.repo}#{number}", url=url, extra={"number": number}
+        True,
+        f"updated #{number}",
+        ref=f"{cfg.repo}#{number}",
+        url=url,
+        extra={"number": number, "labels": labels},
     )
 
 
@@ -167,9 +181,22 @@ def jira_sync(cfg: JiraConfig, item: Mapping[str, Any], *, link: str | None = No
         "description": issue_body(item, link),
         "labels": [*cfg.labels, f"type-{item['type']}"],
     }
-    if item.get("due_at"):
+    # A project whose screens have no due date field refuses `duedate` (400); the due date is
+    # in the description anyway, so it is sent without it from then on.
+    no_duedate = bool(known.get("no_duedate"))
+    if item.get("due_at") and not no_duedate:
         fields["duedate"] = str(item["due_at"])[:10]
     api = cfg.url.rstrip("/") + "/rest/api/2"
+
+    def send(http: httpx.Client, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+        nonlocal no_duedate
+        response = http.request(method, path, json={"fields": body})
+        if "duedate" in body and _refuses_duedate(response):
+            no_duedate = True
+            body = {k: v for k, v in body.items() if k != "duedate"}
+            response = http.request(method, path, json={"fields": body})
+        return response
+
     try:
         with httpx.Client(headers=headers, auth=auth, timeout=cfg.timeout_seconds) as http:
             if key is None:
@@ -178,12 +205,12 @@ def jira_sync(cfg: JiraConfig, item: Mapping[str, Any], *, link: str | None = No
                     "project": {"key": cfg.project},
                     "issuetype": {"name": cfg.issue_type},
                 }
-                response = http.post(f"{api}/issue", json={"fields": create})
+                response = send(http, "POST", f"{api}/issue", create)
                 if response.status_code != 201:
                     return classify("Jira", response)
                 key = str(response.json()["key"])
             else:
-                response = http.put(f"{api}/issue/{key}", json={"fields": fields})
+                response = send(http, "PUT", f"{api}/issue/{key}", fields)
                 if response.status_code != 204:
                     return classify("Jira", response)
             url = cfg.url.rstrip("/") + f"/browse/{key}"
@@ -221,11 +248,26 @@ def jira_sync(cfg: JiraConfig, item: Mapping[str, Any], *, link: str | None = No
         return SyncResult(False, f"Jira unreachable: {type(exc).__name__}", retryable=True)
     return SyncResult(
         True,
-        f"synced {key}",
+        f"synced {key}" + (" (no due date field in this project)" if no_duedate else ""),
         ref=key,
         url=url,
-        extra={"key": key, "transitioned": bool(closed and transitioned)},
+        extra={
+            "key": key,
+            "transitioned": bool(closed and transitioned),
+            **({"no_duedate": True} if no_duedate else {}),
+        },
     )
+
+
+def _refuses_duedate(response: httpx.Response) -> bool:
+    """Jira's 400 for a field missing from the screen: {"errors": {"duedate": "..."}}."""
+    if response.status_code != 400:
+        return False
+    try:
+        errors = response.json().get("errors") or {}
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(errors, dict) and "duedate" in errors
 
 
 def sync_item(runtime: Runtime, item_id: int, tracker: str) -> SyncResult:
@@ -239,7 +281,7 @@ def sync_item(runtime: Runtime, item_id: int, tracker: str) -> SyncResult:
         item = items.get(item_id)
     except NotFound:
         return SyncResult(True, "action item deleted")
-    link = f"{runtime.settings.public_url()}/api/v1/incidents/{item['incident']}"
+    link = f"{runtime.settings.public_url()}/incidents/{item['incident']}"  # the war room
     if tracker == "github" and config.github is not None:
         result = github_sync(config.github, item, link=link)
     elif tracker == "jira" and config.jira is not None:

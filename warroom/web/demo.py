@@ -125,7 +125,8 @@ def load_into(
             checklist={item.id: schemas.ChecklistAnswer(confirmed=True)
                        for item in runtime.policy.resolution_checklist}))),
         (70, alice, lambda p: svc.schedule_postmortem(p, sev2, schemas.PostmortemScheduleIn(
-            owner="carol", due_at=now + timedelta(days=4)))),
+            owner="carol", due_at=now + timedelta(days=4),
+            reason="carol is back on Thursday; the vendor's report arrives first"))),
     ]  # fmt: skip
     for minute, who, step in steps:
         at(t0 + timedelta(minutes=minute))

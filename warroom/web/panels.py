@@ -14,7 +14,7 @@ from warroom.core.runtime import Runtime
 from warroom.incidents.lifecycle import allowed_moves
 from warroom.incidents.model import IncidentState
 
-UPDATE_STATUSES = ("investigating", "identified", "monitoring", "resolved")
+UPDATE_STATUSES = ("investigating", "identified", "mitigating", "monitoring", "resolved")
 
 
 def _step_view(step: Any) -> dict[str, Any]:

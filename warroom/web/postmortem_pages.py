@@ -83,16 +83,25 @@ def postmortem_context(runtime: Runtime, public_id: str) -> dict[str, Any]:
     state = runtime.incidents.get(public_id)
     pm: dict[str, Any] | None = None
     missing = None
+    meeting = None
     try:
         pm = postmortems.get(state.public_id)
+        meeting = postmortems.meeting(state.public_id)
     except NotFound as exc:
-        missing = exc.message
+        missing = None if pm else exc.message
     return {
         "state": state,
         "pm": pm,
         "missing": missing,
         "sections": draft.sections(pm["body"]) if pm else [],
-        "prompts": {title: prompt for title, prompt in draft.HUMAN_SECTIONS},
+        "prompts": {title: draft.prompt_of(title) for title, _ in draft.sections(pm["body"])}
+        if pm
+        else {},
+        "meeting": meeting,
+        # The sections the policy's template still needs before submit / publish.
+        "incomplete": draft.unfilled(pm["body"], runtime.policy.postmortem_template.required)
+        if pm and pm["status"] != "published"
+        else [],
         "editable": bool(pm and pm["status"] != "published"),
         "items": items.list(ListActions(incident=state.public_id)),
         "categories": postmortems.config.root_cause_categories,
@@ -296,6 +305,29 @@ async def action_delete(
         _item_of(runtime, public_id, item_id)
         _services(runtime)[1].delete(p, item_id)
         return None
+
+    return await _act(request, runtime, session, public_id, action)
+
+
+@router.post("/incidents/{public_id}/postmortem/meeting")
+async def postmortem_meeting(
+    request: Request, runtime: PageRuntime, session: PageSession, public_id: str
+) -> Response:
+    """Schedule the review meeting (its .ics invite is linked on the page)."""
+
+    def action(p: Principal, f: Any) -> object:
+        from warroom.postmortems.schemas import MeetingIn
+
+        body = MeetingIn.model_validate(
+            {
+                "starts_at": _text(f, "starts_at").strip(),
+                "duration": _text(f, "duration").strip() or "1h",
+                "facilitator": _text(f, "facilitator"),
+                "attendees": [n.strip() for n in _text(f, "attendees").split(",") if n.strip()],
+                "location": _text(f, "location").strip() or None,
+            }
+        )
+        return _services(runtime)[0].schedule_meeting(p, public_id, body)
 
     return await _act(request, runtime, session, public_id, action)
 

@@ -70,6 +70,7 @@ def login_page(request: Request, runtime: PageRuntime, next: str = "/") -> Respo
     with runtime.db.read() as conn:
         first_run = not users.list_users(conn)
     context = {"next": _safe_next(next), "login_csrf": token, "first_run": first_run}
+    context.update(_login_options(runtime))
     response = render(request, "login.html", context)
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
@@ -77,10 +78,25 @@ def login_page(request: Request, runtime: PageRuntime, next: str = "/") -> Respo
     return response
 
 
+def _login_options(runtime: Runtime) -> dict[str, Any]:
+    """Single sign-on button and password form, as the identity package says (if installed)."""
+    identity = getattr(runtime, "identity", None)  # absent without warroom.identity
+    if identity is None:
+        return {"sso_name": None, "password_login": True}
+    options = identity.login_options()
+    return {"sso_name": options.sso_name, "password_login": options.password_login}
+
+
 @router.post("/login")
 async def login_submit(request: Request, runtime: PageRuntime) -> Response:
     form = await request.form()
     next_url = _safe_next(str(form.get("next") or "/"))
+    options = _login_options(runtime)
+    if not options["password_login"]:
+        ctx = {"next": next_url, "login_csrf": "", **options,
+               "error": "Password login is disabled here; sign in with "
+                        f"{options['sso_name']}."}  # fmt: skip
+        return render(request, "login.html", ctx, status_code=403)
     try:
         check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), str(form.get("csrf_token") or ""))
     except WarroomError:
@@ -107,8 +123,11 @@ async def login_submit(request: Request, runtime: PageRuntime) -> Response:
             throttle.failed(keys)
         token = str(form.get("csrf_token"))
         ctx = {"next": next_url, "login_csrf": token, "error": exc.message,
-               "name": str(form.get("name") or "")}  # fmt: skip
-        return render(request, "login.html", ctx, status_code=exc.status_code)
+               "name": str(form.get("name") or ""), **options}  # fmt: skip
+        page = render(request, "login.html", ctx, status_code=exc.status_code)
+        if isinstance(exc, RateLimited) and exc.retry_after:
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     response = _redirect(next_url)
     response.set_cookie(
         pages.SESSION_COOKIE,
@@ -129,12 +148,22 @@ async def logout(request: Request, runtime: PageRuntime, session: PageSession) -
     pages.form_principal(session, form)
     session_id = request.cookies.get(pages.SESSION_COOKIE, "")
 
-    def end() -> None:
+    def end() -> str | None:
         with runtime.db.write() as conn:
             users.logout(conn, session_id)
+        identity = getattr(runtime, "identity", None)
+        # Signed in through the identity provider: end the session there too (RP-initiated).
+        return identity.logout_url(session.user_id) if identity is not None else None
 
-    await run_in_threadpool(end)
-    response = _redirect("/login")
+    provider_logout = await run_in_threadpool(end)
+    if provider_logout:
+        # A link, not a redirect: the CSP's form-action keeps form posts on this site.
+        options = _login_options(runtime)
+        context = {"provider_logout": provider_logout, "sso_name": options["sso_name"]}
+        request.state.web_session = None  # the page is drawn logged out
+        response: Response = render(request, "signed_out.html", context)
+    else:
+        response = _redirect("/login")
     response.delete_cookie(pages.SESSION_COOKIE, path="/")
     return response
 

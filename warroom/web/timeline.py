@@ -335,6 +335,14 @@ def describe(event: Event) -> Entry:
             text = f"post-mortem scheduled, owner {_person(d.get('owner'))}"
             if d.get("due_at"):
                 details.append(("Due", str(d["due_at"])[:16].replace("T", " ") + " UTC"))
+            if d.get("reason"):
+                details.append(("Moved because", str(d["reason"])))
+        case "initial_update_drafted":
+            text = "initial update drafted"
+            if d.get("prompt"):
+                details.append(("Next", str(d["prompt"])))
+        case "root_cause_made_public":
+            text = "root cause included in the public resolution (policy option)"
         case "postmortem_submitted":
             text = "post-mortem submitted for review"
             if d.get("reviewers"):

@@ -137,13 +137,20 @@ def login(conn: Connection, name: str, password: str, now: datetime) -> tuple[st
             .where(web_users.c.id == row.id)
             .values(password_hash=_hasher.hash(password))
         )
-    conn.execute(update(web_users).where(web_users.c.id == row.id).values(last_login_at=now))
+    return open_session(conn, int(row.id), row.name, row.role, now)
+
+
+def open_session(
+    conn: Connection, user_id: int, name: str, role: str, now: datetime
+) -> tuple[str, Session]:
+    """Open a session for a user already authenticated (by password or an identity provider)."""
+    conn.execute(update(web_users).where(web_users.c.id == user_id).values(last_login_at=now))
     conn.execute(delete(web_sessions).where(web_sessions.c.expires_at <= now))
     session_id = secrets.token_urlsafe(32)
     session = Session(
-        user_id=int(row.id),
-        name=row.name,
-        role=row.role,
+        user_id=user_id,
+        name=name,
+        role=role,
         csrf_token=secrets.token_urlsafe(32),
         expires_at=now + SESSION_LIFETIME,
     )

@@ -114,6 +114,7 @@ def incident_page(
         + ",".join(view["roles_missing"]),
         "role_titles": {role.value: ROLE_TITLES[role] for role in Role},
         "severities": runtime.policy.severities,
+        "chat_channels": _chat_channels(runtime, state.public_id),
         **panel_context,
     }
     context["next_steps"] = next_steps(context, events, now)
@@ -191,3 +192,8 @@ def next_steps(context: dict[str, Any], events: list[Any], now: datetime) -> lis
             "text": f"Post-mortem{owner} due", "at": due_at, "mode": "until",
         })  # fmt: skip
     return out
+
+
+def _chat_channels(runtime: Runtime, public_id: str) -> list[dict[str, Any]]:
+    """The incident's chat channels (warroom.chat), for the header."""
+    return runtime.chat.channels_of(public_id)

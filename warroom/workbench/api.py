@@ -150,6 +150,20 @@ def update_gates(
     return _wb(runtime).update_gates(principal, incident_id, name, body)
 
 
+@router.post(
+    "/incidents/{incident_id}/hotfixes/{name}/review",
+    summary="Review a hotfix, as the reviewer (never its author)",
+)
+def review_hotfix(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    incident_id: str,
+    name: str,
+    body: schemas.ReviewIn,
+) -> dict[str, Any]:
+    return _wb(runtime).hotfixes.review(principal, incident_id, name, body)
+
+
 @router.post("/incidents/{incident_id}/hotfixes/{name}/deploy", summary="Deploy a hotfix")
 def deploy_hotfix(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str, name: str

@@ -164,10 +164,25 @@ def runbook_run(
         str | None, typer.Option("--step", help="Step number (1-based) or id; default: automatic")
     ] = None,
     note: Annotated[str | None, typer.Option("--note", "-m", help="Notes (manual steps).")] = None,
+    hypothesis: Annotated[
+        str | None, typer.Option(help="Diagnosis step: the root-cause hypothesis.")
+    ] = None,
+    evidence: Annotated[str | None, typer.Option(help="Diagnosis step: the evidence.")] = None,
+    confidence: Annotated[
+        str | None, typer.Option(help="Diagnosis step: low, medium or high.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run one step of a runbook for an incident, or all its automatic steps."""
     body: dict[str, Any] = {"step": step, "note": note}
+    if hypothesis is not None or evidence is not None or confidence is not None:
+        if not (hypothesis and evidence and confidence):
+            fail("a diagnosis needs --hypothesis, --evidence and --confidence together")
+        body["diagnosis"] = {
+            "hypothesis": hypothesis,
+            "evidence": evidence,
+            "confidence": confidence,
+        }
     path = f"/api/v1/incidents/{incident}/runbooks/{runbook}/run"
     emit(as_json, call(ctx, "POST", path, json=body), _show_results)
 
@@ -334,6 +349,9 @@ def mitigation_record(
         console.print(f"[green]✓[/] recorded {action} ({outcome})")
         if d["mitigation_exhausted"]:
             console.print("[bold red]mitigation exhausted[/]: escalating per policy")
+        elif d.get("next_option"):
+            nxt = d["next_option"]
+            console.print(f"next option: [bold]{nxt['action']}[/] ({escape(nxt['why'])})")
 
     emit(as_json, data, human)
 
@@ -349,6 +367,8 @@ def _gates(values: list[str] | None) -> dict[str, dict[str, str]]:
         status, _, extra = rest.partition(":")
         if not sep or status not in ("passed", "skipped"):
             fail(f"--gate {value!r}: use GATE=passed[:BY] or GATE=skipped:REASON")
+        if gate.strip() == "review" and status == "passed":
+            fail("a review is recorded by the reviewer: warroom hotfix review INCIDENT NAME")
         answer = {"status": status}
         answer["by" if status == "passed" else "reason"] = extra.strip()
         gates[gate.strip()] = answer
@@ -375,7 +395,7 @@ def _show_hotfix(data: dict[str, Any]) -> None:
 
 GateOpt = Annotated[
     list[str] | None,
-    typer.Option("--gate", "-g", help="GATE=passed[:BY] or GATE=skipped:REASON (repeatable)"),
+    typer.Option("--gate", "-g", help="GATE=passed or GATE=skipped:REASON (repeatable)"),
 ]
 
 
@@ -384,10 +404,15 @@ def hotfix_record(
     ctx: typer.Context,
     incident: str,
     name: str,
-    author: Annotated[str, typer.Option("--author")],
+    author: Annotated[str, typer.Option("--author", help="Who wrote it (default: you).")] = "",
     gate: GateOpt = None,
     description: Annotated[str, typer.Option("--description", "-d")] = "",
     link: Annotated[str, typer.Option("--link")] = "",
+    why_not_rollback: Annotated[
+        str, typer.Option(help="Why rollback and feature flag are not possible.")
+    ] = "",
+    risk: Annotated[str | None, typer.Option(help="low or significant.")] = None,
+    root_cause: Annotated[str, typer.Option(help="For the emergency PR.")] = "",
     as_json: JsonOpt = False,
 ) -> None:
     """Record a hotfix and run the severity's quality gates."""
@@ -397,6 +422,9 @@ def hotfix_record(
         "description": description,
         "link": link,
         "gates": _gates(gate),
+        "why_not_rollback": why_not_rollback,
+        "root_cause": root_cause,
+        **({"risk": risk} if risk else {}),
     }
     emit(
         as_json,
@@ -412,6 +440,19 @@ def hotfix_gate(
     """Answer more gates of a recorded hotfix."""
     path = f"/api/v1/incidents/{incident}/hotfixes/{name}/gates"
     emit(as_json, call(ctx, "POST", path, json={"gates": _gates(gate)}), _show_hotfix)
+
+
+@hotfix_app.command("review")
+def hotfix_review(
+    ctx: typer.Context,
+    incident: str,
+    name: str,
+    note: Annotated[str, typer.Option("--note", "-n", help="What you checked.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Review a hotfix as yourself (your token or session); its author cannot."""
+    path = f"/api/v1/incidents/{incident}/hotfixes/{name}/review"
+    emit(as_json, call(ctx, "POST", path, json={"note": note}), _show_hotfix)
 
 
 @hotfix_app.command("deploy")

@@ -4,7 +4,7 @@ correlation and verification checks."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
@@ -15,6 +15,8 @@ from warroom.core.runtime import Runtime
 from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.service import Reactor
 from warroom.workbench import service as svc
+
+STAGING_TIME_BOX = "hotfix_staging_time_box"
 
 
 def reactor(runtime: Runtime) -> Reactor:
@@ -55,6 +57,32 @@ def reactor(runtime: Runtime) -> Reactor:
                             dedup_key=f"runbook_auto:{public_id}:{loaded.runbook.id}",
                         )
                     )
+        for event in events:
+            if event.type == "hotfix_recorded" and after.is_open:
+                box = workbench.hotfixes.staging_time_box(after.severity)
+                if box is not None:
+                    name = str(event.data.get("hotfix"))
+                    effects.append(
+                        outbox.Effect(
+                            STAGING_TIME_BOX,
+                            {"incident": public_id, "hotfix": name},
+                            event.occurred_at + box,
+                            incident_id=incident_id,
+                            dedup_key=f"staging-time-box:{public_id}:{name}",
+                        )
+                    )
+            canary = event.data.get("canary") if event.type == "hotfix_deployed" else None
+            if isinstance(canary, dict) and after.is_open:
+                # The canary's monitor window is a verification step of its own.
+                ends = now + timedelta(seconds=float(canary.get("monitor_seconds", 0)))
+                payload = {
+                    "incident": public_id,
+                    "incident_id": incident_id,
+                    "verification": f"canary:{now.isoformat()}",
+                    "ends_at": ends.isoformat(),
+                    "trigger": "canary",
+                }
+                effects.append(svc.verify_effect(payload, 0, now))
         for event in events:
             mitigated = event.type == "mitigation_applied" and event.data.get("outcome") == (
                 "succeeded"
@@ -123,8 +151,21 @@ def _verify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
     return Outcome(True, "next check planned" if follow else "verification finished")
 
 
+def _staging_time_box(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    workbench: svc.Workbench = runtime.workbench
+    payload = effect.payload
+    try:
+        fired = workbench.hotfixes.check_staging_time_box(
+            str(payload["incident"]), str(payload["hotfix"])
+        )
+    except NotFound as exc:
+        return Outcome(True, exc.message)
+    return Outcome(True, "staging time-box passed" if fired else "staged or deployed in time")
+
+
 HANDLERS = [
     EffectHandler(svc.AUTO_RUN, _auto_run),
     EffectHandler(svc.CORRELATE, _correlate, in_transaction=_correlate_in),
     EffectHandler(svc.VERIFY, _verify),
+    EffectHandler(STAGING_TIME_BOX, _staging_time_box),
 ]

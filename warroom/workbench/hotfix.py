@@ -99,11 +99,16 @@ def evaluate(
     return results
 
 
-def deploy_blockers(results: list[GateResult], author: str) -> list[str]:
-    """Why a hotfix may not be deployed yet (empty when it may)."""
+def deploy_blockers(
+    results: list[GateResult], author: str, *, review_may_skip: bool = False
+) -> list[str]:
+    """Why a hotfix may not be deployed yet (empty when it may). `review_may_skip` only with
+    the policy's safety option (hotfix.skip_review_if_sev1)."""
     blockers: list[str] = []
     for result in results:
         if result.gate == "review":
+            if review_may_skip and result.status == "skipped" and result.reason:
+                continue
             if result.status != "passed" or not result.by:
                 blockers.append("no review by someone other than the author")
             elif result.by.casefold() == author.casefold():

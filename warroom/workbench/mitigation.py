@@ -16,11 +16,21 @@ from typing import Any
 SIGNALS = ("recent_deploy", "stuck", "zone_failure", "capacity", "attack", "feature_broken")
 
 
+# Incident types that are evidence for a signal of the same meaning.
+TYPE_SIGNALS = {
+    "deployment_related": "recent_deploy",
+    "infrastructure_failure": "infrastructure",
+    "third_party_failure": "third_party",
+}
+
+
 @dataclass(frozen=True)
 class Rule:
     signal: str
     action: str
     why: str
+    # False for a last resort that does not count when deciding every option is exhausted.
+    exhausts: bool = True
 
 
 DECISION_TREE: tuple[Rule, ...] = (
@@ -47,6 +57,7 @@ class Suggestion:
     why: str
     command: str | None = None
     outcome: str | None = None  # latest outcome if tried: succeeded | failed | pending
+    exhausts: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,7 +72,9 @@ def tree_from_policy(rules: Sequence[Any]) -> tuple[Rule, ...]:
     """The policy's tree (`mitigation_tree`), or the built-in one when the policy has none."""
     if not rules:
         return DECISION_TREE
-    return tuple(Rule(r.signal, r.action, r.why or f"{r.signal}: {r.action}") for r in rules)
+    return tuple(
+        Rule(r.signal, r.action, r.why or f"{r.signal}: {r.action}", r.exhausts) for r in rules
+    )
 
 
 def derive_signals(
@@ -85,9 +98,15 @@ def derive_signals(
         present["recent_deploy"] = "the incident is deployment-related"
     if incident_type == "security_incident" or triage_answers.get("security_breach"):
         present.setdefault("attack", "security incident")
+    if incident_type in TYPE_SIGNALS:
+        present.setdefault(TYPE_SIGNALS[incident_type], f"the incident type is {incident_type}")
     for signal in dict.fromkeys([*SIGNALS, *(rule.signal for rule in tree)]):
-        if flags.get(signal):
+        if signal == "always":
+            present.setdefault(signal, "an option whatever the cause")
+        elif flags.get(signal):
             present.setdefault(signal, f"flag {signal} is set")
+        elif triage_answers.get(signal) is True:
+            present.setdefault(signal, f"triage: {signal.replace('_', ' ')}")
     for signal in explicit:
         present.setdefault(signal, "stated by a responder")
     return Signals(present)
@@ -123,7 +142,7 @@ def suggest(
         why = f"{rule.why} ({evidence})"
         if rule.action == "rollback" and not rollback_command:
             why += "; the service has no rollback command in the catalog"
-        chosen.append(Suggestion(rule.action, why, command, tried.get(rule.action)))
+        chosen.append(Suggestion(rule.action, why, command, tried.get(rule.action), rule.exhausts))
     if not chosen:
         chosen.append(Suggestion(FALLBACK.action, FALLBACK.why, None, tried.get("hotfix")))
     return chosen
@@ -133,4 +152,10 @@ def exhausted(suggestions: Sequence[Suggestion], tried: Mapping[str, str]) -> bo
     """Every suggested option was tried and failed, and nothing tried succeeded."""
     if not suggestions or "succeeded" in tried.values():
         return False
-    return all(s.outcome == "failed" for s in suggestions)
+    counted = [s for s in suggestions if s.exhausts] or list(suggestions)
+    return all(s.outcome == "failed" for s in counted)
+
+
+def next_option(suggestions: Sequence[Suggestion]) -> Suggestion | None:
+    """The first suggested option not tried yet, in the tree's order."""
+    return next((s for s in suggestions if s.outcome is None), None)

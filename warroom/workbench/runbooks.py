@@ -22,30 +22,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from warroom.core.vocab import IncidentType
+from warroom.policy.schema import MITIGATION_ACTIONS as MITIGATION_ACTIONS
 from warroom.policy.schema import Duration
+from warroom.policy.schema import MitigationAction as MitigationAction
 
-MITIGATION_ACTIONS = (
-    "rollback",
-    "restart",
-    "failover",
-    "scale",
-    "feature_flag",
-    "config_change",
-    "block_traffic",
-    "hotfix",
-)
 # Mitigations that need a second person's approval before they run.
-DANGEROUS_ACTIONS = frozenset({"rollback", "scale", "block_traffic"})
-MitigationAction = Literal[
-    "rollback",
-    "restart",
-    "failover",
-    "scale",
-    "feature_flag",
-    "config_change",
-    "block_traffic",
-    "hotfix",
-]
+DANGEROUS_ACTIONS = frozenset({"rollback", "scale", "block_traffic", "redirect_traffic"})
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,79}$"
 
 
@@ -58,13 +40,18 @@ class Match(_Strict):
     automatically (the runbook is run on request only)."""
 
     types: tuple[IncidentType, ...] = ()
+    # Service names; may be shell-style globs (`postgres*`).
     services: tuple[str, ...] = ()
     # Alert/incident labels; values may be shell-style globs (`*ErrorRate*`).
     labels: dict[str, str] = Field(default_factory=dict)
+    # Names of the policies (presets) in force for which the runbook applies.
+    policies: tuple[str, ...] = ()
+    # Offered when no other runbook matches the incident (a generic troubleshooting runbook).
+    fallback: bool = False
 
     @property
     def empty(self) -> bool:
-        return not (self.types or self.services or self.labels)
+        return not (self.types or self.services or self.labels or self.policies)
 
 
 class _StepBase(_Strict):
@@ -135,6 +122,19 @@ class ApprovalStep(_StepBase):
         return self
 
 
+class DiagnosisStep(_StepBase):
+    """A structured diagnosis: root-cause hypothesis, evidence and confidence, recorded."""
+
+    kind: Literal["diagnosis"]
+    prompt: str = ""
+
+    @model_validator(mode="after")
+    def _never_automatic(self) -> DiagnosisStep:
+        if self.automatic:
+            raise ValueError("a diagnosis is a person's judgement; it cannot be automatic")
+        return self
+
+
 class MitigationStep(_StepBase):
     kind: Literal["mitigation"]
     action: MitigationAction
@@ -150,7 +150,13 @@ class MitigationStep(_StepBase):
 
 
 Step = Annotated[
-    ManualStep | CommandStep | HttpStep | MetricStep | ApprovalStep | MitigationStep,
+    ManualStep
+    | CommandStep
+    | HttpStep
+    | MetricStep
+    | ApprovalStep
+    | DiagnosisStep
+    | MitigationStep,
     Field(discriminator="kind"),
 ]
 
@@ -167,6 +173,8 @@ class Runbook(_Strict):
     title: str = Field(min_length=1, max_length=300)
     description: str = ""
     match: Match = Match()
+    # Other matches, any of which also makes the runbook apply (e.g. by type or by label).
+    match_any: tuple[Match, ...] = ()
     steps: tuple[Step, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -305,29 +313,62 @@ def check_references(
     problems: list[Problem] = []
     for loaded in catalog.values():
         for service in loaded.runbook.match.services:
-            if service not in known:
+            if not any(fnmatch.fnmatchcase(name, service) for name in known):
                 problems.append(
                     Problem(loaded.source, "match.services", f"unknown service {service!r}")
                 )
     return problems
 
 
-def matches(
-    runbook: Runbook, *, incident_type: str, services: Sequence[str], labels: Mapping[str, str]
+def _holds(
+    match: Match,
+    *,
+    incident_type: str,
+    services: Sequence[str],
+    labels: Mapping[str, str],
+    policy: str,
 ) -> bool:
-    """Whether an incident of this type, services and labels matches the runbook."""
-    match = runbook.match
     if match.empty:
         return False
     if match.types and incident_type not in {t.value for t in match.types}:
         return False
-    if match.services and not set(match.services) & set(services):
+    if match.services and not any(
+        fnmatch.fnmatchcase(service, pattern) for pattern in match.services for service in services
+    ):
+        return False
+    if match.policies and policy not in match.policies:
         return False
     for key, pattern in match.labels.items():
         value = labels.get(key)
         if value is None or not fnmatch.fnmatchcase(str(value), pattern):
             return False
     return True
+
+
+def matches(
+    runbook: Runbook,
+    *,
+    incident_type: str,
+    services: Sequence[str],
+    labels: Mapping[str, str],
+    policy: str = "",
+) -> bool:
+    """Whether an incident of this type, services and labels, under the policy named
+    `policy`, matches the runbook (its `match` or any of its `match_any`)."""
+    return any(
+        _holds(
+            match,
+            incident_type=incident_type,
+            services=services,
+            labels=labels,
+            policy=policy,
+        )
+        for match in (runbook.match, *runbook.match_any)
+    )
+
+
+def is_fallback(runbook: Runbook) -> bool:
+    return runbook.match.fallback or any(m.fallback for m in runbook.match_any)
 
 
 _VAR = re.compile(r"\$\{([a-z_]+)\}")

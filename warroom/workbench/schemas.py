@@ -16,10 +16,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class DiagnosisIn(_Strict):
+    """A structured diagnosis (seed 003's stage 2a output)."""
+
+    hypothesis: str = Field(min_length=1, max_length=4000, description="Root cause hypothesis")
+    evidence: str = Field(min_length=1, max_length=8000)
+    confidence: Literal["low", "medium", "high"]
+
+    @field_validator("hypothesis", "evidence")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
 class RunIn(_Strict):
     # A 1-based step number or a step id; without it, the runbook's automatic steps run.
     step: str | None = Field(default=None, max_length=80)
     note: str | None = Field(default=None, max_length=4000)
+    # For a diagnosis step.
+    diagnosis: DiagnosisIn | None = None
 
 
 class ApproveIn(_Strict):
@@ -56,10 +73,20 @@ class GateAnswerIn(_Strict):
 
 class HotfixIn(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,119}$")
-    author: str = Field(min_length=1, max_length=200)
+    # Who wrote the fix (default: whoever records it); never its reviewer.
+    author: str = Field(default="", max_length=200)
     description: str = Field(default="", max_length=4000)
     link: str = Field(default="", max_length=2000)
     gates: dict[str, GateAnswerIn] = Field(default_factory=dict)
+    # Why a rollback or feature flag was not possible (policy hotfix.requires_reason).
+    why_not_rollback: str = Field(default="", max_length=2000)
+    # "significant" risk with rollback impossible is a MUST STOP (seed 001).
+    risk: Literal["low", "significant"] | None = None
+    root_cause: str = Field(default="", max_length=2000)
+
+
+class ReviewIn(_Strict):
+    note: str = Field(default="", max_length=4000)
 
 
 class GateIn(_Strict):

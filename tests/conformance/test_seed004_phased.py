@@ -1,0 +1,158 @@
+"""Seed 004, the phased incident-response workflow, on the `phased` preset.
+
+Each test is named after the phase or section of the process document it proves;
+docs/processes.md maps every requirement of the document to the test (or says what is not
+yet enforced).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.conformance.conftest import Process
+
+PRESET = "phased"
+
+
+@pytest.fixture
+def phased(process: Callable[..., Process]) -> Process:
+    return process(PRESET)
+
+
+def test_phase1_detection(phased: Process) -> None:
+    """Acknowledge, start the incident timer, classify severity (SEV1 immediate, SEV2 15 min,
+    SEV3 1 hour, SEV4 4 hours), an incident ticket."""
+    expected = {"SEV1": "Immediate", "SEV2": "< 15m", "SEV3": "< 1h", "SEV4": "< 4h"}
+    for severity, label in expected.items():
+        incident = phased.declare(severity)
+        targets = phased.show(incident)["targets"]
+        assert targets["response"]["label"] == label
+        assert targets["resolution"] == {"label": "not set by this process"}
+    incident = phased.declare("SEV2", title="Database errors spiking")
+    shown = phased.show(incident)
+    assert datetime.fromisoformat(shown["started_at"]) == phased.clock.now()  # timer started
+    phased.advance(minutes=10)
+    acked = phased.api.ok("POST", f"/api/v1/incidents/{incident}/acknowledge")
+    assert acked["status"] == "acknowledged"
+    assert phased.show(incident)["targets"]["response"]["met"] is True
+
+
+def test_phase2_triage_identify_impact(phased: Process) -> None:
+    """Users affected, revenue impact, systems down, duration so far; the response team."""
+    incident = phased.declare(
+        "SEV2",
+        services=["payments", "search"],
+        impact={"users_affected": 5000, "revenue_per_hour": 2000},
+    )
+    shown = phased.show(incident)
+    assert shown["impact"]["users_affected"] == 5000
+    assert shown["impact"]["revenue_per_hour"] == 2000
+    assert shown["services"] == ["payments", "search"]
+    assert set(shown["roles_missing"]) == {"commander", "investigator"}
+
+
+def test_escalation_paths(phased: Process) -> None:
+    """SEV1 → engineering manager and VP at once; more than 30 min unmitigated → engineering
+    manager; team unreachable (unacknowledged) → backup."""
+    sev1 = phased.declare("SEV1")
+    (management,) = [e for e in phased.events(sev1, "escalated")
+                     if e["data"]["rule"] == "sev1-management"]  # fmt: skip
+    assert management["data"]["targets"] == ["contact:engineering_manager", "contact:vp"]
+    sev3 = phased.declare("SEV3")
+    phased.advance(minutes=14)
+    assert "team-unreachable" not in phased.escalations(sev3)
+    phased.advance(minutes=1)
+    assert "team-unreachable" in phased.escalations(sev3)
+    acked = phased.declare("SEV3")
+    phased.api.ok("POST", f"/api/v1/incidents/{acked}/acknowledge")
+    phased.advance(minutes=16)
+    assert "team-unreachable" not in phased.escalations(acked)
+    phased.advance(minutes=14)
+    assert "unmitigated-30m" in phased.escalations(acked)
+    mitigated = phased.declare("SEV2")
+    phased.api.ok("POST", f"/api/v1/incidents/{mitigated}/status", json={"status": "monitoring"})
+    phased.advance(minutes=31)
+    assert "unmitigated-30m" not in phased.escalations(mitigated)
+
+
+def test_phase5_recovery_close_incident(phased: Process) -> None:
+    """Notify stakeholders, stop the incident timer, the duration recorded."""
+    incident = phased.declare("SEV2")
+    phased.update(incident, status="identified", cause="Batch job holding connections")
+    phased.advance(minutes=47)
+    phased.resolve(incident, summary="Added a connection timeout to the batch job")
+    shown = phased.show(incident)
+    duration = datetime.fromisoformat(shown["resolved_at"]) - datetime.fromisoformat(
+        shown["started_at"]
+    )
+    assert duration == timedelta(minutes=47)
+    resolution = [m for m in phased.stakeholder_messages(2) if "resolved" in m["title"]]
+    assert resolution and "Duration: 47m" in resolution[0]["message"]
+
+
+def test_phase6_post_mortem(phased: Process) -> None:
+    """Mandatory for every severity; the template (date, duration, severity, impact,
+    timeline, root cause, contributing factors, action items with owners and deadlines,
+    lessons learned); a blameless review scheduled."""
+    rules = {s["id"]: s["postmortem"] for s in phased.api.ok("GET", "/api/v1/policy")["severities"]}
+    assert {r["requirement"] for r in rules.values()} == {"required"}
+    sev4 = phased.declare("SEV4")
+    phased.resolve(sev4)
+    assert phased.postmortem(sev4)["requirement"] == "required"
+    incident = phased.declare("SEV2", impact={"users_affected": 5000})
+    phased.advance(minutes=47)
+    phased.resolve(incident)
+    body = phased.postmortem(incident)["body"]
+    for part in (
+        "- **Severity:** SEV2",
+        "Duration of impact",
+        "## Impact",
+        "## Timeline",
+        "## Root cause",
+        "## Contributing factors",
+        "## Action items",
+        "## Lessons learned",
+        "Blameless review",
+    ):
+        assert part in body, part
+    due = (phased.clock.now() + timedelta(days=3)).isoformat()
+    item = phased.api.ok(
+        "POST",
+        f"/api/v1/incidents/{incident}/actions",
+        json={"title": "Add connection pool monitoring", "owner": "sre", "due_at": due},
+    )
+    assert item["owner"] == "sre" and item["due_at"] == due
+    meeting = phased.api.ok(
+        "POST",
+        f"/api/v1/incidents/{incident}/postmortem/meeting",
+        json={
+            "starts_at": (phased.clock.now() + timedelta(days=1)).isoformat(),
+            "facilitator": "lead",
+            "attendees": ["sre", "qa"],
+        },
+    )
+    assert "BEGIN:VEVENT" in meeting["ics"]
+    status, _ = phased.api.request("POST", f"/api/v1/incidents/{incident}/postmortem/submit")
+    assert status == 409
+    phased.write_postmortem(incident)
+    phased.api.ok("POST", f"/api/v1/incidents/{incident}/postmortem/submit")
+    phased.api.ok("POST", f"/api/v1/incidents/{incident}/postmortem/publish")
+    assert phased.api.ok("POST", f"/api/v1/incidents/{incident}/close")["status"] == "closed"
+
+
+def test_postmortem_due_date_moves_only_with_a_reason(phased: Process) -> None:
+    """Deadlines are tracked: moving one needs a reason and lands on the timeline."""
+    incident = phased.declare("SEV1")
+    phased.resolve(incident)
+    later = (phased.clock.now() + timedelta(days=5)).isoformat()
+    path = f"/api/v1/incidents/{incident}/postmortem/schedule"
+    status, error = phased.api.request("POST", path, json={"owner": "dana", "due_at": later})
+    assert status == 422 and error["error"]["code"] == "reason_required"
+    phased.api.ok(
+        "POST", path, json={"owner": "dana", "due_at": later, "reason": "waiting for vendor RCA"}
+    )
+    moved = phased.events(incident, "postmortem_scheduled")[-1]
+    assert moved["data"]["reason"] == "waiting for vendor RCA"

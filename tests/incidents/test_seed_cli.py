@@ -1,0 +1,69 @@
+"""The seed guardrails' commands: `warroom flag`, `warroom stop`, `resolve
+--waive-verification`, and `config check` warning about a preset's safety option."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import use_local_database, wr, wr_json
+
+
+@pytest.fixture
+def orchestrator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
+    path = use_local_database(monkeypatch, tmp_path, database_url)
+    config = tmp_path / "warroom.yaml"
+    config.write_text("policy: orchestrator\n")
+    monkeypatch.setenv("WARROOM_CONFIG", str(config))
+    return path
+
+
+def test_seed001_flag_command_raises_and_clears_a_condition_with_its_reason(
+    orchestrator: Path,
+) -> None:
+    incident = wr_json("declare", "Orders missing", "--severity", "SEV2")["id"]
+    assert wr("flag", incident, "data_loss").exit_code == 2  # --reason is required
+    assert wr("flag", incident, "data_loss", "--reason", "  ").exit_code == 2
+    assert wr("flag", incident, "stopped", "--reason", "x").exit_code == 2  # warroom's own
+    assert wr_json("show", incident)["flags"] == {}
+    data = wr_json("flag", incident, "data_loss", "--reason", "orders table truncated")
+    assert data["flags"]["data_loss"] is True
+    assert data["stopped"] is True  # 001: data loss is a MUST STOP
+    shown = wr("show", incident)
+    assert "MUST STOP" in shown.output and "data-loss" in shown.output
+    assert wr("stop", "ack", incident, "data-loss", "--decision", "").exit_code == 2
+    assert wr("stop", "ack", incident, "no-such-rule", "--decision", "x").exit_code == 2
+    acked = wr_json("stop", "ack", incident, "data-loss", "--decision", "restore from backup")
+    assert acked["stopped"] is False
+    off = wr_json("flag", incident, "data_loss", "--off", "--reason", "restored")
+    assert off["flags"]["data_loss"] is False
+    assert wr_json("stop", "list", incident)["stops"] == {}
+
+
+def test_seed001_resolve_waives_the_monitoring_window_only_as_commander(
+    orchestrator: Path,
+) -> None:
+    incident = wr_json("declare", "Checkout slow", "--severity", "SEV3")["id"]
+    shown = wr("show", incident).output
+    assert "monitoring" in shown and "no mitigation recorded yet" in shown
+    args = ("resolve", incident, "-m", "restarted", "--confirm", "all")
+    refused = wr(*args)
+    assert refused.exit_code == 2 and "verification" in refused.output
+    not_commander = wr(*args, "--waive-verification", "false alarm")
+    assert not_commander.exit_code == 2 and "commander" in not_commander.output
+    wr_json("assign", incident, "commander", "alice")
+    resolved = wr_json(*args, "--waive-verification", "false alarm")
+    assert resolved["status"] == "resolved"
+
+
+def test_seed003_config_check_warns_about_skip_if_sev1(tmp_path: Path) -> None:
+    config = tmp_path / "warroom.yaml"
+    config.write_text("policy: hierarchical\n")
+    checked = wr("config", "check", str(config))
+    assert checked.exit_code == 0
+    assert "warning" in checked.output and "skip_review_if_sev1" in checked.output
+    data = wr_json("config", "check", str(config))
+    assert [w["path"] for w in data["warnings"]] == ["policy.hotfix.skip_review_if_sev1"]
+    config.write_text("policy: default\n")
+    assert wr_json("config", "check", str(config))["warnings"] == []

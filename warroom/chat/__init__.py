@@ -1,0 +1,1 @@
+"""Incident channels in chat: Matrix, Slack and Mattermost."""

@@ -1,0 +1,1 @@
+"""Identity: sign-in with an OpenID provider (OIDC) and SCIM 2.0 provisioning of people."""
