@@ -188,6 +188,10 @@ def test_what_is_next_strip_clears_with_its_actions(visit: Any, demo: dict[str, 
     page.wait_for_url(f"**/incidents/{sev1}")
     playwright.expect(page.locator("#next-steps .next-role")).to_have_count(0)
     playwright.expect(page.locator("#timeline .event-role_assigned").last).to_contain_text("erin")
+    # The resolved SEV2 with its post-mortem published: closing is what is left.
+    page.goto(f"/incidents/{demo['incidents']['SEV2']}")
+    playwright.expect(page.locator("#next-steps .next-close")).to_contain_text("close")
+    page.goto(f"/incidents/{sev1}")
     # "Write the update" leads to the composer.
     page.locator("#next-steps .next-update").get_by_role("link").click()
     playwright.expect(page.get_by_label("Impact")).to_be_in_viewport()

@@ -346,7 +346,7 @@ def describe(event: Event) -> Entry:
             if d.get("reason"):
                 details.append(("Moved because", str(d["reason"])))
         case "initial_update_drafted":
-            text = "initial update drafted"
+            text = "initial status update drafted"
             if d.get("prompt"):
                 details.append(("Next", str(d["prompt"])))
         case "root_cause_made_public":

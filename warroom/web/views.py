@@ -227,6 +227,9 @@ def next_steps(context: dict[str, Any], events: list[Any], now: datetime) -> lis
             "kind": "postmortem", "tone": "bad" if due_at < now else "",
             "text": f"Post-mortem{owner} due", "at": due_at, "mode": "until",
         })  # fmt: skip
+    if context["can_close"]:
+        out.append({"kind": "close", "tone": "",
+                    "text": "Resolved, and nothing holds it open: close the incident"})  # fmt: skip
     return out
 
 
