@@ -315,6 +315,14 @@ def describe(event: Event) -> Entry:
         case "flag_set":
             flag = str(d.get("flag", "")).replace("_", " ")
             text = f"{flag}: {'yes' if d.get('value') else 'no'}{_reason(d)}"
+        case "stop_raised":
+            text = f"MUST STOP: {d.get('text') or d.get('rule')}"
+            if d.get("reason"):
+                details.append(("Why", str(d["reason"])))
+            tone = "bad"
+        case "stop_acknowledged":
+            text = f"MUST STOP acknowledged: {d.get('text') or d.get('rule')}"
+            details.append(("Decision", str(d.get("decision") or "")))
         case "status_update_published":
             text = f"status update published ({d.get('status')})"
             if d.get("impact"):

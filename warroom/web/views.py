@@ -10,6 +10,7 @@ from warroom.core.errors import WarroomError
 from warroom.core.runtime import Runtime
 from warroom.core.vocab import ROLE_TITLES, TYPE_TITLES, IncidentType, Role, Status
 from warroom.incidents import schemas
+from warroom.incidents.conditions import SYSTEM_FLAGS, TRIAGE_FLAGS
 from warroom.incidents.model import IncidentState
 from warroom.incidents.views import incident_view, next_update_due
 from warroom.web import panels, timeline
@@ -116,12 +117,47 @@ def incident_page(
         "severities": runtime.policy.severities,
         "chat_channels": _chat_channels(runtime, state.public_id),
         **panel_context,
+        **flag_context(runtime, state),
     }
+    context["must_stops"] = must_stops(state)
     context["next_steps"] = next_steps(context, events, now)
     context["next_key"] = "|".join(
         f"{n['kind']}:{n['tone']}:{n.get('role', '')}" for n in context["next_steps"]
     )
     return context
+
+
+def flag_context(runtime: Runtime, state: IncidentState) -> dict[str, Any]:
+    """The flags panel: the incident's flags with reasons, and the names a person may set
+    (triage and policy flags; warroom's own system flags are shown but not offered)."""
+    policy = runtime.policy
+    known = {flag for flag, _why in TRIAGE_FLAGS.values()}
+    known |= {rule.when for rule in policy.escalation.condition_based if rule.threshold is None}
+    known |= {flag for rule in policy.stop_rules for flag in rule.flags}
+    known |= set(state.flags)
+    return {
+        "flag_rows": [
+            {
+                "name": name,
+                "value": value,
+                "reason": state.flag_reasons.get(name, ""),
+                "system": name in SYSTEM_FLAGS,
+            }
+            for name, value in sorted(state.flags.items())
+        ],
+        "flag_choices": sorted(known - SYSTEM_FLAGS),
+        "flags_key": ";".join(f"{k}={int(v)}" for k, v in sorted(state.flags.items())),
+    }
+
+
+def must_stops(state: IncidentState) -> list[dict[str, Any]]:
+    """Raised MUST STOPs, the war room's banner: each waits for a person's decision."""
+    return [
+        {"rule": rule, "text": str(stop.get("text") or rule),
+         "reason": str(stop.get("reason") or ""),
+         "at": _moment(stop["raised_at"]) if stop.get("raised_at") else None}
+        for rule, stop in sorted(state.stops.items())
+    ]  # fmt: skip
 
 
 def _moment(value: Any) -> datetime:
