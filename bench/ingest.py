@@ -1,20 +1,25 @@
-"""Alert intake benchmark against a real `warroom serve` on SQLite (issue: alert intake).
+"""Alert intake benchmark: warroom, a no-op FastAPI endpoint and Alertmanager, in one run.
 
-Starts `warroom serve` (uvicorn, embedded worker, SQLite with synchronous=FULL) in a temporary
-data dir, creates an Alertmanager integration, then measures with keep-alive HTTP clients:
+Starts, side by side on this machine: `warroom serve` (uvicorn, embedded worker, SQLite with
+synchronous=FULL unless --synchronous NORMAL) in a temporary data dir with an Alertmanager
+integration; a no-op FastAPI endpoint on uvicorn (1 worker: parse the JSON body, answer 200);
+and, when installed, Debian's `prometheus-alertmanager` (its own in-memory `/api/v2/alerts`).
+The same keep-alive HTTP load generator (C connections, closed loop, like wrk) then sends the
+same Alertmanager v4 webhooks (2,000 fingerprints in groups of 20, 20% warnings, 2% of alerts
+per notification resolving or firing again; after a warm-up that opens them all) to each, in
+interleaved rounds so that a slow phase of a shared machine hits every system alike:
 
-  1. ceiling: requests/s on a no-op endpoint (`GET /healthz`) with the same client;
-  2. throughput: C concurrent clients post Alertmanager v4 webhooks (groups of 1-20 alerts
-     over 2,000 distinct fingerprints in 100 groups, 20% warnings; repeats, and 2% of alerts
-     per notification resolving or firing again) as fast as the server answers -> alerts/s,
-     p50/p99 (after a warm-up that opens all 2,000 alerts and their incidents);
-  3. latency at a fixed 1,000 alerts/s (open loop: 100 webhooks/s of 10 alerts) -> p50/p99;
-  4. single-alert webhooks as fast as possible -> requests/s vs the ceiling;
-  5. the same webhooks through the intake service without HTTP (parse + group commit), to
-     separate the storage path from the web server's cost.
+  - 1 alert per request: warroom vs the no-op endpoint;
+  - 10 alerts per request: warroom vs the no-op endpoint and vs Alertmanager;
+  - then warroom alone: mixed webhooks (1-20 alerts), and latency at a fixed 1,000 alerts/s
+    (open loop: 100 webhooks/s of 10 alerts, so no coordinated omission);
+  - last, the intake service without HTTP (parse + group commit) in this process.
 
-    python bench/ingest.py                     # 10 s per phase, 32 clients
-    python bench/ingest.py --seconds 5 --clients 16
+It prints each phase and the RATIO lines (sums over the rounds): compare ratios, not absolute
+figures, between runs on a shared machine.
+
+    python bench/ingest.py                          # 10 s per phase, 8 connections, 2 rounds
+    python bench/ingest.py --seconds 5 --rounds 3 --synchronous NORMAL --no-service
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -142,12 +148,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def wait_for_port(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                message = proc.stderr.read().decode() if proc.stderr else "died"
+                raise RuntimeError(f"{what}: {message}") from None
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{what} did not start")
+
+
+def start_server(data_dir: Path, port: int, synchronous: str = "FULL") -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "WARROOM_DATA_DIR": str(data_dir),
         "WARROOM_ADMIN_TOKEN": ADMIN,
         "WARROOM_PORT": str(port),
+        "WARROOM_SQLITE_SYNCHRONOUS": synchronous,
     }
     for name in ("WARROOM_DATABASE_URL", "WARROOM_CONFIG"):
         env.pop(name, None)
@@ -157,18 +179,117 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            if proc.poll() is not None:
-                message = proc.stderr.read().decode() if proc.stderr else "died"
-                raise RuntimeError(message) from None
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("warroom serve did not start")
+    wait_for_port(proc, port, "warroom serve")
+    return proc
+
+
+# The reference: what a do-nothing FastAPI endpoint costs on the same uvicorn (parse, answer).
+NOOP_APP = """
+import json
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+app = FastAPI()
+
+
+@app.post("/hook")
+async def hook(request: Request) -> JSONResponse:
+    body = json.loads(await request.body())
+    return JSONResponse({"status": "ok", "received": len(body.get("alerts", ()))})
+"""
+
+
+def start_noop(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    (workdir / "noop_endpoint.py").write_text(NOOP_APP)
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "noop_endpoint:app", "--app-dir", str(workdir)),
+            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+            *("--workers", "1"),  # loop and http "auto", as `warroom serve` runs uvicorn
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wait_for_port(proc, port, "no-op endpoint")
+    return proc
+
+
+ALERTMANAGER_CONFIG = """
+route:
+  receiver: nowhere
+  group_wait: 1h
+receivers:
+  - name: nowhere
+"""
+
+
+def start_alertmanager(workdir: Path, port: int) -> subprocess.Popen[bytes] | None:
+    """Debian's prometheus-alertmanager, if installed: its own in-memory `/api/v2/alerts`."""
+    binary = shutil.which("prometheus-alertmanager")
+    if binary is None:
+        return None
+    (workdir / "alertmanager.yml").write_text(ALERTMANAGER_CONFIG)
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={workdir / 'alertmanager.yml'}",
+            f"--storage.path={workdir / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            "--log.level=error",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wait_for_port(proc, port, "Alertmanager")
+    return proc
+
+
+def as_alertmanager_alerts(webhook_body: bytes) -> bytes:
+    """The same alerts in the shape Alertmanager's own `POST /api/v2/alerts` takes."""
+    alerts = json.loads(webhook_body)["alerts"]
+    return json.dumps(
+        [
+            {
+                "labels": a["labels"],
+                "annotations": a["annotations"],
+                "startsAt": a["startsAt"],
+                "generatorURL": a["generatorURL"],
+                **({"endsAt": a["startsAt"]} if a["status"] == "resolved" else {}),
+            }
+            for a in alerts
+        ]
+    ).encode()
+
+
+def profile(
+    args: argparse.Namespace, server: subprocess.Popen[bytes], phase: str, round_: int
+) -> subprocess.Popen[bytes] | None:
+    """With --profile DIR: py-spy samples the server during this phase (collapsed stacks)."""
+    if not args.profile:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    label = phase.split(",")[1].strip().replace(" ", "-").replace("/", "-per-")
+    out = Path(args.profile) / f"{round_}-{label}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [
+            *(spy, "record", "--pid", str(server.pid), "--duration", str(int(args.seconds))),
+            *("--rate", "200", "--format", "raw", "--nonblocking", "--output", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 async def setup(port: int) -> str:
@@ -253,84 +374,116 @@ async def open_loop(
 
 
 def report(name: str, seconds: float, result: tuple[int, int, list[float], int]) -> float:
+    """Print one phase; return its alerts/s (requests/s where a request carries no alert)."""
     requests, alerts, latencies, errors = result
     rps = requests / seconds
     print(
-        f"{name:<34} {rps:8.0f} req/s  {alerts / seconds:8.0f} alerts/s  "
+        f"{name:<44} {rps:8.0f} req/s  {alerts / seconds:8.0f} alerts/s  "
         f"p50 {percentile(latencies, 50) * 1000:6.1f} ms  "
         f"p99 {percentile(latencies, 99) * 1000:6.1f} ms  errors {errors}"
     )
-    return rps
+    return alerts / seconds if alerts else rps
 
 
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
-        port = free_port()
-        server = start_server(Path(tmp) / "data", port)
+        workdir = Path(tmp)
+        port, noop_port, am_port = free_port(), free_port(), free_port()
+        server = start_server(workdir / "data", port, args.synchronous)
+        noop = start_noop(workdir, noop_port)
+        alertmanager = start_alertmanager(workdir, am_port)
         try:
             key = await setup(port)
             workload = Workload()
             headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            json_only = {"Content-Type": "application/json"}
 
-            def noop() -> tuple[str, str, bytes, dict[str, str], int]:
-                return "GET", "/healthz", b"", {}, 0
+            def to_warroom(size: int | None) -> Any:
+                def make() -> tuple[str, str, bytes, dict[str, str], int]:
+                    body, count = workload.webhook(size)
+                    return "POST", "/api/v1/alerts/alertmanager", body, headers, count
 
-            def webhook() -> tuple[str, str, bytes, dict[str, str], int]:
-                body, count = workload.webhook()
-                return "POST", "/api/v1/alerts/alertmanager", body, headers, count
+                return make
 
-            def webhook10() -> tuple[str, str, bytes, dict[str, str], int]:
-                body, count = workload.webhook(10)
-                return "POST", "/api/v1/alerts/alertmanager", body, headers, count
+            def to_noop(size: int) -> Any:
+                def make() -> tuple[str, str, bytes, dict[str, str], int]:
+                    body, count = workload.webhook(size)
+                    return "POST", "/hook", body, json_only, count
 
-            def single() -> tuple[str, str, bytes, dict[str, str], int]:
-                body, count = workload.webhook(1)
-                return "POST", "/api/v1/alerts/alertmanager", body, headers, count
+                return make
+
+            def to_alertmanager(size: int) -> Any:
+                def make() -> tuple[str, str, bytes, dict[str, str], int]:
+                    body, count = workload.webhook(size)
+                    return "POST", "/api/v2/alerts", as_alertmanager_alerts(body), json_only, count
+
+                return make
 
             # Warm up: open the 2,000 fingerprints' alerts and their incidents.
-            groups = iter(range(FINGERPRINTS // GROUP_SIZE))
-
-            def whole_group() -> tuple[str, str, bytes, dict[str, str], int]:
-                body, count = workload.webhook(GROUP_SIZE, next(groups, 0))
-                return "POST", "/api/v1/alerts/alertmanager", body, headers, count
-
             conn = Connection("127.0.0.1", port)
-            for _ in range(FINGERPRINTS // GROUP_SIZE):
-                method, path, body, hdrs, _count = whole_group()
-                await conn.request(method, path, body, hdrs)
+            for group in range(FINGERPRINTS // GROUP_SIZE):
+                body, _count = workload.webhook(GROUP_SIZE, group)
+                await conn.request("POST", "/api/v1/alerts/alertmanager", body, headers)
             conn.close()
-            await closed_loop(port, args.clients, 2, webhook)
+            await closed_loop(port, args.clients, 2, to_warroom(None))
             print(
-                f"warroom serve on SQLite (synchronous=FULL), {args.clients} clients, "
-                f"{args.seconds:g} s per phase, {os.cpu_count()} CPUs shared by client and server"
+                f"warroom serve on SQLite (synchronous={args.synchronous}), a no-op FastAPI "
+                f"endpoint (uvicorn, 1 worker) and Alertmanager /api/v2/alerts, "
+                f"{args.clients} clients, {args.seconds:g} s per phase x {args.rounds} rounds, "
+                f"{os.cpu_count()} CPUs shared by clients and servers"
             )
-            ceiling = report(
-                "no-op GET /healthz (ceiling)",
+            rates: dict[str, list[float]] = {}
+            for round_ in range(1, args.rounds + 1):
+                # Interleaved, so a slow phase of a shared machine hits every system alike.
+                phases = [
+                    ("no-op endpoint, 1 alert/request", noop_port, to_noop(1)),
+                    ("warroom, 1 alert/request", port, to_warroom(1)),
+                    ("no-op endpoint, 10 alerts/request", noop_port, to_noop(10)),
+                    ("warroom, 10 alerts/request", port, to_warroom(10)),
+                ]
+                if alertmanager is not None:
+                    phases.append(
+                        ("Alertmanager /api/v2/alerts, 10/request", am_port, to_alertmanager(10))
+                    )
+                for name, target, make in phases:
+                    spy = profile(args, server, name, round_) if target == port else None
+                    result = await closed_loop(target, args.clients, args.seconds, make)
+                    if spy is not None:
+                        spy.wait()
+                    rates.setdefault(name, []).append(
+                        report(f"[{round_}] {name}", args.seconds, result)
+                    )
+            report(
+                "warroom, mixed webhooks (1-20 alerts)",
                 args.seconds,
-                await closed_loop(port, args.clients, args.seconds, noop),
+                await closed_loop(port, args.clients, args.seconds, to_warroom(None)),
             )
             report(
-                "Alertmanager webhooks (1-20 alerts)",
+                "warroom at 1,000 alerts/s (100 x 10/s)",
                 args.seconds,
-                await closed_loop(port, args.clients, args.seconds, webhook),
+                await open_loop(port, 100, args.seconds, to_warroom(10)),
             )
-            report(
-                "at 1,000 alerts/s (100 x 10/s)",
-                args.seconds,
-                await open_loop(port, 100, args.seconds, webhook10),
+
+            def total(name: str) -> float:
+                return sum(rates.get(name, [0.0]))
+
+            single = total("warroom, 1 alert/request") / total("no-op endpoint, 1 alert/request")
+            print(
+                f"RATIO warroom / no-op endpoint, 1 alert/request:   {single:6.1%} (target >= 50%)"
             )
-            single_rps = report(
-                "single-alert webhooks",
-                args.seconds,
-                await closed_loop(port, args.clients, args.seconds, single),
-            )
-            print(f"single-alert posts at {100 * single_rps / ceiling:.0f}% of the no-op rate")
+            batch = total("warroom, 10 alerts/request") / total("no-op endpoint, 10 alerts/request")
+            print(f"RATIO warroom / no-op endpoint, 10 alerts/request: {batch:6.1%}")
+            if alertmanager is not None:
+                am = total("warroom, 10 alerts/request") / total(
+                    "Alertmanager /api/v2/alerts, 10/request"
+                )
+                print(
+                    f"RATIO warroom / Alertmanager, 10 alerts/request:   {am:6.1%} (target >= 50%)"
+                )
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
+            stop(noop)
+            stop(alertmanager)
 
 
 def in_process(seconds: float) -> None:
@@ -377,8 +530,19 @@ def in_process(seconds: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per phase")
+    parser.add_argument("--clients", type=int, default=8, help="connections (wrk's -c)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
+    parser.add_argument("--no-service", action="store_true", help="skip the no-HTTP phase")
+    parser.add_argument(
+        "--profile", metavar="DIR", help="py-spy the server in each warroom phase, into DIR"
+    )
+    parser.add_argument(
+        "--synchronous",
+        default="FULL",
+        choices=["FULL", "NORMAL"],
+        help="WARROOM_SQLITE_SYNCHRONOUS for the server (NORMAL: no fsync per commit)",
+    )
     args = parser.parse_args()
     try:
         import uvloop
@@ -387,7 +551,8 @@ def main() -> None:
     except ImportError:
         pass
     asyncio.run(run(args))
-    in_process(args.seconds)
+    if not args.no_service:
+        in_process(args.seconds)
 
 
 if __name__ == "__main__":

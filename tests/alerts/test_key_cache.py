@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from warroom.alerts import service as alerts_service
+from warroom.alerts import integrations as alerts_integrations
 from warroom.alerts import tables as t
 from warroom.alerts.api import service
+from warroom.alerts.service import AlertService
 from warroom.core.auth import Principal
 from warroom.core.errors import Unauthorized
 from warroom.core.runtime import Runtime
@@ -24,12 +25,10 @@ class Clock:
         return self.now
 
 
-def _keyed(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> tuple[Clock, alerts_service.AlertService, str]:
+def _keyed(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> tuple[Clock, AlertService, str]:
     """The alert service on a clock the test moves, with one integration and its key."""
     clock = Clock()
-    monkeypatch.setattr(alerts_service.time, "monotonic", clock)
+    monkeypatch.setattr(alerts_integrations.time, "monotonic", clock)
     svc = service(runtime)
     _, key = svc.create_integration(ADMIN, "prom", "alertmanager", {})
     return clock, svc, key
@@ -44,7 +43,7 @@ def test_an_expired_key_is_re_read_once_and_a_revocation_elsewhere_takes_effect(
     assert svc.authenticate(key, "alertmanager").name == "prom"
     assert svc.authenticate_cached(key, "alertmanager").name == "prom"
 
-    clock.now += alerts_service.KEY_CACHE_SECONDS + 0.1  # expired
+    clock.now += alerts_integrations.KEY_CACHE_SECONDS + 0.1  # expired
     with pytest.raises(LookupError):
         svc.authenticate_cached(key, "alertmanager")  # this caller re-reads it...
     assert svc.authenticate_cached(key, "alertmanager").name == "prom"  # ...others go on
@@ -65,9 +64,9 @@ def test_an_entry_is_not_used_long_after_it_expired(
 ) -> None:
     clock, svc, key = _keyed(runtime, monkeypatch)
     svc.authenticate(key, "alertmanager")
-    clock.now += alerts_service.KEY_CACHE_SECONDS + 0.1
+    clock.now += alerts_integrations.KEY_CACHE_SECONDS + 0.1
     with pytest.raises(LookupError):
         svc.authenticate_cached(key, "alertmanager")  # a re-read starts (and never finishes)
-    clock.now += alerts_service.KEY_CACHE_SECONDS
+    clock.now += alerts_integrations.KEY_CACHE_SECONDS
     with pytest.raises(LookupError):  # too old to lend out any more: everyone re-reads
         svc.authenticate_cached(key, "alertmanager")

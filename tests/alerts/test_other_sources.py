@@ -71,6 +71,64 @@ def test_grafana_contact_point(api: Api, admin_api: Api) -> None:
     assert api.ok("GET", f"/api/v1/incidents/{incident}")["status"] == "monitoring"
 
 
+# What Grafana's "Test" button on a webhook contact point sends: one made-up alert with the
+# labels and annotations of grafana/alerting's `newTestAlert` (notify/receivers.go), and a group
+# key built as "<integration>-<fingerprint>-<unix time>" (notify/test_receivers.go).
+GRAFANA_TEST = {
+    **GRAFANA,
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "TestAlert", "instance": "Grafana"},
+            "annotations": {"summary": "Notification test"},
+            "startsAt": "2026-11-23T09:59:30.123456789Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "",
+            "fingerprint": "57c6d9296de2ad39",
+            "silenceURL": "http://grafana/alerting/silence/new?matcher=alertname%3DTestAlert",
+            "dashboardURL": "",
+            "panelURL": "",
+            "values": None,
+            "valueString": "[ metric='foo' labels={instance=bar} value=10 ]",
+        }
+    ],
+    "groupLabels": {"alertname": "TestAlert", "instance": "Grafana"},
+    "commonLabels": {"alertname": "TestAlert", "instance": "Grafana"},
+    "commonAnnotations": {"summary": "Notification test"},
+    "groupKey": "warroom-webhook-57c6d9296de2ad39-1795428000",
+    "title": "[FIRING:1] TestAlert Grafana ",
+    "message": "**Firing**\n\nValue: [no value]\nLabels:\n - alertname = TestAlert",
+}
+
+
+def test_grafana_contact_point_test_is_recorded_not_declared(api: Api, admin_api: Api) -> None:
+    key = create_integration(admin_api, "grafana", "grafana")
+    for _ in range(2):  # pressing Test twice is still no incident
+        status, body = api.post(f"/api/v1/alerts/grafana/{key}", json=GRAFANA_TEST)
+        assert status == 200, body
+        assert body["tests"] == 1 and body["created"] == 0 and body["incidents"] == []
+    assert api.ok("GET", "/api/v1/incidents")["items"] == []
+    assert api.ok("GET", "/api/v1/alerts?status=open")["items"] == []
+    [latest, _] = api.ok("GET", "/api/v1/alerts?integration=grafana")["items"]
+    assert (latest["action"], latest["status"], latest["incident"]) == ("test", "resolved", None)
+    assert api.ok("GET", "/api/v1/alerts/counts")["tests"] == 2
+
+
+def test_a_real_grafana_alert_named_testalert_still_declares(api: Api, admin_api: Api) -> None:
+    """A rule's alert carries Grafana's folder label: it is not the contact-point test."""
+    key = create_integration(admin_api, "grafana", "grafana")
+    payload = {**GRAFANA_TEST, "alerts": [dict(GRAFANA_TEST["alerts"][0])]}  # type: ignore[index]
+    payload["alerts"][0]["labels"] = {
+        "alertname": "TestAlert",
+        "instance": "Grafana",
+        "grafana_folder": "payments",
+        "severity": "critical",
+    }
+    status, body = api.post(f"/api/v1/alerts/grafana/{key}", json=payload)
+    assert status == 200, body
+    assert body["tests"] == 0 and len(body["incidents"]) == 1
+
+
 def test_generic_webhook_with_mapping(api: Api, admin_api: Api) -> None:
     mapping = {
         "title": "{{ check.name }} is {{ check.state }}",

@@ -18,6 +18,7 @@ import pytest
 BINARY = shutil.which("prometheus-alertmanager")
 pytestmark = pytest.mark.skipif(BINARY is None, reason="prometheus-alertmanager not installed")
 ADMIN = {"Authorization": "Bearer wr_test_admin_0123456789"}
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "integrations"
 
 
 def _free_port() -> int:
@@ -108,10 +109,22 @@ def _fire_then_resolve(url: str, am_url: str) -> str:
     return str(incident["id"])
 
 
-def _key(url: str, name: str, kind: str) -> str:
+def _docs_yaml(page: str, marker: str) -> str:
+    """The receiver entry of the docs' YAML block containing `marker` (from `- name:` on)."""
+    text = (DOCS / page).read_text()
+    for block in text.split("```yaml")[1:]:
+        block = block.split("```")[0]
+        if marker in block:
+            entry = block[block.index("  - name:") :]
+            return "\n".join(line for line in entry.splitlines()[1:]) + "\n"
+    raise AssertionError(f"no YAML block with {marker!r} in {page}")
+
+
+def _key(url: str, name: str, kind: str, service: str | None = "payments") -> str:
+    options = {"service": service} if service else {}
     response = httpx.post(
         url + "/api/v1/integrations",
-        json={"name": name, "kind": kind, "options": {"service": "payments"}},
+        json={"name": name, "kind": kind, "options": options},
         headers=ADMIN,
         timeout=10,
     )
@@ -148,19 +161,17 @@ def test_alertmanager_webhook_delivers_firing_and_resolved(
 def test_alertmanager_pagerduty_receiver_speaks_events_v2(
     served: tuple[str, Path], tmp_path: Path
 ) -> None:
-    """Alertmanager's own PagerDuty integration, pointed at warroom's /v2/enqueue."""
+    """Alertmanager's own PagerDuty integration, pointed at warroom's /v2/enqueue with the
+    receiver from docs/integrations/pagerduty.md: a critical alert is a SEV2 of its service."""
     url, _ = served
-    key = _key(url, "am-pagerduty", "pagerduty")
-    am, am_url = _run_alertmanager(
-        tmp_path,
-        f"""    pagerduty_configs:
-      - routing_key: {key}
-        url: {url}/v2/enqueue
-        send_resolved: true
-""",
-    )
+    key = _key(url, "am-pagerduty", "pagerduty", service=None)
+    receiver = _docs_yaml("pagerduty.md", "pagerduty_configs:")
+    receiver = receiver.replace("<KEY>", key).replace("http://warroom.example.com:8080", url)
+    am, am_url = _run_alertmanager(tmp_path, receiver)
     try:
-        _fire_then_resolve(url, am_url)
+        incident = _fire_then_resolve(url, am_url)
+        data = httpx.get(url + f"/api/v1/incidents/{incident}", headers=ADMIN, timeout=5).json()
+        assert data["severity"] == "SEV2"
         stored = httpx.get(url + "/api/v1/alerts", headers=ADMIN, timeout=5).json()["items"]
         assert stored[0]["integration"] == "am-pagerduty"
         assert stored[0]["status"] == "resolved"

@@ -185,6 +185,8 @@ def test_illegal_moves_are_refused(api: Api, moves: list[str], target: str, code
     status, body = api.post(f"{path}/status", {"status": target})
     assert 400 <= status < 500
     assert body["error"]["code"] == code
+    if code == "use_dedicated_action":  # the message names the action by its name
+        assert "use the close action" in body["error"]["message"]
     assert api.ok("GET", f"{path}/timeline")["events"] == before
 
 

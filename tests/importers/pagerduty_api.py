@@ -30,9 +30,10 @@ from typing import Any
 
 from tests.importers.vendor_api import VendorApi, serve
 
-__all__ = ["INSTANTS", "TOKEN", "PagerDutyApi", "save", "serve"]
+__all__ = ["INSTANTS", "ROUTING_KEY", "TOKEN", "PagerDutyApi", "save", "serve"]
 
 TOKEN = "pd-test-token"
+ROUTING_KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 
 
 def _ref(kind: str, id_: str, summary: str) -> dict[str, str]:
@@ -180,8 +181,15 @@ FIXTURES: dict[str, Any] = {
             "type": "service",
             "name": "Checkout API",
             "escalation_policy": _ref("escalation_policy_reference", "PE1", "Platform"),
+            # As listed with include[]=integrations: the integration objects, with their keys.
             "integrations": [
-                _ref("events_api_v2_inbound_integration_reference", "PI1", "Prometheus"),
+                {
+                    "id": "PI1",
+                    "type": "events_api_v2_inbound_integration",
+                    "name": "Prometheus",
+                    "summary": "Prometheus",
+                    "integration_key": ROUTING_KEY,
+                },
             ],
         }
     ],

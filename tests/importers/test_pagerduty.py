@@ -9,12 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from tests.conftest import Api
-from tests.importers.pagerduty_api import INSTANTS, TOKEN, PagerDutyApi, save, serve
+from tests.importers.pagerduty_api import (
+    INSTANTS,
+    ROUTING_KEY,
+    TOKEN,
+    PagerDutyApi,
+    save,
+    serve,
+)
 from tests.support.cli import use_local_database
+from warroom.api.app import create_app
 from warroom.cli.main import app as cli
+from warroom.core.runtime import Runtime
+from warroom.core.settings import Settings
 
 runner = CliRunner()
 EMAIL = "mailto://warroom:secret@smtp.example.com?to={address}"
@@ -64,8 +75,9 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
     _, url = pagerduty
     result = run(*import_args(url, "--dry-run"))
     assert result.exit_code == 0, result.output
-    # 3 people, a team, a schedule, its override, an escalation policy
-    assert "would create 7," in result.output
+    # 3 people, a team, a schedule, its override, an escalation policy, the service's policy
+    # and its events integration
+    assert "would create 9," in result.output
     assert "not imported" in result.output and "sms" in result.output
     assert listing("person") == [] and listing("schedule") == []
 
@@ -185,3 +197,32 @@ def test_only_admins_apply_an_import(api: Api, admin_api: Api) -> None:
     report = admin_api.ok("POST", "/api/v1/import?dry_run=true", json=plan)
     assert [a["action"] for a in report["actions"]] == ["create"]
     assert admin_api.ok("GET", "/api/v1/oncall/people")["items"] == []
+
+
+def test_services_page_through_their_policy_and_pagerduty_routing_keys_keep_working(
+    local: Path, pagerduty: tuple[PagerDutyApi, str], database_url: str, tmp_path: Path
+) -> None:
+    _, url = pagerduty
+    assert run(*import_args(url)).exit_code == 0
+    listed = json.loads(run("oncall", "service", "list", "--json").stdout)["items"]
+    assert [(i["service"], i["escalation_policy"]) for i in listed] == [
+        ("checkout-api", "platform")
+    ]
+    runtime = Runtime.build(
+        Settings(data_dir=tmp_path / "sender", database_url=database_url, config=None),
+        run_migrations=False,
+    )
+    try:
+        with TestClient(create_app(runtime)) as client:
+            # A sender still configured with PagerDuty's routing key: only the URL changed.
+            event = {
+                "routing_key": ROUTING_KEY,
+                "event_action": "trigger",
+                "payload": {"summary": "Checkout 5xx", "source": "prom", "severity": "critical"},
+            }
+            answer = client.post("/v2/enqueue", json=event)
+            assert answer.status_code == 202, answer.text
+            wrong = client.post("/v2/enqueue", json={**event, "routing_key": "0" * 32})
+            assert wrong.status_code in (400, 401, 403, 404)
+    finally:
+        runtime.close()

@@ -305,7 +305,9 @@ def test_prometheus_exposition(
     alerts = found["warroom_alerts"]
     assert sample_value(alerts, "warroom_alerts_total", outcome="deduplicated") == 7
     assert sample_value(found["warroom_test_extra"], "warroom_test_extra") == 3
-    assert sample_value(found["warroom_collector_up"], "warroom_collector_up") == 0
+    up = found["warroom_collector_up"]
+    assert sample_value(up, "warroom_collector_up", collector="test-broken") == 0
+    assert sample_value(up, "warroom_collector_up", collector="test-extra") == 1
     latency = found["warroom_http_request_duration_seconds"]
     assert latency.type == "histogram"
     count = sample_value(

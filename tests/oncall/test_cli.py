@@ -141,6 +141,9 @@ def test_page_and_outbox(cli_env: Path) -> None:
         assert listing.exit_code == 0 and "oncall.notify" in listing.stdout
         acked = wr_json("oncall", "ack", str(page["id"]))
         assert acked["acknowledged_by"] == "alice"
+        # Delivery happens in the worker: the CLI says a page is queued, not sent.
+        human = wr("page", "ann", "--message", "still on fire")
+        assert human.exit_code == 0 and "queued for ann" in human.output
 
 
 def test_ical_feed_and_import_round_trip(cli_env: Path, tmp_path: Path) -> None:
@@ -218,3 +221,64 @@ END:VCALENDAR
         wr_json("oncall", "who", "--at", iso(3, 21), "--schedule", "imported")["items"][0]["person"]
         is None
     )
+
+
+def test_docs_from_zero_to_a_person_paged(cli_env: Path) -> None:
+    """docs/oncall.md "From zero to a person paged", command by command (a JSON webhook
+    stands in for ntfy; the worker is `warroom worker`'s, run once)."""
+    with http_receiver() as ann:
+        wr_json(
+            "oncall", "person", "add", "ann", "--email", "ann@example.com",
+            "--contact", ann.json_url(),
+        )  # fmt: skip
+        wr_json(
+            "oncall", "schedule", "add", "primary", "--users", "ann",
+            "--start", "2026-01-05T09:00", "--shift", "1w",
+        )  # fmt: skip
+        assert wr_json("oncall", "who")["items"][0]["person"] == "ann"
+        wr_json("oncall", "escalation", "add", "checkout", "--level", "5:schedule:primary")
+        wr_json("oncall", "service", "set", "checkout-api", "checkout")
+        listed = wr_json("oncall", "service", "list")["items"]
+        assert [(i["service"], i["escalation_policy"], i["source"]) for i in listed] == [
+            ("checkout-api", "checkout", "database")
+        ]
+        incident = wr_json(
+            "declare", "Checkout failing", "--severity", "SEV2", "--service", "checkout-api"
+        )["id"]
+        from warroom.core.runtime import Runtime
+        from warroom.core.settings import Settings
+        from warroom.worker import Worker
+
+        runtime = Runtime.build(Settings())
+        try:
+            while Worker(runtime).run_once():
+                pass
+        finally:
+            runtime.close()
+        assert len(ann.wait_for(1)) == 1
+        timeline = wr_json("timeline", incident)["events"]
+        kinds = [e["type"] for e in timeline]
+        assert "paged" in kinds and "notification_sent" in kinds, kinds
+        assert next(e for e in timeline if e["type"] == "paged")["data"]["notified"] == ["ann"]
+        text = wr("timeline", incident)
+        assert text.exit_code == 0 and "paged" in text.stdout
+
+
+def test_service_mapping_bad_input_exits_2_and_changes_nothing(cli_env: Path) -> None:
+    unknown = wr("oncall", "service", "set", "checkout-api", "ghost")
+    assert unknown.exit_code == 2 and "unknown escalation policy" in unknown.output
+    assert wr("oncall", "service", "unset", "checkout-api").exit_code == 2
+    assert wr_json("oncall", "service", "list")["items"] == []
+    assert wr_json("oncall", "problems")["items"] == []
+    assert wr("oncall", "activation", "INC-20990101-001").exit_code == 2
+
+
+def test_activation_shows_the_roles_the_severity_requires(cli_env: Path) -> None:
+    incident = wr_json("declare", "Checkout failing", "--severity", "SEV1")["id"]
+    wr_json("assign", incident, "commander", "carol")
+    shown = wr_json("oncall", "activation", incident)
+    assert shown["roles"] == {"commander": "carol"}
+    assert "commander" in shown["roles_required"] and "commander" not in shown["roles_missing"]
+    assert shown["commander_notified_at_declaration"] is True  # SEV1 is all hands
+    text = wr("oncall", "activation", incident)
+    assert text.exit_code == 0 and "commander: carol" in text.stdout

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tests.conftest import Api
 from tests.oncall.conftest import advance, drain, events, person
 from tests.support.receiver import Receiver, http_receiver
+from tests.support.smtp import smtp_server
 from warroom.core import tables
 from warroom.core.clock import FixedClock
 from warroom.core.runtime import Runtime
@@ -224,3 +225,60 @@ def test_raising_the_severity_of_an_unacknowledged_incident_pages(
         oc_api.ok("POST", f"/api/v1/incidents/{incident}/severity", json={"severity": "SEV3"})
         drain(oc_runtime)
         assert len(ann.requests) == 2  # lowering it does not page again
+
+
+def test_an_ack_link_from_before_a_reopen_does_not_acknowledge_the_reopened_incident(
+    oc_runtime: Runtime, oc_api: Api, oc_client: Any
+) -> None:
+    with http_receiver() as ann, http_receiver() as bob:
+        setup_payments(oc_api, ann, bob)
+        incident = declare(oc_api)
+        drain(oc_runtime)
+        old_link = ack_link(ann.wait_for(1)[0].json())
+        oc_api.ok("POST", f"/api/v1/incidents/{incident}/acknowledge")
+        resolve(oc_api, incident)
+        oc_api.ok("POST", f"/api/v1/incidents/{incident}/reopen", json={"reason": "again"})
+        drain(oc_runtime)
+        new_page = ann.wait_for(2)[1].json()
+        stale = oc_client.post(old_link)
+        assert stale.status_code == 409 and stale.json()["error"]["code"] == "link_superseded"
+        assert oc_api.ok("GET", f"/api/v1/incidents/{incident}")["status"] == "reopened"
+        # the page for the recurrence says so, and its own link works
+        assert new_page["title"].endswith("(recurred)")
+        assert new_page["message"].startswith(f"Recurred: {incident} was resolved and reopened")
+        assert oc_client.post(ack_link(new_page)).status_code == 200
+        assert oc_api.ok("GET", f"/api/v1/incidents/{incident}")["status"] == "acknowledged"
+
+
+def test_a_manual_page_names_the_person_who_sent_it(oc_runtime: Runtime, oc_api: Api) -> None:
+    with http_receiver() as ann:
+        person(oc_api, "ann", ann.json_url())
+        oc_api.ok("POST", "/api/v1/oncall/pages", json={"target": "ann", "message": "help"})
+        person(oc_api, "alice", display_name="Alice Example")  # the token's person
+        oc_api.ok("POST", "/api/v1/oncall/pages", json={"target": "ann", "message": "again"})
+        drain(oc_runtime)
+        titles = sorted(r.json()["title"] for r in ann.wait_for(2))
+    assert titles == ["Page from Alice Example", "Page from alice"]  # never "token:alice"
+
+
+def test_an_emailed_page_is_plain_text_with_the_alert_text_intact(
+    oc_runtime: Runtime, oc_api: Api
+) -> None:
+    with smtp_server() as mailbox:
+        person(oc_api, "ann", mailbox.mailto() + "&to=ann@example.com")
+        oc_api.ok(
+            "POST",
+            "/api/v1/oncall/escalation-policies",
+            json={"name": "payments", "levels": [{"targets": ["person:ann"]}]},
+        )
+        summary = 'Errors on <checkout-api>: <a href="http://evil.example/ack">Acknowledge</a>'
+        declare(oc_api, summary=summary)
+        drain(oc_runtime)
+        message = mailbox.wait_for(1)[0]
+    parts = {
+        p.get_content_type(): p.get_content()
+        for p in message.walk()
+        if p.get_content_maintype() == "text"
+    }
+    assert list(parts) == ["text/plain"]
+    assert summary in parts["text/plain"] and "/api/v1/oncall/ack/" in parts["text/plain"]

@@ -56,7 +56,14 @@ def test_serve_with_a_worker_process_pages_at_once_and_the_worker_ends_with_it(
     config = tmp_path / "warroom.yaml"
     config.write_text("policy: default\noncall:\n  default_escalation_policy: esc\n")
     with http_receiver() as receiver:
-        server = start_server(url, data_dir, worker_process=True, WARROOM_CONFIG=str(config))
+        # The worker process polls once an hour: a page that arrives was woken by the server.
+        server = start_server(
+            url,
+            data_dir,
+            worker_process=True,
+            WARROOM_CONFIG=str(config),
+            WARROOM_WORKER_POLL_SECONDS="3600",
+        )
         try:
             workers = _children(server.popen.pid)
             assert len(workers) == 1, workers
@@ -66,13 +73,13 @@ def test_serve_with_a_worker_process_pages_at_once_and_the_worker_ends_with_it(
             for path, body in (("/oncall/people", person), ("/oncall/escalation-policies", policy)):
                 reply = httpx.post(api + path, json=body, headers=HEADERS, timeout=30)
                 assert reply.status_code == 201, reply.text
-            declared_at = time.monotonic()
             incident = _declare(api, "Checkout down")
-            while not receiver.requests and time.monotonic() < declared_at + 20:
+            # Only a guard against hanging: without the server's wake-up the page would wait
+            # for the hourly poll.
+            guard = time.monotonic() + 120
+            while not receiver.requests and time.monotonic() < guard:
                 time.sleep(0.02)
-            # Woken by the server, not by its 0.5 s poll (a loaded CI machine gets slack).
             assert receiver.requests, server.log.read_text()[-2000:]
-            assert time.monotonic() - declared_at < 5
             assert "Checkout down" in receiver.requests[0].json()["title"]
             events = httpx.get(f"{api}/incidents/{incident}/timeline", headers=HEADERS).json()
             assert [e["type"] for e in events["events"]].count("paged") == 1
@@ -87,8 +94,8 @@ def test_serve_with_a_worker_process_pages_at_once_and_the_worker_ends_with_it(
                 time.sleep(0.05)
             assert replaced and replaced != workers, server.log.read_text()[-2000:]
             workers = replaced
-            _declare(api, "Search down")
-            while len(receiver.requests) < 2 and time.monotonic() < deadline + 20:
+            _declare(api, "Search down")  # the new worker, woken by the server too
+            while len(receiver.requests) < 2 and time.monotonic() < deadline + 120:
                 time.sleep(0.02)
             assert "Search down" in receiver.requests[-1].json()["title"]
 

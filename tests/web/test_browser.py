@@ -53,9 +53,16 @@ def serve_with_users(data_dir: Path, accounts: tuple[tuple[str, str], ...]) -> I
                 now=runtime.clock.now(),
             )  # fmt: skip
     runtime.close()
+    with serve(data_dir) as url:
+        yield url
+
+
+@contextmanager
+def serve(data_dir: Path, **extra_env: str) -> Iterator[str]:
+    """A real `warroom serve` (no worker) on this data dir; yields its URL."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
-    env.update(WARROOM_DATA_DIR=str(data_dir), WARROOM_PORT=str(port))
+    env.update(WARROOM_DATA_DIR=str(data_dir), WARROOM_PORT=str(port), **extra_env)
     log = (data_dir / "serve.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "warroom", "serve", "--no-worker", "--log-level", "warning"],

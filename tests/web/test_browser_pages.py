@@ -134,3 +134,47 @@ def test_statuspage_admin(open_as: Any) -> None:
     # The refused maintenance answered 422 (shown on the page); nothing else went wrong.
     assert [p for p in ada.problems if "status of 422" not in p] == []
     assert viewer.problems == []
+
+
+def test_user_lifecycle_in_the_browser(open_as: Any, server: str) -> None:
+    alice = open_as("alice")
+    ada = open_as("ada")
+    ada.goto("/admin/users")
+    row = ada.locator("#user-alice")
+    row.get_by_role("button", name="Disable alice").click()
+    ada.get_by_role("status").get_by_text("alice is disabled").wait_for()
+    playwright.expect(ada.locator("#user-alice")).to_contain_text("disabled")
+    shot(ada, "users-admin")
+    # alice's open session stops at once: her next page is the login page.
+    alice.goto("/incidents")
+    alice.wait_for_url("**/login?next=/incidents")
+    alice.get_by_label("User name").fill("alice")
+    alice.get_by_label("Password").fill(base.PASSWORD)
+    alice.get_by_role("button", name="Log in").click()
+    alice.get_by_role("alert").get_by_text("wrong user name or password").wait_for()
+
+    ada.locator("#user-alice").get_by_role("button", name="Enable alice").click()
+    ada.get_by_role("status").get_by_text("alice can log in again").wait_for()
+    ada.locator("#user-alice").get_by_label("Role of alice").select_option("viewer")
+    ada.locator("#user-alice").get_by_role("button", name="Set role").click()
+    ada.get_by_role("status").get_by_text("alice is now viewer").wait_for()
+    alice.get_by_label("Password").fill(base.PASSWORD)
+    alice.get_by_role("button", name="Log in").click()
+    alice.wait_for_url(f"{server}/incidents")
+    assert alice.get_by_role("link", name="Declare an incident").count() == 0
+
+    # alice changes her own password from her account page.
+    alice.get_by_role("link", name="alice viewer").click()
+    alice.get_by_label("Current password").fill(base.PASSWORD)
+    alice.get_by_label("New password (at least 8 characters)").fill("alice's new password")
+    alice.get_by_label("New password again").fill("alice's new password")
+    alice.get_by_role("button", name="Change password").click()
+    alice.get_by_role("status").get_by_text("Password changed.").wait_for()
+    shot(alice, "account")
+
+    ada.goto("/admin/audit")
+    ada.locator("table.audit").get_by_text("user.disable").wait_for()
+    ada.locator("table.audit").get_by_text("user.change_password").wait_for()
+    shot(ada, "audit-log")
+    assert [p for p in alice.problems if "status of 401" not in p] == []
+    assert ada.problems == []

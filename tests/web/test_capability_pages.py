@@ -27,7 +27,8 @@ def test_metrics_page_shows_figures_and_inline_svg_charts(
     assert 'href="/reports/metrics"' in victor.get("/").text
     page = victor.get("/reports/metrics?since=30d&by=service")
     assert page.status_code == 200
-    assert "Incidents: <strong>1</strong>" in page.text
+    assert '<span class="stat-value">1</span><span class="stat-label">incidents</span>' in page.text
+    assert "Time to acknowledge (MTTA)" in page.text and "time_to_acknowledge" not in page.text
     assert page.text.count("<svg") == 3 and "<script" not in page.text.split("</header>")[-1]
     assert "mttr-trend.png" in page.text
     assert victor.get("/reports/metrics?by=nonsense").status_code == 422
@@ -90,6 +91,11 @@ def test_alerts_page_silences_for_responders_only(
     assert alerts.list_silences() == []
     alice = web_as("alice", "responder")
     assert "Add silence" in alice.get("/alerts").text
+    # "Silence…" on a row opens the form with that alert's identifying labels.
+    [listed], _ = alerts.list_alerts(limit=5)
+    prefilled = alice.get(f"/alerts?silence={listed['id']}").text
+    assert 'value="alertname=HighErrorRate, service=checkout"' in prefilled
+    assert '<span class="alert-state alert-firing">firing</span>' in prefilled
     assert alice.post_form("/alerts/silences", form, csrf=False).status_code == 403
     assert alice.post_form("/alerts/silences", form).status_code == 303
     [silence] = alerts.list_silences()
@@ -101,3 +107,37 @@ def test_alerts_page_silences_for_responders_only(
     assert victor.post_form(f"/alerts/silences/{silence['id']}/expire").status_code == 403
     assert alice.post_form(f"/alerts/silences/{silence['id']}/expire").status_code == 303
     assert alerts.list_silences() == []
+
+
+def test_alert_list_acknowledges_the_incident_an_alert_opened(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime
+) -> None:
+    alerts = runtime.alerts
+    integration, _ = alerts.create_integration(ADMIN, "prom", "alertmanager")
+    alerts.ingest(
+        integration,
+        [
+            AlertIn(
+                identity="lb",
+                status="firing",
+                labels={"alertname": "LBDown", "service": "edge", "severity": "critical"},
+                summary="Load balancer down",
+                group_key="g-lb",
+                starts_at=datetime.now(UTC),
+                source_severity="critical",
+            )
+        ],
+    )
+    [alert], _ = alerts.list_alerts(limit=5)
+    incident = alert["incident"]
+    assert incident and runtime.incidents.get(incident).status.value == "triggered"
+    alice = web_as("alice", "responder")
+    page = alice.get("/alerts?state=firing").text
+    assert f"Acknowledge {incident}</button>" in page
+    assert 'aria-current="page">Firing</a>' in page
+    victor = web_as("victor", "viewer")
+    assert victor.post_form(f"/alerts/incidents/{incident}/ack").status_code == 403
+    done = alice.post_form(f"/alerts/incidents/{incident}/ack", {"state": "firing"})
+    assert done.status_code == 303 and done.headers["location"] == "/alerts?state=firing"
+    assert runtime.incidents.get(incident).status.value == "acknowledged"
+    assert f"Acknowledge {incident}</button>" not in alice.get("/alerts").text

@@ -90,3 +90,35 @@ def test_demo_loads_a_living_system(runtime: Runtime, clock: FixedClock) -> None
         assert "major outage" in admin
     with pytest.raises(Exception, match="empty database"):
         load_into(runtime, clock)
+
+
+def test_demo_alone_brings_its_service_catalog(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No WARROOM_CONFIG: `warroom demo` writes the catalog into the data dir, where the
+    server (any new process) reads it."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("WARROOM_DATA_DIR", str(data))
+    for name in ("WARROOM_SERVER", "WARROOM_TOKEN", "WARROOM_CONFIG", "WARROOM_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    loaded = runner.invoke(app, ["demo", "--password", "demo password", "--json"])
+    assert loaded.exit_code == 0, loaded.output
+    assert json.loads(loaded.stdout)["catalog"] is True
+    written = data / "warroom.yaml"
+    assert written.is_file() and (written.stat().st_mode & 0o077) == 0
+    from warroom.core.settings import Settings
+
+    runtime = Runtime.build(Settings())
+    try:
+        assert "public-api" in [s.name for s in runtime.config.services]
+        with TestClient(create_app(runtime)) as client:
+            assert login(client, "alice", "demo password").status_code == 303
+            services = client.get("/services").text
+            assert "not in the catalog" not in services and "platform" in services
+            # The public page shows public names: no internal description, no team groups.
+            public = client.get("/status").text
+            assert "Public API" in public and "api.example.com" not in public
+            assert "Load balancers in front of every region" not in public
+            assert "<h3>platform</h3>" not in public and ">platform<" not in public
+    finally:
+        runtime.close()

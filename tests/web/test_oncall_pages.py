@@ -533,7 +533,7 @@ def test_schedule_create_edit_and_override_change_who_is_on_call(
         ({"layer-0-shift_unit": "months"}, "shift_unit"),
         ({"layer-0-start": ""}, "layer 1: give the first handoff"),
         ({"layer-0-start": "tomorrow"}, "start"),
-        ({"timezone": "Mars/Olympus"}, "unknown timezone"),
+        ({"timezone": "Mars/Olympus"}, "unknown time zone"),
         ({"name": "Bad Name"}, "lowercase slug"),
     ],
 )
@@ -664,7 +664,7 @@ def test_people_create_edit_keep_secret_urls_and_order_methods(
 
     before = _oncall(runtime).show("person", "carol")
     for data, message in (
-        ({"timezone": "Nowhere/Land"}, "unknown timezone"),
+        ({"timezone": "Nowhere/Land"}, "unknown time zone"),
         ({"cm-0-orig": "", "cm-0-name": "x", "cm-0-url": "not a url"}, "not an Apprise URL"),
         ({"cm-0-orig": "", "cm-0-name": "x", "cm-0-url": ""}, "give its Apprise URL"),
         ({"cm-0-orig": "chat", "cm-0-name": "chat", "cm-0-delay": "-1"}, "greater than or equal"),

@@ -139,7 +139,7 @@ def test_war_room_actions_go_through_the_service(
     assert state.status.value == "resolved"
     assert state.resolution_checklist[items[0]] == {"confirmed": False, "waived": "not applicable"}
     page = alice.get(f"/incidents/{incident}").text
-    assert "<strong>v2</strong>" in page and "user:alice" in page
+    assert "<strong>v2</strong>" in page and '<span class="actor">alice</span>' in page
     assert (
         alice.post_form(f"/incidents/{incident}/reopen", {"reason": "came back"}).status_code == 303
     )
@@ -321,3 +321,17 @@ def test_pages_refuse_api_tokens(
     )
     assert reply.status_code == 403 and "login session" in reply.json()["error"]["message"]
     assert runtime.incidents.get(incident).acknowledged_at is None
+
+
+def test_api_docs_are_served_locally_without_inline_script(client: TestClient) -> None:
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    scripts = re.findall(r"<script([^>]*)>", page.text)
+    assert scripts and all('src="/' in attrs for attrs in scripts)  # ours, none inline
+    assert "//cdn" not in page.text and "https://" not in page.text
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "unsafe-eval" not in csp
+    for asset in ("/api/docs/assets/swagger-ui-bundle.js", "/api/docs/assets/swagger-ui.css",
+                  "/static/api-docs.js"):  # fmt: skip
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/api/openapi.json").json()["info"]["title"] == "warroom"

@@ -74,10 +74,10 @@ def test_changes_mitigations_and_runbook_steps(
     page = alice.get(f"/incidents/{incident}").text
     # The suspected changes load after the page (htmx), from their own fragment.
     assert f'hx-get="/incidents/{incident}/panels/changes"' in page
-    assert "min before (score" not in page
+    assert "min before the start" not in page
     changes = alice.get(f"/incidents/{incident}/panels/changes")
     assert changes.status_code == 200
-    assert "Suspected changes" in changes.text and "v2.3.1" in changes.text
+    assert "deploy of checkout v2.3.1" in changes.text and "min before the start" in changes.text
     assert "<html" not in changes.text
     assert "Mitigation suggestions" in page
     assert "service_down" in page and "Run</button>" in page

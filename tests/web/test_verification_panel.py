@@ -56,7 +56,7 @@ def test_start_then_confirm_verification(
     assert confirmed.status_code == 303
     assert runtime.incidents.get(incident).flags["verification_passed"] is True
     page = panel(alice.get(f"/incidents/{incident}").text)
-    assert "passed" in page and "Confirmed stable by user:alice" in page
+    assert "passed" in page and "Confirmed stable by alice" in page
     assert "error rate &lt;b&gt;flat&lt;/b&gt;" in page and "Confirm stable" not in page
     again = alice.post_form(f"/incidents/{incident}/verification/confirm", {"note": "again"})
     assert again.status_code == 409 and "already passed" in again.text

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +38,8 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"])
 # The webhook endpoints under /api/v1, apart so the app can match them before its other routes
 # (an intake request would otherwise be tried against every page and API route first).
 webhooks = APIRouter(prefix="/api/v1", tags=["alerts"])
+
+_NO_NUL = r"^[^\x00]*$"
 
 
 def service(runtime: Runtime) -> AlertService:
@@ -73,12 +76,21 @@ def parse_json(raw: bytes) -> Any:
         raise InvalidInput("the request body is not valid JSON", code="malformed_json") from None
 
 
-async def _authenticate(svc: AlertService, key: str | None, kind: str) -> Integration:
-    """From the key cache without a thread hop, else a database read in the thread pool."""
+async def _authenticate(
+    svc: AlertService, key: str | None, kind: str, request: Request | None = None
+) -> Integration:
+    """From the key cache without a thread hop, else a database read in the thread pool.
+
+    An API token with the `ingest` scope is accepted too (when `request` is given), for the
+    integration named by `?integration=NAME` or the only one of this kind."""
     try:
         return svc.authenticate_cached(key, kind)
     except LookupError:
-        return await run_in_threadpool(svc.authenticate, key, kind)
+        pass
+    if request is not None and key and svc.integrations.looks_like_token(key):
+        name = request.query_params.get("integration")
+        return await run_in_threadpool(svc.integrations.for_ingest_token, key, kind, name)
+    return await run_in_threadpool(svc.authenticate, key, kind)
 
 
 async def _ingest(
@@ -100,7 +112,7 @@ async def _run_intake(
     runtime: Runtime = request.app.state.runtime
     svc = service(runtime)
     try:
-        integration = await _authenticate(svc, path_key or bearer_token(request), kind)
+        integration = await _authenticate(svc, path_key or bearer_token(request), kind, request)
         svc.check_rate(integration)
         raw = await request.body()
         try:
@@ -255,9 +267,14 @@ async def _ping(request: Request, name: str, key: str | None) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     svc = service(runtime)
     try:
-        integration = await run_in_threadpool(
-            svc.authenticate, key or bearer_token(request), "heartbeat", name
-        )
+        key = key or bearer_token(request)
+        if svc.integrations.looks_like_token(key):
+            assert key is not None
+            integration = await run_in_threadpool(
+                svc.integrations.for_ingest_token, key, "heartbeat", name
+            )
+        else:
+            integration = await run_in_threadpool(svc.authenticate, key, "heartbeat", name)
         svc.check_rate(integration)
         data = await run_in_threadpool(svc.heartbeat, integration)
     except RateLimited as exc:
@@ -288,7 +305,7 @@ async def heartbeat_keyed(request: Request, name: str, key: str) -> JSONResponse
 @router.get("/heartbeats", summary="Heartbeat monitors and their state")
 def list_heartbeats(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("viewer")
-    return {"items": service(runtime).heartbeats()}
+    return {"items": service(runtime).heartbeats.list_heartbeats()}
 
 
 # ---- integrations ----------------------------------------------------------------------
@@ -299,6 +316,12 @@ class IntegrationIn(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     kind: str
     options: dict[str, Any] = Field(default_factory=dict)
+    key: str | None = Field(
+        default=None,
+        min_length=20,
+        max_length=64,
+        description="keep a key senders already use (e.g. a PagerDuty routing key)",
+    )
 
 
 @router.get("/integrations", summary="Integrations (never their keys)")
@@ -312,7 +335,7 @@ def create_integration(
     runtime: RuntimeDep, principal: PrincipalDep, body: IntegrationIn
 ) -> dict[str, Any]:
     integration, key = service(runtime).create_integration(
-        principal, body.name, body.kind, body.options
+        principal, body.name, body.kind, body.options, body.key
     )
     return {**integration.to_dict(), "key": key}
 
@@ -342,8 +365,8 @@ def list_alerts(
     runtime: RuntimeDep,
     principal: PrincipalDep,
     status: str | None = Query(default=None, pattern="^(open|firing|acknowledged|resolved)$"),
-    integration: str | None = None,
-    incident: str | None = None,
+    integration: str | None = Query(default=None, max_length=120, pattern=_NO_NUL),
+    incident: str | None = Query(default=None, max_length=32, pattern=_NO_NUL),
     silenced: bool | None = None,
     limit: int = Query(default=50, ge=1, le=500),
     cursor: Cursor = None,
@@ -390,6 +413,48 @@ def test_route(runtime: RuntimeDep, principal: PrincipalDep, body: RouteTestIn) 
     return {**decision.to_dict(), "labels": labels, "silenced_by": silenced_by}
 
 
+class RouteIn(BaseModel):
+    """A routing rule: the first whose matchers all match an alert decides for it."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=120, description="A lowercase slug.")
+    matchers: list[str] = Field(
+        min_length=1, max_length=50, description='Label matchers: service=payments env=~"prod.*"'
+    )
+    service: str | None = Field(default=None, max_length=120, description="A fixed service.")
+    service_label: str = Field(default="service", max_length=120)
+    severity: str | None = Field(default=None, max_length=40, description="A policy severity.")
+    severity_map: dict[str, str] = Field(
+        default_factory=dict, description="Source severity label value -> policy severity."
+    )
+    severity_label: str = Field(default="severity", max_length=120)
+    action: str | None = Field(default=None, pattern="^(declare|record)$")
+    position: int | None = Field(
+        default=None, ge=1, le=10_000, description="1 = tried first; default: after the others."
+    )
+
+
+@router.get("/routes", summary="Routing rules in the order they are tried")
+def list_routes(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("viewer")
+    return {"items": [r.to_dict() for r in service(runtime).routing.list_routes()]}
+
+
+@router.post("/routes", status_code=201, summary="Add a routing rule (admin; audited)")
+def add_route(runtime: RuntimeDep, principal: PrincipalDep, body: RouteIn) -> dict[str, Any]:
+    rule = body.model_dump(exclude={"position"}, exclude_none=True)
+    return service(runtime).routing.add(principal, rule, position=body.position).to_dict()
+
+
+@router.delete("/routes/{name}", summary="Remove a routing rule (admin; audited)")
+def remove_route(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    name: str = PathParam(max_length=120, pattern=_NO_NUL),
+) -> dict[str, Any]:
+    return service(runtime).routing.remove(principal, name).to_dict()
+
+
 @router.get("/alerts/{alert_id}", summary="One alert with its group, silence and incident")
 def get_alert(runtime: RuntimeDep, principal: PrincipalDep, alert_id: RowId) -> dict[str, Any]:
     principal.require("viewer")
@@ -418,7 +483,12 @@ def add_silence(runtime: RuntimeDep, principal: PrincipalDep, body: SilenceIn) -
             delta = parse_duration(body.duration)
         except ValueError as exc:
             raise InvalidInput(f"duration: {exc}") from None
-        ends_at = (starts_at or runtime.clock.now()) + delta
+        except OverflowError:
+            raise InvalidInput("duration: too long") from None
+        try:
+            ends_at = (starts_at or runtime.clock.now()) + delta
+        except OverflowError:
+            raise InvalidInput("duration: the silence would end after the year 9999") from None
     else:
         ends_at = (starts_at or runtime.clock.now()) + timedelta(hours=1)
     return service(runtime).add_silence(

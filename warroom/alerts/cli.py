@@ -1,4 +1,4 @@
-"""`warroom integrations`, `warroom alerts`, `warroom routes test` and `warroom silence`."""
+"""`warroom integrations`, `warroom alerts`, `warroom routes` and `warroom silence`."""
 
 from __future__ import annotations
 
@@ -65,6 +65,14 @@ def integrations_create(
         str | None,
         typer.Option("--options", help='More options as JSON, e.g. {"mapping": {...}}.'),
     ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="Keep a key senders already use (e.g. a PagerDuty routing key); "
+            "default: a new one.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an integration and print its key once."""
@@ -87,7 +95,7 @@ def integrations_create(
         ctx,
         "POST",
         "/api/v1/integrations",
-        json={"name": name, "kind": kind, "options": options},
+        json={"name": name, "kind": kind, "options": options, "key": key},
     )
     emit(as_json, data, _show_key)
 
@@ -170,7 +178,8 @@ def alerts_list(
                 severity_text(item["severity"]) if item.get("severity") else "-",
                 escape(item["summary"]),
                 escape(item.get("service") or "-"),
-                item.get("incident") or ("recorded" if item["action"] == "record" else "-"),
+                item.get("incident")
+                or {"record": "recorded", "test": "test"}.get(item["action"], "-"),
                 str(item["count"]),
                 relative(item.get("last_seen")),
             )
@@ -262,6 +271,102 @@ def alerts_heartbeats(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 # ---- routes ----------------------------------------------------------------------------
+
+
+def _route_line(d: dict[str, Any]) -> str:
+    """What a rule does, in one line: when ... then ..."""
+    then: list[str] = []
+    if d.get("service"):
+        then.append(f"service {escape(d['service'])}")
+    elif d.get("service_label", "service") != "service":
+        then.append(f"service from label {escape(d['service_label'])}")
+    if d.get("severity"):
+        then.append(f"severity {severity_text(d['severity'])}")
+    for source, target in (d.get("severity_map") or {}).items():
+        then.append(f"{escape(source)} → {severity_text(target)}")
+    if d.get("action"):
+        then.append("declare an incident" if d["action"] == "declare" else "record only")
+    return f"{escape(', '.join(d['matchers']))} ⇒ {', '.join(then) or 'defaults'}"
+
+
+@routes_app.command("add")
+def routes_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A lowercase name for the rule.")],
+    match: Annotated[
+        list[str],
+        typer.Option("--match", "-m", help="Label matcher, e.g. service=payments (repeatable)."),
+    ],
+    service: Annotated[str | None, typer.Option(help="Alerts go to this service.")] = None,
+    service_label: Annotated[
+        str | None, typer.Option(help="Read the service from this label instead of `service`.")
+    ] = None,
+    severity: Annotated[
+        str | None, typer.Option(help="A fixed policy severity, e.g. SEV1.")
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Source severity to policy severity: critical=SEV1 (repeat)."),
+    ] = None,
+    action: Annotated[
+        str | None, typer.Option(help="declare (an incident) or record (only store the alert).")
+    ] = None,
+    position: Annotated[
+        int | None, typer.Option(min=1, help="1 = tried first (default: after the others).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a routing rule: alerts matching every matcher get its service, severity, action."""
+    body: dict[str, Any] = {"name": name, "matchers": match}
+    for key, value in (
+        ("service", service),
+        ("service_label", service_label),
+        ("severity", severity),
+        ("action", action),
+        ("position", position),
+    ):
+        if value is not None:
+            body[key] = value
+    if map_:
+        body["severity_map"] = _pairs(map_, "--map")
+    data = call(ctx, "POST", "/api/v1/routes", json=body)
+    emit(
+        as_json,
+        data,
+        lambda d: console.print(
+            f"[green]✓[/] rule [bold]{escape(d['name'])}[/] (tried #{d['position']}): "
+            + _route_line(d)
+        ),
+    )
+
+
+@routes_app.command("list")
+def routes_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Routing rules in the order they are tried (the first that matches decides)."""
+    data = call(ctx, "GET", "/api/v1/routes")
+
+    def human(payload: dict[str, Any]) -> None:
+        if not payload["items"]:
+            console.print(
+                "no routing rules: `service` and `severity` labels decide "
+                "(critical → declare, warning/info → record)"
+            )
+            return
+        table = Table(show_header=True, header_style="bold")
+        for column in ("#", "Name", "Rule", "From"):
+            table.add_column(column, overflow="fold")
+        for d in payload["items"]:
+            table.add_row(str(d["position"]), escape(d["name"]), _route_line(d), d["source"])
+        console.print(table)
+
+    emit(as_json, data, human)
+
+
+@routes_app.command("remove")
+def routes_remove(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
+    """Remove a routing rule added with `routes add`."""
+    data = call(ctx, "DELETE", f"/api/v1/routes/{name}")
+    emit(as_json, data, lambda d: console.print(f"[green]✓[/] rule {escape(d['name'])} removed"))
 
 
 @routes_app.command("test")

@@ -1,4 +1,5 @@
-"""Alert intake, the pure part: payload parsers, fingerprints, label matchers and routing.
+"""Alert intake, the pure part: payload parsers, fingerprints, label matchers, routing, and
+what an incident does when its alerts change (acknowledge, monitoring, resolve).
 
 Nothing here touches storage or reads the clock; `now` is passed in. Every parser turns any
 input it cannot use into `InvalidInput` (a 4xx), never another exception, so arbitrary bytes
@@ -18,6 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from warroom.core.errors import InvalidInput
+from warroom.core.vocab import Status
+from warroom.incidents.model import Event, IncidentState, apply
 
 FIRING = "firing"
 ACKNOWLEDGED = "acknowledged"
@@ -164,6 +167,8 @@ class AlertIn:
     # Alertmanager may redeliver an old notification after a newer one: a firing alert whose
     # startsAt equals an already resolved alert's is a stale duplicate, not a new alert.
     stale_guard: bool = False
+    # A sender's "test this contact point" notification: recorded, never declares or pages.
+    test: bool = False
 
 
 # ---- Alertmanager (webhook payload version 4) and Grafana -------------------------------
@@ -246,9 +251,21 @@ def parse_alertmanager(body: Any, *, grafana: bool = False) -> list[AlertIn]:
                 or None,
                 details=details,
                 stale_guard=starts_at is not None,
+                test=grafana and is_grafana_test(labels),
             )
         )
     return parsed
+
+
+def is_grafana_test(labels: Mapping[str, str]) -> bool:
+    """Grafana's contact-point Test button sends one made-up alert: labels
+    `alertname=TestAlert, instance=Grafana` (grafana/alerting `newTestAlert`), and none of the
+    labels Grafana puts on the alerts of its rules (`grafana_folder`)."""
+    return (
+        labels.get("alertname") == "TestAlert"
+        and labels.get("instance") == "Grafana"
+        and "grafana_folder" not in labels
+    )
 
 
 def _label_text(labels: Mapping[str, str]) -> str:
@@ -687,3 +704,116 @@ def check_routes(routes: AlertRoutes, resolve_severity: Any, services: Sequence[
         if rule.service and services and rule.service not in services:
             problems.append(f"routes.{n}: unknown service {rule.service!r}")
     return problems
+
+
+# ---- what an incident's alerts mean for it ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertTally:
+    """What one intake request learned about one incident's alerts.
+
+    `refired`: a new alert attached; `acknowledged`/`resolved`: one of its alerts was
+    acknowledged/resolved, so `firing` and `acknowledged_open` (its open alerts by status,
+    counted after the request's writes) decide whether the incident follows.
+    """
+
+    refired: bool = False
+    acknowledged: bool = False
+    resolved: bool = False
+    firing: int = 0
+    acknowledged_open: int = 0
+
+    @property
+    def open(self) -> int:
+        return self.firing + self.acknowledged_open
+
+    @property
+    def may_move(self) -> bool:
+        """Whether the rules below can add anything beyond the request's own events."""
+        return (self.resolved and self.open == 0) or (
+            self.acknowledged and self.firing == 0 and self.open > 0
+        )
+
+
+def follow_alerts(
+    state: IncidentState,
+    planned: Sequence[Event],
+    tally: AlertTally,
+    *,
+    actor: str,
+    at: datetime,
+    auto_resolve: bool,
+) -> list[Event]:
+    """The events to append to an incident: `planned` (alerts attached, acknowledged, ...),
+    then what its alerts now mean for it:
+
+    - a new alert while in monitoring: back to investigating (the fix did not hold);
+    - every open alert acknowledged (none firing) while triggered or reopened: acknowledged;
+    - no open alert left on an auto-declared open incident: monitoring (resolving stays a
+      person's decision), and resolved right away when the policy sets `alerts_auto_resolve`.
+    """
+    events = list(planned)
+    after = state
+    for event in events:
+        after = apply(after, event)
+
+    def add(event: Event) -> None:
+        nonlocal after
+        events.append(event)
+        after = apply(after, event)
+
+    if tally.refired and after.status is Status.MONITORING:
+        reason = "a new alert fired while the incident was in monitoring"
+        add(
+            Event(
+                "status_changed",
+                actor,
+                at,
+                {
+                    "from": Status.MONITORING.value,
+                    "to": Status.INVESTIGATING.value,
+                    "reason": reason,
+                },
+            )
+        )
+    if tally.acknowledged and tally.firing == 0 and tally.open > 0 and after.status.awaiting_ack:
+        add(
+            Event(
+                "acknowledged",
+                actor,
+                at,
+                {"reason": "every open alert of this incident was acknowledged"},
+            )
+        )
+    all_resolved = tally.resolved and tally.open == 0 and after.source == "alert"
+    if all_resolved and after.is_open and after.status is not Status.MONITORING:
+        add(
+            Event(
+                "status_changed",
+                actor,
+                at,
+                {
+                    "from": after.status.value,
+                    "to": Status.MONITORING.value,
+                    "reason": "all alerts of this incident have resolved; "
+                    "resolving it is a person's decision",
+                },
+            )
+        )
+    if all_resolved and after.status is Status.MONITORING and auto_resolve:
+        add(
+            Event(
+                "resolved",
+                actor,
+                at,
+                {
+                    "from": after.status.value,
+                    "summary": "All alerts resolved; auto-resolved by policy "
+                    "(alerts_auto_resolve).",
+                    "checklist": {},
+                    "auto": True,
+                },
+            )
+        )
+    return events

@@ -78,7 +78,9 @@ alerts = Table(
     Column("acknowledged_at", UTCDateTime),
     Column("resolved_at", UTCDateTime),
     Column("generator_url", Text),
-    Index("ix_alerts_identity", "integration", "identity"),
+    # With starts_at: "was this episode already resolved?" (stale re-deliveries) is one probe,
+    # not a scan of every past episode of a flapping alert.
+    Index("ix_alerts_identity", "integration", "identity", "starts_at"),
     Index("ix_alerts_incident", "incident_id", "status"),
     Index("ix_alerts_group", "group_id", "status"),
     Index("ix_alerts_status", "status", "id"),
@@ -115,4 +117,17 @@ alert_counters = Table(
     Column("integration", String(120), primary_key=True),
     Column("counter", String(40), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+# Routing rules added through the API/CLI (`warroom routes add`), tried in `position` order
+# before the config file's `alert_routes`. `rule` is a `domain.RouteRule` as JSON.
+alert_route_rules = Table(
+    "alert_route_rules",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("position", Integer, nullable=False),
+    Column("rule", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
 )

@@ -25,7 +25,8 @@ def create_app(runtime: Runtime, *, local_principal: Principal | None = None) ->
         title="warroom",
         version=__version__,
         description="Self-hosted incident response. Authenticate with `Authorization: Bearer`.",
-        docs_url="/api/docs",
+        # /api/docs is served by warroom.web from a local copy of Swagger UI (works offline).
+        docs_url=None,
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )

@@ -205,7 +205,10 @@ def _start_worker_process(runtime: Any, settings: Any) -> Any:
 
 @app.command()
 def worker(
-    poll: Annotated[float, typer.Option(help="Seconds between polls when idle.")] = 0.5,
+    poll: Annotated[
+        float | None,
+        typer.Option(help="Seconds between polls when idle (WARROOM_WORKER_POLL_SECONDS, 0.5)."),
+    ] = None,
     lease: Annotated[
         float, typer.Option(help="Seconds a claimed effect stays with this worker.", min=1)
     ] = 60.0,

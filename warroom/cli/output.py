@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -78,19 +78,45 @@ def status_text(status: str) -> str:
 
 
 def incidents_table(items: list[dict[str, Any]]) -> Table:
-    table = Table(show_header=True, header_style="bold", expand=False)
-    for column in ("ID", "Sev", "Status", "Title", "Services", "Declared"):
-        table.add_column(column, overflow="fold")
+    """Incidents as a table that reads at 80 columns: ids, severities, statuses, owners and
+    ages never wrap; the title and services take what is left."""
+    from rich import box
+
+    table = Table(
+        show_header=True, header_style="bold", expand=False, box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0), pad_edge=False,
+    )  # fmt: skip
+    table.add_column("ID", no_wrap=True)
+    table.add_column("Sev", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Owner", no_wrap=True, max_width=10, overflow="ellipsis")
+    table.add_column("Age", no_wrap=True)
+    table.add_column("Title (services)", overflow="fold", min_width=16)
+    now = datetime.now(UTC)
     for item in items:
+        services = ", ".join(item.get("services") or [])
+        declared = parse_time(item.get("declared_at"))
         table.add_row(
             item["id"],
             severity_text(item["severity"]),
             status_text(item["status"]),
-            escape(item["title"]),
-            ", ".join(item.get("services") or []) or "-",
-            relative(item.get("declared_at")),
+            escape(item.get("commander") or "-"),
+            _age(now - declared) if declared else "-",
+            escape(item["title"]) + (f" [dim]({escape(services)})[/]" if services else ""),
         )
     return table
+
+
+def _age(delta: timedelta) -> str:
+    """A compact age: 45s, 12m, 3h05, 2d4h."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
 
 
 def escape(text: str) -> str:

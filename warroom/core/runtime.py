@@ -59,7 +59,7 @@ class Runtime:
         run_migrations: bool = True,
     ) -> Runtime:
         """Load config and policy, open the database, optionally migrate, wire services."""
-        config = config if config is not None else load_config(settings.config)
+        config = config if config is not None else load_config(settings.config_file())
         policy = config.policy
         if settings.database_url is None:
             settings.ensure_data_dir()

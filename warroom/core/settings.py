@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The config file read from the data dir when none is configured.
+DATA_DIR_CONFIG = "warroom.yaml"
+
 
 class Settings(BaseSettings):
     """Everything warroom reads from its environment (`WARROOM_*`)."""
@@ -64,6 +67,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'warroom.db').resolve()}"
+
+    def config_file(self) -> Path | None:
+        """The configured config file, else `warroom.yaml` in the data dir when there is one
+        (`warroom demo` writes its service catalog there)."""
+        if self.config is not None:
+            return self.config
+        found = self.data_dir / DATA_DIR_CONFIG
+        return found if found.is_file() else None
 
     def public_url(self) -> str:
         if self.base_url:

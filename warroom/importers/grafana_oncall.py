@@ -22,7 +22,6 @@ from warroom.importers.plan import (
     ImportedPerson,
     ImportedPolicy,
     ImportedSchedule,
-    ImportedService,
     ImportedTeam,
     ImportPlan,
     Skipped,
@@ -95,25 +94,26 @@ def read(source: Source, templates: ContactTemplates, now: datetime) -> ImportPl
         for chain in listing("/api/v1/escalation_chains/")
         if (policy := _policy(chain, steps, names, skipped)) is not None
     ]
-    services = [
-        ImportedService(
-            vendor_id=i["id"],
-            name=names.name("service", i["id"], str(i.get("name") or i["id"])),
-            escalation_policy=names.of(
-                "escalation_policy",
-                str((i.get("default_route") or {}).get("escalation_chain_id") or ""),
-            ),
-            integrations=[str(i.get("type") or "")],
+    for integration in listing("/api/v1/integrations/"):
+        chain = names.of(
+            "escalation_policy",
+            str((integration.get("default_route") or {}).get("escalation_chain_id") or ""),
         )
-        for i in listing("/api/v1/integrations/")
-    ]
+        skipped.append(
+            Skipped(
+                kind="integration",
+                vendor_id=str(integration["id"]),
+                name=str(integration.get("name") or integration["id"]),
+                why=f"a {integration.get('type')} alert source routed to {chain or 'no chain'}: "
+                "point its sender at a warroom integration (docs/integrations)",
+            )
+        )
     return ImportPlan(
         vendor="grafana-oncall",
         people=people,
         teams=teams,
         schedules=schedules,
         escalation_policies=policies,
-        services=services,
         skipped=skipped,
     )
 

@@ -24,6 +24,7 @@ from warroom.importers.plan import (
     ImportedService,
     ImportedTeam,
     ImportPlan,
+    RoutingKey,
     Skipped,
 )
 from warroom.importers.source import Source
@@ -95,18 +96,8 @@ def read(source: Source, templates: ContactTemplates, now: datetime) -> ImportPl
         if p is not None
     ]
     services = [
-        ImportedService(
-            vendor_id=s["id"],
-            name=names.name("service", s["id"], s.get("name", s["id"])),
-            escalation_policy=names.of(
-                "escalation_policy", (s.get("escalation_policy") or {}).get("id", "")
-            ),
-            integrations=[
-                str(i.get("summary") or i.get("type") or i.get("id"))
-                for i in s.get("integrations", [])
-            ],
-        )
-        for s in listing("/services", "services")
+        _service(s, names)
+        for s in listing("/services", "services", **{"include[]": "integrations"})
     ]
     return ImportPlan(
         vendor="pagerduty",
@@ -116,6 +107,39 @@ def read(source: Source, templates: ContactTemplates, now: datetime) -> ImportPl
         escalation_policies=policies,
         services=services,
         skipped=skipped,
+    )
+
+
+_EVENTS_INTEGRATIONS = {
+    "events_api_v2_inbound_integration",
+    "generic_events_api_inbound_integration",
+}
+
+
+def _service(service: dict[str, Any], names: Names) -> ImportedService:
+    """A service, the policy that pages for it, and its Events API keys (kept in warroom, so
+    senders change only the URL)."""
+    name = names.name("service", service["id"], str(service.get("name") or service["id"]))
+    keys = [
+        RoutingKey(
+            vendor_id=str(i["id"]),
+            name=names.name("integration", str(i["id"]), f"pd-{name}-{i.get('name') or i['id']}"),
+            key=str(i["integration_key"]),
+        )
+        for i in service.get("integrations") or []
+        if i.get("type") in _EVENTS_INTEGRATIONS and i.get("integration_key")
+    ]
+    return ImportedService(
+        vendor_id=service["id"],
+        name=name,
+        escalation_policy=names.of(
+            "escalation_policy", str((service.get("escalation_policy") or {}).get("id", ""))
+        ),
+        integrations=[
+            str(i.get("summary") or i.get("name") or i.get("type") or i.get("id"))
+            for i in service.get("integrations") or []
+        ],
+        routing_keys=keys,
     )
 
 

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from warroom.oncall.models import EscalationPolicyIn, OverrideIn, PersonIn, ScheduleIn, TeamIn
 
 Vendor = Literal["pagerduty", "opsgenie", "grafana-oncall"]
-Kind = Literal["person", "team", "schedule", "override", "escalation_policy", "service"]
+Kind = Literal[
+    "person", "team", "schedule", "override", "escalation_policy", "service", "integration"
+]
 
 
 class _Model(BaseModel):
@@ -44,14 +46,23 @@ class ImportedPolicy(_Model):
     policy: EscalationPolicyIn
 
 
+class RoutingKey(_Model):
+    """An events integration's key senders use today: kept, so they change only the URL."""
+
+    vendor_id: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=120)
+    key: str = Field(min_length=20, max_length=64)
+
+
 class ImportedService(_Model):
-    """A vendor service: its name, the escalation policy it pages and what its integrations
-    were for (alerts are pointed at warroom separately: docs/migrating.md)."""
+    """A vendor service: its name, the escalation policy that pages for it, what its
+    integrations were for, and the event routing keys to keep."""
 
     vendor_id: str = Field(min_length=1, max_length=200)
     name: str = Field(min_length=1, max_length=120)
     escalation_policy: str | None = None
     integrations: list[str] = Field(default_factory=list, max_length=100)
+    routing_keys: list[RoutingKey] = Field(default_factory=list, max_length=100)
 
 
 class Skipped(_Model):

@@ -85,7 +85,12 @@ class ImportService:
 
     def _exists(self, kind: str, name: str) -> bool:
         try:
-            self.runtime.oncall.show(kind, name)
+            if kind == "integration":
+                self.runtime.alerts.integration(name)
+            elif kind != "service":  # a service's mapping is set, never "created"
+                self.runtime.oncall.show(kind, name)
+            else:
+                return False
         except NotFound:
             return False
         return True
@@ -211,4 +216,46 @@ def _steps(runtime: Runtime, principal: Principal, plan: ImportPlan) -> list[_St
                 ),
             )
         )
+    # Services last: the policies they page through exist by then.
+    policies = {p.policy.name for p in plan.escalation_policies}
+    for service in plan.services:
+        if service.escalation_policy in policies:
+            steps.append(
+                _Step(
+                    "service",
+                    service.vendor_id,
+                    service.name,
+                    _digest(service),
+                    partial(
+                        runtime.oncall.escalation.set_service_policy,
+                        principal,
+                        service.name,
+                        service.escalation_policy,
+                    ),
+                    partial(
+                        runtime.oncall.escalation.set_service_policy,
+                        principal,
+                        service.name,
+                        service.escalation_policy,
+                    ),
+                )
+            )
+        for routing in service.routing_keys:
+            steps.append(
+                _Step(
+                    "integration",
+                    routing.vendor_id,
+                    routing.name,
+                    _digest(routing),
+                    partial(
+                        runtime.alerts.create_integration,
+                        principal,
+                        routing.name,
+                        "pagerduty",
+                        {"service": service.name},
+                        routing.key,
+                    ),
+                    None,
+                )
+            )
     return steps

@@ -136,9 +136,15 @@ class IncidentService:
         return self._append(conn, loaded.id, loaded.version, loaded.state, events, now)
 
     def timeline(
-        self, public_id: str, *, order: str = "occurred", types: Collection[str] | None = None
+        self,
+        public_id: str,
+        *,
+        order: str = "occurred",
+        types: Collection[str] | None = None,
+        after_seq: int = 0,
     ) -> list[Event]:
-        """The incident's events; `types` keeps only those event types (filtered in SQL)."""
+        """The incident's events; `types` keeps only those event types and `after_seq` only
+        the events recorded after that one (both filtered in SQL)."""
         e = tables.events
         # Raw columns: parsing ISO text and JSON ourselves is several times faster than the
         # generic type processors, and timelines of thousands of events are read often.
@@ -157,6 +163,7 @@ class IncidentService:
                 .where(
                     e.c.incident_id == incident_id,
                     *([e.c.type.in_(list(types))] if types is not None else []),
+                    *([e.c.seq > after_seq] if after_seq else []),
                 )
                 .order_by(e.c.seq)
             ).all()
@@ -190,6 +197,7 @@ class IncidentService:
             i.c.acknowledged_at,
             i.c.resolved_at,
             i.c.updated_at,
+            i.c.state[("roles", "commander")].as_string().label("commander"),
         )
         conditions: list[ColumnElement[bool]] = []
         if flt.status:
@@ -239,6 +247,7 @@ class IncidentService:
                 "acknowledged_at": r.acknowledged_at,
                 "resolved_at": r.resolved_at,
                 "updated_at": r.updated_at,
+                "commander": r.commander,
             }
             for r in rows
         ]
@@ -321,8 +330,9 @@ class IncidentService:
     ) -> IncidentState:
         """Move to a working status; resolve, close and reopen have their own use cases."""
         if request.status in (Status.RESOLVED, Status.CLOSED, Status.REOPENED):
+            action = {Status.RESOLVED: "resolve", Status.CLOSED: "close", Status.REOPENED: "reopen"}
             raise InvalidInput(
-                f"use the {request.status.value.rstrip('d').rstrip('e')} action to move to "
+                f"use the {action[request.status]} action to move to "
                 f"{request.status.value}: it takes the data its guard needs",
                 code="use_dedicated_action",
             )

@@ -86,6 +86,14 @@ def nice_max(value: float) -> float:
     return float(10 ** (exponent + 1))  # pragma: no cover
 
 
+def tick_count(top: float) -> int:
+    """Intervals that put the grid on round values: 1 → 0.2 steps, 2 → 0.5, 5 → 1, 10 → 2."""
+    if top <= 0:
+        return 4
+    mantissa = round(top / 10 ** math.floor(math.log10(top)), 6)
+    return 4 if mantissa == 2 else 5
+
+
 def _fmt(value: float) -> str:
     return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
 
@@ -98,8 +106,9 @@ class _Plot:
         self.top = 1.0 if percent else nice_max(y_max)
         shapes = chart.shapes
         shapes.append(Text(chart.width / 2, 22, chart.title, 14, "middle", bold=True))
-        for n in range(5):
-            value = self.top * n / 4
+        steps = 4 if percent else tick_count(self.top)
+        for n in range(steps + 1):
+            value = self.top * n / steps
             y = self.y(value)
             shapes.append(Line(((self.x0, y), (self.x1, y)), GRID))
             label = f"{value * 100:.0f}%" if percent else _fmt(value)

@@ -8,8 +8,8 @@ histogram of this process. Other packages add their own families with `register_
     register_collector("alerts", lambda runtime, conn: [...metric families...])
 
 The alerts package can instead (or also) expose `runtime.alerts.alert_counts(conn)`
-returning `{"received": n, "deduplicated": n, "silenced": n}`; those become
-`warroom_alerts_total{outcome=...}`.
+returning `{"received": n, "created": n, ..., "open": n}`; those become
+`warroom_alerts_total{outcome=...}` and `warroom_alerts_open`.
 """
 
 from __future__ import annotations
@@ -105,18 +105,20 @@ class _DatabaseCollector(Collector):
             families = list(core_families(conn, now))
             families += duration_families(conn)
             families += alert_families(runtime, conn)
+            up = GaugeMetricFamily(
+                "warroom_collector_up",
+                "Whether a registered collector worked (1) or failed (0) in this scrape.",
+                labels=["collector"],
+            )
             for name, fn in list(_collectors.items()):
                 try:
                     families += list(fn(runtime, conn))
+                    up.add_metric([name], 1.0)
                 except Exception as exc:  # one broken collector must not break the scrape
-                    failed = GaugeMetricFamily(
-                        "warroom_collector_up",
-                        "Whether a registered collector worked.",
-                        labels=["collector"],
-                    )
-                    failed.add_metric([name], 0.0)
-                    families.append(failed)
+                    up.add_metric([name], 0.0)
                     runtime_log(exc)
+            if _collectors:
+                families.append(up)
         return families
 
 
@@ -236,12 +238,27 @@ def alert_families(runtime: Runtime, conn: Connection) -> list[Metric]:
     )
     available.add_metric([], 1.0)
     counts = runtime.alerts.alert_counts(conn)
-    alerts = CounterMetricFamily(
-        "warroom_alerts", "Alerts received, deduplicated and silenced.", labels=["outcome"]
-    )
-    for outcome in ("received", "deduplicated", "silenced"):
+    alerts = CounterMetricFamily("warroom_alerts", "Alerts by intake outcome.", labels=["outcome"])
+    for outcome in ALERT_OUTCOMES:
         alerts.add_metric([outcome], float(counts.get(outcome, 0)))
-    return [available, alerts]
+    open_alerts = GaugeMetricFamily(
+        "warroom_alerts_open", "Alerts firing or acknowledged now (silenced ones included)."
+    )
+    open_alerts.add_metric([], float(counts.get("open", 0)))
+    return [available, alerts, open_alerts]
+
+
+ALERT_OUTCOMES = (
+    "received",
+    "created",
+    "deduplicated",
+    "acknowledged",
+    "resolved",
+    "silenced",
+    "recorded",
+    "dropped",
+    "tests",
+)
 
 
 def render(runtime: Runtime, requests: RequestMetrics | None) -> bytes:

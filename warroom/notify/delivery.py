@@ -2,17 +2,36 @@
 
 Apprise URLs carry secrets (tokens, passwords), so only `channel_of(url)` (the scheme) ever
 reaches logs, errors or the timeline.
+
+Every message states its body format. Without one Apprise takes the body as the channel's own
+format: HTML for email, where `<checkout-api>` vanished from the text part and an alert's
+`<a href=...>` became a clickable link. Plain text (the default) is sent as text: email gets a
+text/plain body, and channels that render Markdown or HTML get it converted and escaped by
+Apprise. A caller sending `markdown` or `html` escapes the user text it puts in
+(`escape_for`).
 """
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit
 
 import apprise
 
 log = logging.getLogger("warroom.notify")
+
+BodyFormat = Literal["text", "markdown", "html"]
+BODY_FORMATS: tuple[BodyFormat, ...] = ("text", "markdown", "html")
+_APPRISE_FORMAT = {
+    "text": apprise.NotifyFormat.TEXT,
+    "markdown": apprise.NotifyFormat.MARKDOWN,
+    "html": apprise.NotifyFormat.HTML,
+}
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~])")
 
 CONNECT_TIMEOUT_S = 4.0
 READ_TIMEOUT_S = 10.0
@@ -45,16 +64,27 @@ def is_valid_url(url: str) -> bool:
     return bool(apprise.Apprise().add(url))
 
 
-def deliver(url: str, title: str, body: str) -> Delivery:
-    """Send to one URL; never raises."""
+def escape_for(body_format: BodyFormat, text: str) -> str:
+    """User text made literal in a body of this format."""
+    if body_format == "html":
+        return html.escape(text)
+    if body_format == "markdown":
+        return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text
+
+
+def deliver(url: str, title: str, body: str, body_format: BodyFormat = "text") -> Delivery:
+    """Send to one URL; never raises. `body_format` is what `body` is written in."""
     channel = channel_of(url)
     sender = apprise.Apprise()
     if not sender.add(_with_timeouts(url)):
         return Delivery(False, channel, f"unsupported or malformed {channel} URL", retryable=False)
+    if body_format not in _APPRISE_FORMAT:
+        return Delivery(False, channel, f"unknown body format {body_format!r}", retryable=False)
     try:
-        # Every message warroom writes is plain text: saying so makes Apprise escape it for
-        # HTML channels (email's HTML part) instead of reading user text as markup.
-        ok = bool(sender.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT))
+        # Saying what the body is written in makes Apprise escape it for HTML channels (email's
+        # HTML part) instead of reading user text as markup.
+        ok = bool(sender.notify(title=title, body=body, body_format=_APPRISE_FORMAT[body_format]))
     except Exception as exc:  # a plug-in of Apprise failing must not take the worker down
         log.warning("delivery via %s raised %s", channel, type(exc).__name__)
         return Delivery(False, channel, f"{channel} delivery raised {type(exc).__name__}")

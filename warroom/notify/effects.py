@@ -1,9 +1,9 @@
 """The `notify` outbox effect: deliver a message, keep the delivery log, and record the
 outcome on the timeline.
 
-Payload: `{"urls": [...], "title": str, "body": str, "recipient": str, "reason": str,
-"incident": public id or null}`. URLs are tried in order until one succeeds (a failed channel
-falls back to the next one).
+Payload: `{"urls": [...], "title": str, "body": str, "format": "text" | "markdown" | "html",
+"recipient": str, "reason": str, "incident": public id or null}` (no `format`: text). URLs
+are tried in order until one succeeds (a failed channel falls back to the next one).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from warroom.core.errors import NotFound
 from warroom.core.outbox import EffectHandler, Outcome
 from warroom.core.runtime import Runtime
 from warroom.incidents.model import Event
-from warroom.notify.delivery import Delivery, deliver
+from warroom.notify.delivery import BODY_FORMATS, BodyFormat, Delivery, deliver
 from warroom.notify.tables import deliveries
 
 KIND = "notify"
@@ -36,12 +36,15 @@ def notify_effect(
     incident: str | None = None,
     incident_id: int | None = None,
     dedup_key: str | None = None,
+    body_format: BodyFormat = "text",
 ) -> outbox.Effect:
-    """An effect that the worker delivers (exactly once per dedup_key)."""
+    """An effect that the worker delivers (exactly once per dedup_key); `body` is written in
+    `body_format` (user text in markdown or html escaped with `escape_for`)."""
     payload = {
         "urls": urls,
         "title": title,
         "body": body,
+        "format": body_format,
         "recipient": recipient,
         "reason": reason,
         "incident": incident,
@@ -52,8 +55,10 @@ def notify_effect(
 def handle_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
     payload = effect.payload
     attempts: list[Delivery] = []
+    body_format = body_format_of(payload)
     for url in payload.get("urls", []):
-        result = deliver(url, str(payload.get("title", "")), str(payload.get("body", "")))
+        title, body = str(payload.get("title", "")), str(payload.get("body", ""))
+        result = deliver(url, title, body, body_format)
         attempts.append(result)
         if result.ok:
             break
@@ -89,6 +94,15 @@ def handle_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
         return Outcome(True, f"sent via {delivered.channel}")
     message = "; ".join(a.message for a in attempts) or "no URLs to deliver to"
     return Outcome(False, message, retryable=retryable)
+
+
+def body_format_of(payload: dict[str, Any]) -> BodyFormat:
+    """The payload's body format (text when not stated, as every payload before it was)."""
+    stated = payload.get("format", "text")
+    for known in BODY_FORMATS:
+        if stated == known:
+            return known
+    return "text"
 
 
 def _log_attempts(runtime: Runtime, effect: outbox.ClaimedEffect, attempts: list[Delivery]) -> None:

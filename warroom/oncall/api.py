@@ -9,16 +9,12 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
 
 from warroom.api.deps import PrincipalDep, RowId, RuntimeDep, bearer_token, get_principal
 from warroom.core.clock import ensure_utc
-from warroom.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from warroom.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from warroom.core.runtime import Runtime
-from warroom.incidents.model import Event, IncidentState
 from warroom.oncall import ical, links, models
-from warroom.oncall import tables as oncall_tables
 from warroom.oncall.service import OncallService, import_ical
 
 router = APIRouter(prefix="/api/v1/oncall", tags=["oncall"])
@@ -206,7 +202,7 @@ def schedule_feed(
 ) -> Response:
     _feed_auth(request, runtime, f"/api/v1/oncall/schedules/{name}/calendar.ics", key)
     now = runtime.clock.now()
-    shifts = svc(runtime).shifts(name, now - timedelta(days=7), now + timedelta(days=60))
+    shifts = svc(runtime).feed_shifts(name, now - timedelta(days=7), now + timedelta(days=60))
     body = ical.feed(name, [(name, s) for s in shifts], now)
     return Response(body, media_type="text/calendar")
 
@@ -283,6 +279,49 @@ def delete_policy(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> Re
     return Response(status_code=204)
 
 
+@router.get("/services")
+def list_service_policies(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Each service and the escalation policy that pages for it (and where that is set)."""
+    principal.require("viewer")
+    return {"items": svc(runtime).escalation.service_policies()}
+
+
+@router.get("/services/{service}")
+def show_service_policy(runtime: RuntimeDep, principal: PrincipalDep, service: str) -> Any:
+    principal.require("viewer")
+    return svc(runtime).escalation.service_policy(service)
+
+
+@router.put("/services/{service}")
+def set_service_policy(
+    runtime: RuntimeDep, principal: PrincipalDep, service: str, body: models.ServicePolicyIn
+) -> Any:
+    """Page through this escalation policy for the service from now on (no restart)."""
+    return svc(runtime).escalation.set_service_policy(principal, service, body.escalation_policy)
+
+
+@router.delete("/services/{service}")
+def clear_service_policy(runtime: RuntimeDep, principal: PrincipalDep, service: str) -> Any:
+    """Forget the mapping set here; the config file's (or the default) applies again."""
+    return svc(runtime).escalation.clear_service_policy(principal, service)
+
+
+@router.get("/paging-problems")
+def paging_problems(
+    runtime: RuntimeDep, principal: PrincipalDep, incident: str | None = None
+) -> dict[str, Any]:
+    """Open, unacknowledged incidents that must page but whose page reached nobody."""
+    principal.require("viewer")
+    return {"items": svc(runtime).escalation.paging_problems(incident)}
+
+
+@router.get("/activation/{incident}")
+def activation(runtime: RuntimeDep, principal: PrincipalDep, incident: str) -> Any:
+    """The response team the policy requires for the incident and which roles are missing."""
+    principal.require("viewer")
+    return svc(runtime).escalation.activation(incident)
+
+
 @router.get("/contacts")
 def list_contacts(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("viewer")
@@ -348,35 +387,7 @@ def ack_link_page(runtime: RuntimeDep, token: str) -> HTMLResponse:
 @router.post("/ack/{token}")
 def ack_link(runtime: RuntimeDep, request: Request, token: str) -> Any:
     """Acknowledge with a signed one-click link (HMAC, expiring, single use)."""
-    now = runtime.clock.now()
-    service = svc(runtime)
-    with runtime.db.write() as conn:
-        link = links.verify(links.secret(conn), token, now)
-        try:
-            with conn.begin_nested():
-                conn.execute(
-                    insert(oncall_tables.used_links).values(
-                        nonce=link.nonce, used_at=now, used_by=link.person
-                    )
-                )
-        except IntegrityError:
-            raise Conflict("this acknowledgement link was already used", code="link_used") from None
-        kind, _, rest = link.subject.partition(":")
-        actor = f"{link.person} (ack link)"
-        if kind == "page":
-            result: dict[str, Any] = service.ack_page_in(conn, int(rest), actor)
-            what = f"page {rest}"
-        else:
-            public = rest.rsplit(":", 1)[0]
-
-            def build(state: IncidentState, at: datetime) -> list[Event]:
-                if not state.status.awaiting_ack:
-                    raise Conflict(f"{public} is already {state.status.value}", code="no_change")
-                return [Event("acknowledged", actor, at, {"via": "link"})]
-
-            state = runtime.incidents.mutate_in(conn, public, build)
-            result = {"id": state.public_id, "status": state.status.value}
-            what = public
+    what, person, result = svc(runtime).ack_link(token)
     if "text/html" in request.headers.get("accept", ""):
-        return _page_html("Acknowledged", f"{what} acknowledged by {link.person}.")
-    return {"acknowledged": what, "by": link.person, **result}
+        return _page_html("Acknowledged", f"{what} acknowledged by {person}.")
+    return {"acknowledged": what, "by": person, **result}

@@ -21,12 +21,16 @@ schedule_app = typer.Typer(help="Schedules (rotations, restrictions).", no_args_
 override_app = typer.Typer(help="Schedule overrides (take a shift, swap).", no_args_is_help=True)
 escalation_app = typer.Typer(help="Escalation policies.", no_args_is_help=True)
 contact_app = typer.Typer(help="Policy contacts → people/teams/schedules.", no_args_is_help=True)
+service_app = typer.Typer(
+    help="Which escalation policy pages for each service.", no_args_is_help=True
+)
 oncall_app.add_typer(person_app, name="person")
 oncall_app.add_typer(team_app, name="team")
 oncall_app.add_typer(schedule_app, name="schedule")
 oncall_app.add_typer(override_app, name="override")
 oncall_app.add_typer(escalation_app, name="escalation")
 oncall_app.add_typer(contact_app, name="contact")
+oncall_app.add_typer(service_app, name="service")
 
 BASE = "/api/v1/oncall"
 _SHIFT = re.compile(r"^(\d+)\s*([hdw])$")
@@ -255,7 +259,9 @@ def schedule_import(
     name: str,
     file: Annotated[Path | None, typer.Option(help="An .ics file.")] = None,
     url: Annotated[str | None, typer.Option(help="An iCal URL (the server fetches it).")] = None,
-    tz: Annotated[str, typer.Option("--tz")] = "UTC",
+    tz: Annotated[
+        str, typer.Option("--tz", help="The zone of the calendar's floating times.")
+    ] = "UTC",
     days: Annotated[int, typer.Option(help="How far ahead to import.")] = 90,
     as_json: JsonOpt = False,
 ) -> None:
@@ -272,6 +278,11 @@ def schedule_import(
         fail("give --file or --url")
     data = call(ctx, "POST", f"{BASE}/schedules/import", json=body)
     message = f"{data['shifts_added']} shift(s) imported into {name}"
+    if data.get("shifts_unchanged") or data.get("shifts_removed"):
+        message += (
+            f" ({data['shifts_unchanged']} already there, "
+            f"{data['shifts_removed']} replaced or removed)"
+        )
     if data["skipped"]:
         message += f"; {len(data['skipped'])} skipped (no matching person)"
     _done(as_json, data, message)
@@ -408,6 +419,86 @@ def contact_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     )
 
 
+@service_app.command("list")
+def service_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Each service and the escalation policy that pages for it."""
+    data = call(ctx, "GET", f"{BASE}/services")
+    emit(
+        as_json,
+        data,
+        lambda d: _table(
+            "Services",
+            ["service", "escalation policy", "from"],
+            [
+                [i["service"], i["escalation_policy"] or "NOBODY IS PAGED", i["source"]]
+                for i in d["items"]
+            ],
+        ),
+    )
+
+
+@service_app.command("set")
+def service_set(
+    ctx: typer.Context,
+    service: Annotated[str, typer.Argument(help="The service, as incidents and alerts name it.")],
+    policy: Annotated[str, typer.Argument(help="An escalation policy.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Page through POLICY for SERVICE's incidents from now on (no restart)."""
+    data = call(ctx, "PUT", f"{BASE}/services/{service}", json={"escalation_policy": policy})
+    _done(as_json, data, f"{service} pages through {policy}")
+
+
+@service_app.command("unset")
+def service_unset(ctx: typer.Context, service: str, as_json: JsonOpt = False) -> None:
+    """Forget the policy set here for SERVICE (the config file's or the default applies)."""
+    data = call(ctx, "DELETE", f"{BASE}/services/{service}")
+    now = data["escalation_policy"] or "nobody is paged"
+    _done(as_json, data, f"{service}: mapping removed ({now}, from {data['source']})")
+
+
+@oncall_app.command("activation")
+def activation(ctx: typer.Context, incident: str, as_json: JsonOpt = False) -> None:
+    """The response team the policy requires for INCIDENT, and the roles still missing."""
+    data = call(ctx, "GET", f"{BASE}/activation/{incident}")
+
+    def human(d: dict[str, Any]) -> None:
+        console.print(f"{escape(d['incident'])} ({escape(d['severity'])}, paging {d['paging']})")
+        for role in d["roles_required"]:
+            holder = d["roles"].get(role)
+            mark = "[green]✓[/]" if holder else "[red]✗[/]"
+            console.print(f"  {mark} {escape(role)}: {escape(holder or 'missing')}")
+        if d["roles_missing"] and d["remind_at"]:
+            console.print(f"  the commander is reminded at {local_time(d['remind_at'])}")
+        if d["paging_problem"]:
+            console.print(f"  [red]nobody was paged:[/] {escape(d['paging_problem'])}")
+
+    emit(as_json, data, human)
+
+
+@oncall_app.command("problems")
+def paging_problems(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Open incidents that must page but whose page reached nobody."""
+    data = call(ctx, "GET", f"{BASE}/paging-problems")
+    emit(
+        as_json,
+        data,
+        lambda d: _table(
+            "Incidents that paged nobody",
+            ["incident", "severity", "problem", "fallback notified"],
+            [
+                [
+                    i["incident"],
+                    i["severity"],
+                    i["problem"],
+                    ", ".join(i["fallback_notified"]) or "nobody",
+                ]
+                for i in d["items"]
+            ],
+        ),
+    )
+
+
 def _crud(group: typer.Typer, path: str, columns: list[str], noun: str) -> None:
     @group.command("list")
     def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
@@ -471,7 +562,8 @@ def page(
     """Page a person, whoever is on call on a schedule, or a team."""
     body = {"target": target, "message": message, "severity": severity}
     data = call(ctx, "POST", f"{BASE}/pages", json=body)
-    _done(as_json, data, f"page {data['id']} sent to {', '.join(data['people'])}")
+    # The page is queued: the worker delivers it (`warroom oncall pages` shows acknowledgement).
+    _done(as_json, data, f"page {data['id']} queued for {', '.join(data['people']) or 'nobody'}")
 
 
 @oncall_app.command("ack")

@@ -18,4 +18,19 @@ HANDLERS = [
     ),
     EffectHandler(paging.RULE, paging.handle_rule, transactional=True),
     EffectHandler(paging.NOTIFY, paging.handle_oncall_notify, concurrent=True, urgent=True),
+    # An incident with no escalation policy known when declared: looked up again when it
+    # fires, after the pages of incidents that can page (not urgent).
+    EffectHandler(
+        paging.UNMAPPED,
+        paging.handle_escalate,
+        in_transaction=paging.escalate_in,
+        transactional=True,
+    ),
+    # "Add to backlog": an action item, once.
+    EffectHandler(
+        paging.BACKLOG,
+        paging.handle_backlog,
+        in_transaction=paging.backlog_in,
+        transactional=True,
+    ),
 ]

@@ -35,11 +35,7 @@ def _name(value: str) -> str:
 
 
 def _tz(value: str) -> str:
-    try:
-        time_zone(value)
-    except ValueError:
-        shown = value[:64]
-        raise ValueError(f"unknown timezone {shown!r} (an IANA name like Europe/Berlin)") from None
+    time_zone(value)
     return value
 
 
@@ -202,6 +198,25 @@ class EscalationPolicyPatch(Model):
     repeat: int | None = Field(default=None, ge=0, le=10)
 
 
+SERVICE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
+
+
+def check_service_name(value: str) -> str:
+    """A service name as the catalog spells it (InvalidInput otherwise)."""
+    from warroom.core.errors import InvalidInput
+
+    if not SERVICE.match(value):
+        raise InvalidInput(
+            f"{value[:100]!r} is not a service name (a lowercase slug: letters, digits, . _ -)",
+            code="bad_service",
+        )
+    return value
+
+
+class ServicePolicyIn(Model):
+    escalation_policy: str = Field(min_length=1, max_length=80)
+
+
 class ContactTargetsIn(Model):
     targets: list[str]
 
@@ -219,6 +234,11 @@ class OncallSection(Model):
     escalation_policies: list[EscalationPolicyIn] = Field(default_factory=list)
     default_escalation_policy: str | None = None
     ack_link_ttl_minutes: int = Field(default=24 * 60, ge=1)
+    # Policy contacts told, in this order (the first that reaches someone with a contact
+    # method), when an incident that must page could page nobody.
+    fallback_contacts: list[str] = Field(
+        default_factory=lambda: ["backup", "engineering_manager", "incident_commander"]
+    )
 
 
 class PageIn(Model):

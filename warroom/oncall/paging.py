@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 
 from warroom.core import outbox
@@ -45,8 +45,16 @@ log = logging.getLogger("warroom.oncall")
 ESCALATE = "oncall.escalate"
 RULE = "oncall.rule"
 NOTIFY = "oncall.notify"
-KINDS = (ESCALATE, RULE, NOTIFY)
+BACKLOG = "oncall.backlog"
+# The first page step of an incident with no escalation policy known when it was declared:
+# it looks again when it fires (one may have been mapped since) and otherwise reports that
+# nobody was paged. Not urgent: the pages of incidents that can page go first.
+UNMAPPED = "oncall.unmapped"
+KINDS = (ESCALATE, RULE, NOTIFY, BACKLOG, UNMAPPED)
 PAGING_RANK = {"none": 0, "notify": 1, "page": 2, "all_hands": 3}
+# A target reaching whoever the incident's escalation policy pages first (when an incident
+# has no commander yet, they hear what the commander would).
+FIRST_LEVEL = "oncall:first-level"
 
 
 def _sev_in(severity: str, severities: Sequence[str]) -> bool:
@@ -92,12 +100,13 @@ def plan(
         and after.status.awaiting_ack
         and PAGING_RANK[paging] > PAGING_RANK[policy.severity(before.severity).paging]
     )
-    # Without an escalation policy for its services (or a default) nobody is paged.
-    if (started or raised) and after.is_open and paging != "none" and escalation_policy:
+    # The escalation policy is looked up again when the step fires: one mapped meanwhile
+    # (API, CLI, web) applies, and a missing one is reported rather than silently skipped.
+    if (started or raised) and after.is_open and paging != "none":
         run = policy.severity(after.severity).id
         effects.append(
             outbox.Effect(
-                ESCALATE,
+                ESCALATE if escalation_policy else UNMAPPED,
                 {**base, "level": 0, "loop": 0, "paging": paging, "run": run},
                 now,
                 incident_id=incident_id,
@@ -140,6 +149,38 @@ def plan(
                     step="deadline",
                     set_at=stamp,
                 )
+    level = policy.severity(after.severity)
+    delay = policy.escalation.missing_roles_after
+    required = (started or "severity_changed" in types) and bool(level.roles_required)
+    if required and after.is_open and delay is not None:
+        rule(
+            f"roles:{incident_id}:{gen}:{level.id}",
+            (anchor if started else now) + delay,
+            rule="missing_roles",
+            severity=level.id,
+        )
+    if before is not None:
+        for event in events:
+            person = event.data.get("person")
+            if event.type == "role_assigned" and person:
+                rule(
+                    f"role:{incident_id}:{event.data.get('role')}:{event.occurred_at.isoformat()}",
+                    now,
+                    rule="role_assigned",
+                    role=str(event.data.get("role")),
+                    person=str(person),
+                    actor=event.actor,
+                )
+    if before is None and level.add_to_backlog:
+        effects.append(
+            outbox.Effect(
+                BACKLOG,
+                {**base, "severity": level.id},
+                now,
+                incident_id=incident_id,
+                dedup_key=f"backlog:{incident_id}",
+            )
+        )
     revenue = after.impact.revenue_per_hour
     previous = before.impact.revenue_per_hour if before is not None else None
     for cond in policy.escalation.condition_based:
@@ -215,6 +256,7 @@ def person_effects(
                     "urls": [],
                     "title": title,
                     "body": body,
+                    "format": "text",
                     "recipient": person,
                     "reason": f"{reason} (no contact methods)",
                     "incident": incident,
@@ -240,6 +282,7 @@ def person_effects(
                     "urls": urls,
                     "title": title,
                     "body": text,
+                    "format": "text",
                     "recipient": person,
                     "reason": reason,
                     "incident": incident,
@@ -314,7 +357,8 @@ def _service(runtime: Runtime) -> OncallService:
 
 
 def _title(state: IncidentState) -> str:
-    return f"[{state.severity}] {state.public_id}: {state.title}"
+    recurred = " (recurred)" if state.reopen_count else ""
+    return f"[{state.severity}] {state.public_id}: {state.title}{recurred}"
 
 
 def _people_for(
@@ -332,6 +376,11 @@ def _people_for(
         if kind == "role":
             holder = state.roles.get(name)
             found = service.resolve(conn, f"person:{holder}", now) if holder else []
+        elif target == FIRST_LEVEL:
+            name_ = service.policy_for_services(state.services, conn)
+            policy = service.policy(conn, name_) if name_ else None
+            first = list(policy["levels"][0]["targets"]) if policy else []
+            found, _ = _people_for(service, conn, state, first, now)
         else:
             found = (
                 _once(conn, ("person", target), service.resolve, target, now)
@@ -367,7 +416,7 @@ def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect
     now = runtime.clock.now()
     if not _mark_fired(conn, effect, now):
         return Outcome(True, "already fired")
-    name = service.policy_for_services(state.services)
+    name = _once(conn, ("policy-for", state.services), _policy_name, service, state.services)
     policy = _once(conn, ("policy", name), service.policy, name) if name else None
     effects: list[outbox.Effect] = []
     data: dict[str, Any] = {
@@ -386,10 +435,19 @@ def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect
     else:
         level = policy["levels"][level_no]
         targets = list(level["targets"])
-    if paging == "all_hands" and level_no == 0 and loop == 0:
+    first = level_no == 0 and loop == 0
+    all_hands = paging == "all_hands" and first
+    if all_hands:
+        # Every level of the policy and every role holder, the commander first.
+        if policy is not None:
+            targets = [t for lvl in policy["levels"] for t in lvl["targets"]]
+        roles = ["commander", *(r for r in state.roles if r != "commander")]
+        targets = list(dict.fromkeys([*targets, *(f"role:{r}" for r in roles)]))
+    elif first and runtime.policy.severity(state.severity).notify_commander:
         targets.append("role:commander")
     people, unreached = _people_for(service, conn, state, targets, now)
-    if policy is not None and policy["levels"][level_no].get("mode") == "round_robin" and people:
+    round_robin = policy is not None and policy["levels"][level_no].get("mode") == "round_robin"
+    if round_robin and people and not all_hands:
         pick = (int(p["incident_id"]) + loop) % len(people)
         people = [people[pick]]
     subject = f"incident:{state.public_id}:{state.reopen_count}"
@@ -400,7 +458,7 @@ def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect
             person=person,
             severity=state.severity,
             title=_title(state),
-            body=state.summary or state.title,
+            body=_page_body(state),
             reason=f"{'page' if level_no == 0 and loop == 0 else 'escalation'} "
             f"level {level_no + 1}",
             incident=state.public_id,
@@ -410,6 +468,26 @@ def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect
             key=f"n:{effect.dedup_key}:{person}",
             now=now,
         )
+    silent = [
+        person
+        for person in people
+        if not _once(
+            conn,
+            ("methods", person, state.severity),
+            service.person_methods,
+            person,
+            state.severity,
+        )
+    ]
+    warnings: list[Event] = []
+    if people and len(silent) < len(people):
+        _clear_problem(conn, state.public_id)
+    elif first and paging in ("page", "all_hands"):
+        more, warning = _cannot_page(
+            runtime, service, conn, state, effect, data, targets, unreached, silent, now
+        )
+        effects += more
+        warnings.append(warning)
     if policy is not None and paging != "notify":
         levels = policy["levels"]
         delay = timedelta(minutes=int(levels[level_no].get("delay_minutes", 15)))
@@ -434,8 +512,108 @@ def escalate_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect
     data.update(targets=targets, notified=people, unreached=unreached)
     kind = "paged" if level_no == 0 and loop == 0 else "escalated"
     outbox.enqueue(conn, effects, now)
-    runtime.incidents.append_in(conn, loaded, [Event(kind, SYSTEM.actor, now, data)])
+    runtime.incidents.append_in(conn, loaded, [Event(kind, SYSTEM.actor, now, data), *warnings])
     return Outcome(True, f"{kind}: {', '.join(people) or 'nobody'}")
+
+
+def _policy_name(conn: Connection, service: OncallService, services: tuple[str, ...]) -> str | None:
+    return service.policy_for_services(services, conn)
+
+
+def _page_body(state: IncidentState) -> str:
+    """The page's text: the summary, and that it recurred when it was reopened."""
+    body = state.summary or state.title
+    if state.reopen_count:
+        times = "once" if state.reopen_count == 1 else f"{state.reopen_count} times"
+        body = f"Recurred: {state.public_id} was resolved and reopened ({times}).\n\n{body}"
+    return body
+
+
+def _problem_text(
+    data: dict[str, Any], targets: list[str], unreached: list[str], silent: list[str]
+) -> str:
+    if "problem" in data:
+        return str(data["problem"])
+    if silent:
+        return (
+            f"nobody with a contact method: {', '.join(silent)} "
+            f"{'has' if len(silent) == 1 else 'have'} none"
+        )
+    if targets:
+        return f"the escalation policy's first level reaches nobody ({', '.join(unreached)})"
+    return "the escalation policy's first level has no targets"
+
+
+def _cannot_page(
+    runtime: Runtime,
+    service: OncallService,
+    conn: Connection,
+    state: IncidentState,
+    effect: outbox.ClaimedEffect,
+    data: dict[str, Any],
+    targets: list[str],
+    unreached: list[str],
+    silent: list[str],
+    now: datetime,
+) -> tuple[list[outbox.Effect], Event]:
+    """An incident that must page reached nobody: say so on the timeline, keep the warning
+    for the dashboard (`paging_problems`), and notify the first fallback contact that reaches
+    someone with a contact method."""
+    problem = _problem_text(data, targets, unreached, silent)
+    fallback, fallback_people = None, []
+    for contact in service.section.fallback_contacts:
+        if contact not in runtime.policy.contacts:
+            continue
+        found = service.resolve(conn, f"contact:{contact}", now, state.services)
+        found = [person for person in found if service.person_methods(conn, person, state.severity)]
+        if found:
+            fallback, fallback_people = contact, found
+            break
+    effects: list[outbox.Effect] = []
+    for person in fallback_people:
+        effects += person_effects(
+            service,
+            conn,
+            person=person,
+            severity=state.severity,
+            title=f"Nobody was paged for {_title(state)}",
+            body=f"{state.public_id} must page, but nobody could be paged: {problem}. "
+            f"You are the {fallback.replace('_', ' ') if fallback else 'fallback'} contact: "
+            "find someone to respond, then fix the on-call setup "
+            "(warroom oncall service set SERVICE POLICY).",
+            reason=f"fallback: nobody paged ({fallback})",
+            incident=state.public_id,
+            incident_id=int(effect.payload["incident_id"]),
+            base=now,
+            subject=None,
+            key=f"fallback:{effect.dedup_key}:{person}",
+            now=now,
+        )
+    detail = {
+        "policy": data.get("policy"),
+        "targets": targets,
+        "unreached": unreached,
+        "without_contact_methods": silent,
+        "fallback_contact": fallback,
+        "fallback_notified": fallback_people,
+    }
+    t = tables.paging_problems
+    conn.execute(delete(t).where(t.c.incident == state.public_id))
+    conn.execute(
+        insert(t).values(
+            incident=state.public_id,
+            generation=state.reopen_count,
+            problem=problem,
+            detail=detail,
+            created_at=now,
+        )
+    )
+    return effects, Event("paging_failed", SYSTEM.actor, now, {"problem": problem, **detail})
+
+
+def _clear_problem(conn: Connection, incident: str) -> None:
+    t = tables.paging_problems
+    conn.execute(delete(t).where(t.c.incident == incident))
 
 
 def _rule_applies(
@@ -492,6 +670,26 @@ def _rule_applies(
             )
             info["kind"] = "clock_deadline" if p.get("step") == "deadline" else "clock_reminder"
         return holds, list(cond.notify), info
+    if kind == "missing_roles":
+        level = policy.severity(state.severity)
+        missing = [r.value for r in level.roles_required if r.value not in state.roles]
+        holds = state.is_open and bool(missing) and level.id == p.get("severity")
+        commander = "role:commander" if state.roles.get("commander") else FIRST_LEVEL
+        return (
+            holds,
+            [commander],
+            {
+                "kind": "missing_roles",
+                "missing": missing,
+                "required": [r.value for r in level.roles_required],
+            },
+        )
+    if kind == "role_assigned":
+        role, person = str(p["role"]), str(p["person"])
+        actor = str(p.get("actor", "")).partition(":")
+        by_themselves = (actor[2] or actor[0]) == person
+        holds = state.is_open and state.roles.get(role) == person and not by_themselves
+        return holds, [f"role:{role}"], {"kind": "role_notice", "role": role, "person": person}
     if kind == "cadence":
         due = next_update_due(state, policy)
         promised = datetime.fromisoformat(str(p["due"]))
@@ -555,7 +753,12 @@ def handle_rule(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
                 now=now,
             )
         outbox.enqueue(conn, effects, now)
-        kind = "reminder" if info["kind"] in ("update_reminder", "clock_reminder") else "escalated"
+        kind = {
+            "update_reminder": "reminder",
+            "clock_reminder": "reminder",
+            "missing_roles": "reminder",
+            "role_notice": "role_notified",
+        }.get(info["kind"], "escalated")
         data = {**info, "targets": targets, "notified": people, "unreached": unreached}
         runtime.incidents.mutate_in(
             conn, state.public_id, lambda _s, t: [Event(kind, SYSTEM.actor, t, data)]
@@ -569,10 +772,58 @@ def _rule_body(state: IncidentState, info: dict[str, Any]) -> str:
         return f"A status update for {state.public_id} is due ({info['due_at']})."
     if kind == "missed_update":
         return f"No status update for {state.public_id} since {info['last_update_at']}."
+    if kind == "missing_roles":
+        roles = ", ".join(r.replace("_", " ") for r in info["missing"])
+        return (
+            f"{state.public_id} ({state.severity}) still has no {roles}: the policy requires "
+            f"them. Assign them: warroom assign {state.public_id} ROLE PERSON."
+        )
+    if kind == "role_notice":
+        return (
+            f"You are now the {info['role'].replace('_', ' ')} of {state.public_id}: {state.title}."
+        )
     if kind in ("clock_reminder", "clock_deadline"):
         return f"{info['clock']}: deadline {info['deadline']}. {info.get('action', '')}"
     detail = f" {info['detail']}" if info.get("detail") else ""
     return f"{info.get('action') or 'Escalation'} ({info['rule']}).{detail}"
+
+
+def handle_backlog(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    with runtime.db.write() as conn:
+        return backlog_in(runtime, conn, effect)
+
+
+def backlog_in(runtime: Runtime, conn: Connection, effect: outbox.ClaimedEffect) -> Outcome:
+    """The severity says "add to backlog": an action item for the incident, once."""
+    p = effect.payload
+    try:
+        loaded = runtime.incidents.load_in(conn, str(p["incident"]), lock=True)
+    except NotFound:
+        return Outcome(True, "incident gone")
+    state = loaded.state
+    level = runtime.policy.severity(state.severity)
+    due = level.response_target.duration
+    items = runtime.action_items
+    item_id = items.insert(
+        conn,
+        loaded.id,
+        {
+            "title": f"{state.title} ({state.public_id})",
+            "description": f"Added to the backlog: {state.severity} ({level.name}) is fixed "
+            f"in the normal flow of work ({level.response_target.label}).",
+            "priority": 4,
+            "type": "mitigate",
+            "due_at": state.declared_at + due if due is not None else None,
+        },
+        source="policy",
+        source_key=f"backlog:{state.public_id}",
+    )
+    if item_id < 0:
+        return Outcome(True, "already in the backlog")
+    now = runtime.clock.now()
+    data = {"action_item": item_id, "severity": state.severity}
+    runtime.incidents.append_in(conn, loaded, [Event("added_to_backlog", SYSTEM.actor, now, data)])
+    return Outcome(True, f"action item {item_id}")
 
 
 def reactor(runtime: Runtime) -> Reactor:
@@ -589,7 +840,7 @@ def reactor(runtime: Runtime) -> Reactor:
     ) -> list[outbox.Effect]:
         return plan(
             runtime.policy,
-            escalation_policy=service.policy_for_services(after.services),
+            escalation_policy=service.escalation.policy_for_services_cached(after.services),
             incident_id=incident_id,
             before=before,
             after=after,

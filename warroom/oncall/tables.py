@@ -60,7 +60,11 @@ overrides = Table(
     Column("end_at", UTCDateTime, nullable=False),
     Column("created_by", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # The calendar event an imported shift came from (UID and occurrence start): a re-import
+    # replaces it instead of adding it again.
+    Column("ical_uid", String(300)),
     Index("ix_oncall_overrides_schedule_end", "schedule_id", "end_at"),
+    Index("ix_oncall_overrides_schedule_uid", "schedule_id", "ical_uid"),
 )
 
 escalation_policies = Table(
@@ -112,4 +116,28 @@ fired = Table(
     metadata,
     Column("key", String(255), primary_key=True),
     Column("fired_at", UTCDateTime, nullable=False),
+)
+
+# Which escalation policy pages for a service, set through the API/CLI/web (no restart); it
+# takes precedence over the config file's `services[].escalation_policy`.
+service_policies = Table(
+    "oncall_service_policies",
+    metadata,
+    Column("service", String(120), primary_key=True),
+    Column("escalation_policy", String(80), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Incidents whose policy says they must page but whose page reached nobody (no policy, an
+# empty schedule, nobody with a contact method): the warning the dashboard shows until
+# someone is paged or acknowledges.
+paging_problems = Table(
+    "oncall_paging_problems",
+    metadata,
+    Column("incident", String(32), primary_key=True),
+    Column("generation", Integer, nullable=False),
+    Column("problem", Text, nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

@@ -128,6 +128,10 @@ class SeverityLevel(Strict):
     update_interval: Duration | None = None
     roles_required: tuple[Role, ...] = ()
     paging: Literal["all_hands", "page", "notify", "none"] = "page"
+    # Team activation: the commander is paged with the first level at declaration (all_hands
+    # always does); declaring at this severity adds an item to the backlog (an action item).
+    notify_commander: bool = False
+    add_to_backlog: bool = False
     executive_brief: bool = False
     public_update: bool = False
     postmortem: PostmortemRule = PostmortemRule()
@@ -316,6 +320,9 @@ class Escalation(Strict):
     condition_based: tuple[ConditionRule, ...] = ()
     # An update missed by this many intervals escalates to the commander's chain.
     missed_update_factor: float = Field(default=2.0, ge=1.0)
+    # A role the severity requires still unassigned this long after declaration reminds the
+    # commander (or, without one, whoever the escalation policy pages first).
+    missing_roles_after: Duration | None = None
 
 
 ANSWER_KEYS = TRIAGE_KEYS  # the yes/no questions (warroom.core.vocab.TRIAGE_QUESTIONS)

@@ -325,7 +325,8 @@ def gather(state: IncidentState, events: Sequence[Event]) -> Facts:
             introduced = moment
     responders: list[str] = []
     for event in events:
-        names = [event.actor]
+        # One name per person: `user:bob` (a login) and `bob` (a role holder) are the same.
+        names = [event.actor.removeprefix("user:")]
         if event.type == "role_assigned" and event.data.get("person"):
             names.append(str(event.data["person"]))
         for name in names:
@@ -440,7 +441,8 @@ def render(
     add("| Time (UTC) | Event | By |")
     add("|---|---|---|")
     for event in events:
-        add(f"| {_hm(event.occurred_at)} | {cell(describe(event))} | {cell(event.actor)} |")
+        who = event.actor.removeprefix("user:")
+        add(f"| {_hm(event.occurred_at)} | {cell(describe(event))} | {cell(who)} |")
     add("")
     add("## Alerts that fired")
     add("")

@@ -30,6 +30,18 @@ pages.register_nav("Metrics", "/reports/metrics", order=50)
 # ---- metrics --------------------------------------------------------------------------
 
 PERIODS = ("7d", "30d", "90d", "365d")
+# What each figure is called and measures, in words (docs/metrics.md has the milestones).
+FIGURE_LABELS = {
+    "time_to_detect": ("Time to detect (MTTD)", "impact began → detected"),
+    "time_to_acknowledge": ("Time to acknowledge (MTTA)", "detected → someone acknowledged"),
+    "time_to_mitigate": ("Time to mitigate (MTTM)", "acknowledged → moved to monitoring"),
+    "time_to_resolve": ("Time to resolve", "mitigated (monitoring) → resolved"),
+    "mttr": ("Total time to resolve (MTTR)", "{origin} → resolved"),
+}
+GROUPING_LABELS = {
+    "severity": "Severity", "service": "Service", "team": "Team", "type": "Incident type",
+    "week": "Week", "month": "Month",
+}  # fmt: skip
 
 
 def metrics_context(runtime: Runtime, since: str, by: str) -> dict[str, Any]:
@@ -42,10 +54,17 @@ def metrics_context(runtime: Runtime, since: str, by: str) -> dict[str, Any]:
     # The SVG comes from our own generator, which escapes every text it places; it has no
     # script, so inlining it is safe under the CSP.
     svgs = [(name, Markup(charts.svg(name, report))) for name in charts.CHARTS]
+    origin = "impact began" if report.get("mttr_from") != "detected_at" else "detected"
+    labels = {
+        name: (title, measures.format(origin=origin))
+        for name, (title, measures) in FIGURE_LABELS.items()
+    }
     return {
         "report": report,
         "charts": svgs,
         "figures": compute.FIGURES,
+        "figure_labels": labels,
+        "grouping_labels": GROUPING_LABELS,
         "groupings": compute.GROUPINGS,
         "periods": PERIODS,
         "since": since,
@@ -83,22 +102,73 @@ def oncall_page(request: Request, runtime: PageRuntime, session: PageSession) ->
 # ---- alerts and silences ----------------------------------------------------------------
 
 
-def alerts_context(runtime: Runtime, state: str) -> dict[str, Any]:
+# Labels that name what an alert is about: a silence prefilled from an alert matches these.
+SILENCE_LABELS = ("alertname", "service", "region", "cluster", "namespace", "instance", "job")
+ALERT_STATES = ("open", "firing", "all")
+
+
+def alerts_context(runtime: Runtime, state: str, silence_for: int | None = None) -> dict[str, Any]:
     alerts = runtime.alerts
-    status = "open" if state == "open" else None
+    state = state if state in ALERT_STATES else "open"
+    status = {"open": "open", "firing": "firing", "all": None}[state]
     items, _ = alerts.list_alerts(status=status, limit=100)
+    # Open incidents the listed alerts belong to that nobody has acknowledged yet.
+    unacked: set[str] = set()
+    for incident in {a["incident"] for a in items if a.get("incident")}:
+        try:
+            if runtime.incidents.get(incident).status.value in ("triggered", "reopened"):
+                unacked.add(incident)
+        except WarroomError:
+            continue
+    prefill = None
+    if silence_for is not None:
+        found = next((a for a in items if a["id"] == silence_for), None)
+        if found is not None:
+            labels = found.get("labels") or {}
+            pairs = [f"{k}={labels[k]}" for k in SILENCE_LABELS if labels.get(k)]
+            prefill = {"matchers": ", ".join(pairs or [f"alertname={found['identity']}"]),
+                       "duration": "1h", "comment": ""}  # fmt: skip
     return {
         "alerts": items,
         "silences": alerts.list_silences(),
-        "state": "open" if state == "open" else "all",
+        "state": state,
+        "states": ALERT_STATES,
+        "unacked_incidents": unacked,
+        "prefill": prefill,
     }
 
 
 @router.get("/alerts")
 def alerts_page(
-    request: Request, runtime: PageRuntime, session: PageSession, state: str = "open"
+    request: Request,
+    runtime: PageRuntime,
+    session: PageSession,
+    state: str = "open",
+    silence: int | None = None,
 ) -> HTMLResponse:
-    return render(request, "alerts.html", alerts_context(runtime, state), session=session)
+    context = alerts_context(runtime, state, silence)
+    return render(request, "alerts.html", context, session=session)
+
+
+@router.post("/alerts/incidents/{public_id}/ack")
+async def alert_incident_ack(
+    request: Request, runtime: PageRuntime, session: PageSession, public_id: str
+) -> Response:
+    """Acknowledge, from the alert list, the incident an alert opened (stops its paging)."""
+    form = await request.form()
+
+    def ack() -> None:
+        runtime.incidents.acknowledge(pages.form_principal(session, form), public_id)
+
+    try:
+        await run_in_threadpool(ack)
+    except WarroomError as exc:
+        context = {**alerts_context(runtime, "open"), "error": exc.message}
+        return render(request, "alerts.html", context, status_code=exc.status_code, session=session)
+    state = str(form.get("state") or "")
+    return RedirectResponse(
+        f"/alerts?state={state if state in ALERT_STATES else 'open'}", status_code=303
+    )
 
 
 def _duration(text: str) -> timedelta:

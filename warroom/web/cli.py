@@ -64,6 +64,103 @@ def user_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     emit(as_json, data, human)
 
 
+def _new_password(password_stdin: bool, prompt: str = "New password") -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))
+
+
+NameArg = Annotated[str, typer.Argument(help="The user's login name.")]
+StdinOpt = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from stdin (scripts).")
+]
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    ctx: typer.Context, name: NameArg, password_stdin: StdinOpt = False, as_json: JsonOpt = False
+) -> None:
+    """Set a new password for a user (admin); their web sessions end.
+
+    Locked out (the last admin's password lost)? Run this on the server's machine, without
+    --server: it acts on the local database as an administrator.
+    """
+    password = _new_password(password_stdin)
+    data = call(ctx, "POST", f"/api/v1/users/{name}/password", json={"password": password})
+    _done(
+        as_json,
+        data,
+        f"password of {data['name']} reset; {data['sessions_ended']} session(s) ended",
+    )
+
+
+@user_app.command("change-password")
+def user_change_password(
+    ctx: typer.Context, name: NameArg, password_stdin: StdinOpt = False, as_json: JsonOpt = False
+) -> None:
+    """Change your own password, giving the current one (stdin: current, then new, one a line)."""
+    if password_stdin:
+        current = sys.stdin.readline().rstrip("\n")
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        current = str(typer.prompt("Current password", hide_input=True))
+        password = _new_password(False)
+    body = {"password": password, "current_password": current}
+    data = call(ctx, "POST", f"/api/v1/users/{name}/password", json=body)
+    _done(as_json, data, f"password of {data['name']} changed")
+
+
+@user_app.command("disable")
+def user_disable(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None:
+    """Disable a user (admin): no login, sessions end and their API tokens are revoked at once."""
+    data = call(ctx, "POST", f"/api/v1/users/{name}/disable")
+    _done(
+        as_json, data,
+        f"{data['name']} disabled: {data['sessions_ended']} session(s) ended, "
+        f"{data['tokens_revoked']} token(s) revoked",
+    )  # fmt: skip
+
+
+@user_app.command("enable")
+def user_enable(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None:
+    """Let a disabled user log in again (admin)."""
+    data = call(ctx, "POST", f"/api/v1/users/{name}/enable")
+    _done(as_json, data, f"{data['name']} enabled")
+
+
+@user_app.command("role")
+def user_role(
+    ctx: typer.Context,
+    name: NameArg,
+    role: Annotated[str, typer.Argument(help="admin, responder or viewer.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a user's role (admin); it applies to their next request."""
+    data = call(ctx, "PATCH", f"/api/v1/users/{name}", json={"role": role})
+    _done(as_json, data, f"{data['name']} is now {data['role']}")
+
+
+@user_app.command("delete")
+def user_delete(
+    ctx: typer.Context,
+    name: NameArg,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm the deletion.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete a user (admin): sessions end, tokens revoked; timelines keep their name."""
+    if not yes:
+        fail(f"deleting {name} cannot be undone: add --yes (or disable the user instead)")
+    data = call(ctx, "DELETE", f"/api/v1/users/{name}")
+    _done(as_json, data, f"{data['name']} deleted")
+
+
+def _done(as_json: bool, data: dict[str, Any], message: str) -> None:
+    if as_json:
+        print_json(data)
+    else:
+        console.print(f"[green]✓[/] {escape(message)}")
+
+
 def demo(
     password: Annotated[
         str | None,
@@ -92,7 +189,9 @@ def demo(
     if result.get("oncall"):
         schedules = ", ".join(result["oncall"]["schedules"])
         console.print(f"On call: people, teams, escalation policies and schedules ({schedules}).")
-    if not result.get("catalog"):
+    if result.get("catalog"):
+        console.print(f"Service catalog: {escape(result['catalog_path'])} (read by warroom serve).")
+    else:
         console.print(
             "For the demo's service catalog (owner teams, escalation policies), start with "
             f"[bold]WARROOM_CONFIG={escape(result['catalog_path'])}[/]"

@@ -7,6 +7,7 @@ nobody has acknowledged yet.
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -16,9 +17,10 @@ from sqlalchemy import func, select
 from warroom.core import tables
 from warroom.core.auth import Principal
 from warroom.core.clock import FixedClock, SystemClock
+from warroom.core.config import load_config
 from warroom.core.errors import Conflict, NotFound
 from warroom.core.runtime import Runtime
-from warroom.core.settings import Settings
+from warroom.core.settings import DATA_DIR_CONFIG, Settings
 from warroom.incidents import schemas
 from warroom.web import users
 from warroom.web.demo_oncall import CATALOG, load_oncall
@@ -38,13 +40,23 @@ def _person(name: str, role: str) -> Principal:
 
 
 def load_demo(settings: Settings, *, password: str | None = None) -> dict[str, Any]:
+    """Load the demo; without a config file of its own, the demo's service catalog goes to
+    `warroom.yaml` in the data dir, where `warroom serve` finds it."""
+    own_catalog = settings.config_file() is None and settings.database_url is None
     now = SystemClock().now().replace(microsecond=0)
     clock = FixedClock(now)
-    runtime = Runtime.build(settings, clock=clock)
+    config = load_config(CATALOG) if own_catalog else None
+    runtime = Runtime.build(settings, clock=clock, config=config)
     try:
-        return load_into(runtime, clock, password=password)
+        result = load_into(runtime, clock, password=password)
     finally:
         runtime.close()
+    if own_catalog:
+        target = settings.data_dir / DATA_DIR_CONFIG
+        with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(CATALOG.read_text())
+        result["catalog_path"] = str(target)
+    return result
 
 
 def load_into(
@@ -281,11 +293,20 @@ def _status_page(runtime: Runtime, admin: Principal, now: Any) -> None:
     from warroom.comms.statuspage import ComponentIn, ComponentPatch, MaintenanceIn
 
     page = comms.statuspage
-    # With a service catalog, the status page already made components for its services.
-    existing = {key for c in page.list_components() for key in (c["id"], c["service"])}
-    for n, (slug, name) in enumerate(
-        (("public-api", "Public API"), ("checkout", "Checkout"), ("search", "Search"))
-    ):
+    public = {"public-api": "Public API", "checkout": "Checkout", "search": "Search"}
+    # With a service catalog, the status page already made components for its services,
+    # named after the catalog's internal descriptions and grouped by owner team: give the
+    # public ones public names, no team groups, and keep internal services off the page.
+    existing: set[str] = set()
+    for made in page.list_components():
+        key = made["service"] or made["id"]
+        existing |= {made["id"], key}
+        if key in public:
+            patch = ComponentPatch(name=public[key], description=None, group=None)
+        else:
+            patch = ComponentPatch(archived=True)
+        page.update_component(admin, made["id"], patch)
+    for n, (slug, name) in enumerate(public.items()):
         if slug not in existing:
             component = ComponentIn(slug=slug, name=name, service=slug, position=n)
             page.create_component(admin, component)
@@ -348,5 +369,7 @@ def _publish_postmortem(
         created = items.create(carol, public_id, item)
         if kind == "detect":  # one is done already
             items.update(carol, created["id"], ActionItemPatch(status="done"))
+    # The recorded facts (owner, due date, action items) as they are now, before review.
+    postmortems.regenerate(carol, public_id)
     postmortems.submit(carol, public_id, reviewers=["alice"])
     postmortems.publish(alice, public_id)

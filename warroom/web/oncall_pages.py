@@ -24,7 +24,7 @@ from warroom.core.auth import Principal
 from warroom.core.errors import Conflict, InvalidInput, NotFound, WarroomError
 from warroom.core.runtime import Runtime
 from warroom.policy.schema import normalise_severity
-from warroom.web import pages
+from warroom.web import calendar, pages
 from warroom.web.pages import PageRuntime, PageSession, render
 
 router = APIRouter(include_in_schema=False)
@@ -34,6 +34,7 @@ UNITS = ("hours", "days", "weeks")
 MODES = (("all", "notify all"), ("round_robin", "round robin"))
 MAX_ROWS = 20
 UPCOMING = timedelta(days=14)
+CALENDAR_DAYS = 14
 
 
 def _oncall(runtime: Runtime) -> Any:
@@ -460,8 +461,15 @@ def schedule_context(
         return context
     zone = _zone(schedule["timezone"])
     shifts = oncall.shifts(schedule["name"], now, now + UPCOMING)[:30]
+    start = calendar.first_day(now, zone)
+    drawn = [
+        calendar.Shift(s.user, s.start, s.end)
+        for s in oncall.shifts(schedule["name"], start, start + timedelta(days=CALENDAR_DAYS))
+    ]
     context.update(
         {
+            "calendar": calendar.shift_calendar(drawn, now, zone, days=CALENDAR_DAYS),
+            "calendar_legend": calendar.legend(drawn),
             "now_on_call": oncall.who_is_on_call(schedule=schedule["name"])[0],
             "shifts": [
                 {

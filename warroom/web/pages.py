@@ -32,6 +32,7 @@ from warroom.core.markdown import render_markdown
 from warroom.core.runtime import Runtime
 from warroom.web import users
 from warroom.web.security import check_csrf
+from warroom.web.timeline import actor_name
 
 SESSION_COOKIE = "warroom_session"
 
@@ -106,13 +107,19 @@ def iso(value: Any) -> str:
     return moment.astimezone(UTC).isoformat() if moment else ""
 
 
-def clock_html(value: Any, now: datetime, *, mode: str = "since") -> Markup:
-    """A <time> the browser keeps ticking (static/app.js); correct without script too."""
+def clock_html(value: Any, now: datetime, *, mode: str = "since", window: int = 0) -> Markup:
+    """A <time> the browser keeps ticking (static/app.js); correct without script too.
+
+    Modes: "since" (12m ago), "until" (in 5m, overdue by 3m), "progress" (12 of 30 min since
+    `value`, for a window of `window` seconds).
+    """
     moment = _parse(value)
     if moment is None:
         return Markup("<span>-</span>")
     delta = (now - moment).total_seconds()
-    if mode == "since":
+    if mode == "progress":
+        text = f"{max(0, int(delta // 60))} of {round(window / 60)} min"
+    elif mode == "since":
         text = span(delta) + " ago"
     elif delta > 0:
         text = "overdue by " + span(delta)
@@ -120,10 +127,12 @@ def clock_html(value: Any, now: datetime, *, mode: str = "since") -> Markup:
         text = "in " + span(delta)
     cls = "overdue" if mode == "until" and delta > 0 else ""
     return Markup(
-        '<time datetime="{iso}" data-clock="{mode}" class="{cls}" title="{title}">{text}</time>'
+        '<time datetime="{iso}" data-clock="{mode}" data-window="{window}" class="{cls}" '
+        'title="{title}">{text}</time>'
     ).format(
         iso=iso(moment),
         mode=mode,
+        window=window,
         cls=cls,
         title=moment.strftime("%Y-%m-%d %H:%M:%S UTC"),
         text=text,
@@ -135,11 +144,22 @@ def utc(value: Any) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
+def hm(value: Any) -> str:
+    """A short UTC time with its day: `06 Dec 21:08`."""
+    moment = _parse(value)
+    if moment is None:
+        return "-"
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%d %b %H:%M")
+
+
 env.filters["utc"] = utc
+env.filters["hm"] = hm
 env.filters["iso"] = iso
 env.filters["markdown"] = render_markdown
 env.filters["span"] = span
 env.globals["clock"] = clock_html
+env.globals["actor_name"] = actor_name
 
 
 # ---- sessions and the acting principal ----------------------------------------------------
@@ -227,6 +247,19 @@ def _rank(runtime: Runtime) -> Any:
     return rank
 
 
+def typed_helper(form: Any) -> Any:
+    """`typed(form_id, name)` in templates: what was typed in a refused form, so it is shown
+    again; empty for every other form (each form carries a hidden `form_id`)."""
+
+    def typed(form_id: str, name: str, default: str = "") -> str:
+        if form is None or not hasattr(form, "get") or str(form.get("form_id") or "") != form_id:
+            return default
+        value = form.get(name)
+        return default if value is None else str(value)
+
+    return typed
+
+
 def render(
     request: Request,
     template: str,
@@ -263,5 +296,7 @@ def render(
         "now": runtime.clock.now(),
         "path": path,
     }
-    html = env.get_template(template).render({**base, **(context or {})})
+    context = context or {}
+    base["typed"] = typed_helper(context.get("form"))
+    html = env.get_template(template).render({**base, **context})
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})

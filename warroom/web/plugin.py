@@ -28,15 +28,17 @@ class WebPlugin(Plugin):
 
     def routers(self) -> Sequence[APIRouter]:
         from warroom.web import (
+            api_docs,
             capability_pages,
             oncall_pages,
             pages,
             postmortem_pages,
             service_pages,
             statuspage_admin,
+            user_admin,
             war_room_extras,
         )
-        from warroom.web.routes import api_router, router
+        from warroom.web.routes import router
 
         pages.register_nav("Dashboard", "/", order=0)
         pages.register_nav("Incidents", "/incidents", order=10)
@@ -44,14 +46,16 @@ class WebPlugin(Plugin):
         pages.register_nav("Users", "/admin/users", order=90, scope="admin")
         pages.register_nav("Tokens", "/admin/tokens", order=91, scope="admin")
         return [
-            api_router,
+            user_admin.api_router,
             router,
+            user_admin.router,
             capability_pages.router,
             war_room_extras.router,
             postmortem_pages.router,
             statuspage_admin.router,
             oncall_pages.router,
             service_pages.router,
+            api_docs.router,
         ]
 
     def configure_app(self, app: FastAPI) -> None:
@@ -76,10 +80,11 @@ def configure_app(app: FastAPI) -> None:
     """Session login for the API too, static files, headers, errors."""
     from fastapi.responses import JSONResponse, RedirectResponse, Response
     from fastapi.staticfiles import StaticFiles
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from warroom.core.errors import WarroomError, error_body
     from warroom.core.ratelimit import LoginThrottle
-    from warroom.web import pages
+    from warroom.web import api_docs, pages
     from warroom.web.live import LiveHub
     from warroom.web.security import SecurityHeaders
 
@@ -87,6 +92,7 @@ def configure_app(app: FastAPI) -> None:
     app.state.login_throttle = LoginThrottle()
     app.state.live_hub = LiveHub(app.state.runtime)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    api_docs.mount_assets(app)
     app.add_middleware(SecurityHeaders)
     json_handler = app.exception_handlers[WarroomError]
 
@@ -106,7 +112,25 @@ def configure_app(app: FastAPI) -> None:
             return RedirectResponse(pages.login_url(exc.next_url), status_code=303)
         return JSONResponse(error_body("unauthorized", "log in first"), status_code=401)
 
+    http_handler = app.exception_handlers[StarletteHTTPException]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """An unknown page (or a wrong method) in a browser: the HTML error page, not JSON."""
+        assert isinstance(exc, StarletteHTTPException)
+        if not _wants_html(request) or exc.status_code not in (404, 405):
+            response: Response = await http_handler(request, exc)  # type: ignore[misc]
+            return response
+        pages.current_session(request, request.app.state.runtime)  # for the menu, if logged in
+        message = (
+            f"There is no page at {request.url.path}."
+            if exc.status_code == 404
+            else f"{request.method} is not allowed on {request.url.path}."
+        )
+        context = {"status": exc.status_code, "message": message}
+        return pages.render(request, "error.html", context, status_code=exc.status_code)
+
     app.add_exception_handler(WarroomError, warroom_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(pages.LoginRequired, login_required)
 
 

@@ -1,4 +1,4 @@
-"""The pages: login, dashboard, incident list, declare, the war room, tokens and users.
+"""The pages: login, dashboard, incident list, declare, the war room and tokens.
 
 Every action calls the same service as the REST API (no second write path); the service
 checks the role, so a viewer's forged post is refused with 403 like an API call would be.
@@ -13,10 +13,9 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from warroom.api.deps import PrincipalDep, RuntimeDep
 from warroom.core import auth
 from warroom.core.auth import Principal
 from warroom.core.errors import (
@@ -35,7 +34,6 @@ from warroom.web.pages import PageRuntime, PageSession, render
 from warroom.web.security import check_csrf
 
 router = APIRouter(include_in_schema=False)
-api_router = APIRouter(prefix="/api/v1", tags=["users"])
 
 LOGIN_CSRF_COOKIE = "warroom_login_csrf"
 
@@ -236,8 +234,13 @@ def _list_context(request: Request, runtime: Runtime) -> dict[str, Any]:
     more = None
     if page.next_cursor is not None:
         more = "/incidents?" + urlencode({**query, "before": page.next_cursor})
+    # Most severe first, newest first within a severity (the page's incidents).
+    items = sorted(
+        page.items,
+        key=lambda i: (views.severity_rank(runtime, i["severity"]), -i["declared_at"].timestamp()),
+    )
     return {
-        "items": page.items,
+        "items": items,
         "form": form,
         "more": more,
         "live_query": urlencode(query),
@@ -277,7 +280,9 @@ def _yes_no(value: Any) -> bool | None:
     return {"yes": True, "no": False}.get(str(value or ""))
 
 
-def _triage_from(form: Any) -> schemas.TriageIn:
+def _triage_from(form: Any) -> schemas.TriageIn | None:
+    """The triage answers of a form, or None when every question is left unknown (then no
+    severity is proposed: an all-unknown triage is not evidence of a small incident)."""
     answers: dict[str, Any] = {name: _yes_no(form.get(name)) for name, _ in views.TRIAGE_QUESTIONS}
     pct = str(form.get("users_affected_pct") or "").strip()
     if pct:
@@ -285,6 +290,8 @@ def _triage_from(form: Any) -> schemas.TriageIn:
             answers["users_affected_pct"] = float(pct)
         except ValueError as exc:
             raise InvalidInput("users affected must be a percentage (0-100)") from exc
+    if all(value is None for value in answers.values()):
+        return None
     try:
         return schemas.TriageIn(**answers)
     except ValidationError as exc:
@@ -294,7 +301,8 @@ def _triage_from(form: Any) -> schemas.TriageIn:
 def _declare_context(runtime: Runtime, form: Any) -> dict[str, Any]:
     proposal = None
     try:
-        proposal = runtime.incidents.propose_triage(_triage_from(form))
+        answers = _triage_from(form)
+        proposal = runtime.incidents.propose_triage(answers) if answers else None
     except InvalidInput:
         proposal = None
     return {
@@ -664,77 +672,3 @@ async def token_revoke(
 
     await run_in_threadpool(revoke)
     return _redirect("/admin/tokens")
-
-
-def _users_context(runtime: Runtime) -> dict[str, Any]:
-    with runtime.db.read() as conn:
-        return {"users": users.list_users(conn), "roles": users.ROLES}
-
-
-@router.get("/admin/users")
-def users_page(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
-    pages.require_scope(session, "admin")
-    return render(request, "users.html", _users_context(runtime), session=session)
-
-
-@router.post("/admin/users")
-async def user_create_page(
-    request: Request, runtime: PageRuntime, session: PageSession
-) -> Response:
-    form = await request.form()
-
-    def create() -> dict[str, Any]:
-        principal = pages.form_principal(session, form)
-        return create_user(
-            runtime,
-            principal,
-            UserIn(
-                name=str(form.get("name") or ""),
-                password=str(form.get("password") or ""),
-                role=str(form.get("role") or "viewer"),
-            ),
-        )
-
-    context: dict[str, Any]
-    try:
-        created = await run_in_threadpool(create)
-        context, status = {"created": created}, 201
-    except WarroomError as exc:
-        context, status = {"error": exc.message}, exc.status_code
-    context.update(await run_in_threadpool(_users_context, runtime))
-    return render(request, "users.html", context, status_code=status, session=session)
-
-
-# ---- users API (the CLI's `warroom user` goes through it) ------------------------------
-
-
-class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=1000)
-    role: str = "viewer"
-
-
-def create_user(runtime: Runtime, principal: Principal, body: UserIn) -> dict[str, Any]:
-    principal.require("admin")
-    with runtime.db.write() as conn:
-        return users.create_user(
-            conn,
-            name=body.name,
-            password=body.password,
-            role=body.role,
-            created_by=principal.actor,
-            now=runtime.clock.now(),
-        )
-
-
-@api_router.post("/users", status_code=201, summary="Create a web user (admin)")
-def api_create_user(runtime: RuntimeDep, principal: PrincipalDep, body: UserIn) -> dict[str, Any]:
-    return create_user(runtime, principal, body)
-
-
-@api_router.get("/users", summary="List web users (admin)")
-def api_list_users(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
-    principal.require("admin")
-    with runtime.db.read() as conn:
-        return {"items": users.list_users(conn)}

@@ -14,8 +14,10 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# The interactive API docs load Swagger UI with inline script; they get no CSP of ours.
-_NO_CSP = ("/api/docs", "/api/openapi.json")
+# The interactive API docs (Swagger UI, served locally) set inline styles; still no inline
+# script and nothing from another origin.
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+_DOCS = ("/api/docs", "/api/openapi.json")
 
 
 class SecurityHeaders:
@@ -38,8 +40,8 @@ class SecurityHeaders:
                 headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
                 headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-                if not path.startswith(_NO_CSP):
-                    headers.setdefault("Content-Security-Policy", CSP)
+                csp = DOCS_CSP if path.startswith(_DOCS) else CSP
+                headers.setdefault("Content-Security-Policy", csp)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

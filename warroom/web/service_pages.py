@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from warroom.core.errors import NotFound
+from warroom.core.errors import InvalidInput, NotFound, WarroomError
 from warroom.core.runtime import Runtime
 from warroom.incidents import schemas
 from warroom.web import pages, views
@@ -44,13 +45,14 @@ def _on_call(runtime: Runtime, policy_name: str | None, now: datetime) -> dict[s
 
 
 def _policy_name(runtime: Runtime, name: str) -> tuple[str | None, bool]:
-    """A service's escalation policy, and whether it is the config's default."""
-    service = runtime.config.service(name)
-    if service is not None and service.escalation_policy:
-        return service.escalation_policy, False
-    oncall = runtime.oncall
-    default = oncall.section.default_escalation_policy
-    return default, default is not None
+    """A service's escalation policy (mapped through the API, else the config file's), and
+    whether it is the config's default."""
+    try:
+        mapped = runtime.oncall.escalation.service_policy(name)
+    except InvalidInput:  # a name from an alert that is not a catalog slug
+        default = runtime.oncall.section.default_escalation_policy
+        return default, default is not None
+    return mapped["escalation_policy"], mapped["source"] == "default"
 
 
 def services_context(runtime: Runtime) -> dict[str, Any]:
@@ -136,6 +138,9 @@ def service_context(runtime: Runtime, name: str) -> dict[str, Any]:
         "policy_name": policy_name,
         "policy_is_default": is_default,
         "on_call": _on_call(runtime, policy_name, now),
+        "escalation_policies": [p["name"] for p in runtime.oncall.list_policies()],
+        # A mapping is only taken for the catalog's services (or any, without a catalog).
+        "can_map_policy": entry is not None or not runtime.config.services,
         "incidents": incidents,
         "open_incidents": [i for i in incidents if i.get("status") not in ("resolved", "closed")],
         "changes": changes,
@@ -153,3 +158,26 @@ def service_page(
 ) -> HTMLResponse:
     context = service_context(runtime, name.strip()[:120])
     return render(request, "service.html", context, session=session)
+
+
+@router.post("/services/{name}/escalation-policy")
+async def service_policy_update(
+    request: Request, runtime: PageRuntime, session: PageSession, name: str
+) -> Response:
+    """Which escalation policy pages for the service (the on-call service writes it)."""
+    form = await request.form()
+    service = name.strip()[:120]
+
+    def run() -> None:
+        principal = pages.form_principal(session, form)
+        policy = str(form.get("escalation_policy") or "").strip()[:80]
+        runtime.oncall.escalation.set_service_policy(principal, service, policy)
+
+    try:
+        await run_in_threadpool(run)
+    except WarroomError as exc:
+        context = {**service_context(runtime, service), "error": exc.message}
+        return render(
+            request, "service.html", context, status_code=exc.status_code, session=session
+        )
+    return RedirectResponse(f"/services/{service}", status_code=303)

@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection
 from warroom.core import audit
 from warroom.core.auth import Principal
 from warroom.core.db import serialise
-from warroom.core.errors import Conflict, InvalidInput, Unauthorized
+from warroom.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from warroom.core.tables import api_tokens
 from warroom.web.tables import web_sessions, web_users
 
 ROLES = ("admin", "responder", "viewer")
@@ -185,3 +186,160 @@ def lookup(conn: Connection, session_id: str, now: datetime) -> Session | None:
 
 def logout(conn: Connection, session_id: str) -> None:
     conn.execute(delete(web_sessions).where(web_sessions.c.id_hash == _hash_id(session_id)))
+
+
+# ---- the user lifecycle: passwords, disable/enable, role, delete ------------------------
+# Each function runs inside the caller's transaction and writes its audit entry there.
+
+
+def _user_row(conn: Connection, name: str) -> Any:
+    row = conn.execute(select(web_users).where(web_users.c.name == name.strip().lower())).first()
+    if row is None:
+        raise NotFound(f"no user {name.strip().lower()}")
+    return row
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+
+
+def _end_sessions(conn: Connection, user_id: int, keep: str | None = None) -> int:
+    """Log the user out everywhere (but the session `keep`, the id from its cookie)."""
+    query = delete(web_sessions).where(web_sessions.c.user_id == user_id)
+    if keep:
+        query = query.where(web_sessions.c.id_hash != _hash_id(keep))
+    return int(conn.execute(query).rowcount or 0)
+
+
+def _revoke_tokens(conn: Connection, name: str, now: datetime) -> int:
+    """Revoke the API tokens the user created: they stop working with the user's access."""
+    t = api_tokens
+    result = conn.execute(
+        update(t)
+        .where(t.c.created_by == f"user:{name}", t.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
+def _other_enabled_admins(conn: Connection, name: str) -> int:
+    u = web_users
+    rows = conn.execute(
+        select(u.c.id).where(u.c.role == "admin", u.c.disabled_at.is_(None), u.c.name != name)
+    ).all()
+    return len(rows)
+
+
+def _keep_an_admin(conn: Connection, row: Any, doing: str) -> None:
+    if (
+        row.role == "admin"
+        and row.disabled_at is None
+        and not _other_enabled_admins(conn, row.name)
+    ):
+        raise Conflict(
+            f"{row.name} is the last enabled admin; {doing} would lock everyone out of "
+            "user management (make another admin first)",
+            code="last_admin",
+        )
+
+
+def _not_yourself(actor: str, row: Any, doing: str) -> None:
+    if actor == f"user:{row.name}":
+        raise Conflict(f"you cannot {doing} yourself; ask another admin", code="self")
+
+
+def reset_password(
+    conn: Connection, name: str, password: str, *, actor: str, now: datetime
+) -> dict[str, Any]:
+    """An admin sets a new password; the user's sessions end (API tokens are unchanged)."""
+    row = _user_row(conn, name)
+    _check_password(password)
+    conn.execute(
+        update(web_users)
+        .where(web_users.c.id == row.id)
+        .values(password_hash=_hasher.hash(password))
+    )
+    ended = _end_sessions(conn, int(row.id))
+    audit.record(conn, actor=actor, action="user.reset_password", target=f"user:{row.name}",
+                 now=now, details={"sessions_ended": ended})  # fmt: skip
+    return {"name": row.name, "sessions_ended": ended}
+
+
+def change_own_password(
+    conn: Connection,
+    name: str,
+    current: str,
+    new: str,
+    *,
+    now: datetime,
+    keep_session: str | None = None,
+) -> dict[str, Any]:
+    """A user changes their password, proving the current one; their other sessions end."""
+    row = conn.execute(select(web_users).where(web_users.c.name == name.strip().lower())).first()
+    try:
+        _hasher.verify(row.password_hash if row else _DUMMY_HASH, current)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        row = None
+    if row is None or row.disabled_at is not None:
+        raise Unauthorized("the current password is wrong")
+    _check_password(new)
+    conn.execute(
+        update(web_users).where(web_users.c.id == row.id).values(password_hash=_hasher.hash(new))
+    )
+    ended = _end_sessions(conn, int(row.id), keep=keep_session)
+    audit.record(conn, actor=f"user:{row.name}", action="user.change_password",
+                 target=f"user:{row.name}", now=now, details={"sessions_ended": ended})  # fmt: skip
+    return {"name": row.name, "sessions_ended": ended}
+
+
+def disable_user(conn: Connection, name: str, *, actor: str, now: datetime) -> dict[str, Any]:
+    """Stop a user at once: no login, their sessions end, the API tokens they created are
+    revoked. Idempotent; the last enabled admin cannot be disabled, nor can you disable
+    yourself."""
+    row = _user_row(conn, name)
+    _not_yourself(actor, row, "disable")
+    _keep_an_admin(conn, row, "disabling them")
+    if row.disabled_at is None:
+        conn.execute(update(web_users).where(web_users.c.id == row.id).values(disabled_at=now))
+    ended = _end_sessions(conn, int(row.id))
+    revoked = _revoke_tokens(conn, row.name, now)
+    audit.record(conn, actor=actor, action="user.disable", target=f"user:{row.name}", now=now,
+                 details={"sessions_ended": ended, "tokens_revoked": revoked})  # fmt: skip
+    return {"name": row.name, "disabled": True, "sessions_ended": ended, "tokens_revoked": revoked}
+
+
+def enable_user(conn: Connection, name: str, *, actor: str, now: datetime) -> dict[str, Any]:
+    """Let a disabled user log in again (tokens revoked when they were disabled stay revoked)."""
+    row = _user_row(conn, name)
+    conn.execute(update(web_users).where(web_users.c.id == row.id).values(disabled_at=None))
+    audit.record(conn, actor=actor, action="user.enable", target=f"user:{row.name}", now=now)
+    return {"name": row.name, "disabled": False}
+
+
+def change_role(
+    conn: Connection, name: str, role: str, *, actor: str, now: datetime
+) -> dict[str, Any]:
+    """A new role, effective on the user's next request (sessions read it each time)."""
+    row = _user_row(conn, name)
+    check_role(role)
+    if role != "admin":
+        _keep_an_admin(conn, row, "taking their admin role")
+    conn.execute(update(web_users).where(web_users.c.id == row.id).values(role=role))
+    audit.record(conn, actor=actor, action="user.change_role", target=f"user:{row.name}",
+                 now=now, details={"from": row.role, "to": role})  # fmt: skip
+    return {"name": row.name, "role": role}
+
+
+def delete_user(conn: Connection, name: str, *, actor: str, now: datetime) -> dict[str, Any]:
+    """Remove a user: sessions end, their tokens are revoked, the name can be reused.
+    What they did stays on the timelines and in the audit log under their name."""
+    row = _user_row(conn, name)
+    _not_yourself(actor, row, "delete")
+    _keep_an_admin(conn, row, "deleting them")
+    _end_sessions(conn, int(row.id))
+    revoked = _revoke_tokens(conn, row.name, now)
+    conn.execute(delete(web_users).where(web_users.c.id == row.id))
+    audit.record(conn, actor=actor, action="user.delete", target=f"user:{row.name}", now=now,
+                 details={"role": row.role, "tokens_revoked": revoked})  # fmt: skip
+    return {"name": row.name, "deleted": True, "tokens_revoked": revoked}

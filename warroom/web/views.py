@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
-from warroom.core import tables, vocab
+from warroom.core import vocab
+from warroom.core.errors import WarroomError
 from warroom.core.runtime import Runtime
 from warroom.core.vocab import ROLE_TITLES, TYPE_TITLES, IncidentType, Role, Status
-from warroom.incidents.model import Event, IncidentState
+from warroom.incidents import schemas
+from warroom.incidents.conditions import SYSTEM_FLAGS, TRIAGE_FLAGS
+from warroom.incidents.model import IncidentState
 from warroom.incidents.views import incident_view, next_update_due
-from warroom.web import panels
+from warroom.web import panels, timeline
 
 ROLE_CHOICES = [(role.value, ROLE_TITLES[role]) for role in Role]
 TYPE_CHOICES = [(t.value, TYPE_TITLES[t]) for t in IncidentType]
@@ -23,14 +24,18 @@ TRIAGE_QUESTIONS: list[tuple[str, str]] = [(q.key, q.text) for q in vocab.TRIAGE
 
 def open_states(runtime: Runtime) -> list[IncidentState]:
     """Open incidents, most severe first, newest first within a severity."""
-    i = tables.incidents
-    with runtime.db.read() as conn:
-        rows = conn.execute(
-            select(i.c.state)
-            .where(i.c.is_open.is_(True))
-            .order_by(i.c.severity_rank, i.c.id.desc())
-        ).all()
-    return [IncidentState.from_dict(row.state) for row in rows]
+    page = runtime.incidents.search(schemas.ListFilter(open=True, limit=500))
+    states = [runtime.incidents.get(item["id"]) for item in page.items]
+    return sorted(
+        states, key=lambda s: (severity_rank(runtime, s.severity), -s.declared_at.timestamp())
+    )
+
+
+def severity_rank(runtime: Runtime, severity: str) -> int:
+    try:
+        return runtime.policy.rank(severity)
+    except WarroomError:
+        return 99
 
 
 def card(state: IncidentState, runtime: Runtime, now: datetime) -> dict[str, Any]:
@@ -70,119 +75,32 @@ def dashboard(runtime: Runtime) -> dict[str, Any]:
     }
 
 
-def describe(event: Event) -> str:
-    """One line for a timeline entry (notes render their Markdown body apart)."""
-    d = event.data
-    match event.type:
-        case "declared":
-            return f"declared {d.get('severity')}: {d.get('title')}"
-        case "triaged":
-            text = f"triage proposed {d.get('proposed_severity')} / {d.get('proposed_type')}"
-            if d.get("overridden"):
-                text += f"; set {d.get('severity')} / {d.get('type')} ({d.get('override_reason')})"
-            return text
-        case "acknowledged":
-            return "acknowledged"
-        case "status_changed":
-            reason = f" ({d['reason']})" if d.get("reason") else ""
-            return f"status {d.get('from')} → {d.get('to')}{reason}"
-        case "severity_changed":
-            reason = f" ({d['reason']})" if d.get("reason") else ""
-            return f"severity {d.get('from')} → {d.get('to')}{reason}"
-        case "type_changed":
-            return f"type {d.get('from')} → {d.get('to')}"
-        case "role_assigned":
-            role = d.get("role")
-            if d.get("person"):
-                return f"{d.get('person')} is {role}"
-            return f"{role} unassigned"
-        case "note_added":
-            return "note" + (" (backdated)" if d.get("backdated") else "")
-        case "resolved":
-            return "resolved"
-        case "closed":
-            return "closed"
-        case "reopened":
-            return f"reopened: {d.get('reason')}"
-        case "details_updated":
-            return "details updated: " + ", ".join(sorted(d))
-        case "postmortem_scheduled":
-            moved = f" (moved: {d.get('reason')})" if d.get("reason") else ""
-            return f"post-mortem scheduled, owner {d.get('owner')}, due {d.get('due_at')}{moved}"
-        case "initial_update_drafted":
-            return f"initial update drafted. {d.get('prompt', '')}"
-        case "root_cause_made_public":
-            return "root cause included in the public resolution (policy option)"
-        case "notification_sent":
-            return f"notified {d.get('recipient')} via {d.get('channel')}"
-        case "notification_failed":
-            return f"notifying {d.get('recipient')} failed"
-        case _:
-            return event.type.replace("_", " ")
-
-
-def event_item(event: Event) -> dict[str, Any]:
-    data = dict(event.data)
-    body = None
-    if event.type == "note_added":
-        body = str(data.get("text", ""))
-    elif event.type in ("resolved", "declared") and data.get("summary"):
-        body = str(data["summary"])
-    return {
-        "seq": event.seq,
-        "type": event.type,
-        "actor": event.actor,
-        "at": event.occurred_at,
-        "text": describe(event),
-        "body": body,
-        "checklist": data.get("checklist") if event.type == "resolved" else None,
-    }
-
-
 TIMELINE_PAGE = 200
-
-
-def timeline_tail(
-    runtime: Runtime, public_id: str, *, after_seq: int = 0, limit: int | None = TIMELINE_PAGE
-) -> list[Event]:
-    """The newest events (after `after_seq`), oldest first; reads only what is shown."""
-    i, e = tables.incidents, tables.events
-    query = (
-        select(e.c.seq, e.c.type, e.c.actor, e.c.occurred_at, e.c.recorded_at, e.c.data)
-        .join(i, i.c.id == e.c.incident_id)
-        .where(i.c.public_id == public_id.strip().upper(), e.c.seq > after_seq)
-        .order_by(e.c.seq.desc())
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    with runtime.db.read() as conn:
-        rows = conn.execute(query).all()
-    return [
-        Event(r.type, r.actor, r.occurred_at, r.data, recorded_at=r.recorded_at, seq=r.seq)
-        for r in reversed(rows)
-    ]
 
 
 def incident_page(
     runtime: Runtime, public_id: str, *, after_seq: int = 0, show_all: bool = False
 ) -> dict[str, Any]:
-    """The war room's data; with `after_seq`, only the events after it are read."""
+    """The war room's data; with `after_seq`, only the events recorded after it are read."""
     now = runtime.clock.now()
     state = runtime.incidents.get(public_id)
     view = incident_view(state, runtime.policy, now)
-    limit = None if show_all or after_seq else TIMELINE_PAGE
-    events = timeline_tail(runtime, public_id, after_seq=after_seq, limit=limit)
+    events = runtime.incidents.timeline(state.public_id, after_seq=after_seq)
+    shown = events if show_all or after_seq else events[-TIMELINE_PAGE:]
+    entries = timeline.entries(shown)
     level = runtime.policy.severity(state.severity)
     allowed = set(view["allowed_moves"])
     last_update = state.last_update_at
-    return {
+    panel_context = panels.incident_panels(runtime, state)
+    context: dict[str, Any] = {
         "state": state,
         "view": view,
         "level": level,
         "version": state.event_count,
-        "events": [event_item(e) for e in events],
-        "hidden_events": 0 if after_seq else max(0, state.event_count - len(events)),
-        "last_seq": events[-1].seq if events else after_seq,
+        "events": entries,
+        "timeline": timeline.grouped(entries),
+        "hidden_events": len(events) - len(shown),
+        "last_seq": max((e.seq or 0 for e in events), default=after_seq),
         "moves": [m for m in WORKING_MOVES if m in allowed and m != state.status.value],
         "can_ack": state.status.awaiting_ack,
         "can_resolve": "resolved" in allowed,
@@ -198,8 +116,121 @@ def incident_page(
         "role_titles": {role.value: ROLE_TITLES[role] for role in Role},
         "severities": runtime.policy.severities,
         "chat_channels": _chat_channels(runtime, state.public_id),
-        **panels.incident_panels(runtime, state),
+        **panel_context,
+        **flag_context(runtime, state),
     }
+    context["must_stops"] = must_stops(state)
+    context["next_steps"] = next_steps(context, events, now)
+    context["next_key"] = "|".join(
+        f"{n['kind']}:{n['tone']}:{n.get('role', '')}" for n in context["next_steps"]
+    )
+    return context
+
+
+def flag_context(runtime: Runtime, state: IncidentState) -> dict[str, Any]:
+    """The flags panel: the incident's flags with reasons, and the names a person may set
+    (triage and policy flags; warroom's own system flags are shown but not offered)."""
+    policy = runtime.policy
+    known = {flag for flag, _why in TRIAGE_FLAGS.values()}
+    known |= {rule.when for rule in policy.escalation.condition_based if rule.threshold is None}
+    known |= {flag for rule in policy.stop_rules for flag in rule.flags}
+    known |= set(state.flags)
+    return {
+        "flag_rows": [
+            {
+                "name": name,
+                "value": value,
+                "reason": state.flag_reasons.get(name, ""),
+                "system": name in SYSTEM_FLAGS,
+            }
+            for name, value in sorted(state.flags.items())
+        ],
+        "flag_choices": sorted(known - SYSTEM_FLAGS),
+        "flags_key": ";".join(f"{k}={int(v)}" for k, v in sorted(state.flags.items())),
+    }
+
+
+def must_stops(state: IncidentState) -> list[dict[str, Any]]:
+    """Raised MUST STOPs, the war room's banner: each waits for a person's decision."""
+    return [
+        {"rule": rule, "text": str(stop.get("text") or rule),
+         "reason": str(stop.get("reason") or ""),
+         "at": _moment(stop["raised_at"]) if stop.get("raised_at") else None}
+        for rule, stop in sorted(state.stops.items())
+    ]  # fmt: skip
+
+
+def _moment(value: Any) -> datetime:
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment
+
+
+def next_steps(context: dict[str, Any], events: list[Any], now: datetime) -> list[dict[str, Any]]:
+    """What is waiting on the responders, most urgent first, each cleared by one action.
+
+    Kinds: `ack` (nobody acknowledged: the pages go on), `role` (a role the severity needs),
+    `update` (the next status update, due or overdue), `verification` (running or regressed),
+    `postmortem` (due or overdue). Each has `text`, a `tone` (`bad` or empty) and, for the
+    page's ticking clocks, `at` with `mode` ("since", "until" or "progress" with `window`).
+    """
+    state: IncidentState = context["state"]
+    out: list[dict[str, Any]] = []
+    if context["can_ack"]:
+        paged = sorted(
+            {
+                str(p)
+                for e in events
+                if e.type in ("paged", "escalated")
+                for p in e.data.get("notified") or []
+            }
+        )
+        reopened = [e.occurred_at for e in events if e.type == "reopened"]
+        reopen = bool(reopened) and state.status == Status.REOPENED
+        out.append({
+            "kind": "ack", "tone": "bad",
+            "text": "Nobody has acknowledged — " + ("reopened" if reopen else "declared"),
+            "at": reopened[-1] if reopen else state.declared_at, "mode": "since",
+            "after": f"; paged {', '.join(paged)}" if paged else "",
+        })  # fmt: skip
+    if state.is_open:
+        titles = context["role_titles"]
+        missing = list(context["view"]["roles_missing"])
+        if missing:
+            names = ", ".join(titles.get(role, role).lower() for role in missing)
+            out.append({
+                "kind": "role", "tone": "bad", "roles": [(r, titles.get(r, r)) for r in missing],
+                "role": ",".join(missing),
+                "text": f"No {names} (required for {state.severity})",
+            })  # fmt: skip
+        due = context["next_update_due"]
+        if due is not None and context.get("has_comms"):
+            out.append({
+                "kind": "update", "tone": "bad" if due < now else "",
+                "text": "Next status update", "at": due, "mode": "until",
+            })  # fmt: skip
+    verification = context.get("verification")
+    if verification and state.is_open:
+        if verification["phase"] == "running" and verification.get("started_at"):
+            out.append({
+                "kind": "verification", "tone": "",
+                "text": "Verification running:", "at": _moment(verification["started_at"]),
+                "mode": "progress", "window": int(verification.get("window_seconds") or 0),
+            })  # fmt: skip
+        elif verification["phase"] == "regressed":
+            out.append({"kind": "verification", "tone": "bad",
+                        "text": "Verification regressed: the fix did not hold"})  # fmt: skip
+    postmortem = context.get("postmortem")
+    if postmortem and postmortem.get("status") != "published" and postmortem.get("due_at"):
+        due_at = _moment(postmortem["due_at"])
+        owner = f" (owner {postmortem['owner']})" if postmortem.get("owner") else ""
+        out.append({
+            "kind": "postmortem", "tone": "bad" if due_at < now else "",
+            "text": f"Post-mortem{owner} due", "at": due_at, "mode": "until",
+        })  # fmt: skip
+    if context["can_close"]:
+        out.append({"kind": "close", "tone": "",
+                    "text": "Resolved, and nothing holds it open: close the incident"})  # fmt: skip
+    return out
 
 
 def _chat_channels(runtime: Runtime, public_id: str) -> list[dict[str, Any]]:

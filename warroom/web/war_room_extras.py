@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from warroom.core.auth import Principal
-from warroom.core.errors import NotFound
+from warroom.core.errors import InvalidInput, NotFound
 from warroom.web import panels
 from warroom.web.pages import PageRuntime, PageSession, render
 from warroom.web.routes import _panel_act
@@ -51,6 +51,44 @@ async def verification_confirm(
         # A blank note is refused by the schema (422 on the page, nothing recorded).
         body = ConfirmIn(note=str(form.get("note") or "").strip())
         workbench.confirm_verification(principal, public_id, body)
+        return None
+
+    return await _panel_act(request, runtime, session, public_id, action)
+
+
+# ---- condition flags and MUST STOP acknowledgements -----------------------------------
+
+
+@router.post("/incidents/{public_id}/flags")
+async def set_flag(
+    request: Request, runtime: PageRuntime, session: PageSession, public_id: str
+) -> Any:
+    def action(principal: Principal, form: Any) -> dict[str, Any] | None:
+        from warroom.incidents.schemas import FlagIn
+
+        reason = str(form.get("reason") or "").strip()
+        if not reason:
+            raise InvalidInput("say why the flag changes (the reason is on the timeline)")
+        body = FlagIn(
+            flag=str(form.get("flag") or "").strip(),
+            value=str(form.get("value") or "on") != "off",
+            reason=reason,
+        )
+        runtime.incidents.set_flag(principal, public_id, body)
+        return None
+
+    return await _panel_act(request, runtime, session, public_id, action)
+
+
+@router.post("/incidents/{public_id}/stops/{rule}/acknowledge")
+async def acknowledge_stop(
+    request: Request, runtime: PageRuntime, session: PageSession, public_id: str, rule: str
+) -> Any:
+    def action(principal: Principal, form: Any) -> dict[str, Any] | None:
+        from warroom.incidents.schemas import StopAckIn
+
+        body = StopAckIn(decision=str(form.get("decision") or ""))
+        runtime.incidents.acknowledge_stop(principal, public_id, rule, body)
         return None
 
     return await _panel_act(request, runtime, session, public_id, action)

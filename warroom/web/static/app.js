@@ -17,7 +17,10 @@
     var now = Date.now();
     document.querySelectorAll("time[data-clock]").forEach(function (el) {
       var delta = (now - Date.parse(el.getAttribute("datetime"))) / 1000;
-      if (el.dataset.clock === "since") {
+      if (el.dataset.clock === "progress") {
+        el.textContent = Math.max(0, Math.floor(delta / 60)) + " of " +
+          Math.round(Number(el.dataset.window || 0) / 60) + " min";
+      } else if (el.dataset.clock === "since") {
         el.textContent = span(delta) + " ago";
       } else {
         el.textContent = delta > 0 ? "overdue by " + span(delta) : "in " + span(delta);
@@ -38,17 +41,55 @@
         var list = document.getElementById(listId);
         if (!list) return;
         Array.prototype.slice.call(node.children).forEach(function (child) {
-          if (!child.id || !document.getElementById(child.id)) list.appendChild(child);
+          if (!child.id || !document.getElementById(child.id)) insertInOrder(list, child);
         });
         return;
       }
       var old = node.id && document.getElementById(node.id);
       if (!old) return;
       if (node.dataset.key && old.dataset.key === node.dataset.key) return;
+      keepFolds(old, node);
       old.replaceWith(node);
       if (window.htmx) window.htmx.process(node);
     });
     tick();
+  }
+
+  // The timeline is in the order things happened: a backdated entry goes where it belongs.
+  function insertInOrder(list, child) {
+    var at = child.getAttribute("data-at") || "";
+    var items = list.children;
+    for (var i = items.length - 1; i >= 0; i--) {
+      if ((items[i].getAttribute("data-at") || "") <= at) {
+        items[i].after(child);
+        return;
+      }
+    }
+    list.prepend(child);
+  }
+
+  // A replaced panel keeps the open/folded state the reader gave it.
+  function keepFolds(old, node) {
+    var folds = node.matches("details[id]") ? [node] : [];
+    folds = folds.concat(Array.prototype.slice.call(node.querySelectorAll("details[id]")));
+    folds.forEach(function (fresh) {
+      var before = old.id === fresh.id ? old : old.querySelector("#" + CSS.escape(fresh.id));
+      if (before) fresh.open = before.open;
+    });
+  }
+
+  // On a phone the side panels start folded so the timeline comes first.
+  function foldForPhone() {
+    if (!window.matchMedia("(max-width: 760px)").matches) return;
+    document.querySelectorAll("details[data-fold]").forEach(function (el) { el.open = false; });
+  }
+
+  // A link to a folded panel (#verification) opens it.
+  function openTarget() {
+    var id = window.location.hash.slice(1);
+    var el = id && document.getElementById(id);
+    var fold = el && el.closest("details");
+    if (fold) fold.open = true;
   }
 
   function connect(el) {
@@ -63,6 +104,9 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    foldForPhone();
+    openTarget();
+    window.addEventListener("hashchange", openTarget);
     document.querySelectorAll("[data-live]").forEach(connect);
     tick();
     window.setInterval(tick, 10000);

@@ -1,0 +1,104 @@
+"""Who is on call over the next days, drawn as an SVG calendar: one row per day in the
+schedule's timezone, one coloured bar per shift with the person's name.
+
+Inline SVG with classes (colours in style.css): no inline style, so the strict CSP holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup, escape
+
+PALETTE = 8
+WIDTH = 760
+LABEL = 92  # the day labels' column
+ROW = 28
+TOP = 22
+
+
+@dataclass(frozen=True)
+class Shift:
+    person: str
+    start: datetime
+    end: datetime
+
+
+def first_day(now: datetime, zone: ZoneInfo) -> datetime:
+    """Today's local midnight: where the calendar starts."""
+    return datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
+
+
+def shift_calendar(
+    shifts: Sequence[Shift], now: datetime, zone: ZoneInfo, *, days: int = 14
+) -> Markup:
+    """An SVG of `days` days from today (in `zone`), each shift a bar labelled with its person."""
+    colours: dict[str, int] = {}
+    for shift in shifts:
+        colours.setdefault(shift.person, len(colours) % PALETTE)
+    today = first_day(now, zone)
+    height = TOP + ROW * days + 4
+    parts = [
+        f'<svg class="shift-calendar" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-labelledby="cal-title" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="cal-title">On-call calendar of the next {days} days, one row a day '
+        f"({escape(str(zone))} time)</title>",
+    ]
+    for hour in (0, 6, 12, 18, 24):
+        x = LABEL + (WIDTH - LABEL) * hour / 24
+        anchor = "end" if hour == 24 else "start" if hour == 0 else "middle"
+        parts.append(
+            f'<text class="cal-hour" x="{x:.1f}" y="14" text-anchor="{anchor}">{hour:02d}:00</text>'
+        )
+        parts.append(
+            f'<line class="cal-grid" x1="{x:.1f}" y1="{TOP - 4}" x2="{x:.1f}" y2="{height - 2}"/>'
+        )
+    for index in range(days):
+        # Local midnights (a DST day is 23 or 25 hours; the bar scales to 24).
+        day = datetime.combine(today.date() + timedelta(days=index), time(0), tzinfo=zone)
+        next_day = datetime.combine(day.date() + timedelta(days=1), time(0), tzinfo=zone)
+        y = TOP + ROW * index
+        weekend = " cal-weekend" if day.weekday() >= 5 else ""
+        parts.append(
+            f'<rect class="cal-row{weekend}" x="0" y="{y}" width="{WIDTH}" height="{ROW - 2}"/>'
+        )
+        parts.append(f'<text class="cal-day" x="4" y="{y + 17}">{day.strftime("%a %d %b")}</text>')
+        span = (next_day - day).total_seconds() / 3600
+        for shift in shifts:
+            start, end = max(shift.start, day), min(shift.end, next_day)
+            if end <= start:
+                continue
+            scale = 24 / span
+            x1 = LABEL + (WIDTH - LABEL) * (start - day).total_seconds() / 3600 * scale / 24
+            x2 = LABEL + (WIDTH - LABEL) * (end - day).total_seconds() / 3600 * scale / 24
+            label = escape(shift.person)
+            tip = (
+                f"{label}: {shift.start.astimezone(zone):%a %d %b %H:%M} – "
+                f"{shift.end.astimezone(zone):%a %d %b %H:%M}"
+            )
+            parts.append(
+                f'<g><title>{tip}</title><rect class="cal-shift p{colours[shift.person]}" '
+                f'x="{x1 + 1:.1f}" y="{y + 2}" width="{max(1.0, x2 - x1 - 2):.1f}" '
+                f'height="{ROW - 6}" rx="3"/>'
+            )
+            if x2 - x1 > 8 * len(shift.person) + 8:
+                parts.append(f'<text class="cal-name" x="{x1 + 6:.1f}" y="{y + 17}">{label}</text>')
+            parts.append("</g>")
+        if day <= now < next_day:
+            x = LABEL + (WIDTH - LABEL) * (now - day).total_seconds() / 3600 / span
+            parts.append(
+                f'<line class="cal-now" x1="{x:.1f}" y1="{y}" x2="{x:.1f}" y2="{y + ROW - 2}"/>'
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def legend(shifts: Sequence[Shift]) -> list[tuple[str, int]]:
+    """(person, colour index) in the calendar's order."""
+    colours: dict[str, int] = {}
+    for shift in shifts:
+        colours.setdefault(shift.person, len(colours) % PALETTE)
+    return list(colours.items())
