@@ -10,6 +10,7 @@ Stakeholder messages go for real to a local HTTP receiver (Apprise json://).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +33,11 @@ SERVICES = [
     {"name": "payments", "description": "Payments API", "owner_team": "Core"},
     {"name": "search", "description": "Search", "owner_team": "Discovery"},
 ]
+
+
+#: The on-call team of `staffed`: ann is on call (level 1), bob is level 2 after 10 minutes;
+#: carol, dave and erin take incident roles.
+PEOPLE = ("ann", "bob", "carol", "dave", "erin")
 
 
 class Process:
@@ -126,9 +132,61 @@ class Process:
         )
         return edited
 
+    def staff(self, inboxes: dict[str, Receiver]) -> None:
+        """Register the on-call team, each person with their own inbox; `payments` pages
+        the `primary` schedule (ann) first, then bob after 10 minutes."""
+        for name, box in inboxes.items():
+            method = {"name": "webhook", "url": box.json_url(), "delay_minutes": 0}
+            self.admin.ok(
+                "POST",
+                "/api/v1/oncall/people",
+                json={"name": name, "contact_methods": [method]},
+            )
+        layer = {"users": ["ann"], "start": "2026-01-05T09:00"}
+        self.admin.ok(
+            "POST", "/api/v1/oncall/schedules", json={"name": "primary", "layers": [layer]}
+        )
+        levels = [
+            {"delay_minutes": 5, "targets": ["schedule:primary"]},
+            {"delay_minutes": 10, "targets": ["person:bob"]},
+        ]
+        self.admin.ok(
+            "POST",
+            "/api/v1/oncall/escalation-policies",
+            json={"name": "payments", "levels": levels},
+        )
+
     def stakeholder_messages(self, count: int) -> list[dict[str, Any]]:
         """What the stakeholder group received (Apprise JSON: title, message)."""
         return [r.json() for r in self.inbox.wait_for(count)]
+
+
+@pytest.fixture
+def inboxes() -> Iterator[dict[str, Receiver]]:
+    """One local receiver per person of the on-call team."""
+    with ExitStack() as stack:
+        yield {name: stack.enter_context(http_receiver()) for name in PEOPLE}
+
+
+@pytest.fixture
+def staffed(
+    process: Callable[..., Process], inboxes: dict[str, Receiver]
+) -> Callable[[str], Process]:
+    """`staffed("phased")`: a preset's process whose `payments` service pages the on-call
+    team of `Process.staff` (no fallback contacts, so only the team is paged)."""
+
+    def make(preset: str) -> Process:
+        services = [{**SERVICES[0], "escalation_policy": "payments"}, *SERVICES[1:]]
+        team = process(preset, services=services, oncall={"fallback_contacts": []})
+        team.staff(inboxes)
+        return team
+
+    return make
+
+
+def received(inbox: Receiver) -> list[dict[str, Any]]:
+    """What one person received so far (Apprise JSON: title, message)."""
+    return [request.json() for request in inbox.requests]
 
 
 @pytest.fixture

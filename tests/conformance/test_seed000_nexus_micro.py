@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conformance.conftest import Process
+from tests.conformance.conftest import Process, received
+from tests.support.receiver import Receiver
 
 PRESET = "nexus-micro"
 
@@ -293,3 +294,62 @@ def test_step4_monitor_30_minutes_post_fix(nexus: Process) -> None:
     )
     (event,) = nexus.events(waived, "guard_waived")
     assert (event["data"]["role"], event["data"]["reason"]) == ("commander", "no fix")
+
+
+def test_response_teams_p0_all_hands(
+    staffed: Callable[[str], Process], inboxes: dict[str, Receiver]
+) -> None:
+    """P0 is all hands: every level of the service's escalation policy and every role holder
+    is paged at once, without waiting for the levels' delays."""
+    nexus = staffed(PRESET)
+    roles = {"commander": "carol", "communications_lead": "dave"}
+    incident = nexus.declare("P0", roles=roles)
+    for name in ("ann", "bob", "carol", "dave"):
+        assert len(inboxes[name].wait_for(1)) >= 1, name
+    assert received(inboxes["erin"]) == []
+    (paged,) = nexus.events(incident, "paged")
+    assert paged["data"]["paging"] == "all_hands"
+    assert sorted(paged["data"]["notified"]) == ["ann", "bob", "carol", "dave"]
+    p1 = nexus.declare("P1", roles={"commander": "erin"})
+    (paged,) = nexus.events(p1, "paged")
+    assert paged["data"]["notified"] == ["ann"]  # level 2 waits its turn below P0
+
+
+def test_step1_missing_roles_are_chased(
+    staffed: Callable[[str], Process], inboxes: dict[str, Receiver]
+) -> None:
+    """The response team by severity is activated within the first 5 minutes: a role still
+    missing then is a reminder to the commander; a person given a role later is told."""
+    nexus = staffed(PRESET)
+    incident = nexus.declare("P1", roles={"commander": "carol"})  # P1 needs four roles
+    already = len(received(inboxes["carol"]))
+    nexus.api.ok(
+        "POST",
+        f"/api/v1/incidents/{incident}/roles",
+        json={"role": "communications_lead", "person": "dave"},
+    )
+    nexus.work()
+    (told,) = received(inboxes["dave"])
+    assert told["message"].startswith(f"You are now the communications lead of {incident}")
+    nexus.advance(minutes=4)
+    assert nexus.events(incident, "reminder") == []
+    nexus.advance(minutes=1)
+    (reminder,) = [
+        e for e in nexus.events(incident, "reminder") if e["data"]["kind"] == "missing_roles"
+    ]
+    assert reminder["data"]["missing"] == ["deployer", "investigator"]
+    assert reminder["data"]["notified"] == ["carol"]
+    last = inboxes["carol"].wait_for(already + 1)[-1].json()
+    assert "still has no deployer, investigator" in last["message"]
+
+
+def test_response_teams_p3_sprint_prioritizer_adds_to_backlog(nexus: Process) -> None:
+    """P3: the sprint prioritizer adds it to the backlog (an action item at declaration)."""
+    low = nexus.declare("P3")
+    other = nexus.declare("P2")
+    nexus.work()
+    (item,) = nexus.api.ok("GET", f"/api/v1/incidents/{low}/actions")["items"]
+    assert low in item["title"]
+    (added,) = nexus.events(low, "added_to_backlog")
+    assert added["data"]["action_item"] == item["id"]
+    assert nexus.api.ok("GET", f"/api/v1/incidents/{other}/actions")["items"] == []

@@ -14,8 +14,9 @@ import icalendar
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conformance.conftest import SERVICES, Process
+from tests.conformance.conftest import SERVICES, Process, received
 from tests.conftest import Api
+from tests.support.receiver import Receiver
 
 PRESET = "bmad-p0-p4"
 
@@ -317,3 +318,26 @@ def test_step4_gather_diagnostic_data(bmad: Process) -> None:
     assert [e["data"]["service"] for e in bmad.events(incident, "deploy_correlated")] == [
         "payments"
     ]
+
+
+def test_step2_assemble_incident_response_team_paging(
+    staffed: Callable[[str], Process], inboxes: dict[str, Receiver]
+) -> None:
+    """P0 pages on-call + engineering lead + management; P1 notifies on-call + lead; P2/P3 go
+    to a primary responder."""
+    bmad = staffed(PRESET)
+    p0 = bmad.declare("P0", roles={"commander": "carol"})
+    (paged,) = bmad.events(p0, "paged")
+    assert paged["data"]["paging"] == "all_hands"
+    assert sorted(paged["data"]["notified"]) == ["ann", "bob", "carol"]
+    management = [e for e in bmad.events(p0, "escalated") if e["data"]["rule"] == "p0-management"]
+    assert management[0]["data"]["targets"] == ["contact:engineering_lead", "contact:management"]
+    p1 = bmad.declare("P1")
+    assert bmad.events(p1, "paged")[0]["data"]["notified"] == ["ann"]
+    (lead,) = [e for e in bmad.events(p1, "escalated") if e["data"]["rule"] == "p1-lead"]
+    assert lead["data"]["targets"] == ["contact:engineering_lead"]
+    for severity in ("P2", "P3"):
+        low = bmad.declare(severity)
+        assert bmad.events(low, "paged")[0]["data"]["notified"] == ["ann"], severity
+        assert bmad.escalations(low) == []
+    assert len(received(inboxes["bob"])) == 1  # only the P0 reached level 2

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conformance.conftest import Process
+from tests.conformance.conftest import Process, received
+from tests.support.receiver import Receiver
 
 PRESET = "hierarchical"
 
@@ -247,3 +248,27 @@ def test_stage3_skip_if_sev1(hierarchical: Process) -> None:
     (used,) = hierarchical.events(sev1, "safety_option_used")
     assert used["data"]["option"] == "policy.hotfix.skip_review_if_sev1"
     assert hierarchical.api.ok("POST", f"{base}/hf-1/deploy")["deployed"] is True
+
+
+def test_escalation_path_first_15_minutes(
+    staffed: Callable[[str], Process], inboxes: dict[str, Receiver]
+) -> None:
+    """0–15 min: the on-call engineer and the incident responder; SEV-1 brings in every agent
+    at once; a team still without its roles at 15 minutes is chased."""
+    hierarchical = staffed(PRESET)
+    incident = hierarchical.declare("SEV2")
+    assert hierarchical.events(incident, "paged")[0]["data"]["notified"] == ["ann"]
+    hierarchical.advance(minutes=14)
+    assert [e for e in hierarchical.events(incident, "reminder")
+            if e["data"]["kind"] == "missing_roles"] == []  # fmt: skip
+    hierarchical.advance(minutes=1)
+    (reminder,) = [
+        e for e in hierarchical.events(incident, "reminder") if e["data"]["kind"] == "missing_roles"
+    ]
+    assert reminder["data"]["notified"] == ["ann"]  # no commander yet: the on-call engineer
+    assert "commander" in reminder["data"]["missing"]
+    sev1 = hierarchical.declare("SEV1", roles={"commander": "carol", "investigator": "erin"})
+    (paged,) = hierarchical.events(sev1, "paged")
+    assert paged["data"]["paging"] == "all_hands"
+    assert sorted(paged["data"]["notified"]) == ["ann", "bob", "carol", "erin"]
+    assert received(inboxes["erin"])

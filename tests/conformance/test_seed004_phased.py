@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conformance.conftest import Process
+from tests.conformance.conftest import Process, received
+from tests.support.receiver import Receiver
 
 PRESET = "phased"
 
@@ -250,3 +251,22 @@ def test_phase3_identify_mitigation_options(phased: Process) -> None:
         found = phased.api.ok("GET", path)["suggestions"]
         assert found[0]["action"] == strategy, (situation, found)
         assert found[0]["why"]
+
+
+def test_phase2_triage_page_on_call_and_notify_commander(
+    staffed: Callable[[str], Process], inboxes: dict[str, Receiver]
+) -> None:
+    """Step 2.2: page the on-call, notify the incident commander (mandatory, SEV2 too), and
+    assemble the team within SEV2's 15 minutes."""
+    phased = staffed(PRESET)
+    incident = phased.declare("SEV2", roles={"commander": "carol"})
+    (paged,) = phased.events(incident, "paged")
+    assert paged["data"]["targets"] == ["schedule:primary", "role:commander"]
+    assert sorted(paged["data"]["notified"]) == ["ann", "carol"]
+    assert inboxes["carol"].wait_for(1) and received(inboxes["bob"]) == []
+    phased.advance(minutes=15)
+    (reminder,) = [
+        e for e in phased.events(incident, "reminder") if e["data"]["kind"] == "missing_roles"
+    ]
+    assert reminder["data"]["missing"] == ["investigator"]
+    assert reminder["data"]["notified"] == ["carol"]
