@@ -72,6 +72,7 @@ def dashboard(runtime: Runtime) -> dict[str, Any]:
         "unacknowledged": [c for c in cards if Status(c["status"]).awaiting_ack],
         "overdue": [c for c in cards if c["update_overdue"]],
         "now_on_call": panels.on_call_now(runtime),
+        "paging_problems": runtime.oncall.escalation.paging_problems(),
     }
 
 
@@ -120,6 +121,8 @@ def incident_page(
         **flag_context(runtime, state),
     }
     context["must_stops"] = must_stops(state)
+    context["paging_problems"] = runtime.oncall.escalation.paging_problems(state.public_id)
+    context["on_incident_page"] = True
     context["next_steps"] = next_steps(context, events, now)
     context["next_key"] = "|".join(
         f"{n['kind']}:{n['tone']}:{n.get('role', '')}" for n in context["next_steps"]
