@@ -10,12 +10,15 @@ import pytest
 
 from tests.oncall.conftest import drain
 from tests.web.conftest import WebUser
+from warroom.core.auth import Principal
 from warroom.core.clock import FixedClock
 from warroom.core.config import parse_config
 from warroom.core.runtime import Runtime
 from warroom.core.settings import Settings
+from warroom.oncall import models
 
 # checkout-api has no escalation policy: a SEV2 on it must page and reaches nobody.
+ADMIN = Principal(name="user:root", scopes=frozenset({"admin"}), kind="session")
 CONFIG = {"policy": "default", "services": [{"name": "checkout-api"}]}
 
 
@@ -63,3 +66,20 @@ def test_an_incident_nobody_was_paged_for_is_a_warning_until_acknowledged(
     assert "Nobody was paged" not in rita.get("/").text
     assert "Nobody was paged" not in rita.get(f"/incidents/{incident}").text
     assert html.unescape(warning) not in html.unescape(rita.get("/").text)
+
+
+def test_a_policy_reaching_people_without_contact_methods_links_to_them(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime
+) -> None:
+    runtime.oncall.create_person(ADMIN, models.PersonIn(name="dan"))  # no contact method
+    runtime.oncall.create_policy(
+        ADMIN,
+        models.EscalationPolicyIn(name="checkout", levels=[models.LevelIn(targets=["person:dan"])]),
+    )
+    runtime.oncall.escalation.set_service_policy(ADMIN, "checkout-api", "checkout")
+    rita = web_as("rita", "responder")
+    incident = declare(rita, runtime)
+    war_room = rita.get(f"/incidents/{incident}").text
+    assert "nobody with a contact method: dan has none" in war_room
+    assert 'href="/oncall/policies/checkout"' in war_room
+    assert 'href="/oncall/people/dan"' in war_room
