@@ -3,20 +3,13 @@ schedules and escalation policies whose on-call answers agree with Grafana OnCal
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
+from tests.importers.conftest import import_args, report, run, show
 from tests.importers.grafana_oncall_api import INSTANTS, TOKEN, GrafanaOnCallApi, serve
-from tests.support.cli import use_local_database
-from warroom.cli.main import app as cli
-
-runner = CliRunner()
-EMAIL = "mailto://warroom:secret@smtp.example.com?to={address}"
 
 
 @pytest.fixture
@@ -26,42 +19,11 @@ def grafana() -> Iterator[tuple[GrafanaOnCallApi, str]]:
         yield api, url
 
 
-@pytest.fixture
-def local(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
-    return use_local_database(monkeypatch, tmp_path, database_url)
-
-
-def run(*args: str) -> Any:
-    return runner.invoke(cli, list(args))
-
-
-def import_args(url: str, *extra: str) -> list[str]:
-    verify = [arg for at in INSTANTS for arg in ("--verify-at", at)]
-    return [
-        "import",
-        "grafana-oncall",
-        "--api-url",
-        url,
-        "--token",
-        TOKEN,
-        "--email-url",
-        EMAIL,
-        *verify,
-        *extra,
-    ]
-
-
-def show(kind: str, name: str) -> dict[str, Any]:
-    result = run("oncall", kind, "show", name, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
-
-
 def test_import_agrees_with_grafana_oncall_across_dst_and_overrides(
     local: Path, grafana: tuple[GrafanaOnCallApi, str]
 ) -> None:
     api, url = grafana
-    result = run(*import_args(url))
+    result = run(*import_args("grafana-oncall", url, TOKEN, INSTANTS))
     assert result.exit_code == 0, result.output
     assert "agrees with Grafana OnCall" in result.output
     assert sorted(show("team", "platform")["members"]) == ["ann", "bob"]
@@ -78,12 +40,12 @@ def test_import_agrees_with_grafana_oncall_across_dst_and_overrides(
 
 def test_dry_run_then_reimport(local: Path, grafana: tuple[GrafanaOnCallApi, str]) -> None:
     _, url = grafana
-    planned = run(*import_args(url, "--dry-run"))
+    planned = run(*import_args("grafana-oncall", url, TOKEN, INSTANTS, "--dry-run"))
     assert planned.exit_code == 0 and "would create 7," in planned.output
-    assert run(*import_args(url)).exit_code == 0
-    again = run(*import_args(url, "--json"))
-    report = json.loads(again.stdout[: again.stdout.rindex("}") + 1])
-    assert {a["action"] for a in report["actions"]} == {"unchanged"}
+    assert run(*import_args("grafana-oncall", url, TOKEN, INSTANTS)).exit_code == 0
+    again = run(*import_args("grafana-oncall", url, TOKEN, INSTANTS, "--json"))
+    imported = report(again)
+    assert {a["action"] for a in imported["actions"]} == {"unchanged"}
 
 
 def test_the_api_url_is_required(local: Path) -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from typer.testing import CliRunner
 
 from tests.conftest import Api
+from tests.importers.conftest import EMAIL, import_args, listing, report, run
 from tests.importers.pagerduty_api import (
     INSTANTS,
     ROUTING_KEY,
@@ -21,14 +20,9 @@ from tests.importers.pagerduty_api import (
     save,
     serve,
 )
-from tests.support.cli import use_local_database
 from warroom.api.app import create_app
-from warroom.cli.main import app as cli
 from warroom.core.runtime import Runtime
 from warroom.core.settings import Settings
-
-runner = CliRunner()
-EMAIL = "mailto://warroom:secret@smtp.example.com?to={address}"
 
 
 @pytest.fixture
@@ -38,42 +32,11 @@ def pagerduty() -> Iterator[tuple[PagerDutyApi, str]]:
         yield api, url
 
 
-@pytest.fixture
-def local(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
-    return use_local_database(monkeypatch, tmp_path, database_url)
-
-
-def run(*args: str) -> Any:
-    return runner.invoke(cli, list(args))
-
-
-def import_args(url: str, *extra: str) -> list[str]:
-    verify = [arg for at in INSTANTS for arg in ("--verify-at", at)]
-    return [
-        "import",
-        "pagerduty",
-        "--api-url",
-        url,
-        "--token",
-        TOKEN,
-        "--email-url",
-        EMAIL,
-        *verify,
-        *extra,
-    ]
-
-
-def listing(kind: str) -> list[dict[str, Any]]:
-    result = run("oncall", kind, "list", "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)["items"]  # type: ignore[no-any-return]
-
-
 def test_dry_run_prints_the_plan_and_changes_nothing(
     local: Path, pagerduty: tuple[PagerDutyApi, str]
 ) -> None:
     _, url = pagerduty
-    result = run(*import_args(url, "--dry-run"))
+    result = run(*import_args("pagerduty", url, TOKEN, INSTANTS, "--dry-run"))
     assert result.exit_code == 0, result.output
     # 3 people, a team, a schedule, its override, an escalation policy, the service's policy
     # and its events integration
@@ -86,7 +49,7 @@ def test_import_creates_everything_and_agrees_with_pagerduty_across_dst_and_over
     local: Path, pagerduty: tuple[PagerDutyApi, str]
 ) -> None:
     api, url = pagerduty
-    result = run(*import_args(url))
+    result = run(*import_args("pagerduty", url, TOKEN, INSTANTS))
     assert result.exit_code == 0, result.output
     assert "agrees with PagerDuty" in result.output
     people = {p["name"]: p for p in listing("person")}
@@ -115,7 +78,7 @@ def test_a_wrong_answer_is_reported_not_hidden(
 ) -> None:
     api, url = pagerduty
     api.data["oncalls"][("PS1", "2027-03-28T07:30:00+00:00")] = "PU2"  # PagerDuty says Bob
-    result = run(*import_args(url))
+    result = run(*import_args("pagerduty", url, TOKEN, INSTANTS))
     assert result.exit_code == 1
     assert "differs" in result.output and "PagerDuty bob, warroom ann" in result.output
 
@@ -124,17 +87,17 @@ def test_reimport_is_idempotent_and_follows_changes(
     local: Path, pagerduty: tuple[PagerDutyApi, str]
 ) -> None:
     api, url = pagerduty
-    assert run(*import_args(url)).exit_code == 0
-    again = run(*import_args(url, "--json"))
+    assert run(*import_args("pagerduty", url, TOKEN, INSTANTS)).exit_code == 0
+    again = run(*import_args("pagerduty", url, TOKEN, INSTANTS, "--json"))
     assert again.exit_code == 0, again.output
-    report = json.loads(again.stdout[: again.stdout.rindex("}") + 1])
-    assert {a["action"] for a in report["actions"]} == {"unchanged"}
+    imported = report(again)
+    assert {a["action"] for a in imported["actions"]} == {"unchanged"}
     api.data["escalation_policies"][0]["escalation_rules"][0]["escalation_delay_in_minutes"] = 5
-    changed = run(*import_args(url, "--json"))
-    report = json.loads(changed.stdout[: changed.stdout.rindex("}") + 1])
-    assert [(a["kind"], a["action"]) for a in report["actions"] if a["action"] != "unchanged"] == [
-        ("escalation_policy", "update")
-    ]
+    changed = run(*import_args("pagerduty", url, TOKEN, INSTANTS, "--json"))
+    imported = report(changed)
+    assert [
+        (a["kind"], a["action"]) for a in imported["actions"] if a["action"] != "unchanged"
+    ] == [("escalation_policy", "update")]
     policy = json.loads(run("oncall", "escalation", "show", "platform", "--json").stdout)
     assert policy["levels"][0]["delay_minutes"] == 5
     assert len(listing("person")) == 3
@@ -145,7 +108,7 @@ def test_an_existing_warroom_object_of_the_same_name_is_never_overwritten(
 ) -> None:
     _, url = pagerduty
     assert run("oncall", "person", "add", "ann", "--display-name", "Our Ann").exit_code == 0
-    result = run(*import_args(url, "--no-verify", "--json"))
+    result = run(*import_args("pagerduty", url, TOKEN, INSTANTS, "--no-verify", "--json"))
     assert result.exit_code == 0, result.output
     skipped = [a for a in json.loads(result.stdout)["actions"] if a["action"] == "skip"]
     assert [(a["name"], a["why"]) for a in skipped] == [
@@ -160,7 +123,7 @@ def test_rate_limited_answers_are_waited_out(
 ) -> None:
     api, url = pagerduty
     api.rate_limit_next = 2
-    result = run(*import_args(url, "--dry-run"))
+    result = run(*import_args("pagerduty", url, TOKEN, INSTANTS, "--dry-run"))
     assert result.exit_code == 0, result.output
 
 
@@ -182,7 +145,9 @@ def test_bad_input_changes_nothing(local: Path, pagerduty: tuple[PagerDutyApi, s
     refused = run("import", "pagerduty", "--api-url", url, "--token", "wrong")
     assert refused.exit_code == 2 and "refused the token" in refused.output
     assert run("import", "pagerduty").exit_code == 2  # no token, no directory
-    bad_instant = run(*import_args(url)[:-2], "--verify-at", "tomorrow")
+    bad_instant = run(
+        *import_args("pagerduty", url, TOKEN, INSTANTS)[:-2], "--verify-at", "tomorrow"
+    )
     assert bad_instant.exit_code == 2
     assert run("import", "pagerduty", "--from", "/nonexistent").exit_code == 2
     assert listing("person") == []
@@ -194,8 +159,8 @@ def test_only_admins_apply_an_import(api: Api, admin_api: Api) -> None:
     assert status == 403, body
     status, body = admin_api.post("/api/v1/import?dry_run=true", {"vendor": "nope"})
     assert status == 422
-    report = admin_api.ok("POST", "/api/v1/import?dry_run=true", json=plan)
-    assert [a["action"] for a in report["actions"]] == ["create"]
+    imported = admin_api.ok("POST", "/api/v1/import?dry_run=true", json=plan)
+    assert [a["action"] for a in imported["actions"]] == ["create"]
     assert admin_api.ok("GET", "/api/v1/oncall/people")["items"] == []
 
 
@@ -203,7 +168,7 @@ def test_services_page_through_their_policy_and_pagerduty_routing_keys_keep_work
     local: Path, pagerduty: tuple[PagerDutyApi, str], database_url: str, tmp_path: Path
 ) -> None:
     _, url = pagerduty
-    assert run(*import_args(url)).exit_code == 0
+    assert run(*import_args("pagerduty", url, TOKEN, INSTANTS)).exit_code == 0
     listed = json.loads(run("oncall", "service", "list", "--json").stdout)["items"]
     assert [(i["service"], i["escalation_policy"]) for i in listed] == [
         ("checkout-api", "platform")

@@ -105,6 +105,7 @@ def tour_pages(incidents: dict[str, str]) -> list[tuple[str, str]]:
         ("oncall-team", "/oncall/teams/platform"),
         ("oncall-contacts", "/oncall/contacts"),
         ("alerts", "/alerts"),
+        ("alert-routes", "/alerts/routes"),
         ("metrics", "/reports/metrics"),
         ("statuspage-admin", "/admin/statuspage"),
         ("status-public", "/status"),

@@ -215,91 +215,60 @@ def _run(
         console.print(f"[green]✓[/] who is on call agrees with {vendor.title} {when}")
 
 
-@import_app.command("pagerduty")
-def import_pagerduty(
-    ctx: typer.Context,
-    api_url: ApiUrl = None,
-    token: Token = None,
-    directory: FromDir = None,
-    dry_run: DryRun = False,
-    email_url: EmailUrl = None,
-    sms_url: SmsUrl = None,
-    phone_url: PhoneUrl = None,
-    verify: Verify = True,
-    verify_at: VerifyAt = [],
-    as_json: JsonOpt = False,
-) -> None:
-    """People (contact methods), teams, schedules (layers, restrictions, overrides) and
-    escalation policies from PagerDuty's REST API v2 (token: --token or PAGERDUTY_TOKEN)."""
-    _run(
-        ctx,
+def _command(vendor: _Vendor, help_text: str) -> Callable[..., None]:
+    """The `warroom import VENDOR` command: the same options for every vendor."""
+
+    def command(
+        ctx: typer.Context,
+        api_url: ApiUrl = None,
+        token: Token = None,
+        directory: FromDir = None,
+        dry_run: DryRun = False,
+        email_url: EmailUrl = None,
+        sms_url: SmsUrl = None,
+        phone_url: PhoneUrl = None,
+        verify: Verify = True,
+        verify_at: VerifyAt = [],
+        as_json: JsonOpt = False,
+    ) -> None:
+        _run(
+            ctx,
+            vendor,
+            api_url=api_url,
+            token=token,
+            directory=directory,
+            dry_run=dry_run,
+            templates=ContactTemplates(email_url, sms_url, phone_url),
+            verify=verify,
+            verify_at=verify_at,
+            as_json=as_json,
+        )
+
+    command.__doc__ = help_text
+    return command
+
+
+import_app.command("pagerduty")(
+    _command(
         PAGERDUTY,
-        api_url=api_url,
-        token=token,
-        directory=directory,
-        dry_run=dry_run,
-        templates=ContactTemplates(email_url, sms_url, phone_url),
-        verify=verify,
-        verify_at=verify_at,
-        as_json=as_json,
+        "People (contact methods), teams, schedules (layers, restrictions, overrides), "
+        "escalation policies and services (with their Events API routing keys) from "
+        "PagerDuty's REST API v2 (token: --token or PAGERDUTY_TOKEN).",
     )
-
-
-@import_app.command("opsgenie")
-def import_opsgenie(
-    ctx: typer.Context,
-    api_url: ApiUrl = None,
-    token: Token = None,
-    directory: FromDir = None,
-    dry_run: DryRun = False,
-    email_url: EmailUrl = None,
-    sms_url: SmsUrl = None,
-    phone_url: PhoneUrl = None,
-    verify: Verify = True,
-    verify_at: VerifyAt = [],
-    as_json: JsonOpt = False,
-) -> None:
-    """People (contacts), teams, schedules (rotations, time restrictions, overrides) and
-    escalations from Opsgenie's API v2 (key: --token or OPSGENIE_API_KEY; EU accounts:
-    --api-url https://api.eu.opsgenie.com)."""
-    _run(
-        ctx,
+)
+import_app.command("opsgenie")(
+    _command(
         OPSGENIE,
-        api_url=api_url,
-        token=token,
-        directory=directory,
-        dry_run=dry_run,
-        templates=ContactTemplates(email_url, sms_url, phone_url),
-        verify=verify,
-        verify_at=verify_at,
-        as_json=as_json,
+        "People (contacts), teams, schedules (rotations, time restrictions, overrides) and "
+        "escalations from Opsgenie's API v2 (key: --token or OPSGENIE_API_KEY; EU accounts: "
+        "--api-url https://api.eu.opsgenie.com).",
     )
-
-
-@import_app.command("grafana-oncall")
-def import_grafana_oncall(
-    ctx: typer.Context,
-    api_url: ApiUrl = None,
-    token: Token = None,
-    directory: FromDir = None,
-    dry_run: DryRun = False,
-    email_url: EmailUrl = None,
-    verify: Verify = True,
-    verify_at: VerifyAt = [],
-    as_json: JsonOpt = False,
-) -> None:
-    """Users, teams, web schedules (rotations, overrides), escalation chains and integrations
-    from Grafana OnCall's public API (--api-url: its OnCall API URL; token: --token or
-    GRAFANA_ONCALL_TOKEN)."""
-    _run(
-        ctx,
+)
+import_app.command("grafana-oncall")(
+    _command(
         GRAFANA_ONCALL,
-        api_url=api_url,
-        token=token,
-        directory=directory,
-        dry_run=dry_run,
-        templates=ContactTemplates(email_url),
-        verify=verify,
-        verify_at=verify_at,
-        as_json=as_json,
+        "Users, teams, web schedules (rotations, overrides) and escalation chains from "
+        "Grafana OnCall's public API (--api-url: its OnCall API URL; token: --token or "
+        "GRAFANA_ONCALL_TOKEN); it has no phone numbers, so --sms-url/--phone-url go unused.",
     )
+)

@@ -8,7 +8,11 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import time, timedelta
 
-from warroom.oncall.models import ALL_DAYS, ContactMethod, RestrictionIn
+from pydantic import ValidationError
+
+from warroom.core.inputs import time_zone
+from warroom.importers.plan import ImportedPerson, Skipped
+from warroom.oncall.models import ALL_DAYS, ContactMethod, PersonIn, RestrictionIn
 
 _NOT_SLUG = re.compile(r"[^a-z0-9._-]+")
 
@@ -93,3 +97,33 @@ def weekly_window(day: int, start: time, length: timedelta) -> list[RestrictionI
 def _clock(delta: timedelta) -> time:
     seconds = int(delta.total_seconds())
     return time(seconds // 3600, seconds % 3600 // 60, seconds % 60)
+
+
+def person(
+    vendor_id: str,
+    *,
+    name: str,
+    display: str,
+    email: str,
+    zone: str,
+    methods: list[ContactMethod],
+    skipped: list[Skipped],
+) -> ImportedPerson | None:
+    """A vendor's user as a warroom person (an unknown time zone becomes UTC); one warroom
+    refuses is listed as skipped with the reason."""
+    try:
+        time_zone(zone)
+    except ValueError:
+        zone = "UTC"
+    try:
+        built = PersonIn(
+            name=name,
+            display_name=display[:200],
+            email=email,
+            timezone=zone,
+            contact_methods=methods[:10],
+        )
+    except ValidationError as exc:
+        skipped.append(Skipped(kind="person", vendor_id=vendor_id, name=display, why=str(exc)))
+        return None
+    return ImportedPerson(vendor_id=vendor_id, person=built)

@@ -14,9 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
-
-from warroom.importers.common import ContactTemplates, Names, contact
+from warroom.importers.common import ContactTemplates, Names, contact, person
 from warroom.importers.plan import (
     ImportedOverride,
     ImportedPerson,
@@ -33,7 +31,6 @@ from warroom.oncall.models import (
     LayerIn,
     LevelIn,
     OverrideIn,
-    PersonIn,
     RestrictionIn,
     ScheduleIn,
     TeamIn,
@@ -136,23 +133,15 @@ def _person(
             why="Grafana OnCall's API does not expose phone numbers; add them in warroom",
         )
     )
-    zone = str(user.get("timezone") or "UTC")
-    try:
-        ZoneInfo(zone)
-    except (ValueError, KeyError, OSError):
-        zone = "UTC"
-    try:
-        person = PersonIn(
-            name=name,
-            display_name=username[:200],
-            email=email,
-            timezone=zone,
-            contact_methods=methods,
-        )
-    except ValidationError as exc:
-        skipped.append(Skipped(kind="person", vendor_id=user["id"], name=username, why=str(exc)))
-        return None
-    return ImportedPerson(vendor_id=user["id"], person=person)
+    return person(
+        user["id"],
+        name=name,
+        display=username,
+        email=email,
+        zone=str(user.get("timezone") or "UTC"),
+        methods=methods,
+        skipped=skipped,
+    )
 
 
 def _local(value: str, shift_zone: ZoneInfo, zone: ZoneInfo) -> datetime:

@@ -14,9 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
-
-from warroom.importers.common import ContactTemplates, Names, contact, weekly_window
+from warroom.importers.common import ContactTemplates, Names, contact, person, weekly_window
 from warroom.importers.plan import (
     ImportedOverride,
     ImportedPerson,
@@ -34,7 +32,6 @@ from warroom.oncall.models import (
     LayerIn,
     LevelIn,
     OverrideIn,
-    PersonIn,
     RestrictionIn,
     ScheduleIn,
     TeamIn,
@@ -130,23 +127,15 @@ def _person(
             )
             continue
         methods.append(built)
-    zone = str(user.get("timeZone") or "UTC")
-    try:
-        ZoneInfo(zone)
-    except (ValueError, KeyError, OSError):
-        zone = "UTC"
-    try:
-        person = PersonIn(
-            name=name,
-            display_name=str(user.get("fullName") or username)[:200],
-            email=username if "@" in username else "",
-            timezone=zone,
-            contact_methods=methods[:10],
-        )
-    except ValidationError as exc:
-        skipped.append(Skipped(kind="person", vendor_id=user["id"], name=username, why=str(exc)))
-        return None
-    return ImportedPerson(vendor_id=user["id"], person=person)
+    return person(
+        user["id"],
+        name=name,
+        display=str(user.get("fullName") or username),
+        email=username if "@" in username else "",
+        zone=str(user.get("timeZone") or "UTC"),
+        methods=methods,
+        skipped=skipped,
+    )
 
 
 def _team(team: dict[str, Any], names: Names) -> ImportedTeam:

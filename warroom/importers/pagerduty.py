@@ -13,9 +13,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
-
-from warroom.importers.common import ContactTemplates, Names, contact, weekly_window
+from warroom.importers.common import ContactTemplates, Names, contact, person, weekly_window
 from warroom.importers.plan import (
     ImportedOverride,
     ImportedPerson,
@@ -35,7 +33,6 @@ from warroom.oncall.models import (
     LayerIn,
     LevelIn,
     OverrideIn,
-    PersonIn,
     RestrictionIn,
     ScheduleIn,
     TeamIn,
@@ -169,23 +166,15 @@ def _person(
             )
             continue
         methods.append(built)
-    zone = str(user.get("time_zone") or "UTC")
-    try:
-        ZoneInfo(zone)
-    except (ValueError, KeyError, OSError):
-        zone = "UTC"
-    try:
-        person = PersonIn(
-            name=name,
-            display_name=display[:200],
-            email=email,
-            timezone=zone,
-            contact_methods=methods[:10],
-        )
-    except ValidationError as exc:
-        skipped.append(Skipped(kind="person", vendor_id=user["id"], name=display, why=str(exc)))
-        return None
-    return ImportedPerson(vendor_id=user["id"], person=person)
+    return person(
+        user["id"],
+        name=name,
+        display=display,
+        email=email,
+        zone=str(user.get("time_zone") or "UTC"),
+        methods=methods,
+        skipped=skipped,
+    )
 
 
 def _team(team: dict[str, Any], users: list[dict[str, Any]], names: Names) -> ImportedTeam:

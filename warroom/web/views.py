@@ -72,7 +72,18 @@ def dashboard(runtime: Runtime) -> dict[str, Any]:
         "unacknowledged": [c for c in cards if Status(c["status"]).awaiting_ack],
         "overdue": [c for c in cards if c["update_overdue"]],
         "now_on_call": panels.on_call_now(runtime),
+        "paging_problems": paging_problems(runtime),
     }
+
+
+def paging_problems(runtime: Runtime, incident: str | None = None) -> list[dict[str, Any]]:
+    """Open incidents whose page reached nobody; `policy_exists` says whether the policy they
+    name can be linked to (a mapping may name one that does not exist)."""
+    problems = runtime.oncall.escalation.paging_problems(incident)
+    if not problems:
+        return problems
+    known = {p["name"] for p in runtime.oncall.list_policies()}
+    return [{**p, "policy_exists": p.get("policy") in known} for p in problems]
 
 
 TIMELINE_PAGE = 200
@@ -120,6 +131,8 @@ def incident_page(
         **flag_context(runtime, state),
     }
     context["must_stops"] = must_stops(state)
+    context["paging_problems"] = paging_problems(runtime, state.public_id)
+    context["on_incident_page"] = True
     context["next_steps"] = next_steps(context, events, now)
     context["next_key"] = "|".join(
         f"{n['kind']}:{n['tone']}:{n.get('role', '')}" for n in context["next_steps"]
