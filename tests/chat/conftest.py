@@ -51,3 +51,10 @@ def chat_runtime(
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+def catch_up(worker: Any) -> None:
+    """Let the worker run until nothing is due (paging and chat effects plan more effects)."""
+    for _ in range(10):
+        if worker.run_once() == 0:
+            return

@@ -28,6 +28,10 @@ PUBLIC = (
     re.compile(r"^/login$"),
     # Sign-in through the OpenID provider (state, nonce and PKCE checked; tests/identity).
     re.compile(r"^/login/oidc(/callback)?$"),
+    # Chat platforms' callbacks: Slack request signatures and Mattermost command tokens, each
+    # checked by the platform's own tests (tests/chat); unconfigured platforms answer 404.
+    re.compile(r"^/api/v1/chat/slack/(events|commands|interactivity)$"),
+    re.compile(r"^/api/v1/chat/mattermost/(command|action)$"),
 )
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
