@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from warroom.agents.guardrails import refusal_text, rule_of
-from warroom.api.client import ApiError, decode
+from warroom.api.client import ApiError, decode, merge_page, next_link
 
 
 class Refusal(ApiError):
@@ -53,21 +53,36 @@ class Gateway:
         json: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
+        response = await self._send(method, "/api/v1" + path, json=json, params=params)
+        return decode(response, Refusal)
+
+    async def _send(
+        self, method: str, url: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> httpx.Response:
         try:
-            response = await self.http.request(
+            return await self.http.request(
                 method,
-                "/api/v1" + path,
+                url,
                 json=json,
                 params=params,
                 headers={"Authorization": f"Bearer {self.token}"},
             )
         except httpx.HTTPError as exc:
             raise Refusal.unreachable("warroom", exc) from exc
-        return decode(response, Refusal)
 
     async def get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None and v != []}
         return await self.call("GET", path, params=clean or None)
+
+    async def get_all(self, path: str, **params: Any) -> Any:
+        """A whole list: the first page and every next one its `Link` headers name."""
+        clean = {k: v for k, v in params.items() if v is not None and v != []}
+        response = await self._send("GET", "/api/v1" + path, params=clean or None)
+        whole = merge_page(None, decode(response, Refusal))
+        while (link := next_link(response)) is not None:
+            response = await self._send("GET", link)
+            whole = merge_page(whole, decode(response, Refusal))
+        return whole
 
     async def post(self, path: str, body: Any = None) -> Any:
         return await self.call("POST", path, json=body)

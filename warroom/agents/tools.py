@@ -314,7 +314,7 @@ async def who_is_on_call(
     at: Annotated[str | None, Field(description="ISO 8601 time; default now")] = None,
 ) -> dict[str, Any]:
     """Who is on call now (or at a time), per schedule."""
-    return dict(await api().get("/oncall/who", schedule=schedule, at=at))
+    return dict(await api().get_all("/oncall/who", schedule=schedule, at=at))
 
 
 @tool(scope="responder", title="Page someone")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -22,8 +22,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from warroom.alerts import domain
+from warroom.alerts import responses as out
 from warroom.alerts.service import AlertService, IntakeResult, Integration, new_dedup_key
-from warroom.api.deps import Cursor, PrincipalDep, RowId, RuntimeDep, bearer_token
+from warroom.api.deps import PrincipalDep, RowId, RuntimeDep, bearer_token
+from warroom.api.models import ApiRoute
+from warroom.api.pagination import (
+    DEFAULT_LIMIT,
+    CursorToken,
+    Keyset,
+    Limit,
+    page_in_order,
+    page_list,
+    set_next_link,
+)
 from warroom.core.clock import ensure_utc, json_default
 from warroom.core.durations import parse_duration
 from warroom.core.errors import InvalidInput, RateLimited, Unauthorized, WarroomError, error_body
@@ -32,14 +43,22 @@ from warroom.core.runtime import Runtime
 
 log = logging.getLogger("warroom.alerts")
 
-intake = APIRouter(tags=["alert intake"])
+intake = APIRouter(tags=["alert intake"], route_class=ApiRoute)
 _PARSE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError)
-router = APIRouter(prefix="/api/v1", tags=["alerts"])
+router = APIRouter(prefix="/api/v1", tags=["alerts"], route_class=ApiRoute)
 # The webhook endpoints under /api/v1, apart so the app can match them before its other routes
 # (an intake request would otherwise be tried against every page and API route first).
-webhooks = APIRouter(prefix="/api/v1", tags=["alerts"])
+webhooks = APIRouter(prefix="/api/v1", tags=["alerts"], route_class=ApiRoute)
 
 _NO_NUL = r"^[^\x00]*$"
+
+ALERTS = Keyset("alerts", ("int",), descending=True)
+HEARTBEATS = Keyset("heartbeats", ("str",))
+# Integrations from the config file come first, then those made through the API; by name.
+INTEGRATIONS = Keyset("integrations", ("int", "str"))
+# Routes in the order intake tries them.
+ROUTES = Keyset("routes", ("int", "str"))
+SILENCES = Keyset("silences", ("int",), descending=True)
 
 
 def service(runtime: Runtime) -> AlertService:
@@ -156,6 +175,7 @@ def _generic(body: Any, integration: Integration) -> list[domain.AlertIn]:
     "/alerts/alertmanager",
     summary="Prometheus Alertmanager webhook receiver (payload version 4)",
     tags=["alert intake"],
+    response_model=out.IntakeResult,
 )
 async def alertmanager(request: Request) -> JSONResponse:
     return await _run_intake(request, "alertmanager", None, _alertmanager)
@@ -165,27 +185,44 @@ async def alertmanager(request: Request) -> JSONResponse:
     "/alerts/alertmanager/{key}",
     summary="Alertmanager webhook with the integration key in the URL",
     tags=["alert intake"],
+    response_model=out.IntakeResult,
 )
 async def alertmanager_keyed(request: Request, key: str) -> JSONResponse:
     return await _run_intake(request, "alertmanager", key, _alertmanager)
 
 
-@webhooks.post("/alerts/grafana", summary="Grafana alerting webhook contact point")
+@webhooks.post(
+    "/alerts/grafana",
+    summary="Grafana alerting webhook contact point",
+    response_model=out.IntakeResult,
+)
 async def grafana(request: Request) -> JSONResponse:
     return await _run_intake(request, "grafana", None, _grafana)
 
 
-@webhooks.post("/alerts/grafana/{key}", summary="Grafana webhook with the key in the URL")
+@webhooks.post(
+    "/alerts/grafana/{key}",
+    summary="Grafana webhook with the key in the URL",
+    response_model=out.IntakeResult,
+)
 async def grafana_keyed(request: Request, key: str) -> JSONResponse:
     return await _run_intake(request, "grafana", key, _grafana)
 
 
-@webhooks.post("/alerts/generic", summary="Generic JSON webhook mapped by the integration")
+@webhooks.post(
+    "/alerts/generic",
+    summary="Generic JSON webhook mapped by the integration",
+    response_model=out.IntakeResult,
+)
 async def generic(request: Request) -> JSONResponse:
     return await _run_intake(request, "generic", None, _generic)
 
 
-@webhooks.post("/alerts/generic/{key}", summary="Generic JSON webhook with the key in the URL")
+@webhooks.post(
+    "/alerts/generic/{key}",
+    summary="Generic JSON webhook with the key in the URL",
+    response_model=out.IntakeResult,
+)
 async def generic_keyed(request: Request, key: str) -> JSONResponse:
     return await _run_intake(request, "generic", key, _generic)
 
@@ -248,13 +285,22 @@ async def _enqueue(request: Request) -> JSONResponse:
     )
 
 
-@intake.post("/v2/enqueue", summary="PagerDuty Events API v2 compatible endpoint")
+@intake.post(
+    "/v2/enqueue",
+    status_code=202,
+    summary="PagerDuty Events API v2 compatible endpoint",
+    response_model=out.PagerDutyAccepted,
+)
 async def enqueue(request: Request) -> JSONResponse:
     return await _enqueue(request)
 
 
 @webhooks.post(
-    "/v2/enqueue", summary="PagerDuty Events API v2 (under the API prefix)", tags=["alert intake"]
+    "/v2/enqueue",
+    status_code=202,
+    summary="PagerDuty Events API v2 (under the API prefix)",
+    tags=["alert intake"],
+    response_model=out.PagerDutyAccepted,
 )
 async def enqueue_prefixed(request: Request) -> JSONResponse:
     return await _enqueue(request)
@@ -290,22 +336,50 @@ async def _ping(request: Request, name: str, key: str | None) -> JSONResponse:
     return JSONResponse(json.loads(json.dumps(data, default=json_default)))
 
 
-@webhooks.post("/heartbeats/{name}", summary="Heartbeat ping (key as Bearer or ?key=)")
+@webhooks.post(
+    "/heartbeats/{name}",
+    summary="Heartbeat ping (key as Bearer or ?key=)",
+    response_model=out.HeartbeatPing,
+)
 async def heartbeat(
     request: Request, name: str, key: str | None = Query(default=None)
 ) -> JSONResponse:
     return await _ping(request, name, key)
 
 
-@webhooks.post("/heartbeats/{name}/{key}", summary="Heartbeat ping with the key in the URL")
+@webhooks.post(
+    "/heartbeats/{name}/{key}",
+    summary="Heartbeat ping with the key in the URL",
+    response_model=out.HeartbeatPing,
+)
 async def heartbeat_keyed(request: Request, name: str, key: str) -> JSONResponse:
     return await _ping(request, name, key)
 
 
-@router.get("/heartbeats", summary="Heartbeat monitors and their state")
-def list_heartbeats(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.get(
+    "/heartbeats", summary="Heartbeat monitors and their state", response_model=out.HeartbeatList
+)
+def list_heartbeats(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+) -> dict[str, Any]:
     principal.require("viewer")
-    return {"items": service(runtime).heartbeats.list_heartbeats()}
+    items = service(runtime).heartbeats.list_heartbeats()
+    return {
+        "items": page_list(
+            items,
+            HEARTBEATS,
+            lambda h: (str(h["integration"]),),
+            limit=limit,
+            cursor=cursor,
+            request=request,
+            response=response,
+        )
+    }
 
 
 # ---- integrations ----------------------------------------------------------------------
@@ -324,13 +398,37 @@ class IntegrationIn(BaseModel):
     )
 
 
-@router.get("/integrations", summary="Integrations (never their keys)")
-def list_integrations(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.get(
+    "/integrations", summary="Integrations (never their keys)", response_model=out.IntegrationList
+)
+def list_integrations(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+) -> dict[str, Any]:
     principal.require("admin")
-    return {"items": [i.to_dict() for i in service(runtime).list_integrations()]}
+    items = [i.to_dict() for i in service(runtime).list_integrations()]
+    page = page_list(
+        items,
+        INTEGRATIONS,
+        lambda i: (0 if i["source"] == "config" else 1, str(i["name"])),
+        limit=limit,
+        cursor=cursor,
+        request=request,
+        response=response,
+    )
+    return {"items": page}
 
 
-@router.post("/integrations", status_code=201, summary="Create an integration; key shown once")
+@router.post(
+    "/integrations",
+    status_code=201,
+    summary="Create an integration; key shown once",
+    response_model=out.IntegrationWithKey,
+)
 def create_integration(
     runtime: RuntimeDep, principal: PrincipalDep, body: IntegrationIn
 ) -> dict[str, Any]:
@@ -340,19 +438,27 @@ def create_integration(
     return {**integration.to_dict(), "key": key}
 
 
-@router.get("/integrations/{name}", summary="One integration")
+@router.get("/integrations/{name}", summary="One integration", response_model=out.Integration)
 def get_integration(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> dict[str, Any]:
     principal.require("admin")
     return service(runtime).integration(name).to_dict()
 
 
-@router.post("/integrations/{name}/rotate", summary="New key; the old one stops working")
+@router.post(
+    "/integrations/{name}/rotate",
+    summary="New key; the old one stops working",
+    response_model=out.IntegrationWithKey,
+)
 def rotate_integration(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> dict[str, Any]:
     integration, key = service(runtime).rotate_integration(principal, name)
     return {**integration.to_dict(), "key": key}
 
 
-@router.post("/integrations/{name}/revoke", summary="Revoke the key (intake refused)")
+@router.post(
+    "/integrations/{name}/revoke",
+    summary="Revoke the key (intake refused)",
+    response_model=out.Integration,
+)
 def revoke_integration(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> dict[str, Any]:
     return service(runtime).revoke_integration(principal, name).to_dict()
 
@@ -360,7 +466,7 @@ def revoke_integration(runtime: RuntimeDep, principal: PrincipalDep, name: str) 
 # ---- alerts ----------------------------------------------------------------------------
 
 
-@router.get("/alerts", summary="Alerts, newest first")
+@router.get("/alerts", summary="Alerts, newest first", response_model=out.AlertList)
 def list_alerts(
     runtime: RuntimeDep,
     principal: PrincipalDep,
@@ -368,22 +474,31 @@ def list_alerts(
     integration: str | None = Query(default=None, max_length=120, pattern=_NO_NUL),
     incident: str | None = Query(default=None, max_length=32, pattern=_NO_NUL),
     silenced: bool | None = None,
-    limit: int = Query(default=50, ge=1, le=500),
-    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+    *,
+    request: Request,
+    response: Response,
 ) -> dict[str, Any]:
     principal.require("viewer")
+    start = ALERTS.decode(cursor)
     items, next_cursor = service(runtime).list_alerts(
         status=status,
         integration=integration,
         incident=incident,
         silenced=silenced,
         limit=limit,
-        before_id=cursor,
+        before_id=int(start[0]) if start else None,
     )
+    set_next_link(request, response, None if next_cursor is None else str(next_cursor))
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/alerts/counts", summary="Intake counters (received, deduplicated, silenced, ...)")
+@router.get(
+    "/alerts/counts",
+    summary="Intake counters (received, deduplicated, silenced, ...)",
+    response_model=out.IntakeCounts,
+)
 def counts(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, int]:
     principal.require("viewer")
     return service(runtime).counts()
@@ -395,7 +510,11 @@ class RouteTestIn(BaseModel):
     integration: str | None = None
 
 
-@router.post("/alerts/routes/test", summary="Which route, service, severity and action labels get")
+@router.post(
+    "/alerts/routes/test",
+    summary="Which route, service, severity and action labels get",
+    response_model=out.RouteDecision,
+)
 def test_route(runtime: RuntimeDep, principal: PrincipalDep, body: RouteTestIn) -> dict[str, Any]:
     principal.require("viewer")
     svc = service(runtime)
@@ -434,19 +553,45 @@ class RouteIn(BaseModel):
     )
 
 
-@router.get("/routes", summary="Routing rules in the order they are tried")
-def list_routes(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.get(
+    "/routes", summary="Routing rules in the order they are tried", response_model=out.RouteList
+)
+def list_routes(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+) -> dict[str, Any]:
     principal.require("viewer")
-    return {"items": [r.to_dict() for r in service(runtime).routing.list_routes()]}
+    items = [r.to_dict() for r in service(runtime).routing.list_routes()]
+    page = page_in_order(
+        items,
+        ROUTES,
+        lambda r: str(r["name"]),
+        limit=limit,
+        cursor=cursor,
+        request=request,
+        response=response,
+    )
+    return {"items": page}
 
 
-@router.post("/routes", status_code=201, summary="Add a routing rule (admin; audited)")
+@router.post(
+    "/routes",
+    status_code=201,
+    summary="Add a routing rule (admin; audited)",
+    response_model=out.Route,
+)
 def add_route(runtime: RuntimeDep, principal: PrincipalDep, body: RouteIn) -> dict[str, Any]:
     rule = body.model_dump(exclude={"position"}, exclude_none=True)
     return service(runtime).routing.add(principal, rule, position=body.position).to_dict()
 
 
-@router.delete("/routes/{name}", summary="Remove a routing rule (admin; audited)")
+@router.delete(
+    "/routes/{name}", summary="Remove a routing rule (admin; audited)", response_model=out.Route
+)
 def remove_route(
     runtime: RuntimeDep,
     principal: PrincipalDep,
@@ -455,7 +600,11 @@ def remove_route(
     return service(runtime).routing.remove(principal, name).to_dict()
 
 
-@router.get("/alerts/{alert_id}", summary="One alert with its group, silence and incident")
+@router.get(
+    "/alerts/{alert_id}",
+    summary="One alert with its group, silence and incident",
+    response_model=out.AlertDetail,
+)
 def get_alert(runtime: RuntimeDep, principal: PrincipalDep, alert_id: RowId) -> dict[str, Any]:
     principal.require("viewer")
     return service(runtime).get_alert(alert_id)
@@ -473,7 +622,12 @@ class SilenceIn(BaseModel):
     duration: str | None = Field(default=None, description="e.g. 2h (instead of ends_at)")
 
 
-@router.post("/silences", status_code=201, summary="Add a silence / maintenance window")
+@router.post(
+    "/silences",
+    status_code=201,
+    summary="Add a silence / maintenance window",
+    response_model=out.Silence,
+)
 def add_silence(runtime: RuntimeDep, principal: PrincipalDep, body: SilenceIn) -> dict[str, Any]:
     starts_at = ensure_utc(body.starts_at) if body.starts_at else None
     if body.ends_at is not None:
@@ -500,15 +654,37 @@ def add_silence(runtime: RuntimeDep, principal: PrincipalDep, body: SilenceIn) -
     )
 
 
-@router.get("/silences", summary="Silences (active and pending; all=true for expired too)")
+@router.get(
+    "/silences",
+    summary="Silences (active and pending; all=true for expired too)",
+    response_model=out.SilenceList,
+)
 def list_silences(
-    runtime: RuntimeDep, principal: PrincipalDep, all: bool = False
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    all: bool = False,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
 ) -> dict[str, Any]:
     principal.require("viewer")
-    return {"items": service(runtime).list_silences(include_expired=all)}
+    items = service(runtime).list_silences(include_expired=all)
+    page = page_list(
+        items,
+        SILENCES,
+        lambda s: (int(s["id"]),),
+        limit=limit,
+        cursor=cursor,
+        request=request,
+        response=response,
+    )
+    return {"items": page}
 
 
-@router.post("/silences/{silence_id}/expire", summary="End a silence now")
+@router.post(
+    "/silences/{silence_id}/expire", summary="End a silence now", response_model=out.Silence
+)
 def expire_silence(
     runtime: RuntimeDep, principal: PrincipalDep, silence_id: RowId
 ) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from warroom.cli.common import JsonOpt, call, emit, fail
+from warroom.cli.common import JsonOpt, call, call_all, emit, fail
 from warroom.cli.output import console, escape, local_time, relative, severity_text, status_text
 
 integrations_app = typer.Typer(
@@ -103,7 +103,7 @@ def integrations_create(
 @integrations_app.command("list")
 def integrations_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List integrations (never their keys)."""
-    data = call(ctx, "GET", "/api/v1/integrations")
+    data = call_all(ctx, "/api/v1/integrations")
 
     def human(payload: dict[str, Any]) -> None:
         table = Table(show_header=True, header_style="bold")
@@ -162,7 +162,7 @@ def alerts_list(
     ):
         if value is not None:
             params[key] = value
-    data = call(ctx, "GET", "/api/v1/alerts", params=params)
+    data = call_all(ctx, "/api/v1/alerts", params=params, most=limit)
 
     def human(payload: dict[str, Any]) -> None:
         table = Table(show_header=True, header_style="bold")
@@ -250,7 +250,7 @@ def alerts_counts(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @alerts_app.command("heartbeats")
 def alerts_heartbeats(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Heartbeat monitors: state, last ping, timeout."""
-    data = call(ctx, "GET", "/api/v1/heartbeats")
+    data = call_all(ctx, "/api/v1/heartbeats")
 
     def human(payload: dict[str, Any]) -> None:
         table = Table(show_header=True, header_style="bold")
@@ -343,7 +343,7 @@ def routes_add(
 @routes_app.command("list")
 def routes_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Routing rules in the order they are tried (the first that matches decides)."""
-    data = call(ctx, "GET", "/api/v1/routes")
+    data = call_all(ctx, "/api/v1/routes")
 
     def human(payload: dict[str, Any]) -> None:
         if not payload["items"]:
@@ -443,7 +443,7 @@ def silence_list(
     as_json: JsonOpt = False,
 ) -> None:
     """Active and pending silences."""
-    data = call(ctx, "GET", "/api/v1/silences", params={"all": all_})
+    data = call_all(ctx, "/api/v1/silences", params={"all": all_})
 
     def human(payload: dict[str, Any]) -> None:
         table = Table(show_header=True, header_style="bold")

@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from warroom import __version__
-from warroom.api.deps import Cursor, PrincipalDep, RowId, RuntimeDep
+from warroom.api import responses as out
+from warroom.api.deps import PrincipalDep, RowId, RuntimeDep
+from warroom.api.models import ApiRoute
+from warroom.api.pagination import (
+    DEFAULT_LIMIT,
+    CursorToken,
+    Keyset,
+    Limit,
+    close_page,
+    page_list,
+)
 from warroom.core import audit, auth, migrate
 from warroom.core.clock import ensure_utc
 from warroom.core.inputs import Moment
 from warroom.policy.loader import PRESET_NAMES, load_preset, policy_to_data
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=ApiRoute)
 
 
-@router.get("/healthz", summary="Liveness")
+@router.get("/healthz", summary="Liveness", response_model=out.Health)
 def healthz() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/readyz", summary="Readiness: database reachable and migrations current")
+@router.get(
+    "/readyz",
+    summary="Readiness: database reachable and migrations current",
+    response_model=out.Readiness,
+)
 def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:
@@ -53,14 +67,47 @@ class TokenIn(BaseModel):
     )
 
 
-@router.get("/api/v1/tokens", tags=["tokens"], summary="List tokens (never their values)")
-def list_tokens(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.get(
+    "/api/v1/tokens",
+    tags=["tokens"],
+    summary="List tokens (never their values)",
+    response_model=out.TokenList,
+)
+def list_tokens(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+) -> dict[str, Any]:
     principal.require("admin")
     with runtime.db.read() as conn:
-        return {"items": auth.list_tokens(conn)}
+        items = auth.list_tokens(conn)
+    page = page_list(
+        items,
+        TOKENS,
+        lambda t: (t["id"],),
+        limit=limit,
+        cursor=cursor,
+        request=request,
+        response=response,
+    )
+    return {"items": page}
 
 
-@router.post("/api/v1/tokens", status_code=201, tags=["tokens"], summary="Create a token")
+TOKENS = Keyset("tokens", ("int",))
+AUDIT = Keyset("audit", ("int",), descending=True)
+PRESETS = Keyset("presets", ("int", "str"))
+
+
+@router.post(
+    "/api/v1/tokens",
+    status_code=201,
+    tags=["tokens"],
+    summary="Create a token",
+    response_model=out.TokenCreated,
+)
 def create_token(runtime: RuntimeDep, principal: PrincipalDep, body: TokenIn) -> dict[str, Any]:
     principal.require("admin")
     now = runtime.clock.now()
@@ -91,7 +138,12 @@ def create_token(runtime: RuntimeDep, principal: PrincipalDep, body: TokenIn) ->
     }
 
 
-@router.delete("/api/v1/tokens/{token_id}", tags=["tokens"], summary="Revoke a token")
+@router.delete(
+    "/api/v1/tokens/{token_id}",
+    tags=["tokens"],
+    summary="Revoke a token",
+    response_model=out.TokenRevoked,
+)
 def revoke_token(runtime: RuntimeDep, principal: PrincipalDep, token_id: RowId) -> dict[str, Any]:
     principal.require("admin")
     with runtime.db.write() as conn:
@@ -106,35 +158,80 @@ def revoke_token(runtime: RuntimeDep, principal: PrincipalDep, token_id: RowId) 
     return {"id": token_id, "revoked": True}
 
 
-@router.get("/api/v1/audit", tags=["audit"], summary="The audit log of admin actions (admin)")
+@router.get(
+    "/api/v1/audit",
+    tags=["audit"],
+    summary="The audit log of admin actions (admin)",
+    response_model=out.AuditLog,
+)
 def audit_log(
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Cursor = None,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
     action: str | None = None,
 ) -> dict[str, Any]:
     principal.require("admin")
+    start = AUDIT.decode(cursor)
     with runtime.db.read() as conn:
-        items = audit.entries(conn, limit=limit + 1, before_id=cursor, action=action)
-    more = len(items) > limit
-    items = items[:limit]
-    return {"items": items, "next_cursor": items[-1]["id"] if more and items else None}
+        rows = audit.entries(
+            conn, limit=limit + 1, before_id=int(start[0]) if start else None, action=action
+        )
+    items, token = close_page(
+        rows, AUDIT, lambda e: (e["id"],), limit=limit, request=request, response=response
+    )
+    return {"items": items, "next_cursor": int(token) if token else None}
 
 
-@router.get("/api/v1/policy", tags=["policy"], summary="The policy in force")
+@router.get(
+    "/api/v1/policy",
+    tags=["policy"],
+    summary="The policy in force",
+    response_model=out.PolicyDocument,
+)
 def get_policy(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("viewer")
     return policy_to_data(runtime.policy)
 
 
-@router.get("/api/v1/policy/presets", tags=["policy"], summary="Names of the built-in presets")
-def list_presets(principal: PrincipalDep) -> dict[str, Any]:
+@router.get(
+    "/api/v1/policy/presets",
+    tags=["policy"],
+    summary="Names of the built-in presets",
+    response_model=out.PresetList,
+)
+def list_presets(
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+) -> dict[str, Any]:
     principal.require("viewer")
-    return {"items": [{"name": n, "description": load_preset(n).description} for n in PRESET_NAMES]}
+    items = [
+        (n, {"name": name, "description": load_preset(name).description})
+        for n, name in enumerate(PRESET_NAMES)
+    ]
+    page = page_list(
+        items,
+        PRESETS,
+        lambda i: (i[0], i[1]["name"]),
+        limit=limit,
+        cursor=cursor,
+        request=request,
+        response=response,
+    )
+    return {"items": [item for _, item in page]}
 
 
-@router.get("/api/v1/policy/presets/{name}", tags=["policy"], summary="One built-in preset")
+@router.get(
+    "/api/v1/policy/presets/{name}",
+    tags=["policy"],
+    summary="One built-in preset",
+    response_model=out.PolicyDocument,
+)
 def get_preset(principal: PrincipalDep, name: str) -> dict[str, Any]:
     principal.require("viewer")
     return policy_to_data(load_preset(name))

@@ -14,11 +14,24 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from warroom.api.deps import PrincipalDep, RuntimeDep
+from warroom.api.models import ApiRoute
+from warroom.api.pagination import (
+    DEFAULT_LIMIT,
+    CursorToken,
+    Keyset,
+    Limit,
+    close_page,
+    page_list,
+)
+from warroom.chat import responses as out
 from warroom.chat.service import Actor, ChatService
 from warroom.core.errors import InvalidInput
 from warroom.core.runtime import Runtime
 
-router = APIRouter(prefix="/api/v1", tags=["chat"])
+router = APIRouter(prefix="/api/v1", tags=["chat"], route_class=ApiRoute)
+DELIVERIES = Keyset("chat-deliveries", ("int",), descending=True)
+LINKS = Keyset("chat-links", ("str", "str"))
+CHANNELS = Keyset("chat-channels", ("str", "str"))
 
 
 def chat_service(runtime: Runtime) -> ChatService:
@@ -36,33 +49,77 @@ class LinkIn(BaseModel):
     person: str = Field(min_length=1, max_length=80, description="The warroom person")
 
 
-@router.get("/chat/status", summary="Chat platforms: state, open channels, last error")
+@router.get(
+    "/chat/status",
+    summary="Chat platforms: state, open channels, last error",
+    response_model=out.ChatStatus,
+)
 def status(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("viewer")
     return chat_service(runtime).status()
 
 
-@router.post("/chat/check", summary="Try each chat platform's credentials now")
+@router.post(
+    "/chat/check", summary="Try each chat platform's credentials now", response_model=out.ChatCheck
+)
 def check(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("admin")
     return {"platforms": chat_service(runtime).check()}
 
 
-@router.get("/chat/deliveries", summary="The chat delivery log (newest first)")
+@router.get(
+    "/chat/deliveries",
+    summary="The chat delivery log (newest first)",
+    response_model=list[out.ChatDelivery],
+)
 def deliveries(
-    runtime: RuntimeDep, principal: PrincipalDep, incident: str | None = None, limit: int = 50
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    incident: str | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
 ) -> list[dict[str, Any]]:
     principal.require("viewer")
-    return chat_service(runtime).deliveries(incident, max(1, min(limit, 500)))
+    start = DELIVERIES.decode(cursor)
+    rows = chat_service(runtime).deliveries(
+        incident, limit + 1, before_id=int(start[0]) if start else None
+    )
+    page, _ = close_page(
+        rows, DELIVERIES, lambda d: (int(d["id"]),), limit=limit, request=request, response=response
+    )
+    return page
 
 
-@router.get("/chat/links", summary="Chat users linked to warroom people")
-def links(runtime: RuntimeDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+@router.get(
+    "/chat/links", summary="Chat users linked to warroom people", response_model=list[out.ChatLink]
+)
+def links(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+) -> list[dict[str, Any]]:
     principal.require("viewer")
-    return chat_service(runtime).links()
+    return page_list(
+        chat_service(runtime).links(),
+        LINKS,
+        lambda lk: (str(lk["platform"]), str(lk["chat_user"])),
+        limit=limit,
+        cursor=cursor,
+        request=request,
+        response=response,
+    )
 
 
-@router.put("/chat/links", summary="Link a chat user to a warroom person (admin)")
+@router.put(
+    "/chat/links",
+    summary="Link a chat user to a warroom person (admin)",
+    response_model=out.ChatLink,
+)
 def link(runtime: RuntimeDep, principal: PrincipalDep, body: LinkIn) -> dict[str, Any]:
     return chat_service(runtime).link(principal, body.platform, body.chat_user, body.person)
 
@@ -72,13 +129,31 @@ def unlink(runtime: RuntimeDep, principal: PrincipalDep, platform: str, chat_use
     chat_service(runtime).unlink(principal, platform, chat_user)
 
 
-@router.get("/incidents/{incident_id}/chat", summary="The incident's chat channels")
+@router.get(
+    "/incidents/{incident_id}/chat",
+    summary="The incident's chat channels",
+    response_model=list[out.Channel],
+)
 def incident_channels(
-    runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    incident_id: str,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
 ) -> list[dict[str, Any]]:
     principal.require("viewer")
     runtime.incidents.get(incident_id)
-    return chat_service(runtime).channels_of(incident_id)
+    return page_list(
+        chat_service(runtime).channels_of(incident_id),
+        CHANNELS,
+        lambda c: (str(c["platform"]), str(c["channel_id"])),
+        limit=limit,
+        cursor=cursor,
+        request=request,
+        response=response,
+    )
 
 
 # ---- inbound: Slack ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from warroom.cli.common import JsonOpt, call, emit, fail
+from warroom.cli.common import JsonOpt, call, call_all, emit, fail
 from warroom.cli.output import console, escape
 
 chat_app = typer.Typer(
@@ -83,7 +83,7 @@ def unlink(ctx: typer.Context, platform: str, chat_user: str) -> None:
 @chat_app.command("links")
 def links(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Chat users linked to warroom people."""
-    data = call(ctx, "GET", "/api/v1/chat/links")
+    data = call_all(ctx, "/api/v1/chat/links")
 
     def human(rows: Any) -> None:
         table = Table("platform", "chat user", "person", "linked by", "at")
@@ -103,7 +103,7 @@ def links(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @chat_app.command("channels")
 def channels(ctx: typer.Context, incident: str, as_json: JsonOpt = False) -> None:
     """An incident's channels and their links."""
-    data = call(ctx, "GET", f"/api/v1/incidents/{incident}/chat")
+    data = call_all(ctx, f"/api/v1/incidents/{incident}/chat")
 
     def human(rows: Any) -> None:
         if not rows:
@@ -126,7 +126,7 @@ def deliveries(
     params: dict[str, Any] = {"limit": limit}
     if incident:
         params["incident"] = incident
-    data = call(ctx, "GET", "/api/v1/chat/deliveries", params=params)
+    data = call_all(ctx, "/api/v1/chat/deliveries", params=params, most=limit)
 
     def human(rows: Any) -> None:
         table = Table("at", "platform", "incident", "action", "attempt", "outcome")

@@ -156,9 +156,13 @@ class ChatService:
                 )
         return result
 
-    def deliveries(self, incident: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def deliveries(
+        self, incident: str | None = None, limit: int = 50, before_id: int | None = None
+    ) -> list[dict[str, Any]]:
         d = tables.deliveries
         query = select(d).order_by(d.c.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(d.c.id < before_id)
         if incident:
             query = query.where(d.c.incident == incident.upper())
         with self.runtime.db.read() as conn:

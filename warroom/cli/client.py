@@ -6,8 +6,9 @@ import getpass
 import os
 from typing import Any
 
-from warroom.api.client import ApiError, decode
+from warroom.api.client import ApiError, decode, merge_page, next_link, page_length, truncate
 from warroom.core.errors import WarroomError
+from warroom.core.inputs import MAX_PAGE
 
 __all__ = ["ApiError", "Client"]
 
@@ -56,15 +57,39 @@ class Client:
         json: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
+        return decode(self._send(method, path, json=json, params=params))
+
+    def call_all(
+        self, path: str, *, params: dict[str, Any] | None = None, most: int | None = None
+    ) -> Any:
+        """GET a list and every next page its `Link` headers name (at most `most` items)."""
+        if params and isinstance(params.get("limit"), int):  # a page, not the whole answer
+            params = {**params, "limit": min(params["limit"], MAX_PAGE)}
+        response = self._send("GET", path, params=params)
+        whole = merge_page(None, decode(response))
+        link = next_link(response)
+        while link is not None and (most is None or page_length(whole) < most):
+            response = self._send("GET", link)
+            whole = merge_page(whole, decode(response))
+            link = next_link(response)
+        return whole if most is None else truncate(whole, most)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
         import httpx
 
         try:
-            response = self._http.request(method, path, json=json, params=params)
+            return self._http.request(method, path, json=json, params=params)
         except httpx.HTTPError as exc:
             raise ApiError.unreachable("the server", exc) from exc
         except WarroomError as exc:
             raise ApiError(exc.status_code, exc.code, exc.message, exc.details) from exc
-        return decode(response)
 
     def close(self) -> None:
         if self._closer is not None:

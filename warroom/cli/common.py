@@ -70,6 +70,14 @@ def call(ctx: typer.Context, method: str, path: str, **kwargs: Any) -> Any:
         return state(ctx).client().call(method, path, **kwargs)
 
 
+def call_all(
+    ctx: typer.Context, path: str, *, params: dict[str, Any] | None = None, most: int | None = None
+) -> Any:
+    """GET a whole list, following its pages (`most`: stop after that many items)."""
+    with handled():
+        return state(ctx).client().call_all(path, params=params, most=most)
+
+
 def emit(as_json: bool, data: Any, human: Callable[[Any], None]) -> None:
     if as_json:
         print_json(data)

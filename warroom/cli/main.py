@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from warroom.cli import common
-from warroom.cli.common import JsonOpt, call, done, emit, fail
+from warroom.cli.common import JsonOpt, call, call_all, done, emit, fail
 from warroom.cli.outbox import outbox_app
 from warroom.cli.output import (
     console,
@@ -321,7 +321,7 @@ def token_create(
 @token_app.command("list")
 def token_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List tokens (never their values)."""
-    data = call(ctx, "GET", "/api/v1/tokens")
+    data = call_all(ctx, "/api/v1/tokens")
 
     def human(payload: dict[str, Any]) -> None:
         table = Table("ID", "Name", "Scopes", "Prefix", "Created", "Last used", "Revoked")
@@ -438,7 +438,7 @@ def audit_cmd(
     params: dict[str, Any] = {"limit": limit}
     if action:
         params["action"] = action
-    data = call(ctx, "GET", "/api/v1/audit", params=params)
+    data = call_all(ctx, "/api/v1/audit", params=params, most=limit)
 
     def human(payload: dict[str, Any]) -> None:
         table = Table("When", "Who", "Action", "Target", "Details")

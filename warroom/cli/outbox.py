@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from warroom.cli.common import JsonOpt, call, emit
+from warroom.cli.common import JsonOpt, call, call_all, emit
 from warroom.cli.output import console, local_time, print_table
 
 outbox_app = typer.Typer(help="Pending and failed effects.", invoke_without_command=True)
@@ -24,7 +24,7 @@ def outbox_list(
     if ctx.invoked_subcommand is not None:
         return
     params: dict[str, Any] = {"status": status} if status else {}
-    data = call(ctx, "GET", "/api/v1/outbox", params=params)
+    data = call_all(ctx, "/api/v1/outbox", params=params)
 
     def human(d: Any) -> None:
         print_table(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from warroom.api.deps import PrincipalDep, RuntimeDep
+from warroom.api.models import ApiRoute
+from warroom.api.pagination import DEFAULT_LIMIT, CursorToken, Keyset, Limit, page_in_order
 from warroom.comms import report as reports
+from warroom.comms import responses as out
 from warroom.comms.statuspage import (
     ComponentIn,
     ComponentPatch,
@@ -23,7 +26,14 @@ from warroom.core.guardrails import require_agent_permission
 from warroom.core.runtime import Runtime
 from warroom.notify.delivery import channel_of
 
-router = APIRouter(prefix="/api/v1", tags=["communications"])
+router = APIRouter(prefix="/api/v1", tags=["communications"], route_class=ApiRoute)
+# Every list here keeps the order it always had; a cursor names the last item and its place.
+UPDATES = Keyset("updates", ("int", "str"))
+STAKEHOLDERS = Keyset("stakeholders", ("int", "str"))
+COMPONENTS = Keyset("components", ("int", "str"))
+PUBLIC_INCIDENTS = Keyset("public-incidents", ("int", "str"))
+MAINTENANCES = Keyset("maintenances", ("int", "str"))
+SUBSCRIBERS = Keyset("subscribers", ("int", "str"))
 
 
 def _comms(runtime: Runtime) -> Any:
@@ -40,7 +50,12 @@ def _page(runtime: Runtime) -> StatusPage:
     return page
 
 
-@router.post("/incidents/{incident_id}/updates", status_code=201, summary="Publish a status update")
+@router.post(
+    "/incidents/{incident_id}/updates",
+    status_code=201,
+    summary="Publish a status update",
+    response_model=out.UpdatePublished,
+)
 def publish_update(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str, body: UpdateIn
 ) -> dict[str, Any]:
@@ -48,7 +63,11 @@ def publish_update(
     return result
 
 
-@router.post("/incidents/{incident_id}/updates/preview", summary="Render an update, send nothing")
+@router.post(
+    "/incidents/{incident_id}/updates/preview",
+    summary="Render an update, send nothing",
+    response_model=out.UpdatePreview,
+)
 def preview_update(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str, body: UpdateIn
 ) -> dict[str, Any]:
@@ -60,6 +79,7 @@ def preview_update(
 @router.get(
     "/incidents/{incident_id}/updates/initial",
     summary="The drafted initial 'Investigating' update (nothing is sent)",
+    response_model=out.InitialDraft,
 )
 def initial_update_draft(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
@@ -73,6 +93,7 @@ def initial_update_draft(
     "/incidents/{incident_id}/updates/initial",
     status_code=201,
     summary="Publish the drafted initial 'Investigating' update",
+    response_model=out.UpdatePublished,
 )
 def publish_initial_update(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
@@ -84,14 +105,40 @@ def publish_initial_update(
     return result
 
 
-@router.get("/incidents/{incident_id}/updates", summary="The incident's published updates")
-def list_updates(runtime: RuntimeDep, principal: PrincipalDep, incident_id: str) -> dict[str, Any]:
+@router.get(
+    "/incidents/{incident_id}/updates",
+    summary="The incident's published updates",
+    response_model=out.UpdateList,
+)
+def list_updates(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    incident_id: str,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+) -> dict[str, Any]:
     principal.require("viewer")
-    return {"id": incident_id.upper(), "items": _comms(runtime).service.updates(incident_id)}
+    return {
+        "id": incident_id.upper(),
+        "items": page_in_order(
+            _comms(runtime).service.updates(incident_id),
+            UPDATES,
+            lambda u: str(u["occurred_at"]),
+            limit=limit,
+            cursor=cursor,
+            request=request,
+            response=response,
+        ),
+    }
 
 
 @router.post(
-    "/incidents/{incident_id}/report", status_code=201, summary="Write the incident report"
+    "/incidents/{incident_id}/report",
+    status_code=201,
+    summary="Write the incident report",
+    response_model=out.Report,
 )
 def write_report(
     runtime: RuntimeDep,
@@ -111,38 +158,82 @@ def write_report(
     return {"id": state.public_id, "format": format, "path": str(path.resolve()), "content": text}
 
 
-@router.get("/comms/stakeholders", summary="Stakeholder groups (channels only, never URLs)")
-def stakeholders(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.get(
+    "/comms/stakeholders",
+    summary="Stakeholder groups (channels only, never URLs)",
+    response_model=out.StakeholderList,
+)
+def stakeholders(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+) -> dict[str, Any]:
     principal.require("viewer")
     groups = _comms(runtime).config.stakeholders
+    items = [
+        {
+            "name": g.name,
+            "channels": [channel_of(u) for u in g.urls],
+            "severities": list(g.severities),
+            "services": list(g.services),
+            "format": g.format,
+            "updates": g.updates,
+            "resolution": g.resolution,
+        }
+        for g in groups
+    ]
     return {
-        "items": [
-            {
-                "name": g.name,
-                "channels": [channel_of(u) for u in g.urls],
-                "severities": list(g.severities),
-                "services": list(g.services),
-                "format": g.format,
-                "updates": g.updates,
-                "resolution": g.resolution,
-            }
-            for g in groups
-        ]
+        "items": page_in_order(
+            items,
+            STAKEHOLDERS,
+            lambda g: str(g["name"]),
+            limit=limit,
+            cursor=cursor,
+            request=request,
+            response=response,
+        )
     }
 
 
 # ---- status page administration --------------------------------------------------------
 
 
-@router.get("/statuspage/components", tags=["status page"], summary="Components")
+@router.get(
+    "/statuspage/components",
+    tags=["status page"],
+    summary="Components",
+    response_model=out.ComponentList,
+)
 def list_components(
-    runtime: RuntimeDep, principal: PrincipalDep, archived: bool = False
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+    archived: bool = False,
 ) -> dict[str, Any]:
     principal.require("viewer")
-    return {"items": _page(runtime).list_components(archived=archived)}
+    items = _page(runtime).list_components(archived=archived)
+    return {
+        "items": page_in_order(
+            items,
+            COMPONENTS,
+            lambda c: str(c["id"]),
+            limit=limit,
+            cursor=cursor,
+            request=request,
+            response=response,
+        )
+    }
 
 
-@router.post("/statuspage/components", status_code=201, tags=["status page"])
+@router.post(
+    "/statuspage/components", status_code=201, tags=["status page"], response_model=out.Component
+)
 def create_component(
     runtime: RuntimeDep, principal: PrincipalDep, body: ComponentIn
 ) -> dict[str, Any]:
@@ -150,7 +241,7 @@ def create_component(
     return _page(runtime).create_component(principal, body)
 
 
-@router.patch("/statuspage/components/{slug}", tags=["status page"])
+@router.patch("/statuspage/components/{slug}", tags=["status page"], response_model=out.Component)
 def update_component(
     runtime: RuntimeDep, principal: PrincipalDep, slug: str, body: ComponentPatch
 ) -> dict[str, Any]:
@@ -158,7 +249,12 @@ def update_component(
     return _page(runtime).update_component(principal, slug, body)
 
 
-@router.post("/statuspage/components/sync", tags=["status page"], summary="Add missing services")
+@router.post(
+    "/statuspage/components/sync",
+    tags=["status page"],
+    summary="Add missing services",
+    response_model=out.ComponentsSynced,
+)
 def sync_components(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("admin")
     page = _page(runtime)
@@ -167,16 +263,44 @@ def sync_components(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, A
     return {"added": added, "items": page.list_components()}
 
 
-@router.get("/statuspage/incidents", tags=["status page"], summary="Public incidents")
-def list_public_incidents(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.get(
+    "/statuspage/incidents",
+    tags=["status page"],
+    summary="Public incidents",
+    response_model=out.PublicIncidentList,
+)
+def list_public_incidents(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+) -> dict[str, Any]:
     principal.require("viewer")
     from warroom.comms import views
 
     snapshot = _page(runtime).snapshot()
-    return {"items": [views.incident_json(snapshot, i) for i in snapshot.incidents]}
+    items = [views.incident_json(snapshot, i) for i in snapshot.incidents]
+    return {
+        "items": page_in_order(
+            items,
+            PUBLIC_INCIDENTS,
+            lambda i: str(i["id"]),
+            limit=limit,
+            cursor=cursor,
+            request=request,
+            response=response,
+        )
+    }
 
 
-@router.post("/statuspage/incidents", status_code=201, tags=["status page"])
+@router.post(
+    "/statuspage/incidents",
+    status_code=201,
+    tags=["status page"],
+    response_model=out.PublicIncident,
+)
 def create_public_incident(
     runtime: RuntimeDep, principal: PrincipalDep, body: PublicIncidentIn
 ) -> dict[str, Any]:
@@ -184,7 +308,12 @@ def create_public_incident(
     return _page(runtime).create_incident(principal, body)
 
 
-@router.post("/statuspage/incidents/{code}/updates", status_code=201, tags=["status page"])
+@router.post(
+    "/statuspage/incidents/{code}/updates",
+    status_code=201,
+    tags=["status page"],
+    response_model=out.PublicIncident,
+)
 def add_public_update(
     runtime: RuntimeDep, principal: PrincipalDep, code: str, body: PublicUpdateIn
 ) -> dict[str, Any]:
@@ -192,16 +321,39 @@ def add_public_update(
     return _page(runtime).add_incident_update(principal, code, body)
 
 
-@router.get("/statuspage/maintenances", tags=["status page"])
-def list_maintenances(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.get("/statuspage/maintenances", tags=["status page"], response_model=out.MaintenanceList)
+def list_maintenances(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+) -> dict[str, Any]:
     principal.require("viewer")
     from warroom.comms import views
 
     snapshot = _page(runtime).snapshot()
-    return {"items": [views.maintenance_json(snapshot, m) for m in snapshot.maintenances]}
+    items = [views.maintenance_json(snapshot, m) for m in snapshot.maintenances]
+    return {
+        "items": page_in_order(
+            items,
+            MAINTENANCES,
+            lambda m: str(m["id"]),
+            limit=limit,
+            cursor=cursor,
+            request=request,
+            response=response,
+        )
+    }
 
 
-@router.post("/statuspage/maintenances", status_code=201, tags=["status page"])
+@router.post(
+    "/statuspage/maintenances",
+    status_code=201,
+    tags=["status page"],
+    response_model=out.Maintenance,
+)
 def schedule_maintenance(
     runtime: RuntimeDep, principal: PrincipalDep, body: MaintenanceIn
 ) -> dict[str, Any]:
@@ -209,19 +361,44 @@ def schedule_maintenance(
     return _page(runtime).schedule_maintenance(principal, body)
 
 
-@router.delete("/statuspage/maintenances/{code}", tags=["status page"])
+@router.delete(
+    "/statuspage/maintenances/{code}", tags=["status page"], response_model=out.MaintenanceCancelled
+)
 def cancel_maintenance(runtime: RuntimeDep, principal: PrincipalDep, code: str) -> dict[str, Any]:
     _public(principal, runtime, "change the public status page")
     _page(runtime).cancel_maintenance(principal, code)
     return {"id": code, "cancelled": True}
 
 
-@router.get("/statuspage/subscribers", tags=["status page"])
-def list_subscribers(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
-    return {"items": _page(runtime).list_subscribers(principal)}
+@router.get("/statuspage/subscribers", tags=["status page"], response_model=out.SubscriberList)
+def list_subscribers(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+) -> dict[str, Any]:
+    items = _page(runtime).list_subscribers(principal)
+    return {
+        "items": page_in_order(
+            items,
+            SUBSCRIBERS,
+            lambda s: str(s["id"]),
+            limit=limit,
+            cursor=cursor,
+            request=request,
+            response=response,
+        )
+    }
 
 
-@router.post("/statuspage/subscribers", status_code=202, tags=["status page"])
+@router.post(
+    "/statuspage/subscribers",
+    status_code=202,
+    tags=["status page"],
+    response_model=out.SubscriptionPending,
+)
 def add_subscriber(
     runtime: RuntimeDep, principal: PrincipalDep, body: SubscribeIn
 ) -> dict[str, Any]:
@@ -230,7 +407,9 @@ def add_subscriber(
     return _page(runtime).subscribe(body)
 
 
-@router.delete("/statuspage/subscribers/{subscriber_id}", tags=["status page"])
+@router.delete(
+    "/statuspage/subscribers/{subscriber_id}", tags=["status page"], response_model=out.Unsubscribed
+)
 def remove_subscriber(
     runtime: RuntimeDep,
     principal: PrincipalDep,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from warroom.cli.common import JsonOpt, call, emit, fail, future_time
+from warroom.cli.common import JsonOpt, call, call_all, emit, fail, future_time
 from warroom.cli.output import console, escape, local_time, print_json
 
 statuspage_app = typer.Typer(help="The public status page.", no_args_is_help=True)
@@ -160,7 +160,7 @@ def components(
     """List components (optionally adding one per catalog service first)."""
     if sync:
         call(ctx, "POST", "/api/v1/statuspage/components/sync")
-    data = call(ctx, "GET", "/api/v1/statuspage/components")
+    data = call_all(ctx, "/api/v1/statuspage/components")
     emit(as_json, data, lambda d: _components_table(d["items"]))
 
 
@@ -208,7 +208,7 @@ def component_set(
 @statuspage_app.command("incidents")
 def incidents(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List public incidents (last 90 days and all unresolved)."""
-    data = call(ctx, "GET", "/api/v1/statuspage/incidents")
+    data = call_all(ctx, "/api/v1/statuspage/incidents")
 
     def human(d: dict[str, Any]) -> None:
         table = Table("ID", "Name", "Status", "Impact", "Created")
@@ -286,7 +286,7 @@ def maintenance_add(
 @statuspage_app.command("maintenances")
 def maintenances(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List scheduled maintenance."""
-    data = call(ctx, "GET", "/api/v1/statuspage/maintenances")
+    data = call_all(ctx, "/api/v1/statuspage/maintenances")
 
     def human(d: dict[str, Any]) -> None:
         table = Table("ID", "Name", "Status", "From", "Until")
@@ -313,7 +313,7 @@ def maintenance_cancel(ctx: typer.Context, code: str, as_json: JsonOpt = False) 
 @statuspage_app.command("subscribers")
 def subscribers(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List subscribers (admin)."""
-    data = call(ctx, "GET", "/api/v1/statuspage/subscribers")
+    data = call_all(ctx, "/api/v1/statuspage/subscribers")
 
     def human(d: dict[str, Any]) -> None:
         table = Table("ID", "Kind", "Target", "Status", "Components")

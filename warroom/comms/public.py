@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from warroom.api.deps import RuntimeDep
 from warroom.comms import feeds, views
+from warroom.comms import responses as out
 from warroom.comms.statuspage import StatusPage, SubscribeIn
 from warroom.core.clock import iso_utc
 from warroom.core.errors import InvalidInput, WarroomError, error_body
@@ -119,7 +120,11 @@ def _runs(days: list[views.DayUptime]) -> list[dict[str, Any]]:
 # ---- JSON (Statuspage-compatible) -----------------------------------------------------
 
 
-@router.get("/api/v2/summary.json", summary="Page, status, components, open incidents")
+@router.get(
+    "/api/v2/summary.json",
+    summary="Page, status, components, open incidents",
+    response_model=out.PublicSummary,
+)
 def summary(runtime: RuntimeDep) -> Response:
     return _cached(runtime, "summary", lambda: _summary(runtime), _JSON_HEADERS)
 
@@ -128,7 +133,9 @@ def _summary(runtime: Runtime) -> JSONResponse:
     return _json(views.summary_json(_page(runtime).snapshot(history_days=0)))
 
 
-@router.get("/api/v2/status.json", summary="The page's overall status")
+@router.get(
+    "/api/v2/status.json", summary="The page's overall status", response_model=out.PublicStatus
+)
 def status(runtime: RuntimeDep) -> Response:
     return _cached(runtime, "status", lambda: _status(runtime), _JSON_HEADERS)
 
@@ -138,7 +145,9 @@ def _status(runtime: Runtime) -> JSONResponse:
     return _json({"page": views.page_json(snapshot), "status": views.status_json(snapshot)})
 
 
-@router.get("/api/v2/components.json", summary="Components and groups")
+@router.get(
+    "/api/v2/components.json", summary="Components and groups", response_model=out.PublicComponents
+)
 def components(runtime: RuntimeDep) -> Response:
     return _cached(runtime, "components", lambda: _components(runtime), _JSON_HEADERS)
 
@@ -148,7 +157,11 @@ def _components(runtime: Runtime) -> JSONResponse:
     return _json({"page": views.page_json(snapshot), "components": views.components_json(snapshot)})
 
 
-@router.get("/api/v2/incidents.json", summary="Recent incidents (last 50)")
+@router.get(
+    "/api/v2/incidents.json",
+    summary="Recent incidents (last 50)",
+    response_model=out.PublicIncidents,
+)
 def incidents(runtime: RuntimeDep) -> Response:
     return _cached(runtime, "incidents", lambda: _incidents(runtime), _JSON_HEADERS)
 
@@ -163,7 +176,11 @@ def _incidents(runtime: Runtime) -> JSONResponse:
     )
 
 
-@router.get("/api/v2/incidents/unresolved.json", summary="Unresolved incidents")
+@router.get(
+    "/api/v2/incidents/unresolved.json",
+    summary="Unresolved incidents",
+    response_model=out.PublicIncidents,
+)
 def unresolved(runtime: RuntimeDep) -> Response:
     return _cached(runtime, "unresolved", lambda: _unresolved(runtime), _JSON_HEADERS)
 
@@ -191,19 +208,31 @@ def _maintenances(runtime: Runtime, which: str) -> JSONResponse:
     )
 
 
-@router.get("/api/v2/scheduled-maintenances.json", summary="Scheduled maintenance (all)")
+@router.get(
+    "/api/v2/scheduled-maintenances.json",
+    summary="Scheduled maintenance (all)",
+    response_model=out.PublicMaintenances,
+)
 def maintenances_all(runtime: RuntimeDep) -> Response:
     return _cached(runtime, "maint-all", lambda: _maintenances(runtime, "all"), _JSON_HEADERS)
 
 
-@router.get("/api/v2/scheduled-maintenances/upcoming.json", summary="Upcoming maintenance")
+@router.get(
+    "/api/v2/scheduled-maintenances/upcoming.json",
+    summary="Upcoming maintenance",
+    response_model=out.PublicMaintenances,
+)
 def maintenances_upcoming(runtime: RuntimeDep) -> Response:
     return _cached(
         runtime, "maint-scheduled", lambda: _maintenances(runtime, "scheduled"), _JSON_HEADERS
     )
 
 
-@router.get("/api/v2/scheduled-maintenances/active.json", summary="Maintenance in progress")
+@router.get(
+    "/api/v2/scheduled-maintenances/active.json",
+    summary="Maintenance in progress",
+    response_model=out.PublicMaintenances,
+)
 def maintenances_active(runtime: RuntimeDep) -> Response:
     return _cached(
         runtime, "maint-in_progress", lambda: _maintenances(runtime, "in_progress"), _JSON_HEADERS
@@ -219,7 +248,12 @@ def _feed_entries(runtime: Runtime) -> list[feeds.FeedEntry]:
     return feeds.entries(page.page(), page.history(), snapshot.maintenances, snapshot.now)
 
 
-@router.get("/history.rss", summary="Incident history (RSS 2.0)")
+@router.get(
+    "/history.rss",
+    summary="Incident history (RSS 2.0)",
+    response_class=Response,
+    responses={200: {"content": {"application/rss+xml": {}}}},
+)
 def history_rss(runtime: RuntimeDep) -> Response:
     def build() -> Response:
         body = feeds.rss(_page(runtime).page(), _feed_entries(runtime), runtime.clock.now())
@@ -228,7 +262,12 @@ def history_rss(runtime: RuntimeDep) -> Response:
     return _cached(runtime, "rss", build, _CACHE)
 
 
-@router.get("/history.atom", summary="Incident history (Atom 1.0)")
+@router.get(
+    "/history.atom",
+    summary="Incident history (Atom 1.0)",
+    response_class=Response,
+    responses={200: {"content": {"application/atom+xml": {}}}},
+)
 def history_atom(runtime: RuntimeDep) -> Response:
     def build() -> Response:
         body = feeds.atom(_page(runtime).page(), _feed_entries(runtime), runtime.clock.now())
@@ -326,7 +365,11 @@ def subscribe_form(runtime: RuntimeDep) -> HTMLResponse:
     )
 
 
-@router.post("/subscribe", summary="Subscribe (form post or JSON); confirmation required")
+@router.post(
+    "/subscribe",
+    summary="Subscribe (form post or JSON); confirmation required",
+    response_model=out.SubscriptionPending,
+)
 async def subscribe(request: Request, runtime: RuntimeDep) -> Response:
     page = _page(runtime)
     is_json = request.headers.get("content-type", "").startswith("application/json")

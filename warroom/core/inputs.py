@@ -18,6 +18,8 @@ from warroom.core.clock import ensure_utc
 
 # Ids and cursors are 64-bit database keys; larger numbers are bad input, not a server error.
 MAX_ID = 2**62
+# The largest page a list endpoint serves (`?limit=`; warroom/api/pagination.py).
+MAX_PAGE = 1000
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 # Longer than any silence, window or target an incident process needs; keeps `now + d` in range.

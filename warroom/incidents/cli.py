@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from warroom.cli.common import JsonOpt, call, done, emit, fail, past_time
+from warroom.cli.common import JsonOpt, call, call_all, done, emit, fail, past_time
 from warroom.cli.output import (
     console,
     escape,
@@ -211,7 +211,7 @@ def list_(
         params["open"] = str(open_).lower()
     if text:
         params["q"] = text
-    data = call(ctx, "GET", "/api/v1/incidents", params=params)
+    data = call_all(ctx, "/api/v1/incidents", params=params, most=limit)
 
     def human(page: dict[str, Any]) -> None:
         if not page["items"]:

@@ -211,7 +211,7 @@ class ListFilter(Strict):
     service: str | None = None
     open: bool | None = None
     q: str | None = Field(default=None, max_length=200)
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: int = Field(default=50, ge=1, le=1000)
     before_id: int | None = Field(
         default=None, description="Cursor: only incidents older than this"
     )

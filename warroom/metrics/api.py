@@ -9,13 +9,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from warroom.api.deps import PrincipalDep, RuntimeDep, get_principal
+from warroom.api.models import ApiRoute
 from warroom.core.errors import InvalidInput, NotFound
 from warroom.core.inputs import moment, time_zone
 from warroom.core.runtime import Runtime
 from warroom.metrics import charts, compute, exposition
+from warroom.metrics import responses as out
 from warroom.metrics.service import MetricsService, parse_moment
 
-router = APIRouter(prefix="/api/v1", tags=["metrics"])
+router = APIRouter(prefix="/api/v1", tags=["metrics"], route_class=ApiRoute)
 scrape_router = APIRouter(tags=["metrics"])
 
 DEFAULT_SPAN = timedelta(days=90)
@@ -70,7 +72,12 @@ def build_report(
     return service_of(runtime).report(start, end, by=by, tz=tz, include_incidents=include_incidents)
 
 
-@router.get("/metrics", summary="Incident metrics: MTTx, SLA, cadence, post-mortems, trends")
+@router.get(
+    "/metrics",
+    summary="Incident metrics: MTTx, SLA, cadence, post-mortems, trends",
+    response_model=out.MetricsReport,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def metrics_report(
     runtime: RuntimeDep,
     principal: PrincipalDep,
@@ -95,6 +102,7 @@ def metrics_report(
 @router.post(
     "/metrics/rebuild",
     summary="Fill or refresh the per-incident metrics rows (admin)",
+    response_model=out.Rebuilt,
 )
 def metrics_rebuild(
     runtime: RuntimeDep,
@@ -105,7 +113,12 @@ def metrics_rebuild(
     return service_of(runtime).rebuild_as(principal, everything=all)
 
 
-@router.get("/metrics/charts/{name}", summary="A metrics chart as SVG (default) or PNG")
+@router.get(
+    "/metrics/charts/{name}",
+    summary="A metrics chart as SVG (default) or PNG",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}},
+)
 def metrics_chart(
     runtime: RuntimeDep,
     principal: PrincipalDep,
@@ -130,7 +143,13 @@ def metrics_chart(
     return Response(charts.svg(stem, data), media_type="image/svg+xml")
 
 
-@scrape_router.get("/metrics", summary="Prometheus exposition", include_in_schema=True)
+@scrape_router.get(
+    "/metrics",
+    summary="Prometheus exposition",
+    include_in_schema=True,
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
 def prometheus(request: Request, runtime: RuntimeDep) -> Response:
     settings = runtime.config.section("metrics")
     if not getattr(settings, "exposition_public", False):

@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from warroom.api.deps import PrincipalDep, RuntimeDep
+from warroom.api.models import ApiRoute
+from warroom.api.pagination import DEFAULT_LIMIT, CursorToken, Keyset, Limit, close_page
+from warroom.notify import responses as out
 from warroom.notify.tables import deliveries
 
 # Served under the on-call API, where the log was first published.
-router = APIRouter(prefix="/api/v1/oncall", tags=["oncall"])
+router = APIRouter(prefix="/api/v1/oncall", tags=["oncall"], route_class=ApiRoute)
 
 
-@router.get("/deliveries")
+@router.get("/deliveries", response_model=out.DeliveryList)
 def list_deliveries(
     runtime: RuntimeDep,
     principal: PrincipalDep,
+    request: Request,
+    response: Response,
     incident: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
 ) -> dict[str, Any]:
     principal.require("viewer")
-    query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
+    query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit + 1)
+    start = DELIVERIES.decode(cursor)
+    if start is not None:
+        query = query.where(deliveries.c.id < start[0])
     if incident:
         query = query.where(deliveries.c.incident == incident.upper())
     with runtime.db.read() as conn:
@@ -32,4 +41,15 @@ def list_deliveries(
         item = dict(row._mapping)
         item["attempted_at"] = row.attempted_at.isoformat()
         items.append(item)
-    return {"items": items}
+    page, _ = close_page(
+        items,
+        DELIVERIES,
+        lambda d: (int(d["id"]),),
+        limit=limit,
+        request=request,
+        response=response,
+    )
+    return {"items": page}
+
+
+DELIVERIES = Keyset("deliveries", ("int",), descending=True)

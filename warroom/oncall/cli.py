@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from warroom.cli.common import JsonOpt, call, emit, fail
+from warroom.cli.common import JsonOpt, call, call_all, emit, fail
 from warroom.cli.output import console, escape, local_time, print_json, print_table
 
 oncall_app = typer.Typer(
@@ -78,7 +78,7 @@ def who(
 ) -> None:
     """Who is on call now (or --at a time)."""
     params = {k: v for k, v in {"at": at, "schedule": schedule}.items() if v}
-    data = call(ctx, "GET", f"{BASE}/who", params=params)
+    data = call_all(ctx, f"{BASE}/who", params=params)
     emit(
         as_json,
         data,
@@ -241,7 +241,7 @@ def schedule_shifts(
 ) -> None:
     """The shifts of a schedule (default: the next 14 days)."""
     params = {k: v for k, v in {"start": start, "end": end}.items() if v}
-    data = call(ctx, "GET", f"{BASE}/schedules/{name}/shifts", params=params)
+    data = call_all(ctx, f"{BASE}/schedules/{name}/shifts", params=params)
     emit(
         as_json,
         data,
@@ -407,7 +407,7 @@ def contact_set(
 @contact_app.command("list")
 def contact_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """The policy's contacts and whom they reach."""
-    data = call(ctx, "GET", f"{BASE}/contacts")
+    data = call_all(ctx, f"{BASE}/contacts")
     emit(
         as_json,
         data,
@@ -422,7 +422,7 @@ def contact_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @service_app.command("list")
 def service_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Each service and the escalation policy that pages for it."""
-    data = call(ctx, "GET", f"{BASE}/services")
+    data = call_all(ctx, f"{BASE}/services")
     emit(
         as_json,
         data,
@@ -479,7 +479,7 @@ def activation(ctx: typer.Context, incident: str, as_json: JsonOpt = False) -> N
 @oncall_app.command("problems")
 def paging_problems(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Open incidents that must page but whose page reached nobody."""
-    data = call(ctx, "GET", f"{BASE}/paging-problems")
+    data = call_all(ctx, f"{BASE}/paging-problems")
     emit(
         as_json,
         data,
@@ -502,7 +502,7 @@ def paging_problems(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def _crud(group: typer.Typer, path: str, columns: list[str], noun: str) -> None:
     @group.command("list")
     def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-        data = call(ctx, "GET", f"{BASE}/{path}")
+        data = call_all(ctx, f"{BASE}/{path}")
         emit(
             as_json,
             data,
@@ -575,7 +575,7 @@ def ack(ctx: typer.Context, page_id: int, as_json: JsonOpt = False) -> None:
 @oncall_app.command("pages")
 def pages(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Recent pages."""
-    data = call(ctx, "GET", f"{BASE}/pages")
+    data = call_all(ctx, f"{BASE}/pages")
     emit(
         as_json,
         data,

@@ -367,10 +367,14 @@ class EscalationService(OncallRows):
             outbox.enqueue(conn, effects, now)
         return {"id": page_id, "target": target, "people": people, "created_at": now.isoformat()}
 
-    def list_pages(self, limit: int = 50) -> list[dict[str, Any]]:
+    def list_pages(self, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
+        """The newest `limit` pages, older than page `before_id` when given."""
         t = tables.pages
+        query = select(t).order_by(t.c.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(t.c.id < before_id)
         with self.db.read() as conn:
-            rows = conn.execute(select(t).order_by(t.c.id.desc()).limit(limit)).all()
+            rows = conn.execute(query).all()
         return [_page_view(r) for r in rows]
 
     def ack_page(self, principal: Principal, page_id: int) -> dict[str, Any]:

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from warroom.api.deps import PrincipalDep, RowId, RuntimeDep
+from warroom.api.models import ApiRoute
+from warroom.api.pagination import (
+    DEFAULT_LIMIT,
+    CursorToken,
+    Keyset,
+    Limit,
+    close_page,
+    page_in_order,
+)
 from warroom.core.errors import InvalidInput
 from warroom.core.runtime import Runtime
 from warroom.incidents.model import IncidentState
 from warroom.postmortems import beads, exports, patterns, runbook_draft
+from warroom.postmortems import responses as out
 from warroom.postmortems.schemas import (
     ActionItemIn,
     ActionItemPatch,
@@ -30,7 +40,9 @@ from warroom.postmortems.service import (
 )
 from warroom.postmortems.similarity import Features, SimilarityService
 
-router = APIRouter(prefix="/api/v1", tags=["post-mortems"])
+router = APIRouter(prefix="/api/v1", tags=["post-mortems"], route_class=ApiRoute)
+POSTMORTEMS = Keyset("postmortems", ("int", "str"))
+ACTIONS = Keyset("actions", ("int",))
 
 
 def _pm(runtime: Runtime) -> PostmortemService:
@@ -50,6 +62,7 @@ def _items(runtime: Runtime) -> ActionItemService:
     "/incidents/{incident_id}/postmortem",
     status_code=201,
     summary="Create the post-mortem now (drafted from the timeline)",
+    response_model=out.Postmortem,
 )
 def create_postmortem(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
@@ -59,7 +72,12 @@ def create_postmortem(
     return result
 
 
-@router.get("/incidents/{incident_id}/postmortem", summary="The post-mortem (JSON, md or html)")
+@router.get(
+    "/incidents/{incident_id}/postmortem",
+    summary="The post-mortem (JSON, md or html)",
+    response_model=out.Postmortem,
+    responses={200: {"content": {"text/markdown": {}, "text/html": {}}}},
+)
 def get_postmortem(
     runtime: RuntimeDep,
     principal: PrincipalDep,
@@ -75,7 +93,11 @@ def get_postmortem(
     return data
 
 
-@router.put("/incidents/{incident_id}/postmortem", summary="Edit the Markdown source")
+@router.put(
+    "/incidents/{incident_id}/postmortem",
+    summary="Edit the Markdown source",
+    response_model=out.Postmortem,
+)
 def edit_postmortem(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str, body: PostmortemEditIn
 ) -> dict[str, Any]:
@@ -91,6 +113,7 @@ def edit_postmortem(
 @router.post(
     "/incidents/{incident_id}/postmortem/regenerate",
     summary="Refresh the recorded facts from the timeline (people's sections are kept)",
+    response_model=out.Postmortem,
 )
 def regenerate_postmortem(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
@@ -98,21 +121,33 @@ def regenerate_postmortem(
     return _pm(runtime).regenerate(principal, incident_id)
 
 
-@router.post("/incidents/{incident_id}/postmortem/submit", summary="Draft → in review")
+@router.post(
+    "/incidents/{incident_id}/postmortem/submit",
+    summary="Draft → in review",
+    response_model=out.Postmortem,
+)
 def submit_postmortem(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str, body: SubmitIn | None = None
 ) -> dict[str, Any]:
     return _pm(runtime).submit(principal, incident_id, (body or SubmitIn()).reviewers)
 
 
-@router.post("/incidents/{incident_id}/postmortem/return", summary="In review → draft")
+@router.post(
+    "/incidents/{incident_id}/postmortem/return",
+    summary="In review → draft",
+    response_model=out.Postmortem,
+)
 def return_postmortem(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str, body: ReasonIn
 ) -> dict[str, Any]:
     return _pm(runtime).return_to_draft(principal, incident_id, body.reason)
 
 
-@router.post("/incidents/{incident_id}/postmortem/publish", summary="In review → published")
+@router.post(
+    "/incidents/{incident_id}/postmortem/publish",
+    summary="In review → published",
+    response_model=out.Postmortem,
+)
 def publish_postmortem(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
 ) -> dict[str, Any]:
@@ -123,6 +158,7 @@ def publish_postmortem(
     "/incidents/{incident_id}/postmortem/meeting",
     status_code=201,
     summary="Schedule the review meeting (facilitator, attendees) and get its .ics invite",
+    response_model=out.ReviewMeeting,
 )
 def schedule_review_meeting(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str, body: MeetingIn
@@ -133,7 +169,8 @@ def schedule_review_meeting(
 @router.get(
     "/incidents/{incident_id}/postmortem/meeting",
     summary="The scheduled review meeting (JSON, or the invite with ?format=ics)",
-    response_model=None,
+    response_model=out.ReviewMeeting,
+    responses={200: {"content": {"text/calendar": {}}}},
 )
 def review_meeting(
     runtime: RuntimeDep,
@@ -154,14 +191,28 @@ def review_meeting(
     return meeting
 
 
-@router.get("/postmortems", summary="Post-mortems (optionally by status)")
+@router.get(
+    "/postmortems", summary="Post-mortems (optionally by status)", response_model=out.PostmortemList
+)
 def list_postmortems(
     runtime: RuntimeDep,
     principal: PrincipalDep,
+    request: Request,
+    response: Response,
     status: Annotated[str | None, Query(pattern="^(draft|in_review|published)$")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
 ) -> dict[str, Any]:
     principal.require("viewer")
-    items = _pm(runtime).list(status)
+    items = page_in_order(
+        _pm(runtime).list(status),
+        POSTMORTEMS,
+        lambda p: str(p["incident"]),
+        limit=limit,
+        cursor=cursor,
+        request=request,
+        response=response,
+    )
     for item in items:
         item.pop("body", None)
     return {"items": items}
@@ -170,6 +221,7 @@ def list_postmortems(
 @router.get(
     "/postmortems/export",
     summary="Every published post-mortem as files (Markdown and HTML) with an index",
+    response_model=out.PostmortemExport,
 )
 def export_postmortems(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("viewer")
@@ -204,24 +256,59 @@ def export_postmortems(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str
 # ---- action items ----------------------------------------------------------------------
 
 
-@router.post("/incidents/{incident_id}/actions", status_code=201, summary="Add an action item")
+@router.post(
+    "/incidents/{incident_id}/actions",
+    status_code=201,
+    summary="Add an action item",
+    response_model=out.ActionItem,
+)
 def create_action(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str, body: ActionItemIn
 ) -> dict[str, Any]:
     return _items(runtime).create(principal, incident_id, body)
 
 
-@router.get("/incidents/{incident_id}/actions", summary="The incident's action items")
+@router.get(
+    "/incidents/{incident_id}/actions",
+    summary="The incident's action items",
+    response_model=out.ActionItemList,
+)
 def incident_actions(
-    runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    incident_id: str,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
 ) -> dict[str, Any]:
     principal.require("viewer")
     with runtime.db.read() as conn:
         _incident_row(conn, incident_id)
-    return {"items": _items(runtime).list(ListActions(incident=incident_id))}
+    return _action_page(
+        runtime, ListActions(incident=incident_id), limit, cursor, request, response
+    )
 
 
-@router.get("/actions", summary="Action items across incidents")
+def _action_page(
+    runtime: Runtime,
+    flt: ListActions,
+    limit: int,
+    cursor: str | None,
+    request: Request,
+    response: Response,
+) -> dict[str, Any]:
+    start = ACTIONS.decode(cursor)
+    rows = _items(runtime).list(
+        flt.model_copy(update={"limit": limit + 1, "after_id": int(start[0]) if start else None})
+    )
+    items, _ = close_page(
+        rows, ACTIONS, lambda a: (int(a["id"]),), limit=limit, request=request, response=response
+    )
+    return {"items": items}
+
+
+@router.get("/actions", summary="Action items across incidents", response_model=out.ActionItemList)
 def list_actions(
     runtime: RuntimeDep,
     principal: PrincipalDep,
@@ -229,25 +316,27 @@ def list_actions(
     overdue: bool = False,
     status: Annotated[list[str] | None, Query()] = None,
     incident: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+    *,
+    request: Request,
+    response: Response,
 ) -> dict[str, Any]:
     principal.require("viewer")
     bad = [s for s in status or [] if s not in ("open", "in_progress", "done", "wont_do")]
     if bad:
         raise InvalidInput(f"unknown status {', '.join(bad)}; use open, in_progress, done, wont_do")
-    flt = ListActions(
-        owner=owner, overdue=overdue, status=status or [], incident=incident, limit=limit
-    )
-    return {"items": _items(runtime).list(flt)}
+    flt = ListActions(owner=owner, overdue=overdue, status=status or [], incident=incident)
+    return _action_page(runtime, flt, limit, cursor, request, response)
 
 
-@router.get("/actions/{item_id}", summary="One action item")
+@router.get("/actions/{item_id}", summary="One action item", response_model=out.ActionItem)
 def get_action(runtime: RuntimeDep, principal: PrincipalDep, item_id: RowId) -> dict[str, Any]:
     principal.require("viewer")
     return _items(runtime).get(item_id)
 
 
-@router.patch("/actions/{item_id}", summary="Change an action item")
+@router.patch("/actions/{item_id}", summary="Change an action item", response_model=out.ActionItem)
 def update_action(
     runtime: RuntimeDep, principal: PrincipalDep, item_id: RowId, body: ActionItemPatch
 ) -> dict[str, Any]:
@@ -260,7 +349,11 @@ def delete_action(runtime: RuntimeDep, principal: PrincipalDep, item_id: RowId) 
     return Response(status_code=204)
 
 
-@router.post("/actions/{item_id}/sync", summary="Sync to the configured trackers now")
+@router.post(
+    "/actions/{item_id}/sync",
+    summary="Sync to the configured trackers now",
+    response_model=out.ActionItemSync,
+)
 def sync_action(runtime: RuntimeDep, principal: PrincipalDep, item_id: RowId) -> dict[str, Any]:
     from warroom.postmortems.trackers import sync_item
 
@@ -289,7 +382,11 @@ def sync_action(runtime: RuntimeDep, principal: PrincipalDep, item_id: RowId) ->
 # ---- beads -----------------------------------------------------------------------------
 
 
-@router.get("/exports/beads", summary="Incidents and action items as beads issue records")
+@router.get(
+    "/exports/beads",
+    summary="Incidents and action items as beads issue records",
+    response_model=out.BeadsExport,
+)
 def export_beads(
     runtime: RuntimeDep,
     principal: PrincipalDep,
@@ -327,7 +424,11 @@ def export_beads(
 # ---- learning --------------------------------------------------------------------------
 
 
-@router.get("/incidents/{incident_id}/similar", summary="Similar past incidents, with reasons")
+@router.get(
+    "/incidents/{incident_id}/similar",
+    summary="Similar past incidents, with reasons",
+    response_model=out.SimilarToIncident,
+)
 def similar_incidents(
     runtime: RuntimeDep,
     principal: PrincipalDep,
@@ -351,7 +452,11 @@ class SimilarQuery(BaseModel):
     limit: int = Field(default=5, ge=1, le=50)
 
 
-@router.post("/similar", summary="Past incidents like a description (before declaring)")
+@router.post(
+    "/similar",
+    summary="Past incidents like a description (before declaring)",
+    response_model=out.SimilarMatches,
+)
 def similar_to(runtime: RuntimeDep, principal: PrincipalDep, body: SimilarQuery) -> dict[str, Any]:
     principal.require("viewer")
     service: SimilarityService = runtime.similarity
@@ -366,7 +471,12 @@ def similar_to(runtime: RuntimeDep, principal: PrincipalDep, body: SimilarQuery)
     return {"matches": service.similar_to(features, limit=body.limit)}
 
 
-@router.get("/patterns", summary="Recurring patterns and the critical-patterns document")
+@router.get(
+    "/patterns",
+    summary="Recurring patterns and the critical-patterns document",
+    response_model=out.Patterns,
+    responses={200: {"content": {"text/markdown": {}}}},
+)
 def get_patterns(
     runtime: RuntimeDep,
     principal: PrincipalDep,
@@ -388,6 +498,7 @@ class RunbookDraftIn(BaseModel):
 @router.post(
     "/incidents/{incident_id}/runbook-draft",
     summary="Turn the steps taken into a runbook draft (or extend a given runbook)",
+    response_model=out.RunbookDraft,
 )
 def runbook_from_incident(
     runtime: RuntimeDep,

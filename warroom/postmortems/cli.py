@@ -15,7 +15,7 @@ import yaml
 from rich.markdown import Markdown
 from rich.table import Table
 
-from warroom.cli.common import JsonOpt, call, fail, future_time, past_time
+from warroom.cli.common import JsonOpt, call, call_all, fail, future_time, past_time
 from warroom.cli.output import console, escape, local_time, print_json
 from warroom.core.durations import parse_duration
 
@@ -235,7 +235,7 @@ def register_postmortem(pm: typer.Typer) -> None:
     ) -> None:
         """Post-mortems and where they stand."""
         params = {"status": status} if status else None
-        data = call(ctx, "GET", "/api/v1/postmortems", params=params)
+        data = call_all(ctx, "/api/v1/postmortems", params=params)
         if as_json:
             print_json(data)
             return
@@ -374,7 +374,7 @@ def actions_list(
         params["status"] = status
     if incident:
         params["incident"] = incident
-    data = call(ctx, "GET", "/api/v1/actions", params=params)
+    data = call_all(ctx, "/api/v1/actions", params=params)
     if as_json:
         print_json(data)
     elif not data["items"]:

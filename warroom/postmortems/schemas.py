@@ -75,6 +75,7 @@ class ListActions(Strict):
     status: list[str] = Field(default_factory=list)
     incident: str | None = None
     limit: int = Field(default=500, ge=1, le=5000)
+    after_id: int | None = Field(default=None, description="Only items after this one (by id)")
 
 
 class MeetingIn(Strict):

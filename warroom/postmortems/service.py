@@ -626,6 +626,8 @@ class ActionItemService:
             )
         if flt.incident:
             conditions.append(i.c.public_id == flt.incident.strip().upper())
+        if flt.after_id is not None:
+            conditions.append(a.c.id > flt.after_id)
         query = (
             select(a, i.c.public_id.label("incident_public_id"))
             .join(i, i.c.id == a.c.incident_id)

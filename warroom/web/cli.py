@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from warroom.cli.common import JsonOpt, call, emit, fail
+from warroom.cli.common import JsonOpt, call, call_all, emit, fail
 from warroom.cli.output import console, escape, print_json, relative
 
 user_app = typer.Typer(
@@ -47,7 +47,7 @@ def user_create(
 @user_app.command("list")
 def user_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List web users."""
-    data = call(ctx, "GET", "/api/v1/users")
+    data = call_all(ctx, "/api/v1/users")
 
     def human(payload: dict[str, Any]) -> None:
         table = Table("Name", "Role", "Created", "Last login", "Disabled")

@@ -17,15 +17,18 @@ from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
 from warroom.api.deps import PrincipalDep, RuntimeDep
+from warroom.api.models import ApiRoute
+from warroom.api.pagination import DEFAULT_LIMIT, CursorToken, Keyset, Limit, page_list
 from warroom.core import audit
 from warroom.core.auth import Principal
 from warroom.core.errors import Forbidden, InvalidInput, WarroomError
 from warroom.core.runtime import Runtime
 from warroom.web import pages, users
+from warroom.web import responses as out
 from warroom.web.pages import PageRuntime, PageSession, render
 
 router = APIRouter(include_in_schema=False)
-api_router = APIRouter(prefix="/api/v1", tags=["users"])
+api_router = APIRouter(prefix="/api/v1", tags=["users"], route_class=ApiRoute)
 
 # The audit log is linked from the Users page (the top bar stays on one line).
 
@@ -126,19 +129,46 @@ def delete(runtime: Runtime, principal: Principal, name: str) -> dict[str, Any]:
 # ---- API (the CLI's `warroom user` goes through it) ------------------------------------
 
 
-@api_router.post("/users", status_code=201, summary="Create a web user (admin)")
+@api_router.post(
+    "/users", status_code=201, summary="Create a web user (admin)", response_model=out.UserCreated
+)
 def api_create_user(runtime: RuntimeDep, principal: PrincipalDep, body: UserIn) -> dict[str, Any]:
     return create_user(runtime, principal, body)
 
 
-@api_router.get("/users", summary="List web users (admin)")
-def api_list_users(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+@api_router.get("/users", summary="List web users (admin)", response_model=out.UserList)
+def api_list_users(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorToken = None,
+) -> dict[str, Any]:
     principal.require("admin")
     with runtime.db.read() as conn:
-        return {"items": users.list_users(conn)}
+        items = users.list_users(conn)
+    return {
+        "items": page_list(
+            items,
+            USERS,
+            lambda u: (str(u["name"]),),
+            limit=limit,
+            cursor=cursor,
+            request=request,
+            response=response,
+        )
+    }
 
 
-@api_router.post("/users/{name}/password", summary="Reset (admin) or change a user's password")
+USERS = Keyset("users", ("str",))
+
+
+@api_router.post(
+    "/users/{name}/password",
+    summary="Reset (admin) or change a user's password",
+    response_model=out.UserChanged,
+)
 def api_set_password(
     runtime: RuntimeDep, principal: PrincipalDep, name: str, body: PasswordIn
 ) -> dict[str, Any]:
@@ -146,25 +176,31 @@ def api_set_password(
 
 
 @api_router.post(
-    "/users/{name}/disable", summary="Disable a user: sessions and tokens stop (admin)"
+    "/users/{name}/disable",
+    summary="Disable a user: sessions and tokens stop (admin)",
+    response_model=out.UserChanged,
 )
 def api_disable(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> dict[str, Any]:
     return disable(runtime, principal, name)
 
 
-@api_router.post("/users/{name}/enable", summary="Enable a disabled user (admin)")
+@api_router.post(
+    "/users/{name}/enable", summary="Enable a disabled user (admin)", response_model=out.UserChanged
+)
 def api_enable(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> dict[str, Any]:
     return enable(runtime, principal, name)
 
 
-@api_router.patch("/users/{name}", summary="Change a user's role (admin)")
+@api_router.patch(
+    "/users/{name}", summary="Change a user's role (admin)", response_model=out.UserChanged
+)
 def api_change_role(
     runtime: RuntimeDep, principal: PrincipalDep, name: str, body: RoleChangeIn
 ) -> dict[str, Any]:
     return change_role(runtime, principal, name, body.role)
 
 
-@api_router.delete("/users/{name}", summary="Delete a user (admin)")
+@api_router.delete("/users/{name}", summary="Delete a user (admin)", response_model=out.UserChanged)
 def api_delete(runtime: RuntimeDep, principal: PrincipalDep, name: str) -> dict[str, Any]:
     return delete(runtime, principal, name)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from warroom.core import outbox, tables
@@ -84,10 +84,21 @@ class ChangeService:
         return _change_view(row)
 
     def list_changes(
-        self, *, service: str | None = None, since: datetime | None = None, limit: int = 50
+        self,
+        *,
+        service: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        before: tuple[datetime, int] | None = None,
     ) -> list[dict[str, Any]]:
+        """Newest first; `before` (occurred_at, id): only changes after that one in this order."""
         c = wt.changes
         query = select(c)
+        if before is not None:
+            at, change_id = before
+            query = query.where(
+                or_(c.c.occurred_at < at, and_(c.c.occurred_at == at, c.c.id < change_id))
+            )
         if service:
             query = query.where(c.c.service == service)
         if since is not None:

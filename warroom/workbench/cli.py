@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from warroom.cli.common import JsonOpt, call, emit, fail
+from warroom.cli.common import JsonOpt, call, call_all, emit, fail
 from warroom.cli.output import console, escape, print_json, relative
 
 runbook_app = typer.Typer(help="Runbooks: list, show, check, run, approve.", no_args_is_help=True)
@@ -62,7 +62,7 @@ def runbook_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             )
         console.print(table)
 
-    emit(as_json, call(ctx, "GET", "/api/v1/runbooks"), human)
+    emit(as_json, call_all(ctx, "/api/v1/runbooks"), human)
 
 
 def _show_runbook(data: dict[str, Any]) -> None:
@@ -212,7 +212,7 @@ def runbook_matching(ctx: typer.Context, incident: str, as_json: JsonOpt = False
         for item in payload["items"]:
             console.print(f"[bold]{escape(item['id'])}[/]  {escape(item['title'])}")
 
-    emit(as_json, call(ctx, "GET", f"/api/v1/incidents/{incident}/runbooks"), human)
+    emit(as_json, call_all(ctx, f"/api/v1/incidents/{incident}/runbooks"), human)
 
 
 # ---- changes ----------------------------------------------------------------------------
@@ -284,7 +284,7 @@ def change_list(
             )
         console.print(table)
 
-    emit(as_json, call(ctx, "GET", "/api/v1/changes", params=params), human)
+    emit(as_json, call_all(ctx, "/api/v1/changes", params=params, most=limit), human)
 
 
 @change_app.command("correlate")
@@ -470,7 +470,7 @@ def hotfix_list(ctx: typer.Context, incident: str, as_json: JsonOpt = False) -> 
         for item in payload["items"]:
             _show_hotfix(item)
 
-    emit(as_json, call(ctx, "GET", f"/api/v1/incidents/{incident}/hotfixes"), human)
+    emit(as_json, call_all(ctx, f"/api/v1/incidents/{incident}/hotfixes"), human)
 
 
 # ---- verification -----------------------------------------------------------------------

@@ -113,9 +113,14 @@ class Workbench:
         return self.changes.record_change(principal, request)
 
     def list_changes(
-        self, *, service: str | None = None, since: datetime | None = None, limit: int = 50
+        self,
+        *,
+        service: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        before: tuple[datetime, int] | None = None,
     ) -> list[dict[str, Any]]:
-        return self.changes.list_changes(service=service, since=since, limit=limit)
+        return self.changes.list_changes(service=service, since=since, limit=limit, before=before)
 
     def correlations(
         self, state: IncidentState, conn: Connection | None = None
