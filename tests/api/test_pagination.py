@@ -50,6 +50,16 @@ def _is_list(spec: dict[str, Any], schema: dict[str, Any]) -> bool:
     return items is not None and _resolve(spec, items).get("type") == "array"
 
 
+def declared_item_fields(spec: dict[str, Any], path: str) -> set[str]:
+    """The fields the response model declares for one item of a list."""
+    content = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    schema = _resolve(spec, content["schema"])
+    items = (
+        schema if schema.get("type") == "array" else _resolve(spec, schema["properties"]["items"])
+    )
+    return set(_resolve(spec, items["items"]).get("properties", {}))
+
+
 def params_of(client: TestClient, path: str) -> set[str]:
     spec = client.get("/api/openapi.json").json()
     return {p["name"] for p in spec["paths"][path]["get"].get("parameters", [])}
@@ -123,6 +133,7 @@ def test_every_list_endpoint_pages_by_links_with_no_duplicates_or_misses(
     values = seed(api, admin_api)
     paths = list_operations(admin_api.client)
     assert len(paths) >= 30, paths  # the walk found the lists (their schemas say so)
+    spec = admin_api.client.get("/api/openapi.json").json()
     walked = 0
     for path in paths:
         assert {"limit", "cursor"} <= params_of(admin_api.client, path), path
@@ -130,6 +141,9 @@ def test_every_list_endpoint_pages_by_links_with_no_duplicates_or_misses(
         status, whole = admin_api.get(url, params={"limit": MAX_LIMIT})
         assert status == 200, (url, whole)
         everything = whole if isinstance(whole, list) else whole["items"]
+        declared = declared_item_fields(spec, path)
+        for item in everything:  # the model names every field an item has
+            assert set(item) <= declared, (path, set(item) - declared)
         paged, pages = walk(admin_api, url)
         assert paged == everything, url  # same items, same order, none twice, none missed
         assert pages == max(1, len(everything)), url

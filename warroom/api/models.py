@@ -4,8 +4,9 @@ Each route declares its body with `response_model=` (a model of its package's `r
 so `/api/openapi.json` documents every answer and FastAPI checks each one against it.
 
 - `ApiModel`: the base. Keys a handler returns beyond the declared fields are kept (a field
-  added to a view is never silently lost) but must be declared in the same change: the API
-  tests compare every route's OpenAPI schema with what it returns (`tests/api`).
+  added to a view is never silently lost) but must be declared in the same change:
+  `tests/api/test_pagination.py` fails on an undeclared field in any list's items, and the
+  fuzz test (`tests/reliability/test_api_fuzz.py`) checks every answer against its schema.
 - `ApiRoute`: the route class of every API router. Fields a route may leave out are declared
   optional (`= None`) and, when the handler leaves them out, stay out of the body
   (`response_model_exclude_unset`): a body keeps exactly the keys it always had.
