@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 ACTOR = SYSTEM.actor
 log = logging.getLogger("warroom.alerts.intake")
+CLOSE_DRAIN_SECONDS = 5.0
 T = TypeVar("T")
 
 
@@ -142,6 +143,7 @@ class IntakeService:
             self.log, self._process_logged, self.after_commit, runtime.clock.now
         )
         self._integrations_seen: dict[str, Integration] = {}
+        self._last_accepted = 0
         use_batching = True if group_commit is None else group_commit
         self.committer: GroupCommitter | None = (
             GroupCommitter(
@@ -155,6 +157,10 @@ class IntakeService:
         )
 
     def close(self) -> None:
+        # Act on what this process acknowledged before it goes (a short-lived process such as
+        # the CLI's in-process server); what is left is processed by the next processor.
+        if self._last_accepted:
+            self.processor.wait_processed(self._last_accepted, CLOSE_DRAIN_SECONDS)
         self.processor.stop()
         self.log.close()
         if self.committer is not None:
@@ -170,6 +176,7 @@ class IntakeService:
 
     def _wake_processor(self, future: Future[int]) -> None:
         if future.exception() is None:
+            self._last_accepted = max(self._last_accepted, future.result())
             self.processor.wake()
 
     def request_status(self, request_id: int) -> RequestStatus | None:
