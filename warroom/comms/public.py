@@ -148,6 +148,18 @@ def _components(runtime: Runtime) -> JSONResponse:
     return _json({"page": views.page_json(snapshot), "components": views.components_json(snapshot)})
 
 
+@router.get("/uptime.json", summary="Each component's uptime over 90 days, per day")
+def uptime(runtime: RuntimeDep) -> Response:
+    return _cached(runtime, "uptime", lambda: _uptime(runtime), _JSON_HEADERS)
+
+
+def _uptime(runtime: Runtime) -> JSONResponse:
+    snapshot = _page(runtime).snapshot(updates_for="open", states=True)
+    return _json(
+        {"page": views.page_json(snapshot), **views.uptime_json(snapshot)},
+    )
+
+
 @router.get("/api/v2/incidents.json", summary="Recent incidents (last 50)")
 def incidents(runtime: RuntimeDep) -> Response:
     return _cached(runtime, "incidents", lambda: _incidents(runtime), _JSON_HEADERS)
@@ -247,38 +259,26 @@ def status_page(runtime: RuntimeDep) -> Response:
 
 def _status_page(runtime: Runtime) -> HTMLResponse:
     page = _page(runtime)
-    snapshot = page.snapshot(updates_for="open")
+    snapshot = page.snapshot(updates_for="open", states=True)
     now = snapshot.now
     groups: list[tuple[str | None, list[dict[str, Any]]]] = []
     index: dict[str | None, list[dict[str, Any]]] = {}
-    intervals: dict[str, list[tuple[datetime, datetime | None, str]]] = {}
-    for incident in snapshot.incidents:
-        for slug in incident.components:
-            intervals.setdefault(slug, []).append(
-                (incident.created_at, incident.resolved_at, incident.component_status)
-            )
-    for window in snapshot.maintenances:
-        if window.scheduled_for <= now:
-            end = window.scheduled_until if window.scheduled_until < now else None
-            for slug in window.components:
-                intervals.setdefault(slug, []).append(
-                    (window.scheduled_for, end, "under_maintenance")
-                )
-    quiet = views.daily_uptime([], now)  # shared by every component without incidents
     for component in views.visible_components(snapshot):
-        spans = intervals.get(component.slug)
-        days = views.daily_uptime(spans, now) if spans else quiet
+        days = views.component_uptime(snapshot, component)
         entry = {
             "runs": _runs(days),
             "component": component,
             "status": snapshot.effective.get(component.slug, component.status),
             "uptime": views.overall_uptime(days, now),
-            "bad_days": [d for d in days if d.worst != "operational"],
+            "bad_days": [d for d in days if d.worst != "operational"][::-1],
         }
         if component.group not in index:
             index[component.group] = []
             groups.append((component.group, index[component.group]))
         index[component.group].append(entry)
+    affected = [
+        entry for _, members in groups for entry in members if entry["status"] != "operational"
+    ]
     return _html(
         "status_page.html",
         page,
@@ -287,6 +287,7 @@ def _status_page(runtime: Runtime) -> HTMLResponse:
         past=[i for i in snapshot.incidents if not i.unresolved][:PAST_SHOWN],
         upcoming=[m for m in snapshot.maintenances if m.status(now) != "completed"],
         groups=groups,
+        affected=affected,
         now=now,
     )
 
