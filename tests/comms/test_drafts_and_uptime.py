@@ -3,9 +3,12 @@ publishes them; the uptime bars and percentages follow the states set by hand.""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from datetime import timedelta
+
+import pytest
 
 from tests.comms.conftest import Env
 
@@ -130,11 +133,12 @@ def test_uptime_follows_states_set_by_hand(make_env: Callable[..., Env]) -> None
     later = _days(env, "payments")
     start = clock.now().replace(hour=0, minute=0) - timedelta(days=89)  # type: ignore[attr-defined]
     total = (clock.now() - start).total_seconds()  # type: ignore[attr-defined]
-    expected = round(100 * (1 - 6 * 3600 / total), 3)
-    assert later["uptime"] == expected < 100
+    expected = 100 * (1 - 6 * 3600 / total)
+    assert later["uptime"] == pytest.approx(expected, abs=1e-5) and expected < 100
     day_uptime = 100 * (1 - 6 / 16)  # 10:00 to 16:00 of today's 16 hours
-    assert later["days"][-1]["uptime"] == round(day_uptime, 3)  # type: ignore[index]
-    assert f"{expected:.2f}% uptime" in env.client.get("/status").text
+    assert later["days"][-1]["uptime"] == pytest.approx(day_uptime, abs=1e-5)  # type: ignore[index]
+    shown = math.floor(expected * 100) / 100
+    assert f"{shown:.2f}% uptime" in env.client.get("/status").text
     # Back to operational; the next day is green, the bad day stays red.
     env.api.ok("PATCH", "/api/v1/statuspage/components/payments", json={"status": "operational"})
     clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
@@ -172,6 +176,6 @@ def test_incidents_and_states_count_once_at_the_worse_weight(
     clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
     today = _days(env, "search")["days"][-1]  # type: ignore[index]
     # 10:00-12:00 major (2h), 12:00-14:00 partial (0.6h) of 14 hours.
-    assert today["uptime"] == round(100 * (1 - 2.6 / 14), 3)
+    assert today["uptime"] == pytest.approx(100 * (1 - 2.6 / 14), abs=1e-5)
     assert today["worst"] == "major_outage"
     assert _days(env, "search")["status"] == "partial_outage"

@@ -500,7 +500,7 @@ def daily_uptime(
                 statuses.append(status)
                 downtime += (hi - lo).total_seconds() * DOWNTIME_WEIGHT.get(status, 0.0)
         uptime = 100.0 if length <= 0 else max(0.0, 100.0 * (1 - downtime / length))
-        result.append(DayUptime(start.date(), round(uptime, 3), worst(statuses), downtime))
+        result.append(DayUptime(start.date(), round(uptime, 6), worst(statuses), downtime))
     if current and result:
         today = result[-1]
         result[-1] = DayUptime(
@@ -549,7 +549,7 @@ def overall_uptime(days: Sequence[DayUptime], now: datetime) -> float:
         return 100.0
     total = (now - datetime.combine(days[0].day, time(0), tzinfo=UTC)).total_seconds()
     down = sum(entry.outage_seconds for entry in days)
-    return round(100.0 * (1 - down / total), 3) if total > 0 else 100.0
+    return round(100.0 * (1 - down / total), 6) if total > 0 else 100.0
 
 
 def uptime_json(snapshot: Snapshot) -> dict[str, Any]:
