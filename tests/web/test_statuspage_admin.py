@@ -73,6 +73,13 @@ def test_components_states_and_public_page(
     assert api["position"] == 3 and api["group"] is None and not api["archived"]
     public = alice.client.get("/status")
     assert public.status_code == 200 and "API" in public.text
+    cleared = alice.post_form(
+        f"{URL}/components/api", {"full": "1", "name": "API", "description": "", "position": "3"}
+    )
+    assert cleared.status_code == 303
+    assert {c["id"]: c for c in statuspage.list_components()}["api"]["description"] == ""
+    nameless = alice.post_form(f"{URL}/components/api", {"full": "1", "name": " "})
+    assert nameless.status_code == 422
 
 
 def test_public_incident_updates_and_maintenance(

@@ -210,11 +210,15 @@ async def component_update(
         _public(p, runtime, "change the public status page")
         if f.get("full"):
             names: tuple[str, ...] = (
-                "name", "description", "position", "showcase", "only_show_if_degraded",
-                "archived",
+                "position", "showcase", "only_show_if_degraded", "archived",
             )  # fmt: skip
-            group = str(f.get("group") or "").strip() or None
-            body = _body(ComponentPatch, f, names, group=group)
+            # Emptied fields are changes too: a cleared description or group is removed,
+            # an emptied name is refused.
+            text: dict[str, str | None] = {
+                k: str(f.get(k) or "").strip() for k in ("name", "description", "group")
+            }
+            text["group"] = text["group"] or None
+            body = _body(ComponentPatch, f, names, **text)
         else:
             body = _body(ComponentPatch, f, ("status",))
         return _page(runtime).update_component(p, slug[:60], body)
