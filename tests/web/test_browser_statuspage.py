@@ -64,3 +64,30 @@ def test_draft_marked_published_and_refused_form_kept(visit: Any) -> None:
     playwright.expect(page.locator("#comp-billing .sp-draft")).to_have_count(0)
     assert "Billing" in page.context.request.get("/status").text()
     assert tour._refused(page.problems) == []
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_public_incident_first_on_the_public_page(visit: Any, size: str) -> None:
+    page = visit("alice", size=size)
+    page.goto("/admin/statuspage")
+    title = f"Search results are slow ({size})"
+    page.locator("summary", has_text="Publish a public incident by hand").click()
+    page.get_by_label("Public title").fill(title)
+    page.get_by_label("Impact").select_option("major")
+    page.locator("#public-incidents").get_by_label("Search").check()
+    page.get_by_label("First public message").fill("Searches take up to 30 seconds.")
+    page.get_by_role("button", name="Publish incident").click()
+    page.locator("#public-incidents h3", has_text=title).wait_for()
+    playwright.expect(page.locator("#now")).to_contain_text(title)
+    page.goto("/status")
+    active = page.locator("article.impact-major", has_text=title)
+    active.wait_for()
+    # The banner, the affected components and the incident are on the first screen.
+    box = active.bounding_box()
+    assert box is not None and box["y"] < page.viewport_size["height"]
+    playwright.expect(page.locator(".affected")).to_contain_text("Search")
+    shot(page, f"statuspage-public-incident-{size}")
+    active.get_by_role("link", name=title).click()
+    page.get_by_role("heading", name=title).wait_for()
+    shot(page, f"statuspage-public-incident-page-{size}")
+    assert tour._refused(page.problems) == []
