@@ -78,7 +78,7 @@ def _body(model: type[Model], form: Any, names: Iterable[str], **fixed: Any) -> 
 def _reasons(snapshot: Any, slug: str, status: str, now: Any) -> list[str]:
     """Why a component is shown as it is: its state set by hand, open public incidents and
     maintenance in progress."""
-    found = [f"set by hand: {status.replace('_', ' ')}"] if status != "operational" else []
+    found = [f"set by hand to {status.replace('_', ' ')}"] if status != "operational" else []
     found += [
         f"public incident “{i.name}”"
         for i in snapshot.incidents
