@@ -385,6 +385,12 @@ def report(name: str, seconds: float, result: tuple[int, int, list[float], int])
     return alerts / seconds if alerts else rps
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def backlog(port: int) -> int:
     """warroom's intake backlog: webhooks acknowledged (202) and not yet processed."""
     conn = Connection("127.0.0.1", port)
@@ -466,6 +472,7 @@ async def run(args: argparse.Namespace) -> None:
                 f"{os.cpu_count()} CPUs shared by clients and servers"
             )
             rates: dict[str, list[float]] = {}
+            cpu: dict[str, list[tuple[float, int]]] = {}
             for round_ in range(1, args.rounds + 1):
                 # Interleaved, so a slow phase of a shared machine hits every system alike.
                 phases = [
@@ -478,8 +485,12 @@ async def run(args: argparse.Namespace) -> None:
                     phases.append(
                         ("Alertmanager /api/v2/alerts, 10/request", am_port, to_alertmanager(10))
                     )
+                pids = {port: server.pid, noop_port: noop.pid}
+                if alertmanager is not None:
+                    pids[am_port] = alertmanager.pid
                 for name, target, make in phases:
                     spy = profile(args, server, name, round_) if target == port else None
+                    cpu_before = cpu_seconds(pids[target])
                     result = await closed_loop(target, args.clients, args.seconds, make)
                     if spy is not None:
                         spy.wait()
@@ -488,6 +499,11 @@ async def run(args: argparse.Namespace) -> None:
                     )
                     if target == port:  # every system's phase starts with nothing pending
                         await drain(port, name, args.seconds, result[1])
+                    # The server's CPU for the phase (warroom's: processing included): unlike
+                    # rates, hardly moved by what else runs on the machine.
+                    spent = cpu_seconds(pids[target]) - cpu_before
+                    cpu.setdefault(name, []).append((spent, result[1]))
+                    print(f"{'  server CPU':<44} {spent / max(result[1], 1) * 1e6:8.0f} us/alert")
             mixed = await closed_loop(port, args.clients, args.seconds, to_warroom(None))
             report("warroom, mixed webhooks (1-20 alerts)", args.seconds, mixed)
             await drain(port, "mixed", args.seconds, mixed[1])
@@ -511,6 +527,37 @@ async def run(args: argparse.Namespace) -> None:
                 print(
                     f"RATIO warroom / Alertmanager, 10 alerts/request:   {am:6.1%} (target >= 50%)"
                 )
+
+            def per_alert(name: str) -> float:
+                spent = sum(seconds for seconds, _ in cpu.get(name, []))
+                return spent / max(sum(alerts for _, alerts in cpu.get(name, [])), 1)
+
+            # Alerts per CPU-second, warroom's over the reference's: the same ratios as above
+            # when each server is CPU-bound, and comparable across runs on a busy machine.
+            for label, ours, reference in (
+                (
+                    "no-op endpoint, 1 alert/request",
+                    "warroom, 1 alert/request",
+                    "no-op endpoint, 1 alert/request",
+                ),
+                (
+                    "no-op endpoint, 10 alerts/request",
+                    "warroom, 10 alerts/request",
+                    "no-op endpoint, 10 alerts/request",
+                ),
+                (
+                    "Alertmanager, 10 alerts/request",
+                    "warroom, 10 alerts/request",
+                    "Alertmanager /api/v2/alerts, 10/request",
+                ),
+            ):
+                if reference in cpu:
+                    print(
+                        f"CPU RATIO warroom / {label}: "
+                        f"{per_alert(reference) / max(per_alert(ours), 1e-9):6.1%} "
+                        f"({per_alert(ours) * 1e6:.0f} vs "
+                        f"{per_alert(reference) * 1e6:.0f} us/alert)"
+                    )
         finally:
             stop(server)
             stop(noop)
