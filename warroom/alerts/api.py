@@ -8,7 +8,6 @@ Retry-After only when storing failed and a retry should succeed (Alertmanager re
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -104,7 +103,7 @@ async def _authenticate(
 
 async def _accept(svc: AlertService, integration: Integration, alerts: list[domain.AlertIn]) -> int:
     """Append to the intake log and wait for its (group) commit without holding a thread."""
-    return await asyncio.wrap_future(svc.intake.accept(integration, alerts))
+    return await svc.intake.accept_async(integration, alerts)
 
 
 def _status_monitor(request_id: int) -> dict[str, str]:

@@ -174,6 +174,17 @@ class IntakeService:
         future.add_done_callback(self._wake_processor)
         return future
 
+    async def accept_async(self, integration: Integration, alerts: Sequence[AlertIn]) -> int:
+        """`accept` from the event loop (the webhook endpoints): returns the request's id once
+        its entry is committed."""
+        self._integrations_seen[integration.name] = integration
+        request_id = await self.log.append_async(
+            integration.name, domain.alerts_to_json(alerts), self.clock.now()
+        )
+        self._last_accepted = max(self._last_accepted, request_id)
+        self.processor.wake()
+        return request_id
+
     def _wake_processor(self, future: Future[int]) -> None:
         if future.exception() is None:
             self._last_accepted = max(self._last_accepted, future.result())
