@@ -206,10 +206,11 @@ class IntakeService:
         counters: dict[tuple[str, str], int] = {}
         results: list[Any] = []
         records: list[dict[str, Any]] = []
+        looked_up: dict[str, Integration] = {}
         for entry in entries:
             savepoint = conn.begin_nested()
             try:
-                integration = self._integration_named(entry.integration)
+                integration = self._integration_named(entry.integration, looked_up)
                 alerts = domain.alerts_from_json(entry.alerts)
                 result = self.ingest_in(
                     conn, integration, alerts, entry.received_at, counters=counters
@@ -243,13 +244,13 @@ class IntakeService:
         conn.execute(insert(t.intake_requests), records)
         return results
 
-    def _integration_named(self, name: str) -> Integration:
-        seen = self._integrations_seen.get(name)
-        if seen is not None:
-            return seen
-        integration = self.integrations.get(name)
-        self._integrations_seen[name] = integration
-        return integration
+    def _integration_named(self, name: str, looked_up: dict[str, Integration]) -> Integration:
+        """The integration as this process last accepted a request for it, else as stored
+        (looked up once per batch: its options may have changed since)."""
+        seen = self._integrations_seen.get(name) or looked_up.get(name)
+        if seen is None:
+            seen = looked_up[name] = self.integrations.get(name)
+        return seen
 
     def write(self, job: Callable[[Connection], T]) -> T:
         """Run `job` in a write transaction (the group commit's when batching); returns after
