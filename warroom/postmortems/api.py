@@ -173,7 +173,7 @@ def list_postmortems(
 )
 def export_postmortems(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("viewer")
-    published = _pm(runtime).list("published")
+    published = _pm(runtime).list("published", with_body=True)
     files = []
     entries = []
     for pm in published:
