@@ -147,7 +147,8 @@ def test_action_items_add_edit_assign_done_delete(
         refused = alice.post_form(f"{base}/{item['id']}", form)
         assert refused.status_code == 422 and message in refused.text, refused.text[-800:]
     assert items.get(item["id"]) == before
-    refused = alice.post_form(base, {"title": "Page the DBA", "due": "someday", "new_item": "1"})
+    typed = {"title": "Page the DBA", "due": "someday", "form_id": "new-item"}
+    refused = alice.post_form(base, typed)
     assert refused.status_code == 422 and "due date" in refused.text
     assert 'id="new-item-title" name="title" required maxlength="500" value="Page the DBA"' in (
         refused.text
@@ -174,7 +175,7 @@ def test_review_workflow_draft_review_publish(
     early = alice.post_form(f"{url}/publish")
     assert early.status_code == 409 and "submit it first" in early.text
     assert pms.get(incident)["status"] == "draft"
-    assert "To write before it can be submitted" in alice.get(url).text
+    assert "Before it can be submitted, write:" in alice.get(url).text
     blank = alice.post_form(f"{url}/submit", {"reviewers": "bob, carol"})
     assert blank.status_code == 409 and "Root cause" in blank.text  # the template requires it
     version = str(pms.get(incident)["version"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from warroom.core.actors import actor_name, identity, is_system
@@ -165,6 +165,17 @@ def _time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "not recorded"
 
 
+def _iso_time(value: Any) -> str:
+    """A recorded ISO time as the draft writes times (the text itself if it is not one)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return _time(moment)
+
+
 def _hm(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -251,12 +262,12 @@ def describe(event: Event, name: Namer = actor_name) -> str:
         return f"Milestone {d.get('milestone')} corrected to {d.get('at')}"
     if t == "postmortem_scheduled":
         moved = (
-            f" (moved from {d.get('previous_due_at')}: {d.get('reason')})"
+            f" (moved from {_iso_time(d.get('previous_due_at'))}: {d.get('reason')})"
             if d.get("previous_due_at")
             else ""
         )
         owner = name(str(d.get("owner"))) if d.get("owner") else "unassigned"
-        return f"Post-mortem scheduled: owner {owner}, due {d.get('due_at')}{moved}"
+        return f"Post-mortem scheduled: owner {owner}, due {_iso_time(d.get('due_at'))}{moved}"
     if t == "postmortem_published":
         return "Post-mortem published"
     if t == "postmortem_review_scheduled":
@@ -649,6 +660,11 @@ def merge_human_sections(
             out.append(f"## {heading}")
             out.append(text)
     return "\n".join(out).rstrip() + "\n"
+
+
+def preamble(body: str) -> str:
+    """The text before the first `## ` section (title, blameless note, key facts)."""
+    return _split(body)[0][1].strip("\n")
 
 
 def sections(body: str) -> list[tuple[str, str]]:

@@ -698,6 +698,9 @@ def _item_view(row: Row[Any], public_id: str, now: datetime) -> dict[str, Any]:
         "type": row.type,
         "status": row.status,
         "overdue": bool(row.due_at and row.status in OPEN_STATUSES and now > row.due_at),
+        "due_soon": bool(
+            row.due_at and row.status in OPEN_STATUSES and now <= row.due_at <= now + DUE_SOON
+        ),
         "source": row.source,
         "external": dict(row.external or {}),
         "version": row.version,
@@ -822,6 +825,15 @@ class ActionItemService:
             )
         if "title" in changes and not (changes["title"] or "").strip():
             raise InvalidInput("an action item needs a title")
+        if "description" in changes and changes["description"] is None:
+            changes["description"] = ""  # no description
+        blank = [
+            name
+            for name in ("priority", "type", "status")
+            if name in changes and changes[name] is None
+        ]
+        if blank:
+            raise InvalidInput(f"{', '.join(blank)} cannot be empty")
         with self.db.write() as conn:
             query = select(action_items).where(action_items.c.id == item_id)
             if conn.dialect.name == "postgresql":
