@@ -159,3 +159,17 @@ def test_responders_are_listed_once_each_by_display_name(
     timeline = _section(body, "Timeline")
     assert "user:" not in timeline and "token:" not in timeline
     assert "| Bob Okafor |" in timeline and "Bob Okafor took the scribe role" in timeline
+
+
+def test_clearing_an_action_item_description_is_not_a_server_error(
+    api: Api, runtime: Runtime, clock: FixedClock
+) -> None:
+    incident = record_incident(api, runtime, clock)
+    item = api.ok(
+        "POST", f"/api/v1/incidents/{incident}/actions", json={"title": "x", "description": "d"}
+    )
+    cleared = api.ok("PATCH", f"/api/v1/actions/{item['id']}", json={"description": None})
+    assert cleared["description"] == ""
+    status, body = api.request("PATCH", f"/api/v1/actions/{item['id']}", json={"status": None})
+    assert status == 422 and "status cannot be empty" in str(body)
+    assert api.ok("GET", f"/api/v1/actions/{item['id']}")["status"] == "open"
