@@ -138,9 +138,11 @@ class PostmortemService:
 
     # ---- reads -------------------------------------------------------------------------
 
-    def get(self, public_id: str) -> dict[str, Any]:
+    def get(self, public_id: str, *, document: bool = True) -> dict[str, Any]:
         """The post-mortem, its document rendered from the incident as it is now (owner, due
-        date, action items, timeline, responders) around the sections people wrote."""
+        date, action items, timeline, responders) around the sections people wrote.
+
+        `document=False` leaves the document out (a status panel that needs only the facts)."""
         with self.db.read() as conn:
             incident = _incident_row(conn, public_id)
             row = conn.execute(
@@ -156,7 +158,7 @@ class PostmortemService:
                     f"POST /api/v1/incidents/{incident.public_id}/postmortem",
                     code="no_postmortem",
                 )
-            body = self._document(conn, incident, row)
+            body = self._document(conn, incident, row) if document else None
         return self._view(row, IncidentState.from_dict(incident.state), body)
 
     def list(self, status: str | None = None, *, with_body: bool = False) -> list[dict[str, Any]]:
@@ -193,6 +195,10 @@ class PostmortemService:
             "status": row.status,
             "requirement": row.requirement,
             "owner": pm.get("owner"),
+            # The owner as the post-mortem shows people (their directory display name).
+            "owner_name": actor_name(str(pm["owner"]), self.display_names())
+            if pm.get("owner")
+            else None,
             "due_at": _iso(due),
             "overdue": bool(due and row.status != PUBLISHED and now > due),
             "due_soon": bool(due and row.status != PUBLISHED and now <= due <= now + DUE_SOON),
