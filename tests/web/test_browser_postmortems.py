@@ -39,6 +39,9 @@ def test_editor_document_follows_the_panel(visit: Any, demo: dict[str, Any]) -> 
     missing = page.locator("#pm-incomplete")
     expect(missing).to_contain_text("Before it can be submitted")
     expect(missing.get_by_role("link", name="Root cause")).to_be_visible()
+    # Submitting waits for them.
+    expect(page.get_by_role("button", name="Submit for review")).to_be_disabled()
+    shot(page, "pm-editor-missing-desktop")
 
     # The link leads to the section's editor; saving it clears it from the list.
     missing.get_by_role("link", name="Root cause").click()
@@ -48,6 +51,7 @@ def test_editor_document_follows_the_panel(visit: Any, demo: dict[str, Any]) -> 
     page.get_by_role("button", name="Save Root cause").click()
     expect(document.locator("#sec-root-cause strong", has_text="no consumer")).to_be_visible()
     expect(page.locator("#pm-incomplete a", has_text="Root cause")).to_have_count(0)
+    expect(page.get_by_role("button", name="Submit for review")).to_be_enabled()
 
     # An action item, overdue, then reassigned beside the document: the document follows.
     page.get_by_label("New action", exact=True).fill("Alert when the queue has no consumer")
