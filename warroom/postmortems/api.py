@@ -90,7 +90,7 @@ def edit_postmortem(
 
 @router.post(
     "/incidents/{incident_id}/postmortem/regenerate",
-    summary="Refresh the recorded facts from the timeline (people's sections are kept)",
+    summary="Store the document as it reads now (facts are rendered on every read anyway)",
 )
 def regenerate_postmortem(
     runtime: RuntimeDep, principal: PrincipalDep, incident_id: str
