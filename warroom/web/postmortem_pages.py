@@ -53,8 +53,6 @@ def invalid(exc: ValidationError) -> InvalidInput:
     return InvalidInput(f"{where}: {message}" if where else message)
 
 
-_invalid = invalid  # the status page admin's forms use it too
-
 M = TypeVar("M", bound=BaseModel)
 
 
