@@ -101,7 +101,9 @@ def seed(api: Api, admin: Api) -> dict[str, str]:
         for n in range(3)
     ]
     status, body = api.post(f"/api/v1/alerts/alertmanager/{key}", json={"alerts": alerts})
-    assert status == 200, body
+    assert status == 202, body
+    done = api.ok("GET", f"/api/v1/alerts/requests/{body['request']}", params={"wait": 10})
+    assert done["status"] == "processed", done
     return {"incident_id": incident, "name": "s0"}
 
 

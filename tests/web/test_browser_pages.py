@@ -52,14 +52,15 @@ def test_postmortem_editor(open_as: Any) -> None:
     alice.locator("#pm-document h1").wait_for()
 
     # Edit one section: the rendered document shows it, the payload stays inert text.
-    alice.locator("#pm-sections summary", has_text="Root cause").click()
+    # The required section still to write is open in place, where it appears in the document.
+    playwright.expect(alice.locator("#pm-incomplete")).to_contain_text("Root cause")
     alice.get_by_label("Root cause (Markdown)").fill("The pool **ran dry**.\n\n" + XSS)
     alice.get_by_role("button", name="Save Root cause").click()
     alice.locator("#pm-document strong", has_text="ran dry").wait_for()
     assert alice.evaluate("window.pwned === undefined")
     assert alice.locator("#pm-document script").count() == 0
     assert alice.locator("#pm-document img").count() == 0
-    alice.locator("#pm-document").get_by_text("<script>window.pwned = 1</script>").wait_for()
+    alice.locator("#pm-document p").get_by_text("<script>window.pwned = 1</script>").wait_for()
 
     # Add an action item, assign it with a due date, then mark it done.
     alice.get_by_label("New action", exact=True).fill("Alert on pool saturation")
@@ -94,7 +95,7 @@ def test_statuspage_admin(open_as: Any) -> None:
     ada.goto("/admin/statuspage")
     ada.locator("summary", has_text="Add a component").click()
     ada.get_by_label("Component id (lowercase slug)").fill("api")
-    ada.get_by_label("Component name").fill("Public API")
+    ada.locator("#new-comp-name").fill("Public API")
     ada.get_by_role("button", name="Add component").click()
     ada.get_by_label("State of Public API").select_option("partial_outage")
     ada.get_by_role("button", name="Set state of Public API").click()

@@ -8,8 +8,10 @@ from collections.abc import Callable
 
 from tests.web.conftest import WebUser
 from warroom.core.auth import Principal
+from warroom.core.clock import FixedClock
 from warroom.core.runtime import Runtime
 from warroom.incidents import schemas
+from warroom.postmortems import draft
 from warroom.postmortems.schemas import ListActions
 
 ALICE = Principal(name="user:alice", scopes=frozenset({"responder"}), kind="session")
@@ -147,7 +149,8 @@ def test_action_items_add_edit_assign_done_delete(
         refused = alice.post_form(f"{base}/{item['id']}", form)
         assert refused.status_code == 422 and message in refused.text, refused.text[-800:]
     assert items.get(item["id"]) == before
-    refused = alice.post_form(base, {"title": "Page the DBA", "due": "someday", "new_item": "1"})
+    typed = {"title": "Page the DBA", "due": "someday", "form_id": "new-item"}
+    refused = alice.post_form(base, typed)
     assert refused.status_code == 422 and "due date" in refused.text
     assert 'id="new-item-title" name="title" required maxlength="500" value="Page the DBA"' in (
         refused.text
@@ -174,7 +177,7 @@ def test_review_workflow_draft_review_publish(
     early = alice.post_form(f"{url}/publish")
     assert early.status_code == 409 and "submit it first" in early.text
     assert pms.get(incident)["status"] == "draft"
-    assert "To write before it can be submitted" in alice.get(url).text
+    assert "Before it can be submitted, write:" in alice.get(url).text
     blank = alice.post_form(f"{url}/submit", {"reviewers": "bob, carol"})
     assert blank.status_code == 409 and "Root cause" in blank.text  # the template requires it
     version = str(pms.get(incident)["version"])
@@ -246,3 +249,123 @@ def test_review_meeting_is_scheduled_from_the_page_with_an_ics_invite(
     invite = alice.get(f"/api/v1/incidents/{incident}/postmortem/meeting?format=ics")
     assert invite.status_code == 200 and "BEGIN:VCALENDAR" in invite.text
     assert "DTSTART:20310115T100000Z" in invite.text
+
+
+def _document(html: str) -> str:
+    return html.split('id="pm-document"', 1)[1].split("</article>", 1)[0]
+
+
+def test_panel_changes_show_in_the_editor_the_api_and_the_export(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime
+) -> None:
+    from warroom.oncall import models
+
+    admin = Principal(name="admin", scopes=frozenset({"admin"}))
+    runtime.oncall.create_person(admin, models.PersonIn(name="erin", display_name="Erin Walsh"))
+    alice = web_as("alice", "responder")
+    incident = incident_with_postmortem(runtime)
+    url = f"/incidents/{incident}/postmortem"
+    base = f"{url}/actions"
+    added = {"title": "Cap the pool wait", "owner": "bob", "due": "2030-01-31",
+             "form_id": "new-item"}  # fmt: skip
+    assert alice.post_form(base, added).status_code == 303
+    (item,) = runtime.action_items.list(ListActions(incident=incident))
+    # Reassigned and re-dated beside the document (the quick form: owner, due date, status).
+    quick = {"owner": "erin", "due": "2030-03-01", "status": "in_progress",
+             "form_id": f"item-{item['id']}"}  # fmt: skip
+    assert alice.post_form(f"{base}/{item['id']}", quick).status_code == 303
+    # The post-mortem's own owner and due date, moved with a reason.
+    moved = {"owner": "erin", "due_at": "2030-02-10T12:00", "reason": "vendor RCA",
+             "form_id": "schedule"}  # fmt: skip
+    assert alice.post_form(f"{url}/schedule", moved).status_code == 303
+
+    page = alice.get(url).text
+    document = _document(page)
+    section = document.split('id="sec-action-items"', 1)[1].split("</section>", 1)[0]
+    assert "Erin Walsh" in section and "2030-03-01" in section and "in_progress" in section
+    assert "bob" not in section and "2030-01-31" not in section
+    assert "owner Erin Walsh; due 2030-02-10 12:00 UTC" in document
+    assert "Owner <strong>Erin Walsh</strong>" in page  # the panel says the same
+    api = alice.get(f"/api/v1/incidents/{incident}/postmortem?format=markdown").text
+    assert "| Erin Walsh | 2030-03-01 | P2 | in_progress |" in api
+    assert "owner Erin Walsh; due 2030-02-10 12:00 UTC" in api
+    html = alice.get(f"/api/v1/incidents/{incident}/postmortem?format=html").text
+    assert "Erin Walsh" in html and "2030-03-01" in html and "2030-01-31" not in html
+    # Cleared: no owner, no due date.
+    cleared = {"owner": "", "due": "", "status": "in_progress", "form_id": f"item-{item['id']}"}
+    assert alice.post_form(f"{base}/{item['id']}", cleared).status_code == 303
+    item = runtime.action_items.get(item["id"])
+    assert item["owner"] is None and item["due_at"] is None
+    assert "| prevent | - | - | P2 | in_progress |" in runtime.postmortems.get(incident)["body"]
+
+
+def test_refused_forms_keep_what_was_typed(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime
+) -> None:
+    alice = web_as("alice", "responder")
+    incident = incident_with_postmortem(runtime)
+    url = f"/incidents/{incident}/postmortem"
+    before = runtime.postmortems.get(incident)
+    # Moving the due date without a reason: refused, the owner and date typed stay.
+    refused = alice.post_form(
+        f"{url}/schedule", {"owner": "dana", "due_at": "2031-05-05T08:30", "form_id": "schedule"}
+    )
+    assert refused.status_code == 422 and "needs a reason" in refused.text
+    assert 'id="pm-owner" name="owner" required maxlength="200" list="pm-people" ' in refused.text
+    assert 'value="dana"' in refused.text and 'value="2031-05-05T08:30"' in refused.text
+    assert runtime.postmortems.get(incident)["owner"] == before["owner"]
+    # A section refused (stale version) keeps its text in its open editor.
+    stale = alice.post_form(
+        f"{url}/sections",
+        {"section": "Five whys", "text": "1. The pool was 10.", "version": "0",
+         "form_id": "section-five-whys"},
+    )  # fmt: skip
+    assert stale.status_code == 409
+    assert '<details class="pm-edit" id="edit-five-whys" open>' in stale.text
+    assert ">1. The pool was 10.</textarea>" in stale.text
+    # A recorded section cannot be edited by hand.
+    recorded = alice.post_form(
+        f"{url}/sections", {"section": "Timeline", "text": "x", "version": str(before["version"])}
+    )
+    assert recorded.status_code == 422 and "incident&#39;s record" in recorded.text
+    # An action item's bad due date: the other values typed are kept.
+    alice.post_form(f"{url}/actions", {"title": "Cap the pool wait", "form_id": "new-item"})
+    (item,) = runtime.action_items.list(ListActions(incident=incident))
+    bad = alice.post_form(
+        f"{url}/actions/{item['id']}",
+        {"owner": "zed", "due": "someday", "status": "done", "form_id": f"item-{item['id']}"},
+    )
+    assert bad.status_code == 422 and "due date" in bad.text
+    assert f'id="item-{item["id"]}-owner" name="owner"' in bad.text and 'value="zed"' in bad.text
+    assert '<option value="done" selected>' in bad.text
+    assert runtime.action_items.get(item["id"]) == item
+    after = runtime.postmortems.get(incident)  # the document now lists the item; nothing else
+    assert after["version"] == before["version"] and after["owner"] == before["owner"]
+    assert draft.section(after["body"], "Five whys") == draft.section(before["body"], "Five whys")
+
+
+def test_list_puts_overdue_and_due_soon_first(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime, clock: FixedClock
+) -> None:
+    from datetime import timedelta
+
+    alice = web_as("alice", "responder")
+
+    def scheduled(owner: str, due_in: timedelta) -> str:
+        public_id = incident_with_postmortem(runtime)
+        due = schemas.PostmortemScheduleIn(owner=owner, due_at=clock.now() + due_in, reason="x")
+        runtime.incidents.schedule_postmortem(ALICE, public_id, due)
+        return public_id
+
+    later = scheduled("dave", timedelta(days=10))
+    soon = scheduled("bob", timedelta(days=2))
+    late = scheduled("carol", timedelta(hours=1))
+    clock.advance(timedelta(hours=2))  # `late` is now overdue, `soon` due within 3 days
+    page = alice.get("/postmortems").text
+    rows = page.split('id="pm-rows"', 1)[1].split("</tbody>", 1)[0].split("<tr class=")[1:]
+    order = [next(i for i in (late, soon, later) if i in row) for row in rows]
+    assert order == [late, soon, later]
+    assert rows[0].startswith('"is-overdue"') and "overdue</span>" in rows[0]
+    assert rows[1].startswith('"is-due-soon"') and "due soon" in rows[1]
+    assert "carol" in rows[0] and "bob" in rows[1]
+    assert 'id="pm-overdue-count">1 overdue' in page

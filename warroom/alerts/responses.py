@@ -20,13 +20,36 @@ class IntakeCounters(ApiModel):
     tests: int
 
 
-class IntakeResult(IntakeCounters):
-    """What a webhook did with the alerts of one request (sent after they are committed)."""
+class IntakeAccepted(ApiModel):
+    """A webhook's alerts are in the intake log (202); `Location` names where to see what
+    became of them (`GET /api/v1/alerts/requests/{request}`)."""
 
-    status: str = Field(examples=["ok"])
+    status: str = Field(examples=["accepted"])
     integration: str
-    alerts: list[int] = Field(description="ids of the alerts stored or updated")
-    incidents: list[str] = Field(description="incidents declared or updated")
+    received: int = Field(description="alerts in the request")
+    request: int = Field(description="the intake request id")
+
+
+class IntakeRequest(ApiModel):
+    """What became of one webhook request: pending, or processed with what it did."""
+
+    request: int
+    status: str = Field(examples=["pending", "processed"])
+    integration: str
+    received_at: IsoTime
+    processed_at: IsoTime | None
+    received: int | None = None
+    created: int | None = None
+    deduplicated: int | None = None
+    acknowledged: int | None = None
+    resolved: int | None = None
+    silenced: int | None = None
+    recorded: int | None = None
+    dropped: int | None = None
+    tests: int | None = None
+    alerts: list[int] | None = Field(default=None, description="alerts stored or updated")
+    incidents: list[str] | None = Field(default=None, description="incidents declared or updated")
+    error: str | None = Field(default=None, description="why it could not be processed")
 
 
 class IntakeCounts(IntakeCounters):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from warroom.api.models import ApiModel, IsoDate, IsoTime
+from warroom.api.models import ApiModel, IsoDate, IsoTime, Number
 
 
 class Audience(ApiModel):
@@ -103,6 +103,7 @@ class Component(ApiModel):
     showcase: bool
     only_show_if_degraded: bool
     archived: bool
+    published: bool = Field(description="false: a draft, on no public page")
     created_at: IsoTime
     updated_at: IsoTime
 
@@ -241,6 +242,26 @@ class PublicStatus(ApiModel):
 class PublicIncidents(ApiModel):
     page: PageInfo
     incidents: list[PublicIncident]
+
+
+class DayUptime(ApiModel):
+    date: IsoDate
+    uptime: Number = Field(description="percent of the day up")
+    worst: str = Field(description="the worst status of the day")
+
+
+class ComponentUptime(ApiModel):
+    id: str
+    name: str
+    status: str
+    uptime: Number = Field(description="percent up over the window")
+    days: list[DayUptime] = Field(description="oldest first")
+
+
+class PublicUptime(ApiModel):
+    page: PageInfo
+    days: int = Field(description="the window, in days")
+    components: list[ComponentUptime]
 
 
 class PublicMaintenances(ApiModel):

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-# A person's token and web session record them as `token:<name>` and `user:<name>`; an agent
-# stays `agent:<name>` (never the same as a person of that name).
-_PERSON_PREFIXES = ("token:", "user:")
+# One identity per person (`token:bob`, `user:bob` and `bob` are bob): see warroom.core.actors.
+from warroom.core.actors import person_of
 
-
-def person_of(actor: str) -> str:
-    """The person's name behind an actor (`token:bob` and `user:bob` are `bob`)."""
-    text = actor.strip()
-    for prefix in _PERSON_PREFIXES:
-        if text.startswith(prefix):
-            return text[len(prefix) :]
-    return text
+__all__ = ["person_of", "same_person"]
 
 
 def same_person(name: str, actor: str) -> bool:

@@ -112,7 +112,7 @@ def edit_postmortem(
 
 @router.post(
     "/incidents/{incident_id}/postmortem/regenerate",
-    summary="Refresh the recorded facts from the timeline (people's sections are kept)",
+    summary="Store the document as it reads now (facts are rendered on every read anyway)",
     response_model=out.Postmortem,
 )
 def regenerate_postmortem(
@@ -225,7 +225,7 @@ def list_postmortems(
 )
 def export_postmortems(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("viewer")
-    published = _pm(runtime).list("published")
+    published = _pm(runtime).list("published", with_body=True)
     files = []
     entries = []
     for pm in published:

@@ -195,9 +195,10 @@ def register_postmortem(pm: typer.Typer) -> None:
 
     @pm.command("regenerate")
     def regenerate(ctx: typer.Context, incident: str, as_json: JsonOpt = False) -> None:
-        """Refresh the recorded facts from the timeline; your sections are kept."""
+        """Store the document as it reads now (the recorded facts are rendered on every read
+        anyway); your sections are kept."""
         data = call(ctx, "POST", f"{_path(incident)}/regenerate")
-        _done(as_json, data, f"facts refreshed for {data['incident']}")
+        _done(as_json, data, f"stored as it reads now: {data['incident']}")
 
     @pm.command("submit")
     def submit(

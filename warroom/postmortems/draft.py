@@ -9,16 +9,19 @@ is blameless: it describes what the systems and the process did, never who is at
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from warroom.core.actors import actor_name, identity, is_system
 from warroom.core.durations import format_duration
 from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.mttx import breakdown
 
-SYSTEM_ACTORS = frozenset({"warroom", "system"})
+# How the draft shows an actor or a typed name (the post-mortem service passes the one that
+# knows the directory's display names).
+Namer = Callable[[str], str]
 _WORKED = frozenset({"success", "succeeded", "worked", "resolved", "mitigated", "ok", "effective"})
 
 # Sections people fill in, in order, with the prompt shown under each (the default template;
@@ -162,6 +165,17 @@ def _time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "not recorded"
 
 
+def _iso_time(value: Any) -> str:
+    """A recorded ISO time as the draft writes times (the text itself if it is not one)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return _time(moment)
+
+
 def _hm(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -186,8 +200,8 @@ def alert_name(data: Mapping[str, Any]) -> str:
     return name or "alert"
 
 
-def describe(event: Event) -> str:
-    """One blameless line for a timeline event."""
+def describe(event: Event, name: Namer = actor_name) -> str:
+    """One blameless line for a timeline event (people shown by `name`)."""
     d = event.data
     t = event.type
     if t == "declared":
@@ -204,7 +218,7 @@ def describe(event: Event) -> str:
         return f"Severity {d.get('from')} → {d.get('to')}{reason}"
     if t == "role_assigned":
         if d.get("person"):
-            return f"{d.get('person')} took the {d.get('role')} role"
+            return f"{name(str(d.get('person')))} took the {d.get('role')} role"
         return f"The {d.get('role')} role was cleared"
     if t == "note_added":
         return f"Note: {d.get('text', '')}"
@@ -248,17 +262,18 @@ def describe(event: Event) -> str:
         return f"Milestone {d.get('milestone')} corrected to {d.get('at')}"
     if t == "postmortem_scheduled":
         moved = (
-            f" (moved from {d.get('previous_due_at')}: {d.get('reason')})"
+            f" (moved from {_iso_time(d.get('previous_due_at'))}: {d.get('reason')})"
             if d.get("previous_due_at")
             else ""
         )
-        return f"Post-mortem scheduled: owner {d.get('owner')}, due {d.get('due_at')}{moved}"
+        owner = name(str(d.get("owner"))) if d.get("owner") else "unassigned"
+        return f"Post-mortem scheduled: owner {owner}, due {_iso_time(d.get('due_at'))}{moved}"
     if t == "postmortem_published":
         return "Post-mortem published"
     if t == "postmortem_review_scheduled":
         return (
             f"Review meeting scheduled for {d.get('starts_at')}, "
-            f"facilitated by {d.get('facilitator')}"
+            f"facilitated by {name(str(d.get('facilitator') or ''))}"
         )
     if t == "initial_update_drafted":
         return "Initial update drafted; the responders were prompted to publish it"
@@ -294,7 +309,7 @@ class Facts:
     changes: list[Event]
     runbook_steps: list[Event]
     mitigations: list[Event]
-    responders: list[str]
+    responders: list[str]  # one actor per person (agents apart), in the order they acted
 
 
 def gather(state: IncidentState, events: Sequence[Event]) -> Facts:
@@ -324,14 +339,18 @@ def gather(state: IncidentState, events: Sequence[Event]) -> Facts:
         ):
             introduced = moment
     responders: list[str] = []
+    seen: set[str] = set()
     for event in events:
-        # One name per person: `user:bob` (a login) and `bob` (a role holder) are the same.
-        names = [event.actor.removeprefix("user:")]
+        # One entry per person: `user:bob` (a login), `token:bob` (their API token) and `bob`
+        # (a role holder, the local CLI) are the same person; agents stay agents.
+        actors = [event.actor]
         if event.type == "role_assigned" and event.data.get("person"):
-            names.append(str(event.data["person"]))
-        for name in names:
-            if name and name not in SYSTEM_ACTORS and name not in responders:
-                responders.append(name)
+            actors.append(str(event.data["person"]))
+        for actor in actors:
+            key = identity(actor)
+            if key and not is_system(actor) and key not in seen:
+                seen.add(key)
+                responders.append(actor)
     return Facts(
         duration=duration,
         revenue_estimate=revenue,
@@ -360,8 +379,9 @@ def render(
     human_sections: Sequence[str] = DEFAULT_SECTIONS,
     sla_impact: str | None = None,
     meeting: ReviewMeeting | None = None,
+    name: Namer = actor_name,
 ) -> str:
-    """The Markdown draft of the post-mortem."""
+    """The Markdown draft of the post-mortem (people shown by `name`)."""
     facts = gather(state, events)
     mttx = breakdown(state, mttr_from)
     out: list[str] = []
@@ -376,7 +396,8 @@ def render(
     add(f"- **Severity:** {state.severity}")
     add(f"- **Type:** {state.type.replace('_', ' ')}")
     add(f"- **Services:** {', '.join(state.services) or 'none recorded'}")
-    add(f"- **Post-mortem:** {requirement}; owner {owner or 'unassigned'}; due {_time(due_at)}")
+    shown_owner = name(owner) if owner else "unassigned"
+    add(f"- **Post-mortem:** {requirement}; owner {shown_owner}; due {_time(due_at)}")
     add("")
     add("## Summary")
     add("")
@@ -441,8 +462,8 @@ def render(
     add("| Time (UTC) | Event | By |")
     add("|---|---|---|")
     for event in events:
-        who = event.actor.removeprefix("user:")
-        add(f"| {_hm(event.occurred_at)} | {cell(describe(event))} | {cell(who)} |")
+        who = name(event.actor)
+        add(f"| {_hm(event.occurred_at)} | {cell(describe(event, name))} | {cell(who)} |")
     add("")
     add("## Alerts that fired")
     add("")
@@ -511,10 +532,11 @@ def render(
     add("")
     if state.roles:
         for role, person in state.roles.items():
-            add(f"- **{role.replace('_', ' ')}:** {person}")
+            add(f"- **{role.replace('_', ' ')}:** {cell(name(person))}")
     else:
         add("- No roles were assigned.")
-    add(f"- **Responders:** {', '.join(facts.responders) or 'none recorded'}")
+    responders = ", ".join(name(actor) for actor in facts.responders)
+    add(f"- **Responders:** {responders or 'none recorded'}")
     add("")
     add("## Action items")
     add("")
@@ -524,7 +546,8 @@ def render(
         for item in action_items:
             due = item.due_at.strftime("%Y-%m-%d") if item.due_at else "-"
             add(
-                f"| {item.id} | {cell(item.title)} | {item.type} | {cell(item.owner or '-')} "
+                f"| {item.id} | {cell(item.title)} | {item.type} "
+                f"| {cell(name(item.owner) if item.owner else '-')} "
                 f"| {due} | P{item.priority} | {item.status} |"
             )
     else:
@@ -539,6 +562,27 @@ def render(
             add(prompt_of(title))
         add("")
     return "\n".join(out).rstrip() + "\n"
+
+
+# The sections `render` writes from the incident's record (the rest are people's).
+GENERATED_SECTIONS = (
+    "Summary",
+    "Impact",
+    "Timeline",
+    "Alerts that fired",
+    "Changes correlated",
+    "Runbooks and steps run",
+    "Mitigations tried",
+    "Roles and responders",
+    "Action items",
+)
+
+
+def generated_headings(body: str, human_sections: Sequence[str] = DEFAULT_SECTIONS) -> list[str]:
+    """The document's sections written from the record (refreshed on every read)."""
+    human = {title.strip().lower() for title in human_sections}
+    generated = {title.lower() for title in GENERATED_SECTIONS} - human
+    return [heading for heading, _ in sections(body) if heading.lower() in generated]
 
 
 def section(body: str, title: str) -> str:
@@ -616,6 +660,11 @@ def merge_human_sections(
             out.append(f"## {heading}")
             out.append(text)
     return "\n".join(out).rstrip() + "\n"
+
+
+def preamble(body: str) -> str:
+    """The text before the first `## ` section (title, blameless note, key facts)."""
+    return _split(body)[0][1].strip("\n")
 
 
 def sections(body: str) -> list[tuple[str, str]]:

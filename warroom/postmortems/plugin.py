@@ -50,8 +50,16 @@ class PostmortemsPlugin(Plugin):
         from warroom.postmortems.similarity import SimilarityService
 
         config = _config(runtime)
+
+        def people() -> dict[str, str]:
+            # The on-call directory's display names, so people are shown one way.
+            return {
+                str(p["name"]): str(p.get("display_name") or p["name"])
+                for p in runtime.oncall.list_items("person")
+            }
+
         runtime.postmortems = PostmortemService(
-            runtime.db, runtime.clock, runtime.policy, runtime.incidents, config
+            runtime.db, runtime.clock, runtime.policy, runtime.incidents, config, people
         )
         runtime.action_items = ActionItemService(runtime.db, runtime.clock, config)
         runtime.similarity = SimilarityService(runtime.db, runtime.clock)

@@ -18,8 +18,10 @@ class PostmortemSummary(ApiModel):
     status: str = Field(examples=["draft", "in_review", "published"])
     requirement: str
     owner: str | None
+    owner_name: str | None = Field(default=None, description="the owner's display name")
     due_at: IsoTime | None
     overdue: bool
+    due_soon: bool | None = Field(default=None, description="not published and due soon")
     root_cause_category: str | None
     version: int
     reviewers: list[str]
@@ -28,11 +30,14 @@ class PostmortemSummary(ApiModel):
     submitted_at: IsoTime | None
     published_at: IsoTime | None
     resolved_at: IsoTime | None
-    warnings: list[str] = Field(description="blameful phrases found in the text")
+    warnings: list[str] | None = Field(
+        default=None, description="blameful phrases found in the text (not in lists)"
+    )
 
 
 class Postmortem(PostmortemSummary):
     body: str = Field(description="the Markdown source")
+    warnings: list[str] = Field(description="blameful phrases found in the text")
 
 
 class PostmortemList(ApiModel):
@@ -96,6 +101,7 @@ class ActionItem(ApiModel):
     type: str
     status: str = Field(examples=["open", "in_progress", "done", "wont_do"])
     overdue: bool
+    due_soon: bool = Field(description="open and due within the policy's warning time")
     source: str
     external: dict[str, TrackerLink] = Field(description="tracker -> its link")
     version: int

@@ -11,13 +11,14 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.elements import ColumnElement
 
 from warroom.core import outbox, tables
+from warroom.core.actors import actor_name, is_agent, is_system, person_of
 from warroom.core.auth import Principal
 from warroom.core.clock import Clock, ensure_utc
 from warroom.core.clock import iso as _iso
@@ -36,7 +37,16 @@ OPEN_STATUSES = ("open", "in_progress")
 ITEM_STATUSES = ("open", "in_progress", "done", "wont_do")
 ITEM_TYPES = ("prevent", "mitigate", "detect", "process")
 MAX_BODY = 200_000
+MAX_SECTION = 100_000
 SYNC_KIND = "action_item_sync"
+# A post-mortem or an action item due within this long is "due soon" (listed first).
+DUE_SOON = timedelta(days=3)
+
+
+class _IncidentRow(NamedTuple):
+    id: int
+    public_id: str
+    state: dict[str, Any]
 
 
 def _incident_row(conn: Connection, public_id: str, *, lock: bool = False) -> Any:
@@ -102,49 +112,82 @@ class PostmortemService:
         policy: Policy,
         incidents: IncidentService,
         config: PostmortemsConfig,
+        people: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.policy = policy
         self.incidents = incidents
         self.config = config
+        # The directory's display names (name → display name), for showing people.
+        self.people = people or dict
         self.after_publish: list[Callable[[str], None]] = []
+
+    def display_names(self) -> Mapping[str, str]:
+        """Name → display name of the people the directory knows (empty when none)."""
+        return self.people()
+
+    def namer(self, names: Mapping[str, str] | None = None) -> draft.Namer:
+        """How the post-mortem shows an actor or a typed name: one identity per person."""
+        known = self.display_names() if names is None else names
+
+        def name(actor: str) -> str:
+            return actor_name(actor, known)
+
+        return name
 
     # ---- reads -------------------------------------------------------------------------
 
-    def get(self, public_id: str) -> dict[str, Any]:
+    def get(self, public_id: str, *, document: bool = True) -> dict[str, Any]:
+        """The post-mortem, its document rendered from the incident as it is now (owner, due
+        date, action items, timeline, responders) around the sections people wrote.
+
+        `document=False` leaves the document out (a status panel that needs only the facts)."""
         with self.db.read() as conn:
             incident = _incident_row(conn, public_id)
             row = conn.execute(
                 select(postmortems).where(postmortems.c.incident_id == incident.id)
             ).first()
-        if row is None:
-            state = IncidentState.from_dict(incident.state)
-            level = self.policy.severity(state.severity)
-            raise NotFound(
-                f"{incident.public_id} has no post-mortem yet ({level.id}: "
-                f"{level.postmortem.requirement}); it is created when the incident is resolved, "
-                f"or on demand with POST /api/v1/incidents/{incident.public_id}/postmortem",
-                code="no_postmortem",
-            )
-        return self._view(row, IncidentState.from_dict(incident.state))
+            if row is None:
+                state = IncidentState.from_dict(incident.state)
+                level = self.policy.severity(state.severity)
+                raise NotFound(
+                    f"{incident.public_id} has no post-mortem yet ({level.id}: "
+                    f"{level.postmortem.requirement}); it is created when the incident is "
+                    "resolved, or on demand with "
+                    f"POST /api/v1/incidents/{incident.public_id}/postmortem",
+                    code="no_postmortem",
+                )
+            body = self._document(conn, incident, row) if document else None
+        return self._view(row, IncidentState.from_dict(incident.state), body)
 
-    def list(self, status: str | None = None) -> list[dict[str, Any]]:
+    def list(self, status: str | None = None, *, with_body: bool = False) -> list[dict[str, Any]]:
+        """Post-mortems by id; their documents (`body`) only when asked (exports)."""
         p, i = postmortems, tables.incidents
-        query = select(p, i.c.state).join(i, i.c.id == p.c.incident_id).order_by(p.c.id)
+        query = (
+            select(p, i.c.state, i.c.id.label("incident_row_id"))
+            .join(i, i.c.id == p.c.incident_id)
+            .order_by(p.c.id)
+        )
         if status:
             if status not in (DRAFT, IN_REVIEW, PUBLISHED):
                 raise InvalidInput("status must be draft, in_review or published")
             query = query.where(p.c.status == status)
         with self.db.read() as conn:
             rows = conn.execute(query).all()
-        return [self._view(r, IncidentState.from_dict(r.state)) for r in rows]
+            names = self.display_names()
+            views = []
+            for r in rows:
+                incident = _IncidentRow(r.incident_row_id, r.public_id, r.state)
+                body = self._document(conn, incident, r, names) if with_body else None
+                views.append(self._view(r, IncidentState.from_dict(r.state), body))
+        return views
 
-    def _view(self, row: Row[Any], state: IncidentState) -> dict[str, Any]:
+    def _view(self, row: Row[Any], state: IncidentState, body: str | None) -> dict[str, Any]:
         pm = state.postmortem or {}
         due = _parse(pm.get("due_at"))
         now = self.clock.now()
-        return {
+        view: dict[str, Any] = {
             "incident": row.public_id,
             "title": state.title,
             "severity": state.severity,
@@ -152,9 +195,13 @@ class PostmortemService:
             "status": row.status,
             "requirement": row.requirement,
             "owner": pm.get("owner"),
+            # The owner as the post-mortem shows people (their directory display name).
+            "owner_name": actor_name(str(pm["owner"]), self.display_names())
+            if pm.get("owner")
+            else None,
             "due_at": _iso(due),
             "overdue": bool(due and row.status != PUBLISHED and now > due),
-            "body": row.body,
+            "due_soon": bool(due and row.status != PUBLISHED and now <= due <= now + DUE_SOON),
             "root_cause_category": row.root_cause_category,
             "version": row.version,
             "reviewers": list(row.reviewers or []),
@@ -163,8 +210,54 @@ class PostmortemService:
             "submitted_at": _iso(row.submitted_at),
             "published_at": _iso(row.published_at),
             "resolved_at": _iso(state.resolved_at),
-            "warnings": draft.blame_warnings(row.body),
         }
+        if body is not None:
+            sections = self.policy.postmortem_template.sections
+            view["body"] = body
+            view["generated_sections"] = draft.generated_headings(body, sections)
+            view["incomplete"] = (
+                draft.unfilled(body, self.policy.postmortem_template.required)
+                if row.status != PUBLISHED
+                else []
+            )
+            view["warnings"] = draft.blame_warnings(body)
+        return view
+
+    def _render(
+        self,
+        conn: Connection,
+        incident: Any,
+        requirement: str,
+        names: Mapping[str, str] | None = None,
+    ) -> str:
+        """The document as the incident's record writes it now (people's sections as prompts)."""
+        state = IncidentState.from_dict(incident.state)
+        pm = state.postmortem or {}
+        events = load_events(conn, int(incident.id))
+        return draft.render(
+            state,
+            events,
+            owner=pm.get("owner"),
+            due_at=_parse(pm.get("due_at")),
+            requirement=requirement,
+            action_items=item_lines(conn, int(incident.id)),
+            mttr_from=self.policy.mttr_from,
+            human_sections=self.policy.postmortem_template.sections,
+            sla_impact=self.sla_impact(state),
+            meeting=latest_meeting(events),
+            name=self.namer(names),
+        )
+
+    def _document(
+        self,
+        conn: Connection,
+        incident: Any,
+        row: Row[Any],
+        names: Mapping[str, str] | None = None,
+    ) -> str:
+        """The document: what the record says now, around the sections people wrote."""
+        fresh = self._render(conn, incident, row.requirement, names)
+        return draft.merge_human_sections(fresh, row.body, self.policy.postmortem_template.sections)
 
     # ---- writes ------------------------------------------------------------------------
 
@@ -202,6 +295,7 @@ class PostmortemService:
         events = load_events(conn, int(incident.id))
         scheduled = dict(state.postmortem or {})
         owner = scheduled.get("owner") or state.roles.get("commander") or _resolver(events, actor)
+        owner = owner if is_agent(owner) else person_of(owner)
         due_at = _parse(scheduled.get("due_at")) or (state.resolved_at or now) + (
             level.postmortem.due_within or self.config.default_due
         )
@@ -216,6 +310,7 @@ class PostmortemService:
             human_sections=self.policy.postmortem_template.sections,
             sla_impact=self.sla_impact(state),
             meeting=latest_meeting(events),
+            name=self.namer(),
         )
         result = conn.execute(
             insert(postmortems).values(
@@ -246,30 +341,16 @@ class PostmortemService:
         return int(result.inserted_primary_key[0])
 
     def regenerate(self, principal: Principal, public_id: str) -> dict[str, Any]:
-        """Rewrite the recorded-facts sections from the timeline; people's sections are kept."""
+        """Store the document as the record writes it now; people's sections are kept.
+
+        Reads already render the recorded facts from the incident as it is, so this only
+        refreshes the stored copy (and its version)."""
         principal.require("responder")
         with self.db.write() as conn:
             incident = _incident_row(conn, public_id, lock=True)
             row = self._locked(conn, int(incident.id))
             self._editable(row)
-            state = IncidentState.from_dict(incident.state)
-            pm = state.postmortem or {}
-            events = load_events(conn, int(incident.id))
-            sections = self.policy.postmortem_template.sections
-            fresh = draft.render(
-                state,
-                events,
-                owner=pm.get("owner"),
-                due_at=_parse(pm.get("due_at")),
-                requirement=row.requirement,
-                action_items=item_lines(conn, int(incident.id)),
-                mttr_from=self.policy.mttr_from,
-                human_sections=sections,
-                sla_impact=self.sla_impact(state),
-                meeting=latest_meeting(events),
-            )
-            body = draft.merge_human_sections(fresh, row.body, sections)
-            self._save(conn, row, body=body)
+            self._save(conn, row, body=self._document(conn, incident, row))
         return self.get(public_id)
 
     def edit(
@@ -306,8 +387,44 @@ class PostmortemService:
                     code="stale_version",
                     details={"current_version": row.version},
                 )
+            if body is not None:
+                # The recorded facts come from the incident; only people's sections are kept.
+                fresh = self._render(conn, incident, row.requirement)
+                body = draft.merge_human_sections(
+                    fresh, body, self.policy.postmortem_template.sections
+                )
             self._save(conn, row, body=body, root_cause_category=root_cause_category)
         return self.get(public_id)
+
+    def edit_section(
+        self,
+        principal: Principal,
+        public_id: str,
+        heading: str,
+        text: str,
+        *,
+        version: int | None,
+    ) -> dict[str, Any]:
+        """Replace the text of one section people write; the others stay as they are."""
+        principal.require("responder")
+        heading = heading.strip()
+        if len(text) > MAX_SECTION:
+            raise InvalidInput(f"a section is at most {MAX_SECTION:,} characters")
+        current = self.get(public_id)
+        generated = {h.lower() for h in current["generated_sections"]}
+        if heading.lower() in generated:
+            raise InvalidInput(
+                f"{heading!r} is written from the incident's record: change it there (the "
+                "incident, its action items, the post-mortem's owner or due date)",
+                code="generated_section",
+            )
+        try:
+            body = draft.replace_section(current["body"], heading, text)
+        except KeyError:
+            raise InvalidInput(f"the post-mortem has no section {heading!r}") from None
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        return self.edit(principal, public_id, body=body, version=version)
 
     def submit(
         self, principal: Principal, public_id: str, reviewers: Sequence[str] = ()
@@ -321,7 +438,7 @@ class PostmortemService:
                     f"only a draft can be submitted for review (this one is {row.status})",
                     code="illegal_transition",
                 )
-            self._complete(row.body, "submitted")
+            self._complete(self._document(conn, incident, row), "submitted")
             now = self.clock.now()
             conn.execute(
                 update(postmortems)
@@ -376,12 +493,19 @@ class PostmortemService:
                     "(submit it first)",
                     code="illegal_transition",
                 )
-            self._complete(row.body, "published")
+            document = self._document(conn, incident, row)
+            self._complete(document, "published")
             now = self.clock.now()
             conn.execute(
                 update(postmortems)
                 .where(postmortems.c.id == row.id)
-                .values(status=PUBLISHED, published_at=now, updated_at=now, version=row.version + 1)
+                .values(
+                    status=PUBLISHED,
+                    body=document,  # the text as approved
+                    published_at=now,
+                    updated_at=now,
+                    version=row.version + 1,
+                )
             )
             self.incidents.mutate_in(
                 conn,
@@ -560,7 +684,7 @@ def meeting_ics(state: IncidentState, data: Mapping[str, Any], now: datetime) ->
 
 def _resolver(events: Sequence[Event], fallback: str) -> str:
     for event in reversed(events):
-        if event.type == "resolved" and event.actor not in draft.SYSTEM_ACTORS:
+        if event.type == "resolved" and not is_system(event.actor):
             return event.actor
     return fallback
 
@@ -580,6 +704,9 @@ def _item_view(row: Row[Any], public_id: str, now: datetime) -> dict[str, Any]:
         "type": row.type,
         "status": row.status,
         "overdue": bool(row.due_at and row.status in OPEN_STATUSES and now > row.due_at),
+        "due_soon": bool(
+            row.due_at and row.status in OPEN_STATUSES and now <= row.due_at <= now + DUE_SOON
+        ),
         "source": row.source,
         "external": dict(row.external or {}),
         "version": row.version,
@@ -706,6 +833,15 @@ class ActionItemService:
             )
         if "title" in changes and not (changes["title"] or "").strip():
             raise InvalidInput("an action item needs a title")
+        if "description" in changes and changes["description"] is None:
+            changes["description"] = ""  # no description
+        blank = [
+            name
+            for name in ("priority", "type", "status")
+            if name in changes and changes[name] is None
+        ]
+        if blank:
+            raise InvalidInput(f"{', '.join(blank)} cannot be empty")
         with self.db.write() as conn:
             query = select(action_items).where(action_items.c.id == item_id)
             if conn.dialect.name == "postgresql":

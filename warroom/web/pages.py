@@ -26,13 +26,13 @@ from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, select_
 from markupsafe import Markup, escape
 
 from warroom.api.deps import bearer_token, get_principal, get_runtime
+from warroom.core.actors import actor_name
 from warroom.core.auth import Principal
 from warroom.core.errors import Forbidden, WarroomError
 from warroom.core.markdown import render_markdown
 from warroom.core.runtime import Runtime
 from warroom.web import users
 from warroom.web.security import check_csrf
-from warroom.web.timeline import actor_name
 
 SESSION_COOKIE = "warroom_session"
 

@@ -80,7 +80,7 @@ def incident_panels(runtime: Runtime, state: IncidentState) -> dict[str, Any]:
 
     out["has_postmortem"] = True
     try:
-        out["postmortem"] = runtime.postmortems.get(public_id)
+        out["postmortem"] = runtime.postmortems.get(public_id, document=False)
     except WarroomError as exc:
         out["postmortem"] = None
         out["postmortem_missing"] = exc.message

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from warroom.core.auth import SYSTEM
+from warroom.core.actors import actor_name, is_system
 from warroom.incidents.model import Event
 
 # Recorded this long after it happened: the entry says so (a backdated note, a late import).
@@ -33,24 +33,6 @@ REPETITIVE = frozenset(
 GROUP_MIN = 3
 # Labels of an alert worth showing beside its name (the rest are on the Alerts page).
 ALERT_LABELS = ("service", "region", "cluster", "namespace", "instance", "env", "severity")
-
-
-def actor_name(actor: str) -> str:
-    """One way to show who acted: people by name, tokens and agents marked as such."""
-    if not actor:
-        return "warroom"
-    if actor == SYSTEM.actor:
-        return "warroom (automatic)"
-    kind, _, name = actor.partition(":")
-    if not name:
-        return actor
-    if kind == "user":
-        return name
-    if kind == "agent":
-        return f"{name} (assistant)"
-    if kind == "token":
-        return f"{name} (API token)"
-    return f"{name} ({kind})"
 
 
 def _person(value: Any) -> str:
@@ -393,7 +375,7 @@ def describe(event: Event) -> Entry:
         actor=actor_name(event.actor),
         at=event.occurred_at,
         text=text,
-        category="system" if event.actor in ("", SYSTEM.actor) else "people",
+        category="system" if is_system(event.actor) else "people",
         recorded_at=recorded if late else None,
         details=[(label, value) for label, value in details if value],
         body=body,

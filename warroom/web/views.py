@@ -235,7 +235,11 @@ def next_steps(context: dict[str, Any], events: list[Any], now: datetime) -> lis
     postmortem = context.get("postmortem")
     if postmortem and postmortem.get("status") != "published" and postmortem.get("due_at"):
         due_at = _moment(postmortem["due_at"])
-        owner = f" (owner {postmortem['owner']})" if postmortem.get("owner") else ""
+        owner = (
+            f" (owner {postmortem.get('owner_name') or postmortem['owner']})"
+            if postmortem.get("owner")
+            else ""
+        )
         out.append({
             "kind": "postmortem", "tone": "bad" if due_at < now else "",
             "text": f"Post-mortem{owner} due", "at": due_at, "mode": "until",
