@@ -42,15 +42,25 @@ def _oncall(runtime: Runtime) -> Any:
     return service
 
 
+# Input model lists -> the form's repeated rows (`level-0-...`): an error in a row is shown
+# beside that row.
+_ROW_FIELDS = {"levels": "level", "layers": "layer", "contact_methods": "cm"}
+
+
 def invalid(exc: ValidationError) -> InvalidInput:
-    """The first validation problem, said so a person can fix the form."""
+    """The first validation problem, said so a person can fix the form, beside its field."""
     errors = exc.errors()
     if not errors:
         return InvalidInput("invalid input")
     first = errors[0]
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
+    loc = [p for p in first.get("loc", ()) if p != "__root__"]
+    where = ".".join(str(p) for p in loc)
     message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-    return InvalidInput(f"{where}: {message}" if where else message)
+    text = f"{where}: {message}" if where else message
+    head = str(loc[0]) if loc else ""
+    if head in _ROW_FIELDS and len(loc) > 1 and isinstance(loc[1], int):
+        return pages.field_invalid(f"{_ROW_FIELDS[head]}-{loc[1]}", text)
+    return pages.field_invalid(head, text) if head else InvalidInput(text)
 
 
 def _text(form: Any, key: str, limit: int = 4000) -> str:
@@ -91,7 +101,7 @@ def _targets(runtime: Runtime) -> list[str]:
 
 def _confirmed(form: Any) -> None:
     if form.get("confirm") != "yes":
-        raise InvalidInput("tick the box to confirm the deletion")
+        raise pages.field_invalid("confirm", "tick the box to confirm the deletion")
 
 
 async def _submit(
@@ -99,8 +109,11 @@ async def _submit(
     session: Any,
     action: Callable[[Principal, Any], str],
     failed: Callable[[Any], tuple[str, dict[str, Any]]],
+    *,
+    field: str | None = None,
 ) -> Response:
-    """Run a write from a form: redirect to what it returns, or show the form again."""
+    """Run a write from a form: redirect to what it returns, or show the form again with what
+    was typed and the reason beside its field (`field`: for a reason that names none)."""
     form = await request.form()
 
     def run() -> str:
@@ -115,7 +128,10 @@ async def _submit(
         target = await run_in_threadpool(run)
     except WarroomError as exc:
         template, context = await run_in_threadpool(failed, form)
-        context = {**context, "error": exc.message}
+        context = {**context, **pages.refused(exc, form)}
+        if context["error_field"] is None:
+            # A duplicate name is said beside the name; other reasons beside `field`.
+            context["error_field"] = "name" if exc.code == "exists" else field
         return render(request, template, context, status_code=exc.status_code, session=session)
     return RedirectResponse(target, status_code=303)
 
@@ -168,13 +184,15 @@ def policy_body(draft: dict[str, Any]) -> dict[str, Any]:
         if not row["targets"] and not row["delay_minutes"]:
             continue
         if not row["targets"]:
-            raise InvalidInput(f"level {n + 1}: name at least one target")
+            raise pages.field_invalid(f"level-{n}", f"level {n + 1}: name at least one target")
         level: dict[str, Any] = {"targets": _split(row["targets"]), "mode": row["mode"]}
         if row["delay_minutes"]:
             level["delay_minutes"] = row["delay_minutes"]
         levels.append(level)
     if not levels:
-        raise InvalidInput("an escalation policy needs at least one level with targets")
+        raise pages.field_invalid(
+            "level-0", "an escalation policy needs at least one level with targets"
+        )
     return {"description": draft["description"], "levels": levels, "repeat": draft["repeat"]}
 
 
@@ -396,13 +414,17 @@ def schedule_body(draft: dict[str, Any]) -> dict[str, Any]:
         if not row["users"] and not row["start"]:
             continue
         if not row["users"]:
-            raise InvalidInput(f"layer {n + 1}: name who rotates (people, in order)")
+            raise pages.field_invalid(
+                f"layer-{n}", f"layer {n + 1}: name who rotates (people, in order)"
+            )
         if not row["start"]:
-            raise InvalidInput(f"layer {n + 1}: give the first handoff (date and time)")
+            raise pages.field_invalid(
+                f"layer-{n}", f"layer {n + 1}: give the first handoff (date and time)"
+            )
         try:
             restrictions = parse_restrictions(row["restrictions"])
         except InvalidInput as exc:
-            raise InvalidInput(f"layer {n + 1}: {exc.message}") from None
+            raise pages.field_invalid(f"layer-{n}", f"layer {n + 1}: {exc.message}") from None
         layers.append(
             {
                 "name": row["name"],
@@ -433,7 +455,7 @@ def _moment(text: str, zone: ZoneInfo, what: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"{what}: give a date and time") from None
+        raise pages.field_invalid(what, f"{what}: give a date and time") from None
     return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
@@ -441,7 +463,6 @@ def schedule_context(
     runtime: Runtime,
     name: str | None,
     draft: dict[str, Any] | None = None,
-    override: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The schedule page: now on call, next shifts, overrides, the feed, and the edit form."""
     oncall = _oncall(runtime)
@@ -482,8 +503,7 @@ def schedule_context(
             ],
             "overrides": [o for o in schedule["overrides"] if _ended(o) > now],
             "past_overrides": sum(1 for o in schedule["overrides"] if _ended(o) <= now),
-            "override": override
-            or {
+            "override": {
                 "user": "",
                 "replaces": "",
                 "start": _local_input(now, zone),
@@ -510,14 +530,10 @@ def _feed_url(runtime: Runtime, name: str) -> str:
     return feed_url(runtime, f"/api/v1/oncall/schedules/{name}/calendar.ics")
 
 
-def schedules_context(runtime: Runtime, draft: dict[str, str] | None = None) -> dict[str, Any]:
+def schedules_context(runtime: Runtime) -> dict[str, Any]:
     oncall = _oncall(runtime)
     now_by_schedule = {row["schedule"]: row for row in oncall.who_is_on_call()}
-    return {
-        "schedules": oncall.list_items("schedule"),
-        "now_by_schedule": now_by_schedule,
-        "import_draft": draft or {"name": "", "timezone": "UTC"},
-    }
+    return {"schedules": oncall.list_items("schedule"), "now_by_schedule": now_by_schedule}
 
 
 @router.get("/oncall/schedules")
@@ -537,9 +553,9 @@ def ical_upload(form: Any) -> bytes:
         data = upload.file.read(MAX_ICAL_BYTES + 1)
     pasted = str(form.get("ical_text") or "").strip()
     if bool(data) == bool(pasted):
-        raise InvalidInput("choose an .ics file or paste the calendar (one of them)")
+        raise pages.field_invalid("file", "choose an .ics file or paste the calendar (one of them)")
     if len(data) > MAX_ICAL_BYTES:
-        raise InvalidInput("the calendar file is too large (2 MB at most)")
+        raise pages.field_invalid("file", "the calendar file is too large (2 MB at most)")
     return data or pasted.encode()
 
 
@@ -563,8 +579,7 @@ async def schedule_import(request: Request, runtime: PageRuntime, session: PageS
         return f"/oncall/schedules/{name}?{query[:1500]}"
 
     def failed(form: Any) -> tuple[str, dict[str, Any]]:
-        draft = {"name": _text(form, "name", 80), "timezone": _text(form, "timezone", 64)}
-        return "oncall_schedules.html", schedules_context(runtime, draft)
+        return "oncall_schedules.html", schedules_context(runtime)
 
     return await _submit(request, session, action, failed)
 
@@ -643,9 +658,9 @@ async def override_add(
         user = _text(form, "user", 80)
         replaces = _text(form, "replaces", 80) or None
         if not user:
-            raise InvalidInput("choose who takes the shift")
+            raise pages.field_invalid("user", "choose who takes the shift")
         if replaces == user:
-            raise InvalidInput(f"{user} cannot take over their own shift")
+            raise pages.field_invalid("user", f"{user} cannot take over their own shift")
         body = OverrideIn(
             start=_moment(_text(form, "start", 64), zone, "start"),
             end=_moment(_text(form, "end", 64), zone, "end"),
@@ -656,10 +671,9 @@ async def override_add(
         return f"/oncall/schedules/{name}"
 
     def failed(form: Any) -> tuple[str, dict[str, Any]]:
-        override = {key: _text(form, key, 64) for key in ("user", "replaces", "start", "end")}
-        return "oncall_schedule.html", schedule_context(runtime, name, override=override)
+        return "oncall_schedule.html", schedule_context(runtime, name)
 
-    return await _submit(request, session, action, failed)
+    return await _submit(request, session, action, failed, field="start")
 
 
 def _shift_of(text: str, what: str) -> tuple[datetime, datetime, str]:
@@ -671,7 +685,7 @@ def _shift_of(text: str, what: str) -> tuple[datetime, datetime, str]:
             user,
         )
     except ValueError:
-        raise InvalidInput(f"choose the {what} shift from the list") from None
+        raise pages.field_invalid(what, f"choose the {what} shift from the list") from None
 
 
 @router.post("/oncall/schedules/{name}/swap")
@@ -797,12 +811,16 @@ def person_body(draft: dict[str, Any], kept: dict[str, str]) -> dict[str, Any]:
         if not url and not row["name"]:
             continue
         if not url:
-            raise InvalidInput(f"contact method {row['name'] or n + 1}: give its Apprise URL")
+            raise pages.field_invalid(
+                f"cm-{n}", f"contact method {row['name'] or n + 1}: give its Apprise URL"
+            )
         try:
             order = float(row["order"]) if row["order"] else float(n + 1)
         except ValueError:
             what = row["name"] or n + 1
-            raise InvalidInput(f"contact method {what}: order is a number") from None
+            raise pages.field_invalid(
+                f"cm-{n}", f"contact method {what}: order is a number"
+            ) from None
         method = {"name": row["name"], "url": url, "delay_minutes": row["delay"] or "0"}
         chosen.append((order, n, method))
     chosen.sort(key=lambda item: (item[0], item[1]))
@@ -958,7 +976,7 @@ async def team_create(request: Request, runtime: PageRuntime, session: PageSessi
     def failed(form: Any) -> tuple[str, dict[str, Any]]:
         return "oncall_teams.html", teams_context(runtime, team_draft_from(form))
 
-    return await _submit(request, session, action, failed)
+    return await _submit(request, session, action, failed, field="members")
 
 
 @router.get("/oncall/teams/{name}")
@@ -983,7 +1001,7 @@ async def team_update(
         draft = {**team_draft_from(form), "name": name}
         return "oncall_team.html", team_context(runtime, name, draft)
 
-    return await _submit(request, session, action, failed)
+    return await _submit(request, session, action, failed, field="members")
 
 
 @router.post("/oncall/teams/{name}/delete")
@@ -1034,4 +1052,4 @@ async def contact_update(
         drafts = {name: _text(form, "targets", 2000)}
         return "oncall_contacts.html", contacts_context(runtime, drafts, editing=name)
 
-    return await _submit(request, session, action, failed)
+    return await _submit(request, session, action, failed, field="targets")
