@@ -492,6 +492,12 @@ def schedule_context(
             "calendar": calendar.shift_calendar(drawn, now, zone, days=CALENDAR_DAYS),
             "calendar_legend": calendar.legend(drawn),
             "now_on_call": oncall.who_is_on_call(schedule=schedule["name"])[0],
+            "next_shift": next((s for s in shifts if s.start > now), None),
+            "gaps": calendar.gaps(
+                [calendar.Shift(s.user, s.start, s.end) for s in shifts], now, now + UPCOMING
+            )
+            if len(shifts) < 30
+            else [],
             "shifts": [
                 {
                     "person": s.user,
@@ -520,6 +526,48 @@ def schedule_context(
     return context
 
 
+def coverage(runtime: Runtime, now: datetime) -> list[dict[str, Any]]:
+    """Each schedule's now, next and gaps over the next two weeks (read through the service):
+    who is on call now and until when, who takes over and when, and the stretches with
+    nobody on call (nobody would be paged then)."""
+    oncall = _oncall(runtime)
+    now_rows = {row["schedule"]: row for row in oncall.who_is_on_call(at=now)}
+    rows = []
+    for schedule in oncall.list_items("schedule"):
+        name = schedule["name"]
+        shifts = oncall.shifts(name, now, now + UPCOMING)
+        current = now_rows.get(name) or {}
+        upcoming = [s for s in shifts if s.start > now]
+        holes = calendar.gaps(
+            [calendar.Shift(s.user, s.start, s.end) for s in shifts], now, now + UPCOMING
+        )
+        rows.append(
+            {
+                "schedule": name,
+                "description": schedule.get("description", ""),
+                "timezone": schedule["timezone"],
+                "layers": schedule.get("layers", []),
+                "person": current.get("person"),
+                "until": current.get("until"),
+                "next": upcoming[0].user if upcoming else None,
+                "next_at": upcoming[0].start if upcoming else None,
+                "gaps": holes,
+                "gap_hours": round(sum((g.end - g.start).total_seconds() for g in holes) / 3600),
+            }
+        )
+    return rows
+
+
+def my_shifts(runtime: Runtime, me: str, now: datetime) -> list[dict[str, Any]] | None:
+    """The signed-in person's shifts of the next two weeks; None when they are no on-call
+    person (then nobody can schedule them yet)."""
+    try:
+        found = _oncall(runtime).person_shifts(me, now, now + UPCOMING)
+    except NotFound:
+        return None
+    return sorted(found, key=lambda f: (f["shift"].start, f["schedule"]))
+
+
 def _ended(override: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(override["end"]).astimezone(UTC)
 
@@ -531,9 +579,7 @@ def _feed_url(runtime: Runtime, name: str) -> str:
 
 
 def schedules_context(runtime: Runtime) -> dict[str, Any]:
-    oncall = _oncall(runtime)
-    now_by_schedule = {row["schedule"]: row for row in oncall.who_is_on_call()}
-    return {"schedules": oncall.list_items("schedule"), "now_by_schedule": now_by_schedule}
+    return {"coverage": coverage(runtime, runtime.clock.now())}
 
 
 @router.get("/oncall/schedules")
