@@ -85,3 +85,28 @@ def test_schedule_page_draws_gaps_in_red_and_says_who_is_next(
     assert 'class="cal-gap"' not in primary
     assert "✓ Covered for the next 14 days" in primary
     assert re.search(r'id="next-on-call">Next: <strong>carol</strong>', primary)
+
+
+def test_policy_person_and_people_pages_say_who_is_paged_now(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime
+) -> None:
+    _setup(runtime)
+    runtime.oncall.create_policy(
+        ADMIN,
+        models.EscalationPolicyIn(
+            name="night",
+            levels=[
+                models.LevelIn(targets=["schedule:primary", "schedule:thin"]),
+                models.LevelIn(delay_minutes=10, targets=["person:carol"]),
+            ],
+        ),
+    )
+    bob = web_as("bob", "responder")
+    policy = bob.get("/oncall/policies/night").text
+    assert 'schedule:primary <span class="muted">(now <strong>bob</strong>)</span>' in policy
+    assert 'schedule:thin <span class="nobody small">nobody now</span>' in policy
+    carol = bob.get("/oncall/people/carol").text
+    assert 'href="/oncall/policies/night"' in carol
+    assert "none: a page cannot reach them" in carol  # carol has no contact method
+    people = bob.get("/oncall/people").text
+    assert 'href="/oncall/schedules/primary" class="label-chip">primary</a>' in people

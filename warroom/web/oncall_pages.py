@@ -222,6 +222,13 @@ def policy_form_context(
         "modes": MODES,
         "known_targets": _targets(runtime),
         "used_by": _services_using(runtime, policy["name"]) if policy else [],
+        # schedule:NAME -> who it pages right now (None: nobody, a gap)
+        "paged_now": {
+            f"schedule:{row['schedule']}": row["person"]
+            for row in _oncall(runtime).who_is_on_call()
+        }
+        if policy
+        else {},
     }
 
 
@@ -888,7 +895,12 @@ def person_body(draft: dict[str, Any], kept: dict[str, str]) -> dict[str, Any]:
 def people_context(runtime: Runtime, draft: dict[str, Any] | None = None) -> dict[str, Any]:
     draft = draft or person_draft(None, _severities(runtime))
     draft = {**draft, "methods": _pad(list(draft["methods"]), BLANK_METHOD, 2)}
-    return {"people": _oncall(runtime).list_items("person"), "draft": draft}
+    oncall = _oncall(runtime)
+    on_call_now: dict[str, list[str]] = {}
+    for row in oncall.who_is_on_call():
+        if row["person"]:
+            on_call_now.setdefault(row["person"], []).append(row["schedule"])
+    return {"people": oncall.list_items("person"), "draft": draft, "on_call_now": on_call_now}
 
 
 def person_context(
@@ -902,7 +914,19 @@ def person_context(
     found = oncall.person_shifts(name, now, now + UPCOMING)
     shifts = sorted(found, key=lambda f: (f["shift"].start, f["schedule"]))[:10]
     teams = [t["name"] for t in oncall.list_items("team") if name in t["members"]]
-    return {"person": person, "draft": draft, "shifts": shifts, "teams": teams}
+    direct = f"person:{name}"
+    policies = [
+        p["name"]
+        for p in oncall.list_policies()
+        if any(direct in level["targets"] for level in p["levels"])
+    ]
+    return {
+        "person": person,
+        "draft": draft,
+        "shifts": shifts,
+        "teams": teams,
+        "policies": policies,
+    }
 
 
 @router.get("/oncall/people")
