@@ -110,3 +110,13 @@ def test_policy_person_and_people_pages_say_who_is_paged_now(
     assert "none: a page cannot reach them" in carol  # carol has no contact method
     people = bob.get("/oncall/people").text
     assert 'href="/oncall/schedules/primary" class="label-chip">primary</a>' in people
+
+
+def test_teams_list_says_who_of_each_team_is_on_call_now(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime
+) -> None:
+    _setup(runtime)
+    runtime.oncall.create_team(ADMIN, models.TeamIn(name="ops", members=["bob", "carol"]))
+    teams = web_as("bob", "responder").get("/oncall/teams").text
+    assert '<strong>bob</strong> <span class="label-chip">on call</span>' in teams
+    assert "<strong>carol</strong>" not in teams

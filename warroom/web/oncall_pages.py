@@ -1012,10 +1012,17 @@ def team_body(draft: dict[str, Any]) -> dict[str, Any]:
 
 
 def teams_context(runtime: Runtime, draft: dict[str, Any] | None = None) -> dict[str, Any]:
+    owns: dict[str, list[str]] = {}
+    for service in runtime.config.services:
+        if service.owner_team:
+            owns.setdefault(service.owner_team, []).append(service.name)
+    on_call = {row["person"] for row in _oncall(runtime).who_is_on_call() if row["person"]}
     return {
         "teams": _oncall(runtime).list_items("team"),
         "people": _people(runtime),
         "draft": draft or {"name": "", "members": [], "manager": ""},
+        "owns": owns,
+        "on_call": on_call,
     }
 
 
