@@ -120,3 +120,15 @@ def test_teams_list_says_who_of_each_team_is_on_call_now(
     teams = web_as("bob", "responder").get("/oncall/teams").text
     assert '<strong>bob</strong> <span class="label-chip">on call</span>' in teams
     assert "<strong>carol</strong>" not in teams
+
+
+def test_account_page_lists_your_shifts_or_how_to_be_scheduled(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime
+) -> None:
+    _setup(runtime)
+    bob = web_as("bob", "responder").get("/account").text
+    assert 'id="account-oncall"' in bob
+    assert 'href="/oncall/schedules/primary">primary</a>' in bob
+    assert '<span class="label-chip">now</span>' in bob
+    dana = web_as("dana", "responder").get("/account").text
+    assert "You are not an on-call person yet" in dana

@@ -261,9 +261,16 @@ async def user_change_page(
     return await _users_action(request, runtime, session, action, done)
 
 
+def _account_context(runtime: Runtime, session: users.Session) -> dict[str, Any]:
+    """Your on-call shifts beside your password (None: you are no on-call person yet)."""
+    from warroom.web.oncall_pages import my_shifts
+
+    return {"mine": my_shifts(runtime, session.name, runtime.clock.now())}
+
+
 @router.get("/account")
 def account_page(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
-    return render(request, "account.html", {}, session=session)
+    return render(request, "account.html", _account_context(runtime, session), session=session)
 
 
 @router.post("/account/password")
@@ -295,11 +302,13 @@ async def account_password(
     except WarroomError as exc:
         # Passwords are never echoed back; the reason is said beside the field.
         context = pages.refused(exc, {"form_id": form.get("form_id")})
+        context.update(await run_in_threadpool(_account_context, runtime, session))
         return render(request, "account.html", context, status_code=exc.status_code,
                       session=session)  # fmt: skip
     ended = result["sessions_ended"]
     notice = "Password changed." + (f" {ended} other session(s) logged out." if ended else "")
-    return render(request, "account.html", {"notice": notice}, session=session)
+    context = {"notice": notice, **await run_in_threadpool(_account_context, runtime, session)}
+    return render(request, "account.html", context, session=session)
 
 
 @router.get("/admin/audit")
