@@ -132,3 +132,26 @@ def test_account_page_lists_your_shifts_or_how_to_be_scheduled(
     assert '<span class="label-chip">now</span>' in bob
     dana = web_as("dana", "responder").get("/account").text
     assert "You are not an on-call person yet" in dana
+
+
+def test_take_this_shift_offers_you_first_and_asks_who_otherwise(
+    web_as: Callable[[str, str], WebUser], runtime: Runtime
+) -> None:
+    _setup(runtime)
+    carol = web_as("carol", "responder").get("/oncall/schedules/primary").text
+    table = carol[
+        carol.index('id="next-shifts"') : carol.index("</table>", carol.index('id="next-shifts"'))
+    ]
+    # bob's shift now: carol (signed in) is chosen to take it.
+    assert '<option value="carol" selected>carol (you)</option>' in table
+    ada = web_as("ada", "admin").get("/oncall/schedules/primary").text
+    table = ada[
+        ada.index('id="next-shifts"') : ada.index("</table>", ada.index('id="next-shifts"'))
+    ]
+    assert '<option value="">(who?)</option>' in table and " selected>" not in table
+    web = web_as("eve", "responder")
+    refused = web.post_form(
+        "/oncall/schedules/primary/overrides",
+        {"form_id": "take", "user": "", "start": "2030-01-01T00:00", "end": "2030-01-01T01:00"},
+    )
+    assert refused.status_code == 422 and "choose who takes the shift" in refused.text
