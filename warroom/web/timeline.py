@@ -152,7 +152,10 @@ def describe(event: Event) -> Entry:
             body = str(d.get("summary") or "") or None
             tone = "bad"
         case "triaged":
-            text = f"triage proposed {d.get('proposed_severity')} / {d.get('proposed_type')}"
+            if d.get("proposed_severity") is None:  # every answer unknown: nothing proposed
+                text = f"triage with every answer unknown; {d.get('severity')} chosen"
+            else:
+                text = f"triage proposed {d.get('proposed_severity')} / {d.get('proposed_type')}"
             if d.get("overridden"):
                 text += f"; set {d.get('severity')} / {d.get('type')}"
                 details.append(("Override reason", str(d.get("override_reason") or "")))

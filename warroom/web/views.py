@@ -216,7 +216,7 @@ def next_steps(context: dict[str, Any], events: list[Any], now: datetime) -> lis
                 "text": f"No {names} (required for {state.severity})",
             })  # fmt: skip
         due = context["next_update_due"]
-        if due is not None and context.get("has_comms"):
+        if due is not None:
             out.append({
                 "kind": "update", "tone": "bad" if due < now else "",
                 "text": "Next status update", "at": due, "mode": "until",
