@@ -334,6 +334,11 @@ class IntakeProcessor:
         self._stay = True
         self.wake()
 
+    @property
+    def keeps_running(self) -> bool:
+        """Whether this processor polls when idle (a server's) rather than stopping."""
+        return self._stay
+
     def stop(self) -> None:
         with self._lock:
             self._stopped = True

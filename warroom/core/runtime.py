@@ -142,9 +142,12 @@ class Runtime:
                 log.warning("config file %s appeared but does not load: %s", path, exc)
                 return False
             fresh = Runtime._wire(self.settings, config, self.db, self.clock)
+            before = self.__dict__.get("alerts")
             for item in fields(self):
                 if item.name not in ("awaiting_config_file", "_config_checked_at"):
                     setattr(self, item.name, getattr(fresh, item.name))
+            if before is not None:  # one intake processor, with the new config
+                before.hand_over(self.alerts)
         log.info("took up the config file %s (%d services)", path, len(config.services))
         return True
 
