@@ -67,3 +67,29 @@ def test_seed003_config_check_warns_about_skip_if_sev1(tmp_path: Path) -> None:
     assert [w["path"] for w in data["warnings"]] == ["policy.hotfix.skip_review_if_sev1"]
     config.write_text("policy: default\n")
     assert wr_json("config", "check", str(config))["warnings"] == []
+
+
+def test_seed004_resolve_needs_the_root_cause_and_the_permanent_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    use_local_database(monkeypatch, tmp_path, database_url)
+    config = tmp_path / "warroom.yaml"
+    config.write_text("policy: phased\n")
+    monkeypatch.setenv("WARROOM_CONFIG", str(config))
+    incident = wr_json("declare", "Database errors", "--severity", "SEV3")["id"]
+    wr_json("mitigation", "record", incident, "restart", "--outcome", "succeeded")
+    wr_json("verify", "confirm", incident, "--note", "healthy")
+    args = ("resolve", incident, "-m", "pool exhaustion fixed", "--confirm", "all")
+    refused = wr(*args, "--root-cause", "batch job held connections")
+    assert refused.exit_code == 2
+    assert "root_cause_and_fix" in refused.output or "permanent fix" in refused.output
+    assert wr_json("show", incident)["status"] != "resolved"
+    resolved = wr_json(
+        *args,
+        "--root-cause",
+        "batch job held connections",
+        "--permanent-fix",
+        "connection timeout deployed",
+    )
+    assert resolved["status"] == "resolved"
+    assert "connection timeout deployed" in wr("show", incident).output

@@ -10,7 +10,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from warroom.chat.config import ChatConfig
@@ -222,6 +222,15 @@ class Planner:
         wanted = {normalise_severity(s) for s in self.config.severities}
         object.__setattr__(self, "_eligible", frozenset(wanted))
 
+    def archive_rule(self) -> tuple[str, timedelta]:
+        """After which event, and how long after it, the channel is archived: the policy's
+        `communications.archive_channel` when the process says, else `archive_after` of the
+        chat config after closing."""
+        rule = self.policy.communications.archive_channel
+        if rule is not None:
+            return rule.when, rule.after
+        return "closed", self.config.archive_delay
+
     def eligible(self, state: IncidentState) -> bool:
         if not self._eligible:
             return True
@@ -283,12 +292,13 @@ class Planner:
                             incident_id=incident_id,
                         )
                     )
-            if any(e.type == "closed" for e in events):
+            archive = self.archive_rule()
+            if any(e.type == archive[0] for e in events):
                 effects.append(
                     outbox.Effect(
                         ARCHIVE,
-                        {**base, "generation": after.reopen_count},
-                        now + self.config.archive_delay,
+                        {**base, "generation": after.reopen_count, "when": archive[0]},
+                        now + archive[1],
                         incident_id=incident_id,
                         dedup_key=f"{ARCHIVE}:{incident_id}:{platform}:{after.reopen_count}",
                     )

@@ -400,7 +400,9 @@ class ChatService:
     def _archive(self, effect: outbox.ClaimedEffect) -> str:
         p = effect.payload
         state = self.runtime.incidents.get(str(p["incident"]))
-        if state.status is not Status.CLOSED or state.reopen_count != int(p["generation"]):
+        when = str(p.get("when") or "closed")
+        done = (Status.RESOLVED, Status.CLOSED) if when == "resolved" else (Status.CLOSED,)
+        if state.status not in done or state.reopen_count != int(p["generation"]):
             return "skipped: the incident is open again"
         with self.runtime.db.read() as conn:
             row = self.channel(conn, state.public_id, str(p["platform"]))
@@ -409,7 +411,7 @@ class ChatService:
         platform = self.platform(row.platform)
         platform.post(
             row.channel_id,
-            Message(f"{state.public_id} is closed; this channel is archived."),
+            Message(f"{state.public_id} is {state.status.value}; this channel is archived."),
         )
         platform.archive(row.channel_id)
         with self.runtime.db.write() as conn:
