@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conformance.conftest import Process, received
+from tests.chat.slack_server import SlackServer
+from tests.conformance.conftest import Process, channel_texts, received, slack_chat
 from tests.support.receiver import Receiver
 
 PRESET = "phased"
@@ -326,3 +327,27 @@ def test_phase2_triage_page_on_call_and_notify_commander(
     ]
     assert reminder["data"]["missing"] == ["investigator"]
     assert reminder["data"]["notified"] == ["carol"]
+
+
+def test_phase1_create_incident_channel_and_phase5_archive_it(
+    process: Callable[..., Process], slack: SlackServer
+) -> None:
+    """Step 1.1 "Create incident channel" and step 5.2 (close the incident) "Archive incident
+    channel": the channel opens at declaration (a local server speaking Slack's Web API) and
+    is archived when the incident is resolved (the document's close, before its post-mortem
+    phase); a reopened incident gets a channel again."""
+    phased = process(PRESET, chat=slack_chat(slack))
+    incident = phased.declare("SEV2", title="Database errors spiking")
+    (channel,) = phased.api.ok("GET", f"/api/v1/incidents/{incident}/chat")
+    made = slack.state.channels[channel["channel_id"]]
+    assert "database-errors-spiking" in made["name"] and not made["is_archived"]
+    assert any(incident in t for t in channel_texts(slack, made["id"]))
+    phased.resolve(incident)
+    assert made["is_archived"]
+    (archived,) = phased.events(incident, "chat_channel_archived")
+    assert archived["data"]["channel"] == made["name"]
+    phased.api.ok("POST", f"/api/v1/incidents/{incident}/reopen", json={"reason": "errors back"})
+    phased.work()
+    (current,) = phased.api.ok("GET", f"/api/v1/incidents/{incident}/chat")
+    assert current["archived_at"] is None
+    assert not slack.state.channels[current["channel_id"]]["is_archived"]

@@ -93,3 +93,21 @@ def test_seed004_resolve_needs_the_root_cause_and_the_permanent_fix(
     )
     assert resolved["status"] == "resolved"
     assert "connection timeout deployed" in wr("show", incident).output
+
+
+def test_seed003_hotfix_pr_command_refuses_bad_branches_and_a_missing_repository(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    use_local_database(monkeypatch, tmp_path, database_url)
+    config = tmp_path / "warroom.yaml"
+    config.write_text("policy: hierarchical\n")
+    monkeypatch.setenv("WARROOM_CONFIG", str(config))
+    incident = wr_json("declare", "Nil map", "--severity", "SEV2")["id"]
+    wr_json("hotfix", "record", incident, "hf-1", "-d", "guard nil", "--root-cause", "nil map")
+    bad = wr("hotfix", "pr", incident, "hf-1", "--head", "hotfix/../x")
+    assert bad.exit_code == 2 and "branch" in bad.output
+    assert wr("hotfix", "pr", incident, "hf-1").exit_code == 2  # --head is required
+    missing = wr("hotfix", "pr", incident, "hf-1", "--head", "hotfix/nil-map")
+    assert missing.exit_code == 2 and "emergency_pr" in missing.output
+    (shown,) = wr_json("hotfix", "list", incident)["items"]
+    assert shown["emergency_pr"]["state"] == "draft"

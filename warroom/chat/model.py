@@ -25,7 +25,8 @@ OPEN = "chat.open"
 SYNC = "chat.sync"
 POST = "chat.post"
 ARCHIVE = "chat.archive"
-KINDS = (OPEN, SYNC, POST, ARCHIVE)
+UNARCHIVE = "chat.unarchive"
+KINDS = (OPEN, SYNC, POST, ARCHIVE, UNARCHIVE)
 
 # What "key" verbosity posts: the events that change what responders must know.
 KEY_EVENTS = frozenset(
@@ -292,6 +293,17 @@ class Planner:
                             incident_id=incident_id,
                         )
                     )
+            if any(e.type == "reopened" for e in events):
+                # An archived channel opens again with its incident (a no-op when it is open).
+                effects.append(
+                    outbox.Effect(
+                        UNARCHIVE,
+                        {**base, "generation": after.reopen_count},
+                        now,
+                        incident_id=incident_id,
+                        dedup_key=f"{UNARCHIVE}:{incident_id}:{platform}:{after.reopen_count}",
+                    )
+                )
             archive = self.archive_rule()
             if any(e.type == archive[0] for e in events):
                 effects.append(

@@ -234,6 +234,21 @@ def _needs_verification(
     )
 
 
+def _needs_finished_rollout(
+    state: IncidentState, request: MoveRequest, policy: Policy
+) -> UnmetGuard | None:
+    """A hotfix deployed to its canary share is promoted to the full rollout (after its
+    monitor window) or halted before the incident is resolved."""
+    if not state.flags.get("canary_in_progress"):
+        return None
+    return UnmetGuard(
+        "canary_rollout",
+        "a hotfix is still on its canary: watch its monitor window, then promote it to the "
+        "full rollout or halt it (warroom hotfix rollout INCIDENT NAME --stage full|halted)",
+        {"reason": state.flag_reasons.get("canary_in_progress")},
+    )
+
+
 def _minutes(window: Any) -> str:
     minutes = int(window.total_seconds() // 60)
     return f"{minutes} minutes" if minutes else "a verification"
@@ -251,6 +266,7 @@ GUARDS: Mapping[Status, tuple[Guard, ...]] = {
         _needs_root_cause_and_fix,
         _needs_checklist,
         _needs_verification,
+        _needs_finished_rollout,
     ),
     S.CLOSED: (_needs_postmortem, _agent_needs_published_postmortem),
     S.REOPENED: (_needs_reason,),

@@ -31,12 +31,18 @@ class WorkbenchPlugin(Plugin):
     }
 
     def config_sections(self) -> Mapping[str, type[BaseModel]]:
-        from warroom.workbench.config import ChangesConfig, RunbooksConfig, VerificationConfig
+        from warroom.workbench.config import (
+            ChangesConfig,
+            EmergencyPrConfig,
+            RunbooksConfig,
+            VerificationConfig,
+        )
 
         return {
             "runbooks": RunbooksConfig,
             "changes": ChangesConfig,
             "verification": VerificationConfig,
+            "emergency_pr": EmergencyPrConfig,
         }
 
     def check_config(self, config: AppConfig) -> list[Problem]:
