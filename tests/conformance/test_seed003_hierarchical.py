@@ -341,13 +341,20 @@ def test_escalation_path_first_15_minutes(
 
 
 def test_stage3_create_pr_opened_on_github(process: Callable[..., Process]) -> None:
-    """Stage 3 `create_pr` (labels hotfix and urgent, the template): the emergency pull
-    request is opened on GitHub through its REST API (a local server speaking exactly that
-    API), then labelled; a failure is on the timeline and retried through the outbox; a
-    permanent one stays visible; bad requests change nothing."""
+    """Stage 3 `create_pr` (labels hotfix and urgent, reviewers on-call, the template): the
+    emergency pull request is opened on GitHub through its REST API (a local server speaking
+    exactly that API), labelled, and the on-call team asked to review; a failure is on the
+    timeline and retried through the outbox; a permanent one stays visible; bad requests
+    change nothing."""
     with fake_github() as github:
         github.branches.add("hotfix/nil-map")
-        settings = {"api_url": github.url, "repo": REPO, "token": TOKEN}
+        github.teams.add("payments-oncall")
+        settings = {
+            "api_url": github.url,
+            "repo": REPO,
+            "token": TOKEN,
+            "reviewers": {"on-call": ["team:payments-oncall"]},  # the seed's reviewer
+        }
         config = {"emergency_pr": {"github": settings}}
         hierarchical = process(PRESET, **config)
         incident = hierarchical.declare("SEV2")
@@ -383,13 +390,15 @@ def test_stage3_create_pr_opened_on_github(process: Callable[..., Process]) -> N
         assert f"## Hotfix for {incident}" in pull["body"]
         assert "**Root Cause:** nil map" in pull["body"] and "**Fix:** guard nil" in pull["body"]
         assert pull["labels"] == ["hotfix", "urgent"]
+        assert pull["requested_teams"] == ["payments-oncall"]
         sent = [r for r in github.requests if r[1].endswith("/pulls")]
         assert sent[-1][2]["authorization"] == f"Bearer {TOKEN}"
         assert sent[-1][2]["x-github-api-version"] == "2022-11-28"
         (opened,) = hierarchical.events(incident, "hotfix_pr_opened")
         assert opened["data"]["url"] == pull["html_url"]
         (shown,) = hierarchical.api.ok("GET", base)["items"]
-        assert shown["emergency_pr"]["state"] == "labelled"
+        assert shown["emergency_pr"]["state"] == "ready"
+        assert shown["emergency_pr"]["requested_reviewers"] == ["team:payments-oncall"]
         assert shown["emergency_pr"]["url"] == pull["html_url"]
         status, error = hierarchical.api.request(
             "POST", f"{base}/hf-1/pr", json={"head": "hotfix/nil-map"}

@@ -111,3 +111,8 @@ def test_seed003_hotfix_pr_command_refuses_bad_branches_and_a_missing_repository
     assert missing.exit_code == 2 and "emergency_pr" in missing.output
     (shown,) = wr_json("hotfix", "list", incident)["items"]
     assert shown["emergency_pr"]["state"] == "draft"
+    sideways = wr("hotfix", "rollout", incident, "hf-1", "--stage", "sideways")
+    assert sideways.exit_code == 2 and "full or halted" in sideways.output
+    early = wr("hotfix", "rollout", incident, "hf-1", "--stage", "full")
+    assert early.exit_code == 2 and "not deployed" in early.output
+    assert wr_json("hotfix", "list", incident)["items"][0]["rollout"] is None

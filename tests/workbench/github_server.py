@@ -6,6 +6,9 @@ emergency pull request, as documented:
   already open (https://docs.github.com/en/rest/pulls/pulls#create-a-pull-request)
 - POST /repos/{owner}/{repo}/issues/{issue_number}/labels ({"labels": [...]}): 200 with the
   issue's labels (https://docs.github.com/en/rest/issues/labels#add-labels-to-an-issue)
+- POST /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers (reviewers,
+  team_reviewers): 201 with the pull request; 422 when a reviewer is not a collaborator
+  (https://docs.github.com/en/rest/pulls/review-requests#request-reviewers-for-a-pull-request)
 - 401 "Bad credentials" without the right `Authorization: Bearer` token; 404 for another
   repository; a test queues failures (status, body, headers) with `fail_next`.
 """
@@ -29,6 +32,8 @@ REPO = "acme/checkout"
 class FakeGitHub:
     port: int = 0
     branches: set[str] = field(default_factory=lambda: {"main"})
+    collaborators: set[str] = field(default_factory=set)
+    teams: set[str] = field(default_factory=set)
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
     fail_next: list[tuple[int, Any, dict[str, str]]] = field(default_factory=list)
@@ -46,7 +51,9 @@ class FakeGitHub:
             return self.fail_next.pop(0)
         pulls = re.fullmatch(r"/repos/([^/]+/[^/]+)/pulls", path)
         labels = re.fullmatch(r"/repos/([^/]+/[^/]+)/issues/(\d+)/labels", path)
-        repo = (pulls or labels).group(1) if (pulls or labels) else None
+        review = re.fullmatch(r"/repos/([^/]+/[^/]+)/pulls/(\d+)/requested_reviewers", path)
+        found = pulls or labels or review
+        repo = found.group(1) if found else None
         if repo != REPO:
             return 404, {"message": "Not Found", "status": "404"}, {}
         if method == "POST" and pulls:
@@ -79,6 +86,20 @@ class FakeGitHub:
             }
             self.pulls[number] = pull
             return 201, {**pull, "head": {"ref": pull["head"]}, "base": {"ref": pull["base"]}}, {}
+        if method == "POST" and review:
+            pull = self.pulls.get(int(review.group(2)))
+            if pull is None:
+                return 404, {"message": "Not Found"}, {}
+            logins = list(body.get("reviewers") or [])
+            teams = list(body.get("team_reviewers") or [])
+            if any(u not in self.collaborators for u in logins) or any(
+                t not in self.teams for t in teams
+            ):
+                message = "Reviews may only be requested from collaborators."
+                return 422, {"message": message}, {}
+            pull["requested_reviewers"] = logins
+            pull["requested_teams"] = teams
+            return 201, pull, {}
         if method == "POST" and labels:
             pull = self.pulls.get(int(labels.group(2)))
             if pull is None:

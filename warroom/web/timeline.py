@@ -393,6 +393,12 @@ def describe(event: Event) -> Entry:
         case "hotfix_pr_labelled":
             labels = ", ".join(str(label) for label in d.get("labels") or [])
             text = f"pull request #{d.get('number')} labelled {labels}"
+        case "hotfix_pr_ready":
+            asked = [*d.get("reviewers", []), *(f"team {t}" for t in d.get("team_reviewers", []))]
+            text = f"pull request #{d.get('number')}: review requested"
+            details.append(("From", ", ".join(str(a) for a in asked) or "nobody"))
+            unmapped = ", ".join(str(r) for r in d.get("unmapped_reviewers") or [])
+            details.append(("Not on GitHub", unmapped))
         case "hotfix_pr_failed":
             again = "; retrying" if d.get("retrying") else ""
             text = f"emergency pull request for hotfix {d.get('hotfix')} failed{again}"

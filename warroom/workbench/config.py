@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from warroom.policy.schema import Duration
 
@@ -66,6 +67,22 @@ class GitHubPrSettings(_Strict):
     token_env: str = "GITHUB_TOKEN"
     # The branch the fix is merged into.
     base: str = Field(default="main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+    # The policy's PR reviewers (hotfix.pr_reviewers, e.g. "on-call") as GitHub logins or
+    # `team:SLUG`; a reviewer without a mapping is not requested (the PR says so).
+    reviewers: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @field_validator("reviewers")
+    @classmethod
+    def _reviewers(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for name, targets in value.items():
+            for target in targets:
+                login = target.removeprefix("team:")
+                if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,99})", login):
+                    raise ValueError(
+                        f"reviewer {target!r} for {name!r}: a GitHub login or team:SLUG"
+                    )
+        return value
+
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     def secret(self) -> str | None:

@@ -6,6 +6,9 @@
 - Labels: a pull request is an issue for labels, `POST /repos/{owner}/{repo}/issues/{number}/labels`
   with `{"labels": [...]}`; 200 with the labels
   (https://docs.github.com/en/rest/issues/labels#add-labels-to-an-issue).
+- Reviewers: `POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers` with
+  `reviewers` and `team_reviewers`; 201
+  (https://docs.github.com/en/rest/pulls/review-requests#request-reviewers-for-a-pull-request).
 - Headers: `Authorization: Bearer TOKEN`, `Accept: application/vnd.github+json`,
   `X-GitHub-Api-Version: 2022-11-28`
   (https://docs.github.com/en/rest/using-the-rest-api/getting-started-with-the-rest-api).
@@ -103,6 +106,26 @@ def open_pull_request(cfg: GitHubPrSettings, pr: PullRequest) -> PrResult:
     created = response.json()
     number = int(created["number"])
     return PrResult(True, f"opened #{number}", number=number, url=created.get("html_url"))
+
+
+def request_reviewers(
+    cfg: GitHubPrSettings, number: int, logins: list[str], teams: list[str]
+) -> PrResult:
+    """`POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers` with `reviewers` (logins)
+    and `team_reviewers` (team slugs); 201
+    (https://docs.github.com/en/rest/pulls/review-requests#request-reviewers-for-a-pull-request)."""
+    token = cfg.secret()
+    if not token:
+        return PrResult(False, f"no GitHub token: set {cfg.token_env} or emergency_pr.github.token")
+    url = cfg.api_url.rstrip("/") + f"/repos/{cfg.repo}/pulls/{number}/requested_reviewers"
+    try:
+        with httpx.Client(headers=_headers(token), timeout=cfg.timeout_seconds) as http:
+            response = http.post(url, json={"reviewers": logins, "team_reviewers": teams})
+    except httpx.TransportError as exc:
+        return PrResult(False, f"GitHub unreachable: {type(exc).__name__}", True)
+    if response.status_code != 201:
+        return classify(response, "requesting reviewers")
+    return PrResult(True, f"reviewers requested on #{number}", number=number)
 
 
 def add_labels(cfg: GitHubPrSettings, number: int, labels: tuple[str, ...]) -> PrResult:

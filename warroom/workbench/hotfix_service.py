@@ -97,6 +97,14 @@ class HotfixService:
                 )
             elif event.type == "hotfix_pr_labelled" and found.get(name, {}).get("pr"):
                 found[name]["pr"].update(state="labelled", error=None)
+            elif event.type == "hotfix_pr_ready" and found.get(name, {}).get("pr"):
+                found[name]["pr"].update(
+                    state="ready",
+                    error=None,
+                    requested_reviewers=list(data.get("reviewers", []))
+                    + [f"team:{t}" for t in data.get("team_reviewers", [])],
+                    unmapped_reviewers=list(data.get("unmapped_reviewers", [])),
+                )
             elif event.type == "hotfix_pr_failed" and found.get(name, {}).get("pr"):
                 retrying = bool(data.get("retrying"))
                 found[name]["pr"].update(
@@ -233,8 +241,8 @@ class HotfixService:
         if entry is None or not entry["pr"]:
             return github_pr.PrResult(True, "nothing requested")
         pr = entry["pr"]
-        if pr["state"] == "labelled":
-            return github_pr.PrResult(True, "already opened and labelled")
+        if pr["state"] == "ready":
+            return github_pr.PrResult(True, "already opened, labelled and assigned")
         if config is None:
             result = github_pr.PrResult(False, "emergency_pr is no longer configured")
             self._pr_failed(public_id, name, "open", result, last_attempt=True)
@@ -261,17 +269,46 @@ class HotfixService:
                 {"hotfix": name, "number": number, "url": result.url, "repo": config.repo},
             )
         assert number is not None
-        if pr["labels"]:
-            labelled = github_pr.add_labels(config, int(number), tuple(pr["labels"]))
-            if not labelled.ok:
-                self._pr_failed(public_id, name, "labels", labelled, last_attempt=last_attempt)
-                return labelled
+        if pr["state"] != "labelled":
+            if pr["labels"]:
+                labelled = github_pr.add_labels(config, int(number), tuple(pr["labels"]))
+                if not labelled.ok:
+                    self._pr_failed(public_id, name, "labels", labelled, last_attempt=last_attempt)
+                    return labelled
+            self._pr_event(
+                public_id,
+                "hotfix_pr_labelled",
+                {"hotfix": name, "number": number, "labels": pr["labels"]},
+            )
+        # The policy's reviewers (e.g. "on-call") as GitHub users or teams (config mapping).
+        wanted = list(self.runtime.policy.hotfix.pr_reviewers)
+        logins = [x for r in wanted for x in config.reviewers.get(r, ()) if ":" not in x]
+        teams = [
+            x.partition(":")[2]
+            for r in wanted
+            for x in config.reviewers.get(r, ())
+            if x.startswith("team:")
+        ]
+        unmapped = [r for r in wanted if not config.reviewers.get(r)]
+        if logins or teams:
+            asked = github_pr.request_reviewers(config, int(number), logins, teams)
+            if not asked.ok:
+                self._pr_failed(public_id, name, "reviewers", asked, last_attempt=last_attempt)
+                return asked
         self._pr_event(
             public_id,
-            "hotfix_pr_labelled",
-            {"hotfix": name, "number": number, "labels": pr["labels"]},
+            "hotfix_pr_ready",
+            {
+                "hotfix": name,
+                "number": number,
+                "reviewers": logins,
+                "team_reviewers": teams,
+                "unmapped_reviewers": unmapped,
+            },
         )
-        return github_pr.PrResult(True, f"#{number} opened and labelled", number=number)
+        return github_pr.PrResult(
+            True, f"#{number} opened, labelled, reviewers asked", number=number
+        )
 
     def _pr_failed(
         self,
