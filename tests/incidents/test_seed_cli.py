@@ -116,3 +116,18 @@ def test_seed003_hotfix_pr_command_refuses_bad_branches_and_a_missing_repository
     early = wr("hotfix", "rollout", incident, "hf-1", "--stage", "full")
     assert early.exit_code == 2 and "not deployed" in early.output
     assert wr_json("hotfix", "list", incident)["items"][0]["rollout"] is None
+
+
+def test_seed003_config_check_warns_about_an_emergency_pr_repository_without_a_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WARROOM_TEST_GITHUB_TOKEN", raising=False)
+    config = tmp_path / "warroom.yaml"
+    github = "{repo: acme/checkout, token_env: WARROOM_TEST_GITHUB_TOKEN}"
+    config.write_text(f"policy: default\nemergency_pr:\n  github: {github}\n")
+    data = wr_json("config", "check", str(config))
+    assert [w["path"] for w in data["warnings"]] == ["emergency_pr.github.token_env"]
+    monkeypatch.setenv("WARROOM_TEST_GITHUB_TOKEN", "ghp_x")
+    assert wr_json("config", "check", str(config))["warnings"] == []
+    config.write_text("policy: default\nemergency_pr:\n  github: {repo: not a repo}\n")
+    assert wr("config", "check", str(config)).exit_code != 0
