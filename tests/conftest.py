@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -142,8 +143,21 @@ def make_token(runtime: Runtime) -> Callable[..., str]:
     return make
 
 
+def wait_for_intake(client: TestClient, response: httpx.Response) -> None:
+    """After a webhook's 202, wait until the intake processor has acted on it, as a sender
+    following the 202's status monitor (`Location`) would: tests then read what it did."""
+    location = response.headers.get("location", "")
+    if response.status_code == 202 and location.startswith(INTAKE_REQUESTS):
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        assert runtime.alerts.intake.wait_processed(int(location.rsplit("/", 1)[1]), 30)
+
+
+INTAKE_REQUESTS = "/api/v1/alerts/requests/"
+
+
 class Api:
-    """A TestClient bound to one token, returning (status, json)."""
+    """A TestClient bound to one token, returning (status, json); webhooks are processed
+    before it returns (see `wait_for_intake`)."""
 
     def __init__(self, client: TestClient, token: str | None) -> None:
         self.client = client
@@ -152,6 +166,7 @@ class Api:
     def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         headers = {**self.headers, **kwargs.pop("headers", {})}
         response = self.client.request(method, path, headers=headers, **kwargs)
+        wait_for_intake(self.client, response)
         try:
             body = response.json()
         except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tests.conftest import Api
@@ -85,9 +86,31 @@ def create_integration(admin_api: Api, name: str, kind: str, **options: Any) -> 
 
 
 def post_am(api: Api, key: str, payload: Any) -> tuple[int, Any]:
-    return api.post(
-        "/api/v1/alerts/alertmanager", json=payload, headers={"Authorization": f"Bearer {key}"}
-    )
+    """Send an Alertmanager webhook; on 202, what processing did (from the 202's Location)."""
+    return deliver(api, "/api/v1/alerts/alertmanager", payload, key)
+
+
+def deliver(
+    api: Api, path: str, payload: Any, key: str | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """POST a webhook (with an integration key, or `headers`). An accepted one (202) is followed
+    to its status monitor, as an API client would, and its processed record is returned."""
+    sent = {"Authorization": f"Bearer {key}"} if key else {**api.headers, **(headers or {})}
+    response = api.client.post(path, json=payload, headers=sent)
+    if response.status_code != 202:
+        return response.status_code, response.json()
+    record = api.ok("GET", response.headers["location"], params={"wait": 30})
+    assert record["status"] == "processed", record
+    return 202, record
+
+
+def settle_intake(runtime: Runtime, timeout: float = 30) -> None:
+    """Wait until every acknowledged webhook has been processed (for clients that do not show
+    the 202's status monitor, such as the PagerDuty SDKs)."""
+    deadline = time.monotonic() + timeout
+    while runtime.alerts.intake.log.backlog():
+        assert time.monotonic() < deadline, "the intake log was not processed in time"
+        time.sleep(0.01)
 
 
 def timeline_types(api: Api, incident: str) -> list[str]:

@@ -27,7 +27,7 @@ def am_key(admin_api: Api) -> str:
 def test_firing_alert_declares_and_repeats_deduplicate(api: Api, am_key: str) -> None:
     alert = am_alert(fingerprint="aaaa000000000001")
     status, body = post_am(api, am_key, am_payload([alert]))
-    assert status == 200, body
+    assert status == 202, body
     assert body["created"] == 1 and len(body["incidents"]) == 1
     incident = body["incidents"][0]
     data = api.ok("GET", f"/api/v1/incidents/{incident}")
@@ -39,7 +39,7 @@ def test_firing_alert_declares_and_repeats_deduplicate(api: Api, am_key: str) ->
     # HA Alertmanager delivers the same notification twice: nothing new.
     for _ in range(2):
         status, again = post_am(api, am_key, am_payload([alert]))
-        assert status == 200 and again["deduplicated"] == 1 and again["created"] == 0
+        assert status == 202 and again["deduplicated"] == 1 and again["created"] == 0
     assert timeline_types(api, incident) == ["declared", "alert_attached"]
     alerts = api.ok("GET", "/api/v1/alerts", params={"incident": incident})["items"]
     assert len(alerts) == 1 and alerts[0]["count"] == 3
@@ -70,7 +70,7 @@ def test_all_alerts_resolved_moves_to_monitoring_not_resolved(api: Api, am_key: 
     assert len(moved) == 1 and "all alerts" in moved[0]["data"]["reason"]
     # A duplicate of the resolved notification changes nothing.
     status, again = post_am(api, am_key, am_payload([resolved_first, resolved_second]))
-    assert status == 200 and again["resolved"] == 0
+    assert status == 202 and again["resolved"] == 0
     assert len(api.ok("GET", f"/api/v1/incidents/{incident}/timeline")["events"]) == len(events)
     # A stale duplicate of the old firing notification does not open a new alert.
     status, stale = post_am(api, am_key, am_payload([first]))
@@ -85,7 +85,7 @@ def test_all_alerts_resolved_moves_to_monitoring_not_resolved(api: Api, am_key: 
 def test_warnings_are_recorded_without_an_incident(api: Api, am_key: str) -> None:
     warning = am_alert("DiskFilling", severity="warning", fingerprint="cccc000000000001")
     status, body = post_am(api, am_key, am_payload([warning], group_key="{}:{disk}"))
-    assert status == 200 and body["recorded"] == 1 and body["incidents"] == []
+    assert status == 202 and body["recorded"] == 1 and body["incidents"] == []
     alert = api.ok("GET", "/api/v1/alerts")["items"][0]
     assert alert["action"] == "record" and alert["incident"] is None
     assert api.ok("GET", "/api/v1/incidents")["items"] == []
@@ -99,7 +99,7 @@ def test_key_auth_path_key_rotation_and_revocation(
     # An API token is not an integration key: a responder's lacks the `ingest` scope.
     assert api.post("/api/v1/alerts/alertmanager", json=payload)[0] == 403
     status, _ = api.post(f"/api/v1/alerts/alertmanager/{am_key}", json=payload)
-    assert status == 200
+    assert status == 202
     # A key is valid only for its own kind of endpoint.
     pd_key = create_integration(admin_api, "pd", "pagerduty")
     assert post_am(api, pd_key, payload)[0] == 401
@@ -119,7 +119,7 @@ def test_key_auth_path_key_rotation_and_revocation(
     rotated = admin_api.ok("POST", "/api/v1/integrations/prom/rotate")["key"]
     assert rotated != am_key
     assert post_am(api, am_key, payload)[0] == 401
-    assert post_am(api, rotated, payload)[0] == 200
+    assert post_am(api, rotated, payload)[0] == 202
     admin_api.ok("POST", "/api/v1/integrations/prom/revoke")
     assert post_am(api, rotated, payload)[0] == 401
     assert admin_api.post("/api/v1/integrations", json={"name": "pd", "kind": "grafana"})[0] == 409
@@ -149,7 +149,7 @@ def test_body_over_the_limit_is_413(api: Api, am_key: str) -> None:
 def test_rate_limit_is_429_with_retry_after(api: Api, admin_api: Api) -> None:
     key = create_integration(admin_api, "slow", "alertmanager", rate_limit=0.01, burst=1)
     payload = am_payload([am_alert(fingerprint="abab000000000001")])
-    assert post_am(api, key, payload)[0] == 200
+    assert post_am(api, key, payload)[0] == 202
     response = api.client.post(
         "/api/v1/alerts/alertmanager", json=payload, headers={"Authorization": f"Bearer {key}"}
     )
@@ -208,7 +208,7 @@ def test_silenced_alerts_are_stored_but_declare_nothing(api: Api, am_key: str) -
     )
     assert silence["state"] == "active" and silence["author"] == "token:alice"
     status, body = post_am(api, am_key, am_payload([am_alert(fingerprint="3333000000000001")]))
-    assert status == 200 and body["silenced"] == 1 and body["incidents"] == []
+    assert status == 202 and body["silenced"] == 1 and body["incidents"] == []
     alert = api.ok("GET", "/api/v1/alerts")["items"][0]
     assert alert["silenced"] is True
     assert api.ok("GET", f"/api/v1/alerts/{alert['id']}")["silence"]["comment"] == "deploy"

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.alerts.helpers import am_alert, am_payload
+from tests.conftest import wait_for_intake
 from tests.support.cli import use_local_database, wr, wr_json
 
 
@@ -66,7 +67,8 @@ def test_alerts_list_and_show_against_a_server(cli_env: Path, tmp_path: Path) ->
                 json=am_payload([am_alert(fingerprint="cli0000000000001")]),
                 headers={"Authorization": f"Bearer {key}"},
             )
-            assert response.status_code == 200, response.text
+            assert response.status_code == 202, response.text
+            wait_for_intake(client, response)
     finally:
         runtime.close()
     items = wr_json("alerts", "list")["items"]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from tests.alerts.helpers import create_integration
-from tests.conftest import Api
+from tests.conftest import Api, wait_for_intake
 from warroom.alerts import tables as t
 from warroom.core import tables
 from warroom.core.runtime import Runtime
@@ -106,6 +106,7 @@ def _post(api: Api, path: str, headers: dict[str, str], content: bytes) -> int:
     response = api.client.post(
         path, content=content, headers={**headers, "Content-Type": "application/json"}
     )
+    wait_for_intake(api.client, response)  # what was accepted is processed before the next
     return response.status_code
 
 

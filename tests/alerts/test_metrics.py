@@ -19,6 +19,8 @@ def _scrape(api: Api) -> dict[str, float]:
                 values[sample.labels["outcome"]] = sample.value
             elif sample.name == "warroom_alerts_open":
                 values["open"] = sample.value
+            elif sample.name == "warroom_intake_backlog":
+                values["backlog"] = sample.value
     return values
 
 
@@ -26,12 +28,12 @@ def test_every_intake_outcome_and_the_open_gauge_are_exported(api: Api, admin_ap
     am_key = create_integration(admin_api, "prometheus", "alertmanager")
     pd_key = create_integration(admin_api, "ci-pager", "pagerduty")
     first, second = am_alert(instance="pod-1"), am_alert(instance="pod-2")
-    assert post_am(api, am_key, am_payload([first, second]))[0] == 200  # 2 created
-    assert post_am(api, am_key, am_payload([first]))[0] == 200  # 1 deduplicated
+    assert post_am(api, am_key, am_payload([first, second]))[0] == 202  # 2 created
+    assert post_am(api, am_key, am_payload([first]))[0] == 202  # 1 deduplicated
     warning = am_alert("DiskFilling", severity="warning")
     group = '{}:{alertname="DiskFilling"}'
-    assert post_am(api, am_key, am_payload([warning], group_key=group))[0] == 200  # recorded
-    assert post_am(api, am_key, am_payload([{**second, "status": "resolved"}]))[0] == 200
+    assert post_am(api, am_key, am_payload([warning], group_key=group))[0] == 202  # recorded
+    assert post_am(api, am_key, am_payload([{**second, "status": "resolved"}]))[0] == 202
     assert api.post("/v2/enqueue", json=pd_event(pd_key, dedup_key="disk"))[0] == 202
     assert api.post("/v2/enqueue", json=pd_event(pd_key, "acknowledge", "disk"))[0] == 202
     assert api.post("/v2/enqueue", json=pd_event(pd_key, "resolve", "unknown"))[0] == 202
@@ -48,4 +50,5 @@ def test_every_intake_outcome_and_the_open_gauge_are_exported(api: Api, admin_ap
         "dropped": 1.0,
         "tests": 0.0,
         "open": 3.0,  # pod-1 firing, the warning recorded but firing, disk acknowledged
+        "backlog": 0.0,  # every acknowledged request processed
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from tests.alerts.helpers import create_integration, timeline_types
+from tests.alerts.helpers import create_integration, deliver, timeline_types
 from tests.conftest import Api
 from warroom.api.app import create_app
 from warroom.core import auth
@@ -55,10 +55,8 @@ GRAFANA = {
 
 def test_grafana_contact_point(api: Api, admin_api: Api) -> None:
     key = create_integration(admin_api, "grafana", "grafana")
-    status, body = api.post(
-        "/api/v1/alerts/grafana", json=GRAFANA, headers={"Authorization": f"Bearer {key}"}
-    )
-    assert status == 200, body
+    status, body = deliver(api, "/api/v1/alerts/grafana", GRAFANA, key)
+    assert status == 202, body
     incident = body["incidents"][0]
     assert api.ok("GET", f"/api/v1/incidents/{incident}")["services"] == ["search"]
     alert = api.ok("GET", f"/api/v1/alerts/{body['alerts'][0]}")
@@ -66,8 +64,8 @@ def test_grafana_contact_point(api: Api, admin_api: Api) -> None:
     assert alert["details"]["state"] == "alerting"
     resolved = {**GRAFANA, "status": "resolved"}
     resolved["alerts"] = [{**GRAFANA["alerts"][0], "status": "resolved"}]  # type: ignore[index]
-    status, body = api.post(f"/api/v1/alerts/grafana/{key}", json=resolved)
-    assert status == 200 and body["resolved"] == 1
+    status, body = deliver(api, f"/api/v1/alerts/grafana/{key}", resolved)
+    assert status == 202 and body["resolved"] == 1
     assert api.ok("GET", f"/api/v1/incidents/{incident}")["status"] == "monitoring"
 
 
@@ -104,8 +102,8 @@ GRAFANA_TEST = {
 def test_grafana_contact_point_test_is_recorded_not_declared(api: Api, admin_api: Api) -> None:
     key = create_integration(admin_api, "grafana", "grafana")
     for _ in range(2):  # pressing Test twice is still no incident
-        status, body = api.post(f"/api/v1/alerts/grafana/{key}", json=GRAFANA_TEST)
-        assert status == 200, body
+        status, body = deliver(api, f"/api/v1/alerts/grafana/{key}", GRAFANA_TEST)
+        assert status == 202, body
         assert body["tests"] == 1 and body["created"] == 0 and body["incidents"] == []
     assert api.ok("GET", "/api/v1/incidents")["items"] == []
     assert api.ok("GET", "/api/v1/alerts?status=open")["items"] == []
@@ -124,8 +122,8 @@ def test_a_real_grafana_alert_named_testalert_still_declares(api: Api, admin_api
         "grafana_folder": "payments",
         "severity": "critical",
     }
-    status, body = api.post(f"/api/v1/alerts/grafana/{key}", json=payload)
-    assert status == 200, body
+    status, body = deliver(api, f"/api/v1/alerts/grafana/{key}", payload)
+    assert status == 202, body
     assert body["tests"] == 0 and len(body["incidents"]) == 1
 
 
@@ -144,15 +142,15 @@ def test_generic_webhook_with_mapping(api: Api, admin_api: Api) -> None:
         "tags": {"svc": "payments", "region": "eu"},
     }
     headers = {"Authorization": f"Bearer {key}"}
-    status, body = api.post("/api/v1/alerts/generic", json=payload, headers=headers)
-    assert status == 200, body
+    status, body = deliver(api, "/api/v1/alerts/generic", payload, headers=headers)
+    assert status == 202, body
     alert = api.ok("GET", f"/api/v1/alerts/{body['alerts'][0]}")
     assert alert["summary"] == "checkout is down"
     assert alert["identity"] == "c-17" and alert["service"] == "payments"
     assert alert["labels"]["region"] == "eu" and alert["severity"] == "SEV2"
     payload["check"]["state"] = "up"
-    status, body = api.post(f"/api/v1/alerts/generic/{key}", json=payload)
-    assert body["resolved"] == 1
+    status, body = deliver(api, f"/api/v1/alerts/generic/{key}", payload)
+    assert status == 202 and body["resolved"] == 1
     # A payload the title template cannot fill is refused and stores nothing.
     status, body = api.post("/api/v1/alerts/generic", json={"other": 1}, headers=headers)
     assert status == 422
@@ -280,7 +278,7 @@ def test_config_integration_authenticates_and_routes(routed_api: Api) -> None:
     status, body = post_am(
         routed_api, "config-key-0123456789abcdef0123", am_payload([am_alert(fingerprint="77")])
     )
-    assert status == 200, body
+    assert status == 202, body
     incident = routed_api.ok("GET", f"/api/v1/incidents/{body['incidents'][0]}")
     assert incident["severity"] == "SEV1"
     assert "alert_attached" in timeline_types(routed_api, incident["id"])

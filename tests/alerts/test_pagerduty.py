@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.alerts.helpers import create_integration, pd_event, timeline_types
-from tests.conftest import Api
+from tests.conftest import Api, wait_for_intake
 
 
 @pytest.fixture
@@ -117,5 +117,6 @@ def test_pdpyras_style_client_works_against_a_custom_base_url(api: Api, pd_key: 
     )
     assert response.status_code == 202
     assert response.json()["dedup_key"] == "cpu-web-1"
+    wait_for_intake(api.client, response)
     alert = api.ok("GET", "/api/v1/alerts")["items"][0]
     assert alert["action"] == "record"  # warnings are recorded by the default routes

@@ -17,7 +17,7 @@ import pdpyras
 import pytest
 import uvicorn
 
-from tests.alerts.helpers import create_integration
+from tests.alerts.helpers import create_integration, settle_intake
 from tests.conftest import Api
 from warroom.api.app import create_app
 from warroom.core.runtime import Runtime
@@ -75,7 +75,11 @@ def http_url(runtime: Runtime) -> Iterator[str]:
 
 
 def test_the_pagerduty_client_refuses_http_and_works_over_https(
-    api: Api, admin_api: Api, https_url: str, certificate: tuple[Path, Path]
+    api: Api,
+    admin_api: Api,
+    runtime: Runtime,
+    https_url: str,
+    certificate: tuple[Path, Path],
 ) -> None:
     key = create_integration(admin_api, "ci-pager", "pagerduty", service="payments")
     with pytest.raises(pagerduty.UrlError):  # why the docs say https
@@ -84,21 +88,26 @@ def test_the_pagerduty_client_refuses_http_and_works_over_https(
     trust = ssl.create_default_context(cafile=str(certificate[1]))
     client = pagerduty.EventsApiV2Client(key, base_url=https_url, verify=trust)
     dedup_key = client.trigger("Disk full on db-1", "db-1", severity="critical")
+    settle_intake(runtime)
     [alert] = api.ok("GET", "/api/v1/alerts")["items"]
     assert alert["identity"] == dedup_key and alert["severity"] == "SEV2"
     incident = alert["incident"]
     client.acknowledge(dedup_key)
+    settle_intake(runtime)
     assert api.ok("GET", f"/api/v1/incidents/{incident}")["status"] == "acknowledged"
     client.resolve(dedup_key)
+    settle_intake(runtime)
     assert api.ok("GET", f"/api/v1/incidents/{incident}")["status"] == "monitoring"
 
 
-def test_pdpyras_over_plain_http(api: Api, admin_api: Api, http_url: str) -> None:
+def test_pdpyras_over_plain_http(api: Api, admin_api: Api, runtime: Runtime, http_url: str) -> None:
     key = create_integration(admin_api, "ci-pager", "pagerduty", service="payments")
     session = pdpyras.EventsAPISession(key)
     session.url = http_url
     dedup_key = session.trigger("Disk full on db-1", "db-1", severity="error")
+    settle_intake(runtime)
     [alert] = api.ok("GET", "/api/v1/alerts")["items"]
     assert alert["identity"] == dedup_key and alert["severity"] == "SEV3"
     session.resolve(dedup_key)
+    settle_intake(runtime)
     assert api.ok("GET", f"/api/v1/alerts/{alert['id']}")["status"] == "resolved"

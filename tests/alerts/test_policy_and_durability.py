@@ -91,11 +91,41 @@ def test_auto_resolve_when_the_policy_opts_in(auto_api: tuple[Api, Runtime]) -> 
     assert types[-2:] == ["status_changed", "resolved"]
 
 
-def test_storage_failure_is_503_with_retry_after_and_stores_nothing(
+def test_intake_log_failure_is_503_with_retry_after_and_stores_nothing(
     api: Api, admin_api: Api, runtime: Runtime
 ) -> None:
+    """A webhook is acknowledged only once it is in the intake log: when the log cannot be
+    written the sender gets 503 + Retry-After (Alertmanager then retries) and nothing is kept."""
     key = create_integration(admin_api, "prom", "alertmanager")
     payload = am_payload([am_alert(fingerprint="6666000000000001")])
+    intake_log = runtime.alerts.intake.log
+    store = intake_log.store()
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE intake_log"))
+    try:
+        response = api.client.post(
+            "/api/v1/alerts/alertmanager",
+            json=payload,
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 503
+        assert response.headers["Retry-After"]
+        assert "location" not in response.headers
+    finally:  # the PostgreSQL test database is shared by later tests
+        t.intake_log.create(store.engine)
+    with runtime.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(t.alerts)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(t.alert_groups)).scalar_one() == 0
+    assert intake_log.backlog() == 0
+
+
+def test_an_acknowledged_webhook_waits_out_a_storage_failure_and_is_then_processed(
+    api: Api, admin_api: Api, runtime: Runtime
+) -> None:
+    """Once a webhook is acknowledged (202), a failure of the alert tables does not lose it: it
+    stays pending in the intake log and is processed once storage works again."""
+    key = create_integration(admin_api, "prom", "alertmanager")
+    payload = am_payload([am_alert(fingerprint="6666000000000002")])
     db = Database(runtime.db.url)
     with db.engine.begin() as conn:
         conn.execute(text("DROP TABLE alert_counters"))
@@ -106,13 +136,28 @@ def test_storage_failure_is_503_with_retry_after_and_stores_nothing(
             json=payload,
             headers={"Authorization": f"Bearer {key}"},
         )
-        assert response.status_code == 503
-        assert response.headers["Retry-After"]
+        assert response.status_code == 202, response.text
+        location = response.headers["location"]
+        pending = api.ok("GET", location, params={"wait": 0.5})
+        assert pending["status"] == "pending" and pending["integration"] == "prom"
         with runtime.db.read() as conn:
             assert conn.execute(select(func.count()).select_from(t.alerts)).scalar_one() == 0
-            assert conn.execute(select(func.count()).select_from(t.alert_groups)).scalar_one() == 0
     finally:  # the PostgreSQL test database is shared by later tests
         t.alert_counters.create(runtime.db.engine)
+    done = api.ok("GET", location, params={"wait": 30})
+    assert done["status"] == "processed" and done["created"] == 1 and done["incidents"]
+    assert api.ok("GET", "/api/v1/alerts/counts")["received"] == 1
+
+
+def test_the_status_of_an_unknown_request_is_404_and_needs_a_token(
+    api: Api, viewer_api: Api
+) -> None:
+    status, body = api.get("/api/v1/alerts/requests/999999")
+    assert status == 404 and body["error"]["code"] == "not_found"
+    assert api.get("/api/v1/alerts/requests/0")[0] == 422
+    assert api.get("/api/v1/alerts/requests/1", params={"wait": 31})[0] == 422
+    assert api.client.get("/api/v1/alerts/requests/1").status_code == 401
+    assert viewer_api.get("/api/v1/alerts/requests/999999")[0] == 404
 
 
 # ---- a real server ---------------------------------------------------------------------
@@ -139,8 +184,13 @@ def test_real_server_commits_before_answering(served: tuple[str, Path]) -> None:
             headers={"Authorization": f"Bearer {key}"},
             timeout=30,
         )
-        assert response.status_code == 200, response.text
-        # 2xx only after commit: another connection sees the alerts at once.
+        assert response.status_code == 202, response.text
+        # 2xx only once durable; the status monitor then says what processing did, and
+        # another connection sees the alerts.
+        record = httpx.get(
+            url + response.headers["location"], params={"wait": 30}, headers=admin, timeout=40
+        ).json()
+        assert record["status"] == "processed" and record["received"] == 5, record
         reader = Database(f"sqlite:///{db_file}")
         with reader.read() as conn:
             stored = conn.execute(

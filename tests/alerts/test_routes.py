@@ -40,7 +40,7 @@ def test_a_rule_added_by_api_routes_the_next_alert(api: Api, admin_api: Api) -> 
 
     alert = am_alert("CheckoutErrors", service="unlabelled", severity="warning")
     status, body = post_am(api, key, am_payload([alert], group_key="{}:{checkout}"))
-    assert status == 200, body
+    assert status == 202, body
     incident = api.ok("GET", f"/api/v1/incidents/{body['incidents'][0]}")
     assert (incident["severity"], incident["services"]) == ("SEV1", ["payments"])
     [stored] = api.ok("GET", "/api/v1/alerts")["items"]

@@ -51,6 +51,15 @@ class Env:
                 break
         return total
 
+    def publish_catalog(self, services: list[dict[str, Any]]) -> None:
+        for service in services:
+            slug = service["name"]
+            public = {"name": service.get("description") or slug}
+            if service.get("owner_team"):
+                public["group"] = service["owner_team"]
+            self.admin.ok("PATCH", f"/api/v1/statuspage/components/{slug}", json=public)
+            self.admin.ok("POST", f"/api/v1/statuspage/components/{slug}/publish")
+
     def declare(self, **body: Any) -> str:
         data = {"title": "Checkout failing", "severity": "SEV2", "services": ["payments"]}
         data.update(body)
@@ -66,7 +75,10 @@ def make_env(settings: Settings, clock: FixedClock) -> Iterator[Callable[..., En
         comms: dict[str, Any] | None = None,
         services: list[dict[str, Any]] | None = None,
         policy: Any = "default",
+        publish: bool = True,
     ) -> Env:
+        """`publish`: as an admin would, give the catalog's draft components public names
+        and groups and publish them (False: they stay drafts)."""
         config = parse_config(
             {
                 "services": SERVICES if services is None else services,
@@ -78,7 +90,10 @@ def make_env(settings: Settings, clock: FixedClock) -> Iterator[Callable[..., En
         client = TestClient(create_app(runtime), raise_server_exceptions=False)
         client.__enter__()
         made.append((runtime, client))
-        return Env(runtime, client)
+        env = Env(runtime, client)
+        if publish:
+            env.publish_catalog(SERVICES if services is None else services)
+        return env
 
     yield make
     for runtime, client in made:

@@ -52,3 +52,16 @@ def test_statuspage_commands(cli_env: Path) -> None:
     assert bad.exit_code == 2
     human = runner.invoke(app, ["statuspage", "components"])
     assert human.exit_code == 0 and "Public API" in human.output
+
+
+def test_publish_and_draft_commands(cli_env: Path) -> None:
+    added = wr_json("statuspage", "component-add", "billing", "Billing", "--draft")
+    assert added["published"] is False
+    human = runner.invoke(app, ["statuspage", "components"])
+    assert human.exit_code == 0 and "draft" in human.output
+    assert "warroom statuspage publish ID" in human.output
+    assert wr_json("statuspage", "publish", "billing")["published"] is True
+    assert wr_json("statuspage", "unpublish", "billing")["published"] is False
+    missing = runner.invoke(app, ["statuspage", "publish", "nope"])
+    assert missing.exit_code != 0 and "no component nope" in missing.output
+    assert wr_json("statuspage", "components")["items"][0]["published"] is False

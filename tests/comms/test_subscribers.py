@@ -191,3 +191,10 @@ def test_maintenance_is_announced_to_subscribers(make_env: Callable[..., Env]) -
     assert notice["scheduled_maintenance"]["name"] == "Search index rebuild"
     assert notice["scheduled_maintenance"]["status"] == "scheduled"
     assert notice["meta"]["unsubscribe"].startswith(BASE)
+
+
+def test_a_refused_subscribe_form_keeps_the_address(make_env: Callable[..., Env]) -> None:
+    env = make_env(comms={"statuspage": {"allow_webhook_subscribers": True}})
+    response = env.client.post("/status/subscribe", data={"webhook": "ftp://nope.example/x"})
+    assert response.status_code == 422 and 'role="alert"' in response.text
+    assert 'value="ftp://nope.example/x"' in response.text

@@ -63,3 +63,36 @@ def test_older_than_90_days_is_ignored() -> None:
 def test_worst() -> None:
     assert worst(["operational", "major_outage", "degraded_performance"]) == "major_outage"
     assert worst([]) == "operational"
+
+
+def test_a_state_set_this_very_second_colours_today() -> None:
+    days = daily_uptime([(NOW, None, "major_outage")], NOW)
+    assert days[-1].worst == "major_outage" and days[-1].uptime == 100.0
+    # A closed interval of no length does not.
+    assert daily_uptime([(NOW, NOW, "major_outage")], NOW)[-1].worst == "operational"
+
+
+def test_state_history_becomes_intervals() -> None:
+    from warroom.comms.views import Component, StateChange, state_intervals
+
+    def component(status: str) -> Component:
+        return Component("api", "API", "", None, 0, status, True, False, MIDNIGHT, MIDNIGHT)
+
+    hour = timedelta(hours=1)
+    changes = (
+        StateChange(MIDNIGHT, "operational"),
+        StateChange(MIDNIGHT + hour, "partial_outage"),
+        StateChange(MIDNIGHT + 2 * hour, "major_outage"),
+        StateChange(MIDNIGHT + 3 * hour, "operational"),
+    )
+    assert state_intervals(changes, component("operational")) == [
+        (MIDNIGHT + hour, MIDNIGHT + 2 * hour, "partial_outage"),
+        (MIDNIGHT + 2 * hour, MIDNIGHT + 3 * hour, "major_outage"),
+    ]
+    # A current state the history lacks (set outside the service) counts from its last change.
+    assert state_intervals(changes, component("degraded_performance"))[-1] == (
+        MIDNIGHT + 3 * hour,
+        None,
+        "degraded_performance",
+    )
+    assert state_intervals((), component("major_outage")) == [(MIDNIGHT, None, "major_outage")]

@@ -242,7 +242,14 @@ def process(settings: Settings, clock: FixedClock) -> Iterator[Callable[..., Pro
             client = TestClient(create_app(runtime), raise_server_exceptions=False)
             client.__enter__()
             built.append((runtime, client))
-            return Process(runtime, client, clock, inbox)
+            made = Process(runtime, client, clock, inbox)
+            # The status page's catalog components are drafts: an admin gives them their
+            # public names and publishes them, as a real installation does once.
+            for service in data["services"]:
+                slug, public = service["name"], {"name": service["description"]}
+                made.admin.ok("PATCH", f"/api/v1/statuspage/components/{slug}", json=public)
+                made.admin.ok("POST", f"/api/v1/statuspage/components/{slug}/publish")
+            return made
 
         yield make
         for runtime, client in built:

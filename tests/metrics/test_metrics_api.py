@@ -234,6 +234,9 @@ class FakeAlerts:
     def alert_counts(self, conn: Any) -> dict[str, int]:
         return {"received": 10, "deduplicated": 7, "silenced": 2}
 
+    def intake_backlog(self) -> int:
+        return 4
+
 
 @pytest.fixture
 def clean_collectors() -> Iterator[None]:
@@ -304,6 +307,8 @@ def test_prometheus_exposition(
     assert sample_value(found["warroom_outbox_lag_seconds"], "warroom_outbox_lag_seconds") == 90
     alerts = found["warroom_alerts"]
     assert sample_value(alerts, "warroom_alerts_total", outcome="deduplicated") == 7
+    backlog = found["warroom_intake_backlog"]
+    assert sample_value(backlog, "warroom_intake_backlog") == 4
     assert sample_value(found["warroom_test_extra"], "warroom_test_extra") == 3
     up = found["warroom_collector_up"]
     assert sample_value(up, "warroom_collector_up", collector="test-broken") == 0

@@ -94,7 +94,7 @@ def test_statuspage_admin(open_as: Any) -> None:
     ada.goto("/admin/statuspage")
     ada.locator("summary", has_text="Add a component").click()
     ada.get_by_label("Component id (lowercase slug)").fill("api")
-    ada.get_by_label("Component name").fill("Public API")
+    ada.locator("#new-comp-name").fill("Public API")
     ada.get_by_role("button", name="Add component").click()
     ada.get_by_label("State of Public API").select_option("partial_outage")
     ada.get_by_role("button", name="Set state of Public API").click()

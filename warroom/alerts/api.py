@@ -1,6 +1,7 @@
 """Alert intake endpoints (integration keys) and the alerts/integrations/silences API (tokens).
 
-Intake replies 2xx only after the alerts are committed; 4xx for what a retry cannot fix (bad
+Intake replies 202 once the request's alerts are committed to the intake log (its `Location`,
+`/api/v1/alerts/requests/ID`, tells what processing did); 4xx for what a retry cannot fix (bad
 payload 400/422, bad key 401, too large 413, over the rate 429 with Retry-After); 503 with
 Retry-After only when storing failed and a retry should succeed (Alertmanager retries 5xx).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -22,11 +24,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from warroom.alerts import domain
-from warroom.alerts.service import AlertService, IntakeResult, Integration, new_dedup_key
+from warroom.alerts.service import AlertService, Integration, new_dedup_key
 from warroom.api.deps import Cursor, PrincipalDep, RowId, RuntimeDep, bearer_token
 from warroom.core.clock import ensure_utc, json_default
 from warroom.core.durations import parse_duration
-from warroom.core.errors import InvalidInput, RateLimited, Unauthorized, WarroomError, error_body
+from warroom.core.errors import (
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    WarroomError,
+    error_body,
+)
 from warroom.core.inputs import Moment
 from warroom.core.runtime import Runtime
 
@@ -93,14 +102,14 @@ async def _authenticate(
     return await run_in_threadpool(svc.authenticate, key, kind)
 
 
-async def _ingest(
-    svc: AlertService, integration: Integration, alerts: list[domain.AlertIn]
-) -> IntakeResult:
-    """Wait for the group commit without holding a thread; else ingest in the thread pool."""
-    future = svc.ingest_future(integration, alerts)
-    if future is None:
-        return await run_in_threadpool(svc.ingest, integration, alerts)
-    return await asyncio.wrap_future(future)
+async def _accept(svc: AlertService, integration: Integration, alerts: list[domain.AlertIn]) -> int:
+    """Append to the intake log and wait for its (group) commit without holding a thread."""
+    return await asyncio.wrap_future(svc.intake.accept(integration, alerts))
+
+
+def _status_monitor(request_id: int) -> dict[str, str]:
+    """RFC 9110 202: where the client can see what became of its request."""
+    return {"Location": f"/api/v1/alerts/requests/{request_id}"}
 
 
 async def _run_intake(
@@ -120,7 +129,7 @@ async def _run_intake(
         except _PARSE_ERRORS as exc:  # a parser bug must still be the sender's 4xx
             log.warning("unparseable %s payload: %s: %s", kind, type(exc).__name__, exc)
             raise InvalidInput("the payload could not be read") from None
-        result = await _ingest(svc, integration, alerts)
+        request_id = await _accept(svc, integration, alerts)
     except RateLimited as exc:
         resp: JSONResponse = _error(
             429, exc.code, exc.message, exc.details, **{"Retry-After": str(exc.retry_after)}
@@ -132,7 +141,16 @@ async def _run_intake(
         return resp
     except (SQLAlchemyError, OSError, TimeoutError, RuntimeError) as exc:
         return _unavailable(exc)
-    return JSONResponse({"status": "ok", "integration": integration.name, **result.to_dict()})
+    return JSONResponse(
+        {
+            "status": "accepted",
+            "integration": integration.name,
+            "received": len(alerts),
+            "request": request_id,
+        },
+        status_code=202,
+        headers=_status_monitor(request_id),
+    )
 
 
 def _alertmanager(body: Any, _: Integration) -> list[domain.AlertIn]:
@@ -231,7 +249,7 @@ async def _enqueue(request: Request) -> JSONResponse:
         except _PARSE_ERRORS:
             raise InvalidInput("Event object is invalid") from None
         assert event.alert is not None
-        await _ingest(svc, integration, [event.alert])
+        request_id = await _accept(svc, integration, [event.alert])
     except WarroomError as exc:
         errors = exc.details if isinstance(exc.details, list) else [exc.message]
         return JSONResponse({**_PD_INVALID, "errors": errors}, status_code=400)
@@ -245,6 +263,7 @@ async def _enqueue(request: Request) -> JSONResponse:
     return JSONResponse(
         {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
         status_code=202,
+        headers=_status_monitor(request_id),
     )
 
 
@@ -387,6 +406,39 @@ def list_alerts(
 def counts(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, int]:
     principal.require("viewer")
     return service(runtime).counts()
+
+
+@router.get(
+    "/alerts/requests/{request_id}",
+    summary="What became of one webhook request (the Location of its 202); ?wait=S waits for it",
+)
+def intake_request(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request_id: RowId,
+    wait: float = Query(default=0, ge=0, le=30, description="seconds to wait while pending"),
+) -> dict[str, Any]:
+    if not principal.has("ingest"):
+        principal.require("viewer")
+    intake = service(runtime).intake
+    deadline = time.monotonic() + wait
+    while True:
+        found = intake.request_status(request_id)
+        if found is None:
+            raise NotFound(f"no intake request {request_id} (records are kept for a week)")
+        left = deadline - time.monotonic()
+        if found.status != "pending" or left <= 0:
+            break
+        # Processed by this process's processor, or (another replica's) seen on the next look.
+        intake.wait_processed(request_id, min(left, 0.25))
+    return {
+        "request": found.id,
+        "status": found.status,
+        "integration": found.integration,
+        "received_at": found.received_at,
+        "processed_at": found.processed_at,
+        **(found.result or {}),
+    }
 
 
 class RouteTestIn(BaseModel):

@@ -9,6 +9,7 @@ sent to an intake endpoint cannot produce a 5xx.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -169,6 +170,57 @@ class AlertIn:
     stale_guard: bool = False
     # A sender's "test this contact point" notification: recorded, never declares or pages.
     test: bool = False
+
+
+def alerts_to_json(alerts: Sequence[AlertIn]) -> str:
+    """The alerts as one JSON text, as the intake log keeps them (`alerts_from_json` reads it)."""
+    return json.dumps([_alert_record(alert) for alert in alerts], separators=(",", ":"))
+
+
+def _alert_record(alert: AlertIn) -> list[Any]:
+    return [
+        alert.identity,
+        alert.status,
+        alert.labels,
+        alert.summary,
+        alert.group_key,
+        alert.annotations,
+        alert.starts_at.isoformat() if alert.starts_at else None,
+        alert.ends_at.isoformat() if alert.ends_at else None,
+        alert.source_severity,
+        alert.generator_url,
+        alert.details,
+        alert.service,
+        alert.stale_guard,
+        alert.test,
+    ]
+
+
+def alerts_from_json(text: str) -> list[AlertIn]:
+    """The alerts `alerts_to_json` wrote."""
+    out: list[AlertIn] = []
+    for record in json.loads(text):
+        (identity, status, labels, summary, group_key, annotations, starts, ends) = record[:8]
+        (source_severity, generator_url, details, service, stale_guard, test) = record[8:]
+        out.append(
+            AlertIn(
+                identity=identity,
+                status=status,
+                labels=labels,
+                summary=summary,
+                group_key=group_key,
+                annotations=annotations,
+                starts_at=datetime.fromisoformat(starts) if starts else None,
+                ends_at=datetime.fromisoformat(ends) if ends else None,
+                source_severity=source_severity,
+                generator_url=generator_url,
+                details=details,
+                service=service,
+                stale_guard=stale_guard,
+                test=test,
+            )
+        )
+    return out
 
 
 # ---- Alertmanager (webhook payload version 4) and Grafana -------------------------------

@@ -10,6 +10,7 @@ incident reactors as outbox rows.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -25,6 +26,7 @@ from warroom.alerts import domain
 from warroom.alerts import tables as t
 from warroom.alerts.batching import GroupCommitter
 from warroom.alerts.domain import ACKNOWLEDGED, FIRING, RESOLVED, AlertIn
+from warroom.alerts.intake_log import IntakeLog, IntakeProcessor, LoggedRequest, RequestStatus
 from warroom.alerts.integrations import Integration, IntegrationService
 from warroom.alerts.routes import RouteService
 from warroom.alerts.silences import ActiveSilences, SilenceService, silence_dict
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from warroom.core.runtime import Runtime
 
 ACTOR = SYSTEM.actor
+log = logging.getLogger("warroom.alerts.intake")
+CLOSE_DRAIN_SECONDS = 5.0
 T = TypeVar("T")
 
 
@@ -133,6 +137,13 @@ class IntakeService:
         self.routing = routing
         # Counters of jobs in the current group-commit batch, written once before its commit.
         self._batch_counters: dict[tuple[str, str], int] = {}
+        # Webhooks: appended to the intake log, answered, then processed by its thread.
+        self.log = IntakeLog(runtime.db)
+        self.processor = IntakeProcessor(
+            self.log, self._process_logged, self.after_commit, runtime.clock.now
+        )
+        self._integrations_seen: dict[str, Integration] = {}
+        self._last_accepted = 0
         use_batching = True if group_commit is None else group_commit
         self.committer: GroupCommitter | None = (
             GroupCommitter(
@@ -146,8 +157,88 @@ class IntakeService:
         )
 
     def close(self) -> None:
+        # Act on what this process acknowledged before it goes (a short-lived process such as
+        # the CLI's in-process server); what is left is processed by the next processor.
+        if self._last_accepted:
+            self.processor.wait_processed(self._last_accepted, CLOSE_DRAIN_SECONDS)
+        self.processor.stop()
+        self.log.close()
         if self.committer is not None:
             self.committer.close()
+
+    def accept(self, integration: Integration, alerts: Sequence[AlertIn]) -> Future[int]:
+        """Append a webhook's alerts to the intake log; the future gives the request's id once
+        the entry is committed (durable), and the processor acts on it right after."""
+        self._integrations_seen[integration.name] = integration
+        future = self.log.append(integration.name, domain.alerts_to_json(alerts), self.clock.now())
+        future.add_done_callback(self._wake_processor)
+        return future
+
+    def _wake_processor(self, future: Future[int]) -> None:
+        if future.exception() is None:
+            self._last_accepted = max(self._last_accepted, future.result())
+            self.processor.wake()
+
+    def request_status(self, request_id: int) -> RequestStatus | None:
+        """A logged webhook request: pending, or processed with what it did."""
+        return self.log.status(request_id)
+
+    def wait_processed(self, request_id: int, timeout: float) -> bool:
+        """Wait until this process's processor has acted on `request_id` (False on timeout)."""
+        return self.processor.wait_processed(request_id, timeout)
+
+    def _process_logged(self, conn: Connection, entries: list[LoggedRequest]) -> list[Any]:
+        """The processor's transaction: each logged request through the intake, in order,
+        each in a savepoint (a request that cannot be processed is recorded as failed, never
+        retried forever), and what each did kept in `intake_requests`."""
+        now = self.clock.now()
+        counters: dict[tuple[str, str], int] = {}
+        results: list[Any] = []
+        records: list[dict[str, Any]] = []
+        for entry in entries:
+            savepoint = conn.begin_nested()
+            try:
+                integration = self._integration_named(entry.integration)
+                alerts = domain.alerts_from_json(entry.alerts)
+                result = self.ingest_in(
+                    conn, integration, alerts, entry.received_at, counters=counters
+                )
+            except Exception as exc:
+                savepoint.rollback()
+                log.error(
+                    "intake request %s of %s could not be processed: %s: %s",
+                    entry.id,
+                    entry.integration,
+                    type(exc).__name__,
+                    exc,
+                )
+                record: dict[str, Any] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+            else:
+                savepoint.commit()
+                results.append(result)
+                record = result.to_dict()
+            records.append(
+                {
+                    "id": entry.id,
+                    "integration": entry.integration,
+                    "received_at": entry.received_at,
+                    "processed_at": now,
+                    "result": record,
+                }
+            )
+        if counters:
+            rows = [{"integration": i, "counter": c, "value": v} for (i, c), v in counters.items()]
+            conn.execute(_COUNTER_UPSERT.statement(conn), rows)
+        conn.execute(insert(t.intake_requests), records)
+        return results
+
+    def _integration_named(self, name: str) -> Integration:
+        seen = self._integrations_seen.get(name)
+        if seen is not None:
+            return seen
+        integration = self.integrations.get(name)
+        self._integrations_seen[name] = integration
+        return integration
 
     def write(self, job: Callable[[Connection], T]) -> T:
         """Run `job` in a write transaction (the group commit's when batching); returns after
@@ -218,7 +309,11 @@ class IntakeService:
         now: datetime,
         *,
         defer_counters: bool = False,
+        counters: dict[tuple[str, str], int] | None = None,
     ) -> IntakeResult:
+        """Act on one request's alerts in `conn`. Its counters are bumped at once, or added to
+        `counters` (or the group commit's, with `defer_counters`) to be written once per
+        transaction."""
         result = IntakeResult()
         plan = _Plan()
         silences = self.silences.active(conn, now)
@@ -259,10 +354,11 @@ class IntakeService:
             conn.execute(_SET_SUMMARY, changed)
         self._flush(conn, plan, result, now)
         counts = {k: v for k, v in result.counters().items() if v}
-        if defer_counters:
+        pending = counters if counters is not None else self._batch_counters
+        if counters is not None or defer_counters:
             for counter, value in counts.items():
                 slot = (integration.name, counter)
-                self._batch_counters[slot] = self._batch_counters.get(slot, 0) + value
+                pending[slot] = pending.get(slot, 0) + value
         else:
             _bump(conn, integration.name, counts)
         return result

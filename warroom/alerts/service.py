@@ -79,6 +79,10 @@ class AlertService:
     def close(self) -> None:
         self.intake.close()
 
+    def intake_backlog(self) -> int:
+        """Webhook requests acknowledged and not yet processed (the intake log's length)."""
+        return self.intake.log.backlog()
+
     # ---- integrations ------------------------------------------------------------------
 
     def create_integration(

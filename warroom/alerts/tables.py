@@ -131,3 +131,32 @@ alert_route_rules = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(200), nullable=False),
 )
+
+# The intake log: webhooks acknowledged but not yet processed, in arrival order. A request is
+# answered once its row is committed; the intake processor turns rows into alerts and
+# incidents. On SQLite the log lives in a file of its own beside the database (`*.intake.db`)
+# so that appending never waits for the processor's transactions; on PostgreSQL it is this
+# table, and processed rows are deleted in the processing transaction.
+intake_log = Table(
+    "intake_log",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("integration", String(120), nullable=False),
+    # The parsed alerts (`domain.alerts_to_json`): validated once, when the request came in.
+    Column("alerts", Text, nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused: the processed mark is "id <= last"
+)
+
+# What processing each logged request did, kept for a week (`GET /api/v1/alerts/requests/ID`).
+# On SQLite the highest id here is also how far the log has been processed.
+intake_requests = Table(
+    "intake_requests",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=False),
+    Column("integration", String(120), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("processed_at", UTCDateTime, nullable=False),
+    Column("result", JSON, nullable=False),
+    Index("ix_intake_requests_processed_at", "processed_at"),
+)

@@ -140,6 +140,9 @@ def serve(
         except WorkerLocked as exc:
             fail(f"{exc}; start this server with --no-worker")
         worker.start_thread()
+    # Webhooks acknowledged by a process that died before acting on them, or by another
+    # replica, are processed here too.
+    runtime.alerts.intake.processor.keep_running()
     settle_heap()
 
     def say(text: str) -> None:

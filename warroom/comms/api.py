@@ -158,13 +158,35 @@ def update_component(
     return _page(runtime).update_component(principal, slug, body)
 
 
-@router.post("/statuspage/components/sync", tags=["status page"], summary="Add missing services")
+@router.post(
+    "/statuspage/components/sync",
+    tags=["status page"],
+    summary="Add missing catalog services as draft components (admin)",
+)
 def sync_components(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
-    principal.require("admin")
     page = _page(runtime)
-    with runtime.db.write() as conn:
-        added = page.sync_components(conn, runtime.clock.now())
+    added = page.sync(principal)
     return {"added": added, "items": page.list_components()}
+
+
+@router.post(
+    "/statuspage/components/{slug}/publish",
+    tags=["status page"],
+    summary="Publish a draft component: it appears on the public page (admin)",
+)
+def publish_component(runtime: RuntimeDep, principal: PrincipalDep, slug: str) -> dict[str, Any]:
+    _public(principal, runtime, "change the public status page")
+    return _page(runtime).publish_component(principal, slug)
+
+
+@router.post(
+    "/statuspage/components/{slug}/unpublish",
+    tags=["status page"],
+    summary="Take a component back to draft: off every public page (admin)",
+)
+def unpublish_component(runtime: RuntimeDep, principal: PrincipalDep, slug: str) -> dict[str, Any]:
+    _public(principal, runtime, "change the public status page")
+    return _page(runtime).publish_component(principal, slug, published=False)
 
 
 @router.get("/statuspage/incidents", tags=["status page"], summary="Public incidents")

@@ -138,7 +138,7 @@ def report(
 
 
 def _components_table(items: list[dict[str, Any]]) -> None:
-    table = Table("ID", "Name", "Group", "Service", "Status", "Pos")
+    table = Table("ID", "Name", "Group", "Service", "Status", "Public", "Pos")
     for c in items:
         table.add_row(
             c["id"],
@@ -146,9 +146,12 @@ def _components_table(items: list[dict[str, Any]]) -> None:
             escape(c.get("group") or "-"),
             c.get("service") or "-",
             c["status"],
+            "yes" if c.get("published", True) else "[yellow]draft[/]",
             str(c["position"]),
         )
     console.print(table)
+    if any(not c.get("published", True) for c in items):
+        console.print("Drafts are not public: [bold]warroom statuspage publish ID[/]")
 
 
 @statuspage_app.command("components")
@@ -173,9 +176,12 @@ def component_add(
     service: Annotated[str | None, typer.Option(help="The catalog service it shows.")] = None,
     description: Annotated[str, typer.Option(help="Shown under the name.")] = "",
     position: Annotated[int, typer.Option(help="Sort order.")] = 0,
+    draft: Annotated[
+        bool, typer.Option("--draft", help="Keep it off the public page until published.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a component."""
+    """Add a component (public at once, or a draft with --draft)."""
     body = {
         "slug": slug,
         "name": name,
@@ -183,6 +189,7 @@ def component_add(
         "service": service,
         "description": description,
         "position": position,
+        "published": not draft,
     }
     data = call(ctx, "POST", "/api/v1/statuspage/components", json=body)
     emit(as_json, data, lambda d: console.print(f"[green]✓[/] component {d['id']} added"))
@@ -203,6 +210,20 @@ def component_set(
     body = {k: v for k, v in body.items() if v is not None}
     data = call(ctx, "PATCH", f"/api/v1/statuspage/components/{slug}", json=body)
     emit(as_json, data, lambda d: console.print(f"[green]✓[/] {d['id']}: {d['status']}"))
+
+
+@statuspage_app.command("publish")
+def publish(ctx: typer.Context, slug: str, as_json: JsonOpt = False) -> None:
+    """Publish a draft component: it appears on the public page, feeds and JSON."""
+    data = call(ctx, "POST", f"/api/v1/statuspage/components/{slug}/publish")
+    emit(as_json, data, lambda d: console.print(f"[green]✓[/] {d['id']} is public"))
+
+
+@statuspage_app.command("unpublish")
+def unpublish(ctx: typer.Context, slug: str, as_json: JsonOpt = False) -> None:
+    """Take a component back to draft: off the public page, feeds and JSON."""
+    data = call(ctx, "POST", f"/api/v1/statuspage/components/{slug}/unpublish")
+    emit(as_json, data, lambda d: console.print(f"[green]✓[/] {d['id']} is a draft"))
 
 
 @statuspage_app.command("incidents")

@@ -7,6 +7,7 @@ the public tables through `StatusPage.snapshot`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -64,7 +65,13 @@ def _when(moment: datetime | None) -> str:
 
 def _html(template: str, page: StatusPage, status_code: int = 200, **context: Any) -> HTMLResponse:
     text = _env.get_template(template).render(
-        page=page.page(), base=page.base_url, iso=_iso, when=_when, labels=_STATUS_LABELS, **context
+        page=page.page(),
+        base=page.base_url,
+        iso=_iso,
+        when=_when,
+        labels=_STATUS_LABELS,
+        percent=_percent,
+        **context,
     )
     headers = {
         **_SECURITY,
@@ -100,6 +107,11 @@ def _cached(
     return Response(entry[0], media_type=entry[1], headers=headers)
 
 
+def _percent(uptime: float) -> str:
+    """Two decimals, rounded down: any downtime at all shows below 100.00 %."""
+    return f"{math.floor(uptime * 100) / 100:.2f}%"
+
+
 def _runs(days: list[views.DayUptime]) -> list[dict[str, Any]]:
     """Uptime bars as runs: consecutive operational days share one bar (a small page)."""
     runs: list[dict[str, Any]] = []
@@ -111,7 +123,7 @@ def _runs(days: list[views.DayUptime]) -> list[dict[str, Any]]:
             runs.append({"status": "operational", "count": 1, "title": ""})
         else:
             label = _STATUS_LABELS.get(day.worst, day.worst)
-            title = f"{day.day}: {label}, {day.uptime:.2f}% uptime"
+            title = f"{day.day}: {label}, {_percent(day.uptime)} uptime"
             runs.append({"status": day.worst, "count": 1, "title": title})
     return runs
 
@@ -146,6 +158,18 @@ def components(runtime: RuntimeDep) -> Response:
 def _components(runtime: Runtime) -> JSONResponse:
     snapshot = _page(runtime).snapshot(history_days=0, updates_for="open")
     return _json({"page": views.page_json(snapshot), "components": views.components_json(snapshot)})
+
+
+@router.get("/uptime.json", summary="Each component's uptime over 90 days, per day")
+def uptime(runtime: RuntimeDep) -> Response:
+    return _cached(runtime, "uptime", lambda: _uptime(runtime), _JSON_HEADERS)
+
+
+def _uptime(runtime: Runtime) -> JSONResponse:
+    snapshot = _page(runtime).snapshot(updates_for="open", states=True)
+    return _json(
+        {"page": views.page_json(snapshot), **views.uptime_json(snapshot)},
+    )
 
 
 @router.get("/api/v2/incidents.json", summary="Recent incidents (last 50)")
@@ -247,38 +271,26 @@ def status_page(runtime: RuntimeDep) -> Response:
 
 def _status_page(runtime: Runtime) -> HTMLResponse:
     page = _page(runtime)
-    snapshot = page.snapshot(updates_for="open")
+    snapshot = page.snapshot(updates_for="open", states=True)
     now = snapshot.now
     groups: list[tuple[str | None, list[dict[str, Any]]]] = []
     index: dict[str | None, list[dict[str, Any]]] = {}
-    intervals: dict[str, list[tuple[datetime, datetime | None, str]]] = {}
-    for incident in snapshot.incidents:
-        for slug in incident.components:
-            intervals.setdefault(slug, []).append(
-                (incident.created_at, incident.resolved_at, incident.component_status)
-            )
-    for window in snapshot.maintenances:
-        if window.scheduled_for <= now:
-            end = window.scheduled_until if window.scheduled_until < now else None
-            for slug in window.components:
-                intervals.setdefault(slug, []).append(
-                    (window.scheduled_for, end, "under_maintenance")
-                )
-    quiet = views.daily_uptime([], now)  # shared by every component without incidents
     for component in views.visible_components(snapshot):
-        spans = intervals.get(component.slug)
-        days = views.daily_uptime(spans, now) if spans else quiet
+        days = views.component_uptime(snapshot, component)
         entry = {
             "runs": _runs(days),
             "component": component,
             "status": snapshot.effective.get(component.slug, component.status),
-            "uptime": views.overall_uptime(days, now),
-            "bad_days": [d for d in days if d.worst != "operational"],
+            "uptime": _percent(views.overall_uptime(days, now)),
+            "bad_days": [d for d in days if d.worst != "operational"][::-1],
         }
         if component.group not in index:
             index[component.group] = []
             groups.append((component.group, index[component.group]))
         index[component.group].append(entry)
+    affected = [
+        entry for _, members in groups for entry in members if entry["status"] != "operational"
+    ]
     return _html(
         "status_page.html",
         page,
@@ -287,6 +299,7 @@ def _status_page(runtime: Runtime) -> HTMLResponse:
         past=[i for i in snapshot.incidents if not i.unresolved][:PAST_SHOWN],
         upcoming=[m for m in snapshot.maintenances if m.status(now) != "completed"],
         groups=groups,
+        affected=affected,
         now=now,
     )
 
@@ -323,6 +336,7 @@ def subscribe_form(runtime: RuntimeDep) -> HTMLResponse:
         email_enabled=settings.allow_email_subscribers and bool(settings.email_url),
         webhook_enabled=settings.allow_webhook_subscribers,
         error=None,
+        kept={},
     )
 
 
@@ -330,6 +344,21 @@ def subscribe_form(runtime: RuntimeDep) -> HTMLResponse:
 async def subscribe(request: Request, runtime: RuntimeDep) -> Response:
     page = _page(runtime)
     is_json = request.headers.get("content-type", "").startswith("application/json")
+    kept: dict[str, str] = {}
+
+    def refused(status_code: int, message: str) -> HTMLResponse:
+        """The form again, with the reason and what was typed."""
+        settings = page.config.statuspage
+        return _html(
+            "status_subscribe.html",
+            page,
+            status_code=status_code,
+            email_enabled=settings.allow_email_subscribers and bool(settings.email_url),
+            webhook_enabled=settings.allow_webhook_subscribers,
+            error=message,
+            kept=kept,
+        )
+
     try:
         if is_json:
             try:
@@ -339,38 +368,23 @@ async def subscribe(request: Request, runtime: RuntimeDep) -> Response:
             body = SubscribeIn.model_validate(data if isinstance(data, dict) else {})
         else:
             form = await request.form()
+            kept = {key: str(form.get(key) or "")[:500] for key in ("email", "webhook")}
             body = SubscribeIn(
-                email=str(form.get("email") or "") or None,
-                webhook=str(form.get("webhook") or "") or None,
+                email=kept["email"] or None,
+                webhook=kept["webhook"] or None,
                 components=[str(v) for v in form.getlist("components")],
             )
         result = page.subscribe(body)
     except WarroomError as exc:
         if is_json:
             return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=_NO_STORE)
-        settings = page.config.statuspage
-        return _html(
-            "status_subscribe.html",
-            page,
-            status_code=exc.status_code,
-            email_enabled=settings.allow_email_subscribers and bool(settings.email_url),
-            webhook_enabled=settings.allow_webhook_subscribers,
-            error=exc.message,
-        )
+        return refused(exc.status_code, exc.message)
     except ValueError as exc:  # pydantic validation of the body
         message = str(exc).splitlines()[-1].strip() if str(exc) else "invalid input"
         if is_json:
             error = error_body("invalid_input", message)
             return JSONResponse(error, status_code=422, headers=_NO_STORE)
-        settings = page.config.statuspage
-        return _html(
-            "status_subscribe.html",
-            page,
-            status_code=422,
-            email_enabled=settings.allow_email_subscribers and bool(settings.email_url),
-            webhook_enabled=settings.allow_webhook_subscribers,
-            error="check the address and try again",
-        )
+        return refused(422, "check the address and try again")
     if is_json:
         return JSONResponse(result, status_code=202, headers=_NO_STORE)
     return _html(

@@ -45,6 +45,11 @@ def _code() -> str:
     return secrets.token_hex(6)
 
 
+def public_name(service: str) -> str:
+    """A draft component's name from a service id (`payments-api` -> `Payments Api`)."""
+    return re.sub(r"[-_.]+", " ", service).strip().title() or service
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -59,6 +64,8 @@ class ComponentIn(_Strict):
     status: ComponentStatus = "operational"
     showcase: bool = True
     only_show_if_degraded: bool = False
+    # False: a draft, on no public page or API until published.
+    published: bool = True
 
     @field_validator("slug")
     @classmethod
@@ -122,6 +129,7 @@ def _component(row: Row[Any]) -> views.Component:
         only_show_if_degraded=row.only_show_if_degraded,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        published=row.published,
     )
 
 
@@ -153,6 +161,7 @@ def _component_dict(row: Row[Any]) -> dict[str, Any]:
         "showcase": row.showcase,
         "only_show_if_degraded": row.only_show_if_degraded,
         "archived": row.archived,
+        "published": row.published,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
     }
@@ -212,8 +221,22 @@ class StatusPage:
 
     # ---- components ----------------------------------------------------------------------
 
-    def sync_components(self, conn: Connection, now: datetime) -> int:
-        """Create a component for each catalog service that never had one."""
+    def record_state(
+        self, conn: Connection, component_id: int, status: str, since: datetime, actor: str
+    ) -> None:
+        """Remember that a component's state set by hand is `status` from `since` on."""
+        conn.execute(
+            insert(tables.component_states).values(
+                component_id=component_id, status=status, since=since, actor=actor[:200]
+            )
+        )
+
+    def sync_components(self, conn: Connection, now: datetime, actor: str = "system") -> int:
+        """Create a draft component for each catalog service that never had one.
+
+        A draft is on no public page until an admin publishes it, and nothing internal is
+        copied into it: its name comes from the service's id (not the catalog's internal
+        description), it has no description and no group (not the owner team)."""
         self.touch()
         t = tables.status_components
         have = {r.service for r in conn.execute(select(t.c.service)).all()}
@@ -222,24 +245,33 @@ class StatusPage:
         for n, service in enumerate(self.services):
             if service.name in have or service.name in slugs:
                 continue
-            conn.execute(
+            result = conn.execute(
                 insert(t).values(
                     slug=service.name,
-                    name=service.description or service.name.replace("-", " ").title(),
+                    name=public_name(service.name),
                     description="",
-                    group_name=service.owner_team,
+                    group_name=None,
                     service=service.name,
                     position=n,
                     status="operational",
                     showcase=True,
                     only_show_if_degraded=False,
                     archived=False,
+                    published=False,
                     created_at=now,
                     updated_at=now,
                 )
             )
+            assert result.inserted_primary_key is not None
+            self.record_state(conn, int(result.inserted_primary_key[0]), "operational", now, actor)
             added += 1
         return added
+
+    def sync(self, principal: Principal) -> int:
+        """An admin adds the catalog's missing services as draft components."""
+        principal.require("admin")
+        with self.db.write() as conn:
+            return self.sync_components(conn, self.clock.now(), principal.actor)
 
     def list_components(self, *, archived: bool = False) -> list[dict[str, Any]]:
         t = tables.status_components
@@ -265,7 +297,7 @@ class StatusPage:
             ).first()
             if clash is not None:
                 raise Conflict(f"component {clash.slug} already exists (same id or service)")
-            conn.execute(
+            result = conn.execute(
                 insert(t).values(
                     slug=body.slug,
                     name=body.name,
@@ -277,9 +309,14 @@ class StatusPage:
                     showcase=body.showcase,
                     only_show_if_degraded=body.only_show_if_degraded,
                     archived=False,
+                    published=body.published,
                     created_at=now,
                     updated_at=now,
                 )
+            )
+            assert result.inserted_primary_key is not None
+            self.record_state(
+                conn, int(result.inserted_primary_key[0]), body.status, now, principal.actor
             )
             row = conn.execute(select(t).where(t.c.slug == body.slug)).one()
         return _component_dict(row)
@@ -300,23 +337,43 @@ class StatusPage:
                 raise InvalidInput(f"{key} cannot be null")
         if "group" in changes:
             changes["group_name"] = changes.pop("group")
+        return self._change(principal, slug, changes)
+
+    def _change(self, principal: Principal, slug: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Write `changes` to a component in one transaction; a new state set by hand is
+        recorded in its history (the uptime bars replay it)."""
         t = tables.status_components
+        now = self.clock.now()
         with self.db.write() as conn:
-            result = conn.execute(
-                update(t).where(t.c.slug == slug).values(**changes, updated_at=self.clock.now())
-            )
-            if result.rowcount != 1:
+            before = conn.execute(select(t.c.id, t.c.status).where(t.c.slug == slug)).first()
+            if before is None:
                 raise NotFound(f"no component {slug}")
-            row = conn.execute(select(t).where(t.c.slug == slug)).one()
+            conn.execute(update(t).where(t.c.id == before.id).values(**changes, updated_at=now))
+            if "status" in changes and changes["status"] != before.status:
+                self.record_state(conn, int(before.id), changes["status"], now, principal.actor)
+            row = conn.execute(select(t).where(t.c.id == before.id)).one()
+        self.touch()
         return _component_dict(row)
 
-    def _component_slugs(self, conn: Connection) -> dict[str, str | None]:
-        t = tables.status_components
-        rows = conn.execute(select(t.c.slug, t.c.service).where(t.c.archived.is_(False))).all()
-        return {r.slug: r.service for r in rows}
+    def publish_component(
+        self, principal: Principal, slug: str, *, published: bool = True
+    ) -> dict[str, Any]:
+        """An admin publishes a draft component (or takes one back to draft)."""
+        principal.require("admin")
+        return self._change(principal, slug, {"published": published})
 
-    def check_components(self, conn: Connection, slugs: Sequence[str]) -> list[str]:
-        known = self._component_slugs(conn)
+    def _component_slugs(self, conn: Connection, *, public: bool = False) -> dict[str, str | None]:
+        t = tables.status_components
+        query = select(t.c.slug, t.c.service).where(t.c.archived.is_(False))
+        if public:
+            query = query.where(t.c.published.is_(True))
+        return {r.slug: r.service for r in conn.execute(query).all()}
+
+    def check_components(
+        self, conn: Connection, slugs: Sequence[str], *, public: bool = False
+    ) -> list[str]:
+        """The slugs, checked; `public`: only published ones exist (a visitor's request)."""
+        known = self._component_slugs(conn, public=public)
         unknown = [s for s in slugs if s not in known]
         if unknown:
             raise InvalidInput(
@@ -329,8 +386,11 @@ class StatusPage:
         return [s for s, service in self._component_slugs(conn).items() if service in services]
 
     def component_names(self, conn: Connection, slugs: Sequence[str]) -> list[str]:
+        """The public names of the published ones (for public wording: never a draft's)."""
         t = tables.status_components
-        rows = conn.execute(select(t.c.slug, t.c.name).where(t.c.slug.in_(list(slugs)))).all()
+        rows = conn.execute(
+            select(t.c.slug, t.c.name).where(t.c.slug.in_(list(slugs)), t.c.published.is_(True))
+        ).all()
         names = {r.slug: r.name for r in rows}
         return [names[s] for s in slugs if s in names]
 
@@ -562,10 +622,14 @@ class StatusPage:
         only_code: str | None = None,
         updates_for: Literal["all", "open"] = "all",
         limit: int | None = None,
+        states: bool = False,
+        drafts: bool = False,
     ) -> views.Snapshot:
-        """What is public, read in one transaction: components, maintenance, unresolved
-        incidents plus those resolved within `history_days` (0: none; None: all), at most
-        `limit` of them, with their updates (`updates_for="open"`: only unresolved ones')."""
+        """What is public, read in one transaction: published components (`drafts`: drafts
+        too, for the admin page), maintenance, unresolved incidents plus those resolved
+        within `history_days` (0: none; None: all), at most `limit` of them, with their
+        updates (`updates_for="open"`: only unresolved ones'), and with `states` the
+        components' states set by hand over the uptime window."""
         now = self.clock.now()
         c, p, u, m = (
             tables.status_components,
@@ -574,12 +638,16 @@ class StatusPage:
             tables.maintenances,
         )
         with self.db.read() as conn:
-            components = [
-                _component(r)
-                for r in conn.execute(
-                    select(c).where(c.c.archived.is_(False)).order_by(c.c.position, c.c.name)
-                ).all()
-            ]
+            query = select(c).where(c.c.archived.is_(False)).order_by(c.c.position, c.c.name)
+            if not drafts:
+                query = query.where(c.c.published.is_(True))
+            component_rows = conn.execute(query).all()
+            components = [_component(r) for r in component_rows]
+            history = (
+                self._states(conn, {int(r.id): r.slug for r in component_rows}, now)
+                if states
+                else {}
+            )
             query = select(p).order_by(p.c.created_at.desc(), p.c.id.desc())
             if only_code is not None:
                 query = query.where(p.c.code == only_code)
@@ -621,7 +689,44 @@ class StatusPage:
             )
             for r in windows
         ]
-        return views.build_snapshot(self.page(), components, incidents, maintenances, now)
+        return views.build_snapshot(
+            self.page(), components, incidents, maintenances, now, states=history
+        )
+
+    def _states(
+        self, conn: Connection, slugs: dict[int, str], now: datetime
+    ) -> dict[str, tuple[views.StateChange, ...]]:
+        """Each component's states set by hand over the uptime window, oldest first: the
+        changes within it and the one in force when it began."""
+        if not slugs:
+            return {}
+        s = tables.component_states
+        start = views.window_start(now)
+        before = (
+            select(s.c.component_id, func.max(s.c.since).label("since"))
+            .where(s.c.since < start, s.c.component_id.in_(list(slugs)))
+            .group_by(s.c.component_id)
+            .subquery()
+        )
+        rows = [
+            *conn.execute(
+                select(s.c.id, s.c.component_id, s.c.status, s.c.since).join(
+                    before,
+                    and_(s.c.component_id == before.c.component_id, s.c.since == before.c.since),
+                )
+            ).all(),
+            *conn.execute(
+                select(s.c.id, s.c.component_id, s.c.status, s.c.since).where(
+                    s.c.since >= start, s.c.since <= now, s.c.component_id.in_(list(slugs))
+                )
+            ).all(),
+        ]
+        found: dict[str, list[views.StateChange]] = {}
+        for r in sorted(rows, key=lambda r: (r.since, r.id)):
+            found.setdefault(slugs[int(r.component_id)], []).append(
+                views.StateChange(r.since, r.status)
+            )
+        return {slug: tuple(changes) for slug, changes in found.items()}
 
     def history(self, limit: int = 50) -> list[tuple[views.PublicIncident, views.PublicUpdate]]:
         """The newest public updates with their incidents (for the feeds)."""
@@ -674,7 +779,7 @@ class StatusPage:
         now = self.clock.now()
         s = tables.subscribers
         with self.db.write() as conn:
-            components = self.check_components(conn, body.components)
+            components = self.check_components(conn, body.components, public=True)
             existing = conn.execute(
                 select(s).where(
                     s.c.kind == kind,

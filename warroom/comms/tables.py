@@ -1,9 +1,20 @@
-"""Status page tables: components, public incidents and their updates, maintenance,
-subscribers, and the secret that signs subscription links."""
+"""Status page tables: components and their states over time, public incidents and their
+updates, maintenance, subscribers, and the secret that signs subscription links."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    true,
+)
 
 from warroom.core.db import UTCDateTime
 from warroom.core.tables import PK, metadata
@@ -23,8 +34,27 @@ status_components = Table(
     Column("showcase", Boolean, nullable=False, default=True),
     Column("only_show_if_degraded", Boolean, nullable=False, default=False),
     Column("archived", Boolean, nullable=False, default=False),
+    # A draft (False) is on no public page, feed or API until an admin publishes it.
+    Column("published", Boolean, nullable=False, default=True, server_default=true()),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Every state set by hand, from when it holds: the uptime bars replay it with the incidents.
+component_states = Table(
+    "status_component_states",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column(
+        "component_id",
+        PK,
+        ForeignKey("status_components.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("status", String(30), nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Index("ix_status_component_states_component_since", "component_id", "since"),
 )
 
 public_incidents = Table(

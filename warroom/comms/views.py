@@ -49,6 +49,15 @@ class Component:
     only_show_if_degraded: bool
     created_at: datetime
     updated_at: datetime
+    published: bool = True  # False: a draft, shown on no public page
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A component's state set by hand, in force from `since` until the next change."""
+
+    since: datetime
+    status: str
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,8 @@ class Snapshot:
     incidents: tuple[PublicIncident, ...]  # newest first
     maintenances: tuple[Maintenance, ...]
     effective: Mapping[str, str] = field(default_factory=dict)
+    # Per component slug, its states set by hand over the uptime window, oldest first.
+    states: Mapping[str, tuple[StateChange, ...]] = field(default_factory=dict)
 
 
 def worst(statuses: Iterable[str]) -> str:
@@ -179,9 +190,19 @@ def build_snapshot(
     incidents: Sequence[PublicIncident],
     maintenances: Sequence[Maintenance],
     now: datetime,
+    *,
+    states: Mapping[str, tuple[StateChange, ...]] | None = None,
 ) -> Snapshot:
     effective = effective_statuses(components, incidents, maintenances, now)
-    return Snapshot(page, now, tuple(components), tuple(incidents), tuple(maintenances), effective)
+    return Snapshot(
+        page,
+        now,
+        tuple(components),
+        tuple(incidents),
+        tuple(maintenances),
+        effective,
+        dict(states or {}),
+    )
 
 
 def indicator(snapshot: Snapshot) -> str:
@@ -423,6 +444,12 @@ class DayUptime:
     outage_seconds: float
 
 
+def window_start(now: datetime, days: int = UPTIME_DAYS) -> datetime:
+    """Midnight UTC at the start of the uptime window that ends now."""
+    first = now.astimezone(UTC).date() - timedelta(days=days - 1)
+    return datetime.combine(first, time(0), tzinfo=UTC)
+
+
 def daily_uptime(
     intervals: Sequence[tuple[datetime, datetime | None, str]],
     now: datetime,
@@ -430,11 +457,14 @@ def daily_uptime(
 ) -> list[DayUptime]:
     """Per-day uptime over the last `days` days (oldest first) from (start, end, status).
 
-    An open interval (end None) lasts until now. Only the part of a day that has passed
-    counts for today. Overlapping intervals count once, at the worse weight.
+    An open interval (end None) lasts until now, and today's worst status is at least the
+    status of every open interval already begun, even one that began this very second (the
+    bars agree with the current state). Only the part of a day that has passed counts for
+    today. Overlapping intervals count once, at the worse weight.
     """
     first = now.astimezone(UTC).date() - timedelta(days=days - 1)
     window_start = datetime.combine(first, time(0), tzinfo=UTC)
+    current = [status for begin, finish, status in intervals if finish is None and begin <= now]
     # Clip each interval to the days it touches (work proportional to interval-days).
     per_day: dict[int, list[tuple[datetime, datetime, str]]] = {}
     for begin, finish, status in intervals:
@@ -470,8 +500,47 @@ def daily_uptime(
                 statuses.append(status)
                 downtime += (hi - lo).total_seconds() * DOWNTIME_WEIGHT.get(status, 0.0)
         uptime = 100.0 if length <= 0 else max(0.0, 100.0 * (1 - downtime / length))
-        result.append(DayUptime(start.date(), round(uptime, 3), worst(statuses), downtime))
+        result.append(DayUptime(start.date(), round(uptime, 6), worst(statuses), downtime))
+    if current and result:
+        today = result[-1]
+        result[-1] = DayUptime(
+            today.day, today.uptime, worst([today.worst, *current]), today.outage_seconds
+        )
     return result
+
+
+def state_intervals(
+    changes: Sequence[StateChange], component: Component
+) -> list[tuple[datetime, datetime | None, str]]:
+    """The (start, end, status) intervals of a component's states set by hand (oldest
+    first); the last one is open. A current state missing from the history (a change made
+    outside the service) counts from the component's last change."""
+    found = list(changes)
+    if not found or found[-1].status != component.status:
+        found.append(
+            StateChange(max([component.updated_at, *(c.since for c in found)]), component.status)
+        )
+    intervals: list[tuple[datetime, datetime | None, str]] = []
+    for n, change in enumerate(found):
+        end = found[n + 1].since if n + 1 < len(found) else None
+        if change.status != "operational":
+            intervals.append((change.since, end, change.status))
+    return intervals
+
+
+def component_uptime(snapshot: Snapshot, component: Component) -> list[DayUptime]:
+    """A component's days over the uptime window: its states set by hand, its public
+    incidents (from start to resolution, at their component status) and maintenance."""
+    now = snapshot.now
+    intervals = state_intervals(snapshot.states.get(component.slug, ()), component)
+    for incident in snapshot.incidents:
+        if component.slug in incident.components:
+            intervals.append((incident.created_at, incident.resolved_at, incident.component_status))
+    for window in snapshot.maintenances:
+        if window.scheduled_for <= now and component.slug in window.components:
+            end = window.scheduled_until if window.scheduled_until < now else None
+            intervals.append((window.scheduled_for, end, "under_maintenance"))
+    return daily_uptime(intervals, now)
 
 
 def overall_uptime(days: Sequence[DayUptime], now: datetime) -> float:
@@ -480,4 +549,23 @@ def overall_uptime(days: Sequence[DayUptime], now: datetime) -> float:
         return 100.0
     total = (now - datetime.combine(days[0].day, time(0), tzinfo=UTC)).total_seconds()
     down = sum(entry.outage_seconds for entry in days)
-    return round(100.0 * (1 - down / total), 3) if total > 0 else 100.0
+    return round(100.0 * (1 - down / total), 6) if total > 0 else 100.0
+
+
+def uptime_json(snapshot: Snapshot) -> dict[str, Any]:
+    """Every public component's uptime over the window and its days (oldest first)."""
+    items = []
+    for component in snapshot.components:
+        days = component_uptime(snapshot, component)
+        items.append(
+            {
+                "id": component.slug,
+                "name": component.name,
+                "status": snapshot.effective.get(component.slug, component.status),
+                "uptime": overall_uptime(days, snapshot.now),
+                "days": [
+                    {"date": d.day.isoformat(), "uptime": d.uptime, "worst": d.worst} for d in days
+                ],
+            }
+        )
+    return {"days": UPTIME_DAYS, "components": items}

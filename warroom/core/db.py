@@ -173,6 +173,11 @@ class Database:
         return all_now - mark[0] > mine_now - mark[1]
 
     @property
+    def synchronous(self) -> str:
+        """SQLite's `synchronous` mode of this database's connections."""
+        return self._synchronous
+
+    @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 

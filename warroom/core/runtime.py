@@ -94,6 +94,9 @@ class Runtime:
         return runtime
 
     def close(self) -> None:
+        alerts = self.__dict__.get("alerts")
+        if alerts is not None:  # its intake threads write to the database
+            alerts.close()
         self.db.dispose()
 
 

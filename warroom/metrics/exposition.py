@@ -245,7 +245,11 @@ def alert_families(runtime: Runtime, conn: Connection) -> list[Metric]:
         "warroom_alerts_open", "Alerts firing or acknowledged now (silenced ones included)."
     )
     open_alerts.add_metric([], float(counts.get("open", 0)))
-    return [available, alerts, open_alerts]
+    backlog = GaugeMetricFamily(
+        "warroom_intake_backlog", "Webhook requests acknowledged and not yet processed."
+    )
+    backlog.add_metric([], float(runtime.alerts.intake_backlog()))
+    return [available, alerts, open_alerts, backlog]
 
 
 ALERT_OUTCOMES = (

@@ -294,18 +294,19 @@ def _status_page(runtime: Runtime, admin: Principal, now: Any) -> None:
 
     page = comms.statuspage
     public = {"public-api": "Public API", "checkout": "Checkout", "search": "Search"}
-    # With a service catalog, the status page already made components for its services,
-    # named after the catalog's internal descriptions and grouped by owner team: give the
-    # public ones public names, no team groups, and keep internal services off the page.
+    # With a service catalog, the status page already made draft components for its
+    # services (on no public page): give the public ones public names and publish them;
+    # internal services stay drafts, archived.
     existing: set[str] = set()
     for made in page.list_components():
         key = made["service"] or made["id"]
         existing |= {made["id"], key}
         if key in public:
             patch = ComponentPatch(name=public[key], description=None, group=None)
+            page.update_component(admin, made["id"], patch)
+            page.publish_component(admin, made["id"])
         else:
-            patch = ComponentPatch(archived=True)
-        page.update_component(admin, made["id"], patch)
+            page.update_component(admin, made["id"], ComponentPatch(archived=True))
     for n, (slug, name) in enumerate(public.items()):
         if slug not in existing:
             component = ComponentIn(slug=slug, name=name, service=slug, position=n)

@@ -1,35 +1,43 @@
-"""The status page admin page: components and their states, public incidents and their
+"""The status page admin page: what is down now and what the public page says, components
+(drafts marked, with their publish button) and their states, public incidents and their
 updates, maintenance windows and subscribers, over the comms package's `StatusPage` service.
 
 Writes call the same service methods as `/api/v1/statuspage/...` with the logged-in principal:
 the service checks the role (a component's state needs a responder, the rest of a component
-an admin, subscribers an admin), and an agent needs the policy's `may_publish_public`. The
-public page itself is `/status`.
+an admin, subscribers an admin), and an agent needs the policy's `may_publish_public`. Forms go
+through the web's shared form helpers: `pages.form_principal` (CSRF), the API's own body model
+(`model_validate`, its first problem said by `oncall_pages.invalid`), and a hidden `form_id`
+so a refused form is shown again with what was typed (`typed()` in the template). The public
+page itself is `/status`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from warroom.core.auth import Principal
 from warroom.core.errors import InvalidInput, NotFound, WarroomError
 from warroom.core.runtime import Runtime
 from warroom.web import pages
+from warroom.web.oncall_pages import invalid
 from warroom.web.pages import PageRuntime, PageSession, render
-from warroom.web.postmortem_pages import _invalid
 
 router = APIRouter(include_in_schema=False)
 
 pages.register_nav("Status page", "/admin/statuspage", order=60)
 
 BASE = "/admin/statuspage"
+Model = TypeVar("Model", bound=BaseModel)
+# Form fields read as lists (checkbox groups) and as yes/no checkboxes.
+_LISTS = {"components"}
+_CHECKBOXES = {"showcase", "only_show_if_degraded", "archived", "draft"}
+_WHEN = {"scheduled_for": "the start", "scheduled_until": "the end"}
 
 
 def _page(runtime: Runtime) -> Any:
@@ -43,20 +51,81 @@ def _public(principal: Principal, runtime: Runtime, action: str) -> None:
     require_agent_permission(principal, runtime.policy, "may_publish_public", action)
 
 
+def _body(model: type[Model], form: Any, names: Iterable[str], **fixed: Any) -> Model:
+    """The API body `model` from the form's fields `names` (empty text left out, so the
+    model's defaults apply), checked exactly as the API checks it."""
+    data: dict[str, Any] = {}
+    for name in names:
+        if name in _LISTS:
+            data[name] = [v for v in form.getlist(name) if isinstance(v, str) and v]
+        elif name in _CHECKBOXES:
+            data[name] = form.get(name) == "yes"
+        elif (value := str(form.get(name) or "").strip()) != "":
+            data[name] = value
+    data.update(fixed)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        where = str(errors[0]["loc"][0]) if errors and errors[0]["loc"] else ""
+        if where in _WHEN and errors[0]["type"].startswith("datetime"):
+            raise InvalidInput(
+                f"{_WHEN[where]} must be a date and time (YYYY-MM-DDTHH:MM, UTC)"
+            ) from None
+        raise invalid(exc) from None
+
+
+def _reasons(snapshot: Any, slug: str, status: str, now: Any) -> list[str]:
+    """Why a component is shown as it is: its state set by hand, open public incidents and
+    maintenance in progress."""
+    found = [f"set by hand to {status.replace('_', ' ')}"] if status != "operational" else []
+    found += [
+        f"public incident “{i.name}”"
+        for i in snapshot.incidents
+        if i.unresolved and slug in i.components
+    ]
+    found += [
+        f"maintenance “{m.name}”"
+        for m in snapshot.maintenances
+        if m.status(now) == "in_progress" and slug in m.components
+    ]
+    return found
+
+
 def admin_context(runtime: Runtime, principal: Principal) -> dict[str, Any]:
+    from warroom.comms import views
     from warroom.comms.updates import COMPONENT_STATUSES, IMPACTS, STATUS_LABELS
 
     page = _page(runtime)
-    snapshot = page.snapshot()
-    now = runtime.clock.now()
+    snapshot = page.snapshot(drafts=True)
+    now = snapshot.now
+    public = views.build_snapshot(
+        snapshot.page,
+        [c for c in snapshot.components if c.published],
+        snapshot.incidents,
+        snapshot.maintenances,
+        now,
+    )
     components = page.list_components(archived=True)
-    names = {c["id"]: c["name"] for c in components}
+    rank = views.STATUS_RANK
+    for c in components:
+        c["shown_as"] = snapshot.effective.get(c["id"], c["status"])
+        c["reasons"] = _reasons(snapshot, c["id"], c["status"], now)
+    active = [c for c in components if not c["archived"]]
+    down = sorted(
+        (c for c in active if c["shown_as"] != "operational"),
+        key=lambda c: -rank.get(c["shown_as"], 0),
+    )
     return {
         "components": components,
-        "active_components": [c for c in components if not c["archived"]],
-        "component_names": names,
-        "effective": dict(snapshot.effective),
+        "active_components": active,
+        "archived_components": [c for c in components if c["archived"]],
+        "drafts": [c for c in active if not c["published"]],
+        "down": down,
+        "public_status": views.status_json(public),
+        "component_names": {c["id"]: c["name"] for c in components},
         "incidents": list(snapshot.incidents),
+        "open_incidents": [i for i in snapshot.incidents if i.unresolved],
         "maintenances": [
             {"window": m, "status": m.status(now)} for m in reversed(snapshot.maintenances)
         ],
@@ -66,6 +135,7 @@ def admin_context(runtime: Runtime, principal: Principal) -> dict[str, Any]:
         "impacts": IMPACTS,
         "page_name": page.page().name,
         "settings": page.config.statuspage,
+        "catalog_size": len(page.services),
     }
 
 
@@ -78,15 +148,15 @@ def statuspage_admin(request: Request, runtime: PageRuntime, session: PageSessio
 Action = Callable[[Principal, Any], object]
 
 
-async def _act(request: Request, runtime: Runtime, session: Any, action: Action) -> Response:
+async def _act(
+    request: Request, runtime: Runtime, session: Any, action: Action, anchor: str = ""
+) -> Response:
+    """Run one form's action; on refusal re-render the page with the reason and the form as
+    typed (its `form_id` says which), else back to the page (at `anchor`)."""
     form = await request.form()
 
     def run() -> None:
-        principal = pages.form_principal(session, form)
-        try:
-            action(principal, form)
-        except ValidationError as exc:
-            raise _invalid(exc) from exc
+        action(pages.form_principal(session, form), form)
 
     try:
         await run_in_threadpool(run)
@@ -100,25 +170,7 @@ async def _act(request: Request, runtime: Runtime, session: Any, action: Action)
             status_code=exc.status_code,
             session=session,
         )
-    return RedirectResponse(BASE, status_code=303)
-
-
-def _text(form: Any, name: str) -> str:
-    return str(form.get(name) or "")
-
-
-def _slugs(form: Any) -> list[str]:
-    return [s for s in form.getlist("components") if isinstance(s, str) and s]
-
-
-def _moment(raw: str, label: str) -> datetime:
-    """A `datetime-local` value (or ISO 8601), read as UTC when it carries no offset."""
-    raw = raw.strip()
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"{label} must be a date and time (YYYY-MM-DDTHH:MM, UTC)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return RedirectResponse(BASE + (f"#{anchor}" if anchor else ""), status_code=303)
 
 
 # ---- components -------------------------------------------------------------------------
@@ -130,31 +182,20 @@ async def component_create(request: Request, runtime: PageRuntime, session: Page
         from warroom.comms.statuspage import ComponentIn
 
         _public(p, runtime, "change the public status page")
-        position = _text(f, "position").strip() or "0"
-        if not position.isdigit():
-            raise InvalidInput("position must be a whole number")
-        body = ComponentIn(
-            slug=_text(f, "slug").strip(),
-            name=_text(f, "name").strip(),
-            description=_text(f, "description").strip(),
-            group=_text(f, "group").strip() or None,
-            position=int(position),
-            status=_text(f, "status") or "operational",
-        )
+        names = ("slug", "name", "description", "group", "position", "status")
+        body = _body(ComponentIn, f, names, published=f.get("draft") != "yes")
         return _page(runtime).create_component(p, body)
 
-    return await _act(request, runtime, session, action)
+    return await _act(request, runtime, session, action, "components")
 
 
 @router.post(f"{BASE}/components/sync")
 async def component_sync(request: Request, runtime: PageRuntime, session: PageSession) -> Any:
     def action(p: Principal, f: Any) -> object:
-        p.require("admin")
-        page = _page(runtime)
-        with runtime.db.write() as conn:
-            return page.sync_components(conn, runtime.clock.now())
+        _public(p, runtime, "change the public status page")
+        return _page(runtime).sync(p)
 
-    return await _act(request, runtime, session, action)
+    return await _act(request, runtime, session, action, "components")
 
 
 @router.post(f"{BASE}/components/{{slug}}")
@@ -167,25 +208,37 @@ async def component_update(
         from warroom.comms.statuspage import ComponentPatch
 
         _public(p, runtime, "change the public status page")
-        fields: dict[str, Any] = {}
-        if f.get("status"):
-            fields["status"] = _text(f, "status")
         if f.get("full"):
-            position = _text(f, "position").strip() or "0"
-            if not position.isdigit():
-                raise InvalidInput("position must be a whole number")
-            fields.update(
-                name=_text(f, "name").strip(),
-                description=_text(f, "description").strip(),
-                group=_text(f, "group").strip() or None,
-                position=int(position),
-                showcase=f.get("showcase") == "yes",
-                only_show_if_degraded=f.get("only_show_if_degraded") == "yes",
-                archived=f.get("archived") == "yes",
-            )
-        return _page(runtime).update_component(p, slug[:60], ComponentPatch(**fields))
+            names: tuple[str, ...] = (
+                "position", "showcase", "only_show_if_degraded", "archived",
+            )  # fmt: skip
+            # Emptied fields are changes too: a cleared description or group is removed,
+            # an emptied name is refused.
+            text: dict[str, str | None] = {
+                k: str(f.get(k) or "").strip() for k in ("name", "description", "group")
+            }
+            text["group"] = text["group"] or None
+            body = _body(ComponentPatch, f, names, **text)
+        else:
+            body = _body(ComponentPatch, f, ("status",))
+        return _page(runtime).update_component(p, slug[:60], body)
 
-    return await _act(request, runtime, session, action)
+    return await _act(request, runtime, session, action, f"comp-{slug[:60]}")
+
+
+@router.post(f"{BASE}/components/{{slug}}/{{what}}")
+async def component_publish(
+    request: Request, runtime: PageRuntime, session: PageSession, slug: str, what: str
+) -> Any:
+    """Publish a draft (`publish`) or take a component back to draft (`unpublish`)."""
+
+    def action(p: Principal, f: Any) -> object:
+        if what not in ("publish", "unpublish"):
+            raise NotFound(f"no component action {what[:40]}")
+        _public(p, runtime, "change the public status page")
+        return _page(runtime).publish_component(p, slug[:60], published=what == "publish")
+
+    return await _act(request, runtime, session, action, f"comp-{slug[:60]}")
 
 
 # ---- public incidents -------------------------------------------------------------------
@@ -199,17 +252,10 @@ async def public_incident_create(
         from warroom.comms.statuspage import PublicIncidentIn
 
         _public(p, runtime, "publish a public incident")
-        body = PublicIncidentIn(
-            name=_text(f, "name").strip(),
-            status=_text(f, "status") or "investigating",
-            body=_text(f, "body").strip(),
-            impact=_text(f, "impact") or "minor",
-            components=_slugs(f),
-            component_status=_text(f, "component_status") or None,
-        )
-        return _page(runtime).create_incident(p, body)
+        names = ("name", "status", "body", "impact", "components", "component_status")
+        return _page(runtime).create_incident(p, _body(PublicIncidentIn, f, names))
 
-    return await _act(request, runtime, session, action)
+    return await _act(request, runtime, session, action, "public-incidents")
 
 
 @router.post(f"{BASE}/incidents/{{code}}/updates")
@@ -220,14 +266,10 @@ async def public_update_add(
         from warroom.comms.statuspage import PublicUpdateIn
 
         _public(p, runtime, "publish a public update")
-        body = PublicUpdateIn(
-            status=_text(f, "status"),
-            body=_text(f, "body").strip(),
-            component_status=_text(f, "component_status") or None,
-        )
+        body = _body(PublicUpdateIn, f, ("status", "body", "component_status"))
         return _page(runtime).add_incident_update(p, code[:40], body)
 
-    return await _act(request, runtime, session, action)
+    return await _act(request, runtime, session, action, f"public-{code[:40]}")
 
 
 # ---- maintenance ------------------------------------------------------------------------
@@ -239,16 +281,10 @@ async def maintenance_schedule(request: Request, runtime: PageRuntime, session: 
         from warroom.comms.statuspage import MaintenanceIn
 
         _public(p, runtime, "publish a maintenance")
-        body = MaintenanceIn(
-            name=_text(f, "name").strip(),
-            body=_text(f, "body").strip(),
-            components=_slugs(f),
-            scheduled_for=_moment(_text(f, "starts"), "the start"),
-            scheduled_until=_moment(_text(f, "ends"), "the end"),
-        )
-        return _page(runtime).schedule_maintenance(p, body)
+        names = ("name", "body", "components", "scheduled_for", "scheduled_until")
+        return _page(runtime).schedule_maintenance(p, _body(MaintenanceIn, f, names))
 
-    return await _act(request, runtime, session, action)
+    return await _act(request, runtime, session, action, "maintenance")
 
 
 @router.post(f"{BASE}/maintenances/{{code}}/cancel")
@@ -260,7 +296,7 @@ async def maintenance_cancel(
         _page(runtime).cancel_maintenance(p, code[:40])
         return None
 
-    return await _act(request, runtime, session, action)
+    return await _act(request, runtime, session, action, "maintenance")
 
 
 # ---- subscribers ------------------------------------------------------------------------
@@ -272,12 +308,12 @@ async def subscriber_add(request: Request, runtime: PageRuntime, session: PageSe
         from warroom.comms.statuspage import SubscribeIn
 
         p.require("admin")
-        target = _text(f, "target").strip()
+        target = str(f.get("target") or "").strip()
         kind = "webhook" if target.startswith(("http://", "https://")) else "email"
-        body = SubscribeIn(**{kind: target or None}, components=_slugs(f))
+        body = _body(SubscribeIn, f, ("components",), **{kind: target or None})
         return _page(runtime).subscribe(body)
 
-    return await _act(request, runtime, session, action)
+    return await _act(request, runtime, session, action, "subscribers")
 
 
 @router.post(f"{BASE}/subscribers/{{subscriber_id}}/remove")
@@ -290,4 +326,4 @@ async def subscriber_remove(
         _page(runtime).remove_subscriber(p, subscriber_id)
         return None
 
-    return await _act(request, runtime, session, action)
+    return await _act(request, runtime, session, action, "subscribers")

@@ -1,0 +1,339 @@
+"""The intake log: a webhook is answered once its alerts are durable, and acted on right after.
+
+The request path parses and validates the alerts, appends them to the log (group commit: the
+requests in flight share one commit) and answers 202. The processor, a thread of the process
+that appended (and of `warroom serve`, which also picks up what a crashed process left), reads
+the log in order and runs each logged request through the intake (dedup, grouping, routing,
+incidents, paging) in one transaction per batch, which also records what each request did in
+`intake_requests`. That record is the processed mark, so a crash at any point neither loses
+nor repeats a request.
+
+On SQLite the log is a file of its own beside the database (`NAME.intake.db`): appending then
+never waits for the processor's write transactions, which hold the database's single writer
+lock. On PostgreSQL the log is a table of the database, processed rows are deleted in the
+processing transaction, and one processor at a time (an advisory lock) keeps the order across
+replicas.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.engine import Connection
+
+from warroom.alerts import tables as t
+from warroom.alerts.batching import GroupCommitter
+from warroom.core.db import Database, serialise
+
+log = logging.getLogger("warroom.alerts.intake")
+
+BATCH = 200  # logged requests per processing transaction
+KEEP_RESULTS_DAYS = 7
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One acknowledged webhook waiting in the log."""
+
+    id: int
+    received_at: datetime
+    integration: str
+    alerts: str  # `domain.alerts_to_json`
+
+
+@dataclass(frozen=True)
+class RequestStatus:
+    """Where one logged request is: `pending`, or `processed` with what it did."""
+
+    id: int
+    status: str
+    integration: str
+    received_at: datetime
+    processed_at: datetime | None = None
+    result: dict[str, Any] | None = None
+
+
+class IntakeLog:
+    """Append, read in order, mark processed; one of two stores (see the module's doc)."""
+
+    def __init__(self, db: Database) -> None:
+        self.main = db
+        self.separate = db.sqlite_file is not None
+        self._db: Database | None = None if self.separate else db
+        self._committer: GroupCommitter | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> str | None:
+        """The log's own SQLite file, if it has one."""
+        file = self.main.sqlite_file
+        return None if file is None else str(file.with_name(f"{file.stem}.intake{file.suffix}"))
+
+    def store(self) -> Database:
+        """The log's database, opened (and on SQLite created) on first use."""
+        with self._lock:
+            return self._store()
+
+    def _store(self) -> Database:
+        if self._db is None:
+            assert self.path is not None
+            self._db = Database(f"sqlite:///{self.path}", sqlite_synchronous=self.main.synchronous)
+            t.intake_log.create(self._db.engine, checkfirst=True)
+        return self._db
+
+    def append(self, integration: str, alerts_json: str, received_at: datetime) -> Future[int]:
+        """Queue one request; the future gives its log id once the entry is committed."""
+        with self._lock:
+            if self._committer is None:
+                self._committer = GroupCommitter(self._store())
+            committer = self._committer
+
+        def job(conn: Connection) -> int:
+            result = conn.execute(
+                insert(t.intake_log).values(
+                    received_at=received_at, integration=integration, alerts=alerts_json
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+        return committer.enqueue(job)
+
+    def last_processed(self, conn: Connection) -> int:
+        """The highest id processed so far (SQLite: everything up to it is processed)."""
+        return int(conn.execute(select(func.max(t.intake_requests.c.id))).scalar() or 0)
+
+    def pending(self, conn: Connection, limit: int = BATCH) -> list[LoggedRequest]:
+        """The oldest unprocessed requests; `conn` is the processing transaction."""
+        query = select(t.intake_log).order_by(t.intake_log.c.id).limit(limit)
+        if not self.separate:
+            rows = conn.execute(query).all()
+        else:
+            after = self.last_processed(conn)
+            with self.store().read() as log_conn:
+                rows = log_conn.execute(query.where(t.intake_log.c.id > after)).all()
+        return [LoggedRequest(r.id, r.received_at, r.integration, r.alerts) for r in rows]
+
+    def consumed(self, conn: Connection, ids: Sequence[int]) -> None:
+        """In the processing transaction: the log rows of `ids` are done."""
+        if not self.separate and ids:
+            conn.execute(delete(t.intake_log).where(t.intake_log.c.id.in_(ids)))
+
+    def trim(self, now: datetime) -> None:
+        """Drop what is done: records of requests processed over a week ago (never the newest:
+        on SQLite it marks how far the log is processed) and the log file's processed entries."""
+        cutoff = now - timedelta(days=KEEP_RESULTS_DAYS)
+        done = t.intake_requests.c
+        with self.main.write() as conn:
+            last = self.last_processed(conn)
+            conn.execute(
+                delete(t.intake_requests).where(done.processed_at < cutoff, done.id < last)
+            )
+        if self.separate and self._db is not None:
+            with self._db.write() as log_conn:
+                log_conn.execute(delete(t.intake_log).where(t.intake_log.c.id <= last))
+
+    def ensure_ids_after(self, conn: Connection) -> None:
+        """SQLite: a log file made afresh (deleted, restored) must not hand out ids that were
+        already processed, or its new entries would be taken as done."""
+        if not self.separate:
+            return
+        last = self.last_processed(conn)
+        store = self.store()
+        with store.write() as log_conn:
+            top = int(log_conn.execute(select(func.max(t.intake_log.c.id))).scalar() or 0)
+            seq = log_conn.exec_driver_sql(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'intake_log'"
+            ).scalar()
+            if max(top, int(seq or 0)) < last:
+                log_conn.exec_driver_sql(
+                    "INSERT OR REPLACE INTO sqlite_sequence (name, seq) VALUES ('intake_log', ?)",
+                    (last,),
+                )
+
+    def status(self, request_id: int) -> RequestStatus | None:
+        """A logged request's status, or None if there is no such request (or it expired)."""
+        by_id = select(t.intake_log).where(t.intake_log.c.id == request_id)
+        with self.main.read() as conn:
+            row = conn.execute(
+                select(t.intake_requests).where(t.intake_requests.c.id == request_id)
+            ).first()
+            if row is not None:
+                return RequestStatus(
+                    id=row.id,
+                    status="processed",
+                    integration=row.integration,
+                    received_at=row.received_at,
+                    processed_at=row.processed_at,
+                    result=dict(row.result),
+                )
+            if not self.separate:
+                found = conn.execute(by_id).first()
+            elif request_id <= self.last_processed(conn):
+                return None  # processed, and its record has expired
+        if self.separate:
+            with self.store().read() as log_conn:
+                found = log_conn.execute(by_id).first()
+        if found is None:
+            return None
+        return RequestStatus(found.id, "pending", found.integration, found.received_at)
+
+    def backlog(self) -> int:
+        """How many acknowledged requests wait for processing."""
+        with self.main.read() as conn:
+            if not self.separate:
+                return int(
+                    conn.execute(select(func.count()).select_from(t.intake_log)).scalar() or 0
+                )
+            last = self.last_processed(conn)
+        with self.store().read() as log_conn:
+            return int(
+                log_conn.execute(
+                    select(func.count()).select_from(t.intake_log).where(t.intake_log.c.id > last)
+                ).scalar()
+                or 0
+            )
+
+    def close(self) -> None:
+        if self._committer is not None:
+            self._committer.close()
+        if self.separate and self._db is not None:
+            self._db.dispose()
+
+
+ProcessBatch = Callable[[Connection, list[LoggedRequest]], list[Any]]
+
+
+class IntakeProcessor:
+    """One thread that drains the log in order, batch by batch, until it is idle."""
+
+    def __init__(
+        self,
+        log_: IntakeLog,
+        process: ProcessBatch,
+        after_commit: Callable[[list[Any]], None],
+        clock: Callable[[], datetime],
+        *,
+        idle_seconds: float = 2.0,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.log = log_
+        self.process = process
+        self.after_commit = after_commit
+        self.clock = clock
+        self.idle_seconds = idle_seconds
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stay = False
+        self._stopped = False
+        self._done = threading.Condition()
+        self._processed_up_to = 0
+        self._rounds = 0
+        self._checked_ids = False
+
+    def wake(self) -> None:
+        """New entries are in the log: process them now (starting the thread if needed)."""
+        with self._lock:
+            self._wake.set()
+            if self._stopped:
+                return
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="warroom-intake-processor", daemon=True
+                )
+                self._thread.start()
+
+    def keep_running(self) -> None:
+        """For a server: keep polling the log when idle (entries of other processes, and
+        what a crashed process left), instead of stopping after `idle_seconds`."""
+        self._stay = True
+        self.wake()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join(timeout=10)
+
+    def wait_processed(self, request_id: int, timeout: float) -> bool:
+        """Block until this process's processor has got past `request_id` (False on timeout)."""
+        deadline = time.monotonic() + timeout
+        with self._done:
+            while self._processed_up_to < request_id:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._done.wait(left)
+        return True
+
+    def run_once(self) -> int:
+        """Process one batch; returns how many logged requests it took."""
+        with self.log.main.write() as conn:
+            serialise(conn, "warroom-intake-processor")
+            entries = self.log.pending(conn)
+            if not entries:
+                return 0
+            results = self.process(conn, entries)
+            self.log.consumed(conn, [e.id for e in entries])
+        top = entries[-1].id
+        with self._done:
+            self._processed_up_to = max(self._processed_up_to, top)
+            self._done.notify_all()
+        try:
+            self.after_commit(results)
+        except Exception:  # callbacks must never stop the processor
+            log.exception("after-commit callback failed")
+        return len(entries)
+
+    def _run(self) -> None:
+        idle_since = time.monotonic()
+        while not self._stopped:
+            self._wake.clear()
+            try:
+                if not self._checked_ids:
+                    with self.log.main.write() as conn:
+                        self.log.ensure_ids_after(conn)
+                    self._checked_ids = True
+                taken = self.run_once()
+            except Exception:
+                log.exception("intake processing failed; retrying in 1 s")
+                time.sleep(1)
+                continue
+            if taken:
+                idle_since = time.monotonic()
+                self._rounds += 1
+                if self._rounds % 50 == 0:
+                    self._trim()
+                continue
+            self._trim_when_idle()
+            if self._wake.wait(self.poll_seconds if self._stay else self.idle_seconds):
+                continue
+            if not self._stay and time.monotonic() - idle_since >= self.idle_seconds:
+                with self._lock:
+                    if not self._wake.is_set():
+                        self._thread = None
+                        return
+
+    def _trim_when_idle(self) -> None:
+        if self._rounds:
+            self._rounds = 0
+            self._trim()
+
+    def _trim(self) -> None:
+        try:
+            self.log.trim(self.clock())
+        except Exception:
+            log.warning("could not trim the intake log", exc_info=True)
