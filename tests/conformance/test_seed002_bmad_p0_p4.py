@@ -19,6 +19,7 @@ from tests.conformance.conftest import SERVICES, Process, channel_texts, receive
 from tests.conftest import Api
 from tests.support.receiver import Receiver
 from tests.workbench.prometheus import fake_prometheus
+from warroom.core.errors import ConfigError
 
 PRESET = "bmad-p0-p4"
 
@@ -348,11 +349,13 @@ def test_step2_assemble_incident_response_team_paging(
 def test_step2_create_incident_war_room(
     process: Callable[..., Process], slack: SlackServer
 ) -> None:
-    """Step 2, "Create incident war room: Slack channel #incident-{incident_id}" and "display
-    team roster and communication channels": the channel is opened at declaration (here on a
-    local server speaking Slack's Web API, named as the document says through the chat
-    config), with the roster on its summary card and the war room page linked in its topic."""
-    chat = {**slack_chat(slack), "name": "incident-{id}"}
+    """Step 2, "Create incident war room: Slack channel #incident-{incident_id}, video call
+    link (if P0/P1)" and "display team roster and communication channels": the channel is
+    opened at declaration (here on a local server speaking Slack's Web API, named as the
+    document says through the chat config), with the roster and the call link (P0/P1 only)
+    on its summary card and the war room page linked in its topic."""
+    call = {"url": "https://meet.jit.si/warroom-{id}", "severities": ["P0", "P1"]}
+    chat = {**slack_chat(slack), "name": "incident-{id}", "call": call}
     bmad = process(PRESET, chat=chat)
     incident = bmad.declare("P1", roles={"commander": "carol", "communications_lead": "dave"})
     (channel,) = bmad.api.ok("GET", f"/api/v1/incidents/{incident}/chat")
@@ -361,6 +364,12 @@ def test_step2_create_incident_war_room(
     assert f"/incidents/{incident}" in made["topic"]
     card = "\n".join(channel_texts(slack, made["id"]))
     assert "Commander: carol" in card and "dave" in card
+    assert f"Call: https://meet.jit.si/warroom-{incident.lower()}" in card
+    minor = bmad.declare("P2", title="Search slow")
+    (other,) = bmad.api.ok("GET", f"/api/v1/incidents/{minor}/chat")
+    assert not any("Call:" in t for t in channel_texts(slack, other["channel_id"]))
+    with pytest.raises(ConfigError):  # a call link is an http(s) URL with known fields
+        process(PRESET, chat={**slack_chat(slack), "call": {"url": "meet/{room}"}})
 
 
 def test_step8_archive_the_channel_24_hours_after_resolution(

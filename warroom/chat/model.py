@@ -110,8 +110,32 @@ def role_title(role: str) -> str:
         return role
 
 
-def summary_card(state: IncidentState, policy: Policy, url: str) -> Message:
-    """Severity, status, commander, roles, next update due, war-room link."""
+def call_link(config: ChatConfig, state: IncidentState, policy: Policy) -> str | None:
+    """The incident's video call (config `call`), at the severities it names."""
+    call = config.call
+    if call is None:
+        return None
+    if call.severities:
+        level = policy.severity(state.severity)
+        wanted = {normalise_severity(s) for s in call.severities}
+        if not any(normalise_severity(k) in wanted for k in (level.id, *level.aliases)):
+            return None
+    _, date, seq = state.public_id.split("-", 2)
+    values = {
+        "date": date,
+        "seq": seq,
+        "id": state.public_id.lower(),
+        "slug": slug(state.title),
+        "severity": slug(state.severity, 20),
+        "service": slug(state.services[0], 40) if state.services else slug(state.title),
+    }
+    return re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), ""), call.url)
+
+
+def summary_card(
+    state: IncidentState, policy: Policy, url: str, call: str | None = None
+) -> Message:
+    """Severity, status, commander, roles, next update due, the call, war-room link."""
     level = policy.severity(state.severity)
     due = next_update_due(state, policy)
     roles = [
@@ -126,6 +150,8 @@ def summary_card(state: IncidentState, policy: Policy, url: str) -> Message:
         f"Roles: {', '.join(roles) or 'none'}",
         f"Next update due: {due.strftime('%Y-%m-%d %H:%M UTC') if due else 'none'}",
     ]
+    if call:
+        lines.append(f"Call: {call}")
     return Message(title=f"{state.public_id}: {state.title}", lines=tuple(lines), link=url)
 
 

@@ -335,7 +335,10 @@ class ChatService:
         if row.summary_message_id is None:
             platform = self.platform(row.platform)
             card = model.summary_card(
-                state, self.runtime.policy, self.war_room_url(state.public_id)
+                state,
+                self.runtime.policy,
+                self.war_room_url(state.public_id),
+                model.call_link(self.config, state, self.runtime.policy),
             )
             card_id = platform.post(row.channel_id, card)
             with self.runtime.db.write() as conn:
@@ -384,7 +387,8 @@ class ChatService:
                 )
         url = self.war_room_url(state.public_id)
         if row.summary_message_id:
-            card = model.summary_card(state, self.runtime.policy, url)
+            call = model.call_link(self.config, state, self.runtime.policy)
+            card = model.summary_card(state, self.runtime.policy, url, call)
             platform.update(row.channel_id, row.summary_message_id, card)
         platform.set_topic(row.channel_id, model.topic(state, url))
         return f"synced; invited {', '.join(users) or 'nobody new'}"
