@@ -118,6 +118,10 @@ def _show_incident(data: dict[str, Any]) -> None:
         )
     if data.get("resolution_summary"):
         grid.add_row("resolution", escape(data["resolution_summary"]))
+    if data.get("root_cause"):
+        grid.add_row("root cause", escape(data["root_cause"]))
+    if data.get("permanent_fix"):
+        grid.add_row("permanent fix", escape(data["permanent_fix"]))
     grid.add_row("next moves", ", ".join(data.get("allowed_moves") or []) or "-")
     console.print(grid)
 
@@ -372,9 +376,19 @@ def resolve(
         str | None,
         typer.Option(help="Resolve before the monitoring window passed, with this reason."),
     ] = None,
+    root_cause: Annotated[
+        str, typer.Option("--root-cause", help="What caused it (some policies require it).")
+    ] = "",
+    permanent_fix: Annotated[
+        str,
+        typer.Option(
+            "--permanent-fix", help="The permanent fix deployed (some policies require it)."
+        ),
+    ] = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Resolve: needs a summary and every checklist item confirmed or waived with a reason."""
+    """Resolve: needs a summary and every checklist item confirmed or waived with a reason
+    (and, where the policy says so, the root cause and the permanent fix)."""
     checklist: dict[str, dict[str, Any]] = {}
     if "all" in confirm:
         policy = call(ctx, "GET", "/api/v1/policy")
@@ -391,6 +405,8 @@ def resolve(
         "POST",
         f"/api/v1/incidents/{incident}/resolve",
         json={"summary": summary, "checklist": checklist}
+        | ({"root_cause": root_cause} if root_cause else {})
+        | ({"permanent_fix": permanent_fix} if permanent_fix else {})
         | ({"waive_verification": waive_verification} if waive_verification is not None else {}),
     )
     done(as_json, data, f"{data['id']} resolved")

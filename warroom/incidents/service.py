@@ -449,6 +449,8 @@ class IncidentService:
                 checklist=checklist,
                 at=now,
                 verification_waiver=waiver,
+                root_cause=request.root_cause,
+                permanent_fix=request.permanent_fix,
             )
             check_move(state, move, self.policy)
             data: dict[str, Any] = {
@@ -456,6 +458,10 @@ class IncidentService:
                 "summary": request.summary.strip(),
                 "checklist": checklist,
             }
+            if request.root_cause.strip():
+                data["root_cause"] = request.root_cause.strip()
+            if request.permanent_fix.strip():
+                data["permanent_fix"] = request.permanent_fix.strip()
             events = []
             without = replace(move, verification_waiver=None)
             if waiver and any(

@@ -497,7 +497,12 @@ async def resolve(
                 checklist[item.id] = schemas.ChecklistAnswer(
                     confirmed=confirmed, waived=None if confirmed else waived
                 )
-        body = schemas.ResolveIn(summary=str(f.get("summary") or ""), checklist=checklist)
+        body = schemas.ResolveIn(
+            summary=str(f.get("summary") or ""),
+            root_cause=str(f.get("root_cause") or ""),
+            permanent_fix=str(f.get("permanent_fix") or ""),
+            checklist=checklist,
+        )
         return runtime.incidents.resolve(p, public_id, body)
 
     return await _act(request, runtime, session, public_id, action)

@@ -120,6 +120,7 @@ def incident_page(
         "last_update_at": last_update,
         "next_update_due": next_update_due(state, runtime.policy),
         "checklist": runtime.policy.resolution_checklist,
+        "cause_required": runtime.policy.resolve_requires_root_cause,
         "role_choices": ROLE_CHOICES,
         "roles_key": ";".join(f"{k}={v}" for k, v in sorted(state.roles.items()))
         + "|"
