@@ -310,6 +310,7 @@ class Worker:
             # wait below returns at once instead of missing it until the next poll.
             wake.clear()
             try:
+                self.runtime.follow_config_file()  # the catalog `warroom demo` wrote
                 ran = self.run_once()
             except Exception:
                 log.exception("worker loop error; retrying")

@@ -254,3 +254,21 @@ def test_an_agent_reviews_a_hotfix_only_when_allowed_and_in_its_own_name(
             return
         review = next(g for g in reply.json()["gates"] if g["gate"] == "review")
         assert review["by"] == "agent:review-bot"
+
+
+def test_the_triage_tool_proposes_no_severity_when_every_answer_is_unknown(
+    settings: Settings, clock: FixedClock
+) -> None:
+    with _runtime(settings, clock) as runtime:
+        bot = _token(runtime, "triage-bot", "responder")
+
+        async def session() -> None:
+            async with _agent(runtime, bot) as agent:
+                proposal = await ok(agent, "propose_triage", {"answers": {}})
+                assert proposal["severity"] is None
+                assert proposal["severity_rule"] == "unanswered"
+                assert "every answer is unknown" in proposal["reasons"][0]
+                no = await refused(agent, "declare_incident", {"title": "Odd", "answers": {}})
+                assert no["code"] == "triage_unanswered"
+
+        anyio.run(session)

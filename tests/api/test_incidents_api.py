@@ -365,6 +365,32 @@ def test_triage_propose_and_override(api: Api) -> None:
     assert triaged[0]["data"]["proposed_severity"] == "SEV1"
 
 
+def test_all_unknown_triage_proposes_no_severity(api: Api) -> None:
+    """Every answer unknown: no severity (never the lowest), in the proposal, on declare and
+    on recording a triage, unless a person chooses one."""
+    proposal = api.ok("POST", "/api/v1/triage", json={})
+    assert proposal["severity"] is None
+    assert proposal["severity_rule"] == "unanswered"
+    assert "every answer is unknown" in proposal["reasons"][0]
+    nulls = {"complete_outage": None, "data_loss": None}
+    assert api.ok("POST", "/api/v1/triage", json=nulls)["severity"] is None
+    before = count_incidents(api)
+    status, body = api.post("/api/v1/incidents", {"title": "Odd", "triage": {}})
+    assert status == 422
+    assert body["error"]["code"] == "triage_unanswered"
+    assert count_incidents(api) == before
+    chosen = declare(api, severity="SEV2", triage={})
+    assert chosen["severity"] == "SEV2"
+    path = f"/api/v1/incidents/{chosen['id']}"
+    status, body = api.post(f"{path}/triage", {"answers": {}})
+    assert status == 422
+    assert body["error"]["code"] == "triage_unanswered"
+    triaged = [e for e in api.ok("GET", f"{path}/timeline")["events"] if e["type"] == "triaged"]
+    assert len(triaged) == 1
+    assert triaged[0]["data"]["proposed_severity"] is None
+    assert triaged[0]["data"]["overridden"] is False
+
+
 def test_declare_with_triage_uses_the_proposal(api: Api) -> None:
     data = declare(api, severity=None, triage={"security_breach": True})
     assert data["severity"] == "SEV1"

@@ -11,6 +11,8 @@ documented at https://api.mattermost.com/ (bearer token auth; JSON bodies; error
 - POST /api/v4/channels/{id}/members         https://api.mattermost.com/#tag/channels/operation/AddChannelMember
 - PUT  /api/v4/channels/{id}/patch           https://api.mattermost.com/#tag/channels/operation/PatchChannel
 - DELETE /api/v4/channels/{id} (archives)    https://api.mattermost.com/#tag/channels/operation/DeleteChannel
+- POST /api/v4/channels/{id}/restore (un-archives; 400 when not archived)
+                                             https://api.mattermost.com/#tag/channels/operation/RestoreChannel
 - POST /api/v4/posts (channel_id, message, props; 403 when the bot is not a member)
                                              https://api.mattermost.com/#tag/posts/operation/CreatePost
 - PUT  /api/v4/posts/{id}/patch              https://api.mattermost.com/#tag/posts/operation/PatchPost
@@ -90,6 +92,13 @@ class MattermostState:
             return self._create_channel(body)
         if p[0] == "channels" and len(p) >= 2:
             channel = self.channels.get(p[1])
+            if method == "POST" and p[2:] == ["restore"] and channel is not None:
+                if not channel["delete_at"]:
+                    return _error(
+                        400, "api.channel.restore_channel.restored.app_error", "not archived"
+                    )
+                channel["delete_at"] = 0
+                return 200, self._view(channel)
             if channel is None or channel["delete_at"]:
                 return _error(404, "app.channel.get.existing.app_error", "channel not found")
             if method == "POST" and p[2:] == ["members"]:

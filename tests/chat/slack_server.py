@@ -10,6 +10,9 @@
   not_in_channel, already_in_channel, user_not_found, is_archived)
 - https://api.slack.com/methods/conversations.setTopic (errors not_in_channel, too_long)
 - https://api.slack.com/methods/conversations.archive (errors already_archived, not_in_channel)
+- https://api.slack.com/methods/conversations.unarchive ("Bot tokens (xoxb-...) cannot
+  currently be used to unarchive conversations": refused as Slack refuses a token of the wrong
+  type, `not_allowed_token_type`; errors not_archived, channel_not_found)
 - https://api.slack.com/methods/conversations.history (latest/oldest/inclusive/limit)
 - https://api.slack.com/methods/chat.postMessage (text or blocks; errors not_in_channel,
   is_archived, channel_not_found, no_text)
@@ -165,6 +168,14 @@ class SlackState:
             return {"ok": False, "error": "already_archived"}
         channel["is_archived"] = True
         return {"ok": True}
+
+    def m_conversations_unarchive(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(args.get("channel", "")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if not channel["is_archived"]:
+            return {"ok": False, "error": "not_archived"}
+        return {"ok": False, "error": "not_allowed_token_type"}  # this server knows bots only
 
     def m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args)

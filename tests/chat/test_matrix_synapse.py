@@ -232,6 +232,18 @@ def test_incident_room_end_to_end(
     )
     assert refused.status_code == 403
     assert _timeline(runtime, incident, "chat_channel_archived")
+    # Reopened: the room is writable again for everyone.
+    runtime.incidents.reopen(ADMIN, incident, schemas.ReasonIn(reason="errors are back"))
+    catch_up(worker)
+    assert chat.channels_of(incident)[0]["archived_at"] is None
+    levels = bot.get(f"/rooms/{quote(room)}/state/m.room.power_levels").json()
+    assert levels["events_default"] == 0
+    allowed = alice.put(
+        f"/rooms/{quote(room)}/send/m.room.message/{uuid.uuid4().hex}",
+        json={"msgtype": "m.text", "body": "back again"},
+    )
+    assert allowed.status_code == 200, allowed.text
+    assert _timeline(runtime, incident, "chat_channel_unarchived")
     assert SERVER_NAME in users["alice"].user_id
     # The bot's access token never reached a log.
     assert users["bot"].token not in caplog.text

@@ -173,3 +173,14 @@ def test_mattermost_channel_command_and_button(
     clock.advance(timedelta(hours=1, seconds=1))
     worker.run_once()
     assert channel["delete_at"]
+
+    # Reopened: the archived channel is restored (POST /channels/{id}/restore) and told why.
+    runtime.incidents.reopen(ADMIN, incident, schemas.ReasonIn(reason="errors are back"))
+    for _ in range(10):
+        if worker.run_once() == 0:
+            break
+    assert not channel["delete_at"]
+    assert state.called("POST", f"/api/v4/channels/{channel['id']}/restore") == [{}]
+    assert runtime.chat.channels_of(incident)[0]["archived_at"] is None
+    posted = [post["message"] for post in state.posts.values()]
+    assert any("reopened: errors are back" in m and "open again" in m for m in posted)

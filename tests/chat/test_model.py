@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,6 +10,7 @@ from warroom.chat import model
 from warroom.chat.config import ChatConfig
 from warroom.chat.model import CommandError, Planner
 from warroom.core.auth import SYSTEM
+from warroom.core.errors import ConfigError
 from warroom.incidents.model import Event, apply, initial_state
 from warroom.policy.loader import parse_policy
 
@@ -116,3 +117,25 @@ def test_the_planner_opens_only_for_the_configured_severities() -> None:
         )
         == []
     )
+
+
+def test_the_policy_archives_the_channel_after_resolution_and_reopening_unarchives() -> None:
+    policy = parse_policy("bmad-p0-p4")
+    planner = Planner(ChatConfig(), policy, ("slack",))
+    state = _state(severity="P2")
+    resolved = Event("resolved", "user:alice", NOW, {"summary": "ok"})
+    effects = planner(incident_id=1, before=state, after=state, events=[resolved], now=NOW)
+    (archive,) = [e for e in effects if e.kind == model.ARCHIVE]
+    assert archive.due_at == NOW + timedelta(hours=24)
+    assert archive.payload["when"] == "resolved"
+    closed = Event("closed", "user:alice", NOW, {})
+    later = planner(incident_id=1, before=state, after=state, events=[closed], now=NOW)
+    assert [e for e in later if e.kind == model.ARCHIVE] == []  # planned at the resolution
+    reopened = Event("reopened", "user:alice", NOW, {"reason": "back"})
+    again = apply(state, reopened)
+    effects = planner(incident_id=1, before=state, after=again, events=[reopened], now=NOW)
+    (unarchive,) = [e for e in effects if e.kind == model.UNARCHIVE]
+    assert unarchive.payload["generation"] == again.reopen_count
+    for bad in ({"when": "later", "after": "24h"}, {"when": "resolved", "after": "soon"}, {}):
+        with pytest.raises(ConfigError):
+            parse_policy({"extends": "default", "communications": {"archive_channel": bad}})

@@ -318,6 +318,23 @@ def test_slack_channel_commands_buttons_and_marks(
     assert state.channels[channel]["is_archived"]
     assert state.called("conversations.archive") == [{"channel": channel}]
 
+    # Reopened: Slack does not let a bot token unarchive, so a new channel takes the place of
+    # the archived one (its history linked), and the timeline says why.
+    runtime.incidents.reopen(ADMIN, incident, schemas.ReasonIn(reason="errors are back"))
+    catch_up(worker)
+    assert state.called("conversations.unarchive") == [{"channel": channel}]
+    assert state.channels[channel]["is_archived"]
+    (current,) = runtime.chat.channels_of(incident)
+    assert current["channel_id"] != channel and current["archived_at"] is None
+    assert current["name"] == state.channels[channel]["name"] + "-r1"
+    fresh = state.channels[current["channel_id"]]
+    assert not fresh["is_archived"] and ALICE in fresh["members"]
+    texts = [m.get("text") or "" for m in state.messages[current["channel_id"]]]
+    assert any("reopened: errors are back" in t and "holds the history" in t for t in texts)
+    opened = runtime.incidents.timeline(incident, types=("chat_channel_opened",))
+    assert opened[-1].data["replaces"] == state.channels[channel]["name"]
+    assert "not_allowed_token_type" in opened[-1].data["reason"]
+
 
 def test_a_channel_made_before_a_failure_is_finished_not_made_twice(
     slack: SlackServer, chat_runtime: Callable[[dict[str, Any]], Runtime], clock: FixedClock

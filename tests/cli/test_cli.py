@@ -28,8 +28,8 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) 
     return use_local_database(monkeypatch, tmp_path, database_url)
 
 
-def wr(*args: str) -> Any:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
+def wr(*args: str, input: str | None = None) -> Any:
+    result = runner.invoke(app, list(args), catch_exceptions=False, input=input)
     return result
 
 
@@ -114,6 +114,32 @@ def test_triage_non_interactive(cli_env: Path) -> None:
         "triage", incident, "--security-breach", "--severity", "SEV2", "--reason", "test tenant"
     )
     assert data["severity"] == "SEV2"
+
+
+def test_all_unknown_triage_in_the_cli_proposes_no_severity(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked at a terminal, '?' (the default) is unknown; all unknown proposes nothing and
+    `declare` asks for the severity instead of taking the lowest."""
+    from warroom.core.vocab import TRIAGE_QUESTIONS
+    from warroom.incidents import cli as incident_cli
+
+    monkeypatch.setattr(incident_cli, "_interactive", lambda: True)
+    unknown = "\n" * (len(TRIAGE_QUESTIONS) + 1)
+    result = wr("triage", input=unknown)
+    assert result.exit_code == 1
+    assert "No severity proposed: every triage answer is unknown" in result.output
+    assert "Proposed:" not in result.output
+    declared = wr("declare", "Something odd", input=unknown + "SEV2\n")
+    assert declared.exit_code == 0, declared.output
+    assert "every triage answer is unknown" in declared.output
+    assert "SEV2" in declared.output
+    incident = wr_json("list")["items"][0]
+    assert incident["severity"] == "SEV2"
+    one_yes = "y\n" + "\n" * len(TRIAGE_QUESTIONS)
+    assert "Proposed: SEV1" in wr("triage", input=one_yes).output
+    bad = wr("triage", input="maybe\n" + unknown)
+    assert "answer y, n or ? (unknown)" in bad.output
 
 
 def test_every_triage_question_is_a_cli_flag(cli_env: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from tests.chat.slack_server import BOT_TOKEN, SlackServer
 from tests.conftest import Api
 from tests.support.process import resolve_as_policy_asks
 from tests.support.receiver import Receiver, http_receiver
@@ -182,6 +183,39 @@ def staffed(
         return team
 
     return make
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackServer]:
+    """A local server speaking the Slack Web API methods warroom uses (tests/chat's fake)."""
+    server = SlackServer()
+    yield server
+    server.stop()
+
+
+def slack_chat(slack: SlackServer) -> dict[str, Any]:
+    """The `chat` config section of a process whose incident channels live on `slack`."""
+    return {
+        "slack": {
+            "bot_token": BOT_TOKEN,
+            "signing_secret": "conformance-signing-secret",
+            "api_url": slack.url,
+            "bot_token_env": None,
+            "signing_secret_env": None,
+        }
+    }
+
+
+def channel_texts(slack: SlackServer, channel: str) -> list[str]:
+    """Every text posted to a Slack channel (plain text and section blocks)."""
+    texts: list[str] = []
+    for message in slack.state.messages[channel]:
+        texts.append(str(message.get("text") or ""))
+        for block in message.get("blocks") or []:
+            text = block.get("text")
+            if isinstance(text, dict):
+                texts.append(str(text.get("text", "")))
+    return texts
 
 
 def received(inbox: Receiver) -> list[dict[str, Any]]:

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conformance.conftest import Process, received
+from tests.chat.slack_server import SlackServer
+from tests.conformance.conftest import Process, channel_texts, received, slack_chat
 from tests.support.receiver import Receiver
 
 PRESET = "nexus-micro"
@@ -353,3 +354,31 @@ def test_response_teams_p3_sprint_prioritizer_adds_to_backlog(nexus: Process) ->
     (added,) = nexus.events(low, "added_to_backlog")
     assert added["data"]["action_item"] == item["id"]
     assert nexus.api.ok("GET", f"/api/v1/incidents/{other}/actions")["items"] == []
+
+
+def test_step1_create_incident_channel(process: Callable[..., Process], slack: SlackServer) -> None:
+    """Step 1, "Create incident channel/thread": with a chat platform configured (here a
+    local server speaking Slack's Web API), declaring opens the incident's channel, named
+    after the incident, with the summary card and the war room link; the process's key
+    events are posted there; the incident lists its channel."""
+    nexus = process(PRESET, chat=slack_chat(slack))
+    incident = nexus.declare("P1", title="Checkout failing")
+    (channel,) = nexus.api.ok("GET", f"/api/v1/incidents/{incident}/chat")
+    assert channel["platform"] == "slack"
+    assert (
+        channel["name"].startswith(f"inc-{incident[4:12]}-")
+        and "checkout-failing" in (channel["name"])
+    )
+    made = slack.state.channels[channel["channel_id"]]
+    assert made["name"] == channel["name"] and not made["is_archived"]
+    assert f"/incidents/{incident}" in made["topic"]  # the war room, one click away
+    texts = channel_texts(slack, channel["channel_id"])
+    assert any(incident in t and "Checkout failing" in t for t in texts)
+    (opened,) = nexus.events(incident, "chat_channel_opened")
+    assert opened["data"]["platform"] == "slack"
+    nexus.update(incident, status="identified", action="Rolling back payments v2.3.1")
+    nexus.work()
+    assert any("Rolling back payments v2.3.1" in t for t in channel_texts(slack, made["id"]))
+    # Without a chat platform the war room page is the incident's channel (no chat listed).
+    plain = process(PRESET)
+    assert plain.api.ok("GET", f"/api/v1/incidents/{plain.declare('P1')}/chat") == []

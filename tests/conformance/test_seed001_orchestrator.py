@@ -297,6 +297,40 @@ def test_must_stop_and_surface(orchestrator: Process) -> None:
     assert orchestrator.show(lost)["stopped"] is True
 
 
+def test_must_stop_estimated_resolution_exceeds_the_response_window(orchestrator: Process) -> None:
+    """ "Estimated resolution time exceeds the severity-defined response window": the ETA is
+    read as people write it (words, durations, clock times); an ETA warroom cannot read is
+    surfaced as such (a stop naming the words), never silently ignored."""
+    update = {"status": "identified", "impact": "Slow search", "action": "Reindexing"}
+    published = orchestrator.clock.now()
+    within = {"2 hours", "in 2h30", "about 90 minutes", "investigating", "TBD"}
+    for eta in sorted(within):
+        incident = orchestrator.declare("SEV3")  # response window < 4 hours
+        orchestrator.update(incident, **update, eta=eta)
+        assert orchestrator.show(incident)["stopped"] is False, eta
+    clock = (published + timedelta(hours=6)).strftime("%H:%M")
+    for eta in ("6 hours", "in 4h30", "half a day", f"by {clock} UTC"):
+        incident = orchestrator.declare("SEV3")
+        orchestrator.update(incident, **update, eta=eta)
+        shown = orchestrator.show(incident)
+        assert list(shown["stops"]) == ["eta-beyond-window"], eta
+        (raised,) = orchestrator.events(incident, "stop_raised")
+        assert raised["data"]["eta_text"] == eta
+        assert raised["data"]["eta"] is not None
+    vague = orchestrator.declare("SEV3")
+    orchestrator.update(vague, **update, eta="when the vendor calls back")
+    shown = orchestrator.show(vague)
+    assert list(shown["stops"]) == ["eta-beyond-window"]
+    (raised,) = orchestrator.events(vague, "stop_raised")
+    assert raised["data"]["eta"] is None
+    assert "'when the vendor calls back'" in raised["data"]["reason"]
+    assert "cannot be read as a time" in raised["data"]["reason"]
+    # The update itself is published as written.
+    assert orchestrator.events(vague, "status_update_published")[-1]["data"]["eta"] == (
+        "when the vendor calls back"
+    )
+
+
 def test_phase4_hotfix_protocol(orchestrator: Process) -> None:
     """A hotfix only for SEV-1/SEV-2, saying why rollback and the flag are impossible; never
     deployed without a review by someone other than its author; staging time-boxed to 15

@@ -14,9 +14,12 @@ import icalendar
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conformance.conftest import SERVICES, Process, received
+from tests.chat.slack_server import SlackServer
+from tests.conformance.conftest import SERVICES, Process, channel_texts, received, slack_chat
 from tests.conftest import Api
 from tests.support.receiver import Receiver
+from tests.workbench.prometheus import fake_prometheus
+from warroom.core.errors import ConfigError
 
 PRESET = "bmad-p0-p4"
 
@@ -341,3 +344,110 @@ def test_step2_assemble_incident_response_team_paging(
         assert bmad.events(low, "paged")[0]["data"]["notified"] == ["ann"], severity
         assert bmad.escalations(low) == []
     assert len(received(inboxes["bob"])) == 1  # only the P0 reached level 2
+
+
+def test_step2_create_incident_war_room(
+    process: Callable[..., Process], slack: SlackServer
+) -> None:
+    """Step 2, "Create incident war room: Slack channel #incident-{incident_id}, video call
+    link (if P0/P1)" and "display team roster and communication channels": the channel is
+    opened at declaration (here on a local server speaking Slack's Web API, named as the
+    document says through the chat config), with the roster and the call link (P0/P1 only)
+    on its summary card and the war room page linked in its topic."""
+    call = {"url": "https://meet.jit.si/warroom-{id}", "severities": ["P0", "P1"]}
+    chat = {**slack_chat(slack), "name": "incident-{id}", "call": call}
+    bmad = process(PRESET, chat=chat)
+    incident = bmad.declare("P1", roles={"commander": "carol", "communications_lead": "dave"})
+    (channel,) = bmad.api.ok("GET", f"/api/v1/incidents/{incident}/chat")
+    assert channel["name"] == f"incident-{incident.lower()}"
+    made = slack.state.channels[channel["channel_id"]]
+    assert f"/incidents/{incident}" in made["topic"]
+    card = "\n".join(channel_texts(slack, made["id"]))
+    assert "Commander: carol" in card and "dave" in card
+    assert f"Call: https://meet.jit.si/warroom-{incident.lower()}" in card
+    minor = bmad.declare("P2", title="Search slow")
+    (other,) = bmad.api.ok("GET", f"/api/v1/incidents/{minor}/chat")
+    assert not any("Call:" in t for t in channel_texts(slack, other["channel_id"]))
+    with pytest.raises(ConfigError):  # a call link is an http(s) URL with known fields
+        process(PRESET, chat={**slack_chat(slack), "call": {"url": "meet/{room}"}})
+
+
+def test_step8_archive_the_channel_24_hours_after_resolution(
+    process: Callable[..., Process], slack: SlackServer
+) -> None:
+    """Step 8, "Close incident war room (archive Slack channel after 24 hours)": the preset's
+    `communications.archive_channel` archives it 24 hours after the resolution (not after
+    closing); an incident reopened before then keeps its channel open."""
+    rule = process(PRESET).policy.communications.archive_channel
+    assert (rule.when, rule.after) == ("resolved", timedelta(hours=24))
+    bmad = process(PRESET, chat=slack_chat(slack))
+    incident = bmad.declare("P2")
+    (channel,) = bmad.api.ok("GET", f"/api/v1/incidents/{incident}/chat")
+    made = slack.state.channels[channel["channel_id"]]
+    bmad.resolve(incident)
+    bmad.advance(hours=23, minutes=59)
+    assert not made["is_archived"]
+    bmad.advance(minutes=1)
+    assert made["is_archived"]  # resolved, not closed: 24 hours after the resolution
+    assert bmad.show(incident)["status"] == "resolved"
+    (archived,) = bmad.events(incident, "chat_channel_archived")
+    assert archived["data"]["channel"] == channel["name"]
+    assert any("archived" in t for t in channel_texts(slack, made["id"]))
+    # Reopened within the 24 hours: the channel stays open.
+    again = bmad.declare("P2", title="Search down")
+    (kept,) = bmad.api.ok("GET", f"/api/v1/incidents/{again}/chat")
+    bmad.resolve(again)
+    bmad.advance(hours=2)
+    bmad.api.ok("POST", f"/api/v1/incidents/{again}/reopen", json={"reason": "errors are back"})
+    bmad.advance(hours=23)
+    assert not slack.state.channels[kept["channel_id"]]["is_archived"]
+    assert bmad.events(again, "chat_channel_archived") == []
+
+
+def test_step7_verify_recovery_pulls_error_rate_and_latency(
+    process: Callable[..., Process],
+) -> None:
+    """Steps 4 and 7, "error rate trends, latency metrics" and "verify service health": the
+    verification window pulls the service's error rate and latency from a Prometheus-
+    compatible API (the service's metric health checks), records each reading against its
+    threshold, and a reading over it is a regression that blocks the resolve."""
+    error_rate = 'sum(rate(http_requests_total{service="payments",code=~"5.."}[5m]))'
+    latency = 'histogram_quantile(0.99, rate(http_request_seconds_bucket{service="payments"}[5m]))'
+    with fake_prometheus() as prom:
+        checks = [
+            {"kind": "metric", "name": "error rate", "query": error_rate, "threshold": 0.01,
+             "prometheus_url": prom.url},
+            {"kind": "metric", "name": "p99 latency", "query": latency, "threshold": 0.5,
+             "prometheus_url": prom.url},
+        ]  # fmt: skip
+        services = [{**SERVICES[0], "health_checks": checks}, *SERVICES[1:]]
+        bmad = process(PRESET, services=services)
+        prom.set(error_rate, 0.08)
+        prom.set(latency, 0.3)
+        incident = bmad.declare("P2")
+        mitigations = f"/api/v1/incidents/{incident}/mitigations"
+        bmad.api.ok("POST", mitigations, json={"action": "restart", "outcome": "succeeded"})
+        bmad.work()
+        (regressed,) = bmad.events(incident, "verification_regressed")
+        (failure,) = regressed["data"]["failures"]
+        assert failure["check"] == "error rate" and "value 0.08" in failure["output"]
+        assert "not < 0.01" in failure["output"]
+        assert bmad.show(incident)["flags"]["verification_regressed"] is True
+        resolve = f"/api/v1/incidents/{incident}/resolve"
+        checklist = {i.id: {"confirmed": True} for i in bmad.policy.resolution_checklist}
+        body = {"summary": "restarted, then rolled back", "checklist": checklist}
+        status, error = bmad.api.request("POST", resolve, json=body)
+        assert status == 409 and "regressed" in error["error"]["message"], error
+        # The fix holds: both readings under their thresholds for the 15-minute window.
+        prom.set(error_rate, 0.002)
+        bmad.advance(minutes=3)
+        bmad.api.ok("POST", mitigations, json={"action": "rollback", "outcome": "succeeded"})
+        bmad.work()
+        bmad.advance(minutes=15)
+        passed = bmad.events(incident, "verification_passed")
+        assert passed, bmad.events(incident)
+        readings = {c["check"]: c["output"] for c in passed[-1]["data"]["checks"]}
+        assert readings["error rate"].startswith("value 0.002")
+        assert readings["p99 latency"].startswith("value 0.3")
+        assert {path for path, _ in prom.queries} == {"/api/v1/query"}
+        assert bmad.api.ok("POST", resolve, json=body)["status"] == "resolved"

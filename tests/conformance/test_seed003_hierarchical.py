@@ -11,8 +11,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conformance.conftest import Process, received
+from tests.conformance.conftest import SERVICES, Process, received
 from tests.support.receiver import Receiver
+from tests.workbench.github_server import REPO, TOKEN, fake_github
+from tests.workbench.prometheus import fake_prometheus
 
 PRESET = "hierarchical"
 
@@ -206,6 +208,15 @@ def test_stage3_hotfix_and_stage4_deploy(hierarchical: Process) -> None:
     assert datetime.fromisoformat(canary["data"]["ends_at"]) == hierarchical.clock.now() + (
         timedelta(minutes=5)
     )
+    (deployed,) = hierarchical.api.ok("GET", base)["items"]
+    assert deployed["rollout"]["stage"] == "canary" and deployed["rollout"]["percent"] == 10
+    assert hierarchical.show(incident)["flags"]["canary_in_progress"] is True
+    rollout = f"{base}/hf-1/rollout"
+    status, error = hierarchical.api.request("POST", rollout, json={"stage": "full"})
+    assert status == 409 and error["error"]["code"] == "canary_window", error  # too early
+    for bad in ({"stage": "everyone"}, {"stage": "halted"}, {"stage": "halted", "note": " "}):
+        status, _ = hierarchical.api.request("POST", rollout, json=bad)
+        assert status == 422, bad
     hierarchical.advance(minutes=5)  # the canary looked healthy: the fix worked
     hierarchical.api.ok(
         "POST",
@@ -223,7 +234,62 @@ def test_stage3_hotfix_and_stage4_deploy(hierarchical: Process) -> None:
     status, error = hierarchical.api.request("POST", resolve, json=body)
     assert status == 409 and "30 minutes" in error["error"]["message"], error
     hierarchical.advance(minutes=1)
+    # The canary was never promoted: the resolve waits for the rollout (guard canary_rollout).
+    status, error = hierarchical.api.request("POST", resolve, json=body)
+    assert status == 409, error
+    assert [u["guard"] for u in error["error"]["details"]["unmet"]] == ["canary_rollout"]
+    promoted = hierarchical.api.ok(
+        "POST", rollout, json={"stage": "full", "note": "error rate flat on the 10%"}
+    )
+    assert promoted["rollout"]["stage"] == "full" and promoted["rollout"]["percent"] == 100
+    status, error = hierarchical.api.request("POST", rollout, json={"stage": "full"})
+    assert status == 409 and error["error"]["code"] == "no_change"
+    (step,) = hierarchical.events(incident, "hotfix_rollout")
+    assert step["data"]["stage"] == "full" and step["actor"] == "token:alice"
     hierarchical.api.ok("POST", resolve, json=body)
+
+
+def test_stage4_deploy_canary_halted(process: Callable[..., Process]) -> None:
+    """Stage 4, `deploy_fix` (rolling, 10 % canary, monitor 5m): the canary's monitor window
+    checks the service's error rate; a canary that regresses cannot be promoted, and a
+    person halts it with the reason, which ends the rollout step."""
+    query = 'sum(rate(http_requests_total{service="payments",code=~"5.."}[5m]))'
+    with fake_prometheus() as prom:
+        check = {"kind": "metric", "name": "error rate", "query": query, "threshold": 0.01,
+                 "prometheus_url": prom.url}  # fmt: skip
+        services = [{**SERVICES[0], "health_checks": [check]}, *SERVICES[1:]]
+        hierarchical = process(PRESET, services=services)
+        prom.set(query, 0.001)
+        incident = hierarchical.declare("SEV2")
+        base = f"/api/v1/incidents/{incident}/hotfixes"
+        gates = {g: {"status": "passed"} for g in ("staging", "tests", "security_scan")}
+        hierarchical.api.ok("POST", base, json={"name": "hf-1", "gates": gates})
+        status, error = hierarchical.api.request(
+            "POST", f"{base}/hf-1/rollout", json={"stage": "full"}
+        )
+        assert status == 409 and error["error"]["code"] == "not_deployed"
+        hierarchical.bob.ok("POST", f"{base}/hf-1/review", json={"note": "ok"})
+        prom.set(query, 0.2)  # the canary's 10 % errors
+        hierarchical.api.ok("POST", f"{base}/hf-1/deploy")
+        hierarchical.work()
+        status, error = hierarchical.api.request(
+            "POST",
+            f"/api/v1/incidents/{incident}/flags",
+            json={"flag": "canary_in_progress", "value": False, "reason": "skip it"},
+        )
+        # warroom's own flag: only the rollout step clears it.
+        assert status == 422 and error["error"]["code"] == "system_flag", error
+        hierarchical.advance(minutes=5)
+        assert hierarchical.show(incident)["flags"]["verification_regressed"] is True
+        status, error = hierarchical.api.request(
+            "POST", f"{base}/hf-1/rollout", json={"stage": "full"}
+        )
+        assert status == 409 and error["error"]["code"] == "canary_regressed", error
+        halted = hierarchical.api.ok(
+            "POST", f"{base}/hf-1/rollout", json={"stage": "halted", "note": "5xx on the canary"}
+        )
+        assert halted["rollout"]["stage"] == "halted" and halted["rollout"]["percent"] == 0
+        assert hierarchical.show(incident)["flags"]["canary_in_progress"] is False
 
 
 def test_stage3_skip_if_sev1(hierarchical: Process) -> None:
@@ -272,3 +338,90 @@ def test_escalation_path_first_15_minutes(
     assert paged["data"]["paging"] == "all_hands"
     assert sorted(paged["data"]["notified"]) == ["ann", "bob", "carol", "erin"]
     assert received(inboxes["erin"])
+
+
+def test_stage3_create_pr_opened_on_github(process: Callable[..., Process]) -> None:
+    """Stage 3 `create_pr` (labels hotfix and urgent, reviewers on-call, the template): the
+    emergency pull request is opened on GitHub through its REST API (a local server speaking
+    exactly that API), labelled, and the on-call team asked to review; a failure is on the
+    timeline and retried through the outbox; a permanent one stays visible; bad requests
+    change nothing."""
+    with fake_github() as github:
+        github.branches.add("hotfix/nil-map")
+        github.teams.add("payments-oncall")
+        settings = {
+            "api_url": github.url,
+            "repo": REPO,
+            "token": TOKEN,
+            "reviewers": {"on-call": ["team:payments-oncall"]},  # the seed's reviewer
+        }
+        config = {"emergency_pr": {"github": settings}}
+        hierarchical = process(PRESET, **config)
+        incident = hierarchical.declare("SEV2")
+        base = f"/api/v1/incidents/{incident}/hotfixes"
+        hotfix = {"name": "hf-1", "description": "guard nil", "root_cause": "nil map"}
+        hierarchical.api.ok("POST", base, json=hotfix)
+        version = hierarchical.show(incident)["event_count"]
+        for path, body, expected in (
+            (f"{base}/hf-1/pr", {"head": "hotfix/../etc"}, 422),
+            (f"{base}/hf-1/pr", {"head": ""}, 422),
+            (f"{base}/hf-1/pr", {"head": "hotfix/nil-map", "extra": 1}, 422),
+            (f"{base}/hf-9/pr", {"head": "hotfix/nil-map"}, 404),
+        ):
+            status, error = hierarchical.api.request("POST", path, json=body)
+            assert status == expected, (body, error)
+        status, _ = hierarchical.viewer.request("POST", f"{base}/hf-1/pr", json={"head": "x"})
+        assert status == 403
+        assert hierarchical.show(incident)["event_count"] == version
+        assert github.requests == []
+        # GitHub is down at first: the failure is on the timeline and the outbox retries.
+        github.fail_next.append((502, {"message": "Server Error"}, {}))
+        asked = hierarchical.api.request("POST", f"{base}/hf-1/pr", json={"head": "hotfix/nil-map"})
+        assert asked[0] == 202, asked
+        assert asked[1]["emergency_pr"]["state"] == "requested"
+        hierarchical.work()
+        (failed,) = hierarchical.events(incident, "hotfix_pr_failed")
+        assert failed["data"]["retrying"] is True and "502" in failed["data"]["error"]
+        assert TOKEN not in str(hierarchical.events(incident))
+        hierarchical.advance(seconds=10)
+        (pull,) = github.pulls.values()
+        assert pull["title"] == f"Hotfix for {incident}: guard nil"
+        assert (pull["head"], pull["base"]) == ("hotfix/nil-map", "main")
+        assert f"## Hotfix for {incident}" in pull["body"]
+        assert "**Root Cause:** nil map" in pull["body"] and "**Fix:** guard nil" in pull["body"]
+        assert pull["labels"] == ["hotfix", "urgent"]
+        assert pull["requested_teams"] == ["payments-oncall"]
+        sent = [r for r in github.requests if r[1].endswith("/pulls")]
+        assert sent[-1][2]["authorization"] == f"Bearer {TOKEN}"
+        assert sent[-1][2]["x-github-api-version"] == "2022-11-28"
+        (opened,) = hierarchical.events(incident, "hotfix_pr_opened")
+        assert opened["data"]["url"] == pull["html_url"]
+        (shown,) = hierarchical.api.ok("GET", base)["items"]
+        assert shown["emergency_pr"]["state"] == "ready"
+        assert shown["emergency_pr"]["requested_reviewers"] == ["team:payments-oncall"]
+        assert shown["emergency_pr"]["url"] == pull["html_url"]
+        status, error = hierarchical.api.request(
+            "POST", f"{base}/hf-1/pr", json={"head": "hotfix/nil-map"}
+        )
+        assert status == 409 and error["error"]["code"] == "duplicate", error
+        # A branch GitHub does not have: refused there (422), not retried, shown as failed.
+        hierarchical.api.ok("POST", base, json={**hotfix, "name": "hf-2"})
+        hierarchical.api.ok("POST", f"{base}/hf-2/pr", json={"head": "hotfix/not-pushed"})
+        hierarchical.work()
+        hierarchical.advance(minutes=30)
+        (refused,) = [
+            e for e in hierarchical.events(incident, "hotfix_pr_failed")
+            if e["data"]["hotfix"] == "hf-2"
+        ]  # fmt: skip
+        assert refused["data"]["retrying"] is False and "422" in refused["data"]["error"]
+        shown = {h["hotfix"]: h for h in hierarchical.api.ok("GET", base)["items"]}
+        assert shown["hf-2"]["emergency_pr"]["state"] == "failed"
+        assert len(github.pulls) == 1
+    # Without an `emergency_pr` section the request is refused (409) and nothing changes.
+    plain = process(PRESET)
+    other = plain.declare("SEV2")
+    plain.api.ok("POST", f"/api/v1/incidents/{other}/hotfixes", json=hotfix)
+    status, error = plain.api.request(
+        "POST", f"/api/v1/incidents/{other}/hotfixes/hf-1/pr", json={"head": "hotfix/x"}
+    )
+    assert status == 409 and error["error"]["code"] == "not_configured", error

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conformance.conftest import Process, received
+from tests.chat.slack_server import SlackServer
+from tests.conformance.conftest import Process, channel_texts, received, slack_chat
 from tests.support.receiver import Receiver
 
 PRESET = "phased"
@@ -191,7 +192,12 @@ def test_phase5_recovery_verify(phased: Process) -> None:
         json={"action": "restart", "outcome": "succeeded"},
     )
     resolve = f"/api/v1/incidents/{incident}/resolve"
-    body = {"summary": "restarted", "checklist": {i: {"confirmed": True} for i in checklist}}
+    body = {
+        "summary": "restarted",
+        "checklist": {i: {"confirmed": True} for i in checklist},
+        "root_cause": "a batch job held every connection",
+        "permanent_fix": "connection timeout on the batch job, deployed",
+    }
     status, error = phased.api.request("POST", resolve, json=body)
     assert status == 409 and "verification" in error["error"]["message"], error
     assert phased.show(incident)["status"] != "resolved"
@@ -202,6 +208,57 @@ def test_phase5_recovery_verify(phased: Process) -> None:
     )
     phased.api.ok("POST", resolve, json=body)
     assert phased.show(incident)["status"] == "resolved"
+
+
+def test_phase4_resolution_root_cause_and_permanent_fix(phased: Process) -> None:
+    """Phase 4 is mandatory and its outputs are "root cause identified" and "fix deployed": the
+    incident is not resolved without both (guard `root_cause_and_fix`); blank or missing
+    ones are refused and change nothing; both are kept on the incident and the timeline."""
+    incident = phased.declare("SEV2")
+    phased.api.ok(
+        "POST",
+        f"/api/v1/incidents/{incident}/mitigations",
+        json={"action": "restart", "outcome": "succeeded"},
+    )
+    phased.api.ok(
+        "POST", f"/api/v1/incidents/{incident}/verification/confirm", json={"note": "healthy"}
+    )
+    resolve = f"/api/v1/incidents/{incident}/resolve"
+    checklist = {item.id: {"confirmed": True} for item in phased.policy.resolution_checklist}
+    base = {"summary": "Pool exhaustion fixed", "checklist": checklist}
+    version = phased.show(incident)["event_count"]
+    for extra, missing in (
+        ({}, ["root_cause", "permanent_fix"]),
+        ({"root_cause": "batch job holding connections"}, ["permanent_fix"]),
+        ({"root_cause": "   ", "permanent_fix": "timeout added"}, ["root_cause"]),
+    ):
+        status, error = phased.api.request("POST", resolve, json={**base, **extra})
+        assert status == 409, error
+        unmet = {u["guard"]: u for u in error["error"]["details"]["unmet"]}
+        assert set(unmet) == {"root_cause_and_fix"}, unmet
+        assert unmet["root_cause_and_fix"]["details"]["missing"] == missing
+        assert "resolve_requires_root_cause" in error["error"]["message"]
+    status, error = phased.api.request(
+        "POST", resolve, json={**base, "root_cause": "x" * 4001, "permanent_fix": "y"}
+    )
+    assert status == 422, error
+    shown = phased.show(incident)
+    assert shown["status"] != "resolved" and shown["event_count"] == version
+    resolved = phased.api.ok(
+        "POST",
+        resolve,
+        json={
+            **base,
+            "root_cause": "A new batch job held database connections: pool exhaustion",
+            "permanent_fix": "Connection timeout added to the batch job, deployed in v2.3.2",
+        },
+    )
+    assert resolved["status"] == "resolved"
+    assert resolved["root_cause"].startswith("A new batch job")
+    assert resolved["permanent_fix"].startswith("Connection timeout")
+    (event,) = phased.events(incident, "resolved")
+    assert event["data"]["root_cause"] == resolved["root_cause"]
+    assert event["data"]["permanent_fix"] == resolved["permanent_fix"]
 
 
 def test_escalation_paths_by_condition(phased: Process) -> None:
@@ -270,3 +327,27 @@ def test_phase2_triage_page_on_call_and_notify_commander(
     ]
     assert reminder["data"]["missing"] == ["investigator"]
     assert reminder["data"]["notified"] == ["carol"]
+
+
+def test_phase1_create_incident_channel_and_phase5_archive_it(
+    process: Callable[..., Process], slack: SlackServer
+) -> None:
+    """Step 1.1 "Create incident channel" and step 5.2 (close the incident) "Archive incident
+    channel": the channel opens at declaration (a local server speaking Slack's Web API) and
+    is archived when the incident is resolved (the document's close, before its post-mortem
+    phase); a reopened incident gets a channel again."""
+    phased = process(PRESET, chat=slack_chat(slack))
+    incident = phased.declare("SEV2", title="Database errors spiking")
+    (channel,) = phased.api.ok("GET", f"/api/v1/incidents/{incident}/chat")
+    made = slack.state.channels[channel["channel_id"]]
+    assert "database-errors-spiking" in made["name"] and not made["is_archived"]
+    assert any(incident in t for t in channel_texts(slack, made["id"]))
+    phased.resolve(incident)
+    assert made["is_archived"]
+    (archived,) = phased.events(incident, "chat_channel_archived")
+    assert archived["data"]["channel"] == made["name"]
+    phased.api.ok("POST", f"/api/v1/incidents/{incident}/reopen", json={"reason": "errors back"})
+    phased.work()
+    (current,) = phased.api.ok("GET", f"/api/v1/incidents/{incident}/chat")
+    assert current["archived_at"] is None
+    assert not slack.state.channels[current["channel_id"]]["is_archived"]

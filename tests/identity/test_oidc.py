@@ -142,6 +142,18 @@ def test_first_sign_in_creates_the_person_with_the_role_of_their_group(
             .where(web_users.c.name == "bob")
         ).one()
     assert (account.email, account.display_name) == ("bob@example.com", "Bob Responder")
+    # ...and an on-call person, so they can be put on a schedule at once.
+    person = runtime.oncall.show("person", "bob")
+    assert (person["display_name"], person["email"]) == ("Bob Responder", "bob@example.com")
+    assert runtime.oncall.show("person", "alice")["name"] == "alice"
+    # Signing in again leaves the person (and what was edited on it) alone.
+    from warroom.core.auth import Principal
+    from warroom.oncall.models import PersonPatch
+
+    admin = Principal(name="user:admin", scopes=frozenset({"admin"}), kind="session")
+    runtime.oncall.update_person(admin, "bob", PersonPatch(timezone="Europe/Berlin"))
+    assert sign_in(make_app(), "bob").status_code == 303
+    assert runtime.oncall.show("person", "bob")["timezone"] == "Europe/Berlin"
 
 
 def test_the_role_follows_the_group_at_each_sign_in(

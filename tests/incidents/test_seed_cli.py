@@ -67,3 +67,67 @@ def test_seed003_config_check_warns_about_skip_if_sev1(tmp_path: Path) -> None:
     assert [w["path"] for w in data["warnings"]] == ["policy.hotfix.skip_review_if_sev1"]
     config.write_text("policy: default\n")
     assert wr_json("config", "check", str(config))["warnings"] == []
+
+
+def test_seed004_resolve_needs_the_root_cause_and_the_permanent_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    use_local_database(monkeypatch, tmp_path, database_url)
+    config = tmp_path / "warroom.yaml"
+    config.write_text("policy: phased\n")
+    monkeypatch.setenv("WARROOM_CONFIG", str(config))
+    incident = wr_json("declare", "Database errors", "--severity", "SEV3")["id"]
+    wr_json("mitigation", "record", incident, "restart", "--outcome", "succeeded")
+    wr_json("verify", "confirm", incident, "--note", "healthy")
+    args = ("resolve", incident, "-m", "pool exhaustion fixed", "--confirm", "all")
+    refused = wr(*args, "--root-cause", "batch job held connections")
+    assert refused.exit_code == 2
+    assert "root_cause_and_fix" in refused.output or "permanent fix" in refused.output
+    assert wr_json("show", incident)["status"] != "resolved"
+    resolved = wr_json(
+        *args,
+        "--root-cause",
+        "batch job held connections",
+        "--permanent-fix",
+        "connection timeout deployed",
+    )
+    assert resolved["status"] == "resolved"
+    assert "connection timeout deployed" in wr("show", incident).output
+
+
+def test_seed003_hotfix_pr_command_refuses_bad_branches_and_a_missing_repository(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    use_local_database(monkeypatch, tmp_path, database_url)
+    config = tmp_path / "warroom.yaml"
+    config.write_text("policy: hierarchical\n")
+    monkeypatch.setenv("WARROOM_CONFIG", str(config))
+    incident = wr_json("declare", "Nil map", "--severity", "SEV2")["id"]
+    wr_json("hotfix", "record", incident, "hf-1", "-d", "guard nil", "--root-cause", "nil map")
+    bad = wr("hotfix", "pr", incident, "hf-1", "--head", "hotfix/../x")
+    assert bad.exit_code == 2 and "branch" in bad.output
+    assert wr("hotfix", "pr", incident, "hf-1").exit_code == 2  # --head is required
+    missing = wr("hotfix", "pr", incident, "hf-1", "--head", "hotfix/nil-map")
+    assert missing.exit_code == 2 and "emergency_pr" in missing.output
+    (shown,) = wr_json("hotfix", "list", incident)["items"]
+    assert shown["emergency_pr"]["state"] == "draft"
+    sideways = wr("hotfix", "rollout", incident, "hf-1", "--stage", "sideways")
+    assert sideways.exit_code == 2 and "full or halted" in sideways.output
+    early = wr("hotfix", "rollout", incident, "hf-1", "--stage", "full")
+    assert early.exit_code == 2 and "not deployed" in early.output
+    assert wr_json("hotfix", "list", incident)["items"][0]["rollout"] is None
+
+
+def test_seed003_config_check_warns_about_an_emergency_pr_repository_without_a_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WARROOM_TEST_GITHUB_TOKEN", raising=False)
+    config = tmp_path / "warroom.yaml"
+    github = "{repo: acme/checkout, token_env: WARROOM_TEST_GITHUB_TOKEN}"
+    config.write_text(f"policy: default\nemergency_pr:\n  github: {github}\n")
+    data = wr_json("config", "check", str(config))
+    assert [w["path"] for w in data["warnings"]] == ["emergency_pr.github.token_env"]
+    monkeypatch.setenv("WARROOM_TEST_GITHUB_TOKEN", "ghp_x")
+    assert wr_json("config", "check", str(config))["warnings"] == []
+    config.write_text("policy: default\nemergency_pr:\n  github: {repo: not a repo}\n")
+    assert wr("config", "check", str(config)).exit_code != 0

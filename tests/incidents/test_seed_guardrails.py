@@ -174,7 +174,13 @@ def test_seed004_recovery_phase_needs_a_verification_before_resolving(
         f"/api/v1/incidents/{incident}/verification/confirm",
         json={"note": "critical paths tested"},
     )
-    status, body = _resolve(alice, incident, items)
+    status, body = _resolve(
+        alice,
+        incident,
+        items,
+        root_cause="a batch job held the connections",
+        permanent_fix="a connection timeout, deployed",
+    )
     assert status == 200, body
 
 

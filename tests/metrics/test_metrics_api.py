@@ -237,6 +237,9 @@ class FakeAlerts:
     def intake_backlog(self) -> int:
         return 4
 
+    def close(self) -> None:
+        """Nothing to stop (the runtime closes its alerts service)."""
+
 
 @pytest.fixture
 def clean_collectors() -> Iterator[None]:

@@ -277,7 +277,6 @@ def test_check_config_file_lists_every_problem(tmp_path: Path) -> None:
         ),
         ({"third_party": True}, "SEV4", "fallback", IncidentType.THIRD_PARTY_FAILURE),
         ({"users_affected_pct": 1}, "SEV4", "fallback", IncidentType.SERVICE_OUTAGE),
-        ({}, "SEV4", "fallback", IncidentType.SERVICE_OUTAGE),
     ],
 )
 def test_triage_first_matching_rule_decides(
@@ -298,6 +297,17 @@ def test_triage_unanswered_question_never_matches() -> None:
     assert proposal.severity_rule == "fallback"
 
 
+@pytest.mark.parametrize("preset", PRESET_NAMES)
+def test_triage_with_every_answer_unknown_proposes_no_severity(preset: str) -> None:
+    """Knowing nothing is no evidence of a small incident: never the lowest severity."""
+    proposal = propose(load_preset(preset), TriageAnswers())
+    assert proposal.severity is None
+    assert proposal.severity_rule == "unanswered"
+    assert "every answer is unknown" in proposal.reasons[0]
+    answered = propose(load_preset(preset), TriageAnswers(third_party=False))
+    assert answered.severity is not None
+
+
 def test_triage_uses_the_presets_own_scale() -> None:
-    assert propose(load_preset("bmad-p0-p4"), TriageAnswers()).severity == "P4"
+    assert propose(load_preset("bmad-p0-p4"), TriageAnswers(third_party=True)).severity == "P4"
     assert propose(load_preset("nexus-micro"), TriageAnswers(complete_outage=True)).severity == "P0"

@@ -15,7 +15,8 @@ def resolve_as_policy_asks(
 ) -> Any:
     """Where the policy wants monitoring before resolving: a mitigation that worked (unless
     one is recorded), verification confirmed and the rest of the window watched on the
-    runtime's fixed clock; then every item of the policy's checklist confirmed."""
+    runtime's fixed clock; then every item of the policy's checklist confirmed (and a root
+    cause and permanent fix where the policy requires them)."""
     policy = runtime.policy
     shown = api.ok("GET", f"/api/v1/incidents/{incident}")
     window = policy.severity(shown["severity"]).verification_window
@@ -34,8 +35,8 @@ def resolve_as_policy_asks(
         if watched < window:
             clock.advance(window - watched)
     checklist = {item.id: {"confirmed": True} for item in policy.resolution_checklist}
-    return api.ok(
-        "POST",
-        f"/api/v1/incidents/{incident}/resolve",
-        json={"summary": summary, "checklist": checklist, **extra},
-    )
+    body: dict[str, Any] = {"summary": summary, "checklist": checklist}
+    if policy.resolve_requires_root_cause:
+        body["root_cause"] = "a batch job held every database connection"
+        body["permanent_fix"] = "a connection timeout on the batch job, deployed"
+    return api.ok("POST", f"/api/v1/incidents/{incident}/resolve", json={**body, **extra})

@@ -97,6 +97,7 @@ def tour_pages(incidents: dict[str, str]) -> list[tuple[str, str]]:
         ("oncall", "/oncall"),
         ("oncall-schedules", "/oncall/schedules"),
         ("oncall-schedule", "/oncall/schedules/platform-primary"),
+        ("oncall-schedule-gaps", "/oncall/schedules/search-business-hours"),
         ("oncall-policies", "/oncall/policies"),
         ("oncall-policy", "/oncall/policies/edge-critical"),
         ("oncall-people", "/oncall/people"),

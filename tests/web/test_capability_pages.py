@@ -57,7 +57,7 @@ def test_oncall_page_and_dashboard_panel(
     )
     victor = web_as("victor", "viewer")
     page = victor.get("/oncall").text
-    assert "On call now" in page and "<strong>carol</strong>" in page
+    assert "On call now" in page and '<span class="oncall-person">carol</span>' in page
     assert "payments-primary" in page and "Payments &lt;i&gt;primary&lt;/i&gt;" in page
     assert "schedule:payments-primary" in page
     dashboard = victor.get("/").text

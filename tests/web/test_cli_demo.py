@@ -122,3 +122,34 @@ def test_demo_alone_brings_its_service_catalog(
             assert "<h3>platform</h3>" not in public and ">platform<" not in public
     finally:
         runtime.close()
+
+
+def test_a_server_started_before_the_demo_shows_its_catalog_without_a_restart(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The server starts on an empty data dir (no config file), `warroom demo` runs beside
+    it, and the next pages show the demo's service catalog: no restart."""
+    from warroom.core.settings import Settings
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("WARROOM_DATA_DIR", str(data))
+    for name in ("WARROOM_SERVER", "WARROOM_TOKEN", "WARROOM_CONFIG", "WARROOM_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    runtime = Runtime.build(Settings())
+    try:
+        assert not runtime.config.services and runtime.awaiting_config_file
+        with TestClient(create_app(runtime)) as client:
+            assert client.get("/status").status_code == 200  # served before the demo
+            loaded = runner.invoke(app, ["demo", "--password", "demo password", "--json"])
+            assert loaded.exit_code == 0, loaded.output
+            runtime._config_checked_at = 0.0  # as if a second went by
+            assert login(client, "alice", "demo password").status_code == 303
+            services = client.get("/services").text
+            assert "not in the catalog" not in services and "platform" in services
+            assert "edge-critical" in services
+            assert "Public API" in client.get("/status").text
+        assert [s.name for s in runtime.config.services][:2] == ["public-api", "edge-lb"]
+        assert "checkout" in runtime.incidents.known_services  # declare checks the catalog
+        assert not runtime.awaiting_config_file
+    finally:
+        runtime.close()

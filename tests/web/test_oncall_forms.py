@@ -96,3 +96,20 @@ def test_person_body_orders_methods_and_keeps_urls_left_blank() -> None:
     draft["methods"][0]["order"] = "first"
     with pytest.raises(InvalidInput, match="order is a number"):
         person_body(draft, {"a": "ntfy://x/a"})
+
+
+def test_gaps_are_the_stretches_no_shift_covers() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from warroom.web.calendar import Gap, Shift, gaps
+
+    t0 = datetime(2026, 12, 7, tzinfo=UTC)
+
+    def h(n: int) -> datetime:
+        return t0 + timedelta(hours=n)
+
+    shifts = [Shift("bob", h(2), h(5)), Shift("ann", h(5), h(8)), Shift("cy", h(10), h(30))]
+    assert gaps(shifts, t0, h(24)) == [Gap(t0, h(2)), Gap(h(8), h(10))]
+    assert gaps(shifts, h(3), h(9)) == [Gap(h(8), h(9))]
+    assert gaps([], t0, h(1)) == [Gap(t0, h(1))]
+    assert gaps([Shift("a", h(-1), h(2))], t0, h(2)) == []

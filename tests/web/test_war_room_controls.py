@@ -18,6 +18,7 @@ from warroom.core.runtime import Runtime
 from warroom.core.settings import Settings
 from warroom.incidents import schemas
 from warroom.web import users
+from warroom.workbench.schemas import ConfirmIn
 from warroom.worker import Worker
 
 ALICE = Principal(name="user:alice", scopes=frozenset({"responder"}), kind="session")
@@ -222,3 +223,33 @@ def test_reopening_a_resolved_incident_raises_the_recurrence_banner(
     assert response.status_code == 303
     page = alice.get(f"/incidents/{incident}").text
     assert "errors are back" in banner(page) and "/stops/recurred/acknowledge" in page
+
+
+def test_phased_resolve_form_asks_for_the_root_cause_and_the_permanent_fix(room: Room) -> None:
+    """Seed 004's resolution phase in the war room: the resolve form marks both fields
+    required; a resolve without them is refused with what was typed kept, and nothing
+    changes; with them the incident is resolved and shows both."""
+    runtime, as_user = room("phased")
+    alice = as_user("alice", "responder")
+    incident = declare(runtime, "SEV3")
+    mitigation = {"action": "restart", "outcome": "succeeded"}
+    runtime.workbench.mitigations.record(ALICE, incident, mitigation, [])
+    runtime.workbench.confirm_verification(ALICE, incident, ConfirmIn(note="healthy"))
+    page = alice.get(f"/incidents/{incident}").text
+    assert "Root cause (required by this process)" in page
+    assert 'name="permanent_fix" rows="2" required' in page
+    form: dict[str, Any] = {"form_id": "resolve", "summary": "Pool exhaustion fixed",
+                            "root_cause": "batch job held connections"}  # fmt: skip
+    form.update({f"confirm_{i.id}": "yes" for i in runtime.policy.resolution_checklist})
+    before = len(runtime.incidents.timeline(incident))
+    refused = alice.post_form(f"/incidents/{incident}/resolve", form)
+    assert refused.status_code == 409, refused.text[:500]
+    assert "permanent fix" in refused.text and "batch job held connections" in refused.text
+    assert len(runtime.incidents.timeline(incident)) == before
+    form["permanent_fix"] = "connection timeout on the batch job, deployed"
+    assert alice.post_form(f"/incidents/{incident}/resolve", form).status_code == 303
+    state = runtime.incidents.get(incident)
+    assert state.status.value == "resolved"
+    assert state.permanent_fix == "connection timeout on the batch job, deployed"
+    page = alice.get(f"/incidents/{incident}").text
+    assert "Root cause:</strong> batch job held connections" in page

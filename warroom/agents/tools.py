@@ -125,7 +125,9 @@ async def get_policy() -> dict[str, Any]:
 @tool(scope="viewer", title="Propose severity and type")
 async def propose_triage(answers: Answers) -> dict[str, Any]:
     """Propose a severity and type from the assessment answers, with the policy rule that
-    decided each. Changes nothing; record it with `record_triage`."""
+    decided each. Changes nothing; record it with `record_triage`. With every answer unknown
+    no severity is proposed (`severity` is null, rule `unanswered`): find out at least one
+    answer, or have a person choose the severity."""
     return dict(await api().post("/triage", answers))
 
 
@@ -152,7 +154,7 @@ async def declare_incident(
         body["severity"] = severity
     if type is not None:
         body["type"] = type.value
-    if answers:
+    if answers is not None:  # `{}` (nothing known) is refused: no severity to propose
         body["triage"] = answers
     if override_reason:
         body["override_reason"] = override_reason

@@ -26,7 +26,13 @@ from warroom.alerts import domain
 from warroom.alerts import tables as t
 from warroom.alerts.batching import GroupCommitter
 from warroom.alerts.domain import ACKNOWLEDGED, FIRING, RESOLVED, AlertIn
-from warroom.alerts.intake_log import IntakeLog, IntakeProcessor, LoggedRequest, RequestStatus
+from warroom.alerts.intake_log import (
+    IntakeLog,
+    IntakeProcessor,
+    LoggedRequest,
+    RequestFailed,
+    RequestStatus,
+)
 from warroom.alerts.integrations import Integration, IntegrationService
 from warroom.alerts.routes import RouteService
 from warroom.alerts.silences import ActiveSilences, SilenceService, silence_dict
@@ -198,17 +204,21 @@ class IntakeService:
         """Wait until this process's processor has acted on `request_id` (False on timeout)."""
         return self.processor.wait_processed(request_id, timeout)
 
-    def _process_logged(self, conn: Connection, entries: list[LoggedRequest]) -> list[Any]:
-        """The processor's transaction: each logged request through the intake, in order,
-        each in a savepoint (a request that cannot be processed is recorded as failed, never
-        retried forever), and what each did kept in `intake_requests`."""
+    def _process_logged(
+        self, conn: Connection, entries: list[LoggedRequest], isolate: bool
+    ) -> list[Any]:
+        """The processor's transaction: each logged request through the intake, in order, and
+        what each did kept in `intake_requests`. Without `isolate` the first failure raises
+        `RequestFailed` (the processor then runs the batch again isolated); with it, each
+        request runs in a savepoint, and one that fails is recorded as failed, never retried
+        forever."""
         now = self.clock.now()
         counters: dict[tuple[str, str], int] = {}
         results: list[Any] = []
         records: list[dict[str, Any]] = []
         looked_up: dict[str, Integration] = {}
         for entry in entries:
-            savepoint = conn.begin_nested()
+            savepoint = conn.begin_nested() if isolate else None
             try:
                 integration = self._integration_named(entry.integration, looked_up)
                 alerts = domain.alerts_from_json(entry.alerts)
@@ -216,6 +226,8 @@ class IntakeService:
                     conn, integration, alerts, entry.received_at, counters=counters
                 )
             except Exception as exc:
+                if savepoint is None:
+                    raise RequestFailed() from exc
                 savepoint.rollback()
                 log.error(
                     "intake request %s of %s could not be processed: %s: %s",
@@ -226,7 +238,8 @@ class IntakeService:
                 )
                 record: dict[str, Any] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
             else:
-                savepoint.commit()
+                if savepoint is not None:
+                    savepoint.commit()
                 results.append(result)
                 record = result.to_dict()
             records.append(

@@ -282,7 +282,12 @@ class _LoopAppender:
         self._executor.shutdown(wait=True)
 
 
-ProcessBatch = Callable[[Connection, list[LoggedRequest]], list[Any]]
+# (the processing transaction, the batch, whether each request runs in a savepoint of its own)
+ProcessBatch = Callable[[Connection, list[LoggedRequest], bool], list[Any]]
+
+
+class RequestFailed(Exception):
+    """A logged request failed in a batch run without savepoints: run the batch again."""
 
 
 class IntakeProcessor:
@@ -334,6 +339,11 @@ class IntakeProcessor:
         self._stay = True
         self.wake()
 
+    @property
+    def keeps_running(self) -> bool:
+        """Whether this processor polls when idle (a server's) rather than stopping."""
+        return self._stay
+
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
@@ -355,13 +365,15 @@ class IntakeProcessor:
 
     def run_once(self) -> int:
         """Process one batch; returns how many logged requests it took."""
-        with self.log.main.write() as conn:
-            serialise(conn, "warroom-intake-processor")
-            entries = self.log.pending(conn)
-            if not entries:
-                return 0
-            results = self.process(conn, entries)
-            self.log.consumed(conn, [e.id for e in entries])
+        try:
+            found = self._process_batch(isolate=False)
+        except RequestFailed:
+            # Nothing of that attempt was kept: again, each request in a savepoint of its own,
+            # so only the failing one is recorded as failed.
+            found = self._process_batch(isolate=True)
+        if found is None:
+            return 0
+        entries, results = found
         top = entries[-1].id
         with self._done:
             self._processed_up_to = max(self._processed_up_to, top)
@@ -371,6 +383,16 @@ class IntakeProcessor:
         except Exception:  # callbacks must never stop the processor
             log.exception("after-commit callback failed")
         return len(entries)
+
+    def _process_batch(self, *, isolate: bool) -> tuple[list[LoggedRequest], list[Any]] | None:
+        with self.log.main.write() as conn:
+            serialise(conn, "warroom-intake-processor")
+            entries = self.log.pending(conn)
+            if not entries:
+                return None
+            results = self.process(conn, entries, isolate)
+            self.log.consumed(conn, [e.id for e in entries])
+        return entries, results
 
     def _run(self) -> None:
         idle_since = time.monotonic()

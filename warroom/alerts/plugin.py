@@ -10,7 +10,7 @@ from warroom.core.plugins import Plugin, Problem
 
 if TYPE_CHECKING:
     import typer
-    from fastapi import APIRouter
+    from fastapi import APIRouter, FastAPI
     from pydantic import BaseModel
 
     from warroom.core.config import AppConfig
@@ -52,6 +52,12 @@ class AlertsPlugin(Plugin):
         from warroom.alerts.api import intake, webhooks
 
         return [intake, webhooks]
+
+    def inner_middleware(self, app: FastAPI) -> None:
+        # Webhooks arrive by the thousand per second: answered before routing (same handlers).
+        from warroom.alerts.api import IntakeFastPath
+
+        app.add_middleware(IntakeFastPath)
 
     def routers(self) -> Sequence[APIRouter]:
         from warroom.alerts.api import router

@@ -79,6 +79,14 @@ class AlertService:
     def close(self) -> None:
         self.intake.close()
 
+    def hand_over(self, successor: AlertService) -> None:
+        """Stop this service's intake threads for `successor` (a runtime rewired for a new
+        config), which keeps the log processed as this one did."""
+        kept_running = self.intake.processor.keeps_running
+        self.close()
+        if kept_running:
+            successor.intake.processor.keep_running()
+
     def intake_backlog(self) -> int:
         """Webhook requests acknowledged and not yet processed (the intake log's length)."""
         return self.intake.log.backlog()

@@ -51,6 +51,8 @@ def create_app(runtime: Runtime, *, local_principal: Principal | None = None) ->
             app.include_router(router)
         plugin.mount(app, runtime)
 
+    for plugin in plugins:
+        plugin.inner_middleware(app)
     app.add_middleware(RefuseNul)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     for plugin in plugins:

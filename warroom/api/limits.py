@@ -125,7 +125,8 @@ class RefuseNul:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         form = content_type.startswith(b"application/x-www-form-urlencoded")
-        if b"\x00" in body or _JSON_NUL.search(body) or (form and b"%00" in body):
+        escaped_nul = b"\\u0000" in body and _JSON_NUL.search(body) is not None
+        if b"\x00" in body or escaped_nul or (form and b"%00" in body):
             await send_error(send, 422, "invalid_input", _NUL_MESSAGE)
             return
         await self.app(scope, _replay([body], None, receive), send)

@@ -101,6 +101,26 @@ class MattermostSettings(_Strict):
         return self.command_tokens + ((from_env,) if from_env else ())
 
 
+class CallLink(_Strict):
+    """A video call for the incident, linked on the channel's summary card: a URL template
+    (fields as in `name`), e.g. `https://meet.jit.si/warroom-{id}` (Jitsi opens a room on first
+    join), or a standing bridge; only at these severities (empty: every severity)."""
+
+    url: str = Field(min_length=8, max_length=500)
+    severities: tuple[str, ...] = ()
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("a call link is an http(s) URL")
+        unknown = [f for f in _FIELD.findall(value) if f not in NAME_FIELDS]
+        if unknown:
+            known = ", ".join(NAME_FIELDS)
+            raise ValueError(f"unknown field(s) {', '.join(unknown)}; a call link may use {known}")
+        return value
+
+
 class ChatConfig(_Strict):
     """Incident channels: who gets one and how they behave."""
 
@@ -119,6 +139,8 @@ class ChatConfig(_Strict):
     default_role: Literal["responder", "viewer"] = "responder"
     # Pin or react with this to make a message a timeline note.
     note_reaction: str = "📌"
+    # A video call linked on the summary card (002's war room: "video call link if P0/P1").
+    call: CallLink | None = None
     matrix: MatrixSettings | None = None
     slack: SlackSettings | None = None
     mattermost: MattermostSettings | None = None

@@ -239,6 +239,13 @@ class MatrixPlatform:
             levels["events_default"] = 100
             self._call("PUT", f"/rooms/{quote(channel)}/state/m.room.power_levels", levels)
 
+    def unarchive(self, channel: str) -> None:
+        """Writable again: everyone may post (the power level `archive` raised)."""
+        levels = self.state(channel, "m.room.power_levels")
+        if levels.get("events_default", 0) != 0:
+            levels["events_default"] = 0
+            self._call("PUT", f"/rooms/{quote(channel)}/state/m.room.power_levels", levels)
+
     def user_for_email(self, email: str) -> str | None:
         return None  # the client-server API does not expose other users' emails
 

@@ -180,6 +180,10 @@ class MattermostPlatform:
     def archive(self, channel: str) -> None:
         self._call("DELETE", f"/channels/{channel}")
 
+    def unarchive(self, channel: str) -> None:
+        # https://api.mattermost.com/#tag/channels/operation/RestoreChannel
+        self._call("POST", f"/channels/{channel}/restore")
+
     def user_for_email(self, email: str) -> str | None:
         try:
             return str(self._call("GET", f"/users/email/{quote(email)}")["id"])

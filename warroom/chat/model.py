@@ -10,7 +10,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from warroom.chat.config import ChatConfig
@@ -25,7 +25,8 @@ OPEN = "chat.open"
 SYNC = "chat.sync"
 POST = "chat.post"
 ARCHIVE = "chat.archive"
-KINDS = (OPEN, SYNC, POST, ARCHIVE)
+UNARCHIVE = "chat.unarchive"
+KINDS = (OPEN, SYNC, POST, ARCHIVE, UNARCHIVE)
 
 # What "key" verbosity posts: the events that change what responders must know.
 KEY_EVENTS = frozenset(
@@ -109,8 +110,32 @@ def role_title(role: str) -> str:
         return role
 
 
-def summary_card(state: IncidentState, policy: Policy, url: str) -> Message:
-    """Severity, status, commander, roles, next update due, war-room link."""
+def call_link(config: ChatConfig, state: IncidentState, policy: Policy) -> str | None:
+    """The incident's video call (config `call`), at the severities it names."""
+    call = config.call
+    if call is None:
+        return None
+    if call.severities:
+        level = policy.severity(state.severity)
+        wanted = {normalise_severity(s) for s in call.severities}
+        if not any(normalise_severity(k) in wanted for k in (level.id, *level.aliases)):
+            return None
+    _, date, seq = state.public_id.split("-", 2)
+    values = {
+        "date": date,
+        "seq": seq,
+        "id": state.public_id.lower(),
+        "slug": slug(state.title),
+        "severity": slug(state.severity, 20),
+        "service": slug(state.services[0], 40) if state.services else slug(state.title),
+    }
+    return re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), ""), call.url)
+
+
+def summary_card(
+    state: IncidentState, policy: Policy, url: str, call: str | None = None
+) -> Message:
+    """Severity, status, commander, roles, next update due, the call, war-room link."""
     level = policy.severity(state.severity)
     due = next_update_due(state, policy)
     roles = [
@@ -125,6 +150,8 @@ def summary_card(state: IncidentState, policy: Policy, url: str) -> Message:
         f"Roles: {', '.join(roles) or 'none'}",
         f"Next update due: {due.strftime('%Y-%m-%d %H:%M UTC') if due else 'none'}",
     ]
+    if call:
+        lines.append(f"Call: {call}")
     return Message(title=f"{state.public_id}: {state.title}", lines=tuple(lines), link=url)
 
 
@@ -222,6 +249,15 @@ class Planner:
         wanted = {normalise_severity(s) for s in self.config.severities}
         object.__setattr__(self, "_eligible", frozenset(wanted))
 
+    def archive_rule(self) -> tuple[str, timedelta]:
+        """After which event, and how long after it, the channel is archived: the policy's
+        `communications.archive_channel` when the process says, else `archive_after` of the
+        chat config after closing."""
+        rule = self.policy.communications.archive_channel
+        if rule is not None:
+            return rule.when, rule.after
+        return "closed", self.config.archive_delay
+
     def eligible(self, state: IncidentState) -> bool:
         if not self._eligible:
             return True
@@ -283,12 +319,24 @@ class Planner:
                             incident_id=incident_id,
                         )
                     )
-            if any(e.type == "closed" for e in events):
+            if any(e.type == "reopened" for e in events):
+                # An archived channel opens again with its incident (a no-op when it is open).
+                effects.append(
+                    outbox.Effect(
+                        UNARCHIVE,
+                        {**base, "generation": after.reopen_count},
+                        now,
+                        incident_id=incident_id,
+                        dedup_key=f"{UNARCHIVE}:{incident_id}:{platform}:{after.reopen_count}",
+                    )
+                )
+            archive = self.archive_rule()
+            if any(e.type == archive[0] for e in events):
                 effects.append(
                     outbox.Effect(
                         ARCHIVE,
-                        {**base, "generation": after.reopen_count},
-                        now + self.config.archive_delay,
+                        {**base, "generation": after.reopen_count, "when": archive[0]},
+                        now + archive[1],
                         incident_id=incident_id,
                         dedup_key=f"{ARCHIVE}:{incident_id}:{platform}:{after.reopen_count}",
                     )

@@ -57,6 +57,9 @@ class ChatPlatform(Protocol):
 
     def archive(self, channel: str) -> None: ...
 
+    def unarchive(self, channel: str) -> None:
+        """Open an archived channel again (a ChatError where the platform refuses the bot)."""
+
     def user_for_email(self, email: str) -> str | None:
         """The chat user with this email, where the platform exposes emails."""
 

@@ -193,6 +193,7 @@ class ChatService:
                 model.SYNC: self._sync,
                 model.POST: self._post,
                 model.ARCHIVE: self._archive,
+                model.UNARCHIVE: self._unarchive,
             }[effect.kind](effect)
         except ChannelNotOpen as exc:
             if effect.attempts >= outbox.MAX_ATTEMPTS and int(p.get("outage", 0)) < OUTAGE_RETRIES:
@@ -213,9 +214,11 @@ class ChatService:
                 self._again(effect, OUTAGE_RETRY.total_seconds(), "outage")
                 return Outcome(True, f"{exc.message}; again in {OUTAGE_RETRY}")
             final = not exc.retryable or effect.attempts >= outbox.MAX_ATTEMPTS
-            if final and effect.kind == model.OPEN:
+            if final and effect.kind in (model.OPEN, model.UNARCHIVE):
                 self._timeline(
-                    incident, "chat_channel_failed", {"platform": platform, "error": exc.message}
+                    incident,
+                    "chat_channel_failed",
+                    {"platform": platform, "error": exc.message, "action": action},
                 )
             return Outcome(False, exc.message, retryable=exc.retryable)
         except NotFound:
@@ -336,7 +339,10 @@ class ChatService:
         if row.summary_message_id is None:
             platform = self.platform(row.platform)
             card = model.summary_card(
-                state, self.runtime.policy, self.war_room_url(state.public_id)
+                state,
+                self.runtime.policy,
+                self.war_room_url(state.public_id),
+                model.call_link(self.config, state, self.runtime.policy),
             )
             card_id = platform.post(row.channel_id, card)
             with self.runtime.db.write() as conn:
@@ -385,7 +391,8 @@ class ChatService:
                 )
         url = self.war_room_url(state.public_id)
         if row.summary_message_id:
-            card = model.summary_card(state, self.runtime.policy, url)
+            call = model.call_link(self.config, state, self.runtime.policy)
+            card = model.summary_card(state, self.runtime.policy, url, call)
             platform.update(row.channel_id, row.summary_message_id, card)
         platform.set_topic(row.channel_id, model.topic(state, url))
         return f"synced; invited {', '.join(users) or 'nobody new'}"
@@ -404,7 +411,9 @@ class ChatService:
     def _archive(self, effect: outbox.ClaimedEffect) -> str:
         p = effect.payload
         state = self.runtime.incidents.get(str(p["incident"]))
-        if state.status is not Status.CLOSED or state.reopen_count != int(p["generation"]):
+        when = str(p.get("when") or "closed")
+        done = (Status.RESOLVED, Status.CLOSED) if when == "resolved" else (Status.CLOSED,)
+        if state.status not in done or state.reopen_count != int(p["generation"]):
             return "skipped: the incident is open again"
         with self.runtime.db.read() as conn:
             row = self.channel(conn, state.public_id, str(p["platform"]))
@@ -413,7 +422,7 @@ class ChatService:
         platform = self.platform(row.platform)
         platform.post(
             row.channel_id,
-            Message(f"{state.public_id} is closed; this channel is archived."),
+            Message(f"{state.public_id} is {state.status.value}; this channel is archived."),
         )
         platform.archive(row.channel_id)
         with self.runtime.db.write() as conn:
@@ -428,6 +437,92 @@ class ChatService:
             {"platform": row.platform, "channel": row.name},
         )
         return f"archived {row.name}"
+
+    def _unarchive(self, effect: outbox.ClaimedEffect) -> str:
+        """The incident reopened: its archived channel opens again. Where the platform will not
+        let the bot unarchive (Slack bot tokens), a new channel takes its place."""
+        p = effect.payload
+        state = self.runtime.incidents.get(str(p["incident"]))
+        if not state.is_open or state.reopen_count != int(p["generation"]):
+            return "skipped: the incident is not open"
+        with self.runtime.db.read() as conn:
+            row = self.channel(conn, state.public_id, str(p["platform"]))
+        if row is None or row.archived_at is None:
+            return "nothing to unarchive"
+        platform = self.platform(row.platform)
+        reason = ""
+        for event in self.runtime.incidents.timeline(state.public_id, types=("reopened",)):
+            reason = str(event.data.get("reason") or "")
+        text = f"{state.public_id} reopened" + (f": {reason}" if reason else "")
+        try:
+            platform.unarchive(row.channel_id)
+        except ChatError as exc:
+            if exc.retryable:
+                raise
+            return self._replace_channel(state, row, exc.message, text)
+        with self.runtime.db.write() as conn:
+            conn.execute(
+                update(tables.channels)
+                .where(tables.channels.c.id == row.id)
+                .values(archived_at=None)
+            )
+        platform.post(row.channel_id, Message(f"{text}. This channel is open again."))
+        self._timeline(
+            state.public_id,
+            "chat_channel_unarchived",
+            {"platform": row.platform, "channel": row.name},
+        )
+        return f"unarchived {row.name}"
+
+    def _replace_channel(self, state: IncidentState, row: Any, refusal: str, text: str) -> str:
+        platform = self.platform(row.platform)
+        url = self.war_room_url(state.public_id)
+        base = f"{row.name[:70]}-r{state.reopen_count}"
+        name = base
+        created: Channel | None = None
+        for attempt in range(NAME_ATTEMPTS):
+            try:
+                created = platform.create_channel(
+                    name, model.topic(state, url), private=self.config.private
+                )
+                break
+            except ChatError as exc:
+                if exc.code != "name_taken" or attempt == NAME_ATTEMPTS - 1:
+                    raise
+                name = f"{base[:76]}-{attempt + 2}"
+        assert created is not None
+        with self.runtime.db.write() as conn:
+            conn.execute(
+                update(tables.channels)
+                .where(tables.channels.c.id == row.id)
+                .values(
+                    channel_id=created.id,
+                    name=created.name,
+                    url=created.url,
+                    summary_message_id=None,
+                    members=[],
+                    archived_at=None,
+                )
+            )
+        self._timeline(
+            state.public_id,
+            "chat_channel_opened",
+            {
+                "platform": row.platform,
+                "channel": created.name,
+                "url": created.url,
+                "replaces": row.name,
+                "reason": f"the archived channel could not be reopened ({refusal})",
+            },
+        )
+        with self.runtime.db.read() as conn:
+            fresh = self.channel(conn, state.public_id, row.platform)
+        self._finish(state, fresh)
+        platform.post(
+            created.id,
+            Message(f"{text}. The archived channel {row.name} ({row.url}) holds the history."),
+        )
+        return f"opened {created.name} in place of archived {row.name}"
 
     # ---- identity ----------------------------------------------------------------------
 

@@ -180,6 +180,16 @@ class SlackPlatform:
             if exc.code != "already_archived":
                 raise
 
+    def unarchive(self, channel: str) -> None:
+        # https://api.slack.com/methods/conversations.unarchive: Slack documents that bot
+        # tokens cannot currently unarchive; the refusal reaches the caller, which then opens
+        # a new channel for the reopened incident.
+        try:
+            self._call("conversations_unarchive", channel=channel)
+        except ChatError as exc:
+            if exc.code != "not_archived":
+                raise
+
     def user_for_email(self, email: str) -> str | None:
         try:
             data = self._call("users_lookupByEmail", email=email)

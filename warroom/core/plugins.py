@@ -105,6 +105,11 @@ class Plugin:
     def mount(self, app: FastAPI, runtime: Runtime) -> None:
         """Mount an ASGI sub-application on the app (the MCP transport at /mcp)."""
 
+    def inner_middleware(self, app: FastAPI) -> None:
+        """Add ASGI middleware that runs inside warroom's request guards (body size cap, NUL
+        refusal) and every `configure_app` middleware, just before routing: a fast path for a
+        hot endpoint (the alert webhooks) that skips the router and its dependencies."""
+
     def configure_app(self, app: FastAPI) -> None:
         """Wrap or configure the finished app: middleware, exception handlers, static files."""
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from warroom.core import migrate, outbox
 from warroom.core.clock import Clock, SystemClock
 from warroom.core.config import AppConfig, load_config
 from warroom.core.db import Database
+from warroom.core.errors import WarroomError
 from warroom.core.plugins import load_plugins
 from warroom.core.settings import Settings
 from warroom.incidents.service import IncidentService
@@ -25,6 +30,9 @@ if TYPE_CHECKING:
     from warroom.postmortems.service import ActionItemService, PostmortemService
     from warroom.postmortems.similarity import SimilarityService
     from warroom.workbench.service import Workbench
+
+log = logging.getLogger(__name__)
+_reload_lock = threading.Lock()
 
 
 @dataclass
@@ -48,6 +56,10 @@ class Runtime:
     identity: IdentityService = field(init=False, repr=False)
     # Outbox effect kind -> how the worker runs it (each plug-in's `effect_handlers`).
     effect_handlers: dict[str, outbox.EffectHandler] = field(default_factory=dict)
+    # Started with no config file: `warroom demo` may write one into the data dir later,
+    # and the running server takes it up (`follow_config_file`).
+    awaiting_config_file: bool = field(default=False, repr=False)
+    _config_checked_at: float = field(default=0.0, repr=False)
 
     @classmethod
     def build(
@@ -59,8 +71,8 @@ class Runtime:
         run_migrations: bool = True,
     ) -> Runtime:
         """Load config and policy, open the database, optionally migrate, wire services."""
+        awaiting = config is None and settings.config_file() is None
         config = config if config is not None else load_config(settings.config_file())
-        policy = config.policy
         if settings.database_url is None:
             settings.ensure_data_dir()
         db = Database(
@@ -68,7 +80,14 @@ class Runtime:
         )
         if run_migrations:
             migrate.upgrade(db)
-        clock = clock or SystemClock()
+        runtime = cls._wire(settings, config, db, clock or SystemClock())
+        runtime.awaiting_config_file = awaiting
+        return runtime
+
+    @classmethod
+    def _wire(cls, settings: Settings, config: AppConfig, db: Database, clock: Clock) -> Runtime:
+        """Build every service for one config over an open database."""
+        policy = config.policy
         incidents = IncidentService(
             db,
             clock,
@@ -92,6 +111,45 @@ class Runtime:
             incidents.after_commit.extend(plugin.after_commit(runtime))
             runtime.effect_handlers.update((h.kind, h) for h in plugin.effect_handlers())
         return runtime
+
+    def follow_config_file(self, *, every: float = 1.0) -> bool:
+        """Take up a config file that appeared in the data dir after start (`warroom demo`
+        writes its service catalog there): True when it was taken up just now."""
+        path = self.new_config_file(every=every)
+        return path is not None and self.take_up_config(path)
+
+    def new_config_file(self, *, every: float = 1.0) -> Path | None:
+        """The config file that appeared since a start without one; a stat at most once per
+        `every` seconds (cheap enough for every request)."""
+        if not self.awaiting_config_file:
+            return None
+        moment = time.monotonic()
+        if moment - self._config_checked_at < every:
+            return None
+        self._config_checked_at = moment
+        return self.settings.config_file()
+
+    def take_up_config(self, path: Path) -> bool:
+        """Rewire every service for the config in `path`, on the same database and clock
+        (once). A config file that does not load is logged and left for a restart to report."""
+        with _reload_lock:
+            if not self.awaiting_config_file:
+                return False
+            self.awaiting_config_file = False
+            try:
+                config = load_config(path)
+            except (WarroomError, OSError) as exc:
+                log.warning("config file %s appeared but does not load: %s", path, exc)
+                return False
+            fresh = Runtime._wire(self.settings, config, self.db, self.clock)
+            before = self.__dict__.get("alerts")
+            for item in fields(self):
+                if item.name not in ("awaiting_config_file", "_config_checked_at"):
+                    setattr(self, item.name, getattr(fresh, item.name))
+            if before is not None:  # one intake processor, with the new config
+                before.hand_over(self.alerts)
+        log.info("took up the config file %s (%d services)", path, len(config.services))
+        return True
 
     def close(self) -> None:
         alerts = self.__dict__.get("alerts")

@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select
 from warroom.core.runtime import Runtime
 from warroom.identity import accounts
 from warroom.identity import tables as it
-from warroom.identity.oidc import OidcClient, SignInError
+from warroom.identity.oidc import Identity, OidcClient, SignInError
 from warroom.web import users
 
 log = logging.getLogger("warroom.identity")
@@ -161,7 +161,35 @@ class IdentityService:
         with self.runtime.db.write() as conn:
             session_id, session = accounts.sign_in(conn, identity, self.runtime.settings, now)
         log.info("OIDC sign-in: %s as user %s (%s)", identity.subject, session.name, session.role)
+        self._ensure_person(session.name, identity)
         return session_id, session, str(row.next_url)
+
+    def _ensure_person(self, name: str, identity: Identity) -> None:
+        """Someone who signs in can be scheduled: their on-call person is created (with the
+        provider's name and email) when there is none yet; an existing one is left as is."""
+        from pydantic import ValidationError
+
+        from warroom.core.auth import Principal
+        from warroom.core.errors import NotFound, WarroomError
+        from warroom.oncall import models
+
+        oncall = self.runtime.oncall
+        try:
+            oncall.show("person", name)
+            return
+        except NotFound:
+            pass
+        system = Principal(name="oidc", scopes=frozenset({"admin"}), kind="system")
+        try:
+            person = models.PersonIn(
+                name=name,
+                display_name=identity.name or name,
+                email=identity.email if identity.email and identity.email_verified else "",
+            )
+            oncall.create_person(system, person)
+        except (WarroomError, ValidationError) as exc:
+            # Signed in all the same; the person can be added by hand on the People page.
+            log.warning("OIDC sign-in: on-call person %s not created: %s", name, exc)
 
     def logout_url(self, user_id: int) -> str | None:
         """Where to send a browser after a local logout: the provider's end-session endpoint

@@ -118,6 +118,10 @@ def _show_incident(data: dict[str, Any]) -> None:
         )
     if data.get("resolution_summary"):
         grid.add_row("resolution", escape(data["resolution_summary"]))
+    if data.get("root_cause"):
+        grid.add_row("root cause", escape(data["root_cause"]))
+    if data.get("permanent_fix"):
+        grid.add_row("permanent fix", escape(data["permanent_fix"]))
     grid.add_row("next moves", ", ".join(data.get("allowed_moves") or []) or "-")
     console.print(grid)
 
@@ -170,9 +174,12 @@ def declare(
     }
     if commander:
         body["roles"] = {"commander": commander}
-    if severity is None and sys.stdin.isatty() and not as_json:
+    if severity is None and _interactive() and not as_json:
         answers = _ask_triage()
         body["triage"] = answers
+        if not any(v is not None for v in answers.values()):
+            console.print(UNKNOWN_ANSWERS)
+            body["severity"] = _ask_severity()
     data = call(
         ctx, "POST", "/api/v1/incidents", json={k: v for k, v in body.items() if v is not None}
     )
@@ -369,9 +376,19 @@ def resolve(
         str | None,
         typer.Option(help="Resolve before the monitoring window passed, with this reason."),
     ] = None,
+    root_cause: Annotated[
+        str, typer.Option("--root-cause", help="What caused it (some policies require it).")
+    ] = "",
+    permanent_fix: Annotated[
+        str,
+        typer.Option(
+            "--permanent-fix", help="The permanent fix deployed (some policies require it)."
+        ),
+    ] = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Resolve: needs a summary and every checklist item confirmed or waived with a reason."""
+    """Resolve: needs a summary and every checklist item confirmed or waived with a reason
+    (and, where the policy says so, the root cause and the permanent fix)."""
     checklist: dict[str, dict[str, Any]] = {}
     if "all" in confirm:
         policy = call(ctx, "GET", "/api/v1/policy")
@@ -388,6 +405,8 @@ def resolve(
         "POST",
         f"/api/v1/incidents/{incident}/resolve",
         json={"summary": summary, "checklist": checklist}
+        | ({"root_cause": root_cause} if root_cause else {})
+        | ({"permanent_fix": permanent_fix} if permanent_fix else {})
         | ({"waive_verification": waive_verification} if waive_verification is not None else {}),
     )
     done(as_json, data, f"{data['id']} resolved")
@@ -413,13 +432,53 @@ def reopen(
 # ---- triage ---------------------------------------------------------------------------
 
 
+UNKNOWN_ANSWERS = (
+    "No severity proposed: every triage answer is unknown. Answer at least one question "
+    "(flags: see --help) or give the severity yourself."
+)
+
+
+def _interactive() -> bool:
+    """A person at a terminal (tests replace this to drive the questions)."""
+    return sys.stdin.isatty()
+
+
 def _ask_triage() -> dict[str, Any]:
+    """Each question answered y, n or ? (unknown, the default: a guess is worse than none)."""
     answers: dict[str, Any] = {}
     for question in TRIAGE_QUESTIONS:
-        answers[question.key] = typer.confirm(question.text, default=False)
-    pct = typer.prompt("Share of users affected (0-100 %)", default=0.0, type=float)
-    answers["users_affected_pct"] = pct
+        reply = typer.prompt(
+            f"{question.text} [y/n/?]",
+            default="?",
+            show_default=False,
+            value_proc=_yes_no_unknown,
+        )
+        if reply is not None:
+            answers[question.key] = reply
+    pct = typer.prompt(
+        "Share of users affected (0-100 %, empty if unknown)", default="", show_default=False
+    ).strip()
+    if pct:
+        try:
+            answers["users_affected_pct"] = float(pct.rstrip("%"))
+        except ValueError:
+            fail(f"share of users affected: {pct!r} is not a percentage")
     return answers
+
+
+def _yes_no_unknown(text: str) -> bool | None:
+    reply = text.strip().lower()
+    if reply in ("y", "yes"):
+        return True
+    if reply in ("n", "no"):
+        return False
+    if reply in ("?", "", "unknown", "u"):
+        return None
+    raise typer.BadParameter("answer y, n or ? (unknown)")
+
+
+def _ask_severity() -> str:
+    return str(typer.prompt("Severity")).strip()
 
 
 def _with_triage_flags(command: Callable[..., None]) -> Callable[..., None]:
@@ -467,13 +526,24 @@ def triage(
     """Answer the assessment questions; get a proposed severity and type with the deciding rule."""
     given: dict[str, Any] = {**flags, "users_affected_pct": users_pct}
     answers = {k: v for k, v in given.items() if v is not None}
-    interactive = not answers and sys.stdin.isatty() and not as_json
+    interactive = not answers and _interactive() and not as_json
     if interactive:
         answers = _ask_triage()
-    if not answers:
+        if not answers:
+            console.print(UNKNOWN_ANSWERS)
+            if incident is None:
+                raise typer.Exit(1)
+            severity_ = severity_ or _ask_severity()
+    if not answers and not interactive:
         fail("give the assessment answers as flags (see --help), or run in a terminal to be asked")
     proposal = call(ctx, "POST", "/api/v1/triage", json=answers)
-    if not as_json:
+    if proposal["severity"] is None and not severity_:
+        # Every answer unknown: nothing to accept (the API says why in its reasons).
+        if as_json and incident is None:
+            print_json(proposal)
+            return
+        fail(UNKNOWN_ANSWERS)
+    if not as_json and proposal["severity"] is not None:
         console.print(
             f"Proposed: {severity_text(proposal['severity'])} / {proposal['type']}  "
             f"(severity rule: {escape(proposal['severity_rule'])}; "
@@ -489,7 +559,7 @@ def triage(
         and not severity_
         and not typer.confirm(f"Accept {proposal['severity']}?", default=True)
     ):
-        severity_ = typer.prompt("Severity")
+        severity_ = _ask_severity()
         reason = typer.prompt("Reason for overriding")
     body: dict[str, Any] = {"answers": answers}
     if severity_:

@@ -27,7 +27,9 @@ IMPACT_FLAGS: Mapping[str, tuple[str, str]] = {
     "data_at_risk": ("user_data_affected", "impact: user data at risk"),
 }
 # Flags only warroom itself sets: the resolve guard and the MUST STOP banner depend on them.
-SYSTEM_FLAGS = frozenset({"verification_passed", "verification_regressed", "stopped"})
+SYSTEM_FLAGS = frozenset(
+    {"verification_passed", "verification_regressed", "stopped", "canary_in_progress"}
+)
 
 
 def flag_events(

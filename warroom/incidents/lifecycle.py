@@ -52,6 +52,8 @@ class MoveRequest:
     # A reason to resolve before the monitoring window passed, from a role the policy allows
     # (checked by the service before the move).
     verification_waiver: str | None = None
+    root_cause: str | None = None
+    permanent_fix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,36 @@ def _needs_resolution_summary(
     if request.resolution_summary and request.resolution_summary.strip():
         return None
     return UnmetGuard("resolution_summary", "resolving needs a resolution summary")
+
+
+def _needs_root_cause_and_fix(
+    state: IncidentState, request: MoveRequest, policy: Policy
+) -> UnmetGuard | None:
+    """The resolution phase's outputs (seed 004): root cause identified, fix deployed."""
+    if not policy.resolve_requires_root_cause:
+        return None
+    missing = [
+        name
+        for name, value in (
+            ("root_cause", request.root_cause),
+            ("permanent_fix", request.permanent_fix),
+        )
+        if not (value and value.strip())
+    ]
+    if not missing:
+        return None
+    texts = {
+        "root_cause": "the root cause identified",
+        "permanent_fix": "the permanent fix deployed",
+    }
+    return UnmetGuard(
+        "root_cause_and_fix",
+        "this process resolves only with "
+        + " and ".join(texts[name] for name in missing)
+        + " (policy resolve_requires_root_cause): give "
+        + " and ".join(f"--{name.replace('_', '-')}" for name in missing),
+        {"missing": missing},
+    )
 
 
 def _needs_checklist(
@@ -202,6 +234,21 @@ def _needs_verification(
     )
 
 
+def _needs_finished_rollout(
+    state: IncidentState, request: MoveRequest, policy: Policy
+) -> UnmetGuard | None:
+    """A hotfix deployed to its canary share is promoted to the full rollout (after its
+    monitor window) or halted before the incident is resolved."""
+    if not state.flags.get("canary_in_progress"):
+        return None
+    return UnmetGuard(
+        "canary_rollout",
+        "a hotfix is still on its canary: watch its monitor window, then promote it to the "
+        "full rollout or halt it (warroom hotfix rollout INCIDENT NAME --stage full|halted)",
+        {"reason": state.flag_reasons.get("canary_in_progress")},
+    )
+
+
 def _minutes(window: Any) -> str:
     minutes = int(window.total_seconds() // 60)
     return f"{minutes} minutes" if minutes else "a verification"
@@ -214,7 +261,13 @@ def _needs_reason(state: IncidentState, request: MoveRequest, policy: Policy) ->
 
 
 GUARDS: Mapping[Status, tuple[Guard, ...]] = {
-    S.RESOLVED: (_needs_resolution_summary, _needs_checklist, _needs_verification),
+    S.RESOLVED: (
+        _needs_resolution_summary,
+        _needs_root_cause_and_fix,
+        _needs_checklist,
+        _needs_verification,
+        _needs_finished_rollout,
+    ),
     S.CLOSED: (_needs_postmortem, _agent_needs_published_postmortem),
     S.REOPENED: (_needs_reason,),
 }

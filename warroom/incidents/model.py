@@ -83,6 +83,9 @@ class IncidentState:
     closed_at: datetime | None = None
     roles: Mapping[str, str] = field(default_factory=dict)
     resolution_summary: str | None = None
+    # Given at resolve (required where the policy's resolve_requires_root_cause is on).
+    root_cause: str | None = None
+    permanent_fix: str | None = None
     resolution_checklist: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     postmortem: Mapping[str, Any] | None = None
     reopen_count: int = 0
@@ -238,6 +241,8 @@ def _resolved(state: IncidentState, event: Event) -> IncidentState:
         status=Status.RESOLVED,
         resolved_at=event.occurred_at,
         resolution_summary=str(event.data.get("summary", "")),
+        root_cause=str(event.data.get("root_cause") or "") or None,
+        permanent_fix=str(event.data.get("permanent_fix") or "") or None,
         resolution_checklist=dict(event.data.get("checklist", {})),
         acknowledged_at=state.acknowledged_at or event.occurred_at,
     )

@@ -152,6 +152,14 @@ class ChecklistAnswer(Strict):
 
 class ResolveIn(Strict):
     summary: str = Field(default="", max_length=20000)
+    root_cause: str = Field(
+        default="", max_length=4000, description="What caused it (required by some policies)"
+    )
+    permanent_fix: str = Field(
+        default="",
+        max_length=4000,
+        description="The permanent fix deployed (required by some policies)",
+    )
     checklist: dict[str, ChecklistAnswer] = Field(default_factory=dict)
     waive_verification: str | None = Field(
         default=None,

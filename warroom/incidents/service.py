@@ -449,6 +449,8 @@ class IncidentService:
                 checklist=checklist,
                 at=now,
                 verification_waiver=waiver,
+                root_cause=request.root_cause,
+                permanent_fix=request.permanent_fix,
             )
             check_move(state, move, self.policy)
             data: dict[str, Any] = {
@@ -456,6 +458,10 @@ class IncidentService:
                 "summary": request.summary.strip(),
                 "checklist": checklist,
             }
+            if request.root_cause.strip():
+                data["root_cause"] = request.root_cause.strip()
+            if request.permanent_fix.strip():
+                data["permanent_fix"] = request.permanent_fix.strip()
             events = []
             without = replace(move, verification_waiver=None)
             if waiver and any(
@@ -515,9 +521,7 @@ class IncidentService:
         self, principal: Principal, public_id: str, request: schemas.TriageRecordIn
     ) -> IncidentState:
         proposal = propose(self.policy, _answers(request.answers))
-        severity = (
-            self.policy.severity(request.severity).id if request.severity else proposal.severity
-        )
+        severity = self._triaged_severity(request.severity, proposal)
         incident_type = request.type.value if request.type else proposal.type.value
         data = _triage_data(
             request.answers, proposal, severity, incident_type, request.override_reason
@@ -666,14 +670,27 @@ class IncidentService:
             incident_type = (request.type or IncidentType.SERVICE_OUTAGE).value
             return severity, incident_type, None
         proposal = propose(self.policy, _answers(request.triage))
-        severity = (
-            self.policy.severity(request.severity).id if request.severity else proposal.severity
-        )
+        severity = self._triaged_severity(request.severity, proposal)
         incident_type = request.type.value if request.type else proposal.type.value
         data = _triage_data(
             request.triage, proposal, severity, incident_type, request.override_reason
         )
         return severity, incident_type, data
+
+    def _triaged_severity(self, given: str | None, proposal: TriageProposal) -> str:
+        """The severity chosen, else the proposed one; with every answer unknown nothing is
+        proposed, so a severity must be given."""
+        if given:
+            return self.policy.severity(given).id
+        if proposal.severity is None:
+            raise InvalidInput(
+                "every triage answer is unknown, so no severity can be proposed: answer at "
+                "least one question or give a severity ("
+                + ", ".join(self.policy.severity_ids())
+                + ")",
+                code="triage_unanswered",
+            )
+        return proposal.severity
 
     def _check_services(self, services: Sequence[str]) -> None:
         if not self.known_services:
@@ -870,7 +887,10 @@ def _triage_data(
     incident_type: str,
     override_reason: str | None,
 ) -> dict[str, Any]:
-    overridden = severity != proposal.severity or incident_type != proposal.type.value
+    # With no severity proposed (every answer unknown), choosing one overrides nothing.
+    overridden = (
+        proposal.severity is not None and severity != proposal.severity
+    ) or incident_type != proposal.type.value
     if overridden and not (override_reason and override_reason.strip()):
         raise InvalidInput(
             f"triage proposed {proposal.severity}/{proposal.type.value} "

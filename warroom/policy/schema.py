@@ -468,6 +468,14 @@ class PostmortemTemplate(Strict):
         return self
 
 
+class ChannelArchive(Strict):
+    """When the incident's chat channel is archived, as the process says (e.g. 24 hours after
+    resolution); without it the chat config's `archive_after` counts from closing."""
+
+    when: Literal["resolved", "closed"] = "closed"
+    after: Duration
+
+
 class Communications(Strict):
     """What the process says about status updates beyond the per-severity cadence."""
 
@@ -481,6 +489,8 @@ class Communications(Strict):
     # The root cause, as written in the updates, goes into the PUBLIC resolution text. Off by
     # default: internal causes can name systems, vendors or customers. `config check` warns.
     root_cause_in_public_resolution: bool = False
+    # The process's own rule for archiving the incident's chat channel (None: chat config).
+    archive_channel: ChannelArchive | None = None
 
 
 class Policy(Strict):
@@ -509,6 +519,9 @@ class Policy(Strict):
     # default. A person holding one of `verification_waiver_roles` may waive it with a reason.
     resolve_requires_verification: bool = False
     verification_waiver_roles: tuple[Role, ...] = (Role.COMMANDER,)
+    # Resolving needs the root cause identified and the permanent fix deployed, each in a
+    # sentence (the resolution phase's outputs in the phased process); off by default.
+    resolve_requires_root_cause: bool = False
     # MUST STOP rules (empty: none).
     stop_rules: tuple[StopRule, ...] = ()
     hotfix: HotfixPolicy = HotfixPolicy()

@@ -7,28 +7,46 @@ from dataclasses import dataclass, field
 from warroom.core.vocab import IncidentType
 from warroom.policy.schema import Policy, TriageAnswers
 
+UNANSWERED = "unanswered"
+NO_SEVERITY = (
+    "severity: not proposed, every answer is unknown; answer at least one question "
+    "or choose the severity yourself"
+)
+
 
 @dataclass(frozen=True)
 class TriageProposal:
-    severity: str
+    """`severity` is None when every answer is unknown (rule `unanswered`): knowing nothing
+    is no evidence of a small incident, so the lowest severity is never proposed for it."""
+
+    severity: str | None
     type: IncidentType
     severity_rule: str
     type_rule: str
     reasons: list[str] = field(default_factory=list)
 
 
+def all_unknown(answers: TriageAnswers) -> bool:
+    return all(value is None for value in answers.model_dump().values())
+
+
 def propose(policy: Policy, answers: TriageAnswers) -> TriageProposal:
-    """The first matching rule decides each of severity and type; the fallbacks otherwise."""
+    """The first matching rule decides each of severity and type; the fallbacks otherwise.
+    With every answer unknown no severity is proposed (the type still falls back)."""
     reasons: list[str] = []
     severity = None
     severity_rule = ""
-    for rule in policy.triage.severity_rules:
+    unanswered = all_unknown(answers)
+    if unanswered:
+        severity_rule = UNANSWERED
+        reasons.append(NO_SEVERITY)
+    for rule in [] if unanswered else policy.triage.severity_rules:
         if rule.when.matches(answers):
             severity = policy.severity(rule.severity).id
             severity_rule = rule.id
             reasons.append(f"severity {severity}: rule '{rule.id}' ({rule.when.describe()})")
             break
-    if severity is None:
+    if severity is None and not unanswered:
         fallback = policy.triage.fallback_severity
         severity = policy.severity(fallback).id if fallback else policy.lowest().id
         severity_rule = "fallback"

@@ -27,6 +27,31 @@ class Shift:
     end: datetime
 
 
+@dataclass(frozen=True)
+class Gap:
+    """A stretch with nobody on call."""
+
+    start: datetime
+    end: datetime
+
+
+def gaps(shifts: Sequence[Shift], start: datetime, end: datetime) -> list[Gap]:
+    """The stretches of [start, end) that no shift covers, in time order."""
+    found: list[Gap] = []
+    cursor = start
+    for shift in sorted(shifts, key=lambda s: s.start):
+        if shift.end <= cursor:
+            continue
+        if shift.start > cursor:
+            found.append(Gap(cursor, min(shift.start, end)))
+        cursor = max(cursor, shift.end)
+        if cursor >= end:
+            break
+    if cursor < end:
+        found.append(Gap(cursor, end))
+    return [g for g in found if g.end > g.start]
+
+
 def first_day(now: datetime, zone: ZoneInfo) -> datetime:
     """Today's local midnight: where the calendar starts."""
     return datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
@@ -40,6 +65,9 @@ def shift_calendar(
     for shift in shifts:
         colours.setdefault(shift.person, len(colours) % PALETTE)
     today = first_day(now, zone)
+    # Gaps from now on are drawn in red: nobody would be paged then.
+    until = datetime.combine(today.date() + timedelta(days=days), time(0), tzinfo=zone)
+    holes = gaps(shifts, max(now, today), until)
     height = TOP + ROW * days + 4
     parts = [
         f'<svg class="shift-calendar" viewBox="0 0 {WIDTH} {height}" role="img" '
@@ -67,6 +95,23 @@ def shift_calendar(
         )
         parts.append(f'<text class="cal-day" x="4" y="{y + 17}">{day.strftime("%a %d %b")}</text>')
         span = (next_day - day).total_seconds() / 3600
+        for gap in holes:
+            start, end = max(gap.start, day), min(gap.end, next_day)
+            if end <= start:
+                continue
+            x1 = LABEL + (WIDTH - LABEL) * (start - day).total_seconds() / 3600 / span
+            x2 = LABEL + (WIDTH - LABEL) * (end - day).total_seconds() / 3600 / span
+            tip = (
+                f"Nobody on call: {gap.start.astimezone(zone):%a %d %b %H:%M} – "
+                f"{gap.end.astimezone(zone):%a %d %b %H:%M}"
+            )
+            parts.append(
+                f'<g><title>{tip}</title><rect class="cal-gap" x="{x1 + 1:.1f}" y="{y + 2}" '
+                f'width="{max(1.0, x2 - x1 - 2):.1f}" height="{ROW - 6}" rx="3"/>'
+            )
+            if x2 - x1 > 60:
+                parts.append(f'<text class="cal-gap-name" x="{x1 + 6:.1f}" y="{y + 17}">gap</text>')
+            parts.append("</g>")
         for shift in shifts:
             start, end = max(shift.start, day), min(shift.end, next_day)
             if end <= start:

@@ -89,11 +89,19 @@ def metrics_page(
 
 @router.get("/oncall")
 def oncall_page(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
+    from warroom.web.oncall_pages import coverage, my_shifts
+
     oncall = runtime.oncall
+    now = runtime.clock.now()
+    services_by_policy: dict[str, list[str]] = {}
+    for service in runtime.config.services:
+        if service.escalation_policy:
+            services_by_policy.setdefault(service.escalation_policy, []).append(service.name)
     context = {
-        "now_on_call": oncall.who_is_on_call(),
-        "schedules": oncall.list_items("schedule"),
+        "coverage": coverage(runtime, now),
+        "mine": my_shifts(runtime, session.name, now),
         "policies": oncall.list_policies(),
+        "services_by_policy": services_by_policy,
         "teams": oncall.list_items("team"),
     }
     return render(request, "oncall.html", context, session=session)

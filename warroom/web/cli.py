@@ -190,13 +190,16 @@ def demo(
         schedules = ", ".join(result["oncall"]["schedules"])
         console.print(f"On call: people, teams, escalation policies and schedules ({schedules}).")
     if result.get("catalog"):
-        console.print(f"Service catalog: {escape(result['catalog_path'])} (read by warroom serve).")
+        console.print(
+            f"Service catalog: {escape(result['catalog_path'])} (a running warroom serve takes "
+            "it up at its next request; no restart)."
+        )
     else:
         console.print(
             "For the demo's service catalog (owner teams, escalation policies), start with "
             f"[bold]WARROOM_CONFIG={escape(result['catalog_path'])}[/]"
         )
-    console.print("Start the server with [bold]warroom serve[/] and log in.")
+    console.print("Start the server with [bold]warroom serve[/] (or keep yours) and log in.")
 
 
 def register_cli(app: typer.Typer) -> None:

@@ -12,9 +12,6 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-
-from warroom.core import tables
 from warroom.core.auth import Principal
 from warroom.core.clock import FixedClock, SystemClock
 from warroom.core.config import load_config
@@ -24,7 +21,6 @@ from warroom.core.settings import DATA_DIR_CONFIG, Settings
 from warroom.incidents import schemas
 from warroom.web import users
 from warroom.web.demo_oncall import CATALOG, load_oncall
-from warroom.web.tables import web_users
 
 DEMO_USERS = (
     ("alice", "admin"),
@@ -64,12 +60,10 @@ def load_into(
 ) -> dict[str, Any]:
     """Write the dataset; refuses a database that already has incidents or users."""
     now = clock.now()
+    incidents = runtime.incidents.search(schemas.ListFilter(limit=1)).items
     with runtime.db.read() as conn:
-        incidents = conn.execute(select(func.count()).select_from(tables.incidents)).scalar_one()
         # The admin that `serve` creates on its first start does not count as data.
-        people = conn.execute(
-            select(func.count()).select_from(web_users).where(web_users.c.created_by != "warroom")
-        ).scalar_one()
+        people = [u for u in users.list_users(conn) if u["created_by"] != "warroom"]
     if incidents or people:
         raise Conflict("the demo loads into an empty database; this one has data already")
     password = password or secrets.token_urlsafe(9)

@@ -42,15 +42,25 @@ def _oncall(runtime: Runtime) -> Any:
     return service
 
 
+# Input model lists -> the form's repeated rows (`level-0-...`): an error in a row is shown
+# beside that row.
+_ROW_FIELDS = {"levels": "level", "layers": "layer", "contact_methods": "cm"}
+
+
 def invalid(exc: ValidationError) -> InvalidInput:
-    """The first validation problem, said so a person can fix the form."""
+    """The first validation problem, said so a person can fix the form, beside its field."""
     errors = exc.errors()
     if not errors:
         return InvalidInput("invalid input")
     first = errors[0]
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
+    loc = [p for p in first.get("loc", ()) if p != "__root__"]
+    where = ".".join(str(p) for p in loc)
     message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-    return InvalidInput(f"{where}: {message}" if where else message)
+    text = f"{where}: {message}" if where else message
+    head = str(loc[0]) if loc else ""
+    if head in _ROW_FIELDS and len(loc) > 1 and isinstance(loc[1], int):
+        return pages.field_invalid(f"{_ROW_FIELDS[head]}-{loc[1]}", text)
+    return pages.field_invalid(head, text) if head else InvalidInput(text)
 
 
 def _text(form: Any, key: str, limit: int = 4000) -> str:
@@ -91,7 +101,7 @@ def _targets(runtime: Runtime) -> list[str]:
 
 def _confirmed(form: Any) -> None:
     if form.get("confirm") != "yes":
-        raise InvalidInput("tick the box to confirm the deletion")
+        raise pages.field_invalid("confirm", "tick the box to confirm the deletion")
 
 
 async def _submit(
@@ -99,8 +109,11 @@ async def _submit(
     session: Any,
     action: Callable[[Principal, Any], str],
     failed: Callable[[Any], tuple[str, dict[str, Any]]],
+    *,
+    field: str | None = None,
 ) -> Response:
-    """Run a write from a form: redirect to what it returns, or show the form again."""
+    """Run a write from a form: redirect to what it returns, or show the form again with what
+    was typed and the reason beside its field (`field`: for a reason that names none)."""
     form = await request.form()
 
     def run() -> str:
@@ -115,7 +128,10 @@ async def _submit(
         target = await run_in_threadpool(run)
     except WarroomError as exc:
         template, context = await run_in_threadpool(failed, form)
-        context = {**context, "error": exc.message}
+        context = {**context, **pages.refused(exc, form)}
+        if context["error_field"] is None:
+            # A duplicate name is said beside the name; other reasons beside `field`.
+            context["error_field"] = "name" if exc.code == "exists" else field
         return render(request, template, context, status_code=exc.status_code, session=session)
     return RedirectResponse(target, status_code=303)
 
@@ -168,13 +184,15 @@ def policy_body(draft: dict[str, Any]) -> dict[str, Any]:
         if not row["targets"] and not row["delay_minutes"]:
             continue
         if not row["targets"]:
-            raise InvalidInput(f"level {n + 1}: name at least one target")
+            raise pages.field_invalid(f"level-{n}", f"level {n + 1}: name at least one target")
         level: dict[str, Any] = {"targets": _split(row["targets"]), "mode": row["mode"]}
         if row["delay_minutes"]:
             level["delay_minutes"] = row["delay_minutes"]
         levels.append(level)
     if not levels:
-        raise InvalidInput("an escalation policy needs at least one level with targets")
+        raise pages.field_invalid(
+            "level-0", "an escalation policy needs at least one level with targets"
+        )
     return {"description": draft["description"], "levels": levels, "repeat": draft["repeat"]}
 
 
@@ -204,6 +222,13 @@ def policy_form_context(
         "modes": MODES,
         "known_targets": _targets(runtime),
         "used_by": _services_using(runtime, policy["name"]) if policy else [],
+        # schedule:NAME -> who it pages right now (None: nobody, a gap)
+        "paged_now": {
+            f"schedule:{row['schedule']}": row["person"]
+            for row in _oncall(runtime).who_is_on_call()
+        }
+        if policy
+        else {},
     }
 
 
@@ -396,13 +421,17 @@ def schedule_body(draft: dict[str, Any]) -> dict[str, Any]:
         if not row["users"] and not row["start"]:
             continue
         if not row["users"]:
-            raise InvalidInput(f"layer {n + 1}: name who rotates (people, in order)")
+            raise pages.field_invalid(
+                f"layer-{n}", f"layer {n + 1}: name who rotates (people, in order)"
+            )
         if not row["start"]:
-            raise InvalidInput(f"layer {n + 1}: give the first handoff (date and time)")
+            raise pages.field_invalid(
+                f"layer-{n}", f"layer {n + 1}: give the first handoff (date and time)"
+            )
         try:
             restrictions = parse_restrictions(row["restrictions"])
         except InvalidInput as exc:
-            raise InvalidInput(f"layer {n + 1}: {exc.message}") from None
+            raise pages.field_invalid(f"layer-{n}", f"layer {n + 1}: {exc.message}") from None
         layers.append(
             {
                 "name": row["name"],
@@ -433,7 +462,7 @@ def _moment(text: str, zone: ZoneInfo, what: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"{what}: give a date and time") from None
+        raise pages.field_invalid(what, f"{what}: give a date and time") from None
     return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
@@ -441,7 +470,6 @@ def schedule_context(
     runtime: Runtime,
     name: str | None,
     draft: dict[str, Any] | None = None,
-    override: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The schedule page: now on call, next shifts, overrides, the feed, and the edit form."""
     oncall = _oncall(runtime)
@@ -471,6 +499,12 @@ def schedule_context(
             "calendar": calendar.shift_calendar(drawn, now, zone, days=CALENDAR_DAYS),
             "calendar_legend": calendar.legend(drawn),
             "now_on_call": oncall.who_is_on_call(schedule=schedule["name"])[0],
+            "next_shift": next((s for s in shifts if s.start > now), None),
+            "gaps": calendar.gaps(
+                [calendar.Shift(s.user, s.start, s.end) for s in shifts], now, now + UPCOMING
+            )
+            if len(shifts) < 30
+            else [],
             "shifts": [
                 {
                     "person": s.user,
@@ -482,8 +516,7 @@ def schedule_context(
             ],
             "overrides": [o for o in schedule["overrides"] if _ended(o) > now],
             "past_overrides": sum(1 for o in schedule["overrides"] if _ended(o) <= now),
-            "override": override
-            or {
+            "override": {
                 "user": "",
                 "replaces": "",
                 "start": _local_input(now, zone),
@@ -500,6 +533,48 @@ def schedule_context(
     return context
 
 
+def coverage(runtime: Runtime, now: datetime) -> list[dict[str, Any]]:
+    """Each schedule's now, next and gaps over the next two weeks (read through the service):
+    who is on call now and until when, who takes over and when, and the stretches with
+    nobody on call (nobody would be paged then)."""
+    oncall = _oncall(runtime)
+    now_rows = {row["schedule"]: row for row in oncall.who_is_on_call(at=now)}
+    rows = []
+    for schedule in oncall.list_items("schedule"):
+        name = schedule["name"]
+        shifts = oncall.shifts(name, now, now + UPCOMING)
+        current = now_rows.get(name) or {}
+        upcoming = [s for s in shifts if s.start > now]
+        holes = calendar.gaps(
+            [calendar.Shift(s.user, s.start, s.end) for s in shifts], now, now + UPCOMING
+        )
+        rows.append(
+            {
+                "schedule": name,
+                "description": schedule.get("description", ""),
+                "timezone": schedule["timezone"],
+                "layers": schedule.get("layers", []),
+                "person": current.get("person"),
+                "until": current.get("until"),
+                "next": upcoming[0].user if upcoming else None,
+                "next_at": upcoming[0].start if upcoming else None,
+                "gaps": holes,
+                "gap_hours": round(sum((g.end - g.start).total_seconds() for g in holes) / 3600),
+            }
+        )
+    return rows
+
+
+def my_shifts(runtime: Runtime, me: str, now: datetime) -> list[dict[str, Any]] | None:
+    """The signed-in person's shifts of the next two weeks; None when they are no on-call
+    person (then nobody can schedule them yet)."""
+    try:
+        found = _oncall(runtime).person_shifts(me, now, now + UPCOMING)
+    except NotFound:
+        return None
+    return sorted(found, key=lambda f: (f["shift"].start, f["schedule"]))
+
+
 def _ended(override: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(override["end"]).astimezone(UTC)
 
@@ -510,14 +585,8 @@ def _feed_url(runtime: Runtime, name: str) -> str:
     return feed_url(runtime, f"/api/v1/oncall/schedules/{name}/calendar.ics")
 
 
-def schedules_context(runtime: Runtime, draft: dict[str, str] | None = None) -> dict[str, Any]:
-    oncall = _oncall(runtime)
-    now_by_schedule = {row["schedule"]: row for row in oncall.who_is_on_call()}
-    return {
-        "schedules": oncall.list_items("schedule"),
-        "now_by_schedule": now_by_schedule,
-        "import_draft": draft or {"name": "", "timezone": "UTC"},
-    }
+def schedules_context(runtime: Runtime) -> dict[str, Any]:
+    return {"coverage": coverage(runtime, runtime.clock.now())}
 
 
 @router.get("/oncall/schedules")
@@ -537,9 +606,9 @@ def ical_upload(form: Any) -> bytes:
         data = upload.file.read(MAX_ICAL_BYTES + 1)
     pasted = str(form.get("ical_text") or "").strip()
     if bool(data) == bool(pasted):
-        raise InvalidInput("choose an .ics file or paste the calendar (one of them)")
+        raise pages.field_invalid("file", "choose an .ics file or paste the calendar (one of them)")
     if len(data) > MAX_ICAL_BYTES:
-        raise InvalidInput("the calendar file is too large (2 MB at most)")
+        raise pages.field_invalid("file", "the calendar file is too large (2 MB at most)")
     return data or pasted.encode()
 
 
@@ -563,8 +632,7 @@ async def schedule_import(request: Request, runtime: PageRuntime, session: PageS
         return f"/oncall/schedules/{name}?{query[:1500]}"
 
     def failed(form: Any) -> tuple[str, dict[str, Any]]:
-        draft = {"name": _text(form, "name", 80), "timezone": _text(form, "timezone", 64)}
-        return "oncall_schedules.html", schedules_context(runtime, draft)
+        return "oncall_schedules.html", schedules_context(runtime)
 
     return await _submit(request, session, action, failed)
 
@@ -643,9 +711,9 @@ async def override_add(
         user = _text(form, "user", 80)
         replaces = _text(form, "replaces", 80) or None
         if not user:
-            raise InvalidInput("choose who takes the shift")
+            raise pages.field_invalid("user", "choose who takes the shift")
         if replaces == user:
-            raise InvalidInput(f"{user} cannot take over their own shift")
+            raise pages.field_invalid("user", f"{user} cannot take over their own shift")
         body = OverrideIn(
             start=_moment(_text(form, "start", 64), zone, "start"),
             end=_moment(_text(form, "end", 64), zone, "end"),
@@ -656,10 +724,9 @@ async def override_add(
         return f"/oncall/schedules/{name}"
 
     def failed(form: Any) -> tuple[str, dict[str, Any]]:
-        override = {key: _text(form, key, 64) for key in ("user", "replaces", "start", "end")}
-        return "oncall_schedule.html", schedule_context(runtime, name, override=override)
+        return "oncall_schedule.html", schedule_context(runtime, name)
 
-    return await _submit(request, session, action, failed)
+    return await _submit(request, session, action, failed, field="start")
 
 
 def _shift_of(text: str, what: str) -> tuple[datetime, datetime, str]:
@@ -671,7 +738,7 @@ def _shift_of(text: str, what: str) -> tuple[datetime, datetime, str]:
             user,
         )
     except ValueError:
-        raise InvalidInput(f"choose the {what} shift from the list") from None
+        raise pages.field_invalid(what, f"choose the {what} shift from the list") from None
 
 
 @router.post("/oncall/schedules/{name}/swap")
@@ -797,12 +864,16 @@ def person_body(draft: dict[str, Any], kept: dict[str, str]) -> dict[str, Any]:
         if not url and not row["name"]:
             continue
         if not url:
-            raise InvalidInput(f"contact method {row['name'] or n + 1}: give its Apprise URL")
+            raise pages.field_invalid(
+                f"cm-{n}", f"contact method {row['name'] or n + 1}: give its Apprise URL"
+            )
         try:
             order = float(row["order"]) if row["order"] else float(n + 1)
         except ValueError:
             what = row["name"] or n + 1
-            raise InvalidInput(f"contact method {what}: order is a number") from None
+            raise pages.field_invalid(
+                f"cm-{n}", f"contact method {what}: order is a number"
+            ) from None
         method = {"name": row["name"], "url": url, "delay_minutes": row["delay"] or "0"}
         chosen.append((order, n, method))
     chosen.sort(key=lambda item: (item[0], item[1]))
@@ -824,7 +895,12 @@ def person_body(draft: dict[str, Any], kept: dict[str, str]) -> dict[str, Any]:
 def people_context(runtime: Runtime, draft: dict[str, Any] | None = None) -> dict[str, Any]:
     draft = draft or person_draft(None, _severities(runtime))
     draft = {**draft, "methods": _pad(list(draft["methods"]), BLANK_METHOD, 2)}
-    return {"people": _oncall(runtime).list_items("person"), "draft": draft}
+    oncall = _oncall(runtime)
+    on_call_now: dict[str, list[str]] = {}
+    for row in oncall.who_is_on_call():
+        if row["person"]:
+            on_call_now.setdefault(row["person"], []).append(row["schedule"])
+    return {"people": oncall.list_items("person"), "draft": draft, "on_call_now": on_call_now}
 
 
 def person_context(
@@ -838,7 +914,19 @@ def person_context(
     found = oncall.person_shifts(name, now, now + UPCOMING)
     shifts = sorted(found, key=lambda f: (f["shift"].start, f["schedule"]))[:10]
     teams = [t["name"] for t in oncall.list_items("team") if name in t["members"]]
-    return {"person": person, "draft": draft, "shifts": shifts, "teams": teams}
+    direct = f"person:{name}"
+    policies = [
+        p["name"]
+        for p in oncall.list_policies()
+        if any(direct in level["targets"] for level in p["levels"])
+    ]
+    return {
+        "person": person,
+        "draft": draft,
+        "shifts": shifts,
+        "teams": teams,
+        "policies": policies,
+    }
 
 
 @router.get("/oncall/people")
@@ -924,10 +1012,17 @@ def team_body(draft: dict[str, Any]) -> dict[str, Any]:
 
 
 def teams_context(runtime: Runtime, draft: dict[str, Any] | None = None) -> dict[str, Any]:
+    owns: dict[str, list[str]] = {}
+    for service in runtime.config.services:
+        if service.owner_team:
+            owns.setdefault(service.owner_team, []).append(service.name)
+    on_call = {row["person"] for row in _oncall(runtime).who_is_on_call() if row["person"]}
     return {
         "teams": _oncall(runtime).list_items("team"),
         "people": _people(runtime),
         "draft": draft or {"name": "", "members": [], "manager": ""},
+        "owns": owns,
+        "on_call": on_call,
     }
 
 
@@ -958,7 +1053,7 @@ async def team_create(request: Request, runtime: PageRuntime, session: PageSessi
     def failed(form: Any) -> tuple[str, dict[str, Any]]:
         return "oncall_teams.html", teams_context(runtime, team_draft_from(form))
 
-    return await _submit(request, session, action, failed)
+    return await _submit(request, session, action, failed, field="members")
 
 
 @router.get("/oncall/teams/{name}")
@@ -983,7 +1078,7 @@ async def team_update(
         draft = {**team_draft_from(form), "name": name}
         return "oncall_team.html", team_context(runtime, name, draft)
 
-    return await _submit(request, session, action, failed)
+    return await _submit(request, session, action, failed, field="members")
 
 
 @router.post("/oncall/teams/{name}/delete")
@@ -1034,4 +1129,4 @@ async def contact_update(
         drafts = {name: _text(form, "targets", 2000)}
         return "oncall_contacts.html", contacts_context(runtime, drafts, editing=name)
 
-    return await _submit(request, session, action, failed)
+    return await _submit(request, session, action, failed, field="targets")

@@ -28,7 +28,7 @@ from markupsafe import Markup, escape
 from warroom.api.deps import bearer_token, get_principal, get_runtime
 from warroom.core.actors import actor_name
 from warroom.core.auth import Principal
-from warroom.core.errors import Forbidden, WarroomError
+from warroom.core.errors import Forbidden, InvalidInput, WarroomError
 from warroom.core.markdown import render_markdown
 from warroom.core.runtime import Runtime
 from warroom.web import users
@@ -247,17 +247,73 @@ def _rank(runtime: Runtime) -> Any:
     return rank
 
 
+# ---- the one form helper ----------------------------------------------------------------
+#
+# Every form carries `{{ form_id("NAME") }}` (a hidden `form_id` field). When the server refuses
+# it, the handler renders the page again with `refused(exc, form)` in the context: the reason
+# (shown at the top), the form as posted, and the field the reason is about. In the template,
+# `typed("NAME", "field", default)` gives back what was typed in that form (the default for
+# every other form) and `field_error("NAME", "field")` shows the reason beside the field.
+
+
+def field_invalid(field: str, message: str, **kwargs: Any) -> InvalidInput:
+    """A refusal about one form field (`details.field`), shown beside it on the page."""
+    return InvalidInput(message, details={"field": field}, **kwargs)
+
+
+def error_field(exc: WarroomError) -> str | None:
+    details = exc.details
+    if isinstance(details, dict) and isinstance(details.get("field"), str):
+        return str(details["field"])
+    return None
+
+
+def refused(exc: WarroomError, form: Any) -> dict[str, Any]:
+    """The context of a page shown again after the server refused `form`."""
+    return {"error": exc.message, "error_field": error_field(exc), "form": form}
+
+
+def _posted(form: Any, form_id: str) -> bool:
+    return form is not None and hasattr(form, "get") and str(form.get("form_id") or "") == form_id
+
+
 def typed_helper(form: Any) -> Any:
     """`typed(form_id, name)` in templates: what was typed in a refused form, so it is shown
-    again; empty for every other form (each form carries a hidden `form_id`)."""
+    again; `default` for every other form (each form carries a hidden `form_id`)."""
 
-    def typed(form_id: str, name: str, default: str = "") -> str:
-        if form is None or not hasattr(form, "get") or str(form.get("form_id") or "") != form_id:
+    def typed(form_id: str, name: str, default: Any = "") -> Any:
+        if not _posted(form, form_id):
             return default
         value = form.get(name)
         return default if value is None else str(value)
 
     return typed
+
+
+def typed_all_helper(form: Any) -> Any:
+    """`typed_all(form_id, name, default)`: the values of a multi-valued field (checkboxes)."""
+
+    def typed_all(form_id: str, name: str, default: Any = ()) -> list[str]:
+        if not _posted(form, form_id) or not hasattr(form, "getlist"):
+            return list(default)
+        return [str(v) for v in form.getlist(name)]
+
+    return typed_all
+
+
+def field_error_helper(form: Any, error: str | None, field: str | None) -> Any:
+    """`field_error(form_id, name)`: the refusal's reason beside the field it is about."""
+
+    def field_error(form_id: str, name: str) -> Markup:
+        if not error or field != name or not _posted(form, form_id):
+            return Markup("")
+        return Markup('<p class="field-error" id="{}-{}-error">{}</p>').format(form_id, name, error)
+
+    return field_error
+
+
+def form_id_field(form_id: str) -> Markup:
+    return Markup('<input type="hidden" name="form_id" value="{}">').format(form_id)
 
 
 def render(
@@ -298,5 +354,10 @@ def render(
     }
     context = context or {}
     base["typed"] = typed_helper(context.get("form"))
+    base["typed_all"] = typed_all_helper(context.get("form"))
+    base["field_error"] = field_error_helper(
+        context.get("form"), context.get("error"), context.get("error_field")
+    )
+    base["form_id"] = form_id_field
     html = env.get_template(template).render({**base, **context})
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})

@@ -41,7 +41,6 @@ def incident_panels(runtime: Runtime, state: IncidentState) -> dict[str, Any]:
     out: dict[str, Any] = {"panel_errors": {}}
     errors: dict[str, str] = out["panel_errors"]
 
-    out["has_comms"] = True
     out["update_statuses"] = UPDATE_STATUSES
     try:
         out["status_updates"] = list(reversed(runtime.comms.service.updates(public_id)))[:5]
@@ -49,7 +48,6 @@ def incident_panels(runtime: Runtime, state: IncidentState) -> dict[str, Any]:
         errors["comms"] = exc.message
 
     workbench = runtime.workbench
-    out["has_workbench"] = True
     # Suspected changes and similar incidents load lazily (`lazy_panel`): not on every
     # live update.
     try:
@@ -70,15 +68,11 @@ def incident_panels(runtime: Runtime, state: IncidentState) -> dict[str, Any]:
     except WarroomError as exc:
         errors["verification"] = exc.message
 
-    out["has_alerts"] = True
     try:
         out["alerts"], _ = runtime.alerts.list_alerts(incident=public_id, limit=20)
     except WarroomError as exc:
         errors["alerts"] = exc.message
 
-    out["has_similar"] = True
-
-    out["has_postmortem"] = True
     try:
         out["postmortem"] = runtime.postmortems.get(public_id, document=False)
     except WarroomError as exc:

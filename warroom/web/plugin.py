@@ -88,7 +88,7 @@ def configure_app(app: FastAPI) -> None:
     from warroom.core.ratelimit import LoginThrottle
     from warroom.web import api_docs, pages
     from warroom.web.live import LiveHub
-    from warroom.web.security import SecurityHeaders
+    from warroom.web.security import FollowConfigFile, SecurityHeaders
 
     app.state.authenticators.append(pages.session_authenticator)
     app.state.login_throttle = LoginThrottle()
@@ -96,6 +96,7 @@ def configure_app(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     api_docs.mount_assets(app)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(FollowConfigFile)
     json_handler = app.exception_handlers[WarroomError]
 
     async def warroom_error(request: Request, exc: Exception) -> Response:

@@ -497,7 +497,12 @@ async def resolve(
                 checklist[item.id] = schemas.ChecklistAnswer(
                     confirmed=confirmed, waived=None if confirmed else waived
                 )
-        body = schemas.ResolveIn(summary=str(f.get("summary") or ""), checklist=checklist)
+        body = schemas.ResolveIn(
+            summary=str(f.get("summary") or ""),
+            root_cause=str(f.get("root_cause") or ""),
+            permanent_fix=str(f.get("permanent_fix") or ""),
+            checklist=checklist,
+        )
         return runtime.incidents.resolve(p, public_id, body)
 
     return await _act(request, runtime, session, public_id, action)
@@ -621,7 +626,7 @@ async def runbook_approve(
 
 def _tokens_context(runtime: Runtime) -> dict[str, Any]:
     with runtime.db.read() as conn:
-        return {"tokens": auth.list_tokens(conn), "scopes": auth.SCOPES}
+        return {"tokens": auth.list_tokens(conn), "scopes": auth.SCOPES, "kinds": auth.TOKEN_KINDS}
 
 
 @router.get("/admin/tokens")
@@ -637,23 +642,34 @@ async def token_create(request: Request, runtime: PageRuntime, session: PageSess
     def create() -> dict[str, Any]:
         principal = pages.form_principal(session, form)
         principal.require("admin")
+        name = str(form.get("name") or "").strip()
+        kind = str(form.get("kind") or "token")
         scopes = [s for s in form.getlist("scopes") if isinstance(s, str)]
-        with runtime.db.write() as conn:
-            token_id, token = auth.create_token(
-                conn,
-                name=str(form.get("name") or ""),
-                scopes=scopes,
-                created_by=principal.actor,
-                now=runtime.clock.now(),
-            )
-        return {"id": token_id, "token": token, "name": str(form.get("name"))}
+        if not name:
+            raise pages.field_invalid("name", "a token needs a name (who or what uses it)")
+        if not scopes:
+            raise pages.field_invalid("scopes", "tick at least one scope")
+        try:
+            with runtime.db.write() as conn:
+                token_id, token = auth.create_token(
+                    conn,
+                    name=name,
+                    scopes=scopes,
+                    created_by=principal.actor,
+                    now=runtime.clock.now(),
+                    kind=kind,
+                )
+        except InvalidInput as exc:
+            field = "kind" if kind == "agent" else "scopes"
+            raise pages.field_invalid(field, exc.message, code=exc.code) from None
+        return {"id": token_id, "token": token, "name": name, "kind": kind}
 
     context: dict[str, Any]
     try:
         created = await run_in_threadpool(create)
         context, status = {"created": created}, 201
     except WarroomError as exc:
-        context, status = {"error": exc.message}, exc.status_code
+        context, status = pages.refused(exc, form), exc.status_code
     context.update(await run_in_threadpool(_tokens_context, runtime))
     return render(request, "tokens.html", context, status_code=status, session=session)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -45,6 +46,22 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class FollowConfigFile:
+    """Pure ASGI middleware: a server started with no config file takes up the one
+    `warroom demo` writes into the data dir, before the next request (no restart)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            runtime = scope["app"].state.runtime
+            path = runtime.new_config_file()
+            if path is not None:
+                await run_in_threadpool(runtime.take_up_config, path)
+        await self.app(scope, receive, send)
 
 
 def check_csrf(expected: str | None, given: str | None) -> None:

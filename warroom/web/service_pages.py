@@ -101,7 +101,7 @@ def services_context(runtime: Runtime) -> dict[str, Any]:
                 "alerts": alert_counts.get(name, {"open": 0, "attached": 0}),
             }
         )
-    return {"services": rows, "has_alerts": True, "has_changes": True}
+    return {"services": rows}
 
 
 @router.get("/services")
@@ -146,8 +146,6 @@ def service_context(runtime: Runtime, name: str) -> dict[str, Any]:
         "changes": changes,
         "alert_counts": alert_counts or {"open": 0, "attached": 0},
         "open_alerts": open_alerts,
-        "has_alerts": True,
-        "has_changes": True,
         "dependents": [s.name for s in runtime.config.services if name in s.dependencies],
     }
 

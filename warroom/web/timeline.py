@@ -152,7 +152,10 @@ def describe(event: Event) -> Entry:
             body = str(d.get("summary") or "") or None
             tone = "bad"
         case "triaged":
-            text = f"triage proposed {d.get('proposed_severity')} / {d.get('proposed_type')}"
+            if d.get("proposed_severity") is None:  # every answer unknown: nothing proposed
+                text = f"triage with every answer unknown; {d.get('severity')} chosen"
+            else:
+                text = f"triage proposed {d.get('proposed_severity')} / {d.get('proposed_type')}"
             if d.get("overridden"):
                 text += f"; set {d.get('severity')} / {d.get('type')}"
                 details.append(("Override reason", str(d.get("override_reason") or "")))
@@ -184,6 +187,8 @@ def describe(event: Event) -> Entry:
         case "resolved":
             text = "resolved"
             body = str(d.get("summary") or "") or None
+            details.append(("Root cause", str(d.get("root_cause") or "")))
+            details.append(("Permanent fix", str(d.get("permanent_fix") or "")))
             tone = "good"
         case "closed":
             text = "closed"
@@ -356,6 +361,34 @@ def describe(event: Event) -> Entry:
             text = f"hotfix {d.get('hotfix')} {verb}"
             if d.get("description"):
                 details.append(("What", str(d["description"])))
+        case "hotfix_rollout":
+            if d.get("stage") == "full":
+                text = f"hotfix {d.get('hotfix')} promoted from its canary to everyone"
+                tone = "good"
+            else:
+                text = f"hotfix {d.get('hotfix')} canary halted"
+                tone = "bad"
+            details.append(("Note", str(d.get("note") or "")))
+        case "hotfix_pr_requested":
+            text = f"emergency pull request asked for hotfix {d.get('hotfix')}"
+            details.append(("Branch", f"{d.get('head')} → {d.get('base')} ({d.get('repo')})"))
+        case "hotfix_pr_opened":
+            text = f"emergency pull request #{d.get('number')} opened for hotfix {d.get('hotfix')}"
+            details.append(("Link", str(d.get("url") or "")))
+        case "hotfix_pr_labelled":
+            labels = ", ".join(str(label) for label in d.get("labels") or [])
+            text = f"pull request #{d.get('number')} labelled {labels}"
+        case "hotfix_pr_ready":
+            asked = [*d.get("reviewers", []), *(f"team {t}" for t in d.get("team_reviewers", []))]
+            text = f"pull request #{d.get('number')}: review requested"
+            details.append(("From", ", ".join(str(a) for a in asked) or "nobody"))
+            unmapped = ", ".join(str(r) for r in d.get("unmapped_reviewers") or [])
+            details.append(("Not on GitHub", unmapped))
+        case "hotfix_pr_failed":
+            again = "; retrying" if d.get("retrying") else ""
+            text = f"emergency pull request for hotfix {d.get('hotfix')} failed{again}"
+            details.append(("GitHub", str(d.get("error") or "")))
+            tone = "bad"
         case "milestone_corrected":
             text = f"{str(d.get('milestone', 'time')).replace('_', ' ')} corrected"
             if d.get("to"):

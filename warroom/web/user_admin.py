@@ -21,7 +21,7 @@ from warroom.api.models import ApiRoute
 from warroom.api.pagination import DEFAULT_LIMIT, CursorToken, Keyset, Limit, page_list
 from warroom.core import audit
 from warroom.core.auth import Principal
-from warroom.core.errors import Forbidden, InvalidInput, WarroomError
+from warroom.core.errors import Forbidden, InvalidInput, Unauthorized, WarroomError
 from warroom.core.runtime import Runtime
 from warroom.web import pages, users
 from warroom.web import responses as out
@@ -239,7 +239,7 @@ async def _users_action(
         result = await run_in_threadpool(run)
         context, status = {"notice": done(result)}, created
     except WarroomError as exc:
-        context, status = {"error": exc.message, "form": form}, exc.status_code
+        context, status = pages.refused(exc, form), exc.status_code
     context.update(await run_in_threadpool(_users_context, runtime))
     return render(request, "users.html", context, status_code=status, session=session)
 
@@ -297,9 +297,16 @@ async def user_change_page(
     return await _users_action(request, runtime, session, action, done)
 
 
+def _account_context(runtime: Runtime, session: users.Session) -> dict[str, Any]:
+    """Your on-call shifts beside your password (None: you are no on-call person yet)."""
+    from warroom.web.oncall_pages import my_shifts
+
+    return {"mine": my_shifts(runtime, session.name, runtime.clock.now())}
+
+
 @router.get("/account")
 def account_page(request: Request, runtime: PageRuntime, session: PageSession) -> HTMLResponse:
-    return render(request, "account.html", {}, session=session)
+    return render(request, "account.html", _account_context(runtime, session), session=session)
 
 
 @router.post("/account/password")
@@ -310,23 +317,34 @@ async def account_password(
 
     def change() -> dict[str, Any]:
         principal = pages.form_principal(session, form)
+        if not form.get("current_password"):
+            raise pages.field_invalid("current_password", "give your current password")
         if form.get("password") != form.get("password_again"):
-            raise InvalidInput("the two new passwords differ")
+            raise pages.field_invalid("password_again", "the two new passwords differ")
         body = PasswordIn(
             password=str(form.get("password") or ""),
             current_password=str(form.get("current_password") or ""),
         )
         keep = request.cookies.get(pages.SESSION_COOKIE)
-        return set_password(runtime, principal, session.name, body, keep_session=keep)
+        try:
+            return set_password(runtime, principal, session.name, body, keep_session=keep)
+        except Unauthorized as exc:  # the current password is wrong
+            raise Unauthorized(exc.message, details={"field": "current_password"}) from None
+        except InvalidInput as exc:  # the new one is too weak
+            raise pages.field_invalid("password", exc.message) from None
 
     try:
         result = await run_in_threadpool(change)
     except WarroomError as exc:
-        return render(request, "account.html", {"error": exc.message}, status_code=exc.status_code,
+        # Passwords are never echoed back; the reason is said beside the field.
+        context = pages.refused(exc, {"form_id": form.get("form_id")})
+        context.update(await run_in_threadpool(_account_context, runtime, session))
+        return render(request, "account.html", context, status_code=exc.status_code,
                       session=session)  # fmt: skip
     ended = result["sessions_ended"]
     notice = "Password changed." + (f" {ended} other session(s) logged out." if ended else "")
-    return render(request, "account.html", {"notice": notice}, session=session)
+    context = {"notice": notice, **await run_in_threadpool(_account_context, runtime, session)}
+    return render(request, "account.html", context, session=session)
 
 
 @router.get("/admin/audit")

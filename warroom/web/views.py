@@ -120,6 +120,7 @@ def incident_page(
         "last_update_at": last_update,
         "next_update_due": next_update_due(state, runtime.policy),
         "checklist": runtime.policy.resolution_checklist,
+        "cause_required": runtime.policy.resolve_requires_root_cause,
         "role_choices": ROLE_CHOICES,
         "roles_key": ";".join(f"{k}={v}" for k, v in sorted(state.roles.items()))
         + "|"
@@ -216,7 +217,7 @@ def next_steps(context: dict[str, Any], events: list[Any], now: datetime) -> lis
                 "text": f"No {names} (required for {state.severity})",
             })  # fmt: skip
         due = context["next_update_due"]
-        if due is not None and context.get("has_comms"):
+        if due is not None:
             out.append({
                 "kind": "update", "tone": "bad" if due < now else "",
                 "text": "Next status update", "at": due, "mode": "until",

@@ -281,6 +281,37 @@ def review_hotfix(
 
 
 @router.post(
+    "/incidents/{incident_id}/hotfixes/{name}/pr",
+    status_code=202,
+    summary="Open the hotfix's emergency pull request on GitHub (by the worker)",
+    response_model=out.Hotfix,
+)
+def open_hotfix_pr(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    incident_id: str,
+    name: str,
+    body: schemas.PullRequestIn,
+) -> dict[str, Any]:
+    return _wb(runtime).hotfixes.request_pr(principal, incident_id, name, body)
+
+
+@router.post(
+    "/incidents/{incident_id}/hotfixes/{name}/rollout",
+    summary="Promote a hotfix's canary to the full rollout, or halt it",
+    response_model=out.Hotfix,
+)
+def hotfix_rollout(
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    incident_id: str,
+    name: str,
+    body: schemas.RolloutIn,
+) -> dict[str, Any]:
+    return _wb(runtime).hotfixes.rollout(principal, incident_id, name, body)
+
+
+@router.post(
     "/incidents/{incident_id}/hotfixes/{name}/deploy",
     summary="Deploy a hotfix",
     response_model=out.Hotfix,

@@ -385,6 +385,22 @@ def _show_hotfix(data: dict[str, Any]) -> None:
         console.print(
             f"  {gate['gate']:<14} {gate['rule']:<9} [{style}]{gate['status']}[/] {escape(extra)}"
         )
+    pr = data.get("emergency_pr") or {}
+    if pr.get("state") and pr["state"] != "draft":
+        where = pr.get("url") or f"{pr.get('head')} → {pr.get('base')}"
+        console.print(f"  pull request: {pr['state']} {escape(str(where))}")
+        if pr.get("error"):
+            console.print(f"  [red]GitHub:[/] {escape(str(pr['error']))}")
+    rollout = data.get("rollout") or {}
+    if rollout:
+        console.print(
+            f"  rollout: {rollout['stage']} ({rollout.get('percent')}%)"
+            + (
+                f", monitored until {rollout['monitor_ends_at'][:16]}"
+                if rollout["stage"] == "canary"
+                else ""
+            )
+        )
     if data["deployed"]:
         console.print("[green]deployed[/]")
     elif data["deploy_blockers"]:
@@ -460,6 +476,41 @@ def hotfix_deploy(ctx: typer.Context, incident: str, name: str, as_json: JsonOpt
     """Deploy a hotfix (refused without a review by someone other than its author)."""
     path = f"/api/v1/incidents/{incident}/hotfixes/{name}/deploy"
     emit(as_json, call(ctx, "POST", path), _show_hotfix)
+
+
+@hotfix_app.command("pr")
+def hotfix_pr(
+    ctx: typer.Context,
+    incident: str,
+    name: str,
+    head: Annotated[str, typer.Option("--head", help="The pushed branch holding the fix.")],
+    base: Annotated[
+        str | None, typer.Option("--base", help="Merge into (default: emergency_pr.base).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open the hotfix's emergency pull request on GitHub (template and labels from the
+    policy); the worker opens it and retries; `warroom hotfix list` shows its state."""
+    path = f"/api/v1/incidents/{incident}/hotfixes/{name}/pr"
+    body = {"head": head, **({"base": base} if base else {})}
+    emit(as_json, call(ctx, "POST", path, json=body), _show_hotfix)
+
+
+@hotfix_app.command("rollout")
+def hotfix_rollout(
+    ctx: typer.Context,
+    incident: str,
+    name: str,
+    stage: Annotated[str, typer.Option("--stage", help="full (after the canary) or halted.")],
+    note: Annotated[str, typer.Option("--note", "-n", help="What you saw (halted: why).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Promote a hotfix from its canary to the full rollout (after the monitor window), or
+    halt it; the incident is not resolved while a canary is running."""
+    if stage not in ("full", "halted"):
+        fail(f"--stage {stage!r}: use full or halted")
+    path = f"/api/v1/incidents/{incident}/hotfixes/{name}/rollout"
+    emit(as_json, call(ctx, "POST", path, json={"stage": stage, "note": note}), _show_hotfix)
 
 
 @hotfix_app.command("list")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from warroom.policy.schema import Duration
 
@@ -52,6 +54,48 @@ class VerificationConfig(_Strict):
     # Apprise URLs told about a regression (e.g. the war-room channel); the commander's own
     # contact methods belong to the on-call package, which escalates on the flag.
     notify_urls: tuple[str, ...] = ()
+
+
+class GitHubPrSettings(_Strict):
+    """The GitHub repository emergency pull requests are opened in (REST API). The token
+    comes from `token` or the environment variable `token_env`; it needs pull-request and
+    issue write access to `repo`."""
+
+    api_url: str = "https://api.github.com"
+    repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    token: SecretStr | None = None
+    token_env: str = "GITHUB_TOKEN"
+    # The branch the fix is merged into.
+    base: str = Field(default="main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+    # The policy's PR reviewers (hotfix.pr_reviewers, e.g. "on-call") as GitHub logins or
+    # `team:SLUG`; a reviewer without a mapping is not requested (the PR says so).
+    reviewers: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @field_validator("reviewers")
+    @classmethod
+    def _reviewers(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for name, targets in value.items():
+            for target in targets:
+                login = target.removeprefix("team:")
+                if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,99})", login):
+                    raise ValueError(
+                        f"reviewer {target!r} for {name!r}: a GitHub login or team:SLUG"
+                    )
+        return value
+
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    def secret(self) -> str | None:
+        if self.token is not None:
+            return self.token.get_secret_value()
+        return os.environ.get(self.token_env) or None
+
+
+class EmergencyPrConfig(_Strict):
+    """`emergency_pr:` in the config file: where a hotfix's emergency pull request is opened
+    (`github: {repo, token_env, ...}`); without it the PR stays a draft in warroom."""
+
+    github: GitHubPrSettings | None = None
 
 
 class HttpHealthCheck(_Strict):

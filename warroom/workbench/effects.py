@@ -17,6 +17,7 @@ from warroom.incidents.service import Reactor
 from warroom.workbench import service as svc
 
 STAGING_TIME_BOX = "hotfix_staging_time_box"
+OPEN_PR = "hotfix_open_pr"
 
 
 def reactor(runtime: Runtime) -> Reactor:
@@ -71,6 +72,17 @@ def reactor(runtime: Runtime) -> Reactor:
                             dedup_key=f"staging-time-box:{public_id}:{name}",
                         )
                     )
+            if event.type == "hotfix_pr_requested":
+                name = str(event.data.get("hotfix"))
+                effects.append(
+                    outbox.Effect(
+                        OPEN_PR,
+                        {"incident": public_id, "hotfix": name},
+                        now,
+                        incident_id=incident_id,
+                        dedup_key=f"hotfix-pr:{public_id}:{name}:{event.occurred_at.isoformat()}",
+                    )
+                )
             canary = event.data.get("canary") if event.type == "hotfix_deployed" else None
             if isinstance(canary, dict) and after.is_open:
                 # The canary's monitor window is a verification step of its own.
@@ -163,7 +175,22 @@ def _staging_time_box(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome
     return Outcome(True, "staging time-box passed" if fired else "staged or deployed in time")
 
 
+def _open_pr(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    workbench: svc.Workbench = runtime.workbench
+    payload = effect.payload
+    try:
+        result = workbench.hotfixes.deliver_pr(
+            str(payload["incident"]),
+            str(payload["hotfix"]),
+            last_attempt=effect.attempts >= outbox.MAX_ATTEMPTS,
+        )
+    except NotFound as exc:
+        return Outcome(True, exc.message)
+    return Outcome(result.ok, result.message, retryable=result.retryable)
+
+
 HANDLERS = [
+    EffectHandler(OPEN_PR, _open_pr),
     EffectHandler(svc.AUTO_RUN, _auto_run),
     EffectHandler(svc.CORRELATE, _correlate, in_transaction=_correlate_in),
     EffectHandler(svc.VERIFY, _verify),

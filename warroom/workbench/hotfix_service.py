@@ -1,7 +1,9 @@
 """Hotfixes: recorded with their quality gates, deployed only when the gates allow it.
 
 Timeline events: `hotfix_recorded`, `hotfix_gates_updated`, `hotfix_deployed`, and
-`follow_up_required` for every gate skipped for now.
+`follow_up_required` for every gate skipped for now. The emergency pull request:
+`hotfix_pr_requested` (a person asked for it; the worker opens it on GitHub through the
+outbox), `hotfix_pr_opened`, `hotfix_pr_labelled`, `hotfix_pr_failed` (with GitHub's reason).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from warroom.core.errors import Conflict, Forbidden, GuardFailed, InvalidInput, 
 from warroom.core.guardrails import require_agent_permission
 from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.people import person_of, same_person
-from warroom.workbench import hotfix
+from warroom.workbench import github_pr, hotfix
+from warroom.workbench.config import EmergencyPrConfig, GitHubPrSettings
 from warroom.workbench.mitigation_service import MitigationService
-from warroom.workbench.schemas import GateIn, HotfixIn, ReviewIn
+from warroom.workbench.schemas import GateIn, HotfixIn, PullRequestIn, ReviewIn, RolloutIn
 
 if TYPE_CHECKING:
     from warroom.core.runtime import Runtime
@@ -47,6 +50,8 @@ class HotfixService:
                     "answers": dict(data.get("answers", {})),
                     "deployed": False,
                     "followed_up": set(),
+                    "pr": None,
+                    "rollout": None,
                 }
             elif event.type == "hotfix_gates_updated" and name in found:
                 found[name]["answers"].update(data.get("answers", {}))
@@ -56,6 +61,57 @@ class HotfixService:
                 found[name]["answers"]["review"] = review
             elif event.type == "hotfix_deployed" and name in found:
                 found[name]["deployed"] = True
+                canary = data.get("canary")
+                if isinstance(canary, dict):
+                    found[name]["rollout"] = {
+                        "stage": "canary",
+                        "percent": canary.get("percent"),
+                        "monitor_seconds": canary.get("monitor_seconds"),
+                        "started_at": event.occurred_at.isoformat(),
+                        "monitor_ends_at": (
+                            event.occurred_at
+                            + timedelta(seconds=float(canary.get("monitor_seconds", 0)))
+                        ).isoformat(),
+                    }
+            elif event.type == "hotfix_rollout" and found.get(name, {}).get("rollout"):
+                found[name]["rollout"].update(
+                    stage=data.get("stage"),
+                    percent=data.get("percent"),
+                    decided_by=event.actor,
+                    decided_at=event.occurred_at.isoformat(),
+                    note=data.get("note", ""),
+                )
+            elif event.type == "hotfix_pr_requested" and name in found:
+                found[name]["pr"] = {
+                    "state": "requested",
+                    "head": data.get("head"),
+                    "base": data.get("base"),
+                    "requested_by": event.actor,
+                    "labels": list(data.get("labels", [])),
+                    "title": data.get("title", ""),
+                    "body": data.get("body", ""),
+                }
+            elif event.type == "hotfix_pr_opened" and found.get(name, {}).get("pr"):
+                found[name]["pr"].update(
+                    state="opened", number=data.get("number"), url=data.get("url"), error=None
+                )
+            elif event.type == "hotfix_pr_labelled" and found.get(name, {}).get("pr"):
+                found[name]["pr"].update(state="labelled", error=None)
+            elif event.type == "hotfix_pr_ready" and found.get(name, {}).get("pr"):
+                found[name]["pr"].update(
+                    state="ready",
+                    error=None,
+                    requested_reviewers=list(data.get("reviewers", []))
+                    + [f"team:{t}" for t in data.get("team_reviewers", [])],
+                    unmapped_reviewers=list(data.get("unmapped_reviewers", [])),
+                )
+            elif event.type == "hotfix_pr_failed" and found.get(name, {}).get("pr"):
+                retrying = bool(data.get("retrying"))
+                found[name]["pr"].update(
+                    error=data.get("error"), failed_step=data.get("step"), retrying=retrying
+                )
+                if not retrying and not found[name]["pr"].get("number"):
+                    found[name]["pr"]["state"] = "failed"
             elif (
                 event.type == "follow_up_required"
                 and data.get("source") == "hotfix_gate"
@@ -98,6 +154,7 @@ class HotfixService:
             "gates": [r.to_dict() for r in results],
             "deploy_blockers": blockers,
             "deployed": entry["deployed"],
+            "rollout": entry["rollout"],
         }
         rules = self.runtime.policy.hotfix
         box = self.staging_time_box(state.severity)
@@ -122,8 +179,156 @@ class HotfixService:
                 "labels": list(rules.pr_labels),
                 "reviewers": list(rules.pr_reviewers),
                 "body": rules.pr_template.format_map(fields) if rules.pr_template else "",
+                "state": "draft",
             }
+            if entry["pr"]:
+                view["emergency_pr"].update(entry["pr"])
         return view
+
+    def _pr_config(self) -> GitHubPrSettings | None:
+        section: EmergencyPrConfig | None = self.runtime.config.section("emergency_pr")
+        return section.github if section is not None else None
+
+    def request_pr(
+        self, principal: Principal, public_id: str, name: str, request: PullRequestIn
+    ) -> dict[str, Any]:
+        """Ask for the hotfix's emergency pull request to be opened on GitHub (by the worker,
+        retried through the outbox); the PR's text is the policy's template, filled in."""
+        principal.require("responder")
+        config = self._pr_config()
+        if config is None:
+            raise Conflict(
+                "no GitHub repository is configured for emergency pull requests: add "
+                "`emergency_pr: {github: {repo: owner/name, token_env: GITHUB_TOKEN}}` to the "
+                "config file",
+                code="not_configured",
+            )
+        rules = self.runtime.policy.hotfix
+        if not (rules.pr_template or rules.pr_labels):
+            raise Conflict(
+                "this policy has no emergency pull request (hotfix.pr_template, pr_labels)",
+                code="not_configured",
+            )
+
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            entry = self._hotfixes(public_id).get(name)
+            if entry is None:
+                raise NotFound(f"no hotfix {name} on {public_id}")
+            if entry["pr"] and entry["pr"]["state"] != "failed":
+                raise Conflict(
+                    f"the pull request of hotfix {name} is already {entry['pr']['state']}",
+                    code="duplicate",
+                )
+            draft = self._hotfix_view(state, entry)["emergency_pr"]
+            data = {
+                "hotfix": name,
+                "head": request.head,
+                "base": request.base or config.base,
+                "repo": config.repo,
+                "title": draft["title"],
+                "body": draft["body"],
+                "labels": list(rules.pr_labels),
+            }
+            return [Event("hotfix_pr_requested", principal.actor, now, data)]
+
+        state = self.runtime.incidents.mutate(principal, public_id, build)
+        return self._hotfix_view(state, self._hotfixes(public_id)[name])
+
+    def deliver_pr(self, public_id: str, name: str, *, last_attempt: bool) -> github_pr.PrResult:
+        """The worker's step: open the PR (once), then label it; failures on the timeline."""
+        config = self._pr_config()
+        entry = self._hotfixes(public_id).get(name)
+        if entry is None or not entry["pr"]:
+            return github_pr.PrResult(True, "nothing requested")
+        pr = entry["pr"]
+        if pr["state"] == "ready":
+            return github_pr.PrResult(True, "already opened, labelled and assigned")
+        if config is None:
+            result = github_pr.PrResult(False, "emergency_pr is no longer configured")
+            self._pr_failed(public_id, name, "open", result, last_attempt=True)
+            return result
+        number = pr.get("number")
+        if number is None:
+            result = github_pr.open_pull_request(
+                config,
+                github_pr.PullRequest(
+                    title=str(pr["title"]),
+                    head=str(pr["head"]),
+                    base=str(pr["base"]),
+                    body=str(pr["body"]),
+                    labels=tuple(pr["labels"]),
+                ),
+            )
+            if not result.ok:
+                self._pr_failed(public_id, name, "open", result, last_attempt=last_attempt)
+                return result
+            number = result.number
+            self._pr_event(
+                public_id,
+                "hotfix_pr_opened",
+                {"hotfix": name, "number": number, "url": result.url, "repo": config.repo},
+            )
+        assert number is not None
+        if pr["state"] != "labelled":
+            if pr["labels"]:
+                labelled = github_pr.add_labels(config, int(number), tuple(pr["labels"]))
+                if not labelled.ok:
+                    self._pr_failed(public_id, name, "labels", labelled, last_attempt=last_attempt)
+                    return labelled
+            self._pr_event(
+                public_id,
+                "hotfix_pr_labelled",
+                {"hotfix": name, "number": number, "labels": pr["labels"]},
+            )
+        # The policy's reviewers (e.g. "on-call") as GitHub users or teams (config mapping).
+        wanted = list(self.runtime.policy.hotfix.pr_reviewers)
+        logins = [x for r in wanted for x in config.reviewers.get(r, ()) if ":" not in x]
+        teams = [
+            x.partition(":")[2]
+            for r in wanted
+            for x in config.reviewers.get(r, ())
+            if x.startswith("team:")
+        ]
+        unmapped = [r for r in wanted if not config.reviewers.get(r)]
+        if logins or teams:
+            asked = github_pr.request_reviewers(config, int(number), logins, teams)
+            if not asked.ok:
+                self._pr_failed(public_id, name, "reviewers", asked, last_attempt=last_attempt)
+                return asked
+        self._pr_event(
+            public_id,
+            "hotfix_pr_ready",
+            {
+                "hotfix": name,
+                "number": number,
+                "reviewers": logins,
+                "team_reviewers": teams,
+                "unmapped_reviewers": unmapped,
+            },
+        )
+        return github_pr.PrResult(
+            True, f"#{number} opened, labelled, reviewers asked", number=number
+        )
+
+    def _pr_failed(
+        self,
+        public_id: str,
+        name: str,
+        step: str,
+        result: github_pr.PrResult,
+        *,
+        last_attempt: bool,
+    ) -> None:
+        """Every failed attempt is on the timeline, with whether the worker tries again."""
+        retrying = result.retryable and not last_attempt
+        data = {"hotfix": name, "step": step, "error": result.message, "retrying": retrying}
+        self._pr_event(public_id, "hotfix_pr_failed", data)
+
+    def _pr_event(self, public_id: str, kind: str, data: dict[str, Any]) -> None:
+        now = self.runtime.clock.now()
+        self.runtime.incidents.append_events(
+            SYSTEM, public_id, [Event(kind, SYSTEM.actor, now, data)]
+        )
 
     def staging_time_box(self, severity: str) -> timedelta | None:
         """The policy's longest stay in staging for this severity, if any."""
@@ -286,6 +491,59 @@ class HotfixService:
         state = self.runtime.incidents.mutate(principal, public_id, build)
         return self._hotfix_view(state, self._hotfixes(public_id)[name])
 
+    def rollout(
+        self, principal: Principal, public_id: str, name: str, request: RolloutIn
+    ) -> dict[str, Any]:
+        """The canary's outcome, recorded by a person: promoted to the full rollout once its
+        monitor window has passed without a regression, or halted with the reason."""
+        principal.require("responder")
+        note = request.note.strip()
+        if request.stage == "halted" and not note:
+            raise InvalidInput("halting a canary needs the reason (note)", code="reason_required")
+
+        def build(state: IncidentState, now: datetime) -> list[Event]:
+            entry = self._hotfixes(public_id).get(name)
+            if entry is None:
+                raise NotFound(f"no hotfix {name} on {public_id}")
+            refusal = _rollout_refusal(entry, name)
+            if refusal is not None:
+                raise refusal
+            rollout = entry["rollout"]
+            if request.stage == "full":
+                ends = datetime.fromisoformat(str(rollout["monitor_ends_at"]))
+                if now < ends:
+                    raise GuardFailed(
+                        f"the canary of hotfix {name} is watched until {ends.isoformat()} "
+                        f"({int(float(rollout['monitor_seconds']) // 60)} minutes); promote "
+                        "it after that",
+                        code="canary_window",
+                        details={"monitor_ends_at": ends.isoformat()},
+                    )
+                if state.flags.get("verification_regressed"):
+                    raise GuardFailed(
+                        f"the canary of hotfix {name} regressed; halt it (--stage halted)",
+                        code="canary_regressed",
+                    )
+            percent = 100 if request.stage == "full" else 0
+            data = {"hotfix": name, "stage": request.stage, "percent": percent, "note": note}
+            reason = (
+                f"hotfix {name} rolled out to everyone"
+                if request.stage == "full"
+                else f"hotfix {name} canary halted: {note}"
+            )
+            return [
+                Event("hotfix_rollout", principal.actor, now, data),
+                Event(
+                    "flag_set",
+                    principal.actor,
+                    now,
+                    {"flag": "canary_in_progress", "value": False, "reason": reason},
+                ),
+            ]
+
+        state = self.runtime.incidents.mutate(principal, public_id, build)
+        return self._hotfix_view(state, self._hotfixes(public_id)[name])
+
     def update_gates(
         self, principal: Principal, public_id: str, name: str, request: GateIn
     ) -> dict[str, Any]:
@@ -348,12 +606,26 @@ class HotfixService:
                 "gates": [r.to_dict() for r in results],
             }
             canary = self.runtime.policy.hotfix.canary
+            flags: list[Event] = []
             if canary is not None:
                 data["canary"] = {
                     "percent": canary.percent,
                     "monitor_seconds": canary.monitor.total_seconds(),
                 }
-            events = [Event("hotfix_deployed", principal.actor, now, data)]
+                minutes = int(canary.monitor.total_seconds() // 60)
+                reason = (
+                    f"hotfix {name} is on its {canary.percent}% canary; watch it {minutes} "
+                    "minutes, then promote it to the full rollout or halt it"
+                )
+                flags.append(
+                    Event(
+                        "flag_set",
+                        SYSTEM.actor,
+                        now,
+                        {"flag": "canary_in_progress", "value": True, "reason": reason},
+                    )
+                )
+            events = [Event("hotfix_deployed", principal.actor, now, data), *flags]
             events += [
                 Event(
                     "follow_up_required",
@@ -381,6 +653,22 @@ class HotfixService:
         }
         state = self.mitigations.record(principal, public_id, mitigation_data, [])
         return self._hotfix_view(state, self._hotfixes(public_id)[name])
+
+
+def _rollout_refusal(entry: Mapping[str, Any], name: str) -> Conflict | None:
+    rollout = entry.get("rollout")
+    if not entry["deployed"]:
+        return Conflict(f"hotfix {name} is not deployed yet", code="not_deployed")
+    if not rollout:
+        return Conflict(
+            f"hotfix {name} was deployed without a canary (policy hotfix.canary)",
+            code="no_canary",
+        )
+    if rollout["stage"] != "canary":
+        return Conflict(
+            f"the rollout of hotfix {name} is already {rollout['stage']}", code="no_change"
+        )
+    return None
 
 
 def _refuse_typed_review(answers: Mapping[str, Any]) -> None:

@@ -31,16 +31,38 @@ class WorkbenchPlugin(Plugin):
     }
 
     def config_sections(self) -> Mapping[str, type[BaseModel]]:
-        from warroom.workbench.config import ChangesConfig, RunbooksConfig, VerificationConfig
+        from warroom.workbench.config import (
+            ChangesConfig,
+            EmergencyPrConfig,
+            RunbooksConfig,
+            VerificationConfig,
+        )
 
         return {
             "runbooks": RunbooksConfig,
             "changes": ChangesConfig,
             "verification": VerificationConfig,
+            "emergency_pr": EmergencyPrConfig,
         }
 
     def check_config(self, config: AppConfig) -> list[Problem]:
         return check_config(config)
+
+    def config_warnings(self, config: AppConfig) -> list[Problem]:
+        """An emergency-PR repository whose token is not set (the PRs would fail)."""
+        from warroom.workbench.config import EmergencyPrConfig
+
+        section: EmergencyPrConfig | None = config.section("emergency_pr")
+        github = section.github if section is not None else None
+        if github is None or github.secret():
+            return []
+        return [
+            {
+                "path": "emergency_pr.github.token_env",
+                "message": f"no GitHub token: {github.token_env} is not set, so emergency "
+                "pull requests will fail (each failure is on the incident's timeline)",
+            }
+        ]
 
     def install(self, runtime: Runtime) -> None:
         from warroom.workbench.service import Workbench

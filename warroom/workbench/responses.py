@@ -3,6 +3,8 @@ mitigations, hotfixes and verification."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from warroom.api.models import ApiModel, IsoTime, JsonObject, Number
@@ -195,6 +197,17 @@ class GateResult(ApiModel):
     by: str | None
 
 
+class EmergencyPr(ApiModel):
+    """The emergency pull request the policy asks for: drafted, then opened on GitHub."""
+
+    branch: str
+    title: str
+    labels: list[str]
+    reviewers: list[str]
+    body: str
+    state: str
+
+
 class Hotfix(ApiModel):
     hotfix: str
     author: str
@@ -205,7 +218,9 @@ class Hotfix(ApiModel):
     gates: list[GateResult]
     deploy_blockers: list[str]
     deployed: bool
+    rollout: dict[str, Any] | None = None
     staging_time_box: StagingTimeBox | None = None
+    emergency_pr: EmergencyPr | None = None
 
 
 class HotfixList(ApiModel):

@@ -85,6 +85,37 @@ class HotfixIn(_Strict):
     root_cause: str = Field(default="", max_length=2000)
 
 
+class PullRequestIn(_Strict):
+    """Open the hotfix's emergency pull request from this branch (which must be pushed)."""
+
+    head: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$",
+        description="The branch holding the fix, e.g. hotfix/inc-20261206-001",
+    )
+    base: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$",
+        description="The branch to merge into (default: emergency_pr.base)",
+    )
+
+    @field_validator("head", "base")
+    @classmethod
+    def _branch(cls, value: str | None) -> str | None:
+        # git check-ref-format: no "..", "//", trailing "/" or ".lock".
+        if value is not None and (
+            ".." in value or "//" in value or value.endswith(("/", ".lock", "."))
+        ):
+            raise ValueError(f"{value!r} is not a valid branch name")
+        return value
+
+
+class RolloutIn(_Strict):
+    """The next stage of a canary deploy: the full rollout, or halted (rolled back)."""
+
+    stage: Literal["full", "halted"]
+    note: str = Field(default="", max_length=4000, description="What was seen (halted: why)")
+
+
 class ReviewIn(_Strict):
     note: str = Field(default="", max_length=4000)
 
