@@ -130,7 +130,7 @@ class Timeline(ApiModel):
 
 
 class TriageProposal(ApiModel):
-    severity: str
+    severity: str | None  # None when every answer is unknown (nothing to propose from)
     type: str
     severity_rule: str
     type_rule: str
