@@ -173,26 +173,37 @@ class IntakeLog:
                 )
 
     def status(self, request_id: int) -> RequestStatus | None:
-        """A logged request's status, or None if there is no such request (or it expired)."""
-        by_id = select(t.intake_log).where(t.intake_log.c.id == request_id)
+        """A logged request's status, or None if there is no such request (or it expired).
+
+        Processing moves a request from the log to its record atomically; looking at the
+        record, then the log, then the record again cannot miss one processed in between."""
+        return self._record(request_id) or self._pending(request_id) or self._record(request_id)
+
+    def _record(self, request_id: int) -> RequestStatus | None:
         with self.main.read() as conn:
             row = conn.execute(
                 select(t.intake_requests).where(t.intake_requests.c.id == request_id)
             ).first()
-            if row is not None:
-                return RequestStatus(
-                    id=row.id,
-                    status="processed",
-                    integration=row.integration,
-                    received_at=row.received_at,
-                    processed_at=row.processed_at,
-                    result=dict(row.result),
-                )
-            if not self.separate:
+        if row is None:
+            return None
+        return RequestStatus(
+            id=row.id,
+            status="processed",
+            integration=row.integration,
+            received_at=row.received_at,
+            processed_at=row.processed_at,
+            result=dict(row.result),
+        )
+
+    def _pending(self, request_id: int) -> RequestStatus | None:
+        by_id = select(t.intake_log).where(t.intake_log.c.id == request_id)
+        if not self.separate:
+            with self.main.read() as conn:
                 found = conn.execute(by_id).first()
-            elif request_id <= self.last_processed(conn):
-                return None  # processed, and its record has expired
-        if self.separate:
+        else:
+            with self.main.read() as conn:
+                if request_id <= self.last_processed(conn):
+                    return None  # processed (its record, if any, was read just before)
             with self.store().read() as log_conn:
                 found = log_conn.execute(by_id).first()
         if found is None:
