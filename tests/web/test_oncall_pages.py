@@ -258,6 +258,11 @@ def test_bad_policy_edit_and_duplicate_name_change_nothing(
         "/oncall/policies/p1", _policy_form("p1", [("1", "team:ghosts", "all")])
     )
     assert refused.status_code == 422 and "team:ghosts" in refused.text
+    # The editor is folded under the read view, and open again on a refusal.
+    assert '<details class="card edit-fold" id="policy-edit" open>' in refused.text
+    assert (
+        '<details class="card edit-fold" id="policy-edit">' in bob.get("/oncall/policies/p1").text
+    )
     assert _oncall(runtime).show("escalation_policy", "p1") == before
     again = bob.post_form("/oncall/policies", _policy_form("p1", [("0", "person:carol", "all")]))
     assert again.status_code == 409 and "already exists" in again.text
@@ -675,6 +680,10 @@ def test_people_create_edit_keep_secret_urls_and_order_methods(
         assert refused.status_code == 422, (data, refused.text[:300])
         assert message in refused.text
         assert "carol-secret-topic" not in refused.text
+        assert '<details class="card edit-fold" id="person-edit" open>' in refused.text
+    assert (
+        '<details class="card edit-fold" id="person-edit">' in bob.get("/oncall/people/carol").text
+    )
     assert _oncall(runtime).show("person", "carol") == before
     duplicate = bob.post_form("/oncall/people", {"name": "carol"})
     assert duplicate.status_code == 409
