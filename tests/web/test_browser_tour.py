@@ -274,7 +274,7 @@ def test_unknown_page_is_an_html_404(visit: Any, demo: dict[str, Any]) -> None:
 def test_schedule_calendar_and_take_this_shift(visit: Any) -> None:
     page = visit("carol")
     page.goto("/oncall/schedules/platform-primary")
-    calendar = page.locator("#calendar svg.shift-calendar")
+    calendar = page.locator("#calendar svg.shift-calendar.wide")
     playwright.expect(calendar.locator("text.cal-day")).to_have_count(14)
     for person in ("bob", "dave", "erin"):
         playwright.expect(page.locator("#calendar .cal-legend")).to_contain_text(person)

@@ -14,10 +14,24 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 
 PALETTE = 8
-WIDTH = 760
-LABEL = 92  # the day labels' column
 ROW = 28
 TOP = 22
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How wide the calendar is drawn, and what fits: a wide one, and one for a phone."""
+
+    width: int
+    label: int  # the day labels' column
+    day_format: str
+    hours: tuple[int, ...]
+    css: str
+
+
+WIDE = Layout(760, 92, "%a %d %b", (0, 6, 12, 18, 24), "wide")
+# Drawn at about the width it is shown on a phone, so its text stays readable unscaled.
+COMPACT = Layout(360, 58, "%a %d", (0, 12, 24), "compact")
 
 
 @dataclass(frozen=True)
@@ -58,9 +72,15 @@ def first_day(now: datetime, zone: ZoneInfo) -> datetime:
 
 
 def shift_calendar(
-    shifts: Sequence[Shift], now: datetime, zone: ZoneInfo, *, days: int = 14
+    shifts: Sequence[Shift],
+    now: datetime,
+    zone: ZoneInfo,
+    *,
+    days: int = 14,
+    layout: Layout = WIDE,
 ) -> Markup:
     """An SVG of `days` days from today (in `zone`), each shift a bar labelled with its person."""
+    width, left = layout.width, layout.label
     colours: dict[str, int] = {}
     for shift in shifts:
         colours.setdefault(shift.person, len(colours) % PALETTE)
@@ -70,13 +90,13 @@ def shift_calendar(
     holes = gaps(shifts, max(now, today), until)
     height = TOP + ROW * days + 4
     parts = [
-        f'<svg class="shift-calendar" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-labelledby="cal-title" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="cal-title">On-call calendar of the next {days} days, one row a day '
-        f"({escape(str(zone))} time)</title>",
+        f'<svg class="shift-calendar {layout.css}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="cal-title-{layout.css}" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="cal-title-{layout.css}">On-call calendar of the next {days} days, '
+        f"one row a day ({escape(str(zone))} time)</title>",
     ]
-    for hour in (0, 6, 12, 18, 24):
-        x = LABEL + (WIDTH - LABEL) * hour / 24
+    for hour in layout.hours:
+        x = left + (width - left) * hour / 24
         anchor = "end" if hour == 24 else "start" if hour == 0 else "middle"
         parts.append(
             f'<text class="cal-hour" x="{x:.1f}" y="14" text-anchor="{anchor}">{hour:02d}:00</text>'
@@ -91,16 +111,18 @@ def shift_calendar(
         y = TOP + ROW * index
         weekend = " cal-weekend" if day.weekday() >= 5 else ""
         parts.append(
-            f'<rect class="cal-row{weekend}" x="0" y="{y}" width="{WIDTH}" height="{ROW - 2}"/>'
+            f'<rect class="cal-row{weekend}" x="0" y="{y}" width="{width}" height="{ROW - 2}"/>'
         )
-        parts.append(f'<text class="cal-day" x="4" y="{y + 17}">{day.strftime("%a %d %b")}</text>')
+        parts.append(
+            f'<text class="cal-day" x="4" y="{y + 17}">{day.strftime(layout.day_format)}</text>'
+        )
         span = (next_day - day).total_seconds() / 3600
         for gap in holes:
             start, end = max(gap.start, day), min(gap.end, next_day)
             if end <= start:
                 continue
-            x1 = LABEL + (WIDTH - LABEL) * (start - day).total_seconds() / 3600 / span
-            x2 = LABEL + (WIDTH - LABEL) * (end - day).total_seconds() / 3600 / span
+            x1 = left + (width - left) * (start - day).total_seconds() / 3600 / span
+            x2 = left + (width - left) * (end - day).total_seconds() / 3600 / span
             tip = (
                 f"Nobody on call: {gap.start.astimezone(zone):%a %d %b %H:%M} – "
                 f"{gap.end.astimezone(zone):%a %d %b %H:%M}"
@@ -117,8 +139,8 @@ def shift_calendar(
             if end <= start:
                 continue
             scale = 24 / span
-            x1 = LABEL + (WIDTH - LABEL) * (start - day).total_seconds() / 3600 * scale / 24
-            x2 = LABEL + (WIDTH - LABEL) * (end - day).total_seconds() / 3600 * scale / 24
+            x1 = left + (width - left) * (start - day).total_seconds() / 3600 * scale / 24
+            x2 = left + (width - left) * (end - day).total_seconds() / 3600 * scale / 24
             label = escape(shift.person)
             tip = (
                 f"{label}: {shift.start.astimezone(zone):%a %d %b %H:%M} – "
@@ -133,7 +155,7 @@ def shift_calendar(
                 parts.append(f'<text class="cal-name" x="{x1 + 6:.1f}" y="{y + 17}">{label}</text>')
             parts.append("</g>")
         if day <= now < next_day:
-            x = LABEL + (WIDTH - LABEL) * (now - day).total_seconds() / 3600 / span
+            x = left + (width - left) * (now - day).total_seconds() / 3600 / span
             parts.append(
                 f'<line class="cal-now" x1="{x:.1f}" y1="{y}" x2="{x:.1f}" y2="{y + ROW - 2}"/>'
             )

@@ -497,6 +497,9 @@ def schedule_context(
     context.update(
         {
             "calendar": calendar.shift_calendar(drawn, now, zone, days=CALENDAR_DAYS),
+            "calendar_compact": calendar.shift_calendar(
+                drawn, now, zone, days=CALENDAR_DAYS, layout=calendar.COMPACT
+            ),
             "calendar_legend": calendar.legend(drawn),
             "now_on_call": oncall.who_is_on_call(schedule=schedule["name"])[0],
             "next_shift": next((s for s in shifts if s.start > now), None),
