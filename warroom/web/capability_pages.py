@@ -34,8 +34,11 @@ PERIODS = ("7d", "30d", "90d", "365d")
 FIGURE_LABELS = {
     "time_to_detect": ("Time to detect (MTTD)", "impact began → detected"),
     "time_to_acknowledge": ("Time to acknowledge (MTTA)", "detected → someone acknowledged"),
-    "time_to_mitigate": ("Time to mitigate (MTTM)", "acknowledged → moved to monitoring"),
-    "time_to_resolve": ("Time to resolve", "mitigated (monitoring) → resolved"),
+    "time_to_mitigate": (
+        "Time to mitigate (MTTM)",
+        "acknowledged → mitigated (a mitigation that worked, or monitoring)",
+    ),
+    "time_to_resolve": ("Time to resolve", "mitigated → resolved"),
     "mttr": ("Total time to resolve (MTTR)", "{origin} → resolved"),
 }
 GROUPING_LABELS = {
