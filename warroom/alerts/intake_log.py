@@ -243,10 +243,13 @@ class _LoopAppender:
         self.db = db
         self._pending: list[tuple[dict[str, Any], asyncio.Future[int]]] = []
         self._writing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="warroom-intake-log")
 
     async def append(self, row: dict[str, Any]) -> int:
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (the old one stopped): start afresh
+            self._loop, self._pending, self._writing = loop, [], False
         future: asyncio.Future[int] = loop.create_future()
         self._pending.append((row, future))
         if not self._writing:
