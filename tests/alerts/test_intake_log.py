@@ -10,6 +10,7 @@ from tests.alerts.helpers import am_alert, am_payload, create_integration, post_
 from tests.conftest import Api
 from warroom.alerts import domain
 from warroom.alerts import tables as t
+from warroom.core.auth import SYSTEM, Principal
 from warroom.core.clock import FixedClock
 from warroom.core.runtime import Runtime
 from warroom.core.settings import Settings
@@ -129,7 +130,26 @@ def test_a_log_file_made_afresh_never_reuses_processed_ids(
         fresh.close()
 
 
-def _admin() -> object:
-    from warroom.core.auth import SYSTEM
-
+def _admin() -> Principal:
     return SYSTEM
+
+
+def test_a_processor_finding_another_at_work_steps_aside_and_comes_back(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    """PostgreSQL replicas: one processor at a time; the others look again shortly, so what
+    they appended is never left waiting for a later wake-up."""
+    from warroom.alerts.intake_log import BUSY
+    from warroom.core.db import serialise
+
+    runtime.alerts.create_integration(_admin(), "prom", "alertmanager", key="k" * 32)
+    intake = runtime.alerts.intake
+    intake.log.append("prom", _alerts("6000000000000001"), clock.now()).result(10)
+    if runtime.db.dialect != "postgresql":  # SQLite: one writer at a time anyway
+        assert intake.processor.run_once() == 1
+        return
+    with runtime.db.engine.connect() as other, other.begin():
+        serialise(other, "warroom-intake-processor")  # another replica's processor at work
+        assert intake.processor.run_once() == BUSY
+    assert intake.processor.run_once() == 1
+    assert intake.log.backlog() == 0

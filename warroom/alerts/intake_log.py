@@ -32,11 +32,12 @@ from sqlalchemy.engine import Connection
 
 from warroom.alerts import tables as t
 from warroom.alerts.batching import GroupCommitter
-from warroom.core.db import Database, serialise
+from warroom.core.db import Database, try_serialise
 
 log = logging.getLogger("warroom.alerts.intake")
 
 BATCH = 200  # logged requests per processing transaction
+BUSY = -1  # `run_once`: another processor holds the log
 KEEP_RESULTS_DAYS = 7
 
 
@@ -304,6 +305,9 @@ class RequestFailed(Exception):
     """A logged request failed in a batch run without savepoints: run the batch again."""
 
 
+_BUSY: tuple[list[LoggedRequest], list[Any]] = ([], [])  # `_process_batch`: lock not taken
+
+
 class IntakeProcessor:
     """One thread that drains the log in order, batch by batch, until it is idle."""
 
@@ -378,7 +382,8 @@ class IntakeProcessor:
         return True
 
     def run_once(self) -> int:
-        """Process one batch; returns how many logged requests it took."""
+        """Process one batch; returns how many logged requests it took, or `BUSY` when another
+        processor (another replica's) is at work on the log."""
         try:
             found = self._process_batch(isolate=False)
         except RequestFailed:
@@ -387,6 +392,8 @@ class IntakeProcessor:
             found = self._process_batch(isolate=True)
         if found is None:
             return 0
+        if found is _BUSY:
+            return BUSY
         entries, results = found
         top = entries[-1].id
         with self._done:
@@ -400,7 +407,8 @@ class IntakeProcessor:
 
     def _process_batch(self, *, isolate: bool) -> tuple[list[LoggedRequest], list[Any]] | None:
         with self.log.main.write() as conn:
-            serialise(conn, "warroom-intake-processor")
+            if not try_serialise(conn, "warroom-intake-processor"):
+                return _BUSY
             entries = self.log.pending(conn)
             if not entries:
                 return None
@@ -421,6 +429,11 @@ class IntakeProcessor:
             except Exception:
                 log.exception("intake processing failed; retrying in 1 s")
                 time.sleep(1)
+                continue
+            if taken == BUSY:
+                # Another processor is draining the log, ours included: look again shortly
+                # (never stop while it may have missed what was appended here meanwhile).
+                time.sleep(self.coalesce_seconds)
                 continue
             if taken:
                 idle_since = time.monotonic()

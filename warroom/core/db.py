@@ -241,8 +241,21 @@ def serialise(conn: Connection, name: str) -> None:
     write transactions (`BEGIN IMMEDIATE`) already exclude each other."""
     if conn.dialect.name != "postgresql":
         return
-    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
+
+
+def try_serialise(conn: Connection, name: str) -> bool:
+    """`serialise` without waiting: False when another transaction holds the lock `name`."""
+    if conn.dialect.name != "postgresql":
+        return True
+    taken = conn.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
+    return bool(taken.scalar())
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(
+        hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
+    )
 
 
 def sqlite_file(url: str) -> Path | None:
