@@ -141,8 +141,6 @@ class IntakeService:
         self.integrations = integrations
         self.silences = silences
         self.routing = routing
-        # Counters of jobs in the current group-commit batch, written once before its commit.
-        self._batch_counters: dict[tuple[str, str], int] = {}
         # Webhooks: appended to the intake log, answered, then processed by its thread.
         self.log = IntakeLog(runtime.db)
         self.processor = IntakeProcessor(
@@ -155,8 +153,6 @@ class IntakeService:
             GroupCommitter(
                 runtime.db,
                 after_commit=self.after_commit,
-                before_commit=self._write_batch_counters,
-                on_rollback=self._batch_counters.clear,
             )
             if use_batching
             else None
@@ -306,18 +302,6 @@ class IntakeService:
         self.after_commit([result])
         return result
 
-    def ingest_future(
-        self, integration: Integration, alerts: Sequence[AlertIn]
-    ) -> Future[IntakeResult] | None:
-        """With group commit: a future resolved after commit (await it without a thread)."""
-        if self.committer is None:
-            return None
-
-        def job(conn: Connection) -> IntakeResult:
-            return self.ingest_in(conn, integration, alerts, self.clock.now(), defer_counters=True)
-
-        return self.committer.enqueue(job)
-
     def after_commit(self, results: list[Any]) -> None:
         """Tell the incident package about the states a committed intake left behind."""
         for result in results:
@@ -333,12 +317,10 @@ class IntakeService:
         alerts: Sequence[AlertIn],
         now: datetime,
         *,
-        defer_counters: bool = False,
         counters: dict[tuple[str, str], int] | None = None,
     ) -> IntakeResult:
         """Act on one request's alerts in `conn`. Its counters are bumped at once, or added to
-        `counters` (or the group commit's, with `defer_counters`) to be written once per
-        transaction."""
+        `counters` to be written once per transaction (the intake processor's batch)."""
         result = IntakeResult()
         plan = _Plan()
         silences = self.silences.active(conn, now)
@@ -379,22 +361,13 @@ class IntakeService:
             conn.execute(_SET_SUMMARY, changed)
         self._flush(conn, plan, result, now)
         counts = {k: v for k, v in result.counters().items() if v}
-        pending = counters if counters is not None else self._batch_counters
-        if counters is not None or defer_counters:
+        if counters is not None:
             for counter, value in counts.items():
                 slot = (integration.name, counter)
-                pending[slot] = pending.get(slot, 0) + value
+                counters[slot] = counters.get(slot, 0) + value
         else:
             _bump(conn, integration.name, counts)
         return result
-
-    def _write_batch_counters(self, conn: Connection) -> None:
-        """Before a group commit: one upsert for the whole batch's counters."""
-        pending = dict(self._batch_counters)
-        self._batch_counters.clear()
-        if pending:
-            rows = [{"integration": i, "counter": c, "value": v} for (i, c), v in pending.items()]
-            conn.execute(_COUNTER_UPSERT.statement(conn), rows)
 
     def _ingest_one(
         self,

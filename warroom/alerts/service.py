@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -136,11 +135,6 @@ class AlertService:
 
     def ingest(self, integration: Integration, alerts: Sequence[AlertIn]) -> IntakeResult:
         return self.intake.ingest(integration, alerts)
-
-    def ingest_future(
-        self, integration: Integration, alerts: Sequence[AlertIn]
-    ) -> Future[IntakeResult] | None:
-        return self.intake.ingest_future(integration, alerts)
 
     def list_alerts(
         self,
