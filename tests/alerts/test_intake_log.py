@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -153,3 +157,129 @@ def test_a_processor_finding_another_at_work_steps_aside_and_comes_back(
         assert intake.processor.run_once() == BUSY
     assert intake.processor.run_once() == 1
     assert intake.log.backlog() == 0
+
+
+def _sequence() -> list[list[dict[str, Any]]]:
+    """Webhooks as a storm brings them: mostly repeats, with summaries that change, resolves,
+    alerts firing again, and new alerts beside repeats in one request."""
+
+    def alert(fp: str, summary: str = "", status: str = "firing", minute: int = 0) -> Any:
+        found = am_alert(fingerprint=fp, status=status, starts_at=f"2026-11-23T09:{minute:02d}:00Z")
+        if summary:
+            found["annotations"] = {"summary": summary}
+        return found
+
+    a, b, c = "7000000000000001", "7000000000000002", "7000000000000003"
+    return [
+        [alert(a), alert(b)],
+        [alert(a)],
+        [alert(a, "latency up"), alert(a, "latency up")],
+        [alert(b), alert(a, "latency up")],
+        [alert(a, "latency down")],
+        [alert(a, status="resolved")],
+        [alert(b)],
+        [alert(a, minute=5)],  # fires again: a new alert
+        [alert(a, minute=5), alert(b)],
+        [alert(c), alert(b)],
+        [alert(c, "c changed"), alert(a, minute=5)],
+        [alert(b, status="resolved"), alert(c)],
+        [alert(b, minute=9), alert(c)],
+        [alert(a, minute=5), alert(b, minute=9), alert(c, "c changed")],
+        [alert(c)],  # back to the summary it had
+        [alert(a, minute=5)],
+        [alert(a, minute=5), alert(c, "c again")],
+        [alert(c)],
+    ]
+
+
+def _outcome(runtime: Runtime, integration: str) -> Any:
+    """An integration's alerts, what each of its requests did, and its intake counters."""
+    alerts = t.alerts.c
+    done = t.intake_requests.c
+    with runtime.db.read() as conn:
+        rows = conn.execute(
+            select(
+                alerts.identity,
+                alerts.status,
+                alerts.count,
+                alerts.summary,
+                alerts.starts_at,
+                alerts.last_seen,
+                alerts.resolved_at,
+            )
+            .where(alerts.integration == integration)
+            .order_by(alerts.id)
+        ).all()
+        results = conn.execute(
+            select(done.result).where(done.integration == integration).order_by(done.id)
+        ).scalars()
+        counters = conn.execute(
+            select(t.alert_counters.c.counter, t.alert_counters.c.value)
+            .where(t.alert_counters.c.integration == integration)
+            .order_by(t.alert_counters.c.counter)
+        ).all()
+    ids_by_row: dict[int, int] = {}
+
+    def relative(ids: list[int]) -> list[int]:  # alert ids as the order they first appeared in
+        return [ids_by_row.setdefault(i, len(ids_by_row)) for i in ids]
+
+    summaries = [
+        {**r, "alerts": relative(r["alerts"]), "incidents": len(r["incidents"])} for r in results
+    ]
+    return [tuple(r) for r in rows], summaries, [tuple(c) for c in counters]
+
+
+def test_a_batch_of_repeats_ends_exactly_as_the_same_requests_processed_one_by_one(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    """The processor counts a batch's repeats of open alerts together; whatever else the batch
+    holds (resolves, alerts firing again, new alerts, changed summaries), the alerts, what each
+    request is recorded to have done and the intake counters are those of one request at a
+    time."""
+    intake = runtime.alerts.intake
+    for name, key in (("one-by-one", "o" * 32), ("batched", "b" * 32)):
+        runtime.alerts.create_integration(_admin(), name, "alertmanager", key=key)
+    start = clock.now()
+    webhooks = [
+        domain.alerts_to_json(domain.parse_alertmanager(am_payload(alerts)))
+        for alerts in _sequence()
+    ]
+    for n, alerts_json in enumerate(webhooks):
+        intake.log.append("one-by-one", alerts_json, start + timedelta(seconds=n)).result(10)
+        assert intake.processor.run_once() == 1
+    for n, alerts_json in enumerate(webhooks):
+        intake.log.append("batched", alerts_json, start + timedelta(seconds=n)).result(10)
+    assert intake.processor.run_once() == len(webhooks)  # one batch, one transaction
+    single_rows, single_results, single_counters = _outcome(runtime, "one-by-one")
+    batch_rows, batch_results, batch_counters = _outcome(runtime, "batched")
+    assert batch_rows == single_rows
+    assert batch_results == single_results
+    assert batch_counters == single_counters
+    # The sequence means what it says: repeats counted, a resolve, alerts firing again.
+    assert [r[2] for r in single_rows] == [6, 5, 6, 8, 2]
+    assert [r[1] for r in single_rows] == ["resolved", "resolved", "firing", "firing", "firing"]
+    assert single_rows[0][3].endswith("latency down")
+
+
+def test_an_append_waits_for_another_writer_of_the_log_file_instead_of_failing(
+    api: Api, admin_api: Api, runtime: Runtime
+) -> None:
+    """SQLite: webhooks are appended in the server's own thread only while nobody else writes
+    the log file (a CLI process, the processor's trimming); otherwise they queue behind that
+    writer and are acknowledged once it is done."""
+    log = runtime.alerts.intake.log
+    if log.path is None:  # PostgreSQL: appends always run beside the event loop
+        return
+    key = create_integration(admin_api, "prom", "alertmanager")
+    post_am(api, key, am_payload([am_alert(fingerprint="7100000000000001")]))
+    other = sqlite3.connect(log.path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the log file's write lock
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        status, record = post_am(api, key, am_payload([am_alert(fingerprint="7100000000000002")]))
+    finally:
+        release.join()
+        other.close()
+    assert status == 202 and record["created"] == 1
+    assert log.backlog() == 0

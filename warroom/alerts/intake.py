@@ -213,44 +213,79 @@ class IntakeService:
         results: list[Any] = []
         records: list[dict[str, Any]] = []
         looked_up: dict[str, Integration] = {}
-        for entry in entries:
-            savepoint = conn.begin_nested() if isolate else None
-            try:
-                integration = self._integration_named(entry.integration, looked_up)
-                alerts = domain.alerts_from_json(entry.alerts)
-                result = self.ingest_in(
-                    conn, integration, alerts, entry.received_at, counters=counters
-                )
-            except Exception as exc:
-                if savepoint is None:
-                    raise RequestFailed() from exc
-                savepoint.rollback()
-                log.error(
-                    "intake request %s of %s could not be processed: %s: %s",
-                    entry.id,
-                    entry.integration,
-                    type(exc).__name__,
-                    exc,
-                )
-                record: dict[str, Any] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
-            else:
-                if savepoint is not None:
+        if isolate:
+            for entry in entries:
+                savepoint = conn.begin_nested()
+                try:
+                    integration = self._integration_named(entry.integration, looked_up)
+                    alerts = domain.alerts_from_json(entry.alerts)
+                    result = self.ingest_in(
+                        conn, integration, alerts, entry.received_at, counters=counters
+                    )
+                except Exception as exc:
+                    savepoint.rollback()
+                    log.error(
+                        "intake request %s of %s could not be processed: %s: %s",
+                        entry.id,
+                        entry.integration,
+                        type(exc).__name__,
+                        exc,
+                    )
+                    record: dict[str, Any] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+                else:
                     savepoint.commit()
-                results.append(result)
-                record = result.to_dict()
-            records.append(
-                {
-                    "id": entry.id,
-                    "integration": entry.integration,
-                    "received_at": entry.received_at,
-                    "processed_at": now,
-                    "result": record,
-                }
-            )
+                    results.append(result)
+                    record = result.to_dict()
+                records.append(_record(entry, now, record))
+        else:
+            try:
+                results = self._process_batch(conn, entries, counters, looked_up)
+            except Exception as exc:
+                raise RequestFailed() from exc
+            records = [
+                _record(entry, now, result.to_dict())
+                for entry, result in zip(entries, results, strict=True)
+            ]
         if counters:
             rows = [{"integration": i, "counter": c, "value": v} for (i, c), v in counters.items()]
             conn.execute(_COUNTER_UPSERT.statement(conn), rows)
         conn.execute(insert(t.intake_requests), records)
+        return results
+
+    def _process_batch(
+        self,
+        conn: Connection,
+        entries: list[LoggedRequest],
+        counters: dict[tuple[str, str], int],
+        looked_up: dict[str, Integration],
+    ) -> list[IntakeResult]:
+        """A batch in order, in one transaction. Most webhooks only repeat alerts that are
+        already open: those are answered from one lookup of the batch's open alerts and
+        counted in one statement; any other request runs the whole intake, after the counts
+        so far are written, and its alerts are looked up afresh by the next request."""
+        parsed = []
+        for entry in entries:
+            integration = self._integration_named(entry.integration, looked_up)
+            alerts = domain.alerts_from_json(entry.alerts)
+            keys = [domain.digest(integration.name, item.identity) for item in alerts]
+            parsed.append((entry, integration, alerts, keys))
+        repeats = _Repeats()
+        repeats.look_up(conn, {key for *_, keys in parsed for key in keys})
+        results: list[IntakeResult] = []
+        for entry, integration, alerts, keys in parsed:
+            result = repeats.take(conn, alerts, keys, entry.received_at)
+            if result is None:
+                repeats.write(conn)
+                result = self.ingest_in(
+                    conn, integration, alerts, entry.received_at, counters=counters
+                )
+                repeats.forget(keys)
+            else:
+                for counter in ("received", "deduplicated"):
+                    slot = (integration.name, counter)
+                    counters[slot] = counters.get(slot, 0) + result.received
+            results.append(result)
+        repeats.write(conn)
         return results
 
     def _integration_named(self, name: str, looked_up: dict[str, Integration]) -> Integration:
@@ -921,6 +956,95 @@ class IntakeService:
         return counts
 
 
+def _record(entry: LoggedRequest, now: datetime, result: dict[str, Any]) -> dict[str, Any]:
+    """The `intake_requests` row saying what became of a logged request."""
+    return {
+        "id": entry.id,
+        "integration": entry.integration,
+        "received_at": entry.received_at,
+        "processed_at": now,
+        "result": result,
+    }
+
+
+class _Repeats:
+    """One processing batch's view of the open alerts it names, and the repeats it counted.
+
+    A key maps to its open alert's row, or to None when no alert is open under it. A key a
+    request acted on through the whole intake is `stale` until looked up again."""
+
+    LOOKUP_CHUNK = 500
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Any] = {}
+        self.stale: set[str] = set()
+        self.summaries: dict[int, str] = {}  # summaries changed by this batch's repeats
+        self.bumps: dict[int, list[Any]] = {}  # alert id -> [repeats, last seen]
+        self.new_summaries: dict[int, str] = {}
+
+    def look_up(self, conn: Connection, keys: set[str]) -> None:
+        ordered = sorted(keys)
+        for key in ordered:
+            self.rows[key] = None
+        for start in range(0, len(ordered), self.LOOKUP_CHUNK):
+            chunk = ordered[start : start + self.LOOKUP_CHUNK]
+            for found in conn.execute(_OPEN_BY_KEYS, {"keys": chunk}):
+                self.rows[found.open_key] = found
+        self.stale.difference_update(keys)
+
+    def take(
+        self, conn: Connection, alerts: Sequence[AlertIn], keys: list[str], now: datetime
+    ) -> IntakeResult | None:
+        """The result of a request that only repeats open alerts, counted; None for any other
+        request (which must go through the whole intake)."""
+        if not alerts or any(item.test or item.status != FIRING for item in alerts):
+            return None
+        if self.stale.intersection(keys):
+            self.look_up(conn, self.stale.intersection(keys))
+        rows = []
+        for key in keys:
+            row = self.rows.get(key)
+            if row is None:
+                return None
+            rows.append(row)
+        result = IntakeResult(received=len(alerts), deduplicated=len(alerts))
+        for item, row in zip(alerts, rows, strict=True):
+            alert_id = int(row.id)
+            result.alert_ids.append(alert_id)
+            bump = self.bumps.setdefault(alert_id, [0, now])
+            bump[0] += 1
+            bump[1] = now
+            if self.summaries.get(alert_id, row.summary) != item.summary:
+                self.summaries[alert_id] = self.new_summaries[alert_id] = item.summary
+        return result
+
+    def write(self, conn: Connection) -> None:
+        """Write the counts and summaries gathered so far (before a request that may read them)."""
+        if self.bumps:
+            conn.execute(
+                _BUMP_BY,
+                [
+                    {"alert_id": alert_id, "times": times, "now": last_seen}
+                    for alert_id, (times, last_seen) in sorted(self.bumps.items())
+                ],
+            )
+            self.bumps.clear()
+        if self.new_summaries:
+            conn.execute(
+                _SET_SUMMARY,
+                [{"alert_id": i, "new_summary": s} for i, s in sorted(self.new_summaries.items())],
+            )
+            self.new_summaries.clear()
+
+    def forget(self, keys: list[str]) -> None:
+        """A request went through the whole intake: what it named may have changed."""
+        self.stale.update(keys)
+        for key in keys:
+            row = self.rows.get(key)
+            if row is not None:
+                self.summaries.pop(int(row.id), None)
+
+
 def alert_counts(conn: Connection) -> dict[str, int]:
     """Intake counters summed over integrations (received, deduplicated, silenced, ...), plus
     gauges of open and silenced-open alerts. For the Prometheus /metrics endpoint."""
@@ -992,6 +1116,11 @@ _BUMP_REPEAT = (
     update(_A)
     .where(_A.c.id == bindparam("alert_id"))
     .values(last_seen=bindparam("now"), count=_A.c.count + 1)
+)
+_BUMP_BY = (
+    update(_A)
+    .where(_A.c.id == bindparam("alert_id"))
+    .values(last_seen=bindparam("now"), count=_A.c.count + bindparam("times"))
 )
 _BUMP_REPEATS = (
     update(_A)
