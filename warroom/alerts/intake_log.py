@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -61,6 +62,10 @@ class RequestStatus:
     received_at: datetime
     processed_at: datetime | None = None
     result: dict[str, Any] | None = None
+
+
+class LogUnwritable(RuntimeError):
+    """The log's own file refused an append (the request is answered 503, nothing kept)."""
 
 
 class IntakeLog:
@@ -116,7 +121,7 @@ class IntakeLog:
         in the log's writer thread, with one hand-off per batch instead of two per request."""
         with self._lock:
             if self._appender is None:
-                self._appender = _LoopAppender(self._store())
+                self._appender = _LoopAppender(self._store(), self.path)
             appender = self._appender
         row = {"received_at": received_at, "integration": integration, "alerts": alerts_json}
         return await appender.append(row)
@@ -127,14 +132,19 @@ class IntakeLog:
 
     def pending(self, conn: Connection, limit: int = BATCH) -> list[LoggedRequest]:
         """The oldest unprocessed requests; `conn` is the processing transaction."""
-        query = select(t.intake_log).order_by(t.intake_log.c.id).limit(limit)
         if not self.separate:
+            query = select(t.intake_log).order_by(t.intake_log.c.id).limit(limit)
             rows = conn.execute(query).all()
-        else:
-            after = self.last_processed(conn)
-            with self.store().read() as log_conn:
-                rows = log_conn.execute(query.where(t.intake_log.c.id > after)).all()
-        return [LoggedRequest(r.id, r.received_at, r.integration, r.alerts) for r in rows]
+            return [LoggedRequest(r.id, r.received_at, r.integration, r.alerts) for r in rows]
+        after = self.last_processed(conn)
+        with self.store().read() as log_conn:
+            raw = log_conn.exec_driver_sql(_SQLITE_PENDING, (after, limit)).all()
+        return [
+            LoggedRequest(
+                int(row_id), datetime.fromisoformat(at).replace(tzinfo=UTC), integration, alerts
+            )
+            for row_id, at, integration, alerts in raw
+        ]
 
     def consumed(self, conn: Connection, ids: Sequence[int]) -> None:
         """In the processing transaction: the log rows of `ids` are done."""
@@ -236,16 +246,36 @@ class IntakeLog:
             self._db.dispose()
 
 
-class _LoopAppender:
-    """Group commit driven by an event loop: rows queued while a commit runs go together in
-    the next one. Commits run one at a time in a thread of their own, in queue order."""
+# One statement for a whole group of appends; the ids come back in the rows' order.
+_APPEND = insert(t.intake_log).returning(t.intake_log.c.id, sort_by_parameter_order=True)
+_SQLITE_APPEND = "INSERT INTO intake_log (received_at, integration, alerts) VALUES (?, ?, ?)"
+_SQLITE_PENDING = (
+    "SELECT id, received_at, integration, alerts FROM intake_log WHERE id > ? ORDER BY id LIMIT ?"
+)
 
-    def __init__(self, db: Database) -> None:
+
+def _sqlite_time(at: datetime) -> str:
+    """As `UTCDateTime` keeps a time in SQLite: naive UTC, SQLAlchemy's text format."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class _LoopAppender:
+    """Group commit driven by an event loop: the requests that reach the log in one loop turn
+    share one commit, and rows queued while a commit runs go together in the next one.
+
+    The log's own SQLite file is appended to right in the loop's thread: a commit there costs
+    less than the two thread hand-offs around it (SQLite waits for the disk without holding
+    the interpreter). When another writer holds the file, and on PostgreSQL, commits run one
+    at a time in a thread of their own, in queue order."""
+
+    def __init__(self, db: Database, own_file: str | None) -> None:
         self.db = db
         self._pending: list[tuple[dict[str, Any], asyncio.Future[int]]] = []
         self._writing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="warroom-intake-log")
+        self._own_file = own_file
+        self._direct: sqlite3.Connection | None = None
 
     async def append(self, row: dict[str, Any]) -> int:
         loop = asyncio.get_running_loop()
@@ -264,6 +294,16 @@ class _LoopAppender:
             self._writing = False
             return
         rows = [row for row, _ in batch]
+        try:
+            ids = self._append_here(rows)
+        except Exception as exc:  # the disk refused: these requests are told, not kept
+            self._settle(batch, [], exc)
+            loop.call_soon(self._write_next, loop)
+            return
+        if ids is not None:
+            self._settle(batch, ids, None)
+            loop.call_soon(self._write_next, loop)
+            return
         done = loop.run_in_executor(self._executor, self._insert, rows)
         done.add_done_callback(lambda outcome: self._answer(loop, batch, outcome))
 
@@ -274,7 +314,15 @@ class _LoopAppender:
         outcome: asyncio.Future[list[int]],
     ) -> None:
         error = outcome.exception()
-        ids = [] if error is not None else outcome.result()
+        self._settle(batch, [] if error is not None else outcome.result(), error)
+        self._write_next(loop)
+
+    @staticmethod
+    def _settle(
+        batch: list[tuple[dict[str, Any], asyncio.Future[int]]],
+        ids: list[int],
+        error: BaseException | None,
+    ) -> None:
         for n, (_, future) in enumerate(batch):
             if future.done():  # the request went away meanwhile
                 continue
@@ -282,19 +330,59 @@ class _LoopAppender:
                 future.set_exception(error)
             else:
                 future.set_result(ids[n])
-        self._write_next(loop)
+
+    def _append_here(self, rows: list[dict[str, Any]]) -> list[int] | None:
+        """Append in this thread, or None when it would have to wait (no own file, or another
+        writer holds it)."""
+        if self._own_file is None:
+            return None
+        direct = self._direct
+        if direct is None:
+            direct = self._direct = sqlite3.connect(
+                self._own_file, timeout=0, isolation_level=None, check_same_thread=False
+            )
+            direct.execute(f"PRAGMA synchronous={self.db.synchronous}")
+        try:
+            direct.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # locked by another writer: queue behind it
+            return None
+        try:
+            ids = _append_rows(direct, rows)
+            direct.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if direct.in_transaction:
+                direct.execute("ROLLBACK")
+            raise LogUnwritable(f"the intake log could not be written: {exc}") from exc
+        except BaseException:
+            if direct.in_transaction:
+                direct.execute("ROLLBACK")
+            raise
+        return ids
 
     def _insert(self, rows: list[dict[str, Any]]) -> list[int]:
-        ids: list[int] = []
         with self.db.write() as conn:
-            for row in rows:
-                key = conn.execute(insert(t.intake_log).values(row)).inserted_primary_key
-                assert key is not None
-                ids.append(int(key[0]))
-        return ids
+            if self.db.sqlite_file is None:
+                found = conn.execute(_APPEND, rows)
+                return [int(row_id) for row_id in found.scalars()]
+            return _append_rows(conn.connection.dbapi_connection, rows)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        if self._direct is not None:
+            self._direct.close()
+            self._direct = None
+
+
+def _append_rows(conn: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Append to the log's own SQLite file in the caller's write transaction (a DB-API
+    connection): one statement for the group, whose ids are consecutive as the transaction is
+    the file's only writer."""
+    conn.executemany(
+        _SQLITE_APPEND,
+        [(_sqlite_time(r["received_at"]), r["integration"], r["alerts"]) for r in rows],
+    )
+    last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+    return list(range(last - len(rows) + 1, last + 1))
 
 
 # (the processing transaction, the batch, whether each request runs in a savepoint of its own)
