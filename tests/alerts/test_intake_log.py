@@ -283,3 +283,47 @@ def test_an_append_waits_for_another_writer_of_the_log_file_instead_of_failing(
         other.close()
     assert status == 202 and record["created"] == 1
     assert log.backlog() == 0
+
+
+def test_trimming_drops_what_was_processed_in_short_transactions_and_keeps_the_rest(
+    runtime: Runtime, clock: FixedClock, monkeypatch: Any
+) -> None:
+    """After a storm the processed log entries and the week-old records go, a few rows per
+    transaction (an append never waits long behind the trim); what is not processed stays,
+    and the newest record, which marks how far the log is processed, is kept."""
+    from warroom.alerts import intake_log
+
+    monkeypatch.setattr(intake_log, "TRIM_CHUNK", 3)
+    monkeypatch.setattr(intake_log, "TRIM_LOG_CHUNK", 2)
+    runtime.alerts.create_integration(_admin(), "prom", "alertmanager", key="k" * 32)
+    intake = runtime.alerts.intake
+    for n in range(7):
+        intake.log.append("prom", _alerts(f"72000000000000{n:02d}"), clock.now()).result(10)
+    assert intake.processor.run_once() == 7
+    pending = intake.log.append("prom", _alerts("7200000000000099"), clock.now()).result(10)
+    commits: dict[str, int] = {}
+
+    def count(store: Any, name: str) -> None:
+        real_write = store.write
+
+        def counting_write(**kwargs: Any) -> Any:
+            commits[name] = commits.get(name, 0) + 1
+            return real_write(**kwargs)
+
+        monkeypatch.setattr(store, "write", counting_write)
+
+    count(runtime.db, "database")
+    if intake.log.path is not None:
+        count(intake.log.store(), "log file")
+    intake.log.trim(clock.now() + timedelta(days=8))
+    with runtime.db.read() as conn:
+        kept = conn.execute(select(t.intake_requests.c.id)).scalars().all()
+    assert kept == [7]  # the newest record stays
+    assert commits["database"] >= 2  # six old records, three per transaction
+    if intake.log.path is not None:
+        assert commits["log file"] >= 4  # seven processed entries, two per transaction
+    assert intake.log.backlog() == 1
+    if intake.log.path is not None:
+        with intake.log.store().read() as conn:
+            assert conn.execute(select(t.intake_log.c.id)).scalars().all() == [pending]
+    assert intake.processor.run_once() == 1

@@ -40,6 +40,10 @@ log = logging.getLogger("warroom.alerts.intake")
 BATCH = 200  # logged requests per processing transaction
 BUSY = -1  # `run_once`: another processor holds the log
 KEEP_RESULTS_DAYS = 7
+# Rows deleted per transaction when trimming: log entries are large (a whole webhook), and
+# an append waits for the trim's transaction; 250 of them take a few milliseconds.
+TRIM_CHUNK = 2000
+TRIM_LOG_CHUNK = 250
 
 
 @dataclass(frozen=True)
@@ -153,17 +157,40 @@ class IntakeLog:
 
     def trim(self, now: datetime) -> None:
         """Drop what is done: records of requests processed over a week ago (never the newest:
-        on SQLite it marks how far the log is processed) and the log file's processed entries."""
+        on SQLite it marks how far the log is processed) and the log file's processed entries.
+
+        A few thousand rows per transaction, so that appends and other writers never wait
+        long behind a trim after a storm; then the log file's write-ahead file is folded back
+        (appends leave that to the trim, so it never happens in a request's path)."""
         cutoff = now - timedelta(days=KEEP_RESULTS_DAYS)
         done = t.intake_requests.c
-        with self.main.write() as conn:
-            last = self.last_processed(conn)
-            conn.execute(
-                delete(t.intake_requests).where(done.processed_at < cutoff, done.id < last)
-            )
-        if self.separate and self._db is not None:
+        while True:
+            with self.main.write() as conn:
+                last = self.last_processed(conn)
+                oldest = (
+                    select(done.id)
+                    .where(done.processed_at < cutoff, done.id < last)
+                    .order_by(done.id)
+                    .limit(TRIM_CHUNK)
+                )
+                gone = conn.execute(
+                    delete(t.intake_requests).where(done.id.in_(oldest.scalar_subquery()))
+                ).rowcount
+            if gone < TRIM_CHUNK:
+                break
+        if not self.separate or self._db is None:
+            return
+        entry = t.intake_log.c
+        while True:
             with self._db.write() as log_conn:
-                log_conn.execute(delete(t.intake_log).where(t.intake_log.c.id <= last))
+                first = log_conn.execute(select(func.min(entry.id))).scalar()
+                if first is None or first > last:
+                    break
+                log_conn.execute(
+                    delete(t.intake_log).where(entry.id <= min(last, first + TRIM_LOG_CHUNK - 1))
+                )
+        with self._db.engine.connect() as log_conn:
+            log_conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def ensure_ids_after(self, conn: Connection) -> None:
         """SQLite: a log file made afresh (deleted, restored) must not hand out ids that were
@@ -342,6 +369,8 @@ class _LoopAppender:
                 self._own_file, timeout=0, isolation_level=None, check_same_thread=False
             )
             direct.execute(f"PRAGMA synchronous={self.db.synchronous}")
+            # Folding the write-ahead file back into the log is the trim's work (off the loop).
+            direct.execute("PRAGMA wal_autocheckpoint=0")
         try:
             direct.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:  # locked by another writer: queue behind it
