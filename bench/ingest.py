@@ -13,6 +13,7 @@ interleaved rounds so that a slow phase of a shared machine hits every system al
   - 10 alerts per request: warroom vs the no-op endpoint and vs Alertmanager;
   - then warroom alone: mixed webhooks (1-20 alerts), and latency at a fixed 1,000 alerts/s
     (open loop: 100 webhooks/s of 10 alerts, so no coordinated omission);
+  - the war room page (a logged-in viewer, 10 loads/s), quiet and during 2,000 alerts/s;
   - last, the intake service without HTTP (parse + group commit) in this process.
 
 It prints each phase and the RATIO lines (sums over the rounds): compare ratios, not absolute
@@ -58,6 +59,7 @@ class Connection:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.headers: list[tuple[str, str]] = []  # the last response's
 
     async def request(
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
@@ -73,11 +75,13 @@ class Connection:
         status_line = await self.reader.readline()
         status = int(status_line.split()[1])
         length = 0
+        self.headers = []
         while True:
             line = await self.reader.readline()
             if line in (b"\r\n", b""):
                 break
             name, _, value = line.decode().partition(":")
+            self.headers.append((name.lower(), value.strip()))
             if name.lower() == "content-length":
                 length = int(value.strip())
         payload = await self.reader.readexactly(length) if length else b""
@@ -307,6 +311,51 @@ async def setup(port: int) -> str:
     raise RuntimeError(f"could not create the integration: {status} {payload[:200]!r}")
 
 
+async def login(port: int) -> str:
+    """A web session for the war room page (a viewer made through the API): its cookie."""
+    conn = Connection("127.0.0.1", port)
+    password = "bench-viewer-password-0123"
+    try:
+        status, payload = await conn.request(
+            "POST",
+            "/api/v1/users",
+            json.dumps({"name": "bench", "password": password, "role": "viewer"}).encode(),
+            {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
+        )
+        if status != 201:
+            raise RuntimeError(f"could not create the web user: {status} {payload[:200]!r}")
+        status, page = await conn.request("GET", "/login")
+        cookie = next(v for k, v in conn.headers if k == "set-cookie").split(";")[0]
+        token = page.decode().split('name="csrf_token" value="')[1].split('"')[0]
+        form = f"name=bench&password={password}&csrf_token={token}&next=/".encode()
+        status, _ = await conn.request(
+            "POST",
+            "/login",
+            form,
+            {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+        )
+        session = [v for k, v in conn.headers if k == "set-cookie" and "warroom_session" in v]
+        if status != 303 or not session:
+            raise RuntimeError(f"could not log in: {status}")
+        return session[0].split(";")[0]
+    finally:
+        conn.close()
+
+
+async def war_room_page(port: int) -> str:
+    """The path of the newest incident's war room page."""
+    conn = Connection("127.0.0.1", port)
+    try:
+        status, payload = await conn.request(
+            "GET", "/api/v1/incidents?limit=1", b"", {"Authorization": f"Bearer {ADMIN}"}
+        )
+    finally:
+        conn.close()
+    if status != 200:
+        raise RuntimeError(f"GET /api/v1/incidents answered {status}")
+    return f"/incidents/{json.loads(payload)['items'][0]['id']}"
+
+
 async def closed_loop(
     port: int, clients: int, seconds: float, make: Any
 ) -> tuple[int, int, list[float], int]:
@@ -511,6 +560,24 @@ async def run(args: argparse.Namespace) -> None:
             report("warroom at 1,000 alerts/s (100 x 10/s)", args.seconds, fixed)
             await drain(port, "1,000 alerts/s", args.seconds, fixed[1])
 
+            # The war room page a responder keeps open, quiet and during a storm.
+            cookie = await login(port)
+            path = await war_room_page(port)
+
+            def to_page() -> tuple[str, str, bytes, dict[str, str], int]:
+                return "GET", path, b"", {"Cookie": cookie}, 0
+
+            await open_loop(port, 10, 1, to_page, connections=8)  # templates, caches
+            quiet = await open_loop(port, 10, args.seconds, to_page, connections=8)
+            report("war room page, quiet (10/s)", args.seconds, quiet)
+            storm, during = await asyncio.gather(
+                open_loop(port, 200, args.seconds, to_warroom(10)),
+                open_loop(port, 10, args.seconds, to_page, connections=8),
+            )
+            report("warroom at 2,000 alerts/s (200 x 10/s)", args.seconds, storm)
+            report("war room page during it (10/s)", args.seconds, during)
+            await drain(port, "2,000 alerts/s", args.seconds, storm[1])
+
             def total(name: str) -> float:
                 return sum(rates.get(name, [0.0]))
 
@@ -527,6 +594,13 @@ async def run(args: argparse.Namespace) -> None:
                 print(
                     f"RATIO warroom / Alertmanager, 10 alerts/request:   {am:6.1%} (target >= 50%)"
                 )
+
+            print(
+                f"TARGET p99 at 1,000 alerts/s: {percentile(fixed[2], 99) * 1e3:.1f} ms (< 50 ms); "
+                f"war room page p99 during 2,000 alerts/s: {percentile(during[2], 99) * 1e3:.1f} ms "
+                f"(< 100 ms; quiet {percentile(quiet[2], 99) * 1e3:.1f} ms); "
+                f"errors {fixed[3] + storm[3] + during[3] + quiet[3]} (0)"
+            )
 
             def per_alert(name: str) -> float:
                 spent = sum(seconds for seconds, _ in cpu.get(name, []))
