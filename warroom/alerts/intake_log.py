@@ -437,7 +437,7 @@ class IntakeProcessor:
         *,
         idle_seconds: float = 2.0,
         poll_seconds: float = 1.0,
-        coalesce_seconds: float = 0.02,
+        coalesce_seconds: float = 0.05,
     ) -> None:
         self.log = log_
         self.process = process
@@ -557,10 +557,11 @@ class IntakeProcessor:
                 self._rounds += 1
                 if self._rounds % 50 == 0:
                     self._trim()
-                if taken < BATCH:
-                    # Under a steady stream, let the next batch fill a little: each round has
-                    # a fixed cost (a transaction, its fsync, the bookkeeping) that a fuller
-                    # batch shares. A quiet moment's first request is processed at once.
+                if 1 < taken < BATCH:
+                    # Under a stream (requests came while the last round ran), let the next
+                    # batch fill a little: each round has a fixed cost (a transaction, its
+                    # fsync, the bookkeeping) that a fuller batch shares. Requests that come
+                    # one at a time are processed at once.
                     time.sleep(self.coalesce_seconds)
                 continue
             self._trim_when_idle()
