@@ -26,7 +26,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ingest import ADMIN, Connection, free_port, open_loop, percentile, stop, wait_for_port
+from ingest import (
+    ADMIN,
+    Connection,
+    cpu_seconds,
+    free_port,
+    open_loop,
+    percentile,
+    stop,
+    wait_for_port,
+)
 
 SERVICES = 20
 CONFIG = {
@@ -193,18 +202,21 @@ async def run(args: argparse.Namespace) -> None:
             while len(receiver.arrived) < len(sent) and time.perf_counter() < deadline:
                 await asyncio.sleep(0.1)
             warm = set(sent)
+            cpu_before = cpu_seconds(server.pid)
             result = await open_loop(port, args.rate, args.seconds, make)
             wanted = [n for n in sent if n not in warm]
             deadline = time.perf_counter() + args.wait
             while time.perf_counter() < deadline and any(n not in receiver.arrived for n in wanted):
                 await asyncio.sleep(0.1)
+            cpu = cpu_seconds(server.pid) - cpu_before  # everything done for these incidents
             latencies = [receiver.arrived[n] - sent[n] for n in wanted if n in receiver.arrived]
             missing = len(wanted) - len(latencies)
             requests, _alerts, webhook_latencies, errors = result
             print(
                 f"{args.rate:g} new incidents/s for {args.seconds:g} s: {requests} webhooks "
                 f"(p99 {percentile(webhook_latencies, 99) * 1e3:.1f} ms, errors {errors}); "
-                f"{len(latencies)} paged, {missing} not paged within {args.wait:g} s"
+                f"{len(latencies)} paged, {missing} not paged within {args.wait:g} s; "
+                f"server CPU {cpu / max(len(wanted), 1) * 1e3:.1f} ms per incident"
             )
             print(
                 f"TARGET paging p99 at {args.rate:g} new incidents/s: "

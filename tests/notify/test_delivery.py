@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
+import apprise
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Api
@@ -12,6 +15,7 @@ from tests.support.receiver import http_receiver
 from tests.support.smtp import smtp_server
 from warroom.core import outbox, tables
 from warroom.core.runtime import Runtime
+from warroom.notify import delivery
 from warroom.notify.delivery import channel_of, deliver, escape_for
 from warroom.notify.effects import notify_effect
 from warroom.worker import Worker
@@ -129,3 +133,49 @@ def test_the_notify_effect_states_its_format() -> None:
     )
     assert effect.payload["format"] == "text"
     assert not deliver("json://127.0.0.1:9/x", "t", "b", "rtf").ok  # type: ignore[arg-type]
+
+
+class _CountingApprise(apprise.Apprise):
+    made = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        type(self).made += 1
+        super().__init__(*args, **kwargs)
+
+
+def test_a_delivery_thread_keeps_the_sender_of_a_url_it_sends_to_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A page storm sends to the same few URLs over and over: each is read once per delivery
+    thread, and every message still arrives."""
+    monkeypatch.setattr(delivery.apprise, "Apprise", _CountingApprise)
+    _CountingApprise.made = 0
+    with http_receiver() as hook:
+        for n in range(3):
+            assert deliver(hook.json_url(), f"page {n}", "Checkout failing").ok
+        received = hook.wait_for(3)
+    assert [r.json()["title"] for r in received] == ["page 0", "page 1", "page 2"]
+    assert _CountingApprise.made == 1
+    other_thread: list[bool] = []
+    with http_receiver() as hook:
+        assert deliver(hook.json_url(), "first", "x").ok
+        worker = threading.Thread(
+            target=lambda: other_thread.append(deliver(hook.json_url(), "b", "x").ok)
+        )
+        worker.start()
+        worker.join()
+    assert other_thread == [True] and _CountingApprise.made == 3  # a sender per thread
+
+
+def test_a_channel_that_paces_its_requests_gets_a_new_sender_each_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Email (like Slack or ntfy) makes Apprise wait between two sends of one sender: each
+    message gets its own, so a page is never held back by the one before it."""
+    monkeypatch.setattr(delivery.apprise, "Apprise", _CountingApprise)
+    _CountingApprise.made = 0
+    with smtp_server() as mailbox:
+        url = mailbox.mailto() + "&to=ann@example.com"
+        assert deliver(url, "one", "x").ok and deliver(url, "two", "x").ok
+        assert len(mailbox.wait_for(2)) == 2
+    assert _CountingApprise.made == 2

@@ -16,6 +16,8 @@ from __future__ import annotations
 import html
 import logging
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -73,11 +75,40 @@ def escape_for(body_format: BodyFormat, text: str) -> str:
     return text
 
 
+# One URL per message: sent in the calling thread, without a thread pool started per send.
+_ASSET = apprise.AppriseAsset(async_mode=False)
+SENDERS_PER_THREAD = 64
+_senders = threading.local()
+
+
+def _sender(url: str) -> apprise.Apprise | None:
+    """An Apprise sender for `url` (None when Apprise cannot deliver to it).
+
+    Each delivery thread keeps the senders of the URLs it sent to lately: reading a URL and
+    setting up its plug-in cost more than many a send. Only senders whose plug-ins never pace
+    their requests are kept, so that a message is never held back by the one before it."""
+    cache: OrderedDict[str, apprise.Apprise] | None = getattr(_senders, "cache", None)
+    if cache is None:
+        cache = _senders.cache = OrderedDict()
+    found = cache.get(url)
+    if found is not None:
+        cache.move_to_end(url)
+        return found
+    sender = apprise.Apprise(asset=_ASSET)
+    if not sender.add(_with_timeouts(url)):
+        return None
+    if all(server.request_rate_per_sec <= 0 for server in sender):
+        cache[url] = sender
+        if len(cache) > SENDERS_PER_THREAD:
+            cache.popitem(last=False)
+    return sender
+
+
 def deliver(url: str, title: str, body: str, body_format: BodyFormat = "text") -> Delivery:
     """Send to one URL; never raises. `body_format` is what `body` is written in."""
     channel = channel_of(url)
-    sender = apprise.Apprise()
-    if not sender.add(_with_timeouts(url)):
+    sender = _sender(url)
+    if sender is None:
         return Delivery(False, channel, f"unsupported or malformed {channel} URL", retryable=False)
     if body_format not in _APPRISE_FORMAT:
         return Delivery(False, channel, f"unknown body format {body_format!r}", retryable=False)
