@@ -159,9 +159,10 @@ class IntakeLog:
         """Drop what is done: records of requests processed over a week ago (never the newest:
         on SQLite it marks how far the log is processed) and the log file's processed entries.
 
-        A few thousand rows per transaction, so that appends and other writers never wait
-        long behind a trim after a storm; then the log file's write-ahead file is folded back
-        (appends leave that to the trim, so it never happens in a request's path)."""
+        A few hundred log entries (a few thousand records) per transaction, so that appends
+        and other writers never wait long behind a trim after a storm; then the log file's
+        write-ahead file is folded back (appends leave that to the trim, so it never happens
+        in a request's path)."""
         cutoff = now - timedelta(days=KEEP_RESULTS_DAYS)
         done = t.intake_requests.c
         while True:
@@ -365,12 +366,16 @@ class _LoopAppender:
             return None
         direct = self._direct
         if direct is None:
-            direct = self._direct = sqlite3.connect(
-                self._own_file, timeout=0, isolation_level=None, check_same_thread=False
-            )
-            direct.execute(f"PRAGMA synchronous={self.db.synchronous}")
-            # Folding the write-ahead file back into the log is the trim's work (off the loop).
-            direct.execute("PRAGMA wal_autocheckpoint=0")
+            try:
+                direct = sqlite3.connect(
+                    self._own_file, timeout=0, isolation_level=None, check_same_thread=False
+                )
+                direct.execute(f"PRAGMA synchronous={self.db.synchronous}")
+                # Folding the write-ahead file back into the log is the trim's work.
+                direct.execute("PRAGMA wal_autocheckpoint=0")
+            except sqlite3.Error as exc:
+                raise LogUnwritable(f"the intake log could not be opened: {exc}") from exc
+            self._direct = direct
         try:
             direct.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:  # locked by another writer: queue behind it
@@ -393,7 +398,10 @@ class _LoopAppender:
             if self.db.sqlite_file is None:
                 found = conn.execute(_APPEND, rows)
                 return [int(row_id) for row_id in found.scalars()]
-            return _append_rows(conn.connection.dbapi_connection, rows)
+            try:
+                return _append_rows(conn.connection.dbapi_connection, rows)
+            except sqlite3.Error as exc:
+                raise LogUnwritable(f"the intake log could not be written: {exc}") from exc
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
