@@ -237,6 +237,9 @@ class FakeAlerts:
     def intake_backlog(self) -> int:
         return 4
 
+    def intake_lag(self, now: Any) -> float:
+        return 12.5
+
     def close(self) -> None:
         """Nothing to stop (the runtime closes its alerts service)."""
 
@@ -312,6 +315,8 @@ def test_prometheus_exposition(
     assert sample_value(alerts, "warroom_alerts_total", outcome="deduplicated") == 7
     backlog = found["warroom_intake_backlog"]
     assert sample_value(backlog, "warroom_intake_backlog") == 4
+    lag = found["warroom_intake_lag_seconds"]
+    assert sample_value(lag, "warroom_intake_lag_seconds") == 12.5
     assert sample_value(found["warroom_test_extra"], "warroom_test_extra") == 3
     up = found["warroom_collector_up"]
     assert sample_value(up, "warroom_collector_up", collector="test-broken") == 0

@@ -265,6 +265,19 @@ class IntakeLog:
                 or 0
             )
 
+    def oldest_pending(self) -> datetime | None:
+        """When the oldest request still waiting for processing was acknowledged."""
+        entry = t.intake_log.c
+        first = select(entry.received_at).order_by(entry.id).limit(1)
+        with self.main.read() as conn:
+            if not self.separate:
+                found: datetime | None = conn.execute(first).scalar()
+                return found
+            last = self.last_processed(conn)
+        with self.store().read() as log_conn:
+            waiting: datetime | None = log_conn.execute(first.where(entry.id > last)).scalar()
+            return waiting
+
     def close(self) -> None:
         if self._committer is not None:
             self._committer.close()

@@ -90,6 +90,11 @@ class AlertService:
         """Webhook requests acknowledged and not yet processed (the intake log's length)."""
         return self.intake.log.backlog()
 
+    def intake_lag(self, now: datetime) -> float:
+        """Seconds the oldest acknowledged, unprocessed webhook request has waited (0: none)."""
+        oldest = self.intake.log.oldest_pending()
+        return 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
+
     # ---- integrations ------------------------------------------------------------------
 
     def create_integration(

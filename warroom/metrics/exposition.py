@@ -249,7 +249,12 @@ def alert_families(runtime: Runtime, conn: Connection) -> list[Metric]:
         "warroom_intake_backlog", "Webhook requests acknowledged and not yet processed."
     )
     backlog.add_metric([], float(runtime.alerts.intake_backlog()))
-    return [available, alerts, open_alerts, backlog]
+    lag = GaugeMetricFamily(
+        "warroom_intake_lag_seconds",
+        "How long the oldest webhook request acknowledged and not yet processed has waited.",
+    )
+    lag.add_metric([], runtime.alerts.intake_lag(runtime.clock.now()))
+    return [available, alerts, open_alerts, backlog, lag]
 
 
 ALERT_OUTCOMES = (
