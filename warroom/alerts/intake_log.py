@@ -182,16 +182,20 @@ class IntakeLog:
         if not self.separate or self._db is None:
             return
         entry = t.intake_log.c
+        trimmed = False
         while True:
             with self._db.write() as log_conn:
                 first = log_conn.execute(select(func.min(entry.id))).scalar()
                 if first is None or first > last:
                     break
-                log_conn.execute(
-                    delete(t.intake_log).where(entry.id <= min(last, first + TRIM_LOG_CHUNK - 1))
-                )
-        with self._db.engine.connect() as log_conn:
-            log_conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                upto = min(last, first + TRIM_LOG_CHUNK - 1)
+                log_conn.execute(delete(t.intake_log).where(entry.id <= upto))
+            trimmed = True
+            if upto >= last:
+                break
+        if trimmed:
+            with self._db.engine.connect() as log_conn:
+                log_conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def ensure_ids_after(self, conn: Connection) -> None:
         """SQLite: a log file made afresh (deleted, restored) must not hand out ids that were
