@@ -47,7 +47,12 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
 def _serve(runtime: Runtime, **tls: str) -> Iterator[str]:
     port = _free_port()
     config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=port, log_level="warning", **tls
+        create_app(runtime),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=1,  # a client may keep its connection open
+        **tls,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
