@@ -167,24 +167,50 @@ def wait_for_port(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
     raise RuntimeError(f"{what} did not start")
 
 
-def start_server(data_dir: Path, port: int, synchronous: str = "FULL") -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
+def launch_serve(
+    data_dir: Path, port: int, env: dict[str, str], *extra_args: str
+) -> subprocess.Popen[bytes]:
+    """`warroom serve` in a child process with the bench's admin token and `env` (no config
+    file or database from the caller's environment unless `env` names them); returns once it
+    listens."""
+    child_env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("WARROOM_DATABASE_URL", "WARROOM_CONFIG")
+        },
         "WARROOM_DATA_DIR": str(data_dir),
         "WARROOM_ADMIN_TOKEN": ADMIN,
         "WARROOM_PORT": str(port),
-        "WARROOM_SQLITE_SYNCHRONOUS": synchronous,
+        **env,
     }
-    for name in ("WARROOM_DATABASE_URL", "WARROOM_CONFIG"):
-        env.pop(name, None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "warroom", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
+        [
+            *(sys.executable, "-m", "warroom", "serve", "--port", str(port)),
+            *("--log-level", "warning", *extra_args),
+        ],
+        env=child_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     wait_for_port(proc, port, "warroom serve")
     return proc
+
+
+def start_server(data_dir: Path, port: int, synchronous: str = "FULL") -> subprocess.Popen[bytes]:
+    return launch_serve(data_dir, port, {"WARROOM_SQLITE_SYNCHRONOUS": synchronous})
+
+
+async def admin_get(port: int, path: str) -> bytes:
+    """GET `path` with the admin token; the body (RuntimeError unless 200)."""
+    conn = Connection("127.0.0.1", port)
+    try:
+        status, body = await conn.request("GET", path, b"", {"Authorization": f"Bearer {ADMIN}"})
+    finally:
+        conn.close()
+    if status != 200:
+        raise RuntimeError(f"GET {path} answered {status}")
+    return body
 
 
 # The reference: what a do-nothing FastAPI endpoint costs on the same uvicorn (parse, answer).
@@ -344,15 +370,7 @@ async def login(port: int) -> str:
 
 async def war_room_page(port: int) -> str:
     """The path of the newest incident's war room page."""
-    conn = Connection("127.0.0.1", port)
-    try:
-        status, payload = await conn.request(
-            "GET", "/api/v1/incidents?limit=1", b"", {"Authorization": f"Bearer {ADMIN}"}
-        )
-    finally:
-        conn.close()
-    if status != 200:
-        raise RuntimeError(f"GET /api/v1/incidents answered {status}")
+    payload = await admin_get(port, "/api/v1/incidents?limit=1")
     return f"/incidents/{json.loads(payload)['items'][0]['id']}"
 
 
@@ -442,15 +460,7 @@ def cpu_seconds(pid: int) -> float:
 
 async def backlog(port: int) -> int:
     """warroom's intake backlog: webhooks acknowledged (202) and not yet processed."""
-    conn = Connection("127.0.0.1", port)
-    try:
-        status, body = await conn.request(
-            "GET", "/metrics", b"", {"Authorization": f"Bearer {ADMIN}"}
-        )
-    finally:
-        conn.close()
-    if status != 200:
-        raise RuntimeError(f"GET /metrics answered {status}")
+    body = await admin_get(port, "/metrics")
     for line in body.decode().splitlines():
         if line.startswith("warroom_intake_backlog "):
             return int(float(line.split()[1]))

@@ -29,7 +29,6 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import (
-    ADMIN,
     FINGERPRINTS,
     GROUP_SIZE,
     Connection,
@@ -37,10 +36,10 @@ from ingest import (
     backlog,
     cpu_seconds,
     free_port,
+    launch_serve,
     percentile,
     setup,
     stop,
-    wait_for_port,
 )
 
 from warroom.core.db import normalise_url, null_pool_engine
@@ -59,22 +58,7 @@ def fresh_database(url: str) -> str:
 
 
 def start_replica(database_url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "WARROOM_DATA_DIR": str(data_dir),
-        "WARROOM_DATABASE_URL": database_url,
-        "WARROOM_ADMIN_TOKEN": ADMIN,
-        "WARROOM_PORT": str(port),
-    }
-    env.pop("WARROOM_CONFIG", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "warroom", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    wait_for_port(proc, port, "warroom serve")
-    return proc
+    return launch_serve(data_dir, port, {"WARROOM_DATABASE_URL": database_url})
 
 
 async def spread_closed_loop(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import subprocess
 import sys
@@ -32,10 +31,10 @@ from ingest import (
     Connection,
     cpu_seconds,
     free_port,
+    launch_serve,
     open_loop,
     percentile,
     stop,
-    wait_for_port,
 )
 
 SERVICES = 20
@@ -96,25 +95,8 @@ def start_server(
 ) -> subprocess.Popen[bytes]:
     config = data_dir.parent / "warroom.yaml"
     config.write_text(json.dumps(CONFIG))  # YAML is a superset of JSON
-    env = {
-        **os.environ,
-        "WARROOM_DATA_DIR": str(data_dir),
-        "WARROOM_ADMIN_TOKEN": ADMIN,
-        "WARROOM_CONFIG": str(config),
-    }
-    env.pop("WARROOM_DATABASE_URL", None)
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "warroom", "serve", "--port", str(port)),
-            *("--log-level", "warning"),
-            *(["--worker-process"] if worker_process else []),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    wait_for_port(proc, port, "warroom serve")
-    return proc
+    extra = ["--worker-process"] if worker_process else []
+    return launch_serve(data_dir, port, {"WARROOM_CONFIG": str(config)}, *extra)
 
 
 async def api(port: int, method: str, path: str, body: Any) -> Any:
