@@ -152,7 +152,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
+def wait_for_port(
+    proc: subprocess.Popen[bytes], port: int, what: str, log: Path | None = None
+) -> None:
+    """Returns once `port` accepts; RuntimeError with the process's messages (its stderr
+    pipe, or `log`) if it exits first."""
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -160,7 +164,10 @@ def wait_for_port(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
                 return
         except OSError:
             if proc.poll() is not None:
-                message = proc.stderr.read().decode() if proc.stderr else "died"
+                if log is not None:
+                    message = log.read_text(errors="replace")[-4000:]
+                else:
+                    message = proc.stderr.read().decode() if proc.stderr else "died"
                 raise RuntimeError(f"{what}: {message}") from None
             time.sleep(0.2)
     proc.kill()
@@ -172,7 +179,8 @@ def launch_serve(
 ) -> subprocess.Popen[bytes]:
     """`warroom serve` in a child process with the bench's admin token and `env` (no config
     file or database from the caller's environment unless `env` names them); returns once it
-    listens."""
+    listens. Its messages (and its worker process's) go to `serve.log` in `data_dir`: a pipe
+    nobody reads would stop both once full."""
     child_env = {
         **{
             k: v
@@ -184,16 +192,19 @@ def launch_serve(
         "WARROOM_PORT": str(port),
         **env,
     }
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "warroom", "serve", "--port", str(port)),
-            *("--log-level", "warning", *extra_args),
-        ],
-        env=child_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    wait_for_port(proc, port, "warroom serve")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / "serve.log"
+    with log.open("ab") as messages:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "warroom", "serve", "--port", str(port)),
+                *("--log-level", "warning", *extra_args),
+            ],
+            env=child_env,
+            stdout=subprocess.DEVNULL,
+            stderr=messages,
+        )
+    wait_for_port(proc, port, "warroom serve", log)
     return proc
 
 

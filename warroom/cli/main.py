@@ -42,6 +42,19 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(config_app, name="config")
 app.add_typer(outbox_app, name="outbox")
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _log_level(value: str) -> str:
+    if value.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return value.lower()
+
+
+LogLevel = Annotated[
+    str, typer.Option(help=f"Log level: {', '.join(LOG_LEVELS)}.", callback=_log_level)
+]
+
 
 @app.callback()
 def main(
@@ -82,7 +95,7 @@ def serve(
             help="Run the worker in a child process (a second CPU core for alert storms).",
         ),
     ] = False,
-    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+    log_level: LogLevel = "info",
     proxy_headers: Annotated[
         bool | None,
         typer.Option(
@@ -132,7 +145,7 @@ def serve(
     worker = None
     child = None
     if worker_process and not no_worker:
-        child = _start_worker_process(runtime, settings)
+        child = _start_worker_process(runtime, settings, log_level)
     elif not no_worker:
         worker = Worker(runtime)
         try:
@@ -190,14 +203,15 @@ def serve(
         runtime.close()
 
 
-def _start_worker_process(runtime: Any, settings: Any) -> Any:
-    """`warroom worker --wake-on-stdin` as a supervised child process (see WorkerProcess)."""
+def _start_worker_process(runtime: Any, settings: Any, log_level: str) -> Any:
+    """`warroom worker --wake-on-stdin` as a supervised child process (see WorkerProcess),
+    logging at the server's level."""
     from warroom.worker import WorkerProcess
 
     env = {**os.environ, "WARROOM_DATA_DIR": str(settings.data_dir)}
     if settings.database_url:
         env["WARROOM_DATABASE_URL"] = settings.database_url
-    args = [sys.executable, "-m", "warroom", "worker", "--wake-on-stdin"]
+    args = [sys.executable, "-m", "warroom", "worker", "--wake-on-stdin", "--log-level", log_level]
     child = WorkerProcess(runtime, args, env)
     try:
         child.start()
@@ -237,6 +251,7 @@ def worker(
             help="Wake at each line on stdin and stop at its end (`serve --worker-process`).",
         ),
     ] = False,
+    log_level: LogLevel = "info",
 ) -> None:
     """Run a worker: fires due effects (notifications, escalations, reminders)."""
     import logging
@@ -245,7 +260,9 @@ def worker(
     from warroom.core.settings import Settings
     from warroom.worker import Worker, WorkerLocked
 
-    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     runtime = _build_runtime(Runtime, Settings())
     from datetime import timedelta
 
