@@ -306,7 +306,8 @@ def as_alertmanager_alerts(webhook_body: bytes) -> bytes:
 def profile(
     args: argparse.Namespace, server: subprocess.Popen[bytes], phase: str, round_: int
 ) -> subprocess.Popen[bytes] | None:
-    """With --profile DIR: py-spy samples the server during this phase (collapsed stacks)."""
+    """With --profile DIR: py-spy samples the server during this phase (collapsed stacks of
+    the thread holding the GIL)."""
     if not args.profile:
         return None
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -316,7 +317,7 @@ def profile(
     return subprocess.Popen(
         [
             *(spy, "record", "--pid", str(server.pid), "--duration", str(int(args.seconds))),
-            *("--rate", "200", "--format", "raw", "--nonblocking", "--output", str(out)),
+            *("--rate", "200", "--format", "raw", "--gil", "--threads", "--output", str(out)),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

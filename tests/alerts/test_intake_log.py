@@ -189,7 +189,17 @@ def _sequence() -> list[list[dict[str, Any]]]:
         [alert(a, minute=5)],
         [alert(a, minute=5), alert(c, "c again")],
         [alert(c)],
+        [alert(c, status="resolved")],
+        # A second batch: resolves sent again (Alertmanager's next notification, its HA peer).
+        [alert(c, status="resolved"), alert(b, minute=9)],
+        [alert(c, status="resolved")],
+        [alert(c, status="resolved", minute=7)],  # resolved, never seen firing: recorded
+        [alert(c, status="resolved", minute=7), alert(a, minute=5)],
+        [alert(b, minute=9), alert(c, status="resolved")],
     ]
+
+
+SECOND_BATCH = 19  # where the second batch of `_sequence()` starts
 
 
 def _outcome(runtime: Runtime, integration: str) -> Any:
@@ -232,10 +242,10 @@ def _outcome(runtime: Runtime, integration: str) -> Any:
 def test_a_batch_of_repeats_ends_exactly_as_the_same_requests_processed_one_by_one(
     runtime: Runtime, clock: FixedClock
 ) -> None:
-    """The processor counts a batch's repeats of open alerts together; whatever else the batch
-    holds (resolves, alerts firing again, new alerts, changed summaries), the alerts, what each
-    request is recorded to have done and the intake counters are those of one request at a
-    time."""
+    """The processor counts a batch's repeats of open alerts and of resolves already recorded
+    together; whatever else the batch holds (resolves, alerts firing again, new alerts, changed
+    summaries), the alerts, what each request is recorded to have done and the intake counters
+    are those of one request at a time."""
     intake = runtime.alerts.intake
     for name, key in (("one-by-one", "o" * 32), ("batched", "b" * 32)):
         runtime.alerts.create_integration(_admin(), name, "alertmanager", key=key)
@@ -247,17 +257,19 @@ def test_a_batch_of_repeats_ends_exactly_as_the_same_requests_processed_one_by_o
     for n, alerts_json in enumerate(webhooks):
         intake.log.append("one-by-one", alerts_json, start + timedelta(seconds=n)).result(10)
         assert intake.processor.run_once() == 1
-    for n, alerts_json in enumerate(webhooks):
-        intake.log.append("batched", alerts_json, start + timedelta(seconds=n)).result(10)
-    assert intake.processor.run_once() == len(webhooks)  # one batch, one transaction
+    for first, end in ((0, SECOND_BATCH), (SECOND_BATCH, len(webhooks))):
+        for n in range(first, end):
+            intake.log.append("batched", webhooks[n], start + timedelta(seconds=n)).result(10)
+        assert intake.processor.run_once() == end - first  # one batch, one transaction
     single_rows, single_results, single_counters = _outcome(runtime, "one-by-one")
     batch_rows, batch_results, batch_counters = _outcome(runtime, "batched")
     assert batch_rows == single_rows
     assert batch_results == single_results
     assert batch_counters == single_counters
     # The sequence means what it says: repeats counted, a resolve, alerts firing again.
-    assert [r[2] for r in single_rows] == [6, 5, 6, 8, 2]
-    assert [r[1] for r in single_rows] == ["resolved", "resolved", "firing", "firing", "firing"]
+    assert [r[2] for r in single_rows] == [6, 5, 7, 8, 4, 1]
+    statuses = ["resolved", "resolved", "firing", "resolved", "firing", "resolved"]
+    assert [r[1] for r in single_rows] == statuses
     assert single_rows[0][3].endswith("latency down")
 
 

@@ -271,9 +271,18 @@ class IntakeService:
             parsed.append((entry, integration, alerts, keys))
         repeats = _Repeats()
         repeats.look_up(conn, {key for *_, keys in parsed for key in keys})
+        repeats.look_up_resolved(
+            conn,
+            {
+                (integration.name, item.identity)
+                for _, integration, alerts, _ in parsed
+                for item in alerts
+                if item.status == RESOLVED and item.stale_guard
+            },
+        )
         results: list[IntakeResult] = []
         for entry, integration, alerts, keys in parsed:
-            result = repeats.take(conn, alerts, keys, entry.received_at)
+            result = repeats.take(conn, integration.name, alerts, keys, entry.received_at)
             if result is None:
                 repeats.write(conn)
                 result = self.ingest_in(
@@ -971,7 +980,12 @@ class _Repeats:
     """One processing batch's view of the open alerts it names, and the repeats it counted.
 
     A key maps to its open alert's row, or to None when no alert is open under it. A key a
-    request acted on through the whole intake is `stale` until looked up again."""
+    request acted on through the whole intake is `stale` until looked up again.
+
+    It also knows which (integration, identity, start) the batch names were already recorded
+    as resolved: a resolved notification sent again (Alertmanager's next group notification, or
+    its HA peer's) is only counted. That set only grows within a transaction, so what it holds
+    stays true; what it lacks sends the request through the whole intake."""
 
     LOOKUP_CHUNK = 500
 
@@ -981,6 +995,24 @@ class _Repeats:
         self.summaries: dict[int, str] = {}  # summaries changed by this batch's repeats
         self.bumps: dict[int, list[Any]] = {}  # alert id -> [repeats, last seen]
         self.new_summaries: dict[int, str] = {}
+        self.resolved: set[tuple[str, str, datetime]] = set()
+
+    def look_up_resolved(self, conn: Connection, wanted: set[tuple[str, str]]) -> None:
+        """Note the starts of the resolved alerts recorded under these (integration, identity)."""
+        by_integration: dict[str, list[str]] = {}
+        for integration, identity in sorted(wanted):
+            by_integration.setdefault(integration, []).append(identity)
+        for integration, identities in by_integration.items():
+            for start in range(0, len(identities), self.LOOKUP_CHUNK):
+                chunk = identities[start : start + self.LOOKUP_CHUNK]
+                found = conn.execute(
+                    _RESOLVED_STARTS, {"integration": integration, "identities": chunk}
+                )
+                self.resolved.update(
+                    (integration, row.identity, row.starts_at)
+                    for row in found
+                    if row.starts_at is not None
+                )
 
     def look_up(self, conn: Connection, keys: set[str]) -> None:
         ordered = sorted(keys)
@@ -993,22 +1025,38 @@ class _Repeats:
         self.stale.difference_update(keys)
 
     def take(
-        self, conn: Connection, alerts: Sequence[AlertIn], keys: list[str], now: datetime
+        self,
+        conn: Connection,
+        integration: str,
+        alerts: Sequence[AlertIn],
+        keys: list[str],
+        now: datetime,
     ) -> IntakeResult | None:
-        """The result of a request that only repeats open alerts, counted; None for any other
-        request (which must go through the whole intake)."""
-        if not alerts or any(item.test or item.status != FIRING for item in alerts):
+        """The result of a request that only repeats open alerts or resolves already recorded,
+        counted; None for any other request (which must go through the whole intake)."""
+        if not alerts or any(item.test or item.status not in (FIRING, RESOLVED) for item in alerts):
             return None
         if self.stale.intersection(keys):
             self.look_up(conn, self.stale.intersection(keys))
         rows = []
-        for key in keys:
+        for key, item in zip(keys, alerts, strict=True):
             row = self.rows.get(key)
-            if row is None:
+            if item.status == FIRING:
+                if row is None:
+                    return None
+            elif (
+                row is not None
+                or key not in self.rows
+                or not item.stale_guard
+                or item.starts_at is None
+                or (integration, item.identity, item.starts_at) not in self.resolved
+            ):
                 return None
             rows.append(row)
         result = IntakeResult(received=len(alerts), deduplicated=len(alerts))
         for item, row in zip(alerts, rows, strict=True):
+            if row is None:
+                continue  # resolved again: counted, nothing to write
             alert_id = int(row.id)
             result.alert_ids.append(alert_id)
             bump = self.bumps.setdefault(alert_id, [0, now])
@@ -1109,6 +1157,11 @@ _A = t.alerts
 _OPEN_BY_KEYS = select(
     _A.c.id, _A.c.open_key, _A.c.status, _A.c.incident_id, _A.c.group_id, _A.c.summary
 ).where(_A.c.open_key.in_(bindparam("keys", expanding=True)))
+_RESOLVED_STARTS = select(_A.c.identity, _A.c.starts_at).where(
+    _A.c.integration == bindparam("integration"),
+    _A.c.identity.in_(bindparam("identities", expanding=True)),
+    _A.c.status == RESOLVED,
+)
 _OPEN_BY_KEY = select(
     _A.c.id, _A.c.open_key, _A.c.status, _A.c.incident_id, _A.c.group_id, _A.c.summary
 ).where(_A.c.open_key == bindparam("key"))
