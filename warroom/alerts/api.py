@@ -12,9 +12,10 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
@@ -28,6 +29,8 @@ from warroom.alerts import domain
 from warroom.alerts import responses as out
 from warroom.alerts.service import AlertService, Integration, new_dedup_key
 from warroom.api.deps import PrincipalDep, RowId, RuntimeDep, bearer_token
+from warroom.api.guards import Refused, follow_config_file, read_body
+from warroom.api.headers import security_headers
 from warroom.api.models import ApiRoute
 from warroom.api.pagination import (
     DEFAULT_LIMIT,
@@ -38,6 +41,7 @@ from warroom.api.pagination import (
     page_list,
     set_next_link,
 )
+from warroom.core import fastjson
 from warroom.core.clock import ensure_utc, json_default
 from warroom.core.durations import parse_duration
 from warroom.core.errors import (
@@ -76,48 +80,79 @@ def service(runtime: Runtime) -> AlertService:
     return svc
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """A webhook's answer: sent as is by the fast path, or as a JSONResponse by its route."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body, status_code=self.status, headers=self.headers or None)
+
+    def render(self) -> bytes:
+        """The body as JSONResponse renders it."""
+        return fastjson.dumps(self.body).encode("utf-8")
+
+
+def _failed(status: int, code: str, message: str, details: Any = None, **headers: str) -> _Answer:
+    return _Answer(status, error_body(code, message, details), headers)
+
+
 def _error(status: int, code: str, message: str, details: Any = None, **headers: str) -> Any:
-    return JSONResponse(
-        error_body(code, message, details), status_code=status, headers=headers or None
-    )
+    return _failed(status, code, message, details, **headers).response()
 
 
-def _unavailable(exc: BaseException) -> JSONResponse:
+def _not_stored(exc: BaseException) -> _Answer:
     log.warning("intake could not store alerts: %s: %s", type(exc).__name__, exc)
-    resp: JSONResponse = _error(
+    return _failed(
         503,
         "unavailable",
         "the alert could not be stored right now; retry later",
         **{"Retry-After": "5"},
     )
-    return resp
+
+
+def _unavailable(exc: BaseException) -> JSONResponse:
+    return _not_stored(exc).response()
 
 
 def parse_json(raw: bytes) -> Any:
     """Strict JSON (no NaN/Infinity); any failure is InvalidInput."""
 
-    def reject(constant: str) -> Any:
-        raise ValueError(f"{constant} is not valid JSON")
-
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=reject)
+        return fastjson.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidInput("the request body is not valid JSON", code="malformed_json") from None
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """What a webhook request brings: its body, bearer token and `?integration=`."""
+
+    body: bytes
+    bearer: str | None
+    integration: str | None
+
+    @classmethod
+    async def of(cls, request: Request) -> _Sent:
+        body = await request.body()
+        return cls(body, bearer_token(request), request.query_params.get("integration"))
+
+
 async def _authenticate(
-    svc: AlertService, key: str | None, kind: str, request: Request | None = None
+    svc: AlertService, key: str | None, kind: str, tokens: bool = False, name: str | None = None
 ) -> Integration:
     """From the key cache without a thread hop, else a database read in the thread pool.
 
-    An API token with the `ingest` scope is accepted too (when `request` is given), for the
-    integration named by `?integration=NAME` or the only one of this kind."""
+    With `tokens`, an API token with the `ingest` scope is accepted too, for the integration
+    `name` (`?integration=NAME`) or the only one of this kind."""
     try:
         return svc.authenticate_cached(key, kind)
     except LookupError:
         pass
-    if request is not None and key and svc.integrations.looks_like_token(key):
-        name = request.query_params.get("integration")
+    if tokens and key and svc.integrations.looks_like_token(key):
         return await run_in_threadpool(svc.integrations.for_ingest_token, key, kind, name)
     return await run_in_threadpool(svc.authenticate, key, kind)
 
@@ -132,45 +167,50 @@ def _status_monitor(request_id: int) -> dict[str, str]:
     return {"Location": f"/api/v1/alerts/requests/{request_id}"}
 
 
+_Parse = Callable[[Any, Integration], list[domain.AlertIn]]
+
+
 async def _run_intake(
-    request: Request,
-    kind: str,
-    path_key: str | None,
-    parse: Callable[[Any, Integration], list[domain.AlertIn]],
-) -> JSONResponse:
-    runtime: Runtime = request.app.state.runtime
+    runtime: Runtime, kind: str, path_key: str | None, parse: _Parse, sent: _Sent
+) -> _Answer:
     svc = service(runtime)
     try:
-        integration = await _authenticate(svc, path_key or bearer_token(request), kind, request)
+        integration = await _authenticate(
+            svc, path_key or sent.bearer, kind, tokens=True, name=sent.integration
+        )
         svc.check_rate(integration)
-        raw = await request.body()
         try:
-            alerts = parse(parse_json(raw), integration)
+            alerts = parse(parse_json(sent.body), integration)
         except _PARSE_ERRORS as exc:  # a parser bug must still be the sender's 4xx
             log.warning("unparseable %s payload: %s: %s", kind, type(exc).__name__, exc)
             raise InvalidInput("the payload could not be read") from None
         request_id = await _accept(svc, integration, alerts)
     except RateLimited as exc:
-        resp: JSONResponse = _error(
+        return _failed(
             429, exc.code, exc.message, exc.details, **{"Retry-After": str(exc.retry_after)}
         )
-        return resp
     except WarroomError as exc:
         status = 400 if exc.code == "malformed_json" else exc.status_code
-        resp = _error(status, exc.code, exc.message, exc.details)
-        return resp
+        return _failed(status, exc.code, exc.message, exc.details)
     except (SQLAlchemyError, OSError, TimeoutError, RuntimeError) as exc:
-        return _unavailable(exc)
-    return JSONResponse(
+        return _not_stored(exc)
+    return _Answer(
+        202,
         {
             "status": "accepted",
             "integration": integration.name,
             "received": len(alerts),
             "request": request_id,
         },
-        status_code=202,
-        headers=_status_monitor(request_id),
+        _status_monitor(request_id),
     )
+
+
+async def _intake_route(
+    request: Request, kind: str, key: str | None, parse: _Parse
+) -> JSONResponse:
+    sent = await _Sent.of(request)
+    return (await _run_intake(request.app.state.runtime, kind, key, parse, sent)).response()
 
 
 def _alertmanager(body: Any, _: Integration) -> list[domain.AlertIn]:
@@ -190,6 +230,10 @@ def _generic(body: Any, integration: Integration) -> list[domain.AlertIn]:
     return [domain.parse_generic(body, mapping)]
 
 
+# The routes below document the webhooks and answer them inside the app (a test client, an
+# app without the fast path); a served app answers them in `IntakeFastPath`, the same way.
+
+
 @webhooks.post(
     "/alerts/alertmanager",
     summary="Prometheus Alertmanager webhook receiver (payload version 4)",
@@ -198,7 +242,7 @@ def _generic(body: Any, integration: Integration) -> list[domain.AlertIn]:
     response_model=out.IntakeAccepted,
 )
 async def alertmanager(request: Request) -> JSONResponse:
-    return await _run_intake(request, "alertmanager", None, _alertmanager)
+    return await _intake_route(request, "alertmanager", None, _alertmanager)
 
 
 @webhooks.post(
@@ -209,7 +253,7 @@ async def alertmanager(request: Request) -> JSONResponse:
     response_model=out.IntakeAccepted,
 )
 async def alertmanager_keyed(request: Request, key: str) -> JSONResponse:
-    return await _run_intake(request, "alertmanager", key, _alertmanager)
+    return await _intake_route(request, "alertmanager", key, _alertmanager)
 
 
 @webhooks.post(
@@ -219,7 +263,7 @@ async def alertmanager_keyed(request: Request, key: str) -> JSONResponse:
     response_model=out.IntakeAccepted,
 )
 async def grafana(request: Request) -> JSONResponse:
-    return await _run_intake(request, "grafana", None, _grafana)
+    return await _intake_route(request, "grafana", None, _grafana)
 
 
 @webhooks.post(
@@ -229,7 +273,7 @@ async def grafana(request: Request) -> JSONResponse:
     response_model=out.IntakeAccepted,
 )
 async def grafana_keyed(request: Request, key: str) -> JSONResponse:
-    return await _run_intake(request, "grafana", key, _grafana)
+    return await _intake_route(request, "grafana", key, _grafana)
 
 
 @webhooks.post(
@@ -239,7 +283,7 @@ async def grafana_keyed(request: Request, key: str) -> JSONResponse:
     response_model=out.IntakeAccepted,
 )
 async def generic(request: Request) -> JSONResponse:
-    return await _run_intake(request, "generic", None, _generic)
+    return await _intake_route(request, "generic", None, _generic)
 
 
 @webhooks.post(
@@ -249,7 +293,7 @@ async def generic(request: Request) -> JSONResponse:
     response_model=out.IntakeAccepted,
 )
 async def generic_keyed(request: Request, key: str) -> JSONResponse:
-    return await _run_intake(request, "generic", key, _generic)
+    return await _intake_route(request, "generic", key, _generic)
 
 
 # ---- PagerDuty Events API v2 ----------------------------------------------------------
@@ -257,35 +301,33 @@ async def generic_keyed(request: Request, key: str) -> JSONResponse:
 _PD_INVALID = {"status": "invalid event", "message": "Event object is invalid"}
 
 
-async def _enqueue(request: Request) -> JSONResponse:
-    runtime: Runtime = request.app.state.runtime
+async def _enqueue(runtime: Runtime, sent: _Sent) -> _Answer:
     svc = service(runtime)
-    raw = await request.body()
     try:
-        body = parse_json(raw)
+        body = parse_json(sent.body)
     except InvalidInput:
-        return JSONResponse({**_PD_INVALID, "errors": ["Malformed JSON"]}, status_code=400)
+        return _Answer(400, {**_PD_INVALID, "errors": ["Malformed JSON"]})
     try:
         errors = domain.pagerduty_errors(body)
     except _PARSE_ERRORS:
         errors = ["Event object is invalid"]
     if errors:
-        return JSONResponse({**_PD_INVALID, "errors": errors}, status_code=400)
+        return _Answer(400, {**_PD_INVALID, "errors": errors})
     try:
         integration = await _authenticate(svc, str(body["routing_key"]), "pagerduty")
     except Unauthorized:
-        return JSONResponse({**_PD_INVALID, "errors": ["Invalid routing key"]}, status_code=400)
+        return _Answer(400, {**_PD_INVALID, "errors": ["Invalid routing key"]})
     try:
         svc.check_rate(integration)
     except RateLimited as exc:
-        return JSONResponse(
+        return _Answer(
+            429,
             {
                 "status": "throttle event",
                 "message": "Requests for this service are arriving too quickly. "
                 "Please retry later.",
             },
-            status_code=429,
-            headers={"Retry-After": str(exc.retry_after)},
+            {"Retry-After": str(exc.retry_after)},
         )
     try:
         try:
@@ -296,18 +338,18 @@ async def _enqueue(request: Request) -> JSONResponse:
         request_id = await _accept(svc, integration, [event.alert])
     except WarroomError as exc:
         errors = exc.details if isinstance(exc.details, list) else [exc.message]
-        return JSONResponse({**_PD_INVALID, "errors": errors}, status_code=400)
+        return _Answer(400, {**_PD_INVALID, "errors": errors})
     except (SQLAlchemyError, OSError, TimeoutError, RuntimeError) as exc:
         log.warning("PagerDuty event not stored: %s: %s", type(exc).__name__, exc)
-        return JSONResponse(
+        return _Answer(
+            503,
             {"status": "error", "message": "temporarily unable to process the event; retry"},
-            status_code=503,
-            headers={"Retry-After": "5"},
+            {"Retry-After": "5"},
         )
-    return JSONResponse(
+    return _Answer(
+        202,
         {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
-        status_code=202,
-        headers=_status_monitor(request_id),
+        _status_monitor(request_id),
     )
 
 
@@ -318,7 +360,7 @@ async def _enqueue(request: Request) -> JSONResponse:
     response_model=out.PagerDutyAccepted,
 )
 async def enqueue(request: Request) -> JSONResponse:
-    return await _enqueue(request)
+    return (await _enqueue(request.app.state.runtime, await _Sent.of(request))).response()
 
 
 @webhooks.post(
@@ -329,7 +371,7 @@ async def enqueue(request: Request) -> JSONResponse:
     response_model=out.PagerDutyAccepted,
 )
 async def enqueue_prefixed(request: Request) -> JSONResponse:
-    return await _enqueue(request)
+    return (await _enqueue(request.app.state.runtime, await _Sent.of(request))).response()
 
 
 # ---- the fast path ----------------------------------------------------------------------
@@ -342,34 +384,59 @@ class _Template:
     path: str
 
 
-_Handler = Callable[[Request, str | None], Awaitable[JSONResponse]]
-_KINDS: dict[str, _Handler] = {
-    "alertmanager": lambda request, key: _run_intake(request, "alertmanager", key, _alertmanager),
-    "grafana": lambda request, key: _run_intake(request, "grafana", key, _grafana),
-    "generic": lambda request, key: _run_intake(request, "generic", key, _generic),
+_Handler = Callable[[Runtime, _Sent], Awaitable[_Answer]]
+_KINDS: dict[str, _Parse] = {
+    "alertmanager": _alertmanager,
+    "grafana": _grafana,
+    "generic": _generic,
 }
 _ENQUEUE = ("/v2/enqueue", "/api/v1/v2/enqueue")
 _ALERTS_PREFIX = "/api/v1/alerts/"
+_SECURITY_HEADERS = tuple(
+    (name.lower().encode(), value.encode()) for name, value in security_headers(_ALERTS_PREFIX)
+)
 
 
-def _fast_route(path: str) -> tuple[_Template, Callable[[Request], Awaitable[JSONResponse]]] | None:
+def _fast_route(path: str) -> tuple[_Template, _Handler] | None:
     """The webhook handler for `path`, if it is one (the same paths as the routes above)."""
     if path in _ENQUEUE:
         return _Template(path), _enqueue
     if not path.startswith(_ALERTS_PREFIX):
         return None
     kind, slash, key = path[len(_ALERTS_PREFIX) :].partition("/")
-    handler = _KINDS.get(kind)
-    if handler is None or (slash and (not key or "/" in key)):
+    parse = _KINDS.get(kind)
+    if parse is None or (slash and (not key or "/" in key)):
         return None
     template = f"{_ALERTS_PREFIX}{kind}" + ("/{key}" if slash else "")
-    return _Template(template), lambda request: handler(request, key or None)
+
+    async def handle(runtime: Runtime, sent: _Sent) -> _Answer:
+        return await _run_intake(runtime, kind, key or None, parse, sent)
+
+    return _Template(template), handle
+
+
+def _sent(scope: Scope, body: bytes) -> _Sent:
+    bearer: str | None = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                bearer = token.strip()
+            break
+    query = scope.get("query_string", b"")
+    integration = None
+    if query:
+        found = parse_qs(query.decode("latin-1")).get("integration")
+        integration = found[-1] if found else None
+    return _Sent(body, bearer, integration)
 
 
 class IntakeFastPath:
-    """Answers the webhook endpoints before FastAPI routes the request: the same handlers,
-    inside the same request guards, without the router and dependency machinery that cost
-    more than the intake itself. Every other request goes on to the app."""
+    """Answers the webhook endpoints outside the whole app (FastAPI's error handling and every
+    middleware): the same handlers as the routes, behind the same request guards applied here
+    (body cap, NUL refusal, security headers, latency observers, a config file to take up),
+    without the layers, router and dependency machinery that cost more than the intake
+    itself. Every other request goes on to the app."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -378,12 +445,38 @@ class IntakeFastPath:
         if scope["type"] == "http" and scope["method"] == "POST":
             found = _fast_route(scope["path"])
             if found is not None:
-                template, handle = found
-                scope["route"] = template
-                response = await handle(Request(scope, receive))
-                await response(scope, receive, send)
+                await self._answer(scope, receive, send, *found)
                 return
         await self.app(scope, receive, send)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, template: _Template, handle: _Handler
+    ) -> None:
+        started = time.perf_counter()
+        scope["route"] = template
+        state = scope["app"].state
+        runtime: Runtime = state.runtime
+        try:
+            await follow_config_file(runtime)
+            body = await read_body(scope, receive, runtime.settings.max_body_bytes)
+            answer = await handle(runtime, _sent(scope, body))
+        except Refused as exc:
+            answer = _failed(exc.status, exc.code, exc.message, exc.details)
+        except Exception:
+            log.exception("webhook %s failed", template.path)
+            answer = _failed(500, "internal_error", "internal error; see the server log")
+        payload = answer.render()
+        headers = [
+            (b"content-length", str(len(payload)).encode()),
+            (b"content-type", b"application/json"),
+            *((k.lower().encode(), v.encode("latin-1")) for k, v in answer.headers.items()),
+            *_SECURITY_HEADERS,
+        ]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+        took = time.perf_counter() - started
+        for observe in state.request_observers:
+            observe("POST", template.path, answer.status, took)
 
 
 # ---- heartbeats ------------------------------------------------------------------------

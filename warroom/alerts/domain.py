@@ -9,7 +9,6 @@ sent to an intake endpoint cannot produce a 5xx.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from warroom.core import fastjson
 from warroom.core.errors import InvalidInput
 from warroom.core.vocab import Status
 from warroom.incidents.model import Event, IncidentState, apply
@@ -174,7 +174,7 @@ class AlertIn:
 
 def alerts_to_json(alerts: Sequence[AlertIn]) -> str:
     """The alerts as one JSON text, as the intake log keeps them (`alerts_from_json` reads it)."""
-    return json.dumps([_alert_record(alert) for alert in alerts], separators=(",", ":"))
+    return fastjson.dumps([_alert_record(alert) for alert in alerts])
 
 
 def _alert_record(alert: AlertIn) -> list[Any]:
@@ -199,7 +199,7 @@ def _alert_record(alert: AlertIn) -> list[Any]:
 def alerts_from_json(text: str) -> list[AlertIn]:
     """The alerts `alerts_to_json` wrote."""
     out: list[AlertIn] = []
-    for record in json.loads(text):
+    for record in fastjson.loads(text):
         (identity, status, labels, summary, group_key, annotations, starts, ends) = record[:8]
         (source_severity, generator_url, details, service, stale_guard, test) = record[8:]
         out.append(

@@ -3,15 +3,16 @@ timer."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from warroom.core.plugins import Plugin, Problem
 
 if TYPE_CHECKING:
     import typer
-    from fastapi import APIRouter, FastAPI
+    from fastapi import APIRouter
     from pydantic import BaseModel
+    from starlette.types import ASGIApp
 
     from warroom.core.config import AppConfig
     from warroom.core.outbox import EffectHandler
@@ -53,11 +54,12 @@ class AlertsPlugin(Plugin):
 
         return [intake, webhooks]
 
-    def inner_middleware(self, app: FastAPI) -> None:
-        # Webhooks arrive by the thousand per second: answered before routing (same handlers).
+    def outer_layers(self, runtime: Runtime) -> Sequence[Callable[[ASGIApp], ASGIApp]]:
+        # Webhooks arrive by the thousand per second: answered outside the app's layers (same
+        # handlers, same guards).
         from warroom.alerts.api import IntakeFastPath
 
-        app.add_middleware(IntakeFastPath)
+        return [IntakeFastPath]
 
     def routers(self) -> Sequence[APIRouter]:
         from warroom.alerts.api import router

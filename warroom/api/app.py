@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from warroom import __version__
 from warroom.api import outbox, system
 from warroom.api.deps import Authenticator
 from warroom.api.errors import declare_error_responses, install_error_handlers
+from warroom.api.guards import RequestObserver
 from warroom.api.limits import BodySizeLimit, RefuseNul, TokenBuckets
 from warroom.core.auth import Principal
 from warroom.core.plugins import load_plugins
 from warroom.core.runtime import Runtime
 from warroom.incidents import api as incidents_api
+
+
+class WarroomApp(FastAPI):
+    """FastAPI with layers outside all of its own: a hot endpoint's fast path (the alert
+    webhooks) answers there, before FastAPI's error handling and warroom's middleware, and
+    applies the request guards itself (`warroom.api.guards`)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        # Each wraps the rest of the app; the last added is the outermost.
+        self.outer_layers: list[Callable[[ASGIApp], ASGIApp]] = []
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app = super().build_middleware_stack()
+        for wrap in self.outer_layers:
+            app = wrap(app)
+        return app
 
 
 def create_app(runtime: Runtime, *, local_principal: Principal | None = None) -> FastAPI:
@@ -21,7 +42,7 @@ def create_app(runtime: Runtime, *, local_principal: Principal | None = None) ->
     `local_principal` is only for the in-process CLI (the local user owns the database file);
     a served app never has one, so every request there must authenticate.
     """
-    app = FastAPI(
+    app = WarroomApp(
         title="warroom",
         version=__version__,
         description="Self-hosted incident response. Authenticate with `Authorization: Bearer`.",
@@ -37,6 +58,8 @@ def create_app(runtime: Runtime, *, local_principal: Principal | None = None) ->
     )
     authenticators: list[Authenticator] = []
     app.state.authenticators = authenticators
+    observers: list[RequestObserver] = []
+    app.state.request_observers = observers
     install_error_handlers(app)
     app.include_router(system.router)
     app.include_router(outbox.router)
@@ -51,11 +74,12 @@ def create_app(runtime: Runtime, *, local_principal: Principal | None = None) ->
             app.include_router(router)
         plugin.mount(app, runtime)
 
-    for plugin in plugins:
-        plugin.inner_middleware(app)
     app.add_middleware(RefuseNul)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     for plugin in plugins:
         plugin.configure_app(app)
+    for plugin in plugins:
+        for layer in plugin.outer_layers(runtime):
+            app.outer_layers.append(layer)
     declare_error_responses(app)
     return app

@@ -4,12 +4,19 @@ buffered) and NUL characters refused (422); the per-token rate limits live in co
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from warroom.api.guards import (
+    NUL_MESSAGE,
+    SCANNED_BODIES,
+    declared_length,
+    nul_in_body,
+    nul_in_target,
+    too_large,
+)
 from warroom.core.errors import error_body
 from warroom.core.ratelimit import TokenBuckets
 
@@ -25,15 +32,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > self.max_bytes:
-                    await _too_large(send, self.max_bytes)
-                    return
+        if declared_length(scope) > self.max_bytes:
+            await _too_large(send, self.max_bytes)
+            return
         received = 0
         sent_response = False
 
@@ -65,8 +66,8 @@ class _BodyTooLarge(HTTPException):
 
 
 async def _too_large(send: Send, max_bytes: int) -> None:
-    message = f"request body is larger than {max_bytes} bytes"
-    await send_error(send, 413, "payload_too_large", message, {"max_bytes": max_bytes})
+    refused = too_large(max_bytes)
+    await send_error(send, refused.status, refused.code, refused.message, refused.details)
 
 
 async def send_error(send: Send, status: int, code: str, message: str, details: Any = None) -> None:
@@ -85,12 +86,6 @@ async def send_error(send: Send, status: int, code: str, message: str, details: 
     await send({"type": "http.response.body", "body": payload})
 
 
-# A NUL in a JSON string (an odd number of backslashes before u0000), in a form (%00) or raw.
-_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-_NUL_MESSAGE = "text must not contain NUL characters (\\u0000, %00)"
-_SCANNED_BODIES = (b"application/json", b"application/x-www-form-urlencoded", b"text/")
-
-
 class RefuseNul:
     """Refuse (422) any request whose path, query or text body carries a NUL character.
 
@@ -105,12 +100,11 @@ class RefuseNul:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        query = scope.get("query_string", b"")
-        if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
-            await send_error(send, 422, "invalid_input", _NUL_MESSAGE)
+        if nul_in_target(scope):
+            await send_error(send, 422, "invalid_input", NUL_MESSAGE)
             return
         content_type = dict(scope.get("headers", [])).get(b"content-type", b"").lower()
-        if not content_type.startswith(_SCANNED_BODIES):
+        if not content_type.startswith(SCANNED_BODIES):
             await self.app(scope, receive, send)
             return
         # Read the whole body first (BodySizeLimit, outside this, caps it), then hand it on.
@@ -124,10 +118,8 @@ class RefuseNul:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        form = content_type.startswith(b"application/x-www-form-urlencoded")
-        escaped_nul = b"\\u0000" in body and _JSON_NUL.search(body) is not None
-        if b"\x00" in body or escaped_nul or (form and b"%00" in body):
-            await send_error(send, 422, "invalid_input", _NUL_MESSAGE)
+        if nul_in_body(content_type, body):
+            await send_error(send, 422, "invalid_input", NUL_MESSAGE)
             return
         await self.app(scope, _replay([body], None, receive), send)
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter, FastAPI
     from pydantic import BaseModel
+    from starlette.types import ASGIApp
 
     from warroom.core.config import AppConfig
     from warroom.core.outbox import EffectHandler
@@ -105,10 +106,12 @@ class Plugin:
     def mount(self, app: FastAPI, runtime: Runtime) -> None:
         """Mount an ASGI sub-application on the app (the MCP transport at /mcp)."""
 
-    def inner_middleware(self, app: FastAPI) -> None:
-        """Add ASGI middleware that runs inside warroom's request guards (body size cap, NUL
-        refusal) and every `configure_app` middleware, just before routing: a fast path for a
-        hot endpoint (the alert webhooks) that skips the router and its dependencies."""
+    def outer_layers(self, runtime: Runtime) -> Sequence[Callable[[ASGIApp], ASGIApp]]:
+        """ASGI layers outside all of the app's own (FastAPI's error handling and every
+        middleware): a fast path for a hot endpoint (the alert webhooks) that answers there,
+        applying the request guards itself (`warroom.api.guards`: body cap, NUL refusal,
+        security headers, request observers) and handing every other request on."""
+        return ()
 
     def configure_app(self, app: FastAPI) -> None:
         """Wrap or configure the finished app: middleware, exception handlers, static files."""

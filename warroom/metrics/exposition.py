@@ -64,6 +64,10 @@ class RequestMetrics:
             registry=self.registry,
         )
 
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One request answered (a `warroom.api.guards.RequestObserver`)."""
+        self.latency.labels(method, route, str(status)).observe(seconds)
+
 
 class LatencyMiddleware:
     """ASGI middleware timing every HTTP request, labelled by route template (not raw path)."""
@@ -89,9 +93,9 @@ class LatencyMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "(unmatched)"
-            self.metrics.latency.labels(
-                scope.get("method", "GET"), template, str(status["code"])
-            ).observe(time.perf_counter() - started)
+            self.metrics.observe(
+                scope.get("method", "GET"), template, status["code"], time.perf_counter() - started
+            )
 
 
 class _DatabaseCollector(Collector):

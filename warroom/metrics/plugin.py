@@ -48,6 +48,7 @@ class MetricsPlugin(Plugin):
         metrics = RequestMetrics()
         app.state.request_metrics = metrics
         app.add_middleware(LatencyMiddleware, metrics=metrics)
+        app.state.request_observers.append(metrics.observe)  # requests a fast path answers
 
     def register_cli(self, app: typer.Typer) -> None:
         from warroom.metrics.cli import metrics_app

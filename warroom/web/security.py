@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import hmac
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from warroom.api.guards import follow_config_file
+from warroom.api.headers import security_headers
 from warroom.core.errors import Forbidden
-
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-# The interactive API docs (Swagger UI, served locally) set inline styles; still no inline
-# script and nothing from another origin.
-DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-_DOCS = ("/api/docs", "/api/openapi.json")
 
 
 class SecurityHeaders:
@@ -36,13 +27,8 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "same-origin")
-                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-                csp = DOCS_CSP if path.startswith(_DOCS) else CSP
-                headers.setdefault("Content-Security-Policy", csp)
+                for name, value in security_headers(path):
+                    headers.setdefault(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -57,10 +43,7 @@ class FollowConfigFile:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            runtime = scope["app"].state.runtime
-            path = runtime.new_config_file()
-            if path is not None:
-                await run_in_threadpool(runtime.take_up_config, path)
+            await follow_config_file(scope["app"].state.runtime)
         await self.app(scope, receive, send)
 
 
