@@ -1,20 +1,24 @@
 """JSON on the hot paths (alert webhooks, the intake log) through orjson, with the standard
-library's reading of anything orjson refuses, so what is accepted and what it means do not
-change: strict JSON (no NaN or Infinity), integers of any size, lone surrogate escapes."""
+library's reading of anything orjson refuses or would read differently, so what is accepted
+and what it means do not change: strict JSON (no NaN or Infinity), integers of any size, lone
+surrogate escapes."""
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
-
-# orjson reads an integer past 64 bits as a float; a text with a run of 19 digits or more (an
+# orjson reads an integer past 64 bits as a float: a text with a run of 19 digits or more (an
 # integer that may be that large, or only digits in a string) is read by the standard library.
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
-_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
+# Found by mapping every digit to "0" and anything else to a space (C speed, no backtracking).
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def _has_long_digit_run(raw: bytes) -> bool:
+    return _LONG_RUN in raw.translate(_DIGITS_ONLY)
 
 
 def _reject(constant: str) -> Any:
@@ -23,10 +27,8 @@ def _reject(constant: str) -> Any:
 
 def loads(raw: bytes | str) -> Any:
     """Parse strict JSON; ValueError (or UnicodeDecodeError, RecursionError) when it is not."""
-    long_digits = (
-        _LONG_DIGITS.search(raw) if isinstance(raw, bytes) else _LONG_DIGITS_TEXT.search(raw)
-    )
-    if long_digits is None:
+    encoded = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+    if not _has_long_digit_run(encoded):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
