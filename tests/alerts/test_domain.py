@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -120,3 +121,32 @@ def test_generic_templates() -> None:
     mapping = domain.GenericMapping(title="[{{ a.b }}] {{ list.1 }}", status="{{ s }}")
     alert = domain.parse_generic({"a": {"b": "X"}, "list": ["p", "q"], "s": "OK"}, mapping)
     assert alert.summary == "[X] q" and alert.status == domain.RESOLVED
+
+
+def test_the_intake_log_keeps_every_field_of_an_alert() -> None:
+    """What the request path logs is what the processor reads back, field for field."""
+    full = domain.AlertIn(
+        identity="fp-1",
+        status="resolved",
+        labels={"alertname": "Down", "é": "ü"},
+        summary="down",
+        group_key="g",
+        annotations={"summary": "down"},
+        starts_at=datetime(2026, 11, 23, 9, 0, 0, 123456, tzinfo=UTC),
+        ends_at=datetime(2026, 11, 23, 9, 5, tzinfo=UTC),
+        source_severity="critical",
+        generator_url="http://prometheus/graph",
+        details={"count": 12345678901234567890123, "ratio": 0.5, "nested": [None, True]},
+        service="payments",
+        stale_guard=True,
+        test=True,
+    )
+    defaults = {f.name: getattr(full, f.name) for f in dataclasses.fields(domain.AlertIn)}
+    assert all(value not in (None, False, {}) for value in defaults.values())  # all set
+    bare = domain.AlertIn(identity="fp-2", status="firing", labels={}, summary="", group_key="")
+    read = domain.alerts_from_json(domain.alerts_to_json([full, bare]))
+    assert read == [full, bare]
+    assert [dataclasses.asdict(a) for a in read] == [
+        dataclasses.asdict(full),
+        dataclasses.asdict(bare),
+    ]

@@ -169,7 +169,7 @@ def _sequence() -> list[list[dict[str, Any]]]:
             found["annotations"] = {"summary": summary}
         return found
 
-    a, b, c = "7000000000000001", "7000000000000002", "7000000000000003"
+    a, b, c, d = "7000000000000001", "7000000000000002", "7000000000000003", "7000000000000004"
     return [
         [alert(a), alert(b)],
         [alert(a)],
@@ -196,6 +196,7 @@ def _sequence() -> list[list[dict[str, Any]]]:
         [alert(c, status="resolved", minute=7)],  # resolved, never seen firing: recorded
         [alert(c, status="resolved", minute=7), alert(a, minute=5)],
         [alert(b, minute=9), alert(c, status="resolved")],
+        [alert(c, status="resolved"), alert(d), alert(c, status="resolved", minute=8)],
     ]
 
 
@@ -267,8 +268,9 @@ def test_a_batch_of_repeats_ends_exactly_as_the_same_requests_processed_one_by_o
     assert batch_results == single_results
     assert batch_counters == single_counters
     # The sequence means what it says: repeats counted, a resolve, alerts firing again.
-    assert [r[2] for r in single_rows] == [6, 5, 7, 8, 4, 1]
+    assert [r[2] for r in single_rows] == [6, 5, 7, 8, 4, 1, 1, 1]
     statuses = ["resolved", "resolved", "firing", "resolved", "firing", "resolved"]
+    statuses += ["firing", "resolved"]  # d, new; c's resolve at minute 8, never seen firing
     assert [r[1] for r in single_rows] == statuses
     assert single_rows[0][3].endswith("latency down")
 

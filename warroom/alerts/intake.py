@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -118,6 +119,8 @@ class _Plan:
     group_incident: dict[int, int] = field(default_factory=dict)
     new: dict[int, _NewIncident] = field(default_factory=dict)
     alert_incident: dict[int, int] = field(default_factory=dict)  # new alert -> placeholder
+    # (integration, identity, start) of alerts the processor's batch knows are resolved.
+    known_resolved: AbstractSet[tuple[str, str, datetime]] = frozenset()
 
     def add(self, incident_id: int, *events: Event) -> None:
         self.events.setdefault(incident_id, []).extend(events)
@@ -286,7 +289,12 @@ class IntakeService:
             if result is None:
                 repeats.write(conn)
                 result = self.ingest_in(
-                    conn, integration, alerts, entry.received_at, counters=counters
+                    conn,
+                    integration,
+                    alerts,
+                    entry.received_at,
+                    counters=counters,
+                    known_resolved=repeats.resolved,
                 )
                 repeats.forget(keys)
             else:
@@ -362,11 +370,13 @@ class IntakeService:
         now: datetime,
         *,
         counters: dict[tuple[str, str], int] | None = None,
+        known_resolved: AbstractSet[tuple[str, str, datetime]] = frozenset(),
     ) -> IntakeResult:
         """Act on one request's alerts in `conn`. Its counters are bumped at once, or added to
-        `counters` to be written once per transaction (the intake processor's batch)."""
+        `counters` to be written once per transaction (the intake processor's batch), which
+        also tells which alerts it found resolved (`known_resolved`)."""
         result = IntakeResult()
-        plan = _Plan()
+        plan = _Plan(known_resolved=known_resolved)
         silences = self.silences.active(conn, now)
         keys = [domain.digest(integration.name, item.identity) for item in alerts]
         open_rows: dict[str, Any] = {}
@@ -429,14 +439,14 @@ class IntakeService:
             self._record_test(conn, integration, item, now, result)
             return
         if item.status == FIRING:
-            if item.stale_guard and self._seen_resolved(conn, integration, item):
+            if item.stale_guard and self._seen_resolved(conn, integration, item, plan):
                 result.deduplicated += 1
                 return
             self._new_alert(conn, integration, item, now, silences, plan, result)
             return
         if row is None:
             if item.status == RESOLVED and item.stale_guard:
-                if self._seen_resolved(conn, integration, item):
+                if self._seen_resolved(conn, integration, item, plan):
                     result.deduplicated += 1
                 else:  # resolved before we ever saw it firing: record it
                     self._new_alert(conn, integration, item, now, silences, plan, result)
@@ -520,7 +530,11 @@ class IntakeService:
         result.alert_ids.append(int(alert_id))
         result.tests += 1
 
-    def _seen_resolved(self, conn: Connection, integration: Integration, item: AlertIn) -> bool:
+    def _seen_resolved(
+        self, conn: Connection, integration: Integration, item: AlertIn, plan: _Plan
+    ) -> bool:
+        if (integration.name, item.identity, item.starts_at) in plan.known_resolved:
+            return True
         found = conn.execute(
             _SEEN_RESOLVED,
             {"integration": integration.name, "identity": item.identity, "starts": item.starts_at},
