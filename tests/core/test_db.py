@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import JSON, Column, Integer, MetaData, Table, bindparam, insert, select, text
 
-from warroom.core.db import Database
+from warroom.core import fastjson
+from warroom.core.db import Database, DriverRows, UTCDateTime, driver_time
 
 
 def _synchronous(db: Database) -> int:
@@ -75,4 +78,54 @@ def test_a_write_holds_the_writer_lock_other_processes_queue_on(tmp_path: Path) 
         with db.write():
             assert not other_process_can_write()
     finally:
+        db.dispose()
+
+
+def test_rows_written_through_the_driver_read_back_as_sqlalchemy_wrote_them(
+    database_url: str,
+) -> None:
+    """`DriverRows` with `driver_time` and JSON text stores what SQLAlchemy's own insert
+    would: equal times (with and without microseconds) and JSON, in the same text order."""
+    meta = MetaData()
+    table = Table(
+        "driver_rows_probe",
+        meta,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("at", UTCDateTime, nullable=False),
+        Column("doc", JSON, nullable=False),
+    )
+    rows = DriverRows(insert(table).values({c.name: bindparam(c.name) for c in table.c}))
+    whole = datetime(2026, 12, 7, 11, 0, 0, tzinfo=UTC)
+    times = [
+        whole,
+        whole + timedelta(microseconds=1),
+        whole.astimezone(timezone(timedelta(hours=2))),
+    ]
+    db = Database(database_url)
+    try:
+        with db.write() as conn:
+            meta.create_all(conn)
+            conn.execute(insert(table), [{"id": 1, "at": whole, "doc": {"n": 1, "s": "é"}}])
+            rows.execute(
+                conn,
+                [
+                    {
+                        "id": 2 + n,
+                        "at": driver_time(conn.dialect, at),
+                        "doc": fastjson.dumps({"n": n}),
+                    }
+                    for n, at in enumerate(times)
+                ],
+            )
+        with db.read() as conn:
+            found = conn.execute(select(table).order_by(table.c.at, table.c.id)).all()
+            same = conn.execute(select(table.c.id).where(table.c.at == whole)).scalars().all()
+        assert [(r.id, r.at) for r in found] == [(1, whole), (2, whole), (4, whole), (3, times[1])]
+        assert found[0].doc == {"n": 1, "s": "é"} and found[3].doc == {"n": 1}
+        assert sorted(same) == [1, 2, 4]
+        with pytest.raises(ValueError, match="naive"):
+            driver_time(conn.dialect, datetime(2026, 12, 7))
+    finally:
+        with db.write() as conn:
+            meta.drop_all(conn)
         db.dispose()

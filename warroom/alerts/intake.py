@@ -37,8 +37,9 @@ from warroom.alerts.intake_log import (
 from warroom.alerts.integrations import Integration, IntegrationService
 from warroom.alerts.routes import RouteService
 from warroom.alerts.silences import ActiveSilences, SilenceService, silence_dict
-from warroom.core import tables
+from warroom.core import fastjson, tables
 from warroom.core.auth import SYSTEM
+from warroom.core.db import DriverRows, driver_time
 from warroom.core.errors import NotFound
 from warroom.core.upsert import InsertOf, Upsert
 from warroom.core.vocab import IncidentType
@@ -214,7 +215,7 @@ class IntakeService:
         now = self.clock.now()
         counters: dict[tuple[str, str], int] = {}
         results: list[Any] = []
-        records: list[dict[str, Any]] = []
+        records: list[dict[str, object]] = []
         looked_up: dict[str, Integration] = {}
         if isolate:
             for entry in entries:
@@ -239,20 +240,20 @@ class IntakeService:
                     savepoint.commit()
                     results.append(result)
                     record = result.to_dict()
-                records.append(_record(entry, now, record))
+                records.append(_record(conn, entry, now, record))
         else:
             try:
                 results = self._process_batch(conn, entries, counters, looked_up)
             except Exception as exc:
                 raise RequestFailed() from exc
             records = [
-                _record(entry, now, result.to_dict())
+                _record(conn, entry, now, result.to_dict())
                 for entry, result in zip(entries, results, strict=True)
             ]
         if counters:
             rows = [{"integration": i, "counter": c, "value": v} for (i, c), v in counters.items()]
             conn.execute(_COUNTER_UPSERT.statement(conn), rows)
-        conn.execute(insert(t.intake_requests), records)
+        _RECORD.execute(conn, records)
         return results
 
     def _process_batch(
@@ -979,14 +980,16 @@ class IntakeService:
         return counts
 
 
-def _record(entry: LoggedRequest, now: datetime, result: dict[str, Any]) -> dict[str, Any]:
-    """The `intake_requests` row saying what became of a logged request."""
+def _record(
+    conn: Connection, entry: LoggedRequest, now: datetime, result: dict[str, Any]
+) -> dict[str, object]:
+    """The `intake_requests` row saying what became of a logged request (driver values)."""
     return {
         "id": entry.id,
         "integration": entry.integration,
-        "received_at": entry.received_at,
-        "processed_at": now,
-        "result": result,
+        "received_at": driver_time(conn.dialect, entry.received_at),
+        "processed_at": driver_time(conn.dialect, now),
+        "result": fastjson.dumps(result),
     }
 
 
@@ -1083,11 +1086,11 @@ class _Repeats:
     def write(self, conn: Connection) -> None:
         """Write the counts and summaries gathered so far (before a request that may read them)."""
         if self.bumps:
-            conn.execute(
-                _BUMP_BY,
+            _BUMP_BY.execute(
+                conn,
                 [
-                    {"alert_id": alert_id, "times": times, "now": last_seen}
-                    for alert_id, (times, last_seen) in sorted(self.bumps.items())
+                    {"alert_id": alert_id, "times": times, "now": driver_time(conn.dialect, seen)}
+                    for alert_id, (times, seen) in sorted(self.bumps.items())
                 ],
             )
             self.bumps.clear()
@@ -1184,10 +1187,13 @@ _BUMP_REPEAT = (
     .where(_A.c.id == bindparam("alert_id"))
     .values(last_seen=bindparam("now"), count=_A.c.count + 1)
 )
-_BUMP_BY = (
+_BUMP_BY = DriverRows(
     update(_A)
     .where(_A.c.id == bindparam("alert_id"))
     .values(last_seen=bindparam("now"), count=_A.c.count + bindparam("times"))
+)
+_RECORD = DriverRows(
+    insert(t.intake_requests).values({c.name: bindparam(c.name) for c in t.intake_requests.c})
 )
 _BUMP_REPEATS = (
     update(_A)

@@ -301,7 +301,7 @@ _SQLITE_PENDING = (
 
 def _sqlite_time(at: datetime) -> str:
     """As `UTCDateTime` keeps a time in SQLite: naive UTC, SQLAlchemy's text format."""
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class _LoopAppender:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from warroom import __version__
 from warroom.api import outbox, system
@@ -20,20 +20,24 @@ from warroom.incidents import api as incidents_api
 
 
 class WarroomApp(FastAPI):
-    """FastAPI with layers outside all of its own: a hot endpoint's fast path (the alert
-    webhooks) answers there, before FastAPI's error handling and warroom's middleware, and
-    applies the request guards itself (`warroom.api.guards`)."""
+    """FastAPI with layers outside all of it: a hot endpoint's fast path (the alert webhooks)
+    answers there, before FastAPI's per-request work (its telemetry check, error handling,
+    warroom's middleware), and applies the request guards itself (`warroom.api.guards`)."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         # Each wraps the rest of the app; the last added is the outermost.
         self.outer_layers: list[Callable[[ASGIApp], ASGIApp]] = []
+        self._outermost: ASGIApp | None = None
 
-    def build_middleware_stack(self) -> ASGIApp:
-        app = super().build_middleware_stack()
-        for wrap in self.outer_layers:
-            app = wrap(app)
-        return app
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._outermost is None:
+            app: ASGIApp = super().__call__
+            for wrap in self.outer_layers:
+                app = wrap(app)
+            self._outermost = app
+        scope["app"] = self  # what Starlette sets, for the layers outside it
+        await self._outermost(scope, receive, send)
 
 
 def create_app(runtime: Runtime, *, local_principal: Principal | None = None) -> FastAPI:
