@@ -111,6 +111,39 @@ def test_alertmanager_parser_reads_v4_and_zero_times() -> None:
             domain.parse_alertmanager(bad)
 
 
+def test_alertmanager_alerts_are_whole_alerts_and_their_text_clean() -> None:
+    """Every field is set, as the dataclass would set it, and text is cleaned wherever it is
+    long, not ASCII or holds a NUL (in a label's name or value alike)."""
+    long = "x" * (domain.MAX_TEXT + 5)
+    body = {
+        "receiver": "warroom",
+        "alerts": [
+            {
+                "labels": {"alertname": "A", "team\x00": "db\x00", "é": "\ud800", "l": long},
+                "annotations": {"summary": "s"},
+                "startsAt": "2026-11-23T10:00:00Z",
+                "generatorURL": "http://prometheus/graph",
+                "fingerprint": "fp-1",
+            }
+        ],
+    }
+    (alert,) = domain.parse_alertmanager(body)
+    expected = domain.AlertIn(
+        identity="fp-1",
+        status="firing",
+        labels={"alertname": "A", "team": "db", "é": "?", "l": long[: domain.MAX_TEXT]},
+        summary="A: s",
+        group_key="{}:{}",
+        annotations={"summary": "s"},
+        starts_at=datetime(2026, 11, 23, 10, tzinfo=UTC),
+        generator_url="http://prometheus/graph",
+        details={"receiver": "warroom"},
+        stale_guard=True,
+    )
+    assert alert == expected
+    assert dataclasses.asdict(alert) == dataclasses.asdict(expected)
+
+
 def test_clean_strips_what_databases_reject() -> None:
     assert domain.clean({"a\x00": ["x\x00y", float("nan"), 2**70, "\ud800"]}) == {
         "a": ["xy", None, str(2**70), "?"]

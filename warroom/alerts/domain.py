@@ -73,7 +73,18 @@ def _string_map(value: Any, what: str) -> dict[str, str]:
     for key, item in value.items():
         kind = type(item)
         if kind is str:
-            out[clean_text(key, 200)] = clean_text(item)
+            # Inline for the common case (a webhook's labels): clean already, kept as it is.
+            if (
+                len(item) <= MAX_TEXT
+                and len(key) <= 200
+                and item.isascii()
+                and key.isascii()
+                and "\x00" not in item
+                and "\x00" not in key
+            ):
+                out[key] = item
+            else:
+                out[clean_text(key, 200)] = clean_text(item)
         elif kind is dict or kind is list:
             raise InvalidInput(f"{what}.{clean_text(str(key), 100)} must be a string")
         else:
@@ -82,6 +93,8 @@ def _string_map(value: Any, what: str) -> dict[str, str]:
 
 
 def _text(value: Any, what: str, limit: int = MAX_TEXT, *, required: bool = False) -> str:
+    if type(value) is str:
+        return clean_text(value, limit)
     if value is None:
         if required:
             raise InvalidInput(f"{what} is required")
@@ -291,24 +304,26 @@ def parse_alertmanager(body: Any, *, grafana: bool = False) -> list[AlertIn]:
         )
         if labels.get("alertname") and labels["alertname"] not in summary:
             summary = f"{labels['alertname']}: {summary}"
-        parsed.append(
-            AlertIn(
-                identity=fp,
-                status=status,
-                labels=labels,
-                annotations=annotations,
-                summary=clean_text(summary, 1024),
-                group_key=group_key,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                source_severity=labels.get("severity"),
-                generator_url=_text(alert.get("generatorURL"), f"{where}.generatorURL", 2048)
-                or None,
-                details=details,
-                stale_guard=starts_at is not None,
-                test=grafana and is_grafana_test(labels),
-            )
+        # Built as alerts_from_json builds them (without the frozen dataclass's __init__):
+        # this runs for every alert of every webhook, in the request.
+        alert_in = object.__new__(AlertIn)
+        alert_in.__dict__.update(
+            identity=fp,
+            status=status,
+            labels=labels,
+            summary=clean_text(summary, 1024),
+            group_key=group_key,
+            annotations=annotations,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            source_severity=labels.get("severity"),
+            generator_url=_text(alert.get("generatorURL"), f"{where}.generatorURL", 2048) or None,
+            details=details,
+            service=None,
+            stale_guard=starts_at is not None,
+            test=grafana and is_grafana_test(labels),
         )
+        parsed.append(alert_in)
     return parsed
 
 
