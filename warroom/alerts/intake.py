@@ -213,6 +213,7 @@ class IntakeService:
         request runs in a savepoint, and one that fails is recorded as failed, never retried
         forever."""
         now = self.clock.now()
+        processed_at = driver_time(conn.dialect, now)
         counters: dict[tuple[str, str], int] = {}
         results: list[Any] = []
         records: list[dict[str, object]] = []
@@ -240,14 +241,14 @@ class IntakeService:
                     savepoint.commit()
                     results.append(result)
                     record = result.to_dict()
-                records.append(_record(conn, entry, now, record))
+                records.append(_record(entry, processed_at, record, conn))
         else:
             try:
                 results = self._process_batch(conn, entries, counters, looked_up)
             except Exception as exc:
                 raise RequestFailed() from exc
             records = [
-                _record(conn, entry, now, result.to_dict())
+                _record(entry, processed_at, result.to_dict(), conn)
                 for entry, result in zip(entries, results, strict=True)
             ]
         if counters:
@@ -981,14 +982,14 @@ class IntakeService:
 
 
 def _record(
-    conn: Connection, entry: LoggedRequest, now: datetime, result: dict[str, Any]
+    entry: LoggedRequest, processed_at: object, result: dict[str, Any], conn: Connection
 ) -> dict[str, object]:
     """The `intake_requests` row saying what became of a logged request (driver values)."""
     return {
         "id": entry.id,
         "integration": entry.integration,
         "received_at": driver_time(conn.dialect, entry.received_at),
-        "processed_at": driver_time(conn.dialect, now),
+        "processed_at": processed_at,
         "result": fastjson.dumps(result),
     }
 
@@ -1027,7 +1028,7 @@ class _Repeats:
                 )
                 self.resolved.update(
                     (integration, row.identity, row.starts_at)
-                    for row in found
+                    for row in found.all()
                     if row.starts_at is not None
                 )
 
@@ -1037,7 +1038,7 @@ class _Repeats:
             self.rows[key] = None
         for start in range(0, len(ordered), self.LOOKUP_CHUNK):
             chunk = ordered[start : start + self.LOOKUP_CHUNK]
-            for found in conn.execute(_OPEN_BY_KEYS, {"keys": chunk}):
+            for found in conn.execute(_OPEN_BY_KEYS, {"keys": chunk}).all():
                 self.rows[found.open_key] = found
         self.stale.difference_update(keys)
 
