@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from warroom.alerts import domain
@@ -241,14 +241,14 @@ class IntakeService:
                     savepoint.commit()
                     results.append(result)
                     record = result.to_dict()
-                records.append(_record(entry, processed_at, record, conn))
+                records.append(_record(conn.dialect, entry, processed_at, record))
         else:
             try:
                 results = self._process_batch(conn, entries, counters, looked_up)
             except Exception as exc:
                 raise RequestFailed() from exc
             records = [
-                _record(entry, processed_at, result.to_dict(), conn)
+                _record(conn.dialect, entry, processed_at, result.to_dict())
                 for entry, result in zip(entries, results, strict=True)
             ]
         if counters:
@@ -982,13 +982,13 @@ class IntakeService:
 
 
 def _record(
-    entry: LoggedRequest, processed_at: object, result: dict[str, Any], conn: Connection
+    dialect: Dialect, entry: LoggedRequest, processed_at: datetime | str, result: dict[str, Any]
 ) -> dict[str, object]:
     """The `intake_requests` row saying what became of a logged request (driver values)."""
     return {
         "id": entry.id,
         "integration": entry.integration,
-        "received_at": driver_time(conn.dialect, entry.received_at),
+        "received_at": driver_time(dialect, entry.received_at),
         "processed_at": processed_at,
         "result": fastjson.dumps(result),
     }
