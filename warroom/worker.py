@@ -188,8 +188,11 @@ class Worker:
                     ):
                         continue
             handler = self.handlers[effect.kind]
-            if deliveries is not None and handler.concurrent:
-                deliveries.submit(handler, effect)
+            if handler.concurrent:
+                if deliveries is not None:
+                    deliveries.submit(handler, effect)
+                else:
+                    self._finish_deliveries([(effect, self._deliver(handler, effect))])
                 continue
             outcome = self._call(handler, effect)
             if handler.transactional:
@@ -270,6 +273,63 @@ class Worker:
             log.exception("effect %s (%s) failed", effect.id, effect.kind)
             return Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
 
+    def _deliver(self, handler: EffectHandler, effect: outbox.ClaimedEffect) -> outbox.Delivered:
+        if handler.deliver is None:
+            return outbox.Delivered(self._call(handler, effect))
+        try:
+            return handler.deliver(self.runtime, effect)
+        except Exception as exc:
+            log.exception("effect %s (%s) failed", effect.id, effect.kind)
+            return outbox.Delivered(Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True))
+
+    def _finish_deliveries(
+        self, results: list[tuple[outbox.ClaimedEffect, outbox.Delivered]]
+    ) -> None:
+        """Record deliveries' outcomes and what they write about themselves (their log, their
+        timeline entries) in one commit, ahead of other writers (pages' slots wait on it).
+
+        Not waiting for the disk (`relaxed`): losing it to a power cut only re-sends those
+        messages, the same as a crash mid-delivery; a killed process loses none. A delivery
+        whose writes raise is rolled back alone (in a savepoint, on a second pass) and marked
+        failed, to be sent again, as when its handler raises."""
+        for savepoints in (False, True):
+            try:
+                with self.runtime.db.write(urgent=True, relaxed=True) as conn:
+                    outcomes = [
+                        (e, self._write_delivered(conn, e, d, savepoints=savepoints))
+                        for e, d in results
+                    ]
+                    self._record(conn, outcomes)
+                return
+            except _EffectFailed:
+                continue
+
+    def _write_delivered(
+        self,
+        conn: Connection,
+        effect: outbox.ClaimedEffect,
+        delivered: outbox.Delivered,
+        *,
+        savepoints: bool,
+    ) -> Outcome:
+        if delivered.record is None:
+            return delivered.outcome
+        if not savepoints:
+            try:
+                delivered.record(conn)
+            except Exception as exc:
+                raise _EffectFailed() from exc
+            return delivered.outcome
+        savepoint = conn.begin_nested()
+        try:
+            delivered.record(conn)
+        except Exception as exc:
+            savepoint.rollback()
+            log.exception("recording effect %s (%s) failed", effect.id, effect.kind)
+            return Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
+        savepoint.commit()
+        return delivered.outcome
+
     def _finish(
         self, results: list[tuple[outbox.ClaimedEffect, Outcome]], *, urgent: bool = False
     ) -> None:
@@ -339,7 +399,9 @@ class _Deliveries:
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.slots = threading.Semaphore(worker.concurrency)
-        self.finished: queue.Queue[tuple[outbox.ClaimedEffect, Outcome] | None] = queue.Queue()
+        self.finished: queue.Queue[tuple[outbox.ClaimedEffect, outbox.Delivered] | None] = (
+            queue.Queue()
+        )
         self.recorder: threading.Thread | None = None
 
     def submit(self, handler: EffectHandler, effect: outbox.ClaimedEffect) -> None:
@@ -363,7 +425,7 @@ class _Deliveries:
             self.slots.release()
 
     def _run(self, handler: EffectHandler, effect: outbox.ClaimedEffect) -> None:
-        self.finished.put((effect, self.worker._call(handler, effect)))
+        self.finished.put((effect, self.worker._deliver(handler, effect)))
 
     def _record(self) -> None:
         done = False
@@ -382,8 +444,7 @@ class _Deliveries:
                     break
                 batch.append(more)
             try:
-                # One short UPDATE that frees delivery slots: ahead of other writers queued.
-                self.worker._finish(batch, urgent=True)
+                self.worker._finish_deliveries(batch)
             except Exception:  # left running: retried once their lease lapses
                 log.exception("recording %d delivery outcomes failed", len(batch))
             finally:

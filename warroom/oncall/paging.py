@@ -31,7 +31,7 @@ from warroom.core.upsert import Upsert
 from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.service import Reactor
 from warroom.incidents.views import next_update_due
-from warroom.notify.effects import handle_notify
+from warroom.notify.effects import deliver_notify, handle_notify
 from warroom.oncall import links, tables
 from warroom.oncall.service import OncallService
 from warroom.policy import Policy
@@ -320,6 +320,14 @@ def handle_oncall_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outc
     if guard and not still_unacknowledged(runtime, str(guard)):
         return Outcome(True, "skipped: acknowledged")
     return handle_notify(runtime, effect)
+
+
+def deliver_oncall_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> outbox.Delivered:
+    """`handle_oncall_notify` leaving its writes to the worker (see `deliver_notify`)."""
+    guard = effect.payload.get("guard")
+    if guard and not still_unacknowledged(runtime, str(guard)):
+        return outbox.Delivered(Outcome(True, "skipped: acknowledged"))
+    return deliver_notify(runtime, effect)
 
 
 # ---- firing steps -------------------------------------------------------------------------
