@@ -393,7 +393,7 @@ def _people_for(
             found = (
                 _once(conn, ("person", target), service.resolve, target, now)
                 if kind == "person"
-                else service.resolve(conn, target, now, state.services)
+                else service.resolve(conn, target, now, state.services, once_per_transaction=True)
             )
         if not found:
             unreached.append(target)
@@ -572,7 +572,9 @@ def _cannot_page(
     for contact in service.section.fallback_contacts:
         if contact not in runtime.policy.contacts:
             continue
-        found = service.resolve(conn, f"contact:{contact}", now, state.services)
+        found = service.resolve(
+            conn, f"contact:{contact}", now, state.services, once_per_transaction=True
+        )
         found = [person for person in found if service.person_methods(conn, person, state.severity)]
         if found:
             fallback, fallback_people = contact, found
