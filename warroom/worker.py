@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -114,51 +114,16 @@ class Worker:
         mark = self.runtime.db.due_mark()
         urgent = tuple(k for k in self.handlers if k in self.urgent_kinds)
         others = tuple(k for k in self.handlers if k not in self.urgent_kinds)
-        # Short, and pages wait on it: ahead of other writers of this process.
-        with self.runtime.db.write(urgent=bool(urgent)) as conn:
-            claimed = []
-            if urgent:
-                claimed = outbox.claim_due(
-                    conn,
-                    owner=self.name,
-                    now=now,
-                    lease=self.lease,
-                    kinds=urgent,
-                    limit=self.batch,
-                )
-            # While pages are due, other work (similar incidents, correlation, ...) waits for
-            # them, so an alert storm's pages are not slowed down by it; only a few effects
-            # overdue by more than STARVATION_LIMIT go along, so none waits for ever.
-            room = self.batch - len(claimed)
-            due_by = None
-            if claimed:
-                room = min(room, max(1, self.batch // 50))
-                due_by = now - STARVATION_LIMIT
-            if others and room > 0:
-                claimed += outbox.claim_due(
-                    conn,
-                    owner=self.name,
-                    now=now,
-                    lease=self.lease,
-                    kinds=others,
-                    limit=room,
-                    due_by=due_by,
-                )
+        claimed, done = self._claim_and_fire_pages(now, urgent, others)
         deliveries = _Deliveries(self) if self.concurrency > 1 else None
-        done: set[int] = set()
         if deliveries is not None:
-            # Deliveries first: they run in the pool while this thread fires the steps below.
+            # Deliveries first: they run in the pool while this thread does the work below.
             for effect in claimed:
                 handler = self.handlers[effect.kind]
                 if handler.concurrent:
                     deliveries.submit(handler, effect)
                     done.add(effect.id)
         batched = [e for e in claimed if self._in_transaction(e.kind) is not None]
-        # Pages' steps commit on their own, not held back by slower work of the round.
-        pages = [e for e in batched if e.kind in self.urgent_kinds]
-        if pages and self._run_in_one_transaction(pages, urgent=True):
-            done.update(e.id for e in pages)
-        # else the shared transaction failed: run them one by one below
         rest = [e for e in batched if e.kind not in self.urgent_kinds]
         for start in range(0, len(rest), OTHERS_PER_TRANSACTION):
             if start and self._pages_waiting(urgent, mark):
@@ -188,8 +153,11 @@ class Worker:
                     ):
                         continue
             handler = self.handlers[effect.kind]
-            if deliveries is not None and handler.concurrent:
-                deliveries.submit(handler, effect)
+            if handler.concurrent:
+                if deliveries is not None:
+                    deliveries.submit(handler, effect)
+                else:
+                    self._finish_deliveries([(effect, self._deliver(handler, effect))])
                 continue
             outcome = self._call(handler, effect)
             if handler.transactional:
@@ -208,6 +176,78 @@ class Worker:
                 outbox.release(conn, [e.id for e in released], self.name)
         return len(claimed) - len(released)
 
+    def _claim_and_fire_pages(
+        self, now: datetime, urgent: tuple[str, ...], others: tuple[str, ...]
+    ) -> tuple[list[outbox.ClaimedEffect], set[int]]:
+        """Claim what is due and, in the same transaction, fire the pages' escalation steps
+        (urgent database-only effects) and claim the notifications they plan, due now: a
+        page goes from its incident's commit to the delivery threads in one more commit.
+        SQLite has one writer at a time, and alert intake holds it for most of a storm, so
+        every commit on a page's way costs it a turn in that queue.
+
+        Returns the effects claimed and the ids of those already done. The steps first run
+        in one go; if one raises, nothing is kept and it all runs again with each step in a
+        savepoint, so only the one that raises is rolled back (and retried later)."""
+        follow_ups = tuple(k for k in urgent if self.handlers[k].concurrent)
+        for savepoints in (False, True):
+            try:
+                # Pages wait on it: ahead of other writers of this process.
+                with self.runtime.db.write(urgent=bool(urgent)) as conn:
+                    claimed = self._claim(conn, now, urgent, others)
+                    pages = [
+                        e
+                        for e in claimed
+                        if e.kind in self.urgent_kinds and self._in_transaction(e.kind)
+                    ]
+                    if pages:
+                        results = [(e, self._run_in(conn, e, savepoints=savepoints)) for e in pages]
+                        self._record(conn, results)
+                    if pages and follow_ups:
+                        claimed += outbox.claim_due(
+                            conn,
+                            owner=self.name,
+                            now=now,
+                            lease=self.lease,
+                            kinds=follow_ups,
+                            limit=self.batch,
+                        )
+            except _EffectFailed:
+                continue
+            return claimed, {e.id for e in pages}
+        raise AssertionError("the savepoint pass records failures instead of raising")
+
+    def _claim(
+        self,
+        conn: Connection,
+        now: datetime,
+        urgent: tuple[str, ...],
+        others: tuple[str, ...],
+    ) -> list[outbox.ClaimedEffect]:
+        claimed = []
+        if urgent:
+            claimed = outbox.claim_due(
+                conn, owner=self.name, now=now, lease=self.lease, kinds=urgent, limit=self.batch
+            )
+        # While pages are due, other work (similar incidents, correlation, ...) waits for
+        # them, so an alert storm's pages are not slowed down by it; only a few effects
+        # overdue by more than STARVATION_LIMIT go along, so none waits for ever.
+        room = self.batch - len(claimed)
+        due_by = None
+        if claimed:
+            room = min(room, max(1, self.batch // 50))
+            due_by = now - STARVATION_LIMIT
+        if others and room > 0:
+            claimed += outbox.claim_due(
+                conn,
+                owner=self.name,
+                now=now,
+                lease=self.lease,
+                kinds=others,
+                limit=room,
+                due_by=due_by,
+            )
+        return claimed
+
     def _pages_waiting(self, urgent: tuple[str, ...], mark: tuple[int, int]) -> bool:
         """Whether another thread of this process (alert intake, the API) committed an effect
         due now since the round began (a page, likely): other work of the round yields to it."""
@@ -221,9 +261,7 @@ class Worker:
     def _in_transaction(self, kind: str) -> outbox.HandleInTransaction | None:
         return self.handlers[kind].in_transaction
 
-    def _run_in_one_transaction(
-        self, effects: list[outbox.ClaimedEffect], *, urgent: bool = False
-    ) -> bool:
+    def _run_in_one_transaction(self, effects: list[outbox.ClaimedEffect]) -> bool:
         """Run database-only handlers together and record their outcomes in the same commit.
 
         First all in one go; if one raises, nothing is kept and they run again, each in a
@@ -232,7 +270,7 @@ class Worker:
         """
         for savepoints in (False, True):
             try:
-                with self.runtime.db.write(urgent=urgent) as conn:
+                with self.runtime.db.write() as conn:
                     results = [(e, self._run_in(conn, e, savepoints=savepoints)) for e in effects]
                     self._record(conn, results)
             except _EffectFailed:
@@ -269,6 +307,63 @@ class Worker:
         except Exception as exc:
             log.exception("effect %s (%s) failed", effect.id, effect.kind)
             return Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
+
+    def _deliver(self, handler: EffectHandler, effect: outbox.ClaimedEffect) -> outbox.Delivered:
+        if handler.deliver is None:
+            return outbox.Delivered(self._call(handler, effect))
+        try:
+            return handler.deliver(self.runtime, effect)
+        except Exception as exc:
+            log.exception("effect %s (%s) failed", effect.id, effect.kind)
+            return outbox.Delivered(Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True))
+
+    def _finish_deliveries(
+        self, results: list[tuple[outbox.ClaimedEffect, outbox.Delivered]]
+    ) -> None:
+        """Record deliveries' outcomes and what they write about themselves (their log, their
+        timeline entries) in one commit, ahead of other writers (pages' slots wait on it).
+
+        Not waiting for the disk (`relaxed`): losing it to a power cut only re-sends those
+        messages, the same as a crash mid-delivery; a killed process loses none. A delivery
+        whose writes raise is rolled back alone (in a savepoint, on a second pass) and marked
+        failed, to be sent again, as when its handler raises."""
+        for savepoints in (False, True):
+            try:
+                with self.runtime.db.write(urgent=True, relaxed=True) as conn:
+                    outcomes = [
+                        (e, self._write_delivered(conn, e, d, savepoints=savepoints))
+                        for e, d in results
+                    ]
+                    self._record(conn, outcomes)
+                return
+            except _EffectFailed:
+                continue
+
+    def _write_delivered(
+        self,
+        conn: Connection,
+        effect: outbox.ClaimedEffect,
+        delivered: outbox.Delivered,
+        *,
+        savepoints: bool,
+    ) -> Outcome:
+        if delivered.record is None:
+            return delivered.outcome
+        if not savepoints:
+            try:
+                delivered.record(conn)
+            except Exception as exc:
+                raise _EffectFailed() from exc
+            return delivered.outcome
+        savepoint = conn.begin_nested()
+        try:
+            delivered.record(conn)
+        except Exception as exc:
+            savepoint.rollback()
+            log.exception("recording effect %s (%s) failed", effect.id, effect.kind)
+            return Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
+        savepoint.commit()
+        return delivered.outcome
 
     def _finish(
         self, results: list[tuple[outbox.ClaimedEffect, Outcome]], *, urgent: bool = False
@@ -339,7 +434,9 @@ class _Deliveries:
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.slots = threading.Semaphore(worker.concurrency)
-        self.finished: queue.Queue[tuple[outbox.ClaimedEffect, Outcome] | None] = queue.Queue()
+        self.finished: queue.Queue[tuple[outbox.ClaimedEffect, outbox.Delivered] | None] = (
+            queue.Queue()
+        )
         self.recorder: threading.Thread | None = None
 
     def submit(self, handler: EffectHandler, effect: outbox.ClaimedEffect) -> None:
@@ -363,7 +460,7 @@ class _Deliveries:
             self.slots.release()
 
     def _run(self, handler: EffectHandler, effect: outbox.ClaimedEffect) -> None:
-        self.finished.put((effect, self.worker._call(handler, effect)))
+        self.finished.put((effect, self.worker._deliver(handler, effect)))
 
     def _record(self) -> None:
         done = False
@@ -382,8 +479,7 @@ class _Deliveries:
                     break
                 batch.append(more)
             try:
-                # One short UPDATE that frees delivery slots: ahead of other writers queued.
-                self.worker._finish(batch, urgent=True)
+                self.worker._finish_deliveries(batch)
             except Exception:  # left running: retried once their lease lapses
                 log.exception("recording %d delivery outcomes failed", len(batch))
             finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from warroom.core import outbox, tables
@@ -204,3 +205,35 @@ def test_other_work_yields_to_a_page_that_becomes_due(runtime: Runtime) -> None:
     while worker.run_once():
         pass
     assert sorted(ran) == list(range(5))  # ...then the rest, each once
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_deliveries_write_with_their_outcomes_and_one_that_fails_to_is_sent_again(
+    runtime: Runtime, concurrency: int
+) -> None:
+    """A concurrent handler's `deliver` leaves its writes (a delivery log, a timeline entry)
+    to the worker, which runs them in the transaction that records the outcomes; one whose
+    writes raise is rolled back alone and marked failed (so sent again), the others kept."""
+    from sqlalchemy.engine import Connection
+
+    def alone(rt: Runtime, claimed: outbox.ClaimedEffect) -> Outcome:
+        raise AssertionError("the worker uses deliver")
+
+    def deliver(rt: Runtime, claimed: outbox.ClaimedEffect) -> outbox.Delivered:
+        n = claimed.payload["n"]
+
+        def record(conn: Connection) -> None:
+            outbox.enqueue(conn, [effect(kind="log", key=f"log-{n}")], T(60))
+            if n == 2:
+                raise RuntimeError("boom")
+
+        return outbox.Delivered(Outcome(True, "sent"), record)
+
+    with runtime.db.write() as conn:
+        outbox.enqueue(conn, [effect(n=1), effect(n=2), effect(n=3)], T(0))
+    handler = EffectHandler("test", alone, concurrent=True, urgent=True, deliver=deliver)
+    assert Worker(runtime, [handler], concurrency=concurrency).run_once() == 3
+    with runtime.db.read() as conn:
+        rows = conn.execute(select(tables.outbox).order_by(tables.outbox.c.id)).all()
+    assert sorted(r.dedup_key for r in rows if r.kind == "log") == ["log-1", "log-3"]
+    assert [r.status for r in rows if r.kind == "test"] == ["done", "failed", "done"]

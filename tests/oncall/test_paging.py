@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Api
@@ -282,3 +284,40 @@ def test_an_emailed_page_is_plain_text_with_the_alert_text_intact(
     }
     assert list(parts) == ["text/plain"]
     assert summary in parts["text/plain"] and "/api/v1/oncall/ack/" in parts["text/plain"]
+
+
+def test_a_round_of_pages_reads_a_schedule_once_and_the_next_round_sees_it_changed(
+    oc_runtime: Runtime, oc_api: Api, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Escalation steps fired in one transaction read each schedule once (not once per
+    page); a change to the schedule (an override) is seen by the steps of the next round."""
+    loads: list[str] = []
+    schedules = oc_runtime.oncall.directory.schedules
+    load = schedules.load_schedule
+
+    def counted(conn: Any, name: str) -> Any:
+        loads.append(name)
+        return load(conn, name)
+
+    monkeypatch.setattr(schedules, "load_schedule", counted)
+    with http_receiver() as ann, http_receiver() as bob:
+        setup_payments(oc_api, ann, bob)
+        first = [declare(oc_api) for _ in range(3)]
+        drain(oc_runtime)
+        assert loads == ["primary"]
+        assert len(ann.wait_for(3)) == 3 and bob.requests == []
+        now = clock.now()
+        oc_api.ok(
+            "POST",
+            "/api/v1/oncall/schedules/primary/overrides",
+            json={
+                "user": "bob",
+                "start": now.isoformat(),
+                "end": (now + timedelta(hours=1)).isoformat(),
+            },
+        )
+        second = declare(oc_api)
+        drain(oc_runtime)
+        assert len(bob.wait_for(1)) == 1 and len(ann.requests) == 3
+    assert [events(oc_api, i, "paged")[0]["data"]["notified"] for i in first] == [["ann"]] * 3
+    assert events(oc_api, second, "paged")[0]["data"]["notified"] == ["bob"]

@@ -64,8 +64,18 @@ class Outcome:
     retryable: bool = True
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """A delivery's outcome, and what to write about it (`record(conn)`: its log, its timeline
+    entry) in the transaction that records the outcome, so a batch of deliveries commits once."""
+
+    outcome: Outcome
+    record: Callable[[Connection], None] | None = None
+
+
 Handle = Callable[["Runtime", ClaimedEffect], Outcome]
 HandleInTransaction = Callable[["Runtime", Connection, ClaimedEffect], Outcome]
+Deliver = Callable[["Runtime", ClaimedEffect], Delivered]
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,9 @@ class EffectHandler:
       may be recorded with the rest of the round (a crash repeats it harmlessly);
     - `concurrent`: one outside delivery each; up to `worker_concurrency` run at a time in a
       thread pool;
+    - `deliver(runtime, effect)`: a concurrent handler's delivery without its own writes: they
+      come back as `Delivered.record`, which the worker runs in the transaction that records
+      the outcome (`handle` stays the stand-alone form: the delivery, then its writes);
     - `urgent`: pages: claimed and run before the other effects due at the same time.
     """
 
@@ -91,6 +104,7 @@ class EffectHandler:
     transactional: bool = False
     concurrent: bool = False
     urgent: bool = False
+    deliver: Deliver | None = None
 
 
 def enqueue(conn: Connection, effects: list[Effect], now: datetime) -> int:

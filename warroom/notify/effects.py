@@ -9,9 +9,11 @@ are tried in order until one succeeds (a failed channel falls back to the next o
 from __future__ import annotations
 
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 
 from warroom.core import outbox
 from warroom.core.auth import SYSTEM
@@ -53,6 +55,18 @@ def notify_effect(
 
 
 def handle_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
+    """Deliver, then write the delivery log and the timeline entry in a transaction of its own."""
+    delivered = deliver_notify(runtime, effect)
+    if delivered.record is not None:
+        with runtime.db.write() as conn:
+            delivered.record(conn)
+    return delivered.outcome
+
+
+def deliver_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> outbox.Delivered:
+    """Try the payload's URLs in order until one takes the message; what to record about it
+    (the delivery log, `notification_sent` / `notification_failed` once final) comes back
+    for the worker to write with the outcome."""
     payload = effect.payload
     attempts: list[Delivery] = []
     body_format = body_format_of(payload)
@@ -62,11 +76,12 @@ def handle_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
         attempts.append(result)
         if result.ok:
             break
-    _log_attempts(runtime, effect, attempts)
+    now = runtime.clock.now()
     delivered = next((a for a in attempts if a.ok), None)
     retryable = any(a.retryable for a in attempts)
     final = delivered is not None or not retryable or effect.attempts >= outbox.MAX_ATTEMPTS
     incident = payload.get("incident")
+    event: Event | None = None
     if incident and final:
         data = {
             "recipient": payload.get("recipient", ""),
@@ -76,24 +91,24 @@ def handle_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
         }
         if delivered is not None:
             event = Event(
-                "notification_sent",
-                SYSTEM.actor,
-                runtime.clock.now(),
-                {**data, "channel": delivered.channel},
+                "notification_sent", SYSTEM.actor, now, {**data, "channel": delivered.channel}
             )
         else:
-            event = Event(
-                "notification_failed",
-                SYSTEM.actor,
-                runtime.clock.now(),
-                {**data, "error": "; ".join(a.message for a in attempts) or "no URLs"},
-            )
-        with suppress(NotFound):  # the incident may have been deleted since
-            runtime.incidents.append_events(SYSTEM, str(incident), [event])
+            error = "; ".join(a.message for a in attempts) or "no URLs"
+            event = Event("notification_failed", SYSTEM.actor, now, {**data, "error": error})
+
+    def record(conn: Connection) -> None:
+        _log_attempts(conn, effect, attempts, now)
+        if event is not None:
+            with suppress(NotFound):  # the incident may have been deleted since
+                runtime.incidents.mutate_in(conn, str(incident), lambda _state, _now: [event])
+
     if delivered is not None:
-        return Outcome(True, f"sent via {delivered.channel}")
-    message = "; ".join(a.message for a in attempts) or "no URLs to deliver to"
-    return Outcome(False, message, retryable=retryable)
+        outcome = Outcome(True, f"sent via {delivered.channel}")
+    else:
+        message = "; ".join(a.message for a in attempts) or "no URLs to deliver to"
+        outcome = Outcome(False, message, retryable=retryable)
+    return outbox.Delivered(outcome, record if attempts or event is not None else None)
 
 
 def body_format_of(payload: dict[str, Any]) -> BodyFormat:
@@ -105,31 +120,32 @@ def body_format_of(payload: dict[str, Any]) -> BodyFormat:
     return "text"
 
 
-def _log_attempts(runtime: Runtime, effect: outbox.ClaimedEffect, attempts: list[Delivery]) -> None:
+def _log_attempts(
+    conn: Connection, effect: outbox.ClaimedEffect, attempts: list[Delivery], now: datetime
+) -> None:
     """The delivery log: one row per channel tried (the channel only, never the URL)."""
     if not attempts:
         return
     payload = effect.payload
-    now = runtime.clock.now()
-    with runtime.db.write() as conn:
-        conn.execute(
-            insert(deliveries),
-            [
-                {
-                    "outbox_id": effect.id,
-                    "incident": payload.get("incident"),
-                    "recipient": str(payload.get("recipient", ""))[:200],
-                    "reason": str(payload.get("reason", ""))[:200],
-                    "channel": a.channel[:40],
-                    "position": n,
-                    "ok": a.ok,
-                    "error": a.message or None,
-                    "attempt": effect.attempts,
-                    "attempted_at": now,
-                }
-                for n, a in enumerate(attempts)
-            ],
-        )
+    conn.execute(
+        insert(deliveries),
+        [
+            {
+                "outbox_id": effect.id,
+                "incident": payload.get("incident"),
+                "recipient": str(payload.get("recipient", ""))[:200],
+                "reason": str(payload.get("reason", ""))[:200],
+                "channel": a.channel[:40],
+                "position": n,
+                "ok": a.ok,
+                "error": a.message or None,
+                "attempt": effect.attempts,
+                "attempted_at": now,
+            }
+            for n, a in enumerate(attempts)
+        ],
+    )
 
 
-HANDLERS = [EffectHandler(KIND, handle_notify, concurrent=True)]  # one message each
+# One message each; the worker writes their logs and timeline entries with their outcomes.
+HANDLERS = [EffectHandler(KIND, handle_notify, concurrent=True, deliver=deliver_notify)]

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from warroom.core.auth import Principal
+from warroom.core.db import transaction_memo
 from warroom.core.errors import InvalidInput, NotFound
 from warroom.core.runtime import Runtime
 from warroom.oncall import models, tables
@@ -154,11 +155,20 @@ class DirectoryService(OncallRows):
     # ---- resolution --------------------------------------------------------------------
 
     def resolve(
-        self, conn: Connection, target: str, at: datetime, services: Sequence[str] = ()
+        self,
+        conn: Connection,
+        target: str,
+        at: datetime,
+        services: Sequence[str] = (),
+        *,
+        once_per_transaction: bool = False,
     ) -> list[str]:
         """The people a target reaches at `at` (a schedule's on-call, a team's members).
 
         `services` are the incident's, for `manager:*` and unmapped manager contacts.
+        `once_per_transaction`: each schedule is read once per transaction of `conn` (a round
+        of escalation steps pages through the same schedules again and again); only for a
+        transaction that changes no schedule, override or person.
         """
         kind, _, name = target.partition(":")
         if kind == "person":
@@ -178,10 +188,8 @@ class DirectoryService(OncallRows):
             by_team = {r.name: r.manager for r in rows}
             return list(dict.fromkeys(by_team[team] for team in teams if team in by_team))
         if kind == "schedule":
-            try:
-                person = sm.on_call(self.schedules.load_schedule(conn, name), at)
-            except NotFound:
-                return []
+            schedule = self._schedule(conn, name, once_per_transaction)
+            person = sm.on_call(schedule, at) if schedule is not None else None
             return [person] if person else []
         if kind == "contact":
             mapped = self.contact_targets(conn, name)
@@ -190,9 +198,26 @@ class DirectoryService(OncallRows):
                 subs = ["manager:*"]
             people: list[str] = []
             for sub in subs:
-                people += [p for p in self.resolve(conn, sub, at, services) if p not in people]
+                reached = self.resolve(
+                    conn, sub, at, services, once_per_transaction=once_per_transaction
+                )
+                people += [p for p in reached if p not in people]
             return people
         return []  # roles resolve against an incident (see paging)
+
+    def _schedule(
+        self, conn: Connection, name: str, once_per_transaction: bool
+    ) -> sm.Schedule | None:
+        """The schedule (None if there is none), from this transaction's memo if asked."""
+        memo = transaction_memo(conn) if once_per_transaction else {}
+        key = ("oncall.schedule", name)
+        if key not in memo:
+            try:
+                memo[key] = self.schedules.load_schedule(conn, name)
+            except NotFound:
+                memo[key] = None
+        found: sm.Schedule | None = memo[key]
+        return found
 
     def owning_teams(self, services: Sequence[str]) -> list[str]:
         """The teams owning these services, from the service catalog's `owner_team`."""

@@ -17,7 +17,13 @@ HANDLERS = [
         urgent=True,
     ),
     EffectHandler(paging.RULE, paging.handle_rule, transactional=True),
-    EffectHandler(paging.NOTIFY, paging.handle_oncall_notify, concurrent=True, urgent=True),
+    EffectHandler(
+        paging.NOTIFY,
+        paging.handle_oncall_notify,
+        concurrent=True,
+        urgent=True,
+        deliver=paging.deliver_oncall_notify,
+    ),
     # An incident with no escalation policy known when declared: looked up again when it
     # fires, after the pages of incidents that can page (not urgent).
     EffectHandler(

@@ -31,7 +31,7 @@ from warroom.core.upsert import Upsert
 from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.service import Reactor
 from warroom.incidents.views import next_update_due
-from warroom.notify.effects import handle_notify
+from warroom.notify.effects import deliver_notify, handle_notify
 from warroom.oncall import links, tables
 from warroom.oncall.service import OncallService
 from warroom.policy import Policy
@@ -322,6 +322,14 @@ def handle_oncall_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outc
     return handle_notify(runtime, effect)
 
 
+def deliver_oncall_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> outbox.Delivered:
+    """`handle_oncall_notify` leaving its writes to the worker (see `deliver_notify`)."""
+    guard = effect.payload.get("guard")
+    if guard and not still_unacknowledged(runtime, str(guard)):
+        return outbox.Delivered(Outcome(True, "skipped: acknowledged"))
+    return deliver_notify(runtime, effect)
+
+
 # ---- firing steps -------------------------------------------------------------------------
 
 
@@ -385,7 +393,7 @@ def _people_for(
             found = (
                 _once(conn, ("person", target), service.resolve, target, now)
                 if kind == "person"
-                else service.resolve(conn, target, now, state.services)
+                else service.resolve(conn, target, now, state.services, once_per_transaction=True)
             )
         if not found:
             unreached.append(target)
@@ -564,7 +572,9 @@ def _cannot_page(
     for contact in service.section.fallback_contacts:
         if contact not in runtime.policy.contacts:
             continue
-        found = service.resolve(conn, f"contact:{contact}", now, state.services)
+        found = service.resolve(
+            conn, f"contact:{contact}", now, state.services, once_per_transaction=True
+        )
         found = [person for person in found if service.person_methods(conn, person, state.severity)]
         if found:
             fallback, fallback_people = contact, found
