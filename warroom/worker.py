@@ -28,12 +28,12 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -41,6 +41,7 @@ from warroom.core import outbox
 from warroom.core.runtime import Runtime
 
 log = logging.getLogger("warroom.worker")
+T = TypeVar("T")
 
 
 # Re-exported: handlers written before the outbox declared them import these from here.
@@ -185,36 +186,26 @@ class Worker:
         SQLite has one writer at a time, and alert intake holds it for most of a storm, so
         every commit on a page's way costs it a turn in that queue.
 
-        Returns the effects claimed and the ids of those already done. The steps first run
-        in one go; if one raises, nothing is kept and it all runs again with each step in a
-        savepoint, so only the one that raises is rolled back (and retried later)."""
+        Returns the effects claimed and the ids of those already done."""
         follow_ups = tuple(k for k in urgent if self.handlers[k].concurrent)
-        for savepoints in (False, True):
-            try:
-                # Pages wait on it: ahead of other writers of this process.
-                with self.runtime.db.write(urgent=bool(urgent)) as conn:
-                    claimed = self._claim(conn, now, urgent, others)
-                    pages = [
-                        e
-                        for e in claimed
-                        if e.kind in self.urgent_kinds and self._in_transaction(e.kind)
-                    ]
-                    if pages:
-                        results = [(e, self._run_in(conn, e, savepoints=savepoints)) for e in pages]
-                        self._record(conn, results)
-                    if pages and follow_ups:
-                        claimed += outbox.claim_due(
-                            conn,
-                            owner=self.name,
-                            now=now,
-                            lease=self.lease,
-                            kinds=follow_ups,
-                            limit=self.batch,
-                        )
-            except _EffectFailed:
-                continue
+
+        def claim_and_fire(
+            conn: Connection, savepoints: bool
+        ) -> tuple[list[outbox.ClaimedEffect], set[int]]:
+            claimed = self._claim(conn, now, urgent, others)
+            pages = [
+                e for e in claimed if e.kind in self.urgent_kinds and self._in_transaction(e.kind)
+            ]
+            if pages:
+                self._record(
+                    conn, [(e, self._run_in(conn, e, savepoints=savepoints)) for e in pages]
+                )
+                if follow_ups:
+                    claimed += self._claim_kinds(conn, now, follow_ups, self.batch)
             return claimed, {e.id for e in pages}
-        raise AssertionError("the savepoint pass records failures instead of raising")
+
+        # Pages wait on it: ahead of other writers of this process.
+        return self._all_or_each(claim_and_fire, urgent=bool(urgent))
 
     def _claim(
         self,
@@ -223,11 +214,7 @@ class Worker:
         urgent: tuple[str, ...],
         others: tuple[str, ...],
     ) -> list[outbox.ClaimedEffect]:
-        claimed = []
-        if urgent:
-            claimed = outbox.claim_due(
-                conn, owner=self.name, now=now, lease=self.lease, kinds=urgent, limit=self.batch
-            )
+        claimed = self._claim_kinds(conn, now, urgent, self.batch) if urgent else []
         # While pages are due, other work (similar incidents, correlation, ...) waits for
         # them, so an alert storm's pages are not slowed down by it; only a few effects
         # overdue by more than STARVATION_LIMIT go along, so none waits for ever.
@@ -237,16 +224,38 @@ class Worker:
             room = min(room, max(1, self.batch // 50))
             due_by = now - STARVATION_LIMIT
         if others and room > 0:
-            claimed += outbox.claim_due(
-                conn,
-                owner=self.name,
-                now=now,
-                lease=self.lease,
-                kinds=others,
-                limit=room,
-                due_by=due_by,
-            )
+            claimed += self._claim_kinds(conn, now, others, room, due_by)
         return claimed
+
+    def _claim_kinds(
+        self,
+        conn: Connection,
+        now: datetime,
+        kinds: tuple[str, ...],
+        limit: int,
+        due_by: datetime | None = None,
+    ) -> list[outbox.ClaimedEffect]:
+        return outbox.claim_due(
+            conn,
+            owner=self.name,
+            now=now,
+            lease=self.lease,
+            kinds=kinds,
+            limit=limit,
+            due_by=due_by,
+        )
+
+    def _all_or_each(self, work: Callable[[Connection, bool], T], **write: bool) -> T:
+        """`work(conn, savepoints)` in one write transaction: first with every effect in one go;
+        if one raises, nothing is kept and it all runs again with each effect in a savepoint,
+        so only the one that raises is rolled back (and marked failed, to be retried)."""
+        try:
+            with self.runtime.db.write(**write) as conn:
+                return work(conn, False)
+        except _EffectFailed:
+            pass
+        with self.runtime.db.write(**write) as conn:
+            return work(conn, True)
 
     def _pages_waiting(self, urgent: tuple[str, ...], mark: tuple[int, int]) -> bool:
         """Whether another thread of this process (alert intake, the API) committed an effect
@@ -262,38 +271,44 @@ class Worker:
         return self.handlers[kind].in_transaction
 
     def _run_in_one_transaction(self, effects: list[outbox.ClaimedEffect]) -> bool:
-        """Run database-only handlers together and record their outcomes in the same commit.
+        """Run database-only handlers together and record their outcomes in the same commit
+        (see `_all_or_each`). False when the transaction itself failed: nothing was kept."""
 
-        First all in one go; if one raises, nothing is kept and they run again, each in a
-        savepoint, so the one that raises is rolled back alone (and retried later).
-        False when the transaction itself failed: nothing of it was kept.
-        """
-        for savepoints in (False, True):
-            try:
-                with self.runtime.db.write() as conn:
-                    results = [(e, self._run_in(conn, e, savepoints=savepoints)) for e in effects]
-                    self._record(conn, results)
-            except _EffectFailed:
-                continue
-            except Exception:
-                log.exception("a shared transaction of %d effects failed", len(effects))
-                return False
-            return True
-        return False
+        def run(conn: Connection, savepoints: bool) -> None:
+            self._record(conn, [(e, self._run_in(conn, e, savepoints=savepoints)) for e in effects])
+
+        try:
+            self._all_or_each(run)
+        except Exception:
+            log.exception("a shared transaction of %d effects failed", len(effects))
+            return False
+        return True
 
     def _run_in(
         self, conn: Connection, effect: outbox.ClaimedEffect, *, savepoints: bool
     ) -> Outcome:
         run = self._in_transaction(effect.kind)
         assert run is not None
+        return self._guarded(conn, effect, lambda: run(self.runtime, conn, effect), savepoints)
+
+    def _guarded(
+        self,
+        conn: Connection,
+        effect: outbox.ClaimedEffect,
+        work: Callable[[], Outcome],
+        savepoints: bool,
+    ) -> Outcome:
+        """An effect's writes in the shared transaction: without `savepoints` a failure
+        raises `_EffectFailed` (the whole transaction runs again); with them it is rolled
+        back alone and reported as a retryable failure."""
         if not savepoints:
             try:
-                return run(self.runtime, conn, effect)
+                return work()
             except Exception as exc:
                 raise _EffectFailed() from exc
         savepoint = conn.begin_nested()
         try:
-            outcome = run(self.runtime, conn, effect)
+            outcome = work()
         except Exception as exc:
             savepoint.rollback()
             log.exception("effect %s (%s) failed", effect.id, effect.kind)
@@ -325,45 +340,21 @@ class Worker:
 
         Not waiting for the disk (`relaxed`): losing it to a power cut only re-sends those
         messages, the same as a crash mid-delivery; a killed process loses none. A delivery
-        whose writes raise is rolled back alone (in a savepoint, on a second pass) and marked
-        failed, to be sent again, as when its handler raises."""
-        for savepoints in (False, True):
-            try:
-                with self.runtime.db.write(urgent=True, relaxed=True) as conn:
-                    outcomes = [
-                        (e, self._write_delivered(conn, e, d, savepoints=savepoints))
-                        for e, d in results
-                    ]
-                    self._record(conn, outcomes)
-                return
-            except _EffectFailed:
-                continue
+        whose writes raise is rolled back alone and marked failed, to be sent again, as when
+        its handler raises (`_all_or_each`)."""
 
-    def _write_delivered(
-        self,
-        conn: Connection,
-        effect: outbox.ClaimedEffect,
-        delivered: outbox.Delivered,
-        *,
-        savepoints: bool,
-    ) -> Outcome:
-        if delivered.record is None:
-            return delivered.outcome
-        if not savepoints:
-            try:
-                delivered.record(conn)
-            except Exception as exc:
-                raise _EffectFailed() from exc
-            return delivered.outcome
-        savepoint = conn.begin_nested()
-        try:
-            delivered.record(conn)
-        except Exception as exc:
-            savepoint.rollback()
-            log.exception("recording effect %s (%s) failed", effect.id, effect.kind)
-            return Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
-        savepoint.commit()
-        return delivered.outcome
+        def write(conn: Connection, savepoints: bool) -> None:
+            outcomes = []
+            for effect, delivered in results:
+                outcome = delivered.outcome
+                if delivered.record is not None:
+                    outcome = self._guarded(
+                        conn, effect, _recording(delivered.record, conn, outcome), savepoints
+                    )
+                outcomes.append((effect, outcome))
+            self._record(conn, outcomes)
+
+        self._all_or_each(write, urgent=True, relaxed=True)
 
     def _finish(
         self, results: list[tuple[outbox.ClaimedEffect, Outcome]], *, urgent: bool = False
@@ -423,6 +414,18 @@ class Worker:
         thread = threading.Thread(target=self.run_forever, name="warroom-worker", daemon=True)
         thread.start()
         return thread
+
+
+def _recording(
+    record: Callable[[Connection], None], conn: Connection, outcome: Outcome
+) -> Callable[[], Outcome]:
+    """A delivery's writes, reporting its outcome once they are done."""
+
+    def write() -> Outcome:
+        record(conn)
+        return outcome
+
+    return write
 
 
 class _Deliveries:

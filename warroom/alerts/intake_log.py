@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 
 from warroom.alerts import tables as t
 from warroom.alerts.batching import GroupCommitter
-from warroom.core.db import Database, try_serialise
+from warroom.core.db import Database, sqlite_time, try_serialise
 
 log = logging.getLogger("warroom.alerts.intake")
 
@@ -299,11 +299,6 @@ _SQLITE_PENDING = (
 )
 
 
-def _sqlite_time(at: datetime) -> str:
-    """As `UTCDateTime` keeps a time in SQLite: naive UTC, SQLAlchemy's text format."""
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
 class _LoopAppender:
     """Group commit driven by an event loop: the requests that reach the log in one loop turn
     share one commit, and rows queued while a commit runs go together in the next one.
@@ -433,7 +428,7 @@ def _append_rows(conn: Any, rows: list[dict[str, Any]]) -> list[int]:
     the file's only writer."""
     conn.executemany(
         _SQLITE_APPEND,
-        [(_sqlite_time(r["received_at"]), r["integration"], r["alerts"]) for r in rows],
+        [(sqlite_time(r["received_at"]), r["integration"], r["alerts"]) for r in rows],
     )
     last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
     return list(range(last - len(rows) + 1, last + 1))

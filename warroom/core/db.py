@@ -55,15 +55,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def sqlite_time(at: datetime) -> str:
+    """How `UTCDateTime` keeps `at` in SQLite: naive UTC text in SQLAlchemy's format (always
+    with microseconds, so text order is time order)."""
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def driver_time(dialect: Dialect, at: datetime) -> datetime | str:
-    """`at` as the driver takes it for a `UTCDateTime` column: on SQLite the naive UTC text
-    SQLAlchemy stores (always with microseconds, so text order is time order)."""
+    """`at` as the driver takes it for a `UTCDateTime` column."""
     if at.tzinfo is None:
         raise ValueError("naive datetime given to the database; use aware UTC datetimes")
-    at = at.astimezone(UTC)
-    if dialect.name == "sqlite":
-        return at.replace(tzinfo=None).isoformat(" ", "microseconds")
-    return at
+    return sqlite_time(at) if dialect.name == "sqlite" else at.astimezone(UTC)
 
 
 class DriverRows:
@@ -87,7 +89,7 @@ class DriverRows:
             names = compiled.positiontup or []
             conn.exec_driver_sql(compiled.string, [tuple(row[n] for n in names) for row in rows])
         else:
-            conn.exec_driver_sql(compiled.string, [dict(row) for row in rows])
+            conn.exec_driver_sql(compiled.string, list(rows))
 
 
 def normalise_url(url: str) -> str:

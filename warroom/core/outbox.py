@@ -78,6 +78,20 @@ HandleInTransaction = Callable[["Runtime", Connection, ClaimedEffect], Outcome]
 Deliver = Callable[["Runtime", ClaimedEffect], Delivered]
 
 
+def standalone(deliver: Deliver) -> Handle:
+    """The `handle` of a handler that declares `deliver`: the delivery, then its writes in a
+    transaction of their own (the worker itself records them with the outcome)."""
+
+    def handle(runtime: Runtime, effect: ClaimedEffect) -> Outcome:
+        delivered = deliver(runtime, effect)
+        if delivered.record is not None:
+            with runtime.db.write() as conn:
+                delivered.record(conn)
+        return delivered.outcome
+
+    return handle
+
+
 @dataclass(frozen=True)
 class EffectHandler:
     """How the worker runs one kind of effect. A package declares its handlers in its

@@ -54,15 +54,6 @@ def notify_effect(
     return outbox.Effect(KIND, payload, due_at, incident_id=incident_id, dedup_key=dedup_key)
 
 
-def handle_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
-    """Deliver, then write the delivery log and the timeline entry in a transaction of its own."""
-    delivered = deliver_notify(runtime, effect)
-    if delivered.record is not None:
-        with runtime.db.write() as conn:
-            delivered.record(conn)
-    return delivered.outcome
-
-
 def deliver_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> outbox.Delivered:
     """Try the payload's URLs in order until one takes the message; what to record about it
     (the delivery log, `notification_sent` / `notification_failed` once final) comes back
@@ -148,4 +139,6 @@ def _log_attempts(
 
 
 # One message each; the worker writes their logs and timeline entries with their outcomes.
-HANDLERS = [EffectHandler(KIND, handle_notify, concurrent=True, deliver=deliver_notify)]
+HANDLERS = [
+    EffectHandler(KIND, outbox.standalone(deliver_notify), concurrent=True, deliver=deliver_notify)
+]

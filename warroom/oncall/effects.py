@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from warroom.core.outbox import EffectHandler
+from warroom.core.outbox import EffectHandler, standalone
 from warroom.oncall import paging
 
 # Pages go out before work that can wait (similar incidents, correlation, ...). Escalation
@@ -19,7 +19,7 @@ HANDLERS = [
     EffectHandler(paging.RULE, paging.handle_rule, transactional=True),
     EffectHandler(
         paging.NOTIFY,
-        paging.handle_oncall_notify,
+        standalone(paging.deliver_oncall_notify),
         concurrent=True,
         urgent=True,
         deliver=paging.deliver_oncall_notify,

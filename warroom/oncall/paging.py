@@ -31,7 +31,7 @@ from warroom.core.upsert import Upsert
 from warroom.incidents.model import Event, IncidentState
 from warroom.incidents.service import Reactor
 from warroom.incidents.views import next_update_due
-from warroom.notify.effects import deliver_notify, handle_notify
+from warroom.notify.effects import deliver_notify
 from warroom.oncall import links, tables
 from warroom.oncall.service import OncallService
 from warroom.policy import Policy
@@ -315,15 +315,8 @@ def still_unacknowledged(runtime: Runtime, subject: str) -> bool:
     return state.status.awaiting_ack and str(state.reopen_count) == gen
 
 
-def handle_oncall_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> Outcome:
-    guard = effect.payload.get("guard")
-    if guard and not still_unacknowledged(runtime, str(guard)):
-        return Outcome(True, "skipped: acknowledged")
-    return handle_notify(runtime, effect)
-
-
 def deliver_oncall_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> outbox.Delivered:
-    """`handle_oncall_notify` leaving its writes to the worker (see `deliver_notify`)."""
+    """A page's notification, unless its page was acknowledged meanwhile (see `deliver_notify`)."""
     guard = effect.payload.get("guard")
     if guard and not still_unacknowledged(runtime, str(guard)):
         return outbox.Delivered(Outcome(True, "skipped: acknowledged"))
