@@ -19,14 +19,16 @@ interleaved rounds so that a slow phase of a shared machine hits every system al
 It prints each phase and the RATIO lines (sums over the rounds): compare ratios, not absolute
 figures, between runs on a shared machine.
 
-    python bench/ingest.py                          # 10 s per phase, 8 connections, 2 rounds
-    python bench/ingest.py --seconds 5 --rounds 3 --synchronous NORMAL --no-service
+    .venv/bin/python bench/ingest.py                # 10 s per phase, 8 connections, 2 rounds
+    .venv/bin/python bench/ingest.py --worker-process   # the worker process acts on webhooks
+    .venv/bin/python bench/ingest.py --seconds 5 --rounds 3 --synchronous NORMAL --no-service
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -208,8 +210,11 @@ def launch_serve(
     return proc
 
 
-def start_server(data_dir: Path, port: int, synchronous: str = "FULL") -> subprocess.Popen[bytes]:
-    return launch_serve(data_dir, port, {"WARROOM_SQLITE_SYNCHRONOUS": synchronous})
+def start_server(
+    data_dir: Path, port: int, synchronous: str = "FULL", worker_process: bool = False
+) -> subprocess.Popen[bytes]:
+    extra = ("--worker-process",) if worker_process else ()
+    return launch_serve(data_dir, port, {"WARROOM_SQLITE_SYNCHRONOUS": synchronous}, *extra)
 
 
 async def admin_get(port: int, path: str) -> bytes:
@@ -465,9 +470,19 @@ def report(name: str, seconds: float, result: tuple[int, int, list[float], int])
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads so far (Linux /proc)."""
+    """User + system CPU time so far of a process, its threads and its live child processes
+    (`serve --worker-process`'s worker) (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in child_pids(pid))
+
+
+def child_pids(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+            found += [int(child) for child in task.read_text().split()]
+    return found
 
 
 async def backlog(port: int) -> int:
@@ -497,7 +512,7 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
         workdir = Path(tmp)
         port, noop_port, am_port = free_port(), free_port(), free_port()
-        server = start_server(workdir / "data", port, args.synchronous)
+        server = start_server(workdir / "data", port, args.synchronous, args.worker_process)
         noop = start_noop(workdir, noop_port)
         alertmanager = start_alertmanager(workdir, am_port)
         try:
@@ -537,7 +552,8 @@ async def run(args: argparse.Namespace) -> None:
             while await backlog(port):
                 await asyncio.sleep(0.05)
             print(
-                f"warroom serve on SQLite (synchronous={args.synchronous}), a no-op FastAPI "
+                f"warroom serve{' --worker-process' if args.worker_process else ''} on SQLite "
+                f"(synchronous={args.synchronous}), a no-op FastAPI "
                 f"endpoint (uvicorn, 1 worker) and Alertmanager /api/v2/alerts, "
                 f"{args.clients} clients, {args.seconds:g} s per phase x {args.rounds} rounds, "
                 f"{os.cpu_count()} CPUs shared by clients and servers"
@@ -726,6 +742,11 @@ def main() -> None:
         default="FULL",
         choices=["FULL", "NORMAL"],
         help="WARROOM_SQLITE_SYNCHRONOUS for the server (NORMAL: no fsync per commit)",
+    )
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="serve --worker-process: the server acknowledges, its worker process acts",
     )
     args = parser.parse_args()
     try:

@@ -493,18 +493,24 @@ class _Deliveries:
 # ---- a worker in its own process, woken by its server ------------------------------------------
 
 
+# What a server writes to its worker process's stdin: one byte per wake-up.
+OUTBOX_WAKE = b"\n"  # an effect is due now
+INTAKE_WAKE = b"i"  # webhooks were acknowledged (a worker started with --intake acts on them)
+
+
 class WorkerProcess:
     """A worker in a child process of this server (`serve --worker-process`): woken through
-    its stdin whenever this process commits an effect due now (a new incident's page), so it
-    starts at once instead of at its next poll; started again if it dies; stopped by closing
-    its stdin, which it also sees when this process dies, even by kill -9."""
+    its stdin whenever this process commits an effect due now (a new incident's page) or
+    acknowledges webhooks, so it starts at once instead of at its next poll; started again if
+    it dies; stopped by closing its stdin, which it also sees when this process dies, even by
+    kill -9. Writes to the pipe never block: a full pipe already holds wake-ups enough."""
 
     def __init__(self, runtime: Runtime, args: list[str], env: dict[str, str]) -> None:
         self.runtime = runtime
         self.args = args
         self.env = env
         self._child: subprocess.Popen[bytes] | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the child and its stdin (closed, replaced)
         self._stopping = threading.Event()
 
     @property
@@ -526,8 +532,8 @@ class WorkerProcess:
         child = self._child
         if child is None:
             return
-        if child.stdin is not None:
-            with suppress(OSError):
+        with self._lock, suppress(OSError):
+            if child.stdin is not None:
                 child.stdin.close()  # the worker stops at the end of its input
         try:
             child.wait(timeout=timeout)
@@ -536,24 +542,31 @@ class WorkerProcess:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         child = subprocess.Popen(self.args, stdin=subprocess.PIPE, env=self.env)
+        assert child.stdin is not None
+        os.set_blocking(child.stdin.fileno(), False)
         with self._lock:
             self._child = child
         return child
+
+    def wake_intake(self) -> None:
+        """Webhooks were acknowledged: the child (`worker --intake`) acts on them now."""
+        self._send(INTAKE_WAKE)
+
+    def _send(self, wake: bytes) -> None:
+        # A full pipe holds wake-ups enough; a dead child is started again by the supervisor,
+        # and the new one looks at what is due when it starts.
+        with self._lock, suppress(OSError):
+            child = self._child
+            if child is not None and child.stdin is not None and not child.stdin.closed:
+                os.write(child.stdin.fileno(), wake)
 
     def _forward(self) -> None:
         due = self.runtime.db.outbox_due
         while not self._stopping.is_set():
             due.wait()
             due.clear()
-            with self._lock:
-                stream = self._child.stdin if self._child is not None else None
-            if stream is None or self._stopping.is_set():
-                continue
-            try:
-                stream.write(b"\n")
-                stream.flush()
-            except (OSError, ValueError):
-                pass  # it died: the supervisor starts another, which polls meanwhile
+            if not self._stopping.is_set():
+                self._send(OUTBOX_WAKE)
 
     def _supervise(self) -> None:
         while True:
@@ -569,9 +582,12 @@ class WorkerProcess:
             self._spawn()
 
 
-def wake_on_input(worker: Worker, fd: int) -> threading.Thread:
-    """In `warroom worker --wake-on-stdin`: each byte from `fd` wakes the worker; its end (the
-    server has stopped or died) stops the worker."""
+def wake_on_input(
+    worker: Worker, fd: int, on_intake: Callable[[], None] | None = None
+) -> threading.Thread:
+    """In `warroom worker --wake-on-stdin`: `OUTBOX_WAKE` from `fd` wakes the worker,
+    `INTAKE_WAKE` calls `on_intake`; the input's end (the server has stopped or died) stops
+    the worker."""
 
     def run() -> None:
         while True:
@@ -582,7 +598,10 @@ def wake_on_input(worker: Worker, fd: int) -> threading.Thread:
             if not data:
                 worker.stop()
                 return
-            worker.runtime.db.outbox_due.set()
+            if OUTBOX_WAKE in data:
+                worker.runtime.db.outbox_due.set()
+            if on_intake is not None and INTAKE_WAKE in data:
+                on_intake()
 
     thread = threading.Thread(target=run, name="warroom-worker-wake-input", daemon=True)
     thread.start()

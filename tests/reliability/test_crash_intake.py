@@ -1,4 +1,5 @@
-"""kill -9 of a real `warroom serve` (SQLite, embedded worker) during Alertmanager intake."""
+"""kill -9 of a real `warroom serve` (SQLite; embedded worker, or a worker process that acts on
+the webhooks the server acknowledges) during Alertmanager intake."""
 
 from __future__ import annotations
 
@@ -48,7 +49,10 @@ def _webhook(fingerprints: list[str], group: str) -> dict[str, Any]:
     }
 
 
-def test_kill_9_during_intake_keeps_every_acknowledged_alert_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("worker_process", [False, True], ids=["embedded", "worker-process"])
+def test_kill_9_during_intake_keeps_every_acknowledged_alert_once(
+    tmp_path: Path, worker_process: bool
+) -> None:
     """Every alert answered 2xx before a kill -9 is stored exactly once after the restart (the
     restarted server processes what the killed one logged but had not processed),
     attached to exactly one existing incident through its group (no duplicates, no alert
@@ -64,7 +68,7 @@ def test_kill_9_during_intake_keeps_every_acknowledged_alert_once(tmp_path: Path
     unanswered: list[tuple[list[str], str]] = []  # in flight at the kill, or refused
     lock = threading.Lock()
     stop = threading.Event()
-    server = start_server(url, data_dir)
+    server = start_server(url, data_dir, worker_process=worker_process)
     restarted = None
     try:
         created = httpx.post(
@@ -111,7 +115,7 @@ def test_kill_9_during_intake_keeps_every_acknowledged_alert_once(tmp_path: Path
             thread.join(timeout=15)
         assert len(accepted) >= 300, server.log.read_text()[-2000:]
 
-        restarted = start_server(url, data_dir)
+        restarted = start_server(url, data_dir, worker_process=worker_process)
         # The restarted server reads the same data: the API sees the alerts too.
         listed = httpx.get(
             f"{restarted.url}/api/v1/alerts", params={"limit": 1}, headers=HEADERS, timeout=30

@@ -109,3 +109,81 @@ def test_serve_with_a_worker_process_pages_at_once_and_the_worker_ends_with_it(
             assert not _alive(workers[0]), "the worker outlived its server"
         finally:
             server.stop()
+
+
+def _alertmanager(fingerprint: str) -> dict[str, object]:
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="Disk"}',
+        "status": "firing",
+        "receiver": "warroom",
+        "groupLabels": {"alertname": "Disk"},
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "Disk", "instance": fingerprint, "severity": "warning"},
+                "annotations": {"summary": f"disk full on {fingerprint}"},
+                "startsAt": "2026-12-07T10:00:00Z",
+                "fingerprint": fingerprint,
+            }
+        ],
+    }
+
+
+def test_the_worker_process_acts_on_the_webhooks_the_server_acknowledges(tmp_path: Path) -> None:
+    """With --worker-process the server only acknowledges webhooks (the intake log): its
+    worker process acts on them. A stopped worker leaves them pending; a worker killed in a
+    stream of webhooks is replaced, and its replacement acts on every one acknowledged."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    server = start_server(f"sqlite:///{data_dir / 'warroom.db'}", data_dir, worker_process=True)
+    try:
+        api = server.url + "/api/v1"
+        created = httpx.post(
+            f"{api}/integrations",
+            json={"name": "prom", "kind": "alertmanager"},
+            headers=HEADERS,
+            timeout=30,
+        )
+        assert created.status_code == 201, created.text
+        ingest = httpx.Client(
+            headers={"Authorization": f"Bearer {created.json()['key']}"}, timeout=30
+        )
+
+        def send(fingerprint: str) -> str:
+            reply = ingest.post(f"{api}/alerts/alertmanager", json=_alertmanager(fingerprint))
+            assert reply.status_code == 202, reply.text
+            location: str = reply.headers["location"]
+            return location
+
+        def status(location: str, wait: float = 0) -> str:
+            found = httpx.get(
+                server.url + location, params={"wait": wait}, headers=HEADERS, timeout=60
+            ).json()
+            state: str = found["status"]
+            return state
+
+        assert status(send("host-0"), wait=30) == "processed"
+        (worker,) = _children(server.popen.pid)
+
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            held = send("host-1")
+            # Acknowledged, and left for the (stopped) worker: the server does not act on it.
+            assert status(held, wait=2) == "pending"
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        assert status(held, wait=30) == "processed"
+
+        locations = [send(f"host-{n}") for n in range(2, 40)]
+        os.kill(worker, signal.SIGKILL)
+        locations += [send(f"host-{n}") for n in range(40, 80)]  # while it is replaced
+        assert status(locations[-1], wait=30) == "processed", server.log.read_text()[-2000:]
+        assert all(status(location) == "processed" for location in locations)
+        listed = httpx.get(f"{api}/alerts", params={"limit": 200}, headers=HEADERS).json()
+        assert {a["labels"]["instance"] for a in listed["items"]} == {
+            f"host-{n}" for n in range(80)
+        }
+        ingest.close()
+    finally:
+        server.stop()

@@ -11,6 +11,7 @@ incident reactors as outbox rows.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 ACTOR = SYSTEM.actor
 log = logging.getLogger("warroom.alerts.intake")
 CLOSE_DRAIN_SECONDS = 5.0
+DRAIN_POLL_SECONDS = 0.02
 T = TypeVar("T")
 
 
@@ -152,6 +154,9 @@ class IntakeService:
         )
         self._integrations_seen: dict[str, Integration] = {}
         self._last_accepted = 0
+        # Set when another process processes the log (`process_elsewhere`): how to wake it.
+        self.elsewhere: Callable[[], None] | None = None
+        self._wake: Callable[[], None] = self.processor.wake
         use_batching = True if group_commit is None else group_commit
         self.committer: GroupCommitter | None = (
             GroupCommitter(
@@ -162,10 +167,27 @@ class IntakeService:
             else None
         )
 
+    def process_elsewhere(self, wake: Callable[[], None]) -> None:
+        """Leave acting on acknowledged webhooks to another process that keeps the log
+        processed (the worker of `serve --worker-process`, started with `--intake`): this one
+        then only acknowledges them, and calls `wake` when it has."""
+        self.elsewhere = self._wake = wake
+
+    def drain(self, timeout: float) -> bool:
+        """Process the log until nothing is pending (False if `timeout` came first): a
+        processing worker's last act before it stops."""
+        deadline = time.monotonic() + timeout
+        while self.log.backlog():
+            if time.monotonic() >= deadline:
+                return False
+            self.processor.wake()
+            time.sleep(DRAIN_POLL_SECONDS)
+        return True
+
     def close(self) -> None:
         # Act on what this process acknowledged before it goes (a short-lived process such as
         # the CLI's in-process server); what is left is processed by the next processor.
-        if self._last_accepted:
+        if self._last_accepted and self.elsewhere is None:
             self.processor.wait_processed(self._last_accepted, CLOSE_DRAIN_SECONDS)
         self.processor.stop()
         self.log.close()
@@ -188,21 +210,31 @@ class IntakeService:
             integration.name, domain.alerts_to_json(alerts), self.clock.now()
         )
         self._last_accepted = max(self._last_accepted, request_id)
-        self.processor.wake()
+        self._wake()
         return request_id
 
     def _wake_processor(self, future: Future[int]) -> None:
         if future.exception() is None:
             self._last_accepted = max(self._last_accepted, future.result())
-            self.processor.wake()
+            self._wake()
 
     def request_status(self, request_id: int) -> RequestStatus | None:
         """A logged webhook request: pending, or processed with what it did."""
         return self.log.status(request_id)
 
     def wait_processed(self, request_id: int, timeout: float) -> bool:
-        """Wait until this process's processor has acted on `request_id` (False on timeout)."""
-        return self.processor.wait_processed(request_id, timeout)
+        """Wait until `request_id` has been acted on (False on timeout): by this process's
+        processor, or by the process it was left to (looked at every few milliseconds)."""
+        if self.elsewhere is None:
+            return self.processor.wait_processed(request_id, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.log.status(request_id)
+            if found is None or found.status != "pending":
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(DRAIN_POLL_SECONDS)
 
     def _process_logged(
         self, conn: Connection, entries: list[LoggedRequest], isolate: bool

@@ -82,7 +82,10 @@ class AlertService:
         """Stop this service's intake threads for `successor` (a runtime rewired for a new
         config), which keeps the log processed as this one did."""
         kept_running = self.intake.processor.keeps_running
+        elsewhere = self.intake.elsewhere
         self.close()
+        if elsewhere is not None:
+            successor.intake.process_elsewhere(elsewhere)
         if kept_running:
             successor.intake.processor.keep_running()
 

@@ -146,16 +146,19 @@ def serve(
     child = None
     if worker_process and not no_worker:
         child = _start_worker_process(runtime, settings, log_level)
-    elif not no_worker:
-        worker = Worker(runtime)
-        try:
-            worker.acquire_single_writer_lock()
-        except WorkerLocked as exc:
-            fail(f"{exc}; start this server with --no-worker")
-        worker.start_thread()
-    # Webhooks acknowledged by a process that died before acting on them, or by another
-    # replica, are processed here too.
-    runtime.alerts.intake.processor.keep_running()
+        # The child acts on the webhooks this process acknowledges, on a core of its own.
+        runtime.alerts.intake.process_elsewhere(child.wake_intake)
+    else:
+        if not no_worker:
+            worker = Worker(runtime)
+            try:
+                worker.acquire_single_writer_lock()
+            except WorkerLocked as exc:
+                fail(f"{exc}; start this server with --no-worker")
+            worker.start_thread()
+        # Webhooks acknowledged by a process that died before acting on them, or by another
+        # replica, are processed here too.
+        runtime.alerts.intake.processor.keep_running()
     settle_heap()
 
     def say(text: str) -> None:
@@ -211,7 +214,8 @@ def _start_worker_process(runtime: Any, settings: Any, log_level: str) -> Any:
     env = {**os.environ, "WARROOM_DATA_DIR": str(settings.data_dir)}
     if settings.database_url:
         env["WARROOM_DATABASE_URL"] = settings.database_url
-    args = [sys.executable, "-m", "warroom", "worker", "--wake-on-stdin", "--log-level", log_level]
+    args = [sys.executable, "-m", "warroom", "worker", "--wake-on-stdin", "--intake"]
+    args += ["--log-level", log_level]
     child = WorkerProcess(runtime, args, env)
     try:
         child.start()
@@ -251,6 +255,14 @@ def worker(
             help="Wake at each line on stdin and stop at its end (`serve --worker-process`).",
         ),
     ] = False,
+    intake: Annotated[
+        bool,
+        typer.Option(
+            "--intake",
+            help="Also act on the webhooks servers acknowledge (the intake log), and finish "
+            "what is pending before stopping (`serve --worker-process`).",
+        ),
+    ] = False,
     log_level: LogLevel = "info",
 ) -> None:
     """Run a worker: fires due effects (notifications, escalations, reminders)."""
@@ -272,16 +284,26 @@ def worker(
     except WorkerLocked as exc:
         fail(str(exc))
     console.print(f"worker {instance.name} on {_redact_url(runtime.db.url)}")
+
+    def wake_intake() -> None:  # the runtime's current services (a config change rewires them)
+        runtime.alerts.intake.processor.wake()
+
+    if intake:
+        runtime.alerts.intake.processor.keep_running()
     if wake_on_stdin:
         from warroom.worker import wake_on_input
 
-        wake_on_input(instance, sys.stdin.fileno())
+        wake_on_input(instance, sys.stdin.fileno(), wake_intake if intake else None)
     settle_heap()
     try:
         instance.run_forever(poll)
     except KeyboardInterrupt:
         pass
     finally:
+        if intake:
+            from warroom.alerts.intake import CLOSE_DRAIN_SECONDS
+
+            runtime.alerts.intake.drain(CLOSE_DRAIN_SECONDS)
         runtime.close()
 
 
