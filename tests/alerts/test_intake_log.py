@@ -341,3 +341,32 @@ def test_trimming_drops_what_was_processed_in_short_transactions_and_keeps_the_r
         with intake.log.store().read() as conn:
             assert conn.execute(select(t.intake_log.c.id)).scalars().all() == [pending]
     assert intake.processor.run_once() == 1
+
+
+def test_a_server_that_leaves_processing_elsewhere_only_appends_and_wakes_the_other_process(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    """`serve --worker-process`: the server's intake appends and calls the wake-up it was
+    given, and never processes; waiting for a request follows the log until the process it
+    was left to has acted on it; that process drains the log before it stops."""
+    runtime.alerts.create_integration(_admin(), "prom", "alertmanager", key="k" * 32)
+    integration = runtime.alerts.integrations.get("prom")
+    intake = runtime.alerts.intake
+    woken: list[int] = []
+    intake.process_elsewhere(lambda: woken.append(1))
+    alerts = domain.parse_alertmanager(am_payload([am_alert(fingerprint="7400000000000001")]))
+    request = intake.accept(integration, alerts).result(10)
+    assert woken == [1]
+    assert not intake.wait_processed(request, 0.1)  # nobody here acts on it
+    assert intake.request_status(request).status == "pending"  # type: ignore[union-attr]
+
+    worker_side = runtime.alerts.intake.processor  # the other process's processor, in effect
+    assert intake.log.backlog() == 1
+    assert worker_side.run_once() == 1
+    assert intake.wait_processed(request, 10)
+    assert intake.request_status(request).status == "processed"  # type: ignore[union-attr]
+
+    more = domain.parse_alertmanager(am_payload([am_alert(fingerprint="7400000000000002")]))
+    intake.accept(integration, more).result(10)
+    assert intake.drain(10)
+    assert intake.log.backlog() == 0
