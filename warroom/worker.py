@@ -107,6 +107,12 @@ class Worker:
             ) from None
         self._lock_file = handle
 
+    def release_single_writer_lock(self) -> None:
+        """Let another worker start (this one has stopped running effects)."""
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
     def run_once(self) -> int:
         """Claim and run every effect due now; return how many ran."""
         if not self.handlers:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from tests.support.receiver import http_receiver
 from tests.support.server import ADMIN_TOKEN, start_server
 
 pytestmark = pytest.mark.reliability
+STORM = 200  # webhooks acknowledged and not yet acted on
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
@@ -187,3 +189,83 @@ def test_the_worker_process_acts_on_the_webhooks_the_server_acknowledges(tmp_pat
         ingest.close()
     finally:
         server.stop()
+
+
+def test_a_worker_process_whose_server_is_gone_acts_on_the_intake_and_lets_a_new_worker_start(
+    tmp_path: Path,
+) -> None:
+    """`warroom worker --wake-on-stdin --intake` at the end of its input (its server stopped or
+    died): it acts on what is left in the intake log before it exits, and lets go of the
+    one-worker lock before that, so a server started again at once gets a worker of its own."""
+    import fcntl
+    import subprocess
+
+    from tests.alerts.helpers import am_alert, am_payload
+    from tests.support.server import WARROOM, process_env
+    from warroom.alerts import domain
+    from warroom.core.auth import SYSTEM
+    from warroom.core.runtime import Runtime
+    from warroom.core.settings import Settings
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    url = f"sqlite:///{data_dir / 'warroom.db'}"
+    # What a server acknowledged and did not act on: new alert groups, so new incidents.
+    runtime = Runtime.build(Settings(data_dir=data_dir, database_url=url, config=None))
+    try:
+        runtime.alerts.create_integration(SYSTEM, "prom", "alertmanager", key="k" * 32)
+        for n in range(STORM):
+            payload = am_payload(
+                [am_alert(f"Storm{n}", fingerprint=f"75{n:014d}")],
+                group_key=f'{{}}:{{alertname="Storm{n}"}}',
+            )
+            alerts = domain.alerts_to_json(domain.parse_alertmanager(payload))
+            runtime.alerts.intake.log.append("prom", alerts, runtime.clock.now()).result(10)
+    finally:
+        runtime.close()
+
+    def backlog() -> int:
+        with sqlite3.connect(data_dir / "warroom.db") as main:
+            done = main.execute("SELECT max(id) FROM intake_requests").fetchone()[0] or 0
+        with sqlite3.connect(data_dir / "warroom.intake.db") as log:
+            (left,) = log.execute("SELECT count(*) FROM intake_log WHERE id > ?", (done,))
+        return int(left[0])
+
+    assert backlog() == STORM
+    log_file = tmp_path / "worker.log"
+    with log_file.open("wb") as out:
+        worker = subprocess.Popen(
+            [WARROOM, "worker", "--wake-on-stdin", "--intake", "--log-level", "warning"],
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=out,
+            env=process_env(url, data_dir),
+        )
+    lock = (data_dir / "warroom.db.worker.lock").open("a+")
+    try:
+        deadline = time.monotonic() + 60
+        while "worker " not in log_file.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)  # started: it holds the lock
+        assert worker.poll() is None, log_file.read_text()
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert worker.stdin is not None
+        worker.stdin.close()  # its server is gone
+        left_when_free = None
+        while worker.poll() is None and time.monotonic() < deadline:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                time.sleep(0.005)
+                continue
+            left_when_free = backlog()
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+            break
+        assert worker.wait(timeout=60) == 0, log_file.read_text()
+    finally:
+        lock.close()
+        if worker.poll() is None:
+            worker.kill()
+    # Free while it still had webhooks to act on, and every one acted on before it exited.
+    assert left_when_free is not None and left_when_free > 0, left_when_free
+    assert backlog() == 0

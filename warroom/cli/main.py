@@ -303,6 +303,9 @@ def worker(
         if intake:
             from warroom.alerts.intake import CLOSE_DRAIN_SECONDS
 
+            # A server started again at once starts its own worker meanwhile; acting on the
+            # intake log needs no lock of its own (processors take turns on it).
+            instance.release_single_writer_lock()
             runtime.alerts.intake.drain(CLOSE_DRAIN_SECONDS)
         runtime.close()
 
