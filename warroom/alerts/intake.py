@@ -10,6 +10,7 @@ incident reactors as outbox rows.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -157,6 +158,7 @@ class IntakeService:
         # Set when another process processes the log (`process_elsewhere`): how to wake it.
         self.elsewhere: Callable[[], None] | None = None
         self._wake: Callable[[], None] = self.processor.wake
+        self._woken_this_turn = False
         use_batching = True if group_commit is None else group_commit
         self.committer: GroupCommitter | None = (
             GroupCommitter(
@@ -210,8 +212,16 @@ class IntakeService:
             integration.name, domain.alerts_to_json(alerts), self.clock.now()
         )
         self._last_accepted = max(self._last_accepted, request_id)
-        self._wake()
+        if not self._woken_this_turn:
+            # The requests of one commit all resume in the same loop turn, after it: the first
+            # wakes the processor for all of them (another process's, through a pipe).
+            self._woken_this_turn = True
+            asyncio.get_running_loop().call_soon(self._next_turn)
+            self._wake()
         return request_id
+
+    def _next_turn(self) -> None:
+        self._woken_this_turn = False
 
     def _wake_processor(self, future: Future[int]) -> None:
         if future.exception() is None:
