@@ -370,3 +370,40 @@ def test_a_server_that_leaves_processing_elsewhere_only_appends_and_wakes_the_ot
     intake.accept(integration, more).result(10)
     assert intake.drain(10)
     assert intake.log.backlog() == 0
+
+
+def test_the_webhooks_of_one_commit_wake_the_processor_once(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    """Requests appended together share a commit and one wake-up of the processor (another
+    process's costs a write to its pipe); the next commit wakes it again, in a new event loop
+    too."""
+    import asyncio
+
+    runtime.alerts.create_integration(_admin(), "prom", "alertmanager", key="k" * 32)
+    integration = runtime.alerts.integrations.get("prom")
+    intake = runtime.alerts.intake
+    woken: list[int] = []
+    intake.process_elsewhere(lambda: woken.append(1))
+
+    async def together(first: int) -> list[int]:
+        return await asyncio.gather(
+            *(
+                intake.accept_async(
+                    integration,
+                    domain.parse_alertmanager(am_payload([am_alert(fingerprint=f"76{n:014d}")])),
+                )
+                for n in range(first, first + 5)
+            )
+        )
+
+    async def twice() -> None:
+        assert len(set(await together(0))) == 5
+        assert len(woken) == 1
+        await together(5)
+        assert len(woken) == 2
+
+    asyncio.run(twice())
+    asyncio.run(together(10))  # a loop of its own: not taken for the last one's turn
+    assert len(woken) == 3
+    assert intake.log.backlog() == 15

@@ -158,7 +158,7 @@ class IntakeService:
         # Set when another process processes the log (`process_elsewhere`): how to wake it.
         self.elsewhere: Callable[[], None] | None = None
         self._wake: Callable[[], None] = self.processor.wake
-        self._woken_this_turn = False
+        self._woken_in: asyncio.AbstractEventLoop | None = None  # woken in this loop's turn
         use_batching = True if group_commit is None else group_commit
         self.committer: GroupCommitter | None = (
             GroupCommitter(
@@ -212,16 +212,17 @@ class IntakeService:
             integration.name, domain.alerts_to_json(alerts), self.clock.now()
         )
         self._last_accepted = max(self._last_accepted, request_id)
-        if not self._woken_this_turn:
+        loop = asyncio.get_running_loop()
+        if self._woken_in is not loop:
             # The requests of one commit all resume in the same loop turn, after it: the first
             # wakes the processor for all of them (another process's, through a pipe).
-            self._woken_this_turn = True
-            asyncio.get_running_loop().call_soon(self._next_turn)
+            self._woken_in = loop
+            loop.call_soon(self._next_turn)
             self._wake()
         return request_id
 
     def _next_turn(self) -> None:
-        self._woken_this_turn = False
+        self._woken_in = None
 
     def _wake_processor(self, future: Future[int]) -> None:
         if future.exception() is None:
