@@ -63,10 +63,16 @@ class RequestMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # Each label set's series, looked up once (`labels` checks and locks every time).
+        self._series: dict[tuple[str, str, int], Any] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """One request answered (a `warroom.api.guards.RequestObserver`)."""
-        self.latency.labels(method, route, str(status)).observe(seconds)
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = self.latency.labels(method, route, str(status))
+        series.observe(seconds)
 
 
 class LatencyMiddleware:
