@@ -6,6 +6,7 @@ those tests skip without it; in CI (CI=true) a missing URL is an error, never a 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
@@ -29,6 +31,10 @@ from warroom.core.settings import Settings
 
 PG_URL = os.environ.get("WARROOM_TEST_POSTGRES_URL")
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+# argon2id at its lowest cost: the product's parameters take ~0.2 s a hash or a check, and
+# the suite hashes and checks passwords hundreds of times. Only in this process (in-process
+# apps); `test_users.py` pins the product's own parameters with `real_password_hashing`.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,6 +43,19 @@ def pytest_configure(config: pytest.Config) -> None:
             "CI must run the PostgreSQL tests: set WARROOM_TEST_POSTGRES_URL "
             "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
         )
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("real_password_hashing"):
+        return
+    monkeypatch.setattr("warroom.web.users._hasher", CHEAP_HASHER)
+    monkeypatch.setattr("warroom.web.users._DUMMY_HASH", _cheap_dummy_hash())
+
+
+@functools.cache
+def _cheap_dummy_hash() -> str:
+    return CHEAP_HASHER.hash("not-a-real-password")
 
 
 def _backends() -> list[Any]:
