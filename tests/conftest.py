@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from slack_sdk import http_retry
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
@@ -56,6 +58,17 @@ def cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.M
 @functools.cache
 def _cheap_dummy_hash() -> str:
     return CHEAP_HASHER.hash("not-a-real-password")
+
+
+@pytest.fixture(autouse=True)
+def instant_slack_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """slack_sdk retries a call that could not connect once, after a 0.5-1.5 s backoff: tests
+    of chat outages waited ~0.9 s a call. The retry still happens, at once."""
+    monkeypatch.setattr(
+        http_retry.connect_error_retry_handler,
+        "interval_calculator",
+        FixedValueRetryIntervalCalculator(0),
+    )
 
 
 def _backends() -> list[Any]:
