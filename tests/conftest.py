@@ -6,6 +6,7 @@ those tests skip without it; in CI (CI=true) a missing URL is an error, never a 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -15,6 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
+from slack_sdk import http_retry
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
@@ -29,6 +33,10 @@ from warroom.core.settings import Settings
 
 PG_URL = os.environ.get("WARROOM_TEST_POSTGRES_URL")
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+# argon2id at its lowest cost: the product's parameters take ~0.2 s a hash or a check, and
+# the suite hashes and checks passwords hundreds of times. Only in this process (in-process
+# apps); `test_users.py` pins the product's own parameters with `real_password_hashing`.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,6 +45,30 @@ def pytest_configure(config: pytest.Config) -> None:
             "CI must run the PostgreSQL tests: set WARROOM_TEST_POSTGRES_URL "
             "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
         )
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("real_password_hashing"):
+        return
+    monkeypatch.setattr("warroom.web.users._hasher", CHEAP_HASHER)
+    monkeypatch.setattr("warroom.web.users._DUMMY_HASH", _cheap_dummy_hash())
+
+
+@functools.cache
+def _cheap_dummy_hash() -> str:
+    return CHEAP_HASHER.hash("not-a-real-password")
+
+
+@pytest.fixture(autouse=True)
+def instant_slack_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """slack_sdk retries a call that could not connect once, after a 0.5-1.5 s backoff: tests
+    of chat outages waited ~0.9 s a call. The retry still happens, at once."""
+    monkeypatch.setattr(
+        http_retry.connect_error_retry_handler,
+        "interval_calculator",
+        FixedValueRetryIntervalCalculator(0),
+    )
 
 
 def _backends() -> list[Any]:
@@ -94,13 +126,47 @@ def postgres_url(worker_id: str) -> Iterator[str]:
     admin.dispose()
 
 
+# The sequences owned by a table's column (serial ids), each with its table.
+_OWNED_SEQUENCES_IN_USE = """
+SELECT seq.relname, tab.relname
+FROM pg_class seq
+JOIN pg_depend dep ON dep.classid = 'pg_class'::regclass AND dep.objid = seq.oid
+    AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')
+JOIN pg_class tab ON tab.oid = dep.refobjid
+WHERE seq.relkind = 'S' AND seq.relnamespace = current_schema()::regnamespace
+    AND CASE WHEN seq.relkind = 'S' THEN pg_sequence_last_value(seq.oid) END IS NOT NULL
+"""
+
+
 def truncate_all(url: str) -> None:
+    """What `TRUNCATE <every table> RESTART IDENTITY CASCADE` leaves, for less: truncating
+    costs some 6 ms a table (0.3 s for all), and a test fills only a few of them. So: the
+    locks that statement takes, in its order (a writer still in flight is waited for, as it
+    was); then only the tables with rows are truncated, and the ids of the rest that moved
+    on without a row to show (a rolled-back insert) restart."""
     load_tables()
     engine = null_pool_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in tables.metadata.sorted_tables)
+    names = [t.name for t in tables.metadata.sorted_tables]
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        conn.execute(text(f"LOCK TABLE {_quoted(names)} IN ACCESS EXCLUSIVE MODE"))
+        filled = conn.execute(
+            text(
+                " UNION ALL ".join(
+                    f"SELECT '{name}' WHERE EXISTS (SELECT FROM \"{name}\")" for name in names
+                )
+            )
+        )
+        truncate = list(filled.scalars())
+        if truncate:
+            conn.execute(text(f"TRUNCATE {_quoted(truncate)} RESTART IDENTITY CASCADE"))
+        for sequence, table in conn.execute(text(_OWNED_SEQUENCES_IN_USE)).all():
+            if table in names:
+                conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
     engine.dispose()
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f'"{name}"' for name in names)
 
 
 @pytest.fixture(params=_backends())

@@ -33,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from tests.support.serving import serve_in_thread
+
 BOT_TOKEN = "mm-bot-token-0123456789"
 BOT_ID = "botuserid0000000000000000a"
 TEAM = {"id": "teamid00000000000000000000", "name": "ops", "display_name": "Ops"}
@@ -243,7 +245,7 @@ class MattermostServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        serve_in_thread(self.httpd)
 
     def stop(self) -> None:
         self.httpd.shutdown()

@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from tests.support.serving import serve_in_thread
+
 
 @dataclass
 class FakeTracker:
@@ -178,8 +180,7 @@ def fake_tracker(kind: str) -> Iterator[FakeTracker]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serve_in_thread(server)
     try:
         yield fake
     finally:

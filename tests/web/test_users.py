@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import Parameters, Type, extract_parameters
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -166,3 +167,23 @@ def test_cli_user_lifecycle_and_admin_recovery(
             users.login(conn, "admin", "recovered pw", runtime.clock.now())
     finally:
         runtime.close()
+
+
+@pytest.mark.real_password_hashing
+def test_passwords_are_hashed_with_the_products_argon2_parameters() -> None:
+    """The suite hashes at argon2's lowest cost (tests/conftest.py); the product never does:
+    this pins its parameters, for a new password and for the unknown-user check alike."""
+    production = Parameters(
+        type=Type.ID,
+        version=19,
+        salt_len=16,
+        hash_len=32,
+        time_cost=3,
+        memory_cost=65536,
+        parallelism=4,
+    )
+    stored = users._hasher.hash("a long password")
+    assert extract_parameters(stored) == production
+    assert extract_parameters(users._DUMMY_HASH) == production
+    assert users._hasher.verify(stored, "a long password")
+    assert not users._hasher.check_needs_rehash(stored)

@@ -47,6 +47,17 @@ def test_the_seven_builtins_load_and_are_valid() -> None:
     assert loaded["security_breach"].step(1).kind == "approval"
 
 
+def test_each_call_gets_its_own_builtins() -> None:
+    """They are parsed once per process; what one caller changes, the next never sees."""
+    first = {r.runbook.id: r.runbook for r in builtin_runbooks()}
+    first["high_error_rate"].match.labels["changed"] = "by a caller"
+    first["service_down"].steps[0].headers["X-Changed"] = "by a caller"  # type: ignore[union-attr]
+    again = {r.runbook.id: r.runbook for r in builtin_runbooks()}
+    assert "changed" not in again["high_error_rate"].match.labels
+    assert "X-Changed" not in again["service_down"].steps[0].headers  # type: ignore[union-attr]
+    assert again["service_down"] is not first["service_down"]
+
+
 def test_step_by_number_or_id() -> None:
     runbook = next(r.runbook for r in builtin_runbooks() if r.runbook.id == "service_down")
     assert runbook.step("1").id == "health-endpoint"
