@@ -317,8 +317,7 @@ class Worker:
             outcome = work()
         except Exception as exc:
             savepoint.rollback()
-            log.exception("effect %s (%s) failed", effect.id, effect.kind)
-            return Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
+            return _raised(effect, exc)
         savepoint.commit()
         return outcome
 
@@ -326,8 +325,7 @@ class Worker:
         try:
             return handler.handle(self.runtime, effect)
         except Exception as exc:
-            log.exception("effect %s (%s) failed", effect.id, effect.kind)
-            return Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
+            return _raised(effect, exc)
 
     def _deliver(self, handler: EffectHandler, effect: outbox.ClaimedEffect) -> outbox.Delivered:
         if handler.deliver is None:
@@ -335,8 +333,7 @@ class Worker:
         try:
             return handler.deliver(self.runtime, effect)
         except Exception as exc:
-            log.exception("effect %s (%s) failed", effect.id, effect.kind)
-            return outbox.Delivered(Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True))
+            return outbox.Delivered(_raised(effect, exc))
 
     def _finish_deliveries(
         self, results: list[tuple[outbox.ClaimedEffect, outbox.Delivered]]
@@ -420,6 +417,12 @@ class Worker:
         thread = threading.Thread(target=self.run_forever, name="warroom-worker", daemon=True)
         thread.start()
         return thread
+
+
+def _raised(effect: outbox.ClaimedEffect, exc: Exception) -> Outcome:
+    """The outcome of a handler that raised: logged, and tried again later."""
+    log.exception("effect %s (%s) failed", effect.id, effect.kind, exc_info=exc)
+    return Outcome(False, f"{type(exc).__name__}: {exc}", retryable=True)
 
 
 def _recording(

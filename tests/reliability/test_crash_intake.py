@@ -71,14 +71,7 @@ def test_kill_9_during_intake_keeps_every_acknowledged_alert_once(
     server = start_server(url, data_dir, worker_process=worker_process)
     restarted = None
     try:
-        created = httpx.post(
-            f"{server.url}/api/v1/integrations",
-            json={"name": "prom", "kind": "alertmanager"},
-            headers=HEADERS,
-            timeout=30,
-        )
-        assert created.status_code == 201, created.text
-        key = created.json()["key"]
+        key = server.alertmanager_key()
         intake = f"{server.url}/api/v1/alerts/alertmanager"
 
         def client(n: int) -> None:

@@ -4,17 +4,24 @@ it dies, and gone when the server is gone (even after kill -9)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.alerts.helpers import am_alert, am_payload
 from tests.support.receiver import http_receiver
-from tests.support.server import ADMIN_TOKEN, start_server
+from tests.support.server import ADMIN_TOKEN, WARROOM, process_env, start_server
+from warroom.alerts import domain
+from warroom.core.auth import SYSTEM
+from warroom.core.runtime import Runtime
+from warroom.core.settings import Settings
 
 pytestmark = pytest.mark.reliability
 STORM = 200  # webhooks acknowledged and not yet acted on
@@ -129,25 +136,6 @@ def _wait_until_idle(pid: int, quiet_seconds: float = 0.5) -> None:
             last, since = now, time.monotonic()
 
 
-def _alertmanager(fingerprint: str) -> dict[str, object]:
-    return {
-        "version": "4",
-        "groupKey": '{}:{alertname="Disk"}',
-        "status": "firing",
-        "receiver": "warroom",
-        "groupLabels": {"alertname": "Disk"},
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": "Disk", "instance": fingerprint, "severity": "warning"},
-                "annotations": {"summary": f"disk full on {fingerprint}"},
-                "startsAt": "2026-12-07T10:00:00Z",
-                "fingerprint": fingerprint,
-            }
-        ],
-    }
-
-
 def test_the_worker_process_acts_on_the_webhooks_the_server_acknowledges(tmp_path: Path) -> None:
     """With --worker-process the server only acknowledges webhooks (the intake log): its
     worker process acts on them. A stopped worker leaves them pending; a worker killed in a
@@ -157,19 +145,12 @@ def test_the_worker_process_acts_on_the_webhooks_the_server_acknowledges(tmp_pat
     server = start_server(f"sqlite:///{data_dir / 'warroom.db'}", data_dir, worker_process=True)
     try:
         api = server.url + "/api/v1"
-        created = httpx.post(
-            f"{api}/integrations",
-            json={"name": "prom", "kind": "alertmanager"},
-            headers=HEADERS,
-            timeout=30,
-        )
-        assert created.status_code == 201, created.text
-        ingest = httpx.Client(
-            headers={"Authorization": f"Bearer {created.json()['key']}"}, timeout=30
-        )
+        key = server.alertmanager_key()
+        ingest = httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
-        def send(fingerprint: str) -> str:
-            reply = ingest.post(f"{api}/alerts/alertmanager", json=_alertmanager(fingerprint))
+        def send(instance: str) -> str:
+            payload = am_payload([am_alert("Disk", fingerprint=instance, instance=instance)])
+            reply = ingest.post(f"{api}/alerts/alertmanager", json=payload)
             assert reply.status_code == 202, reply.text
             location: str = reply.headers["location"]
             return location
@@ -216,16 +197,6 @@ def test_a_worker_process_whose_server_is_gone_acts_on_the_intake_and_lets_a_new
     """`warroom worker --wake-on-stdin --intake` at the end of its input (its server stopped or
     died): it acts on what is left in the intake log before it exits, and lets go of the
     one-worker lock before that, so a server started again at once gets a worker of its own."""
-    import fcntl
-    import subprocess
-
-    from tests.alerts.helpers import am_alert, am_payload
-    from tests.support.server import WARROOM, process_env
-    from warroom.alerts import domain
-    from warroom.core.auth import SYSTEM
-    from warroom.core.runtime import Runtime
-    from warroom.core.settings import Settings
-
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     url = f"sqlite:///{data_dir / 'warroom.db'}"

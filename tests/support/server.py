@@ -43,6 +43,18 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.kill9()
 
+    def alertmanager_key(self, name: str = "prom") -> str:
+        """The ingest key of a new Alertmanager integration, made through the API."""
+        created = httpx.post(
+            f"{self.url}/api/v1/integrations",
+            json={"name": name, "kind": "alertmanager"},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=30,
+        )
+        assert created.status_code == 201, created.text
+        key: str = created.json()["key"]
+        return key
+
 
 def process_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}

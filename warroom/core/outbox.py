@@ -120,6 +120,12 @@ class EffectHandler:
     urgent: bool = False
     deliver: Deliver | None = None
 
+    @classmethod
+    def delivering(cls, kind: str, deliver: Deliver, *, urgent: bool = False) -> EffectHandler:
+        """A concurrent handler declared by its `deliver`, its `handle` being the stand-alone
+        form of it."""
+        return cls(kind, standalone(deliver), concurrent=True, urgent=urgent, deliver=deliver)
+
 
 def enqueue(conn: Connection, effects: list[Effect], now: datetime) -> int:
     """Insert effects; rows whose dedup_key already exists are skipped. Returns rows added.

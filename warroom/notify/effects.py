@@ -72,6 +72,7 @@ def deliver_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> outbox.Del
     retryable = any(a.retryable for a in attempts)
     final = delivered is not None or not retryable or effect.attempts >= outbox.MAX_ATTEMPTS
     incident = payload.get("incident")
+    errors = "; ".join(a.message for a in attempts)
     event: Event | None = None
     if incident and final:
         data = {
@@ -85,7 +86,7 @@ def deliver_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> outbox.Del
                 "notification_sent", SYSTEM.actor, now, {**data, "channel": delivered.channel}
             )
         else:
-            error = "; ".join(a.message for a in attempts) or "no URLs"
+            error = errors or "no URLs"
             event = Event("notification_failed", SYSTEM.actor, now, {**data, "error": error})
 
     def record(conn: Connection) -> None:
@@ -97,8 +98,7 @@ def deliver_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> outbox.Del
     if delivered is not None:
         outcome = Outcome(True, f"sent via {delivered.channel}")
     else:
-        message = "; ".join(a.message for a in attempts) or "no URLs to deliver to"
-        outcome = Outcome(False, message, retryable=retryable)
+        outcome = Outcome(False, errors or "no URLs to deliver to", retryable=retryable)
     return outbox.Delivered(outcome, record if attempts or event is not None else None)
 
 
@@ -139,6 +139,4 @@ def _log_attempts(
 
 
 # One message each; the worker writes their logs and timeline entries with their outcomes.
-HANDLERS = [
-    EffectHandler(KIND, outbox.standalone(deliver_notify), concurrent=True, deliver=deliver_notify)
-]
+HANDLERS = [EffectHandler.delivering(KIND, deliver_notify)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from warroom.core.outbox import EffectHandler, standalone
+from warroom.core.outbox import EffectHandler
 from warroom.oncall import paging
 
 # Pages go out before work that can wait (similar incidents, correlation, ...). Escalation
@@ -17,13 +17,7 @@ HANDLERS = [
         urgent=True,
     ),
     EffectHandler(paging.RULE, paging.handle_rule, transactional=True),
-    EffectHandler(
-        paging.NOTIFY,
-        standalone(paging.deliver_oncall_notify),
-        concurrent=True,
-        urgent=True,
-        deliver=paging.deliver_oncall_notify,
-    ),
+    EffectHandler.delivering(paging.NOTIFY, paging.deliver_oncall_notify, urgent=True),
     # An incident with no escalation policy known when declared: looked up again when it
     # fires, after the pages of incidents that can page (not urgent).
     EffectHandler(
