@@ -4,10 +4,10 @@ Starts, side by side on this machine: `warroom serve` (uvicorn, embedded worker,
 synchronous=FULL unless --synchronous NORMAL) in a temporary data dir with an Alertmanager
 integration; a no-op FastAPI endpoint on uvicorn (1 worker: parse the JSON body, answer 200);
 and, when installed, Debian's `prometheus-alertmanager` (its own in-memory `/api/v2/alerts`).
-The same keep-alive HTTP load generator (C connections, closed loop, like wrk) then sends the
-same Alertmanager v4 webhooks (2,000 fingerprints in groups of 20, 20% warnings, 2% of alerts
-per notification resolving or firing again; after a warm-up that opens them all) to each, in
-interleaved rounds so that a slow phase of a shared machine hits every system alike:
+The same keep-alive HTTP load generator then sends the same Alertmanager v4 webhooks (2,000
+fingerprints in groups of 20, 20% warnings, 2% of alerts per notification resolving or firing
+again; after a warm-up that opens them all) to each, in interleaved rounds so that a slow
+phase of a shared machine hits every system alike:
 
   - 1 alert per request: warroom vs the no-op endpoint;
   - 10 alerts per request: warroom vs the no-op endpoint and vs Alertmanager;
@@ -15,6 +15,12 @@ interleaved rounds so that a slow phase of a shared machine hits every system al
     (open loop: 100 webhooks/s of 10 alerts, so no coordinated omission);
   - the war room page (a logged-in viewer, 10 loads/s), quiet and during 2,000 alerts/s;
   - last, the intake service without HTTP (parse + group commit) in this process.
+
+The closed-loop phases (a connection sends its next request once the last is answered) run
+wrk (Debian's `wrk`, 1 thread, `--clients` connections) replaying webhooks made here, so the
+load generator costs little of the 2 cores the servers share; without wrk, or with `--client
+python`, a keep-alive client in this process sends them. The open-loop phases always use the
+client in this process.
 
 It prints each phase and the RATIO lines (sums over the rounds): compare ratios, not absolute
 figures, between runs on a shared machine.
@@ -177,12 +183,13 @@ def wait_for_port(
 
 
 def launch_serve(
-    data_dir: Path, port: int, env: dict[str, str], *extra_args: str
+    data_dir: Path, port: int, env: dict[str, str], *extra_args: str, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
     """`warroom serve` in a child process with the bench's admin token and `env` (no config
     file or database from the caller's environment unless `env` names them); returns once it
     listens. Its messages (and its worker process's) go to `serve.log` in `data_dir`: a pipe
-    nobody reads would stop both once full."""
+    nobody reads would stop both once full. `cwd`: where it runs (`python -m` imports the
+    `warroom` of that directory first)."""
     child_env = {
         **{
             k: v
@@ -205,6 +212,7 @@ def launch_serve(
             env=child_env,
             stdout=subprocess.DEVNULL,
             stderr=messages,
+            cwd=cwd,
         )
     wait_for_port(proc, port, "warroom serve", log)
     return proc
@@ -419,6 +427,80 @@ async def closed_loop(
     return requests, alerts, latencies, errors
 
 
+# Replays the requests of the file given after `--`, in turn; reports what `wrk_closed_loop`
+# reads: the count, the errors (socket errors and non-2xx/3xx answers) and the latency at every
+# percentile, in microseconds.
+WRK_SCRIPT = r"""
+local queue = {}
+local turn = 0
+function init(args)
+  local file = assert(io.open(args[1], "rb"))
+  local data = file:read("*a")
+  file:close()
+  local at = 1
+  while at <= #data do
+    local newline = data:find("\n", at, true)
+    local size = tonumber(data:sub(at, newline - 1))
+    queue[#queue + 1] = data:sub(newline + 1, newline + size)
+    at = newline + size + 1
+  end
+end
+function request()
+  turn = turn % #queue + 1
+  return queue[turn]
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH requests %d errors %d\n", summary.requests,
+    e.connect + e.read + e.write + e.status + e.timeout))
+  for p = 0, 100 do
+    io.write(string.format("BENCH percentile %d %d\n", p, latency:percentile(p)))
+  end
+end
+"""
+WRK_REQUESTS = 20_000  # made per phase and replayed in turn (a 10-alert phase: half as many)
+
+
+async def wrk_closed_loop(
+    port: int, clients: int, seconds: float, make: Any, workdir: Path
+) -> tuple[int, int, list[float], int]:
+    """`closed_loop` driven by wrk: the requests `make` gives, replayed in turn. The latencies
+    returned are wrk's at each percentile from 0 to 100 (so `percentile` reads them as wrk
+    measured them)."""
+    made = [make() for _ in range(WRK_REQUESTS)]
+    if made[0][4] >= 10:
+        made = made[: WRK_REQUESTS // 2]
+    alerts_each = sum(m[4] for m in made) / len(made)
+    data = workdir / "wrk-requests"
+    with data.open("wb") as out:
+        for method, path, body, headers, _count in made:
+            head = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+            head += [f"{key}: {value}" for key, value in headers.items()]
+            head.append(f"Content-Length: {len(body)}")
+            raw = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+            out.write(f"{len(raw)}\n".encode() + raw)
+    script = workdir / "replay.lua"
+    script.write_text(WRK_SCRIPT)
+    proc = await asyncio.create_subprocess_exec(
+        *("wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"),
+        *("-s", str(script), f"http://127.0.0.1:{port}", "--", str(data)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await proc.communicate()
+    requests = errors = 0
+    latencies: list[float] = []
+    for line in output.decode().splitlines():
+        fields = line.split()
+        if fields[:2] == ["BENCH", "requests"]:
+            requests, errors = int(fields[2]), int(fields[4])
+        elif fields[:2] == ["BENCH", "percentile"]:
+            latencies.append(int(fields[3]) / 1e6)
+    if not latencies:
+        raise RuntimeError(f"wrk failed: {output.decode()[-500:]}")
+    return requests, round(requests * alerts_each), latencies, errors
+
+
 async def open_loop(
     port: int, rate: float, seconds: float, make: Any, connections: int = 64
 ) -> tuple[int, int, list[float], int]:
@@ -551,6 +633,8 @@ async def run(args: argparse.Namespace) -> None:
             await closed_loop(port, args.clients, 2, to_warroom(None))
             while await backlog(port):
                 await asyncio.sleep(0.05)
+            use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+            print(f"load generator for the closed loops: {'wrk' if use_wrk else 'this process'}")
             print(
                 f"warroom serve{' --worker-process' if args.worker_process else ''} on SQLite "
                 f"(synchronous={args.synchronous}), a no-op FastAPI "
@@ -578,7 +662,12 @@ async def run(args: argparse.Namespace) -> None:
                 for name, target, make in phases:
                     spy = profile(args, server, name, round_) if target == port else None
                     cpu_before = cpu_seconds(pids[target])
-                    result = await closed_loop(target, args.clients, args.seconds, make)
+                    if use_wrk:
+                        result = await wrk_closed_loop(
+                            target, args.clients, args.seconds, make, workdir
+                        )
+                    else:
+                        result = await closed_loop(target, args.clients, args.seconds, make)
                     if spy is not None:
                         spy.wait()
                     rates.setdefault(name, []).append(
@@ -733,6 +822,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per phase")
     parser.add_argument("--clients", type=int, default=8, help="connections (wrk's -c)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="closed-loop load generator (auto: wrk when installed)",
+    )
     parser.add_argument("--no-service", action="store_true", help="skip the no-HTTP phase")
     parser.add_argument(
         "--profile", metavar="DIR", help="py-spy the server in each warroom phase, into DIR"

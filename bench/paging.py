@@ -9,6 +9,10 @@ its arrival at the receiver.
     python bench/paging.py                    # 200 new incidents/s for 10 s
     python bench/paging.py --rate 50 --seconds 5
     python bench/paging.py --worker-process          # the worker in a process of its own
+    python bench/paging.py --tree /tmp/warroom-old   # another checkout's code (a worktree)
+
+The machine's speed drifts by up to a factor of two within half an hour: to compare two
+versions of the code, alternate runs of each (`--tree` for one of them) and compare pairs.
 """
 
 from __future__ import annotations
@@ -82,12 +86,18 @@ class Receiver:
 
 
 def start_server(
-    data_dir: Path, port: int, worker_process: bool = False
+    data_dir: Path, port: int, worker_process: bool = False, tree: str | None = None
 ) -> subprocess.Popen[bytes]:
+    """`warroom serve` with the bench's catalog; `tree`: the checkout whose code it runs
+    (`python -m warroom` imports from its working directory first)."""
     config = data_dir.parent / "warroom.yaml"
     config.write_text(json.dumps(CONFIG))  # YAML is a superset of JSON
     extra = ["--worker-process"] if worker_process else []
-    return launch_serve(data_dir, port, {"WARROOM_CONFIG": str(config)}, *extra)
+    env = {"WARROOM_CONFIG": str(config)}
+    where = Path(tree).resolve() if tree else Path(__file__).resolve().parent.parent
+    if tree:  # its worker process too
+        env["PYTHONPATH"] = str(where)
+    return launch_serve(data_dir, port, env, *extra, cwd=where)
 
 
 async def api(port: int, method: str, path: str, body: Any) -> Any:
@@ -173,7 +183,7 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
         port = free_port()
         data_dir = Path(args.data_dir) if args.data_dir else Path(tmp) / "data"
-        server = start_server(data_dir, port, args.worker_process)
+        server = start_server(data_dir, port, args.worker_process, args.tree)
         try:
             key = await set_up(port, receiver_port)
             headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -225,6 +235,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--wait", type=float, default=60.0, help="for pages after the load")
     parser.add_argument("--data-dir", help="keep the server's data here (to look into after)")
+    parser.add_argument("--tree", help="run the code of this checkout (e.g. a git worktree)")
     parser.add_argument(
         "--worker-process", action="store_true", help="serve --worker-process (its own core)"
     )
