@@ -1,10 +1,11 @@
 """Two warroom servers side by side, in alternating phases: is B faster than A at alert intake?
 
 This machine's speed drifts by up to a factor of two within half an hour, so two runs of
-`bench/ingest.py` cannot tell a 10 % change from the drift. Here both servers run at once (A and
-B: two versions of the code, or two settings), each phase drives one of them with the same
-closed loop of webhooks, the order alternates (A B, B A, ...), and the result is the ratio of
-each adjacent pair, which the drift hardly moves.
+`bench/ingest.py` cannot tell a 10 % change from the drift. Here both servers run at once (A
+and B: two versions of the code, or two settings), each phase drives one of them with the
+same closed loop of webhooks (through wrk when installed, as `bench/ingest.py` does), the
+order alternates (A B, B A, ...), and the result is the ratio of each adjacent pair, which
+the drift hardly moves.
 
     # the code of another commit as A (a git worktree), this checkout as B
     git worktree add /tmp/warroom-old HEAD~3
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,6 +42,7 @@ from ingest import (
     percentile,
     setup,
     stop,
+    wrk_closed_loop,
 )
 
 
@@ -101,7 +104,7 @@ def headers(side: Side) -> dict[str, str]:
     return {"Authorization": f"Bearer {side.key}", "Content-Type": "application/json"}
 
 
-async def phase(side: Side, args: argparse.Namespace) -> None:
+async def phase(side: Side, args: argparse.Namespace, workdir: Path) -> None:
     def make() -> tuple[str, str, bytes, dict[str, str], int]:
         body, count = side.workload.webhook(args.size)
         return "POST", "/api/v1/alerts/alertmanager", body, headers(side), count
@@ -109,9 +112,11 @@ async def phase(side: Side, args: argparse.Namespace) -> None:
     while await backlog(side.port):  # each phase starts with nothing left to process
         await asyncio.sleep(0.05)
     before = cpu_seconds(side.process.pid)
-    requests, _alerts, latencies, errors = await closed_loop(
-        side.port, args.clients, args.seconds, make
-    )
+    if args.use_wrk:
+        result = await wrk_closed_loop(side.port, args.clients, args.seconds, make, workdir)
+    else:
+        result = await closed_loop(side.port, args.clients, args.seconds, make)
+    requests, _alerts, latencies, errors = result
     while await backlog(side.port):  # ... and its CPU includes acting on what it took
         await asyncio.sleep(0.05)
     spent = cpu_seconds(side.process.pid) - before
@@ -133,6 +138,7 @@ async def run(args: argparse.Namespace) -> None:
         b = await start("B", workdir, b_env, args.b_tree, args.worker_process)
         try:
             print(
+                f"load generator: {'wrk' if args.use_wrk else 'this process'}; "
                 f"A and B: warroom serve{' --worker-process' if args.worker_process else ''}, "
                 f"{args.size} alert(s) per webhook, {args.clients} clients, "
                 f"{args.seconds:g} s phases, {args.rounds} rounds"
@@ -140,7 +146,7 @@ async def run(args: argparse.Namespace) -> None:
             for round_ in range(args.rounds):
                 print(f"round {round_ + 1}", flush=True)
                 for side in (a, b) if round_ % 2 == 0 else (b, a):
-                    await phase(side, args)
+                    await phase(side, args, workdir)
             ratios = [rb / ra for ra, rb in zip(a.rates, b.rates, strict=True)]
             cpu_ratios = [
                 cb / ca for ca, cb in zip(a.cpu_per_request, b.cpu_per_request, strict=True)
@@ -180,12 +186,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per phase")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="closed-loop load generator (auto: wrk when installed)",
+    )
+    parser.add_argument(
         "--no-worker-process",
         dest="worker_process",
         action="store_false",
         help="serve in one process (default: --worker-process)",
     )
     args = parser.parse_args()
+    args.use_wrk = args.client == "wrk" or (args.client == "auto" and bool(shutil.which("wrk")))
     try:
         import uvloop
 
