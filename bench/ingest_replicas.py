@@ -1,9 +1,10 @@
 """Alert intake on PostgreSQL: one `warroom serve` replica, then two on the same database.
 
 Starts N replicas of `warroom serve` (each with its embedded worker) on a fresh PostgreSQL
-database, sends the same Alertmanager webhooks as `bench/ingest.py` over C keep-alive
-connections spread across the replicas (closed loop), waits until the shared intake log is
-processed, and prints accepted and processed alerts per second and the servers' CPU per alert.
+database, sends the same Alertmanager webhooks as `bench/ingest.py` over keep-alive
+connections spread across the replicas (closed loop; one wrk per replica when wrk is installed,
+else a client in this process), waits until the shared intake log is processed, and prints
+accepted and processed alerts per second and the servers' CPU per alert.
 It runs 1 replica, then 2, and prints the ratio: on a machine with cores to spare, aggregate
 intake grows with replicas (every replica appends to the log; one processor at a time acts on
 it, in order).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,7 @@ from ingest import (
     percentile,
     setup,
     stop,
+    wrk_closed_loop,
 )
 
 from warroom.core.db import normalise_url, null_pool_engine
@@ -88,6 +91,29 @@ async def spread_closed_loop(
     return requests, alerts, latencies, errors
 
 
+async def wrk_spread(
+    ports: list[int], clients: int, seconds: float, make: Any, workdir: Path
+) -> tuple[int, int, list[float], int]:
+    """`spread_closed_loop` through one wrk per replica, all at once. The latencies are each
+    wrk's at every percentile, put together (close to the whole's when the rates are alike)."""
+    shares = [clients // len(ports) + (n < clients % len(ports)) for n in range(len(ports))]
+    dirs = [workdir / f"wrk{n}" for n in range(len(ports))]
+    for found in dirs:
+        found.mkdir()
+    results = await asyncio.gather(
+        *(
+            wrk_closed_loop(port, share, seconds, make, where)
+            for port, share, where in zip(ports, shares, dirs, strict=True)
+        )
+    )
+    return (
+        sum(r[0] for r in results),
+        sum(r[1] for r in results),
+        [latency for r in results for latency in r[2]],
+        sum(r[3] for r in results),
+    )
+
+
 async def measure(args: argparse.Namespace, replicas: int) -> float:
     database_url = fresh_database(args.database_url)
     with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
@@ -113,9 +139,11 @@ async def measure(args: argparse.Namespace, replicas: int) -> float:
             while await backlog(ports[0]):
                 await asyncio.sleep(0.05)
             cpu_before = sum(cpu_seconds(s.pid) for s in servers)
-            requests, alerts, latencies, errors = await spread_closed_loop(
-                ports, args.clients, args.seconds, make
-            )
+            if args.use_wrk:
+                result = await wrk_spread(ports, args.clients, args.seconds, make, Path(tmp))
+            else:
+                result = await spread_closed_loop(ports, args.clients, args.seconds, make)
+            requests, alerts, latencies, errors = result
             started = time.perf_counter()
             while await backlog(ports[0]):
                 await asyncio.sleep(0.05)
@@ -141,8 +169,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--size", type=int, default=10, help="alerts per webhook")
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="closed-loop load generator (auto: wrk when installed)",
+    )
     args = parser.parse_args()
+    args.use_wrk = args.client == "wrk" or (args.client == "auto" and bool(shutil.which("wrk")))
     print(
+        f"load generator: {'wrk, one per replica' if args.use_wrk else 'this process'}; "
         f"warroom serve on PostgreSQL, {args.clients} clients, {args.size} alerts per webhook, "
         f"{args.seconds:g} s, {os.cpu_count()} CPUs shared by clients and servers"
     )
