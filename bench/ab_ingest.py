@@ -89,7 +89,11 @@ async def start(
     # `python -m warroom` looks in its working directory first: run in the tree, or here.
     where = Path(tree).resolve() if tree else Path(__file__).resolve().parent.parent
     process = launch_serve(workdir / name, port, env, *extra, cwd=where)
-    side = Side(name, port, process, await setup(port))
+    try:
+        side = Side(name, port, process, await setup(port))
+    except BaseException:
+        stop(process)
+        raise
     conn = Connection("127.0.0.1", port)
     try:  # open the 2,000 fingerprints' alerts and their incidents, as bench/ingest.py does
         for group in range(FINGERPRINTS // GROUP_SIZE):
@@ -135,7 +139,11 @@ async def run(args: argparse.Namespace) -> None:
         workdir = Path(tmp)
         a_env, b_env = environment(args.a_env, args.a_tree), environment(args.b_env, args.b_tree)
         a = await start("A", workdir, a_env, args.a_tree, args.worker_process)
-        b = await start("B", workdir, b_env, args.b_tree, args.worker_process)
+        try:
+            b = await start("B", workdir, b_env, args.b_tree, args.worker_process)
+        except BaseException:
+            stop(a.process)
+            raise
         try:
             print(
                 f"load generator: {'wrk' if args.use_wrk else 'this process'}; "
