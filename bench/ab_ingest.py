@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,15 +33,17 @@ from ingest import (
     GROUP_SIZE,
     Connection,
     Workload,
+    add_client_option,
     backlog,
-    closed_loop,
+    checkout,
     cpu_seconds,
+    drive,
     free_port,
     launch_serve,
     percentile,
     setup,
     stop,
-    wrk_closed_loop,
+    uses_wrk,
 )
 
 
@@ -67,28 +68,12 @@ def setting(text: str) -> tuple[str, str]:
     return name, value
 
 
-def checkout(text: str) -> str:
-    """A directory holding warroom's code (e.g. a git worktree)."""
-    if not (Path(text) / "warroom" / "__main__.py").is_file():
-        raise argparse.ArgumentTypeError(f"{text} is not a warroom checkout (no warroom/ in it)")
-    return text
-
-
-def environment(pairs: list[tuple[str, str]], tree: str | None) -> dict[str, str]:
-    env = dict(pairs)
-    if tree:  # ahead of the installed checkout on the import path (its worker process too)
-        env["PYTHONPATH"] = str(Path(tree).resolve())
-    return env
-
-
 async def start(
     name: str, workdir: Path, env: dict[str, str], tree: str | None, worker_process: bool
 ) -> Side:
     port = free_port()
     extra = ("--worker-process",) if worker_process else ()
-    # `python -m warroom` looks in its working directory first: run in the tree, or here.
-    where = Path(tree).resolve() if tree else Path(__file__).resolve().parent.parent
-    process = launch_serve(workdir / name, port, env, *extra, cwd=where)
+    process = launch_serve(workdir / name, port, env, *extra, tree=tree)
     try:
         side = Side(name, port, process, await setup(port))
     except BaseException:
@@ -116,11 +101,9 @@ async def phase(side: Side, args: argparse.Namespace, workdir: Path) -> None:
     while await backlog(side.port):  # each phase starts with nothing left to process
         await asyncio.sleep(0.05)
     before = cpu_seconds(side.process.pid)
-    if args.use_wrk:
-        result = await wrk_closed_loop(side.port, args.clients, args.seconds, make, workdir)
-    else:
-        result = await closed_loop(side.port, args.clients, args.seconds, make)
-    requests, _alerts, latencies, errors = result
+    requests, _alerts, latencies, errors = await drive(
+        args.use_wrk, side.port, args.clients, args.seconds, make, workdir
+    )
     while await backlog(side.port):  # ... and its CPU includes acting on what it took
         await asyncio.sleep(0.05)
     spent = cpu_seconds(side.process.pid) - before
@@ -137,10 +120,9 @@ async def phase(side: Side, args: argparse.Namespace, workdir: Path) -> None:
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="warroom-ab-") as tmp:
         workdir = Path(tmp)
-        a_env, b_env = environment(args.a_env, args.a_tree), environment(args.b_env, args.b_tree)
-        a = await start("A", workdir, a_env, args.a_tree, args.worker_process)
+        a = await start("A", workdir, dict(args.a_env), args.a_tree, args.worker_process)
         try:
-            b = await start("B", workdir, b_env, args.b_tree, args.worker_process)
+            b = await start("B", workdir, dict(args.b_env), args.b_tree, args.worker_process)
         except BaseException:
             stop(a.process)
             raise
@@ -191,14 +173,9 @@ def main() -> None:
         )
     parser.add_argument("--size", type=int, default=1, help="alerts per webhook")
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--seconds", type=float, default=5.0, help="per phase")
+    parser.add_argument("--seconds", type=int, default=5, help="per phase")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument(
-        "--client",
-        choices=["auto", "wrk", "python"],
-        default="auto",
-        help="closed-loop load generator (auto: wrk when installed)",
-    )
+    add_client_option(parser)
     parser.add_argument(
         "--no-worker-process",
         dest="worker_process",
@@ -206,7 +183,7 @@ def main() -> None:
         help="serve in one process (default: --worker-process)",
     )
     args = parser.parse_args()
-    args.use_wrk = args.client == "wrk" or (args.client == "auto" and bool(shutil.which("wrk")))
+    args.use_wrk = uses_wrk(args)
     try:
         import uvloop
 

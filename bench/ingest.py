@@ -183,13 +183,13 @@ def wait_for_port(
 
 
 def launch_serve(
-    data_dir: Path, port: int, env: dict[str, str], *extra_args: str, cwd: Path | None = None
+    data_dir: Path, port: int, env: dict[str, str], *extra_args: str, tree: str | None = None
 ) -> subprocess.Popen[bytes]:
     """`warroom serve` in a child process with the bench's admin token and `env` (no config
     file or database from the caller's environment unless `env` names them); returns once it
     listens. Its messages (and its worker process's) go to `serve.log` in `data_dir`: a pipe
-    nobody reads would stop both once full. `cwd`: where it runs (`python -m` imports the
-    `warroom` of that directory first)."""
+    nobody reads would stop both once full. `tree`: a checkout whose code it runs (see
+    `checkout`), else this one's."""
     child_env = {
         **{
             k: v
@@ -201,6 +201,11 @@ def launch_serve(
         "WARROOM_PORT": str(port),
         **env,
     }
+    # `python -m warroom` imports from its working directory first, ahead of the installed
+    # checkout; PYTHONPATH gives the tree to its worker process too.
+    where = Path(tree).resolve() if tree else Path(__file__).resolve().parent.parent
+    if tree:
+        child_env["PYTHONPATH"] = str(where)
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "serve.log"
     with log.open("ab") as messages:
@@ -212,7 +217,7 @@ def launch_serve(
             env=child_env,
             stdout=subprocess.DEVNULL,
             stderr=messages,
-            cwd=cwd,
+            cwd=where,
         )
     wait_for_port(proc, port, "warroom serve", log)
     return proc
@@ -458,7 +463,10 @@ function done(summary, latency, requests)
   end
 end
 """
-WRK_REQUESTS = 20_000  # made per phase and replayed in turn (a 10-alert phase: half as many)
+# Made per phase and replayed in turn: 20,000 requests, or fewer when they pass 40 MB (a
+# 10-alert phase: about 10,000).
+WRK_REQUESTS = 20_000
+WRK_BYTES = 40_000_000
 
 
 async def wrk_closed_loop(
@@ -466,10 +474,14 @@ async def wrk_closed_loop(
 ) -> tuple[int, int, list[float], int]:
     """`closed_loop` driven by wrk: the requests `make` gives, replayed in turn. The latencies
     returned are wrk's at each percentile from 0 to 100 (so `percentile` reads them as wrk
-    measured them)."""
-    made = [make() for _ in range(WRK_REQUESTS)]
-    if made[0][4] >= 10:
-        made = made[: WRK_REQUESTS // 2]
+    measured them). wrk runs whole seconds."""
+    if seconds < 1 or seconds != int(seconds):
+        raise ValueError(f"wrk runs whole seconds, not {seconds:g}")
+    made: list[tuple[str, str, bytes, dict[str, str], int]] = []
+    size = 0
+    while len(made) < WRK_REQUESTS and size < WRK_BYTES:
+        made.append(make())
+        size += len(made[-1][2])
     alerts_each = sum(m[4] for m in made) / len(made)
     data = workdir / "wrk-requests"
     with data.open("wb") as out:
@@ -482,7 +494,7 @@ async def wrk_closed_loop(
     script = workdir / "replay.lua"
     script.write_text(WRK_SCRIPT)
     proc = await asyncio.create_subprocess_exec(
-        *("wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"),
+        *("wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "--timeout", "10s"),
         *("-s", str(script), f"http://127.0.0.1:{port}", "--", str(data)),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -499,6 +511,39 @@ async def wrk_closed_loop(
     if not latencies:
         raise RuntimeError(f"wrk failed: {output.decode()[-500:]}")
     return requests, round(requests * alerts_each), latencies, errors
+
+
+async def drive(
+    use_wrk: bool, port: int, clients: int, seconds: float, make: Any, workdir: Path
+) -> tuple[int, int, list[float], int]:
+    """A closed-loop phase through wrk or through the client in this process."""
+    if use_wrk:
+        return await wrk_closed_loop(port, clients, seconds, make, workdir)
+    return await closed_loop(port, clients, seconds, make)
+
+
+def add_client_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="closed-loop load generator (auto: wrk when installed)",
+    )
+
+
+def uses_wrk(args: argparse.Namespace) -> bool:
+    """Whether `--client` picks wrk; a whole number of `--seconds` is then required."""
+    chosen = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    if chosen and (args.seconds < 1 or args.seconds != int(args.seconds)):
+        raise SystemExit("wrk runs whole seconds: give --seconds as a whole number")
+    return chosen
+
+
+def checkout(text: str) -> str:
+    """`--tree`: a directory holding warroom's code (e.g. a git worktree)."""
+    if not (Path(text) / "warroom" / "__main__.py").is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a warroom checkout (no warroom/ in it)")
+    return text
 
 
 async def open_loop(
@@ -633,7 +678,7 @@ async def run(args: argparse.Namespace) -> None:
             await closed_loop(port, args.clients, 2, to_warroom(None))
             while await backlog(port):
                 await asyncio.sleep(0.05)
-            use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+            use_wrk = args.use_wrk
             print(f"load generator for the closed loops: {'wrk' if use_wrk else 'this process'}")
             print(
                 f"warroom serve{' --worker-process' if args.worker_process else ''} on SQLite "
@@ -662,12 +707,7 @@ async def run(args: argparse.Namespace) -> None:
                 for name, target, make in phases:
                     spy = profile(args, server, name, round_) if target == port else None
                     cpu_before = cpu_seconds(pids[target])
-                    if use_wrk:
-                        result = await wrk_closed_loop(
-                            target, args.clients, args.seconds, make, workdir
-                        )
-                    else:
-                        result = await closed_loop(target, args.clients, args.seconds, make)
+                    result = await drive(use_wrk, target, args.clients, args.seconds, make, workdir)
                     if spy is not None:
                         spy.wait()
                     rates.setdefault(name, []).append(
@@ -822,12 +862,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per phase")
     parser.add_argument("--clients", type=int, default=8, help="connections (wrk's -c)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
-    parser.add_argument(
-        "--client",
-        choices=["auto", "wrk", "python"],
-        default="auto",
-        help="closed-loop load generator (auto: wrk when installed)",
-    )
+    add_client_option(parser)
     parser.add_argument("--no-service", action="store_true", help="skip the no-HTTP phase")
     parser.add_argument(
         "--profile", metavar="DIR", help="py-spy the server in each warroom phase, into DIR"
@@ -844,6 +879,7 @@ def main() -> None:
         help="serve --worker-process: the server acknowledges, its worker process acts",
     )
     args = parser.parse_args()
+    args.use_wrk = uses_wrk(args)
     try:
         import uvloop
 

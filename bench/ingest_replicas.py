@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from ingest import (
     GROUP_SIZE,
     Connection,
     Workload,
+    add_client_option,
     backlog,
     cpu_seconds,
     free_port,
@@ -42,6 +42,7 @@ from ingest import (
     percentile,
     setup,
     stop,
+    uses_wrk,
     wrk_closed_loop,
 )
 
@@ -169,14 +170,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--size", type=int, default=10, help="alerts per webhook")
-    parser.add_argument(
-        "--client",
-        choices=["auto", "wrk", "python"],
-        default="auto",
-        help="closed-loop load generator (auto: wrk when installed)",
-    )
+    add_client_option(parser)
     args = parser.parse_args()
-    args.use_wrk = args.client == "wrk" or (args.client == "auto" and bool(shutil.which("wrk")))
+    args.use_wrk = uses_wrk(args)
     print(
         f"load generator: {'wrk, one per replica' if args.use_wrk else 'this process'}; "
         f"warroom serve on PostgreSQL, {args.clients} clients, {args.size} alerts per webhook, "

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ingest import (
     ADMIN,
     Connection,
+    checkout,
     cpu_seconds,
     free_port,
     launch_serve,
@@ -88,16 +89,11 @@ class Receiver:
 def start_server(
     data_dir: Path, port: int, worker_process: bool = False, tree: str | None = None
 ) -> subprocess.Popen[bytes]:
-    """`warroom serve` with the bench's catalog; `tree`: the checkout whose code it runs
-    (`python -m warroom` imports from its working directory first)."""
+    """`warroom serve` with the bench's catalog; `tree`: the checkout whose code it runs."""
     config = data_dir.parent / "warroom.yaml"
     config.write_text(json.dumps(CONFIG))  # YAML is a superset of JSON
     extra = ["--worker-process"] if worker_process else []
-    env = {"WARROOM_CONFIG": str(config)}
-    where = Path(tree).resolve() if tree else Path(__file__).resolve().parent.parent
-    if tree:  # its worker process too
-        env["PYTHONPATH"] = str(where)
-    return launch_serve(data_dir, port, env, *extra, cwd=where)
+    return launch_serve(data_dir, port, {"WARROOM_CONFIG": str(config)}, *extra, tree=tree)
 
 
 async def api(port: int, method: str, path: str, body: Any) -> Any:
@@ -235,7 +231,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--wait", type=float, default=60.0, help="for pages after the load")
     parser.add_argument("--data-dir", help="keep the server's data here (to look into after)")
-    parser.add_argument("--tree", help="run the code of this checkout (e.g. a git worktree)")
+    parser.add_argument(
+        "--tree", type=checkout, help="run the code of this checkout (e.g. a git worktree)"
+    )
     parser.add_argument(
         "--worker-process", action="store_true", help="serve --worker-process (its own core)"
     )
