@@ -16,19 +16,22 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, text
-from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.engine import Connection, CursorResult, Dialect, make_url
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
+
+from warroom.core.upsert import Upsert
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -54,11 +57,28 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    # On SQLite each bound time went through two processors (this type's, then the dialect's
+    # formatting): one function does both, in the same text (`sqlite_time`).
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_bind
+
+
+def _sqlite_bind(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database; use aware UTC datetimes")
+    return sqlite_time(value)
+
 
 def sqlite_time(at: datetime) -> str:
     """How `UTCDateTime` keeps `at` in SQLite: naive UTC text in SQLAlchemy's format (always
     with microseconds, so text order is time order)."""
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    return at.isoformat(" ", "microseconds")[:-6]  # without its "+00:00"
 
 
 def driver_time(dialect: Dialect, at: datetime) -> datetime | str:
@@ -71,25 +91,50 @@ def driver_time(dialect: Dialect, at: datetime) -> datetime | str:
 class DriverRows:
     """A statement run for many rows straight through the DB-API driver, compiled once per
     dialect: on a hot path SQLAlchemy's per-row parameter processing costs more than the row.
-    The rows hold what the driver takes: JSON as text, times from `driver_time`."""
+    The rows hold what the driver takes: JSON as text (`driver_json`), times from
+    `driver_time`. The statement may be an `Upsert` (built for each dialect)."""
 
-    def __init__(self, statement: UpdateBase) -> None:
+    def __init__(self, statement: UpdateBase | Upsert) -> None:
         self.statement = statement
         self._compiled: dict[str, SQLCompiler] = {}
 
-    def execute(self, conn: Connection, rows: Sequence[Mapping[str, object]]) -> None:
+    def execute(self, conn: Connection, rows: Sequence[Mapping[str, object]]) -> int:
+        """Run it once per row; returns how many rows it changed in all."""
         if not rows:
-            return
+            return 0
+        compiled = self._compiled_for(conn)
+        if compiled.positional:
+            names = compiled.positiontup or []
+            result = conn.exec_driver_sql(
+                compiled.string, [tuple(row[n] for n in names) for row in rows]
+            )
+        else:
+            result = conn.exec_driver_sql(compiled.string, list(rows))
+        return int(result.rowcount)
+
+    def execute_one(self, conn: Connection, row: Mapping[str, object]) -> CursorResult[Any]:
+        """Run it for one row; its result holds what the statement returns."""
+        compiled = self._compiled_for(conn)
+        if compiled.positional:
+            names = compiled.positiontup or []
+            return conn.exec_driver_sql(compiled.string, tuple(row[n] for n in names))
+        return conn.exec_driver_sql(compiled.string, dict(row))
+
+    def _compiled_for(self, conn: Connection) -> SQLCompiler:
         dialect = conn.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            compiled = self.statement.compile(dialect=dialect)
+            statement = self.statement
+            if isinstance(statement, Upsert):
+                statement = statement.statement(conn)
+            compiled = statement.compile(dialect=dialect)
             self._compiled[dialect.name] = compiled
-        if compiled.positional:
-            names = compiled.positiontup or []
-            conn.exec_driver_sql(compiled.string, [tuple(row[n] for n in names) for row in rows])
-        else:
-            conn.exec_driver_sql(compiled.string, list(rows))
+        return compiled
+
+
+def driver_json(value: Any) -> str:
+    """`value` as the driver takes it for a `JSON` column (the text SQLAlchemy would write)."""
+    return json.dumps(value)
 
 
 def normalise_url(url: str) -> str:

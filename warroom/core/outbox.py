@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from warroom.core import tables
-from warroom.core.db import mark_outbox_due
+from warroom.core.db import DriverRows, driver_json, driver_time, mark_outbox_due
 from warroom.core.upsert import Upsert
 
 if TYPE_CHECKING:
@@ -130,13 +130,16 @@ class EffectHandler:
 def enqueue(conn: Connection, effects: list[Effect], now: datetime) -> int:
     """Insert effects; rows whose dedup_key already exists are skipped. Returns rows added.
 
-    One multi-row `INSERT ... ON CONFLICT (dedup_key) DO NOTHING`: no look-up first, and a
-    concurrent transaction enqueueing the same key cannot fail the whole use case. An effect
-    due now wakes this process's worker once the transaction commits.
+    `INSERT ... ON CONFLICT (dedup_key) DO NOTHING` for each, straight through the driver
+    (every new incident enqueues several): no look-up first, and a concurrent transaction
+    enqueueing the same key cannot fail the whole use case. An effect due now wakes this
+    process's worker once the transaction commits.
     """
     seen: set[str] = set()
     rows: list[dict[str, Any]] = []
     due_now = False
+    dialect = conn.dialect
+    created_at = driver_time(dialect, now)
     for effect in effects:
         if effect.dedup_key is not None:
             if effect.dedup_key in seen:
@@ -146,28 +149,29 @@ def enqueue(conn: Connection, effects: list[Effect], now: datetime) -> int:
         rows.append(
             {
                 "kind": effect.kind,
-                "payload": effect.payload,
+                "payload": driver_json(effect.payload),
                 "incident_id": effect.incident_id,
                 "dedup_key": effect.dedup_key,
                 "status": PENDING,
-                "due_at": effect.due_at,
+                "due_at": driver_time(dialect, effect.due_at),
                 "attempts": 0,
-                "created_at": now,
+                "created_at": created_at,
             }
         )
-    if not rows:
-        return 0
-    added = len(conn.execute(_INSERT_IGNORING_DUPLICATES.statement(conn), rows).all())
+    added = _INSERT_IGNORING_DUPLICATES.execute(conn, rows)
     if due_now and added:
         mark_outbox_due(conn)
     return added
 
 
-_INSERT_IGNORING_DUPLICATES = Upsert(
-    lambda insert: (
-        insert(tables.outbox)
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
-        .returning(tables.outbox.c.id)
+_ENQUEUED = ("kind", "payload", "incident_id", "dedup_key", "status", "due_at", "attempts")
+_INSERT_IGNORING_DUPLICATES = DriverRows(
+    Upsert(
+        lambda insert: (
+            insert(tables.outbox)
+            .values({name: bindparam(name) for name in (*_ENQUEUED, "created_at")})
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+        )
     )
 )
 
