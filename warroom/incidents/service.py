@@ -16,7 +16,7 @@ from sqlalchemy.types import NullType
 from warroom.core import outbox, tables
 from warroom.core.auth import Principal
 from warroom.core.clock import Clock, ensure_utc
-from warroom.core.db import Database
+from warroom.core.db import Database, DriverRows, driver_json, driver_time
 from warroom.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from warroom.core.ids import next_incident_id
 from warroom.core.vocab import IncidentType, Status
@@ -33,12 +33,25 @@ _CLOCK_SKEW = timedelta(minutes=5)
 
 
 # Prebuilt statements (declares and appends run in bulk during alert intake).
-_INSERT_INCIDENT = insert(tables.incidents)
-_UPDATE_INCIDENT = update(tables.incidents).where(
-    tables.incidents.c.id == bindparam("b_id"),
-    tables.incidents.c.version == bindparam("b_version"),
+# An incident's row, as `_projection` gives it (with its version).
+_PROJECTED = [c.name for c in tables.incidents.columns if c.name != "id"]
+_INSERT_INCIDENT = DriverRows(
+    insert(tables.incidents)
+    .values({name: bindparam(name) for name in _PROJECTED})
+    .returning(tables.incidents.c.id)
 )
-_INSERT_EVENTS = insert(tables.events)
+_UPDATE_INCIDENT = DriverRows(
+    update(tables.incidents)
+    .where(
+        tables.incidents.c.id == bindparam("b_id"),
+        tables.incidents.c.version == bindparam("b_version"),
+    )
+    .values({name: bindparam(name) for name in _PROJECTED})
+)
+_EVENT_COLUMNS = ("incident_id", "seq", "type", "actor", "occurred_at", "recorded_at", "data")
+_INSERT_EVENTS = DriverRows(
+    insert(tables.events).values({name: bindparam(name) for name in _EVENT_COLUMNS})
+)
 _INSERT_SERVICES = insert(tables.incident_services)
 _ROW = select(tables.incidents.c.id, tables.incidents.c.version, tables.incidents.c.state).where(
     tables.incidents.c.public_id == bindparam("public")
@@ -730,11 +743,10 @@ class IncidentService:
         for event in (raised := stops.raise_stops(self.policy, None, state, events, now)):
             state = apply(state, event)
         events = [*events, *raised]
-        result = conn.execute(
-            _INSERT_INCIDENT, {"version": len(events), **self._projection(state, now)}
+        result = _INSERT_INCIDENT.execute_one(
+            conn, {"version": len(events), **self._projection(conn, state, now)}
         )
-        assert result.inserted_primary_key is not None
-        incident_id = int(result.inserted_primary_key[0])
+        incident_id = int(result.scalar_one())
         self._write_events(conn, incident_id, 0, events, now)
         self._write_services(conn, incident_id, state.services, fresh=True)
         self._project(conn, incident_id, len(events), None, state, events, now)
@@ -759,16 +771,18 @@ class IncidentService:
             state = apply(state, event)
         events = [*events, *raised]
         self._write_events(conn, incident_id, version, events, now)
-        result = conn.execute(
-            _UPDATE_INCIDENT,
-            {
-                "b_id": incident_id,
-                "b_version": version,
-                "version": version + len(events),
-                **self._projection(state, now),
-            },
+        changed = _UPDATE_INCIDENT.execute(
+            conn,
+            [
+                {
+                    "b_id": incident_id,
+                    "b_version": version,
+                    "version": version + len(events),
+                    **self._projection(conn, state, now),
+                }
+            ],
         )
-        if result.rowcount != 1:
+        if changed != 1:
             raise Conflict("the incident changed concurrently; try again", code="concurrent_update")
         if state.services != before.services:
             self._write_services(conn, incident_id, state.services)
@@ -779,17 +793,19 @@ class IncidentService:
     def _write_events(
         self, conn: Connection, incident_id: int, version: int, events: list[Event], now: datetime
     ) -> None:
-        conn.execute(
-            _INSERT_EVENTS,
+        dialect = conn.dialect
+        recorded_at = driver_time(dialect, now)
+        _INSERT_EVENTS.execute(
+            conn,
             [
                 {
                     "incident_id": incident_id,
                     "seq": version + n,
                     "type": e.type,
                     "actor": e.actor,
-                    "occurred_at": e.occurred_at,
-                    "recorded_at": now,
-                    "data": dict(e.data),
+                    "occurred_at": driver_time(dialect, e.occurred_at),
+                    "recorded_at": recorded_at,
+                    "data": driver_json(dict(e.data)),
                 }
                 for n, e in enumerate(events, start=1)
             ],
@@ -811,7 +827,9 @@ class IncidentService:
                 _INSERT_SERVICES, [{"service": x, "incident_id": incident_id} for x in services]
             )
 
-    def _projection(self, state: IncidentState, now: datetime) -> dict[str, Any]:
+    def _projection(self, conn: Connection, state: IncidentState, now: datetime) -> dict[str, Any]:
+        """The incident's row (but its id and version), as the driver takes it."""
+        dialect = conn.dialect
         values: dict[str, Any] = {
             "public_id": state.public_id,
             "title": state.title,
@@ -821,14 +839,15 @@ class IncidentService:
             "type": state.type,
             "status": state.status.value,
             "is_open": state.is_open,
-            "services": list(state.services),
-            "labels": dict(state.labels),
-            "declared_at": state.declared_at,
-            "updated_at": now,
-            "state": state.to_dict(),
+            "services": driver_json(list(state.services)),
+            "labels": driver_json(dict(state.labels)),
+            "declared_at": driver_time(dialect, state.declared_at),
+            "updated_at": driver_time(dialect, now),
+            "state": driver_json(state.to_dict()),
         }
         for milestone in MILESTONES:
-            values[milestone] = getattr(state, milestone)
+            at = getattr(state, milestone)
+            values[milestone] = None if at is None else driver_time(dialect, at)
         return values
 
     def _project(

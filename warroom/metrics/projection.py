@@ -21,7 +21,7 @@ from sqlalchemy import BigInteger, and_, bindparam, case, false, literal, null, 
 from sqlalchemy.engine import Connection
 
 from warroom.core import tables
-from warroom.core.db import Database
+from warroom.core.db import Database, DriverRows
 from warroom.core.upsert import InsertOf, Upsert
 from warroom.incidents.model import Event, IncidentState
 from warroom.metrics import compute, readmodel
@@ -35,8 +35,7 @@ _CHUNK = 500
 
 def _upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert or update rows, never replacing a row of a newer incident version."""
-    if rows:
-        conn.execute(_UPSERT.statement(conn), list(rows))
+    _UPSERT.execute(conn, rows)
 
 
 _BUMP_VERSION = (
@@ -51,7 +50,7 @@ _BUMP_VERSION = (
 
 def _newer_version_upsert(insert_of: InsertOf) -> Any:
     m = incident_metrics
-    insert = insert_of(m)
+    insert = insert_of(m).values({c.name: bindparam(c.name) for c in m.columns})
     return insert.on_conflict_do_update(
         index_elements=[m.c.incident_id],
         set_={c.name: insert.excluded[c.name] for c in m.columns if c.name != "incident_id"},
@@ -59,8 +58,9 @@ def _newer_version_upsert(insert_of: InsertOf) -> Any:
     )
 
 
-# Built once per dialect: the same statement on every incident write.
-_UPSERT = Upsert(_newer_version_upsert)
+# Built once per dialect: the same statement on every incident write, straight through the
+# driver (the row holds only numbers and text).
+_UPSERT = DriverRows(Upsert(_newer_version_upsert))
 
 
 def _identity(state: IncidentState, incident_id: int) -> Identity:

@@ -12,11 +12,12 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.engine import Connection
 
 from warroom.core import outbox
 from warroom.core.auth import SYSTEM
+from warroom.core.db import DriverRows, driver_time
 from warroom.core.errors import NotFound
 from warroom.core.outbox import EffectHandler, Outcome
 from warroom.core.runtime import Runtime
@@ -118,8 +119,9 @@ def _log_attempts(
     if not attempts:
         return
     payload = effect.payload
-    conn.execute(
-        insert(deliveries),
+    attempted_at = driver_time(conn.dialect, now)
+    _LOG_ATTEMPT.execute(
+        conn,
         [
             {
                 "outbox_id": effect.id,
@@ -131,11 +133,26 @@ def _log_attempts(
                 "ok": a.ok,
                 "error": a.message or None,
                 "attempt": effect.attempts,
-                "attempted_at": now,
+                "attempted_at": attempted_at,
             }
             for n, a in enumerate(attempts)
         ],
     )
+
+
+_LOGGED = (
+    "outbox_id",
+    "incident",
+    "recipient",
+    "reason",
+    "channel",
+    "position",
+    "ok",
+    "error",
+    "attempt",
+    "attempted_at",
+)
+_LOG_ATTEMPT = DriverRows(insert(deliveries).values({name: bindparam(name) for name in _LOGGED}))
 
 
 # One message each; the worker writes their logs and timeline entries with their outcomes.

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
 
 from warroom.core import outbox
@@ -615,8 +615,12 @@ def _cannot_page(
 
 
 def _clear_problem(conn: Connection, incident: str) -> None:
-    t = tables.paging_problems
-    conn.execute(delete(t).where(t.c.incident == incident))
+    conn.execute(_CLEAR_PROBLEM, {"incident": incident})
+
+
+_CLEAR_PROBLEM = delete(tables.paging_problems).where(
+    tables.paging_problems.c.incident == bindparam("incident")
+)
 
 
 def _rule_applies(
