@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, CursorResult, Dialect, make_url
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.selectable import Select
 
 from warroom.core.upsert import Upsert
 
@@ -89,12 +90,13 @@ def driver_time(dialect: Dialect, at: datetime) -> datetime | str:
 
 
 class DriverRows:
-    """A statement run for many rows straight through the DB-API driver, compiled once per
-    dialect: on a hot path SQLAlchemy's per-row parameter processing costs more than the row.
-    The rows hold what the driver takes: JSON as text (`driver_json`), times from
-    `driver_time`. The statement may be an `Upsert` (built for each dialect)."""
+    """A statement run straight through the DB-API driver, compiled once per dialect: on a hot
+    path SQLAlchemy's per-row parameter processing costs more than the row. The rows hold
+    what the driver takes: JSON as text (`driver_json`), times from `driver_time`; what it
+    returns is the driver's too (SQLite's JSON as text, times as text). The statement may be
+    an `Upsert` (built for each dialect)."""
 
-    def __init__(self, statement: UpdateBase | Upsert) -> None:
+    def __init__(self, statement: UpdateBase | Select[Any] | Upsert) -> None:
         self.statement = statement
         self._compiled: dict[str, SQLCompiler] = {}
 

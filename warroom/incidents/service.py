@@ -57,6 +57,8 @@ _ROW = select(tables.incidents.c.id, tables.incidents.c.version, tables.incident
     tables.incidents.c.public_id == bindparam("public")
 )
 _ROW_LOCKED = _ROW.with_for_update()
+_LOAD = DriverRows(_ROW)
+_LOAD_LOCKED = DriverRows(_ROW_LOCKED)
 
 
 class Reactor(Protocol):
@@ -140,8 +142,18 @@ class IncidentService:
     def load_in(self, conn: Connection, public_id: str, *, lock: bool = False) -> Loaded:
         """The incident inside a caller's transaction (`lock`: FOR UPDATE on PostgreSQL), to
         decide on and then `append_in` to without reading it twice."""
-        row = self._row(conn, public_id, lock=lock)
-        return Loaded(int(row.id), int(row.version), IncidentState.from_dict(row.state))
+        lock = lock and conn.dialect.name == "postgresql"
+        found = (_LOAD_LOCKED if lock else _LOAD).execute_one(
+            conn, {"public": public_id.strip().upper()}
+        )
+        row = found.first()
+        if row is None:
+            raise NotFound(f"no incident {public_id}")
+        incident_id, version, state = tuple(row)
+        # Straight from the driver: SQLite gives JSON as text, psycopg already decoded.
+        if isinstance(state, str):
+            state = json.loads(state)
+        return Loaded(int(incident_id), int(version), IncidentState.from_dict(state))
 
     def append_in(self, conn: Connection, loaded: Loaded, events: list[Event]) -> IncidentState:
         """Append events to an incident read by `load_in` in this same transaction."""
@@ -664,11 +676,10 @@ class IncidentService:
         build: Callable[[IncidentState, datetime], list[Event]],
     ) -> IncidentState:
         """The same as `mutate`, inside a transaction the caller owns."""
-        row = self._row(conn, public_id, lock=True)
-        before = IncidentState.from_dict(row.state)
+        loaded = self.load_in(conn, public_id, lock=True)
         now = self.clock.now()
-        events = build(before, now)
-        return self._append(conn, int(row.id), int(row.version), before, events, now)
+        events = build(loaded.state, now)
+        return self._append(conn, loaded.id, loaded.version, loaded.state, events, now)
 
     # ---- internals ---------------------------------------------------------------------
 

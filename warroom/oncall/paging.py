@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from warroom.core import outbox
 from warroom.core.auth import SYSTEM
-from warroom.core.db import transaction_memo
+from warroom.core.db import DriverRows, driver_time, transaction_memo
 from warroom.core.errors import NotFound
 from warroom.core.runtime import Runtime
 from warroom.core.upsert import Upsert
@@ -326,11 +326,13 @@ def deliver_oncall_notify(runtime: Runtime, effect: outbox.ClaimedEffect) -> out
 # ---- firing steps -------------------------------------------------------------------------
 
 
-_FIRE = Upsert(
-    lambda insert: (
-        insert(tables.fired)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(tables.fired.c.key)
+_FIRE = DriverRows(
+    Upsert(
+        lambda insert: (
+            insert(tables.fired)
+            .values(key=bindparam("key"), fired_at=bindparam("fired_at"))
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
     )
 )
 
@@ -338,8 +340,8 @@ _FIRE = Upsert(
 def _mark_fired(conn: Connection, effect: outbox.ClaimedEffect, now: datetime) -> bool:
     """Record the step as fired; False when it already was (a re-run after a crash)."""
     key = effect.dedup_key or f"outbox:{effect.id}"
-    inserted = conn.execute(_FIRE.statement(conn), {"key": key[:255], "fired_at": now}).first()
-    return inserted is not None
+    fired_at = driver_time(conn.dialect, now)
+    return _FIRE.execute(conn, [{"key": key[:255], "fired_at": fired_at}]) == 1
 
 
 def _once(conn: Connection, key: tuple[Any, ...], read: Callable[..., T], *args: Any) -> T:
@@ -615,11 +617,11 @@ def _cannot_page(
 
 
 def _clear_problem(conn: Connection, incident: str) -> None:
-    conn.execute(_CLEAR_PROBLEM, {"incident": incident})
+    _CLEAR_PROBLEM.execute(conn, [{"incident": incident}])
 
 
-_CLEAR_PROBLEM = delete(tables.paging_problems).where(
-    tables.paging_problems.c.incident == bindparam("incident")
+_CLEAR_PROBLEM = DriverRows(
+    delete(tables.paging_problems).where(tables.paging_problems.c.incident == bindparam("incident"))
 )
 
 

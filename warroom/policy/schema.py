@@ -635,7 +635,8 @@ class Policy(Strict):
             for level in reversed(self.severities):  # an id or alias used twice: the first
                 for name in (*level.aliases, level.id):
                     levels[normalise_severity(name)] = level
-        found = levels.get(normalise_severity(key))
+        # Keys are normalised already: one given that way (most are) needs no rewriting.
+        found = levels.get(key) or levels.get(normalise_severity(key))
         if found is not None:
             return found
         raise InvalidInput(
