@@ -41,7 +41,7 @@ from warroom.alerts.routes import RouteService
 from warroom.alerts.silences import ActiveSilences, SilenceService, silence_dict
 from warroom.core import fastjson, tables
 from warroom.core.auth import SYSTEM
-from warroom.core.db import DriverRows, driver_time
+from warroom.core.db import DriverRows, driver_json, driver_time
 from warroom.core.errors import NotFound
 from warroom.core.upsert import InsertOf, Upsert
 from warroom.core.vocab import IncidentType
@@ -543,8 +543,8 @@ class IntakeService:
         """A sender's test notification: kept (visible with `alerts list`) as already over,
         with the action `test`; no incident, page or open alert."""
         group_id, _ = self._group(conn, integration.name, item.group_key, now)
-        alert_id = conn.execute(
-            _INSERT_ALERT,
+        alert_id = _insert_alert(
+            conn,
             {
                 "integration": integration.name,
                 "kind": integration.kind,
@@ -571,7 +571,7 @@ class IntakeService:
                 "resolved_at": now,
                 "generator_url": item.generator_url,
             },
-        ).inserted_primary_key[0]  # type: ignore[index]
+        )
         result.alert_ids.append(int(alert_id))
         result.tests += 1
 
@@ -631,7 +631,7 @@ class IntakeService:
             "resolved_at": None if firing else now,
             "generator_url": item.generator_url,
         }
-        alert_id = int(conn.execute(_INSERT_ALERT, values).inserted_primary_key[0])  # type: ignore[index]
+        alert_id = _insert_alert(conn, values)
         result.alert_ids.append(alert_id)
         if not firing:
             result.resolved += 1
@@ -678,18 +678,18 @@ class IntakeService:
         row = conn.execute(_GROUP_BY_HASH, {"hash": group_hash}).first()
         if row is not None:
             return int(row.id), (int(row.incident_id) if row.incident_id is not None else None)
-        inserted = conn.execute(
-            _INSERT_GROUP,
+        at = driver_time(conn.dialect, now)
+        inserted = _INSERT_GROUP.execute_one(
+            conn,
             {
                 "group_hash": group_hash,
                 "integration": integration,
                 "group_key": group_key,
-                "incident_id": None,
-                "created_at": now,
-                "updated_at": now,
+                "created_at": at,
+                "updated_at": at,
             },
         )
-        return int(inserted.inserted_primary_key[0]), None  # type: ignore[index]
+        return int(inserted.scalar_one()), None
 
     def _incident(self, conn: Connection, plan: _Plan, incident_id: int) -> _IncidentInfo:
         info = plan.incidents.get(incident_id)
@@ -1273,7 +1273,29 @@ _RESOLVE_ALERT = (
         last_seen=bindparam("now"),
     )
 )
-_INSERT_ALERT = insert(_A)
+_ALERT_TIMES = ("starts_at", "ends_at", "first_seen", "last_seen", "resolved_at")
+_ALERT_JSON = ("labels", "annotations", "details")
+_INSERT_ALERT = DriverRows(
+    insert(_A)
+    .values(
+        {c.name: bindparam(c.name) for c in _A.columns if c.name not in ("id", "acknowledged_at")}
+    )
+    .returning(_A.c.id)
+)
+
+
+def _insert_alert(conn: Connection, values: dict[str, Any]) -> int:
+    """A new alert's row (every column but its id and acknowledgement); returns its id."""
+    dialect = conn.dialect
+    row = dict(values)
+    for name in _ALERT_JSON:
+        row[name] = driver_json(row[name])
+    for name in _ALERT_TIMES:
+        at = row[name]
+        row[name] = None if at is None else driver_time(dialect, at)
+    return int(_INSERT_ALERT.execute_one(conn, row).scalar_one())
+
+
 _SET_INCIDENT = (
     update(_A).where(_A.c.id == bindparam("alert_id")).values(incident_id=bindparam("incident"))
 )
@@ -1289,7 +1311,16 @@ _OPEN_COUNTS = (
 )
 _G = t.alert_groups
 _GROUP_BY_HASH = select(_G.c.id, _G.c.incident_id).where(_G.c.group_hash == bindparam("hash"))
-_INSERT_GROUP = insert(_G)
+_INSERT_GROUP = DriverRows(
+    insert(_G)
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("group_hash", "integration", "group_key", "created_at", "updated_at")
+        }
+    )
+    .returning(_G.c.id)
+)
 _LINK_GROUP = (
     update(_G)
     .where(_G.c.id == bindparam("group"))

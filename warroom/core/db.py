@@ -94,7 +94,8 @@ class DriverRows:
     path SQLAlchemy's per-row parameter processing costs more than the row. The rows hold
     what the driver takes: JSON as text (`driver_json`), times from `driver_time`; what it
     returns is the driver's too (SQLite's JSON as text, times as text). The statement may be
-    an `Upsert` (built for each dialect)."""
+    an `Upsert` (built for each dialect); every value it binds comes from the rows (write a
+    constant with `literal_column`)."""
 
     def __init__(self, statement: UpdateBase | Select[Any] | Upsert) -> None:
         self.statement = statement
@@ -130,8 +131,17 @@ class DriverRows:
             if isinstance(statement, Upsert):
                 statement = statement.statement(conn)
             compiled = statement.compile(dialect=dialect)
+            fixed = [
+                name for name in compiled.bind_names.values() if name not in _required(compiled)
+            ]
+            if fixed:
+                raise ValueError(f"DriverRows binds only values of its rows, not {fixed}")
             self._compiled[dialect.name] = compiled
         return compiled
+
+
+def _required(compiled: SQLCompiler) -> set[str]:
+    return {compiled.bind_names[bind] for bind in compiled.binds.values() if bind.required}
 
 
 def driver_json(value: Any) -> str:
