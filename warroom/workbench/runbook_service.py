@@ -31,12 +31,13 @@ from warroom.workbench.runbooks import (
     MetricStep,
     MitigationStep,
     Problem,
+    RunbookTest,
     builtin_runbooks,
     check_references,
     combine,
     is_fallback,
     load_directory,
-    matches,
+    match_test,
     needs_approval,
     render,
     unresolved,
@@ -88,6 +89,8 @@ class RunbookService:
         self.environ = dict(environ if environ is not None else os.environ)
         known = [s.name for s in runtime.config.services]
         self.catalog, self.problems = load_catalog(self.config, known)
+        self._tests: list[tuple[LoadedRunbook, RunbookTest]] = []
+        self._tests_of: dict[str, LoadedRunbook] | None = None
         for problem in self.problems:
             log.warning("runbook problem: %s %s: %s", problem.source, problem.path, problem.message)
 
@@ -121,19 +124,19 @@ class RunbookService:
     def matching(self, state: IncidentState) -> list[LoadedRunbook]:
         """Runbooks matching the incident's type, services, labels and the policy in force;
         the generic troubleshooting runbooks when none does."""
-        ordered = sorted(self.catalog.values(), key=lambda r: r.runbook.id)
+        if self._tests_of is not self.catalog:  # prepared once per catalog
+            self._tests = [
+                (loaded, match_test(loaded.runbook))
+                for loaded in sorted(self.catalog.values(), key=lambda r: r.runbook.id)
+            ]
+            self._tests_of = self.catalog
+        policy = self.runtime.policy.name
         found = [
             loaded
-            for loaded in ordered
-            if matches(
-                loaded.runbook,
-                incident_type=state.type,
-                services=state.services,
-                labels=state.labels,
-                policy=self.runtime.policy.name,
-            )
+            for loaded, test in self._tests
+            if test(state.type, state.services, state.labels, policy)
         ]
-        return found or [loaded for loaded in ordered if is_fallback(loaded.runbook)]
+        return found or [loaded for loaded, _ in self._tests if is_fallback(loaded.runbook)]
 
     def runnable_automatic(self, loaded: LoadedRunbook, state: IncidentState) -> list[str]:
         """The automatic steps that can run for this incident now (executor allowed, every

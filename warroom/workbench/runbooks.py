@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -333,29 +333,52 @@ def check_references(
     return problems
 
 
-def _holds(
-    match: Match,
-    *,
-    incident_type: str,
-    services: Sequence[str],
-    labels: Mapping[str, str],
-    policy: str,
-) -> bool:
-    if match.empty:
-        return False
-    if match.types and incident_type not in {t.value for t in match.types}:
-        return False
-    if match.services and not any(
-        fnmatch.fnmatchcase(service, pattern) for pattern in match.services for service in services
-    ):
-        return False
-    if match.policies and policy not in match.policies:
-        return False
-    for key, pattern in match.labels.items():
-        value = labels.get(key)
-        if value is None or not fnmatch.fnmatchcase(str(value), pattern):
+# (incident type, services, labels, policy name) -> whether a runbook applies.
+RunbookTest = Callable[[str, Sequence[str], Mapping[str, str], str], bool]
+
+
+def match_test(runbook: Runbook) -> RunbookTest:
+    """`matches` for this runbook, its criteria prepared once: every new incident is matched
+    against the whole catalog while alert intake declares it."""
+    tests = [_match_test(m) for m in (runbook.match, *runbook.match_any) if not m.empty]
+
+    def test(
+        incident_type: str, services: Sequence[str], labels: Mapping[str, str], policy: str
+    ) -> bool:
+        return any(holds(incident_type, services, labels, policy) for holds in tests)
+
+    return test
+
+
+def _match_test(match: Match) -> RunbookTest:
+    types = frozenset(t.value for t in match.types)
+    service_globs = [_glob(pattern) for pattern in match.services]
+    label_globs = [(key, _glob(pattern)) for key, pattern in match.labels.items()]
+    policies = frozenset(match.policies)
+
+    def holds(
+        incident_type: str, services: Sequence[str], labels: Mapping[str, str], policy: str
+    ) -> bool:
+        if types and incident_type not in types:
             return False
-    return True
+        if service_globs and not any(
+            glob(service) is not None for glob in service_globs for service in services
+        ):
+            return False
+        if policies and policy not in policies:
+            return False
+        for key, glob in label_globs:
+            value = labels.get(key)
+            if value is None or glob(str(value)) is None:
+                return False
+        return True
+
+    return holds
+
+
+def _glob(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    """A shell-style pattern's test, as `fnmatch.fnmatchcase` makes it."""
+    return re.compile(fnmatch.translate(pattern)).match
 
 
 def matches(
@@ -368,16 +391,7 @@ def matches(
 ) -> bool:
     """Whether an incident of this type, services and labels, under the policy named
     `policy`, matches the runbook (its `match` or any of its `match_any`)."""
-    return any(
-        _holds(
-            match,
-            incident_type=incident_type,
-            services=services,
-            labels=labels,
-            policy=policy,
-        )
-        for match in (runbook.match, *runbook.match_any)
-    )
+    return match_test(runbook)(incident_type, services, labels, policy)
 
 
 def is_fallback(runbook: Runbook) -> bool:
