@@ -52,7 +52,11 @@ _EVENT_COLUMNS = ("incident_id", "seq", "type", "actor", "occurred_at", "recorde
 _INSERT_EVENTS = DriverRows(
     insert(tables.events).values({name: bindparam(name) for name in _EVENT_COLUMNS})
 )
-_INSERT_SERVICES = insert(tables.incident_services)
+_INSERT_SERVICES = DriverRows(
+    insert(tables.incident_services).values(
+        service=bindparam("service"), incident_id=bindparam("incident_id")
+    )
+)
 _ROW = select(tables.incidents.c.id, tables.incidents.c.version, tables.incidents.c.state).where(
     tables.incidents.c.public_id == bindparam("public")
 )
@@ -833,10 +837,9 @@ class IncidentService:
         s = tables.incident_services
         if not fresh:
             conn.execute(delete(s).where(s.c.incident_id == incident_id))
-        if services:
-            conn.execute(
-                _INSERT_SERVICES, [{"service": x, "incident_id": incident_id} for x in services]
-            )
+        _INSERT_SERVICES.execute(
+            conn, [{"service": x, "incident_id": incident_id} for x in services]
+        )
 
     def _projection(self, conn: Connection, state: IncidentState, now: datetime) -> dict[str, Any]:
         """The incident's row (but its id and version), as the driver takes it."""

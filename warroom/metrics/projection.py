@@ -38,7 +38,7 @@ def _upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     _UPSERT.execute(conn, rows)
 
 
-_BUMP_VERSION = (
+_BUMP_VERSION = DriverRows(
     incident_metrics.update()
     .where(
         incident_metrics.c.incident_id == bindparam("incident"),
@@ -120,11 +120,10 @@ class MetricsProjector:
         ):
             # Nothing the row holds changed (a note, a page, an attached alert): move its
             # version on, if it is the row of the version before.
-            bumped = conn.execute(
-                _BUMP_VERSION,
-                {"incident": incident_id, "new_version": version, "previous": first - 1},
+            bumped = _BUMP_VERSION.execute(
+                conn, [{"incident": incident_id, "new_version": version, "previous": first - 1}]
             )
-            if bumped.rowcount == 1:
+            if bumped == 1:
                 return
         previous = None
         if before is not None:
