@@ -410,8 +410,11 @@ _POLICY_BY_NAME = select(tables.escalation_policies).where(
 
 
 def _mapped(conn: Connection, services: tuple[str, ...]) -> dict[str, str]:
-    t = tables.service_policies
-    rows = conn.execute(
-        select(t.c.service, t.c.escalation_policy).where(t.c.service.in_(services))
-    ).all()
+    rows = conn.execute(_MAPPED, {"services": list(services)}).all()
     return {r.service: r.escalation_policy for r in rows}
+
+
+# Built once: every escalation step looks its incident's services up.
+_MAPPED = select(
+    tables.service_policies.c.service, tables.service_policies.c.escalation_policy
+).where(tables.service_policies.c.service.in_(bindparam("services", expanding=True)))
