@@ -6,10 +6,25 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import JSON, Column, Integer, MetaData, Table, bindparam, insert, select, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.exc import StatementError
 
 from warroom.core import fastjson
 from warroom.core.db import Database, DriverRows, UTCDateTime, driver_time
+from warroom.core.upsert import Upsert
 
 
 def _synchronous(db: Database) -> int:
@@ -125,6 +140,82 @@ def test_rows_written_through_the_driver_read_back_as_sqlalchemy_wrote_them(
         assert sorted(same) == [1, 2, 4]
         with pytest.raises(ValueError, match="naive"):
             driver_time(conn.dialect, datetime(2026, 12, 7))
+    finally:
+        with db.write() as conn:
+            meta.drop_all(conn)
+        db.dispose()
+
+
+def test_driver_rows_count_the_rows_they_change_and_give_what_they_return(
+    database_url: str,
+) -> None:
+    """Rows skipped by `ON CONFLICT DO NOTHING` are not counted (the outbox's dedup keys and
+    a fired escalation step rely on it); `execute_one` gives what the statement returns."""
+    meta = MetaData()
+    table = Table(
+        "driver_rows_count_probe",
+        meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("key", String(20), nullable=False, unique=True),
+    )
+    ignoring = DriverRows(
+        Upsert(
+            lambda insert_: (
+                insert_(table)
+                .values(key=bindparam("key"))
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+        )
+    )
+    returning = DriverRows(insert(table).values(key=bindparam("key")).returning(table.c.id))
+    db = Database(database_url)
+    try:
+        with db.write() as conn:
+            meta.create_all(conn)
+            assert ignoring.execute(conn, [{"key": "a"}, {"key": "b"}, {"key": "a"}]) == 2
+            assert ignoring.execute(conn, [{"key": "b"}]) == 0
+            assert ignoring.execute(conn, []) == 0
+            new_id = returning.execute_one(conn, {"key": "c"}).scalar_one()
+        with db.read() as conn:
+            keys = {row.key: row.id for row in conn.execute(select(table.c.key, table.c.id))}
+        assert sorted(keys) == ["a", "b", "c"] and keys["c"] == new_id
+    finally:
+        with db.write() as conn:
+            meta.drop_all(conn)
+        db.dispose()
+
+
+def test_driver_rows_refuse_a_statement_that_binds_a_value_of_its_own(tmp_path: Path) -> None:
+    """A value written into the statement (`last_value + 1`) would be missing from the rows the
+    driver gets: refused when the statement is first compiled, naming the value."""
+    meta = MetaData()
+    table = Table("counter", meta, Column("key", String(20)), Column("n", Integer))
+    db = Database(f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        with db.write() as conn:
+            meta.create_all(conn)
+            fixed = DriverRows(insert(table).values(key=bindparam("key"), n=1))
+            with pytest.raises(ValueError, match="binds only values of its rows, not \\['n'\\]"):
+                fixed.execute(conn, [{"key": "a"}])
+            constant = DriverRows(insert(table).values(key=bindparam("key"), n=literal_column("1")))
+            assert constant.execute(conn, [{"key": "a"}]) == 1
+    finally:
+        db.dispose()
+
+
+def test_a_naive_time_is_refused_on_every_backend(database_url: str) -> None:
+    """SQLite binds a time in one step (`sqlite_time`); a naive one is still refused, through
+    SQLAlchemy as through the driver, and nothing is written."""
+    meta = MetaData()
+    table = Table("naive_probe", meta, Column("at", UTCDateTime, nullable=False))
+    db = Database(database_url)
+    try:
+        with db.write() as conn:
+            meta.create_all(conn)
+        with pytest.raises(StatementError, match="naive"), db.write() as conn:
+            conn.execute(insert(table), [{"at": datetime(2026, 12, 7, 11, 0)}])
+        with db.read() as conn:
+            assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
     finally:
         with db.write() as conn:
             meta.drop_all(conn)
