@@ -106,6 +106,8 @@ def print_instructions(
             stage = next(line.split()[-1] for line in text.splitlines() if "Trigger: dump" in line)
             totals = next(line for line in text.splitlines() if line.startswith("totals:"))
             costs[stage] = int(totals.split()[1]) / 1e6
+    if sorted(costs) != sorted(STAGES):
+        sys.exit(f"callgrind gave counts for {sorted(costs)}, not for every stage")
     report(costs, args.incidents, "million instructions")
 
 
@@ -117,8 +119,8 @@ def report(costs: dict[str, float], incidents: int, unit: str) -> None:
 
 
 def run_stages(incidents: int, tree: str, dumps: str | None) -> dict[str, float]:
-    """Declare `incidents` incidents and run each stage alone; the CPU seconds of each (or, under
-    callgrind, a dump of each stage's instructions named after it)."""
+    """Declare `incidents` incidents and run each stage alone; the CPU milliseconds of each
+    (or, under callgrind, a dump of each stage's instructions named after it)."""
     sys.path.insert(0, tree)
     receiver = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
     assert receiver.stdout is not None
