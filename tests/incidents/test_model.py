@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 
 import pytest
 
@@ -170,6 +173,30 @@ def test_state_round_trips_through_json() -> None:
         ]
     )
     assert IncidentState.from_dict(state.to_dict()) == state
+
+
+def test_state_written_as_json_in_one_pass_is_its_dict_as_json() -> None:
+    """`to_json` (what the incident's row keeps) is the text of `to_dict`, nested times,
+    read-only mappings and tuples included."""
+    state = fold(
+        [
+            declared(labels={"team": "core"}, impact={"users_affected": 1200}),
+            Event("acknowledged", "bob", at(3)),
+            Event("role_assigned", "bob", at(5), {"role": "scribe", "person": "erin"}),
+            Event("flag_set", "bob", at(6), {"flag": "data_loss", "value": True, "reason": "x"}),
+        ]
+    )
+    rich = replace(
+        state,
+        stops=MappingProxyType({"stop-1": {"text": "é", "raised_at": at(7)}}),
+        extra={"window": {"from": at(8), "steps": (1, 2.5, None)}, "ok": False},
+        next_update_at=at(30),
+    )
+    for one in (state, rich):
+        assert one.to_json() == json.dumps(one.to_dict())
+        assert IncidentState.from_dict(json.loads(one.to_json())) == IncidentState.from_dict(
+            one.to_dict()
+        )
 
 
 def test_fold_is_incremental_apply() -> None:

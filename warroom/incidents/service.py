@@ -857,7 +857,7 @@ class IncidentService:
             "labels": driver_json(dict(state.labels)),
             "declared_at": driver_time(dialect, state.declared_at),
             "updated_at": driver_time(dialect, now),
-            "state": driver_json(state.to_dict()),
+            "state": state.to_json(),
         }
         for milestone in MILESTONES:
             at = getattr(state, milestone)
