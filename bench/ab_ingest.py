@@ -41,6 +41,7 @@ from ingest import (
     free_port,
     launch_serve,
     percentile,
+    run_loop,
     setup,
     stop,
     uses_wrk,
@@ -184,13 +185,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.use_wrk = uses_wrk(args)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(run(args))
+    run_loop(run(args))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -539,6 +540,17 @@ def uses_wrk(args: argparse.Namespace) -> bool:
     return chosen
 
 
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run the bench's client side, on uvloop where it is installed (a lighter client)."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(main)
+
+
 def checkout(text: str) -> str:
     """`--tree`: a directory holding warroom's code (e.g. a git worktree)."""
     if not (Path(text) / "warroom" / "__main__.py").is_file():
@@ -880,13 +892,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.use_wrk = uses_wrk(args)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(run(args))
+    run_loop(run(args))
     if not args.no_service:
         in_process(args.seconds)
 

@@ -86,6 +86,18 @@ class Receiver:
             writer.close()
 
 
+def serve_receiver() -> None:
+    """A receiver alone (for a bench that measures its own process): prints its port, then
+    answers until it is killed."""
+
+    async def serve() -> None:
+        listener = await asyncio.start_server(Receiver().handle, "127.0.0.1", 0)
+        print(listener.sockets[0].getsockname()[1], flush=True)
+        await listener.serve_forever()
+
+    asyncio.run(serve())
+
+
 def start_server(
     data_dir: Path, port: int, worker_process: bool = False, tree: str | None = None
 ) -> subprocess.Popen[bytes]:
@@ -112,36 +124,32 @@ async def api(port: int, method: str, path: str, body: Any) -> Any:
     return json.loads(payload) if payload else None
 
 
+def catalog(hook: str) -> list[tuple[str, dict[str, Any]]]:
+    """The API requests that set the bench's on-call up, the integration last: one person
+    paged through `hook` (an Apprise URL), on a schedule, first level of the policy `bench`."""
+    layer = {"users": ["oncall"], "start": "2026-01-05T09:00", "shift_unit": "weeks"}
+    return [
+        (
+            "/api/v1/oncall/people",
+            {"name": "oncall", "contact_methods": [{"name": "hook", "url": hook}]},
+        ),
+        ("/api/v1/oncall/schedules", {"name": "primary", "timezone": "UTC", "layers": [layer]}),
+        (
+            "/api/v1/oncall/escalation-policies",
+            {"name": "bench", "levels": [{"delay_minutes": 30, "targets": ["schedule:primary"]}]},
+        ),
+        (
+            "/api/v1/integrations",
+            {"name": "bench", "kind": "alertmanager", "options": {"rate_limit": 0}},
+        ),
+    ]
+
+
 async def set_up(port: int, receiver_port: int) -> str:
-    hook = f"json://127.0.0.1:{receiver_port}/page"
-    await api(
-        port,
-        "POST",
-        "/api/v1/oncall/people",
-        {"name": "oncall", "contact_methods": [{"name": "hook", "url": hook}]},
-    )
-    await api(
-        port,
-        "POST",
-        "/api/v1/oncall/schedules",
-        {
-            "name": "primary",
-            "timezone": "UTC",
-            "layers": [{"users": ["oncall"], "start": "2026-01-05T09:00", "shift_unit": "weeks"}],
-        },
-    )
-    await api(
-        port,
-        "POST",
-        "/api/v1/oncall/escalation-policies",
-        {"name": "bench", "levels": [{"delay_minutes": 30, "targets": ["schedule:primary"]}]},
-    )
-    made = await api(
-        port,
-        "POST",
-        "/api/v1/integrations",
-        {"name": "bench", "kind": "alertmanager", "options": {"rate_limit": 0}},
-    )
+    """The catalog, through the server's API; returns the integration's key."""
+    made: Any = None
+    for path, body in catalog(f"json://127.0.0.1:{receiver_port}/page"):
+        made = await api(port, "POST", path, body)
     return str(made["key"])
 
 

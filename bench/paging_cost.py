@@ -36,32 +36,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ingest import ADMIN, checkout
-from paging import CONFIG, webhook
+from paging import CONFIG, catalog, webhook
 
 STAGES = ("intake", "escalate", "notify")
 WARM_UP = 20
-RECEIVER = """
-import asyncio
-
-async def page(reader, writer):
-    length = 0
-    await reader.readline()
-    while (line := await reader.readline()) not in (b"\\r\\n", b""):
-        name, _, value = line.decode().partition(":")
-        if name.lower() == "content-length":
-            length = int(value)
-    await reader.readexactly(length)
-    writer.write(b"HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n")
-    await writer.drain()
-    writer.close()
-
-async def main():
-    server = await asyncio.start_server(page, "127.0.0.1", 0)
-    print(server.sockets[0].getsockname()[1], flush=True)
-    await server.serve_forever()
-
-asyncio.run(main())
-"""
 
 
 def main() -> None:
@@ -122,7 +100,12 @@ def run_stages(incidents: int, tree: str, dumps: str | None) -> dict[str, float]
     """Declare `incidents` incidents and run each stage alone; the CPU milliseconds of each
     (or, under callgrind, a dump of each stage's instructions named after it)."""
     sys.path.insert(0, tree)
-    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
+    receiver = subprocess.Popen(  # `python -c` imports from its working directory first
+        [sys.executable, "-c", "import paging; paging.serve_receiver()"],
+        cwd=Path(__file__).resolve().parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert receiver.stdout is not None
     hook = f"json://127.0.0.1:{int(receiver.stdout.readline())}/page"
     data = Path(tempfile.mkdtemp(prefix="warroom-cost-data-"))
@@ -209,25 +192,10 @@ def _run(incidents: int, tree: str, hook: str, dumps: str | None) -> dict[str, f
 
 def _set_up(client: Any, admin: dict[str, str], hook: str) -> str:
     """The catalog of `bench/paging.py`; returns the integration's key."""
-    layer = {"users": ["oncall"], "start": "2026-01-05T09:00", "shift_unit": "weeks"}
-    for path, body in (
-        (
-            "/api/v1/oncall/people",
-            {"name": "oncall", "contact_methods": [{"name": "hook", "url": hook}]},
-        ),
-        ("/api/v1/oncall/schedules", {"name": "primary", "timezone": "UTC", "layers": [layer]}),
-        (
-            "/api/v1/oncall/escalation-policies",
-            {"name": "bench", "levels": [{"delay_minutes": 30, "targets": ["schedule:primary"]}]},
-        ),
-    ):
-        client.post(path, headers=admin, json=body).raise_for_status()
-    made = client.post(
-        "/api/v1/integrations",
-        headers=admin,
-        json={"name": "bench", "kind": "alertmanager", "options": {"rate_limit": 0}},
-    )
-    made.raise_for_status()
+    made: Any = None
+    for path, body in catalog(hook):
+        made = client.post(path, headers=admin, json=body)
+        made.raise_for_status()
     return str(made.json()["key"])
 
 

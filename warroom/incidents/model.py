@@ -114,20 +114,20 @@ class IncidentState:
         return bool(self.stops)
 
     def to_dict(self) -> dict[str, Any]:
-        # Field by field rather than dataclasses.asdict (which deep-copies every value first):
-        # _jsonable rebuilds the containers anyway. Written for every event appended.
-        data = {name: getattr(self, name) for name in _STATE_FIELDS}
-        data["status"] = self.status.value
-        data["impact"] = asdict(self.impact)
-        return _jsonable(data)  # type: ignore[no-any-return]
+        return _jsonable(self._fields())  # type: ignore[no-any-return]
 
     def to_json(self) -> str:
         """`to_dict()` as JSON text, in one pass (the incident's row keeps it, rewritten with
         every event appended)."""
+        return json.dumps(self._fields(), default=_json_default)
+
+    def _fields(self) -> dict[str, Any]:
+        # Field by field rather than dataclasses.asdict (which deep-copies every value first):
+        # the containers are rebuilt, or written out, anyway.
         data = {name: getattr(self, name) for name in _STATE_FIELDS}
         data["status"] = self.status.value
         data["impact"] = asdict(self.impact)
-        return json.dumps(data, default=_json_default)
+        return data
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> IncidentState:
