@@ -59,27 +59,33 @@ class Receiver:
         self.requests = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """One request per connection, then closed (a sender's idle connections would
-        otherwise pile up here until this process runs out of file descriptors)."""
+        """Requests in turn on one connection, kept open for the next as most web servers do,
+        until the sender closes it or asks to."""
         try:
-            line = await reader.readline()
-            if not line:
-                return
-            length = 0
             while True:
-                header = await reader.readline()
-                if header in (b"\r\n", b""):
-                    break
-                name, _, value = header.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value.strip())
-            body = await reader.readexactly(length) if length else b""
-            now = time.perf_counter()
-            self.requests += 1
-            for found in MARK.finditer(body):
-                self.arrived.setdefault(int(found.group(1)), now)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            await writer.drain()
+                line = await reader.readline()
+                if not line:
+                    return
+                length, close = 0, False
+                while True:
+                    header = await reader.readline()
+                    if header in (b"\r\n", b""):
+                        break
+                    name, _, value = header.decode().partition(":")
+                    name = name.strip().lower()
+                    if name == "content-length":
+                        length = int(value.strip())
+                    elif name == "connection":
+                        close = value.strip().lower() == "close"
+                body = await reader.readexactly(length) if length else b""
+                now = time.perf_counter()
+                self.requests += 1
+                for found in MARK.finditer(body):
+                    self.arrived.setdefault(int(found.group(1)), now)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+                if close:
+                    return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:

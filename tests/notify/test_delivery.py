@@ -179,3 +179,79 @@ def test_a_channel_that_paces_its_requests_gets_a_new_sender_each_time(
         assert deliver(url, "one", "x").ok and deliver(url, "two", "x").ok
         assert len(mailbox.wait_for(2)) == 2
     assert _CountingApprise.made == 2
+
+
+# (URL after `json://`, title, body, format): what a team puts in a webhook URL, and messages
+# that Apprise could be expected to touch (a title past its 250 characters, Markdown, HTML).
+WEBHOOK_CASES = [
+    ("{host}/hook", "[SEV1] checkout down", "Checkout failing ✓", "text"),
+    ("{host}/a/b?method=PUT", "t" * 300, "**bold** <b>", "markdown"),
+    ("{host}/a?method=PATCH&redirect=no", "t", "<p>x</p>", "html"),
+    (
+        "ops:s3cret@{host}/hook?+X-Team=sre&-source=warroom&:type=kind&:attachments=",
+        "t",
+        "b",
+        "text",
+    ),
+    ("{host}/hook?:priority=high&:version=", "t", "b\nline two", "text"),
+    # Options that make Apprise rewrite the message: it sends these itself.
+    ("{host}/hook?format=html", "t", "<checkout-api> & co", "text"),
+    ("{host}/hook?emojis=yes", "t :fire:", ":fire: checkout down", "text"),
+    ("{host}/hook?overflow=truncate", "t" * 300, "b" * 40000, "text"),
+]
+
+
+@pytest.mark.parametrize(("target", "title", "body", "body_format"), WEBHOOK_CASES)
+def test_a_webhook_gets_the_request_apprise_would_send(
+    target: str, title: str, body: str, body_format: delivery.BodyFormat
+) -> None:
+    """warroom posts webhooks itself over kept-alive connections: the request must be the one
+    Apprise sends for the same URL and message, method, path, headers and body."""
+    with http_receiver() as hook:
+        url = "json://" + target.format(host=f"127.0.0.1:{hook.port}")
+        by_apprise = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
+        assert by_apprise.add(url)
+        assert by_apprise.notify(
+            title=title, body=body, body_format=apprise.NotifyFormat(body_format)
+        )
+        assert deliver(url, title, body, body_format).ok
+        expected, got = hook.wait_for(2)
+    assert (got.method, got.path) == (expected.method, expected.path)
+    assert got.json() == expected.json()
+    assert got.headers == expected.headers
+
+
+def test_webhook_messages_share_a_kept_alive_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A storm's pages to one webhook reuse the delivery thread's open connection, and warroom
+    posts them itself; a failed answer is still a retryable failure."""
+
+    def no_apprise(*args: Any, **kwargs: Any) -> bool:
+        raise AssertionError("sent through Apprise")
+
+    monkeypatch.setattr(apprise.Apprise, "notify", no_apprise)
+    with http_receiver(keep_alive=True) as hook:
+        for n in range(3):
+            assert deliver(hook.json_url(), f"page {n}", "Checkout failing").ok
+        received = hook.wait_for(3)
+        hook.status = 503
+        failed = deliver(hook.json_url(), "page 3", "Checkout failing")
+    assert [r.json()["title"] for r in received[:3]] == ["page 0", "page 1", "page 2"]
+    assert len({r.peer for r in received}) == 1
+    assert not failed.ok and failed.retryable and failed.message == "json delivery failed"
+
+
+def test_a_webhook_the_environment_routes_through_a_proxy_goes_through_apprise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A proxy set in the environment applies to webhooks as it does to every Apprise
+    channel: the kept-alive path, which does not read the environment per message, stands
+    aside."""
+    with http_receiver() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        assert deliver("json://hooks.example.com/page", "t", "via the proxy").ok
+        got = proxy.wait_for(1)
+    # A proxy gets the absolute URL in the request line.
+    assert got[0].path == "http://hooks.example.com/page"
+    assert got[0].json()["message"] == "via the proxy"

@@ -19,6 +19,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    # The sender's end of the connection: two requests with one peer shared a connection.
+    peer: tuple[str, int] = ("", 0)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -47,11 +49,16 @@ class Receiver:
 
 
 @contextmanager
-def http_receiver() -> Iterator[Receiver]:
-    """Start a recording HTTP server on a free loopback port; stop it afterwards."""
+def http_receiver(keep_alive: bool = False) -> Iterator[Receiver]:
+    """Start a recording HTTP server on a free loopback port; stop it afterwards.
+
+    `keep_alive`: answer in HTTP/1.1 and keep each connection open for the sender's next
+    request, as most web servers do (otherwise every answer closes its connection)."""
     receiver = Receiver(port=0)
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def _handle(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -61,10 +68,17 @@ def http_receiver() -> Iterator[Receiver]:
                 self.close_connection = True
                 return
             receiver.requests.append(
-                Received(self.command, self.path, dict(self.headers.items()), body)
+                Received(
+                    self.command,
+                    self.path,
+                    dict(self.headers.items()),
+                    body,
+                    (self.client_address[0], self.client_address[1]),
+                )
             )
             self.send_response(receiver.status)
             self.send_header("content-type", "application/json")
+            self.send_header("content-length", "2")
             self.end_headers()
             self.wfile.write(b"{}")
 
