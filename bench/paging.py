@@ -88,6 +88,9 @@ class Receiver:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:
+            # The bench is over while a sender still holds its connection open.
+            return
         finally:
             writer.close()
 
