@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socketserver
 import threading
 from datetime import timedelta
 from typing import Any
@@ -12,6 +14,7 @@ from sqlalchemy import select
 
 from tests.conftest import Api
 from tests.support.receiver import http_receiver
+from tests.support.serving import serve_in_thread
 from tests.support.smtp import smtp_server
 from warroom.core import outbox, tables
 from warroom.core.runtime import Runtime
@@ -255,3 +258,39 @@ def test_a_webhook_the_environment_routes_through_a_proxy_goes_through_apprise(
     # A proxy gets the absolute URL in the request line.
     assert got[0].path == "http://hooks.example.com/page"
     assert got[0].json()["message"] == "via the proxy"
+
+
+class _ClosesIdleConnections(socketserver.StreamRequestHandler):
+    """Answers one request per connection, keeping it open, then closes it as the next
+    request arrives: a receiver whose idle timeout ran out just as a message went out."""
+
+    answered: list[bytes]
+
+    def handle(self) -> None:
+        length = 0
+        while (line := self.rfile.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        self.answered.append(self.rfile.read(length))
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        self.wfile.flush()
+        self.rfile.readline()  # the next request on this connection is not answered
+
+
+def test_a_webhook_connection_closed_as_a_message_goes_out_is_replaced_at_once() -> None:
+    handler = type("Handler", (_ClosesIdleConnections,), {"answered": []})
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    serve_in_thread(server)
+    url = f"json://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        results = [deliver(url, f"page {n}", "Checkout failing") for n in range(3)]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert all(r.ok for r in results)
+    assert [json.loads(body)["title"] for body in handler.answered] == [
+        "page 0",
+        "page 1",
+        "page 2",
+    ]

@@ -130,22 +130,36 @@ class _Webhook:
         return payload
 
     def post(self, session: requests.Session, title: str, body: str) -> int | None:
-        """The response's status, or None when no response came."""
-        try:
-            response = session.request(
-                self.method,
-                self.url,
-                data=json.dumps(self.payload(title, body)),
-                params=self.params,
-                headers=self.headers,
-                auth=self.auth,
-                verify=self.verify,
-                timeout=self.timeout,
-                allow_redirects=self.allow_redirects,
-            )
-        except requests.RequestException:
-            return None
-        return response.status_code
+        """The response's status, or None when no response came.
+
+        A connection lost before the answer is tried once more, on a new connection: a
+        receiver closes a kept-alive connection when it has been idle a while, and a message
+        sent just then would otherwise wait for the outbox's next attempt. The receiver may
+        then get the message twice, which for a page beats getting it late."""
+        data = json.dumps(self.payload(title, body))
+        for last in (False, True):
+            try:
+                response = session.request(
+                    self.method,
+                    self.url,
+                    data=data,
+                    params=self.params,
+                    headers=self.headers,
+                    auth=self.auth,
+                    verify=self.verify,
+                    timeout=self.timeout,
+                    allow_redirects=self.allow_redirects,
+                )
+            except requests.Timeout:
+                return None
+            except requests.ConnectionError:
+                if last:
+                    return None
+                continue
+            except requests.RequestException:
+                return None
+            return response.status_code
+        return None
 
 
 def _webhook(server: Any) -> _Webhook | None:
