@@ -407,3 +407,30 @@ def test_the_webhooks_of_one_commit_wake_the_processor_once(
     asyncio.run(together(10))  # a loop of its own: not taken for the last one's turn
     assert len(woken) == 3
     assert intake.log.backlog() == 15
+
+
+def test_requests_reaching_the_log_a_few_loop_turns_apart_share_one_commit(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    """A webhook's bytes are read in one turn of the event loop and appended turns later: the
+    commit waits for the requests already on their way instead of giving each its own."""
+    import asyncio
+
+    runtime.alerts.create_integration(_admin(), "prom", "alertmanager", key="k" * 32)
+    integration = runtime.alerts.integrations.get("prom")
+    intake = runtime.alerts.intake
+    woken: list[int] = []
+    intake.process_elsewhere(lambda: woken.append(1))
+
+    async def after(turns: int, n: int) -> int:
+        for _ in range(turns):
+            await asyncio.sleep(0)  # one turn of the loop
+        alerts = domain.parse_alertmanager(am_payload([am_alert(fingerprint=f"77{n:014d}")]))
+        return await intake.accept_async(integration, alerts)
+
+    async def staggered() -> list[int]:
+        return await asyncio.gather(*(after(turns, n) for n, turns in enumerate((0, 2, 3))))
+
+    assert len(set(asyncio.run(staggered()))) == 3
+    assert len(woken) == 1
+    assert intake.log.backlog() == 3
