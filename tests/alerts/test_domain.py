@@ -177,7 +177,9 @@ def test_the_intake_log_keeps_every_field_of_an_alert() -> None:
     defaults = {f.name: getattr(full, f.name) for f in dataclasses.fields(domain.AlertIn)}
     assert all(value not in (None, False, {}) for value in defaults.values())  # all set
     bare = domain.AlertIn(identity="fp-2", status="firing", labels={}, summary="", group_key="")
-    read = domain.alerts_from_json(domain.alerts_to_json([full, bare]))
+    text = domain.alerts_to_json([full, bare])
+    assert '"2026-11-23T09:00:00.123456+00:00","2026-11-23T09:05:00+00:00"' in text  # isoformat
+    read = domain.alerts_from_json(text)
     assert read == [full, bare]
     assert [dataclasses.asdict(a) for a in read] == [
         dataclasses.asdict(full),

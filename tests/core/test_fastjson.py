@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -35,3 +36,19 @@ def test_what_is_read_is_what_the_standard_library_reads(text: str) -> None:
 def test_what_is_not_strict_json_is_refused(raw: bytes) -> None:
     with pytest.raises((ValueError, RecursionError)):
         fastjson.loads(raw)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["orjson", "standard-library"])
+def test_times_are_written_as_isoformat_writes_them(big: bool) -> None:
+    """The same text whichever writer runs (the standard library's for what orjson refuses)."""
+    times = [
+        datetime(2026, 11, 23, 9, 0, 0, 123456, tzinfo=UTC),
+        datetime(2026, 11, 23, 9, 0, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        datetime(2026, 11, 23, 9, 0),
+        date(2026, 11, 23),
+    ]
+    value = [*times, 2**70 if big else 1]
+    written = fastjson.dumps(value)
+    assert json.loads(written)[:4] == [t.isoformat() for t in times]
+    with pytest.raises(TypeError):
+        fastjson.dumps([object(), 2**70])

@@ -6,6 +6,7 @@ surrogate escapes."""
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, time
 from typing import Any
 
 import orjson
@@ -38,8 +39,17 @@ def loads(raw: bytes | str) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON text (UTF-8, no spaces) that `loads` reads back to `value`."""
+    """Compact JSON text (UTF-8, no spaces) that `loads` reads back to `value`; a time is
+    written as `isoformat()` writes it."""
     try:
         return orjson.dumps(value).decode("utf-8")
     except TypeError:  # an integer past 64 bits, a lone surrogate, a key that is not a string
-        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return json.dumps(
+            value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_time
+        )
+
+
+def _time(value: Any) -> str:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
