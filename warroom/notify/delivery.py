@@ -6,7 +6,7 @@ reaches logs, errors or the timeline.
 Webhooks (`json://`, `jsons://`), the channel a page storm sends most to, are read by Apprise
 and posted by warroom itself over each delivery thread's kept-alive connections, in the exact
 request Apprise would make: Apprise opens a connection and reads the environment for every
-message, which cost a page storm more than all of warroom's own work on a page.
+message, which was nearly a third of the work of paging an incident.
 
 Every message states its body format. Without one Apprise takes the body as the channel's own
 format: HTML for email, where `<checkout-api>` vanished from the text part and an alert's
@@ -195,6 +195,7 @@ def _webhook(server: Any) -> _Webhook | None:
         params=dict(server.params),
         headers={"User-Agent": server.app_id, "Content-Type": "application/json"}
         | dict(server.headers),
+        # A user without a password: an empty one (Apprise would send the text "None").
         auth=(server.user, server.password or "") if server.user else None,
         verify=verify,
         timeout=server.request_timeout,
