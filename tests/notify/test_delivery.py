@@ -24,6 +24,16 @@ from warroom.notify.effects import notify_effect
 from warroom.worker import Worker
 
 
+@pytest.fixture(autouse=True)
+def _no_proxy_or_netrc(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Whatever the machine's environment, webhooks here go straight to the local receivers
+    (a proxy or `.netrc` would send them through Apprise; one test sets a proxy itself)."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+
+
 def _enqueue(runtime: Runtime, urls: list[str], incident: str | None, key: str) -> None:
     effect = notify_effect(
         urls=urls,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, type_coerce, update
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
@@ -57,12 +57,18 @@ _INSERT_SERVICES = DriverRows(
         service=bindparam("service"), incident_id=bindparam("incident_id")
     )
 )
+_BY_PUBLIC_ID = tables.incidents.c.public_id == bindparam("public")
+_ID_OF = select(tables.incidents.c.id).where(_BY_PUBLIC_ID)
 _ROW = select(tables.incidents.c.id, tables.incidents.c.version, tables.incidents.c.state).where(
-    tables.incidents.c.public_id == bindparam("public")
+    _BY_PUBLIC_ID
 )
-_ROW_LOCKED = _ROW.with_for_update()
 _LOAD = DriverRows(_ROW)
-_LOAD_LOCKED = DriverRows(_ROW_LOCKED)
+_LOAD_LOCKED = DriverRows(_ROW.with_for_update())
+
+
+def _public(public_id: str) -> str:
+    """An incident's public id as stored (`inc-20261207-001` is `INC-20261207-001`)."""
+    return public_id.strip().upper()
 
 
 class Reactor(Protocol):
@@ -141,15 +147,13 @@ class IncidentService:
 
     def get(self, public_id: str) -> IncidentState:
         with self.db.read() as conn:
-            return IncidentState.from_dict(self._row(conn, public_id).state)
+            return self.load_in(conn, public_id).state
 
     def load_in(self, conn: Connection, public_id: str, *, lock: bool = False) -> Loaded:
         """The incident inside a caller's transaction (`lock`: FOR UPDATE on PostgreSQL), to
         decide on and then `append_in` to without reading it twice."""
         lock = lock and conn.dialect.name == "postgresql"
-        found = (_LOAD_LOCKED if lock else _LOAD).execute_one(
-            conn, {"public": public_id.strip().upper()}
-        )
+        found = (_LOAD_LOCKED if lock else _LOAD).execute_one(conn, {"public": _public(public_id)})
         row = found.first()
         if row is None:
             raise NotFound(f"no incident {public_id}")
@@ -179,7 +183,7 @@ class IncidentService:
         # generic type processors, and timelines of thousands of events are read often.
         raw = NullType()
         with self.db.read() as conn:
-            incident_id = self._row(conn, public_id, columns=(tables.incidents.c.id,)).id
+            incident_id = self._id_of(conn, public_id)
             rows = conn.execute(
                 select(
                     e.c.seq,
@@ -730,24 +734,11 @@ class IncidentService:
                 details={"unknown_services": unknown},
             )
 
-    def _row(
-        self,
-        conn: Connection,
-        public_id: str,
-        *,
-        lock: bool = False,
-        columns: tuple[Any, ...] = (),
-    ) -> Row[Any]:
-        lock = lock and conn.dialect.name == "postgresql"
-        query: Any = _ROW_LOCKED if lock else _ROW
-        if columns:
-            query = select(*columns).where(tables.incidents.c.public_id == bindparam("public"))
-            if lock:
-                query = query.with_for_update()
-        row = conn.execute(query, {"public": public_id.strip().upper()}).first()
-        if row is None:
+    def _id_of(self, conn: Connection, public_id: str) -> int:
+        found = conn.execute(_ID_OF, {"public": _public(public_id)}).scalar()
+        if found is None:
             raise NotFound(f"no incident {public_id}")
-        return row
+        return int(found)
 
     def _insert(
         self, conn: Connection, events: list[Event], now: datetime

@@ -137,29 +137,32 @@ class _Webhook:
         sent just then would otherwise wait for the outbox's next attempt. The receiver may
         then get the message twice, which for a page beats getting it late."""
         data = json.dumps(self.payload(title, body))
-        for last in (False, True):
-            try:
-                response = session.request(
-                    self.method,
-                    self.url,
-                    data=data,
-                    params=self.params,
-                    headers=self.headers,
-                    auth=self.auth,
-                    verify=self.verify,
-                    timeout=self.timeout,
-                    allow_redirects=self.allow_redirects,
-                )
-            except requests.Timeout:
-                return None
-            except requests.ConnectionError:
-                if last:
-                    return None
-                continue
-            except requests.RequestException:
-                return None
-            return response.status_code
-        return None
+        try:
+            return self._send(session, data)
+        except requests.Timeout:
+            return None
+        except requests.ConnectionError:
+            pass  # sent once more below
+        except requests.RequestException:
+            return None
+        try:
+            return self._send(session, data)
+        except requests.RequestException:
+            return None
+
+    def _send(self, session: requests.Session, data: str) -> int:
+        response = session.request(
+            self.method,
+            self.url,
+            data=data,
+            params=self.params,
+            headers=self.headers,
+            auth=self.auth,
+            verify=self.verify,
+            timeout=self.timeout,
+            allow_redirects=self.allow_redirects,
+        )
+        return response.status_code
 
 
 def _webhook(server: Any) -> _Webhook | None:
