@@ -325,8 +325,8 @@ def as_alertmanager_alerts(webhook_body: bytes) -> bytes:
 def profile(
     args: argparse.Namespace, server: subprocess.Popen[bytes], phase: str, round_: int
 ) -> subprocess.Popen[bytes] | None:
-    """With --profile DIR: py-spy samples the server during this phase (collapsed stacks of
-    the thread holding the GIL)."""
+    """With --profile DIR: py-spy samples the server and its worker process during this phase
+    (collapsed stacks of the thread holding the GIL, one line per process and thread)."""
     if not args.profile:
         return None
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -336,7 +336,8 @@ def profile(
     return subprocess.Popen(
         [
             *(spy, "record", "--pid", str(server.pid), "--duration", str(int(args.seconds))),
-            *("--rate", "200", "--format", "raw", "--gil", "--threads", "--output", str(out)),
+            *("--rate", "200", "--format", "raw", "--gil", "--threads", "--subprocesses"),
+            *("--output", str(out)),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -877,7 +878,9 @@ def main() -> None:
     add_client_option(parser)
     parser.add_argument("--no-service", action="store_true", help="skip the no-HTTP phase")
     parser.add_argument(
-        "--profile", metavar="DIR", help="py-spy the server in each warroom phase, into DIR"
+        "--profile",
+        metavar="DIR",
+        help="py-spy the server (and its worker process) in each warroom phase, into DIR",
     )
     parser.add_argument(
         "--synchronous",

@@ -111,6 +111,40 @@ def test_alertmanager_parser_reads_v4_and_zero_times() -> None:
             domain.parse_alertmanager(bad)
 
 
+@pytest.mark.parametrize(
+    ("alert", "message"),
+    [
+        ("not an alert", "alerts.1 must be an object"),
+        ({"labels": {"team": ["db"]}}, "alerts.1.labels.team must be a string"),
+        ({"labels": "team=db"}, "alerts.1.labels must be an object of strings"),
+        ({"annotations": []}, "alerts.1.annotations must be an object of strings"),
+        ({"status": "pending"}, "alerts.1.status must be firing or resolved"),
+        ({"fingerprint": {"a": 1}}, "alerts.1.fingerprint must be a string"),
+        ({"startsAt": "yesterday"}, "alerts.1.startsAt is not an ISO 8601 time: 'yesterday'"),
+        ({"endsAt": 5}, "alerts.1.endsAt must be an ISO 8601 time"),
+        ({"generatorURL": True}, "alerts.1.generatorURL must be a string"),
+    ],
+)
+def test_an_alertmanager_alert_refused_is_named_by_its_place_and_field(
+    alert: object, message: str
+) -> None:
+    body = {"alerts": [{"labels": {"alertname": "A"}}, alert]}
+    with pytest.raises(InvalidInput) as refused:
+        domain.parse_alertmanager(body)
+    assert refused.value.message == message
+
+
+def test_a_grafana_alerts_values_nested_too_deep_are_refused_with_its_place() -> None:
+    deep: object = "x"
+    for _ in range(domain.MAX_DEPTH + 2):
+        deep = {"v": deep}
+    with pytest.raises(InvalidInput) as refused:
+        domain.parse_alertmanager({"alerts": [{"values": deep}]}, grafana=True)
+    assert refused.value.message == (
+        f"alerts.0: the payload is nested deeper than {domain.MAX_DEPTH} levels"
+    )
+
+
 def test_alertmanager_alerts_are_whole_alerts_and_their_text_clean() -> None:
     """Every field is set, as the dataclass would set it, and text is cleaned wherever it is
     long, not ASCII or holds a NUL (in a label's name or value alike)."""

@@ -275,58 +275,86 @@ def parse_alertmanager(body: Any, *, grafana: bool = False) -> list[AlertIn]:
                 extras[key] = clean(body.get(key))
     parsed: list[AlertIn] = []
     for n, alert in enumerate(alerts):
-        where = f"alerts.{n}"
-        if not isinstance(alert, Mapping):
-            raise InvalidInput(f"{where} must be an object")
-        labels = _string_map(alert.get("labels"), f"{where}.labels")
-        if not labels and common_labels:
-            labels = dict(common_labels)
-        annotations = {
-            **common_annotations,
-            **_string_map(alert.get("annotations"), f"{where}.annotations"),
-        }
-        status = _text(alert.get("status"), f"{where}.status", 20) or group_status
-        if status not in (FIRING, RESOLVED):
-            raise InvalidInput(f"{where}.status must be firing or resolved")
-        fp = _text(alert.get("fingerprint"), f"{where}.fingerprint", 255) or fingerprint(labels)
-        starts_at = parse_time(alert.get("startsAt"), f"{where}.startsAt")
-        ends_at = parse_time(alert.get("endsAt"), f"{where}.endsAt")
-        details = dict(extras)
-        if grafana:
-            for key in ("values", "valueString", "silenceURL", "dashboardURL", "panelURL"):
-                if alert.get(key) is not None:
-                    details[key] = clean(alert.get(key))
-        summary = (
-            annotations.get("summary")
-            or annotations.get("description")
-            or annotations.get("message")
-            or labels.get("alertname")
-            or (str(extras.get("title", "")) if grafana else "")
-            or "alert"
-        )
-        if labels.get("alertname") and labels["alertname"] not in summary:
-            summary = f"{labels['alertname']}: {summary}"
-        # Built as alerts_from_json builds them (without the frozen dataclass's __init__):
-        # this runs for every alert of every webhook, in the request.
-        alert_in = object.__new__(AlertIn)
-        alert_in.__dict__.update(
-            identity=fp,
-            status=status,
-            labels=labels,
-            summary=clean_text(summary, 1024),
-            group_key=group_key,
-            annotations=annotations,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            source_severity=labels.get("severity"),
-            generator_url=_text(alert.get("generatorURL"), f"{where}.generatorURL", 2048) or None,
-            details=details,
-            service=None,
-            stale_guard=starts_at is not None,
-            test=grafana and is_grafana_test(labels),
-        )
-        parsed.append(alert_in)
+        try:
+            parsed.append(
+                _alertmanager_alert(
+                    alert,
+                    grafana,
+                    common_labels,
+                    common_annotations,
+                    group_status,
+                    group_key,
+                    extras,
+                )
+            )
+        except InvalidInput as exc:  # the message names a field of the alert, or none
+            where = "" if exc.message.startswith((".", " ")) else ": "
+            raise InvalidInput(f"alerts.{n}{where}{exc.message}", details=exc.details) from None
     return parsed
+
+
+def _alertmanager_alert(
+    alert: Any,
+    grafana: bool,
+    common_labels: dict[str, str],
+    common_annotations: dict[str, str],
+    group_status: str,
+    group_key: str,
+    extras: dict[str, Any],
+) -> AlertIn:
+    """One alert of an Alertmanager webhook. An `InvalidInput`'s message starts with the field
+    it is about (`.labels ...`): the caller puts the alert's place in the list before it, so
+    that text is only made for a refused alert."""
+    if not isinstance(alert, Mapping):
+        raise InvalidInput(" must be an object")
+    labels = _string_map(alert.get("labels"), ".labels")
+    if not labels and common_labels:
+        labels = dict(common_labels)
+    annotations = {
+        **common_annotations,
+        **_string_map(alert.get("annotations"), ".annotations"),
+    }
+    status = _text(alert.get("status"), ".status", 20) or group_status
+    if status not in (FIRING, RESOLVED):
+        raise InvalidInput(".status must be firing or resolved")
+    fp = _text(alert.get("fingerprint"), ".fingerprint", 255) or fingerprint(labels)
+    starts_at = parse_time(alert.get("startsAt"), ".startsAt")
+    ends_at = parse_time(alert.get("endsAt"), ".endsAt")
+    details = dict(extras)
+    if grafana:
+        for key in ("values", "valueString", "silenceURL", "dashboardURL", "panelURL"):
+            if alert.get(key) is not None:
+                details[key] = clean(alert.get(key))
+    summary = (
+        annotations.get("summary")
+        or annotations.get("description")
+        or annotations.get("message")
+        or labels.get("alertname")
+        or (str(extras.get("title", "")) if grafana else "")
+        or "alert"
+    )
+    if labels.get("alertname") and labels["alertname"] not in summary:
+        summary = f"{labels['alertname']}: {summary}"
+    # Built as alerts_from_json builds them (without the frozen dataclass's __init__):
+    # this runs for every alert of every webhook, in the request.
+    alert_in = object.__new__(AlertIn)
+    alert_in.__dict__.update(
+        identity=fp,
+        status=status,
+        labels=labels,
+        summary=clean_text(summary, 1024),
+        group_key=group_key,
+        annotations=annotations,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        source_severity=labels.get("severity"),
+        generator_url=_text(alert.get("generatorURL"), ".generatorURL", 2048) or None,
+        details=details,
+        service=None,
+        stale_guard=starts_at is not None,
+        test=grafana and is_grafana_test(labels),
+    )
+    return alert_in
 
 
 def is_grafana_test(labels: Mapping[str, str]) -> bool:

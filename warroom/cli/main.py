@@ -117,6 +117,7 @@ def serve(
     import uvicorn
 
     from warroom.api.app import create_app
+    from warroom.api.http_protocol import HttpProtocol
     from warroom.core.auth import ensure_admin_token
     from warroom.core.runtime import Runtime, settle_heap
     from warroom.core.settings import Settings
@@ -191,6 +192,7 @@ def serve(
         # Live pages hold server-sent event streams open; do not wait for them on shutdown.
         uvicorn.run(
             app_,
+            http=HttpProtocol,
             host=settings.host,
             port=settings.port,
             log_level=log_level.lower(),
