@@ -141,7 +141,7 @@ def test_a_grafana_alerts_values_nested_too_deep_are_refused_with_its_place() ->
     with pytest.raises(InvalidInput) as refused:
         domain.parse_alertmanager({"alerts": [{"values": deep}]}, grafana=True)
     assert refused.value.message == (
-        f"alerts.0: the payload is nested deeper than {domain.MAX_DEPTH} levels"
+        f"alerts.0.values: the payload is nested deeper than {domain.MAX_DEPTH} levels"
     )
 
 

@@ -287,9 +287,8 @@ def parse_alertmanager(body: Any, *, grafana: bool = False) -> list[AlertIn]:
                     extras,
                 )
             )
-        except InvalidInput as exc:  # the message names a field of the alert, or none
-            where = "" if exc.message.startswith((".", " ")) else ": "
-            raise InvalidInput(f"alerts.{n}{where}{exc.message}", details=exc.details) from None
+        except InvalidInput as exc:
+            raise InvalidInput(f"alerts.{n}{exc.message}", details=exc.details) from None
     return parsed
 
 
@@ -302,9 +301,9 @@ def _alertmanager_alert(
     group_key: str,
     extras: dict[str, Any],
 ) -> AlertIn:
-    """One alert of an Alertmanager webhook. An `InvalidInput`'s message starts with the field
-    it is about (`.labels ...`): the caller puts the alert's place in the list before it, so
-    that text is only made for a refused alert."""
+    """One alert of an Alertmanager webhook. An `InvalidInput`'s message starts with what it
+    is about (` must be ...`, `.labels ...`): the caller puts the alert's place in the list
+    before it, so that text is only made for a refused alert."""
     if not isinstance(alert, Mapping):
         raise InvalidInput(" must be an object")
     labels = _string_map(alert.get("labels"), ".labels")
@@ -324,7 +323,10 @@ def _alertmanager_alert(
     if grafana:
         for key in ("values", "valueString", "silenceURL", "dashboardURL", "panelURL"):
             if alert.get(key) is not None:
-                details[key] = clean(alert.get(key))
+                try:
+                    details[key] = clean(alert.get(key))
+                except InvalidInput as exc:
+                    raise InvalidInput(f".{key}: {exc.message}") from None
     summary = (
         annotations.get("summary")
         or annotations.get("description")
