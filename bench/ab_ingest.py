@@ -44,6 +44,7 @@ from ingest import (
     run_loop,
     setup,
     stop,
+    to_warroom,
     uses_wrk,
 )
 
@@ -95,10 +96,7 @@ def headers(side: Side) -> dict[str, str]:
 
 
 async def phase(side: Side, args: argparse.Namespace, workdir: Path) -> None:
-    def make() -> tuple[str, str, bytes, dict[str, str], int]:
-        body, count = side.workload.webhook(args.size)
-        return "POST", "/api/v1/alerts/alertmanager", body, headers(side), count
-
+    make = to_warroom(side.workload, side.key, args.size)
     while await backlog(side.port):  # each phase starts with nothing left to process
         await asyncio.sleep(0.05)
     before = cpu_seconds(side.process.pid)

@@ -44,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,21 @@ class Workload:
             "alerts": alerts,
         }
         return json.dumps(body).encode(), len(alerts)
+
+
+Request = tuple[str, str, bytes, dict[str, str], int]  # method, path, body, headers, alerts
+
+
+def to_warroom(workload: Workload, key: str, size: int | None) -> Callable[[], Request]:
+    """Requests for the load generators: Alertmanager webhooks of `size` alerts (None: 1-20)
+    to warroom, with the integration's key."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def make() -> Request:
+        body, count = workload.webhook(size)
+        return "POST", "/api/v1/alerts/alertmanager", body, headers, count
+
+    return make
 
 
 def free_port() -> int:
@@ -661,13 +676,6 @@ async def run(args: argparse.Namespace) -> None:
             headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
             json_only = {"Content-Type": "application/json"}
 
-            def to_warroom(size: int | None) -> Any:
-                def make() -> tuple[str, str, bytes, dict[str, str], int]:
-                    body, count = workload.webhook(size)
-                    return "POST", "/api/v1/alerts/alertmanager", body, headers, count
-
-                return make
-
             def to_noop(size: int) -> Any:
                 def make() -> tuple[str, str, bytes, dict[str, str], int]:
                     body, count = workload.webhook(size)
@@ -688,7 +696,7 @@ async def run(args: argparse.Namespace) -> None:
                 body, _count = workload.webhook(GROUP_SIZE, group)
                 await conn.request("POST", "/api/v1/alerts/alertmanager", body, headers)
             conn.close()
-            await closed_loop(port, args.clients, 2, to_warroom(None))
+            await closed_loop(port, args.clients, 2, to_warroom(workload, key, None))
             while await backlog(port):
                 await asyncio.sleep(0.05)
             use_wrk = args.use_wrk
@@ -706,9 +714,9 @@ async def run(args: argparse.Namespace) -> None:
                 # Interleaved, so a slow phase of a shared machine hits every system alike.
                 phases = [
                     ("no-op endpoint, 1 alert/request", noop_port, to_noop(1)),
-                    ("warroom, 1 alert/request", port, to_warroom(1)),
+                    ("warroom, 1 alert/request", port, to_warroom(workload, key, 1)),
                     ("no-op endpoint, 10 alerts/request", noop_port, to_noop(10)),
-                    ("warroom, 10 alerts/request", port, to_warroom(10)),
+                    ("warroom, 10 alerts/request", port, to_warroom(workload, key, 10)),
                 ]
                 if alertmanager is not None:
                     phases.append(
@@ -733,10 +741,11 @@ async def run(args: argparse.Namespace) -> None:
                     spent = cpu_seconds(pids[target]) - cpu_before
                     cpu.setdefault(name, []).append((spent, result[1]))
                     print(f"{'  server CPU':<44} {spent / max(result[1], 1) * 1e6:8.0f} us/alert")
-            mixed = await closed_loop(port, args.clients, args.seconds, to_warroom(None))
+            mixed_webhooks = to_warroom(workload, key, None)
+            mixed = await closed_loop(port, args.clients, args.seconds, mixed_webhooks)
             report("warroom, mixed webhooks (1-20 alerts)", args.seconds, mixed)
             await drain(port, "mixed", args.seconds, mixed[1])
-            fixed = await open_loop(port, 100, args.seconds, to_warroom(10))
+            fixed = await open_loop(port, 100, args.seconds, to_warroom(workload, key, 10))
             report("warroom at 1,000 alerts/s (100 x 10/s)", args.seconds, fixed)
             await drain(port, "1,000 alerts/s", args.seconds, fixed[1])
 
@@ -751,7 +760,7 @@ async def run(args: argparse.Namespace) -> None:
             quiet = await open_loop(port, 10, args.seconds, to_page, connections=8)
             report("war room page, quiet (10/s)", args.seconds, quiet)
             storm, during = await asyncio.gather(
-                open_loop(port, 200, args.seconds, to_warroom(10)),
+                open_loop(port, 200, args.seconds, to_warroom(workload, key, 10)),
                 open_loop(port, 10, args.seconds, to_page, connections=8),
             )
             report("warroom at 2,000 alerts/s (200 x 10/s)", args.seconds, storm)

@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -32,6 +31,7 @@ from ingest import (
     run_loop,
     setup,
     stop,
+    to_warroom,
     uses_wrk,
 )
 
@@ -44,21 +44,11 @@ async def run(args: argparse.Namespace) -> None:
         try:
             key = await setup(port)
             workload = Workload()
-            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-
-            def webhooks(size: int | None) -> Any:
-                def make() -> tuple[str, str, bytes, dict[str, str], int]:
-                    body, count = workload.webhook(size)
-                    return "POST", "/api/v1/alerts/alertmanager", body, headers, count
-
-                return make
-
+            mixed, tens = to_warroom(workload, key, None), to_warroom(workload, key, 10)
             for round_ in range(1, args.rounds + 1):
                 for after in ("storm", "quiet"):
                     if after == "storm":
-                        storm = await drive(
-                            args.use_wrk, port, 8, args.seconds, webhooks(None), workdir
-                        )
+                        storm = await drive(args.use_wrk, port, 8, args.seconds, mixed, workdir)
                         began = time.perf_counter()
                         while await backlog(port):
                             await asyncio.sleep(0.05)
@@ -69,7 +59,7 @@ async def run(args: argparse.Namespace) -> None:
                         )
                     else:
                         await asyncio.sleep(3)
-                    _, _, latencies, errors = await open_loop(port, 100, args.seconds, webhooks(10))
+                    _, _, latencies, errors = await open_loop(port, 100, args.seconds, tens)
                     ordered = sorted(latencies)
                     print(
                         f"[{round_}] 1,000 alerts/s after {after}: "
